@@ -1,0 +1,234 @@
+//! `opsbot demo`: the embedded default a new user runs first.
+//!
+//! Everything is inside the binary: the simulated fleet (`examples/fleet`),
+//! the commands and playbooks, and a config with people in different roles.
+//! It starts the simulator on loopback, the HTTP server, a SQLite audit log,
+//! and a console prompt. Platform endpoints join whenever their environment
+//! variables are set (DESIGN §4), so a real app can talk to the simulated fleet.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use include_dir::{include_dir, Dir};
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::chat::console::{self, Ending};
+use crate::config::Config;
+use crate::runs::Limits;
+use crate::sim::{Fleet, Seed};
+
+static COMMANDS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/commands");
+static PLAYBOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
+static FLEET: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/examples/fleet");
+
+/// Arguments of `opsbot demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address of the HTTP server (health, metrics, platform endpoints).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Serve HTTP only, without the interactive prompt.
+    #[arg(long)]
+    pub no_console: bool,
+    /// Run one command, print its answer and exit (non-zero when it failed or was refused).
+    #[arg(long, value_name = "TEXT")]
+    pub exec: Option<String>,
+    /// Who you are at the prompt or for --exec.
+    #[arg(long = "as", value_name = "PERSON", default_value = "alice")]
+    pub as_person: String,
+    /// Print the demo's effective config (people, their platform ids, roles, hubs) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Audit store; default a SQLite file in the current directory.
+    #[arg(long, env = "OPSBOT_AUDIT_URL", default_value = "sqlite://opsbot-demo.db")]
+    pub audit: String,
+    /// Use this seed directory instead of the embedded fleet.
+    #[arg(long, value_name = "DIR")]
+    pub seed: Option<PathBuf>,
+}
+
+/// The demo's people and roles: an engineer who may run and approve
+/// everything, a second engineer to approve, a support person with
+/// read-only commands, and a hub admin scoped to one hub.
+const PEOPLE_AND_ROLES: &str = r#"
+people:
+  - { id: alice, name: Alice Engineer, slack: U0DEMOALICE, github: alice-demo, discord: "100000000000000001", roles: [engineer] }
+  - { id: carol, name: Carol Engineer, slack: U0DEMOCAROL, github: carol-demo, discord: "100000000000000003", roles: [engineer] }
+  - { id: bob, name: Bob Support, slack: U0DEMOBOB, github: bob-demo, discord: "100000000000000002", roles: [support] }
+  - { id: dave, name: Dave Staging-Admin, slack: U0DEMODAVE, github: dave-demo, discord: "100000000000000004", roles: [support, staging-admin] }
+roles:
+  engineer: { run: ["*"], approve: ["*"] }
+  support: { run: ["hub status", "users", "user status", "logs", "events", "fleet status", "nodes", "triage", "pending", "help", "runs", "audit", "clusters", "hubs"] }
+  staging-admin: { run: ["hub restart", "user stop"], approve: ["hub restart", "user stop"], scope: { hubs: [staging] } }
+policy:
+  approval_ttl: 1h
+"#;
+
+/// A running demo: the fleet must outlive the app that talks to it.
+pub struct Demo {
+    pub app: App,
+    pub config_text: String,
+    pub fleet: Fleet,
+    pub dir: PathBuf,
+}
+
+impl Demo {
+    /// Unpack the embedded files into `dir`, start the fleet, build the app.
+    pub async fn start(args: &DemoArgs, dir: &Path) -> anyhow::Result<Demo> {
+        for (embedded, sub) in [(&COMMANDS, "commands"), (&PLAYBOOKS, "playbooks"), (&FLEET, "fleet")] {
+            let target = dir.join(sub);
+            std::fs::create_dir_all(&target)?;
+            embedded
+                .extract(&target)
+                .with_context(|| format!("unpacking the demo's {sub} into {}", target.display()))?;
+        }
+        let seed_dir = args.seed.clone().unwrap_or_else(|| dir.join("fleet"));
+        let seed = Seed::from_dir(&seed_dir)?;
+        let fleet = Fleet::start(seed, "127.0.0.1:0".parse()?).await?;
+        let kubeconfig = dir.join("kubeconfig");
+        fleet.write_kubeconfig(&kubeconfig)?;
+        let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names());
+        let env = |k: &str| std::env::var(k).ok();
+        let config = Config::from_str("<demo config>", &config_text, dir, &env).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let app = App::build(config, Limits::default()).await?;
+        Ok(Demo { app, config_text, fleet, dir: dir.to_path_buf() })
+    }
+}
+
+fn config_text(args: &DemoArgs, dir: &Path, kubeconfig: &Path, clusters: &[String]) -> String {
+    let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
+    let mut text = format!(
+        "listen: {}\naudit: {{ url: {} }}\ncommands: {}\nplaybooks: {}\ndiscover_hubs: true\nclusters:\n",
+        args.listen,
+        serde_json::to_string(&args.audit).unwrap_or_default(),
+        q(&dir.join("commands")),
+        q(&dir.join("playbooks")),
+    );
+    for c in clusters {
+        text.push_str(&format!("  - {{ name: {c}, kubeconfig: {}, context: {c} }}\n", q(kubeconfig)));
+    }
+    text.push_str(PEOPLE_AND_ROLES);
+    text
+}
+
+/// `opsbot demo`.
+pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
+    let dir = std::env::temp_dir().join(format!("opsbot-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run_in(&args, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
+    let demo = Demo::start(args, dir).await?;
+    if args.print_config {
+        let config = &demo.app.runs.context().config;
+        println!("{}", config.to_yaml_redacted());
+        println!("hubs:");
+        for h in demo.app.runs.context().hubs.all() {
+            println!("  - {{ name: {}, cluster: {}, namespace: {} }}", h.name, h.cluster, h.namespace);
+        }
+        return Ok(0);
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    if let Some(text) = &args.exec {
+        let ending = console::exec(&demo.app.runs, &args.as_person, text, &tx, &mut rx, &mut |s| println!("{s}")).await;
+        demo.app.runs.shutdown(Duration::from_secs(5)).await;
+        return Ok(ending.exit_code());
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another opsbot running? use --listen 127.0.0.1:0)", args.listen))?;
+    let addr = listener.local_addr()?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        crate::server::router(demo.app.clone()),
+        stop.clone().cancelled_owned(),
+    ));
+    eprintln!("opsbot demo: {} simulated clusters ({}), {} hubs; HTTP on http://{addr} (/healthz, /readyz, /metrics)",
+        demo.fleet.cluster_names().len(), demo.fleet.cluster_names().join(", "), demo.app.runs.context().hubs.all().len());
+    eprintln!("kubectl works too: kubectl --kubeconfig {} get pods -A", demo.dir.join("kubeconfig").display());
+    if args.no_console {
+        crate::cli::shutdown_signal().await;
+    } else {
+        prompt(&demo, &args.as_person, tx, rx).await?;
+    }
+    stop.cancel();
+    demo.app.runs.shutdown(Duration::from_secs(10)).await;
+    let _ = server.await;
+    Ok(0)
+}
+
+/// The interactive prompt: history, `:as PERSON`, `:approve RUN [PERSON]`.
+async fn prompt(
+    demo: &Demo,
+    first: &str,
+    tx: mpsc::UnboundedSender<crate::chat::Update>,
+    mut rx: mpsc::UnboundedReceiver<crate::chat::Update>,
+) -> anyhow::Result<()> {
+    let config = demo.app.runs.context().config.clone();
+    let mut me = first.to_string();
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".opsbot_demo_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!("Type `help` for commands; `:as bob` switches who you are; `:approve RUN [PERSON]` approves as someone else; `:quit` leaves.");
+    loop {
+        let line = tokio::task::block_in_place(|| editor.readline(&format!("{me}@opsbot> ")));
+        let line = match line {
+            Ok(l) => l,
+            Err(rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(line);
+        let (who, text) = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [":quit" | ":q" | ":exit"] => break,
+            [":as", person] => {
+                if config.person(person).is_some() {
+                    me = person.to_string();
+                } else {
+                    let ids: Vec<&str> = config.people.iter().map(|p| p.id.as_str()).collect();
+                    println!("no person `{person}`; people: {}", ids.join(", "));
+                }
+                continue;
+            }
+            [":who"] => {
+                for p in &config.people {
+                    println!("{:<6} roles: {}", p.id, p.roles.join(", "));
+                }
+                continue;
+            }
+            [":approve", run, rest @ ..] => {
+                let approver = match rest.first() {
+                    Some(p) => p.to_string(),
+                    None => config
+                        .people
+                        .iter()
+                        .find(|p| p.id != me && p.roles.iter().any(|r| r == "engineer"))
+                        .map(|p| p.id.clone())
+                        .unwrap_or_else(|| me.clone()),
+                };
+                (approver, format!("approve {run}"))
+            }
+            _ => (me.clone(), line.to_string()),
+        };
+        let ending = console::exec(&demo.app.runs, &who, &text, &tx, &mut rx, &mut |s| println!("{s}")).await;
+        if ending == Ending::AwaitingApproval {
+            println!("(`:approve RUN` approves as another engineer)");
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}

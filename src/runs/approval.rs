@@ -1,0 +1,313 @@
+//! Approvals: a mutating run waits until someone else with the right says yes.
+//!
+//! Approval state lives only in the audit log (so it survives restarts): an
+//! `awaiting_approval` record carries the plan that was shown, its hash and
+//! an expiry; each `approved` record names who approved which plan hash.
+//! Approving re-computes the plan from the recorded parameters and refuses
+//! when it no longer matches: approving one plan never runs another.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{Job, Runs};
+use crate::audit::{EventKind, NewEvent, Record, RunId};
+use crate::authz::{self, Target};
+use crate::chat::{Replies, Update};
+use crate::config::Person;
+use crate::playbook::Playbook;
+
+/// Record the request and the plan, and tell the person who can approve.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn request(
+    runs: &Runs,
+    requested: NewEvent,
+    command: &str,
+    person: &Person,
+    pb: &Playbook,
+    params: &serde_json::Value,
+    approvers: u32,
+    who_can: Vec<String>,
+    replies: &Replies,
+) -> Result<(), Update> {
+    let ctx = &runs.inner.ctx;
+    let plan = pb.plan(params).map_err(|e| Update::Refused {
+        run: None,
+        reason: "I could not work out what this would change".into(),
+        detail: ctx.redact.text(&e.to_string()),
+    })?;
+    let lines: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| s.mutates)
+        .map(|s| format!("{}: {} {}", s.id, s.action, s.target))
+        .collect();
+    let ttl = ctx.config.policy.approval_ttl;
+    let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+    let rec = runs.append(requested).await?;
+    runs.append(NewEvent {
+        run: Some(rec.run),
+        kind: EventKind::AwaitingApproval,
+        actor: "opsbot".into(),
+        data: json!({
+            "plan": lines,
+            "plan_hash": plan.hash,
+            "approvers_required": approvers,
+            "approvers_who_can": who_can,
+            "expires_at": expires_at.to_rfc3339(),
+        }),
+    })
+    .await?;
+    runs.inner
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(rec.run, replies.clone());
+    let _ = replies.send(Update::AwaitingApproval {
+        run: rec.run,
+        command: command.to_string(),
+        person: person.id.clone(),
+        plan: lines,
+        approvers: who_can,
+        expires_in: humantime::format_duration(ttl).to_string(),
+    });
+    Ok(())
+}
+
+/// Whether a run left open by a previous process is an approval request
+/// that may still be approved.
+pub(super) fn still_waiting(records: &[Record]) -> bool {
+    let Some(last) = records.iter().rev().find(|r| r.kind != EventKind::Note) else {
+        return false;
+    };
+    if !matches!(last.kind, EventKind::AwaitingApproval | EventKind::Approved) {
+        return false;
+    }
+    waiting_record(records)
+        .and_then(|w| expiry(w))
+        .is_some_and(|at| at > Utc::now())
+}
+
+fn waiting_record(records: &[Record]) -> Option<&Record> {
+    records.iter().rev().find(|r| r.kind == EventKind::AwaitingApproval)
+}
+
+fn expiry(rec: &Record) -> Option<DateTime<Utc>> {
+    rec.data
+        .get("expires_at")
+        .and_then(|v| v.as_str())
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// What the `requested` record says about a run.
+struct Asked {
+    person: String,
+    command: String,
+    target: Target,
+    playbook: String,
+    params: serde_json::Value,
+}
+
+fn asked(records: &[Record]) -> Option<Asked> {
+    let r = records.iter().find(|r| r.kind == EventKind::Requested)?;
+    let s = |k: &str| r.data.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Some(Asked {
+        person: s("person")?,
+        command: s("command")?,
+        target: Target {
+            hub: s("hub"),
+            cluster: s("cluster"),
+        },
+        playbook: s("playbook")?,
+        params: r.data.get("params").cloned().unwrap_or_default(),
+    })
+}
+
+fn info(title: String, body: String) -> Update {
+    Update::Info { title, body }
+}
+
+fn refused(run: RunId, reason: impl Into<String>, detail: impl Into<String>) -> Update {
+    Update::Refused {
+        run: Some(run),
+        reason: reason.into(),
+        detail: detail.into(),
+    }
+}
+
+/// Load a run that should be waiting for a decision, or explain why not.
+async fn waiting_run(runs: &Runs, run: RunId) -> Result<(Vec<Record>, Asked), Update> {
+    let records = runs
+        .inner
+        .ctx
+        .audit
+        .run(run)
+        .await
+        .map_err(|_| refused(run, "the audit log cannot be read", "Try again; an operator has the details."))?;
+    let Some(a) = asked(&records) else {
+        return Err(refused(run, format!("there is no run {run}"), "`runs` lists recent runs."));
+    };
+    let last = records.last().map(|r| r.kind.clone());
+    if let Some(k) = last.filter(|k| k.is_terminal()) {
+        return Err(refused(run, format!("run {run} has already ended ({})", kind_word(&k)), format!("`audit {run}` shows its story.")));
+    }
+    let Some(w) = waiting_record(&records) else {
+        return Err(refused(run, format!("run {run} is not waiting for approval"), format!("`audit {run}` shows its story.")));
+    };
+    if expiry(w).is_none_or(|at| at <= Utc::now()) {
+        let _ = runs
+            .append(NewEvent { run: Some(run), kind: EventKind::Expired, actor: "opsbot".into(), data: json!({}) })
+            .await;
+        runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+        return Err(refused(
+            run,
+            format!("the approval request for run {run} has expired"),
+            format!("Ask {} to request `{}` again.", a.person, a.command),
+        ));
+    }
+    Ok((records, a))
+}
+
+fn kind_word(k: &EventKind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+/// `approve RUN`: check the right and the plan, record, start when enough.
+pub(super) async fn approve(runs: &Runs, approver: &Person, run: RunId, replies: &Replies) -> Result<(), Update> {
+    let ctx = &runs.inner.ctx;
+    let (records, a) = waiting_run(runs, run).await?;
+    authz::can_approve(&ctx.config, approver, &a.person, &a.command, &a.target)
+        .map_err(|why| refused(run, format!("you cannot approve run {run}"), why))?;
+    let approved_by: Vec<&str> = records
+        .iter()
+        .filter(|r| r.kind == EventKind::Approved)
+        .map(|r| r.actor.as_str())
+        .collect();
+    if approved_by.contains(&approver.id.as_str()) {
+        return Err(refused(run, format!("you have already approved run {run}"), "Another approver is needed."));
+    }
+    let waiting = waiting_record(&records).expect("checked by waiting_run");
+    let shown_hash = waiting.data.get("plan_hash").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let required = waiting.data.get("approvers_required").and_then(|v| v.as_u64()).unwrap_or(1) as usize;
+    let Some(pb) = ctx.playbooks.get(&a.playbook).cloned() else {
+        return Err(refused(run, "this run's playbook is no longer loaded", format!("Ask {} to request it again.", a.person)));
+    };
+    let plan = pb.plan(&a.params).map_err(|e| refused(run, "the plan cannot be rebuilt", e.to_string()))?;
+    if plan.hash != shown_hash {
+        return Err(refused(
+            run,
+            "the plan changed since it was shown",
+            format!("The playbook or the fleet changed after run {run} was requested, so approving it would run something nobody saw. Ask {} to request `{}` again.", a.person, a.command),
+        ));
+    }
+    runs.append(NewEvent {
+        run: Some(run),
+        kind: EventKind::Approved,
+        actor: approver.id.clone(),
+        data: json!({ "plan_hash": shown_hash }),
+    })
+    .await?;
+    let have = approved_by.len() + 1;
+    let origin = runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).get(&run).cloned();
+    let decided = Update::Decided { run, by: approver.id.clone(), approved: true };
+    if let Some(o) = &origin {
+        let _ = o.send(decided.clone());
+    }
+    if have < required {
+        let _ = replies.send(info(
+            format!("run {run}: approval recorded"),
+            format!("{have} of {required} approvals; one more person must approve."),
+        ));
+        return Ok(());
+    }
+    let story = origin.clone().unwrap_or_else(|| replies.clone());
+    start_approved(runs, run, &a, pb, story)?;
+    runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+    if origin.is_none_or(|o| !o.same_channel(replies)) {
+        let _ = replies.send(decided);
+    }
+    Ok(())
+}
+
+fn start_approved(runs: &Runs, run: RunId, a: &Asked, pb: Arc<Playbook>, replies: Replies) -> Result<(), Update> {
+    let ctx = &runs.inner.ctx;
+    let lock = pb.lock_key(&a.params);
+    let claim = runs.claim_lock(lock.as_deref())?;
+    let Ok(permit) = runs.inner.queue.try_reserve() else {
+        runs.release_lock(lock.as_deref());
+        return Err(refused(run, "opsbot is busy", "The approval is recorded; approve again in a minute to start it."));
+    };
+    claim.confirm(runs, run);
+    let _ = replies.send(Update::Accepted { run, command: a.command.clone(), person: a.person.clone() });
+    permit.send(Job {
+        run,
+        playbook: pb,
+        params: a.params.clone(),
+        command: a.command.clone(),
+        person: a.person.clone(),
+        impersonate: ctx.config.person(&a.person).and_then(|p| p.kube_user.clone()),
+        lock,
+        replies,
+    });
+    Ok(())
+}
+
+/// `deny RUN`: an approver (or the requester, withdrawing) refuses the plan.
+pub(super) async fn deny(runs: &Runs, who: &Person, run: RunId, reason: Option<String>, replies: &Replies) -> Result<(), Update> {
+    let ctx = &runs.inner.ctx;
+    let (_, a) = waiting_run(runs, run).await?;
+    if who.id != a.person {
+        authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target)
+            .map_err(|why| refused(run, format!("you cannot deny run {run}"), why))?;
+    }
+    runs.append(NewEvent {
+        run: Some(run),
+        kind: EventKind::Rejected,
+        actor: who.id.clone(),
+        data: json!({ "reason": reason }),
+    })
+    .await?;
+    ctx.metrics.run_finished(&a.command, "rejected");
+    let decided = Update::Decided { run, by: who.id.clone(), approved: false };
+    if let Some(o) = runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run) {
+        if !o.same_channel(replies) {
+            let _ = o.send(decided.clone());
+        }
+    }
+    let _ = replies.send(decided);
+    Ok(())
+}
+
+/// `cancel RUN`: stop a running run, or withdraw one that waits for approval.
+pub(super) async fn cancel(runs: &Runs, who: &Person, run: RunId, replies: &Replies) -> Result<(), Update> {
+    let ctx = &runs.inner.ctx;
+    let records = ctx
+        .audit
+        .run(run)
+        .await
+        .map_err(|_| refused(run, "the audit log cannot be read", "Try again."))?;
+    let Some(a) = asked(&records) else {
+        return Err(refused(run, format!("there is no run {run}"), "`runs` lists recent runs."));
+    };
+    if let Some(k) = records.last().map(|r| r.kind.clone()).filter(|k| k.is_terminal()) {
+        return Err(refused(run, format!("run {run} has already ended ({})", kind_word(&k)), format!("`audit {run}` shows its story.")));
+    }
+    if who.id != a.person {
+        authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target)
+            .map_err(|why| refused(run, format!("you cannot cancel run {run}"), format!("Only {} or someone who may approve `{}` can. {why}", a.person, a.command)))?;
+    }
+    if super::execute::cancel_live(runs, run) {
+        let _ = replies.send(info(format!("cancelling run {run}"), "The run stops after its current step; its thread shows the end.".into()));
+        return Ok(());
+    }
+    runs.append(NewEvent { run: Some(run), kind: EventKind::Cancelled, actor: who.id.clone(), data: json!({}) })
+        .await?;
+    runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+    let _ = replies.send(info(format!("run {run} cancelled"), "It was not running; nothing was changed.".into()));
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Executing accepted runs: the bounded pool behind the ack path.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::Runs;
+use crate::audit::{EventKind, NewEvent, RunId};
+use crate::chat::{Outcome, Replies, StepLine, Update};
+use crate::playbook::{self, ExecContext, Mode, Playbook, Progress, StepOutcome};
+
+/// An accepted run waiting for a slot.
+pub struct Job {
+    pub run: RunId,
+    pub playbook: Arc<Playbook>,
+    pub params: serde_json::Value,
+    pub command: String,
+    pub person: String,
+    pub impersonate: Option<String>,
+    pub lock: Option<String>,
+    pub replies: Replies,
+}
+
+/// Take jobs off the queue and run each as soon as a slot is free.
+pub(super) async fn dispatch(runs: Runs, mut rx: mpsc::Receiver<Job>, slots: Arc<Semaphore>) {
+    while let Some(job) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let r = runs.clone();
+        runs.inner.tasks.spawn(async move { execute(r, job, permit).await });
+    }
+}
+
+async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
+    let inner = &runs.inner;
+    let ctx = &inner.ctx;
+    let started = Instant::now();
+    let cancel = inner.stop.child_token();
+    inner
+        .live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(job.run, cancel.clone());
+    ctx.metrics.in_flight(1);
+
+    let record = |kind: EventKind, data: serde_json::Value| NewEvent {
+        run: Some(job.run),
+        kind,
+        actor: "opsbot".into(),
+        data: ctx.redact.json(data),
+    };
+    if let Err(e) = ctx.audit.append(record(EventKind::Started, json!({}))).await {
+        tracing::error!(run = job.run, error = %e, "cannot record run start; not running it");
+        finish_bookkeeping(&runs, &job);
+        let _ = job.replies.send(Update::Refused {
+            run: Some(job.run),
+            reason: "the audit log is not writable".into(),
+            detail: "The run was not started, because opsbot never acts without a durable record.".into(),
+        });
+        return;
+    }
+
+    let (ptx, mut prx) = mpsc::unbounded_channel();
+    let exec = playbook::execute(
+        &job.playbook,
+        job.params.clone(),
+        ExecContext {
+            clusters: ctx.clusters.clone(),
+            mode: Mode::Real,
+            cancel: cancel.clone(),
+            progress: ptx,
+            impersonate: job.impersonate.clone(),
+        },
+    );
+    tokio::pin!(exec);
+    let mut steps = Vec::new();
+    let result = loop {
+        tokio::select! {
+            result = &mut exec => break result,
+            Some(p) = prx.recv() => on_progress(&runs, &job, p, &mut steps).await,
+        }
+    };
+    while let Ok(p) = prx.try_recv() {
+        on_progress(&runs, &job, p, &mut steps).await;
+    }
+
+    let interrupted = inner.shutting_down.load(Ordering::SeqCst);
+    let (outcome, kind) = match &result.outcome {
+        playbook::Outcome::Succeeded => (Outcome::Succeeded, EventKind::Finished),
+        playbook::Outcome::Partial(_) => (Outcome::Partial, EventKind::Failed),
+        playbook::Outcome::Failed(_) | playbook::Outcome::TimedOut => (Outcome::Failed, EventKind::Failed),
+        playbook::Outcome::Cancelled if interrupted => (Outcome::Interrupted, EventKind::Interrupted),
+        playbook::Outcome::Cancelled => (Outcome::Cancelled, EventKind::Cancelled),
+    };
+    let output = ctx.redact.text(&result.output);
+    let millis = started.elapsed().as_millis() as u64;
+    if let Err(e) = ctx
+        .audit
+        .append(record(kind, json!({ "outcome": outcome.word(), "output": output, "millis": millis })))
+        .await
+    {
+        tracing::error!(run = job.run, error = %e, "cannot record the end of a run");
+    }
+    ctx.metrics.run_finished(&job.command, outcome.word());
+    finish_bookkeeping(&runs, &job);
+    let _ = job.replies.send(Update::Done {
+        run: job.run,
+        command: job.command.clone(),
+        person: job.person.clone(),
+        outcome,
+        output,
+        steps,
+        millis,
+    });
+}
+
+fn finish_bookkeeping(runs: &Runs, job: &Job) {
+    runs.inner.ctx.metrics.in_flight(-1);
+    runs.inner.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.run);
+    runs.release_lock(job.lock.as_deref());
+}
+
+async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLine>) {
+    let Progress::StepFinished { id, action, verb, target, outcome, duration, attempts, dry_run } = p else {
+        return;
+    };
+    let ctx = &runs.inner.ctx;
+    let outcome_text = match &outcome {
+        StepOutcome::Ok => "ok".to_string(),
+        StepOutcome::Skipped => "skipped".to_string(),
+        StepOutcome::Failed(e) => format!("failed: {}", ctx.redact.text(e)),
+        StepOutcome::Partial { ok, failed } => format!("partial: {ok} ok, {failed} failed"),
+    };
+    let millis = duration.as_millis() as u64;
+    ctx.metrics.step(&action, duration);
+    let line = StepLine {
+        id: id.clone(),
+        action: action.clone(),
+        target: target.clone(),
+        outcome: outcome_text.clone(),
+        millis,
+        dry_run,
+    };
+    let data = json!({
+        "step": id, "action": action, "verb": verb, "target": target,
+        "outcome": outcome_text, "millis": millis, "attempts": attempts, "dry_run": dry_run,
+    });
+    if let Err(e) = ctx
+        .audit
+        .append(NewEvent { run: Some(job.run), kind: EventKind::Step, actor: "opsbot".into(), data: ctx.redact.json(data) })
+        .await
+    {
+        tracing::error!(run = job.run, error = %e, "cannot record a step");
+    }
+    steps.push(line.clone());
+    let _ = job.replies.send(Update::Step { run: job.run, step: line });
+}
+
+/// Cancel a running run; false when it is not running here.
+pub(super) fn cancel_live(runs: &Runs, run: RunId) -> bool {
+    match runs.inner.live.lock().unwrap_or_else(|e| e.into_inner()).get(&run) {
+        Some(token) => {
+            token.cancel();
+            true
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,416 @@
+//! The run lifecycle: from a person's request to a finished, audited run.
+//!
+//! This is the platform-neutral heart every adapter calls. The ack path is
+//! short and never touches a cluster: identify the person, parse the text,
+//! decide, record durably, queue, answer. The playbook runs afterwards on a
+//! bounded pool; every state change is appended to the audit log before it
+//! is shown to anyone.
+//!
+//! - [`Runs::submit`] handles one request and sends its [`Update`]s.
+//! - [`Runs::recover`] marks runs left in flight by a crash as interrupted.
+//! - [`Runs::shutdown`] stops accepting, lets runs finish up to a deadline
+//!   and records the rest as interrupted.
+
+mod approval;
+mod builtins;
+mod execute;
+mod resolve;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::audit::{AuditLog, EventKind, NewEvent, RunId};
+use crate::authz::{self, Decision};
+use crate::chat::{Replies, Request, Update};
+use crate::cluster::ClusterSet;
+use crate::command::{Grammar, Names, Target as CommandTarget};
+use crate::config::{Config, Person};
+use crate::hubs::HubDirectory;
+use crate::metrics::Metrics;
+use crate::playbook::{Playbook, Playbooks};
+use crate::redact::Redactor;
+
+pub use builtins::story_text;
+pub use execute::Job;
+
+/// Capacity limits of the runner: how many runs execute at once and how many
+/// may wait. Past the queue, requests get a clear "busy" answer instead of
+/// being accepted and then lost.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub concurrent_runs: usize,
+    pub queued_runs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            concurrent_runs: 32,
+            queued_runs: 1024,
+        }
+    }
+}
+
+/// Everything a run needs, built once at startup.
+pub struct Context {
+    pub config: Arc<Config>,
+    pub grammar: Grammar,
+    pub playbooks: Playbooks,
+    pub clusters: ClusterSet,
+    pub hubs: HubDirectory,
+    pub audit: AuditLog,
+    pub metrics: Arc<Metrics>,
+    pub redact: Redactor,
+    pub limits: Limits,
+}
+
+/// The runner: cheap to clone, shared by every adapter.
+#[derive(Clone)]
+pub struct Runs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ctx: Context,
+    queue: mpsc::Sender<Job>,
+    /// Runs executing now: their cancel switch.
+    live: Mutex<HashMap<RunId, CancellationToken>>,
+    /// Lock keys held by queued or running runs (`hub/aws-us/staging` → run).
+    locks: Mutex<HashMap<String, RunId>>,
+    /// Where to send a waiting run's story once someone approves it.
+    origins: Mutex<HashMap<RunId, Replies>>,
+    accepting: AtomicBool,
+    shutting_down: AtomicBool,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Runs {
+    /// Start the runner's dispatcher on the current runtime.
+    pub fn start(ctx: Context) -> Runs {
+        let (tx, rx) = mpsc::channel(ctx.limits.queued_runs.max(1));
+        let slots = Arc::new(Semaphore::new(ctx.limits.concurrent_runs.max(1)));
+        let inner = Arc::new(Inner {
+            ctx,
+            queue: tx,
+            live: Mutex::default(),
+            locks: Mutex::default(),
+            origins: Mutex::default(),
+            accepting: AtomicBool::new(true),
+            shutting_down: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        let runs = Runs { inner };
+        tokio::spawn(execute::dispatch(runs.clone(), rx, slots));
+        runs
+    }
+
+    /// The shared context (config, grammar, audit log...).
+    pub fn context(&self) -> &Context {
+        &self.inner.ctx
+    }
+
+    /// Handle one request; its updates (exactly one final) go to `replies`.
+    /// Returns once the request is durably recorded and acknowledged: the
+    /// playbook itself runs later.
+    pub async fn submit(&self, req: Request, replies: Replies) {
+        if let Err(update) = self.handle(req, &replies).await {
+            let _ = replies.send(update);
+        }
+    }
+
+    async fn handle(&self, req: Request, replies: &Replies) -> Result<(), Update> {
+        let ctx = &self.inner.ctx;
+        let platform = req.platform.word();
+        if !self.inner.accepting.load(Ordering::SeqCst) {
+            return Err(self.refuse(platform, "shutting_down", None,
+                "opsbot is shutting down", "Nothing was run. Ask again in a minute."));
+        }
+        let Some(person) = ctx.config.person_by(req.platform, &req.sender) else {
+            return Err(self.refuse(
+                platform,
+                "unknown_person",
+                None,
+                "you are not set up to use opsbot",
+                &format!(
+                    "Your {platform} id `{}` is not linked to a person in opsbot's config. Ask an opsbot admin to add it under `people:`. Nothing was run.",
+                    req.sender
+                ),
+            ));
+        };
+        let names = NameIndex::new(ctx);
+        let inv = match ctx.grammar.parse(&req.text, &names) {
+            Ok(inv) => inv,
+            Err(e) => {
+                return Err(self.refuse(platform, "parse_error", None, "I could not read that command", &e.to_string()));
+            }
+        };
+        let Some(spec) = ctx.grammar.get(&inv.command) else {
+            return Err(self.refuse(platform, "parse_error", None, "unknown command", &inv.command));
+        };
+        match &spec.target {
+            CommandTarget::Builtin(b) => builtins::run(self, *b, person, &inv, replies).await,
+            CommandTarget::Playbook(name) => {
+                let Some(pb) = ctx.playbooks.get(name).cloned() else {
+                    return Err(self.refuse(platform, "internal", None, "this command is not available",
+                        &format!("The command `{}` points at playbook `{name}`, which is not loaded. Run `opsbot check` to see why.", inv.command)));
+                };
+                self.start_playbook(req, person, inv, pb, replies).await
+            }
+        }
+    }
+
+    async fn start_playbook(
+        &self,
+        req: Request,
+        person: &Person,
+        inv: crate::command::Invocation,
+        pb: Arc<Playbook>,
+        replies: &Replies,
+    ) -> Result<(), Update> {
+        let ctx = &self.inner.ctx;
+        let platform = req.platform.word();
+        let resolved = resolve::params(&inv, &pb, &ctx.hubs)
+            .map_err(|e| self.refuse(platform, "parse_error", None, "I could not use those arguments", &e))?;
+        let decision = authz::decide(
+            &ctx.config,
+            person,
+            &inv.command,
+            &resolved.target,
+            pb.mutates,
+            pb.approval.approvers,
+        );
+        let requested = NewEvent {
+            run: None,
+            kind: EventKind::Requested,
+            actor: person.id.clone(),
+            data: ctx.redact.json(json!({
+                "person": person.id,
+                "command": inv.command,
+                "text": inv.text,
+                "hub": resolved.target.hub,
+                "cluster": resolved.target.cluster,
+                "platform": platform,
+                "where": req.place,
+                "playbook": pb.name,
+                "params": resolved.params,
+                "mutates": pb.mutates,
+            })),
+        };
+        match decision {
+            Decision::Deny { reason, who_can } => {
+                let rec = self.append(requested).await?;
+                self.append(NewEvent {
+                    run: Some(rec.run),
+                    kind: EventKind::Denied,
+                    actor: "opsbot".into(),
+                    data: json!({ "reason": reason, "who_can": who_can }),
+                })
+                .await?;
+                ctx.metrics.run_finished(&inv.command, "denied");
+                let who = if who_can.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nPeople who can: {}.", who_can.join(", "))
+                };
+                Err(Update::Refused {
+                    run: Some(rec.run),
+                    reason: format!("you may not run `{}` here", inv.command),
+                    detail: format!("{reason}{who}"),
+                })
+            }
+            Decision::NeedsApproval { approvers, approvers_who_can } => {
+                approval::request(self, requested, &inv.command, person, &pb, &resolved.params, approvers, approvers_who_can, replies).await
+            }
+            Decision::Allow => {
+                let lock = pb.lock_key(&resolved.params);
+                let claim = self.claim_lock(lock.as_deref())?;
+                let Ok(permit) = self.inner.queue.try_reserve() else {
+                    self.release_lock(lock.as_deref());
+                    return Err(self.refuse(platform, "busy", None, "opsbot is busy",
+                        &format!("{} runs are already waiting. Nothing was recorded or run; ask again in a minute.", ctx.limits.queued_runs)));
+                };
+                let rec = match self.append(requested).await {
+                    Ok(rec) => rec,
+                    Err(e) => {
+                        self.release_lock(lock.as_deref());
+                        return Err(e);
+                    }
+                };
+                claim.confirm(self, rec.run);
+                let _ = replies.send(Update::Accepted {
+                    run: rec.run,
+                    command: inv.command.clone(),
+                    person: person.id.clone(),
+                });
+                permit.send(Job {
+                    run: rec.run,
+                    playbook: pb,
+                    params: resolved.params,
+                    command: inv.command,
+                    person: person.id.clone(),
+                    impersonate: person.kube_user.clone(),
+                    lock,
+                    replies: replies.clone(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Append one record; a failure becomes a refusal the person can read
+    /// (nothing ran, because nothing runs before its record is durable).
+    async fn append(&self, e: NewEvent) -> Result<crate::audit::Record, Update> {
+        self.inner.ctx.audit.append(e).await.map_err(|e| {
+            tracing::error!(error = %e, "audit append failed");
+            Update::Refused {
+                run: None,
+                reason: "the audit log is not writable".into(),
+                detail: "Nothing was run, because opsbot never acts without a durable record. An operator has the details in the log.".into(),
+            }
+        })
+    }
+
+    fn refuse(&self, platform: &str, reason: &str, run: Option<RunId>, title: &str, detail: &str) -> Update {
+        self.inner.ctx.metrics.refused(platform, reason);
+        Update::Refused {
+            run,
+            reason: title.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Reserve a lock key before the run is recorded, so two requests racing
+    /// for the same hub cannot both be accepted.
+    fn claim_lock(&self, key: Option<&str>) -> Result<LockClaim, Update> {
+        let Some(key) = key else { return Ok(LockClaim(None)) };
+        let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(holder) = locks.get(key) {
+            let detail = if *holder > 0 {
+                format!("`{key}` is being changed by run {holder}. Wait for it (`audit {holder}`) or cancel it (`cancel {holder}`).")
+            } else {
+                format!("`{key}` is being changed by another request right now. Try again in a moment.")
+            };
+            return Err(Update::Refused { run: None, reason: "that target is busy".into(), detail });
+        }
+        locks.insert(key.to_string(), 0);
+        Ok(LockClaim(Some(key.to_string())))
+    }
+
+    fn release_lock(&self, key: Option<&str>) {
+        if let Some(key) = key {
+            self.inner.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        }
+    }
+
+    /// Mark every run a previous process left in flight as interrupted
+    /// (approval requests that have not expired keep waiting: approvals
+    /// survive restarts). Returns the interrupted runs and where they were asked.
+    pub async fn recover(&self) -> anyhow::Result<Vec<(RunId, serde_json::Value)>> {
+        let audit = &self.inner.ctx.audit;
+        let mut interrupted = Vec::new();
+        for run in audit.open_runs().await? {
+            let records = audit.run(run).await?;
+            if approval::still_waiting(&records) {
+                continue;
+            }
+            let place = records
+                .first()
+                .and_then(|r| r.data.get("where").cloned())
+                .unwrap_or(serde_json::Value::Null);
+            audit
+                .append(NewEvent {
+                    run: Some(run),
+                    kind: EventKind::Interrupted,
+                    actor: "opsbot".into(),
+                    data: json!({ "reason": "opsbot stopped while this run was in flight; nothing after the last step record is known to have happened" }),
+                })
+                .await?;
+            interrupted.push((run, place));
+        }
+        Ok(interrupted)
+    }
+
+    /// Stop accepting requests, give running playbooks until `deadline` to
+    /// finish, then cancel the rest (recorded as interrupted).
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.inner.accepting.store(false, Ordering::SeqCst);
+        self.inner.tasks.close();
+        if tokio::time::timeout(deadline, self.inner.tasks.wait()).await.is_err() {
+            self.inner.shutting_down.store(true, Ordering::SeqCst);
+            self.inner.stop.cancel();
+            self.inner.tasks.wait().await;
+        }
+    }
+
+    /// Runs executing now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// A lock key reserved by [`Runs::claim_lock`], confirmed with the run id.
+struct LockClaim(Option<String>);
+
+impl LockClaim {
+    fn confirm(self, runs: &Runs, run: RunId) {
+        if let Some(key) = self.0 {
+            runs.inner.locks.lock().unwrap_or_else(|e| e.into_inner()).insert(key, run);
+        }
+    }
+}
+
+/// Hub and cluster names for the grammar's checks and "did you mean".
+struct NameIndex {
+    hubs: Vec<String>,
+    clusters: Vec<String>,
+}
+
+impl NameIndex {
+    fn new(ctx: &Context) -> Self {
+        NameIndex {
+            hubs: ctx.hubs.names(),
+            clusters: ctx.config.clusters.iter().map(|c| c.name.clone()).collect(),
+        }
+    }
+}
+
+impl Names for NameIndex {
+    fn hubs(&self) -> Vec<String> {
+        self.hubs.clone()
+    }
+    fn clusters(&self) -> Vec<String> {
+        self.clusters.clone()
+    }
+}
+
+impl crate::chat::Core for Runs {
+    fn submit(&self, req: Request, replies: Replies) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(Runs::submit(self, req, replies))
+    }
+
+    fn first_delivery<'a>(&'a self, source: &'a str, id: &'a str) -> futures::future::BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(async move { Ok(self.inner.ctx.audit.mark_delivery(source, id).await?) })
+    }
+
+    fn refused(&self, platform: &str, reason: &str) {
+        self.inner.ctx.metrics.refused(platform, reason);
+    }
+
+    fn completions(&self) -> crate::chat::Completions {
+        let ctx = &self.inner.ctx;
+        crate::chat::Completions {
+            commands: ctx.grammar.commands().iter().map(|c| c.name.clone()).collect(),
+            hubs: ctx.hubs.names(),
+            clusters: ctx.config.clusters.iter().map(|c| c.name.clone()).collect(),
+        }
+    }
+}

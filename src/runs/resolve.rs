@@ -1,0 +1,69 @@
+//! Turning typed command arguments into a playbook's parameters.
+//!
+//! The grammar checks syntax and names; here a `hub` argument becomes the
+//! `{name, cluster, namespace}` a playbook templates against, and the
+//! request's target (hub, cluster) for permission checks is worked out.
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::authz::Target;
+use crate::command::{Invocation, Value};
+use crate::hubs::HubDirectory;
+use crate::playbook::Playbook;
+
+/// A playbook's parameters and the target they touch.
+pub struct Resolved {
+    pub params: Json,
+    pub target: Target,
+}
+
+/// Resolve `inv`'s arguments for `pb`; the error is text for the person.
+pub fn params(inv: &Invocation, pb: &Playbook, hubs: &HubDirectory) -> Result<Resolved, String> {
+    let mut target = Target {
+        hub: None,
+        cluster: None,
+    };
+    let mut params = Map::new();
+    for (name, value) in &inv.args {
+        params.insert(name.clone(), convert(value, hubs, &mut target)?);
+    }
+    if pb.params.iter().any(|p| p.name == "hubs") && !params.contains_key("hubs") {
+        let all: Vec<Json> = hubs.all().iter().map(hub_json).collect();
+        params.insert("hubs".into(), Json::Array(all));
+    }
+    Ok(Resolved {
+        params: Json::Object(params),
+        target,
+    })
+}
+
+fn convert(value: &Value, hubs: &HubDirectory, target: &mut Target) -> Result<Json, String> {
+    Ok(match value {
+        Value::Hub(name) => {
+            let hub = hubs.get(name).ok_or_else(|| {
+                format!(
+                    "unknown hub `{name}`; known hubs: {}",
+                    hubs.names().join(", ")
+                )
+            })?;
+            target.hub.get_or_insert_with(|| hub.name.clone());
+            target.cluster.get_or_insert_with(|| hub.cluster.clone());
+            hub_json(hub)
+        }
+        Value::Cluster(name) => {
+            target.cluster.get_or_insert_with(|| name.clone());
+            json!({ "name": name })
+        }
+        Value::List(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| convert(v, hubs, target))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.to_json(),
+    })
+}
+
+fn hub_json(hub: &crate::hubs::Hub) -> Json {
+    json!({ "name": hub.name, "cluster": hub.cluster, "namespace": hub.namespace })
+}
