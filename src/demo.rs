@@ -50,6 +50,22 @@ pub struct DemoArgs {
     pub seed: Option<PathBuf>,
 }
 
+impl DemoArgs {
+    /// The defaults, with the audit log at `audit` and the HTTP server on an
+    /// ephemeral port: how tests and embedders start a demo in-process.
+    pub fn embedded(audit: impl Into<String>) -> DemoArgs {
+        DemoArgs {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            no_console: true,
+            exec: None,
+            as_person: "alice".into(),
+            print_config: false,
+            audit: audit.into(),
+            seed: None,
+        }
+    }
+}
+
 /// The demo's people and roles: an engineer who may run and approve
 /// everything, a second engineer to approve, a support person with
 /// read-only commands, and a hub admin scoped to one hub.
@@ -78,6 +94,12 @@ pub struct Demo {
 impl Demo {
     /// Unpack the embedded files into `dir`, start the fleet, build the app.
     pub async fn start(args: &DemoArgs, dir: &Path) -> anyhow::Result<Demo> {
+        Demo::start_with(args, dir, Limits::default()).await
+    }
+
+    /// [`Demo::start`] with explicit runner limits (tests use tiny queues to
+    /// see the "busy" answer).
+    pub async fn start_with(args: &DemoArgs, dir: &Path, limits: Limits) -> anyhow::Result<Demo> {
         for (embedded, sub) in [(&COMMANDS, "commands"), (&PLAYBOOKS, "playbooks"), (&FLEET, "fleet")] {
             let target = dir.join(sub);
             std::fs::create_dir_all(&target)?;
@@ -93,7 +115,7 @@ impl Demo {
         let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names());
         let env = |k: &str| std::env::var(k).ok();
         let config = Config::from_str("<demo config>", &config_text, dir, &env).map_err(|d| anyhow::anyhow!("{d}"))?;
-        let app = App::build(config, Limits::default()).await?;
+        let app = App::build(config, limits).await?;
         Ok(Demo { app, config_text, fleet, dir: dir.to_path_buf() })
     }
 }
