@@ -9,7 +9,9 @@ use std::time::Instant;
 use axum::Json;
 use serenity::builder::{CreateEmbed, CreateInteractionResponse, CreateInteractionResponseMessage};
 use serenity::http::Http;
-use serenity::model::application::{CommandDataOptionValue, CommandInteraction, ComponentInteraction};
+use serenity::model::application::{
+    CommandDataOptionValue, CommandInteraction, ComponentInteraction,
+};
 use tokio::sync::mpsc;
 
 use super::render::{self, Message, Story};
@@ -70,7 +72,9 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
             // Attachments cannot ride in a JSON answer: defer, then edit.
             tokio::spawn(async move {
                 let edit = m.into_edit();
-                if let Err(e) = serenity::builder::Builder::execute(edit, &*thread.http, &thread.token).await {
+                if let Err(e) =
+                    serenity::builder::Builder::execute(edit, &*thread.http, &thread.token).await
+                {
                     tracing::warn!(error = %e, "discord: sending a long private answer failed");
                 }
             });
@@ -87,11 +91,15 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
         Ok(u) => {
             story.apply(&u);
             story::spawn(thread, story, rx, true);
-            Json(CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new()))
+            Json(CreateInteractionResponse::Defer(
+                CreateInteractionResponseMessage::new(),
+            ))
         }
         Err(_) => {
             story::spawn(thread, story, rx, false);
-            Json(CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new()))
+            Json(CreateInteractionResponse::Defer(
+                CreateInteractionResponseMessage::new(),
+            ))
         }
     }
 }
@@ -100,7 +108,9 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
 pub async fn button(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &ComponentInteraction) -> Answer {
     let Some(text) = render::button_command(&ci.data.custom_id) else {
         core.refused("discord", "unknown_button");
-        return private(render::note("This button is not one of opsbot's; nothing was done."));
+        return private(render::note(
+            "This button is not one of opsbot's; nothing was done.",
+        ));
     };
     let place = serde_json::json!({
         "guild_id": ci.guild_id.map(|g| g.to_string()),

@@ -1,6 +1,11 @@
 //! serenity's HTTP client, pointed at Discord or at whatever
-//! `DISCORD_API_URL` names (a local fake in tests). serenity's own rate
-//! limiter stays on, so a 429 is waited out and retried as Discord asks.
+//! `DISCORD_API_URL` names (a local fake in tests).
+//!
+//! Against Discord itself serenity's rate limiter is on and waits out a 429
+//! exactly as `Retry-After` says. serenity 0.12 ignores its `proxy` setting
+//! while its rate limiter is on (the limiter builds requests without it), so
+//! with another API URL the limiter is off and [`retry`] backs off on 429s
+//! and server errors instead.
 
 use anyhow::bail;
 use secrecy::ExposeSecret;
@@ -19,11 +24,45 @@ pub fn client(settings: &DiscordSettings) -> anyhow::Result<Http> {
         .as_ref()
         .map(|t| t.expose_secret().to_string())
         .unwrap_or_default();
-    let mut builder = HttpBuilder::new(token).application_id(ApplicationId::new(settings.application_id));
+    let mut builder =
+        HttpBuilder::new(token).application_id(ApplicationId::new(settings.application_id));
     if let Some(origin) = origin(&settings.api_url)? {
-        builder = builder.proxy(origin);
+        builder = builder.proxy(origin).ratelimiter_disabled(true);
     }
     Ok(builder.build())
+}
+
+/// Run `call` until it succeeds, retrying 429s and 5xx answers (and
+/// connection errors) with exponential backoff, at most `attempts` times.
+pub async fn retry<T, F, Fut>(what: &str, attempts: u32, mut call: F) -> serenity::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = serenity::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < attempts && retryable(&e) => {
+                let wait = std::time::Duration::from_millis(250 << attempt.min(6));
+                tracing::warn!(attempt, ?wait, error = %e, "discord: {what} failed; retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn retryable(e: &serenity::Error) -> bool {
+    use serenity::http::HttpError;
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            r.status_code.as_u16() == 429 || r.status_code.is_server_error()
+        }
+        serenity::Error::Http(HttpError::Request(_)) => true,
+        _ => false,
+    }
 }
 
 /// The scheme and host serenity should use instead of `https://discord.com`,
@@ -61,7 +100,9 @@ mod tests {
 
     #[test]
     fn another_api_version_is_refused_with_the_expected_shape() {
-        let e = origin("http://127.0.0.1:3000/api/v9").unwrap_err().to_string();
+        let e = origin("http://127.0.0.1:3000/api/v9")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/api/v10"), "{e}");
     }
 }

@@ -12,7 +12,11 @@ const MAX_LEN: usize = 100;
 
 /// The autocomplete answer for what has been typed so far.
 pub fn answer(ci: &CommandInteraction, names: &Completions) -> CreateInteractionResponse {
-    let typed = ci.data.autocomplete().map(|o| o.value.to_string()).unwrap_or_default();
+    let typed = ci
+        .data
+        .autocomplete()
+        .map(|o| o.value.to_string())
+        .unwrap_or_default();
     let mut response = CreateAutocompleteResponse::new();
     for choice in suggest(&typed, names) {
         response = response.add_string_choice(choice.clone(), choice);
@@ -58,7 +62,12 @@ mod tests {
 
     fn names() -> Completions {
         Completions {
-            commands: vec!["hub status".into(), "hub restart".into(), "help".into(), "users".into()],
+            commands: vec![
+                "hub status".into(),
+                "hub restart".into(),
+                "help".into(),
+                "users".into(),
+            ],
             hubs: vec!["staging".into(), "prod".into()],
             clusters: vec!["aws-us".into()],
         }
@@ -76,7 +85,10 @@ mod tests {
 
     #[test]
     fn after_a_command_the_next_word_completes_to_hub_and_cluster_names() {
-        assert_eq!(suggest("hub status st", &names()), vec!["hub status staging".to_string()]);
+        assert_eq!(
+            suggest("hub status st", &names()),
+            vec!["hub status staging".to_string()]
+        );
         assert_eq!(suggest("hub status ", &names()).len(), 3);
     }
 

@@ -51,7 +51,11 @@ struct Shared {
 pub fn routes(core: Arc<dyn Core>, settings: DiscordSettings) -> anyhow::Result<Router> {
     let verifier = verify::Verifier::new(&settings.public_key, settings.max_clock_skew)?;
     let http = Arc::new(api::client(&settings)?);
-    let shared = Arc::new(Shared { core, verifier, http });
+    let shared = Arc::new(Shared {
+        core,
+        verifier,
+        http,
+    });
     Ok(Router::new()
         .route("/discord/interactions", post(interactions))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -59,12 +63,15 @@ pub fn routes(core: Arc<dyn Core>, settings: DiscordSettings) -> anyhow::Result<
 }
 
 async fn interactions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = s.verifier.check(&headers, &body, chrono::Utc::now().timestamp()) {
+    if let Err(e) = s
+        .verifier
+        .check(&headers, &body, chrono::Utc::now().timestamp())
+    {
         s.core.refused("discord", e.reason());
         tracing::info!(reason = e.reason(), "discord interaction refused: {e}");
         return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
-    let interaction: Interaction = match serde_json::from_slice(&body) {
+    let interaction = match parse(&body) {
         Ok(i) => i,
         Err(e) => {
             s.core.refused("discord", "malformed");
@@ -77,7 +84,9 @@ async fn interactions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     };
     match interaction {
         Interaction::Ping(_) => Json(serde_json::json!({ "type": 1 })).into_response(),
-        Interaction::Autocomplete(ci) => Json(autocomplete::answer(&ci, &s.core.completions())).into_response(),
+        Interaction::Autocomplete(ci) => {
+            Json(autocomplete::answer(&ci, &s.core.completions())).into_response()
+        }
         Interaction::Command(ci) => match dedup(&s, ci.id.get()).await {
             Some(stop) => stop,
             None => answer::command(&s.core, &s.http, &ci).await.into_response(),
@@ -95,6 +104,24 @@ async fn interactions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
                 .into_response()
         }
     }
+}
+
+/// Parse with serenity's model. serenity 0.12.5 insists on
+/// `attachment_size_limit`, which Discord added in 2025 and older payloads
+/// (and Discord's own documentation examples) lack; it is filled with
+/// Discord's default upload limit so such payloads are not refused.
+fn parse(body: &[u8]) -> Result<Interaction, serde_json::Error> {
+    let mut v: serde_json::Value = serde_json::from_slice(body)?;
+    if let Some(obj) = v.as_object_mut() {
+        let kind = obj.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
+        if kind >= 2 && !obj.contains_key("attachment_size_limit") {
+            obj.insert(
+                "attachment_size_limit".into(),
+                serde_json::json!(10 * 1024 * 1024),
+            );
+        }
+    }
+    serde_json::from_value(v)
 }
 
 /// Discord never sends an interaction twice; a second copy is a replay and

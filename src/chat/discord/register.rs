@@ -17,10 +17,14 @@ pub fn definition() -> CreateCommand {
     CreateCommand::new(COMMAND)
         .description("Run an opsbot command, e.g. `hub status staging` (try `help`)")
         .add_option(
-            CreateCommandOption::new(CommandOptionType::String, OPTION, "What to run, e.g. hub status staging")
-                .required(false)
-                .set_autocomplete(true)
-                .max_length(1000),
+            CreateCommandOption::new(
+                CommandOptionType::String,
+                OPTION,
+                "What to run, e.g. hub status staging",
+            )
+            .required(false)
+            .set_autocomplete(true)
+            .max_length(1000),
         )
 }
 

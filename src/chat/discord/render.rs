@@ -6,8 +6,8 @@
 //! longer output travels as an attached Markdown file.
 
 use serenity::builder::{
-    CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton, CreateEmbed, CreateEmbedFooter,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
+    CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateButton, CreateEmbed,
+    CreateEmbedFooter, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
 };
 use serenity::model::application::ButtonStyle;
 
@@ -54,7 +54,11 @@ impl Story {
     /// run's story (refusals and builtin answers are rendered on their own).
     pub fn apply(&mut self, u: &Update) -> bool {
         match u {
-            Update::Accepted { run, command, person } => {
+            Update::Accepted {
+                run,
+                command,
+                person,
+            } => {
                 self.run = Some(*run);
                 self.command.clone_from(command);
                 self.person.clone_from(person);
@@ -64,7 +68,14 @@ impl Story {
                 self.run = Some(*run);
                 self.steps.push(step.clone());
             }
-            Update::AwaitingApproval { run, command, person, plan, approvers, expires_in } => {
+            Update::AwaitingApproval {
+                run,
+                command,
+                person,
+                plan,
+                approvers,
+                expires_in,
+            } => {
                 self.run = Some(*run);
                 self.command.clone_from(command);
                 self.person.clone_from(person);
@@ -85,7 +96,15 @@ impl Story {
                     };
                 }
             }
-            Update::Done { run, command, person, outcome, output, millis, .. } => {
+            Update::Done {
+                run,
+                command,
+                person,
+                outcome,
+                output,
+                millis,
+                ..
+            } => {
                 self.run = Some(*run);
                 self.command.clone_from(command);
                 self.person.clone_from(person);
@@ -177,7 +196,10 @@ pub fn colour(story: &Story) -> u32 {
 
 /// The message for a run's story as it stands.
 pub fn story(story: &Story) -> Message {
-    let run = story.run.map(|r| r.to_string()).unwrap_or_else(|| "?".into());
+    let run = story
+        .run
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "?".into());
     let mut description = String::new();
     for s in &story.steps {
         description.push_str(&step_line(s));
@@ -186,17 +208,27 @@ pub fn story(story: &Story) -> Message {
     let mut file = None;
     let (content, buttons) = match &story.phase {
         Phase::Running => (
-            format!("▶ run {run} `{}` running for {}", story.command, story.person),
+            format!(
+                "▶ run {run} `{}` running for {}",
+                story.command, story.person
+            ),
             vec![button(&run, "cancel", "Cancel", ButtonStyle::Secondary)],
         ),
         Phase::Waiting { .. } => (
-            format!("⏸ run {run} `{}` by {} needs approval from someone else", story.command, story.person),
+            format!(
+                "⏸ run {run} `{}` by {} needs approval from someone else",
+                story.command, story.person
+            ),
             vec![
                 button(&run, "approve", "Approve", ButtonStyle::Success),
                 button(&run, "deny", "Deny", ButtonStyle::Danger),
             ],
         ),
-        Phase::Done { outcome, output, millis } => {
+        Phase::Done {
+            outcome,
+            output,
+            millis,
+        } => {
             let output = output.trim_end();
             if !description.is_empty() && !output.is_empty() {
                 description.push('\n');
@@ -204,8 +236,14 @@ pub fn story(story: &Story) -> Message {
             if output.chars().count() > INLINE_OUTPUT {
                 let preview: String = output.chars().take(PREVIEW).collect();
                 description.push_str(&preview);
-                description.push_str(&format!("\n… the full output ({} lines) is attached as `run-{run}.md`.", output.lines().count()));
-                file = Some(CreateAttachment::bytes(output.as_bytes().to_vec(), format!("run-{run}.md")));
+                description.push_str(&format!(
+                    "\n… the full output ({} lines) is attached as `run-{run}.md`.",
+                    output.lines().count()
+                ));
+                file = Some(CreateAttachment::bytes(
+                    output.as_bytes().to_vec(),
+                    format!("run-{run}.md"),
+                ));
             } else {
                 description.push_str(output);
             }
@@ -214,24 +252,54 @@ pub fn story(story: &Story) -> Message {
                 Outcome::Partial => "◐",
                 _ => "✖",
             };
-            let took = if *millis > 0 { format!(" in {millis} ms") } else { String::new() };
-            (format!("{mark} run {run} `{}` {}{took}", story.command, outcome.word()), vec![])
+            let took = if *millis > 0 {
+                format!(" in {millis} ms")
+            } else {
+                String::new()
+            };
+            (
+                format!(
+                    "{mark} run {run} `{}` {}{took}",
+                    story.command,
+                    outcome.word()
+                ),
+                vec![],
+            )
         }
     };
     let mut embed = CreateEmbed::new()
         .title(clip(&format!("run {run} · {}", story.command), 256))
         .colour(colour(story))
         .field("Requested by", clip(&story.person, FIELD_MAX), true)
-        .footer(CreateEmbedFooter::new(format!("audit: run {run} · `audit {run}` shows every step")));
-    if let Phase::Waiting { plan, approvers, expires_in } = &story.phase {
+        .footer(CreateEmbedFooter::new(format!(
+            "audit: run {run} · `audit {run}` shows every step"
+        )));
+    if let Phase::Waiting {
+        plan,
+        approvers,
+        expires_in,
+    } = &story.phase
+    {
         let plan: Vec<String> = plan.iter().map(|p| format!("• {p}")).collect();
         embed = embed
-            .field("It would", clip(&or_none(&plan.join("\n")), FIELD_MAX), false)
-            .field("Who can approve", clip(&or_none(&approvers.join(", ")), FIELD_MAX), true)
+            .field(
+                "It would",
+                clip(&or_none(&plan.join("\n")), FIELD_MAX),
+                false,
+            )
+            .field(
+                "Who can approve",
+                clip(&or_none(&approvers.join(", ")), FIELD_MAX),
+                true,
+            )
             .field("Expires in", clip(expires_in, FIELD_MAX), true);
     }
     for (by, approved) in &story.decisions {
-        let title = if *approved { "Approved by" } else { "Denied by" };
+        let title = if *approved {
+            "Approved by"
+        } else {
+            "Denied by"
+        };
         embed = embed.field(title, clip(by, FIELD_MAX), true);
     }
     if !description.is_empty() {
@@ -254,7 +322,11 @@ pub fn story(story: &Story) -> Message {
 /// A refusal or a builtin's answer: only the asker sees it.
 pub fn private(u: &Update) -> Message {
     let text = match u {
-        Update::Refused { run, reason, detail } => {
+        Update::Refused {
+            run,
+            reason,
+            detail,
+        } => {
             let run = run.map(|r| format!(" (run {r})")).unwrap_or_default();
             format!("✖ {reason}{run}\n{detail}")
         }
@@ -297,7 +369,10 @@ fn step_line(s: &StepLine) -> String {
         _ => "✗",
     };
     let dry = if s.dry_run { " (dry run)" } else { "" };
-    let mut line = format!("{mark} `{}` {} {} — {} ms{dry}", s.id, s.action, s.target, s.millis);
+    let mut line = format!(
+        "{mark} `{}` {} {} — {} ms{dry}",
+        s.id, s.action, s.target, s.millis
+    );
     if s.outcome != "ok" && s.outcome != "skipped" {
         line.push_str(&format!("\n  {}", s.outcome));
     }
@@ -305,13 +380,17 @@ fn step_line(s: &StepLine) -> String {
 }
 
 fn button(run: &str, action: &str, label: &str, style: ButtonStyle) -> CreateButton {
-    CreateButton::new(format!("opsbot:{action}:{run}")).label(label).style(style)
+    CreateButton::new(format!("opsbot:{action}:{run}"))
+        .label(label)
+        .style(style)
 }
 
 /// What a button's custom id asks for, as a chat command: `approve 42`.
 pub fn button_command(custom_id: &str) -> Option<String> {
     let mut parts = custom_id.split(':');
-    let (Some("opsbot"), Some(action), Some(run), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some("opsbot"), Some(action), Some(run), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
     };
     if !matches!(action, "approve" | "deny" | "cancel") || run.parse::<RunId>().is_err() {
@@ -360,7 +439,10 @@ mod tests {
             command: "hub status staging".into(),
             person: "alice".into(),
         });
-        s.apply(&Update::Step { run: 42, step: step("hub", "ok") });
+        s.apply(&Update::Step {
+            run: 42,
+            step: step("hub", "ok"),
+        });
         s
     }
 
@@ -391,7 +473,10 @@ mod tests {
     #[test]
     fn failed_run_is_red_and_shows_the_failing_step() {
         let mut s = running();
-        s.apply(&Update::Step { run: 42, step: step("logs", "failed: 403 Forbidden: pods/log") });
+        s.apply(&Update::Step {
+            run: 42,
+            step: step("logs", "failed: 403 Forbidden: pods/log"),
+        });
         s.apply(&Update::Done {
             run: 42,
             command: "hub status staging".into(),
@@ -431,7 +516,11 @@ mod tests {
             approvers: vec!["carol".into()],
             expires_in: "1h".into(),
         });
-        s.apply(&Update::Decided { run: 7, by: "carol".into(), approved: false });
+        s.apply(&Update::Decided {
+            run: 7,
+            by: "carol".into(),
+            approved: false,
+        });
         let v = json(story(&s));
         assert_eq!(v["components"], serde_json::json!([]));
         insta::assert_json_snapshot!(v);
@@ -440,7 +529,9 @@ mod tests {
     #[test]
     fn long_output_is_attached_with_a_preview_inline() {
         let mut s = running();
-        let output: String = (0..400).map(|i| format!("line {i}: jupyter-user{i} Running\n")).collect();
+        let output: String = (0..400)
+            .map(|i| format!("line {i}: jupyter-user{i} Running\n"))
+            .collect();
         s.apply(&Update::Done {
             run: 42,
             command: "users staging".into(),
@@ -458,7 +549,10 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(description.chars().count() <= DESCRIPTION_MAX);
-        assert!(description.contains("attached as `run-42.md`"), "{description}");
+        assert!(
+            description.contains("attached as `run-42.md`"),
+            "{description}"
+        );
     }
 
     #[test]
@@ -468,9 +562,9 @@ mod tests {
             reason: "you are not set up to use opsbot".into(),
             detail: "Ask an opsbot admin to add your Discord id under `people:`.".into(),
         });
-        let v = serde_json::to_value(
-            serenity::builder::CreateInteractionResponse::Message(m.into_response()),
-        )
+        let v = serde_json::to_value(serenity::builder::CreateInteractionResponse::Message(
+            m.into_response(),
+        ))
         .unwrap();
         assert_eq!(v["data"]["flags"], 64, "{v}");
         insta::assert_json_snapshot!(v);
@@ -478,8 +572,14 @@ mod tests {
 
     #[test]
     fn button_ids_map_to_commands_and_garbage_maps_to_nothing() {
-        assert_eq!(button_command("opsbot:approve:42").as_deref(), Some("approve 42"));
-        assert_eq!(button_command("opsbot:cancel:7").as_deref(), Some("cancel 7"));
+        assert_eq!(
+            button_command("opsbot:approve:42").as_deref(),
+            Some("approve 42")
+        );
+        assert_eq!(
+            button_command("opsbot:cancel:7").as_deref(),
+            Some("cancel 7")
+        );
         assert_eq!(button_command("opsbot:rm -rf:7"), None);
         assert_eq!(button_command("opsbot:approve:x"), None);
         assert_eq!(button_command("other:approve:1"), None);

@@ -41,8 +41,14 @@ impl DiscordSettings {
     /// `Ok(None)` when Discord is not configured (`DISCORD_PUBLIC_KEY` and
     /// `DISCORD_APPLICATION_ID` unset); an error when it is half configured
     /// or a value is malformed, so a typo is never silently "Discord off".
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Option<DiscordSettings>> {
-        let get = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<DiscordSettings>> {
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let key = get("DISCORD_PUBLIC_KEY");
         let app = get("DISCORD_APPLICATION_ID");
         let (public_key, app) = match (key, app) {
@@ -73,7 +79,11 @@ mod tests {
     const KEY: &str = "67c6bd767ca099e79efac9fcce4d2022a63bf7dea780e7f3d813f694c1597089";
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -89,8 +99,11 @@ mod tests {
 
     #[test]
     fn bad_public_key_is_rejected_at_startup() {
-        let e = DiscordSettings::from_env(&env(&[("DISCORD_PUBLIC_KEY", "abc"), ("DISCORD_APPLICATION_ID", "1")]))
-            .unwrap_err();
+        let e = DiscordSettings::from_env(&env(&[
+            ("DISCORD_PUBLIC_KEY", "abc"),
+            ("DISCORD_APPLICATION_ID", "1"),
+        ]))
+        .unwrap_err();
         assert!(format!("{e:#}").contains("64 hex digits"), "{e:#}");
     }
 

@@ -13,12 +13,13 @@ use serenity::http::Http;
 use serenity::model::id::ChannelId;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::api;
 use super::render::{self, Message, Story};
 use crate::chat::Update;
 
 /// Interaction tokens are valid for 15 minutes; keep a margin.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: u32 = 5;
 
 /// Where a story's message lives.
 pub struct Thread {
@@ -67,16 +68,14 @@ pub fn spawn(thread: Thread, mut story: Story, mut rx: UnboundedReceiver<Update>
 
 impl Thread {
     async fn show(&self, story: &Story) {
-        let run = story.run;
-        for attempt in 1..=ATTEMPTS {
-            let edit = render::story(story).into_edit();
-            match edit.execute(&*self.http, &self.token).await {
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!(run, attempt, error = %e, "discord: editing the reply failed");
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-                }
-            }
+        let result = api::retry("editing the reply", ATTEMPTS, || {
+            render::story(story)
+                .into_edit()
+                .execute(&*self.http, &self.token)
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(run = story.run, error = %e, "discord: editing the reply failed; giving up on this edit");
         }
     }
 

@@ -48,15 +48,19 @@ impl Verifier {
             .ok_or_else(|| {
                 anyhow::anyhow!("the Discord public key must be 64 hex digits (developer portal → General Information → Public Key)")
             })?;
-        let inner = serenity::interactions_endpoint::Verifier::try_new(bytes)
-            .map_err(|e| anyhow::anyhow!("the Discord public key is not a valid Ed25519 key: {e}"))?;
+        let inner = serenity::interactions_endpoint::Verifier::try_new(bytes).map_err(|e| {
+            anyhow::anyhow!("the Discord public key is not a valid Ed25519 key: {e}")
+        })?;
         Ok(Verifier { inner, max_skew })
     }
 
     /// Verify the headers and body of one request at time `now` (Unix seconds).
     pub fn check(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), SignatureError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(sig), Some(ts)) = (header("x-signature-ed25519"), header("x-signature-timestamp")) else {
+        let (Some(sig), Some(ts)) = (
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+        ) else {
             return Err(SignatureError::Missing);
         };
         let at: i64 = ts.parse().map_err(|_| SignatureError::BadTimestamp)?;
@@ -64,6 +68,8 @@ impl Verifier {
         if skew as u64 > self.max_skew.as_secs() {
             return Err(SignatureError::Stale(skew, self.max_skew.as_secs()));
         }
-        self.inner.verify(sig, ts, body).map_err(|_| SignatureError::Forged)
+        self.inner
+            .verify(sig, ts, body)
+            .map_err(|_| SignatureError::Forged)
     }
 }
