@@ -6,6 +6,7 @@
 //! GitHub comments, and nothing in an adapter knows about playbooks.
 
 pub mod console;
+pub mod discord;
 pub mod render;
 
 use serde::Serialize;

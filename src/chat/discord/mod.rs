@@ -1,0 +1,155 @@
+//! Discord: the `/ops` application command over the HTTP interactions endpoint.
+//!
+//! Discord POSTs every interaction (PING, the `/ops` command, autocomplete,
+//! button presses) to `POST /discord/interactions` and wants an answer within
+//! three seconds. The answer path is: verify the Ed25519 signature and the
+//! timestamp, parse the interaction with serenity's model, drop replays, hand
+//! the text to the [`Core`] (which records it durably), and answer from the
+//! first [`Update`]: a deferred response for an accepted run, an ephemeral
+//! message for refusals and help, a message with Approve/Deny buttons for
+//! approvals. Everything after the answer (step progress, the result, the
+//! decision) is rendered by one task per interaction that edits the original
+//! response through serenity's HTTP client (see [`story`]).
+//!
+//! No gateway connection is needed. `DISCORD_API_URL` points serenity's HTTP
+//! client at another server (tests use a local fake of the Discord API).
+
+mod answer;
+mod api;
+mod autocomplete;
+pub mod register;
+pub mod render;
+mod settings;
+mod story;
+mod verify;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use serenity::model::application::Interaction;
+
+use super::Core;
+pub use settings::DiscordSettings;
+pub use verify::SignatureError;
+
+/// Interactions are small JSON documents; anything bigger is not from Discord.
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the handler needs, shared by every request.
+struct Shared {
+    core: Arc<dyn Core>,
+    verifier: verify::Verifier,
+    http: Arc<serenity::http::Http>,
+}
+
+/// The `POST /discord/interactions` endpoint, ready to be merged into the server.
+pub fn routes(core: Arc<dyn Core>, settings: DiscordSettings) -> anyhow::Result<Router> {
+    let verifier = verify::Verifier::new(&settings.public_key, settings.max_clock_skew)?;
+    let http = Arc::new(api::client(&settings)?);
+    let shared = Arc::new(Shared {
+        core,
+        verifier,
+        http,
+    });
+    Ok(Router::new()
+        .route("/discord/interactions", post(interactions))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared))
+}
+
+async fn interactions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = s
+        .verifier
+        .check(&headers, &body, chrono::Utc::now().timestamp())
+    {
+        s.core.refused("discord", e.reason());
+        tracing::info!(reason = e.reason(), "discord interaction refused: {e}");
+        return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
+    }
+    let interaction = match parse(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            s.core.refused("discord", "malformed");
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("malformed interaction: {e}; expected an interaction object as Discord documents it"),
+            )
+                .into_response();
+        }
+    };
+    match interaction {
+        Interaction::Ping(_) => Json(serde_json::json!({ "type": 1 })).into_response(),
+        Interaction::Autocomplete(ci) => {
+            Json(autocomplete::answer(&ci, &s.core.completions())).into_response()
+        }
+        Interaction::Command(ci) => match dedup(&s, ci.id.get()).await {
+            Some(stop) => stop,
+            None => answer::command(&s.core, &s.http, &ci).await.into_response(),
+        },
+        Interaction::Component(ci) => match dedup(&s, ci.id.get()).await {
+            Some(stop) => stop,
+            None => answer::button(&s.core, &s.http, &ci).await.into_response(),
+        },
+        _ => {
+            s.core.refused("discord", "unsupported");
+            (
+                StatusCode::BAD_REQUEST,
+                "unsupported interaction type: opsbot answers PING, the /ops command, its autocomplete and its buttons",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Parse with serenity's model. serenity 0.12.5 insists on
+/// `attachment_size_limit`, which Discord added in 2025 and older payloads
+/// (and Discord's own documentation examples) lack; it is filled with
+/// Discord's default upload limit so such payloads are not refused.
+fn parse(body: &[u8]) -> Result<Interaction, serde_json::Error> {
+    let mut v: serde_json::Value = serde_json::from_slice(body)?;
+    if let Some(obj) = v.as_object_mut() {
+        let kind = obj.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
+        if kind >= 2 && !obj.contains_key("attachment_size_limit") {
+            obj.insert(
+                "attachment_size_limit".into(),
+                serde_json::json!(10 * 1024 * 1024),
+            );
+        }
+    }
+    serde_json::from_value(v)
+}
+
+/// Discord never sends an interaction twice; a second copy is a replay and
+/// gets a 409. `Some(response)` means: stop here and answer this.
+async fn dedup(s: &Shared, id: u64) -> Option<Response> {
+    match s.core.first_delivery("discord", &id.to_string()).await {
+        Ok(true) => None,
+        Ok(false) => {
+            s.core.refused("discord", "replayed");
+            Some(
+                (
+                    StatusCode::CONFLICT,
+                    "this interaction was already handled (replayed delivery); nothing was run again",
+                )
+                    .into_response(),
+            )
+        }
+        Err(e) => {
+            // Without the dedup record we cannot promise "at most once": refuse
+            // rather than risk running a command twice.
+            tracing::error!(error = %e, "discord: cannot record the interaction id");
+            Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "opsbot cannot record this interaction right now; nothing was run, try again",
+                )
+                    .into_response(),
+            )
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! One task per interaction that keeps its message up to date after the
+//! HTTP answer: every update is folded into a [`Story`] and the original
+//! response is edited (edits are coalesced: whatever arrived while the last
+//! edit was in flight goes out as one). Interaction tokens last 15 minutes;
+//! a run that outlives its token ends with a message in the channel instead
+//! (which needs `DISCORD_BOT_TOKEN`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serenity::builder::Builder as _;
+use serenity::http::Http;
+use serenity::model::id::ChannelId;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::api;
+use super::render::{self, Message, Story};
+use crate::chat::Update;
+
+/// Interaction tokens are valid for 15 minutes; keep a margin.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
+const ATTEMPTS: u32 = 5;
+
+/// Where a story's message lives.
+pub struct Thread {
+    pub http: Arc<Http>,
+    pub token: String,
+    pub channel: ChannelId,
+    pub opened: Instant,
+}
+
+/// Follow a request's updates until its channel closes. `story` holds what
+/// the HTTP answer already folded in; `show_now` edits the original response
+/// at once (the answer was a deferred "thinking…" response).
+pub fn spawn(thread: Thread, mut story: Story, mut rx: UnboundedReceiver<Update>, show_now: bool) {
+    tokio::spawn(async move {
+        if show_now {
+            thread.show(&story).await;
+        }
+        let mut expired_note_sent = false;
+        while let Some(first) = rx.recv().await {
+            let mut changed = false;
+            let mut pending = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                pending.push(more);
+            }
+            for u in pending {
+                if story.apply(&u) {
+                    changed = true;
+                } else {
+                    thread.private(&u).await;
+                }
+            }
+            if !changed {
+                continue;
+            }
+            if thread.opened.elapsed() < TOKEN_LIFETIME {
+                thread.show(&story).await;
+            } else if story.finished() || !expired_note_sent {
+                // Past the token's life only the channel is reachable: say
+                // once that the run goes on, then post its end.
+                expired_note_sent = true;
+                thread.to_channel(&story).await;
+            }
+        }
+    });
+}
+
+impl Thread {
+    async fn show(&self, story: &Story) {
+        let result = api::retry("editing the reply", ATTEMPTS, || {
+            render::story(story)
+                .into_edit()
+                .execute(&*self.http, &self.token)
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(run = story.run, error = %e, "discord: editing the reply failed; giving up on this edit");
+        }
+    }
+
+    /// A refusal or note that arrives after the answer (for example "1 of 2
+    /// approvals"): an ephemeral follow-up only the asker sees.
+    async fn private(&self, u: &Update) {
+        if self.opened.elapsed() >= TOKEN_LIFETIME {
+            return;
+        }
+        let m: Message = render::private(u);
+        let file = m.file.clone();
+        let followup = serenity::builder::CreateInteractionResponseFollowup::new()
+            .content(m.content)
+            .ephemeral(true)
+            .files(file);
+        if let Err(e) = followup.execute(&*self.http, (None, &self.token)).await {
+            tracing::warn!(error = %e, "discord: follow-up failed");
+        }
+    }
+
+    async fn to_channel(&self, story: &Story) {
+        let msg = render::story(story).into_channel_message();
+        if let Err(e) = self.channel.send_message(&*self.http, msg).await {
+            tracing::warn!(run = story.run, error = %e, "discord: the interaction token expired and posting to the channel failed (is DISCORD_BOT_TOKEN set?)");
+        }
+    }
+}
