@@ -660,7 +660,11 @@ fn section_span<T>(v: Option<&Spanned<T>>) -> Span {
 
 fn slack(cx: &mut Ctx<'_>, raw: Option<&Spanned<RawSlack>>) -> Option<SlackConfig> {
     let env_vars = ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"];
-    if raw.is_none() && !is_secret_env_set(cx, &env_vars) {
+    let active = is_secret_env_set(cx, &env_vars)
+        || raw.is_some_and(|r| {
+            r.signing_secret.is_some() || r.bot_token.is_some() || r.app_token.is_some()
+        });
+    if raw.is_none() && !active {
         return None;
     }
     let span = section_span(raw);
@@ -687,7 +691,7 @@ fn slack(cx: &mut Ctx<'_>, raw: Option<&Spanned<RawSlack>>) -> Option<SlackConfi
         "SLACK_API_URL",
         "https://slack.com/api",
     );
-    if signing_secret.is_none() && app_token.is_none() && cx.diags.0.len() == before {
+    if active && signing_secret.is_none() && app_token.is_none() && cx.diags.0.len() == before {
         let msg = "slack: needs `signing_secret` (HTTP endpoints) or `app_token` (Socket Mode); set SLACK_SIGNING_SECRET or SLACK_APP_TOKEN";
         cx.err(&span, msg);
     }
@@ -700,6 +704,9 @@ fn slack(cx: &mut Ctx<'_>, raw: Option<&Spanned<RawSlack>>) -> Option<SlackConfi
                 cx.err(ch.span(), format!("slack channel `{id}` is listed twice"));
             }
         }
+    }
+    if !active {
+        return None;
     }
     Some(SlackConfig {
         signing_secret,
@@ -715,7 +722,14 @@ fn github(
     raw: Option<&Spanned<RawGithub>>,
     roles: &HashSet<String>,
 ) -> Option<GithubConfig> {
-    if raw.is_none() && !is_secret_env_set(cx, &["GITHUB_WEBHOOK_SECRET", "GITHUB_TOKEN"]) {
+    let active = is_secret_env_set(cx, &["GITHUB_WEBHOOK_SECRET", "GITHUB_TOKEN"])
+        || raw.is_some_and(|r| {
+            r.webhook_secret.is_some()
+                || r.token.is_some()
+                || r.app_id.is_some()
+                || r.private_key_file.is_some()
+        });
+    if raw.is_none() && !active {
         return None;
     }
     let span = section_span(raw);
@@ -753,7 +767,7 @@ fn github(
         "GITHUB_API_URL",
         "https://api.github.com",
     );
-    let errors_so_far = cx.diags.0.len() > before;
+    let errors_so_far = !active || cx.diags.0.len() > before;
     if webhook_secret.is_none() && !errors_so_far {
         cx.err(
             &span,
@@ -831,7 +845,7 @@ fn github(
             .filter_map(|l| cx.name("github.triage_labels", l))
             .collect();
     }
-    Some(out)
+    active.then_some(out)
 }
 
 fn discord(
@@ -839,7 +853,11 @@ fn discord(
     raw: Option<&Spanned<RawDiscord>>,
     roles: &HashSet<String>,
 ) -> Option<DiscordConfig> {
-    if raw.is_none() && !is_secret_env_set(cx, &["DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN"]) {
+    let active = is_secret_env_set(cx, &["DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN"])
+        || raw.is_some_and(|r| {
+            r.public_key.is_some() || r.bot_token.is_some() || r.application_id.is_some()
+        });
+    if raw.is_none() && !active {
         return None;
     }
     let span = section_span(raw);
@@ -874,6 +892,7 @@ fn discord(
             }
             k
         }
+        None if !active => String::new(),
         None => {
             cx.err(
                 &span,
@@ -891,6 +910,7 @@ fn discord(
             }
             a
         }
+        None if !active => String::new(),
         None => {
             cx.err(
                 &span,
@@ -909,6 +929,9 @@ fn discord(
             let granted = cx.role_refs(&format!("discord.roles.{i}"), rs, roles);
             out_roles.insert(i, granted);
         }
+    }
+    if !active {
+        return None;
     }
     Some(DiscordConfig {
         public_key,
