@@ -24,7 +24,10 @@ fn example_config_loads_with_an_empty_environment() {
     let cfg = Config::load(example(), &env_of(&[])).unwrap_or_else(|e| panic!("{e}"));
     let dir = example().parent().unwrap();
     assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(cfg.audit_url, format!("sqlite://{}", dir.join("opsbot.db").display()));
+    assert_eq!(
+        cfg.audit_url,
+        format!("sqlite://{}", dir.join("opsbot.db").display())
+    );
     assert_eq!(cfg.commands_dir, dir.join("./commands"));
     assert_eq!(cfg.clusters.len(), 2);
     assert_eq!(
@@ -36,8 +39,14 @@ fn example_config_loads_with_an_empty_environment() {
     );
     assert_eq!(cfg.clusters[1].source, ClusterSource::InCluster);
     assert_eq!(cfg.hub("staging").unwrap().cluster, "aws-us");
-    assert_eq!(cfg.person_by(Platform::Github, "ALICE-GH").unwrap().id, "alice");
-    assert_eq!(cfg.person_by(Platform::Slack, "U0SAM00001").unwrap().id, "sam");
+    assert_eq!(
+        cfg.person_by(Platform::Github, "ALICE-GH").unwrap().id,
+        "alice"
+    );
+    assert_eq!(
+        cfg.person_by(Platform::Slack, "U0SAM00001").unwrap().id,
+        "sam"
+    );
     assert_eq!(cfg.roles["staging-admin"].scope.hubs, vec!["staging"]);
     assert_eq!(cfg.policy.approval_ttl.as_secs(), 3600);
     assert!(cfg.slack.is_none() && cfg.github.is_none() && cfg.discord.is_none());
@@ -70,10 +79,21 @@ fn platform_env_vars_switch_platforms_on_keeping_the_file_settings() {
     assert_eq!(cfg.audit_url, "sqlite:///tmp/elsewhere.db");
 
     let secrets = cfg.secrets();
-    for s in ["slack-signing-xyz", "xoxb-bot-xyz", "gh-hook-xyz", "ghp_token_xyz"] {
-        assert!(secrets.iter().any(|x| x == s), "{s} missing from {secrets:?}");
+    for s in [
+        "slack-signing-xyz",
+        "xoxb-bot-xyz",
+        "gh-hook-xyz",
+        "ghp_token_xyz",
+    ] {
+        assert!(
+            secrets.iter().any(|x| x == s),
+            "{s} missing from {secrets:?}"
+        );
         assert!(!format!("{cfg:?}").contains(s), "{s} leaked into Debug");
-        assert!(!cfg.to_yaml_redacted().contains(s), "{s} leaked into to_yaml_redacted");
+        assert!(
+            !cfg.to_yaml_redacted().contains(s),
+            "{s} leaked into to_yaml_redacted"
+        );
     }
     assert!(cfg.to_yaml_redacted().contains("<redacted>"));
 }
@@ -84,7 +104,9 @@ fn command_patterns_list_every_pattern_with_its_position() {
     let pats = cfg.command_patterns();
     let restart: Vec<_> = pats.iter().filter(|p| p.0 == "hub restart").collect();
     assert_eq!(restart.len(), 2, "{pats:?}");
-    assert!(restart.iter().all(|p| p.1.ends_with("opsbot.yaml") && p.2 > 0 && p.3 > 0));
+    assert!(restart
+        .iter()
+        .all(|p| p.1.ends_with("opsbot.yaml") && p.2 > 0 && p.3 > 0));
     assert!(pats.iter().any(|p| p.0 == "user stop"));
     assert!(pats.iter().any(|p| p.0 == "runs"));
     // Slack channel restrictions are patterns too, even with Slack off.

@@ -775,7 +775,11 @@ fn github(
         );
     }
     if app_id.is_some() != private_key_file.is_some() && !errors_so_far {
-        cx.err(&span, "github: `app_id` and `private_key_file` go together (GITHUB_APP_ID, GITHUB_PRIVATE_KEY_FILE); set both or neither");
+        let at = r
+            .and_then(|r| r.app_id.as_ref().or(r.private_key_file.as_ref()))
+            .map(|v| *v.span())
+            .unwrap_or(span);
+        cx.err(&at, "github: `app_id` and `private_key_file` go together (GITHUB_APP_ID, GITHUB_PRIVATE_KEY_FILE); set both or neither");
     }
     if token.is_none() && app_id.is_none() && private_key_file.is_none() && !errors_so_far {
         cx.err(&span, "github: needs a way to call the API: `token` (GITHUB_TOKEN) or `app_id` + `private_key_file`");
