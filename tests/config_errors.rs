@@ -127,12 +127,12 @@ fn literal_secrets_are_refused_and_say_how_to_supply_them() {
     let errs = errors(&text, &[]);
     has(
         &errs,
-        "opsbot.yaml:7:27:",
+        "opsbot.yaml:7:26:",
         "slack.signing_secret is a secret written literally",
     );
     has(
         &errs,
-        "opsbot.yaml:7:46:",
+        "opsbot.yaml:7:45:",
         "write `${ENV_VAR}` or `${file:PATH}`",
     );
     assert!(
