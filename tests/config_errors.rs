@@ -91,9 +91,6 @@ people:
 
 #[test]
 fn scope_may_name_undeclared_hubs_when_discovery_is_on() {
-    let text = format!("{BASE}discover_hubs: true\nroles:\n  x: {{ run: [hub status], scope: {{ hubs: [found-later] }} }}\n");
-    // `roles` twice is a duplicate key: check the discovery rule with one map.
-    let _ = text;
     let text = "clusters: [{ name: c1, in_cluster: true }]\ndiscover_hubs: true\nroles:\n  x: { run: [hub status], scope: { hubs: [found-later] } }\n";
     let cfg = Config::from_str("o.yaml", text, Path::new("/"), &env_of(&[])).unwrap();
     assert_eq!(cfg.roles["x"].scope.hubs, vec!["found-later"]);
@@ -290,13 +287,51 @@ fn a_literal_database_password_is_refused_but_an_env_one_is_hidden() {
 }
 
 #[test]
-fn unknown_keys_are_refused_with_the_known_ones() {
+fn unknown_sections_and_fields_are_refused_with_a_suggestion() {
     let errs = errors(&format!("{BASE}hubz: []\n"), &[]);
     has(
         &errs,
         "opsbot.yaml:7:1:",
-        "Unknown field `hubz`, expected one of",
+        "unknown section `hubz`; did you mean `hubs`?",
     );
+    let errs = errors("people:\n  - { id: a, slak: U1 }\n", &[]);
+    has(
+        &errs,
+        "opsbot.yaml:2:14:",
+        "people[0].slak: Unknown field `slak`, expected one of",
+    );
+}
+
+#[test]
+fn type_errors_in_several_places_are_all_reported() {
+    let text = "\
+discover_hubs: maybe
+people:
+  - { id: a, roles: eng }
+  - { id: b, kube_usr: x }
+roles:
+  eng: { run: [\"*\"], aprove: [] }
+github: { max_commands_per_comment: lots }
+";
+    let errs = errors(text, &[]);
+    has(&errs, "opsbot.yaml:1:16:", "discover_hubs");
+    has(&errs, "opsbot.yaml:3:21:", "people[0].roles");
+    has(
+        &errs,
+        "opsbot.yaml:4:14:",
+        "people[1].kube_usr: Unknown field",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:6:22:",
+        "roles.eng.aprove: Unknown field",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:7:37:",
+        "github.max_commands_per_comment",
+    );
+    assert_eq!(errs.len(), 5, "{errs:#?}");
 }
 
 #[test]

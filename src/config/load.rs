@@ -15,22 +15,18 @@ use crate::yaml::{Diagnostic, Diagnostics, Span, Spanned};
 
 type S = Spanned<String>;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The file's top level. Each section is deserialized on its own (and each
+/// list item and role on its own) so one typo does not hide the others.
+#[derive(Default)]
 struct RawConfig {
     listen: Option<S>,
     audit: Option<RawAudit>,
     commands: Option<S>,
     playbooks: Option<S>,
-    #[serde(default)]
     clusters: Vec<Spanned<RawCluster>>,
-    #[serde(default)]
     hubs: Vec<Spanned<RawHub>>,
-    #[serde(default)]
     discover_hubs: bool,
-    #[serde(default)]
     people: Vec<Spanned<RawPerson>>,
-    #[serde(default)]
     roles: HashMap<S, RawRole>,
     policy: Option<RawPolicy>,
     slack: Option<Spanned<RawSlack>>,
@@ -355,13 +351,11 @@ pub(super) fn build(
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, Diagnostics> {
-    let raw: RawConfig = if text.trim().is_empty() {
+    if text.trim().is_empty() {
         return Err(
             Diagnostic::file(file, "the config is empty; start from examples/opsbot.yaml").into(),
         );
-    } else {
-        crate::yaml::parse_str(file, text)?
-    };
+    }
     let mut cx = Ctx {
         file,
         base_dir,
@@ -369,6 +363,7 @@ pub(super) fn build(
         diags: Diagnostics::default(),
         patterns: Vec::new(),
     };
+    let raw = parse_raw(&mut cx, text)?;
     let mut cfg = Config {
         path: PathBuf::from(file),
         ..Config::default()
@@ -601,6 +596,156 @@ pub(super) fn build(
 
     cfg.pattern_sites = std::mem::take(&mut cx.patterns);
     cx.diags.into_result(cfg)
+}
+
+const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, slack, github, discord";
+
+/// Parse the YAML and deserialize it section by section (lists item by
+/// item), collecting every type error. A syntax error ends the parse.
+fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
+    let node = match marked_yaml::parse_yaml(0, text) {
+        Ok(n) => n,
+        // Let the shared loader phrase the syntax error with its position.
+        Err(_) => {
+            return Err(
+                crate::yaml::parse_str::<serde::de::IgnoredAny>(cx.file, text)
+                    .err()
+                    .unwrap_or_else(|| Diagnostic::file(cx.file, "the config is not valid YAML"))
+                    .into(),
+            )
+        }
+    };
+    let Some(top) = node.as_mapping() else {
+        return Err(Diagnostic::at(
+            cx.file,
+            node.span(),
+            "the config must be a mapping of sections (listen:, clusters:, people:, ...)",
+        )
+        .into());
+    };
+    let mut raw = RawConfig::default();
+    for (key, value) in top.iter() {
+        let k = key.as_str();
+        match k {
+            "listen" => raw.listen = cx.node(k, value),
+            "audit" => raw.audit = cx.node(k, value),
+            "commands" => raw.commands = cx.node(k, value),
+            "playbooks" => raw.playbooks = cx.node(k, value),
+            "clusters" => raw.clusters = cx.items(k, value),
+            "hubs" => raw.hubs = cx.items(k, value),
+            "discover_hubs" => raw.discover_hubs = cx.node(k, value).unwrap_or(false),
+            "people" => raw.people = cx.items(k, value),
+            "roles" => raw.roles = cx.entries(k, value),
+            "policy" => raw.policy = cx.node(k, value),
+            "slack" => raw.slack = cx.node(k, value),
+            "github" => raw.github = cx.node(k, value),
+            "discord" => raw.discord = cx.node(k, value),
+            _ => {
+                let msg = format!(
+                    "unknown section `{k}`{}",
+                    suggest(k, SECTIONS.split(", "), "sections")
+                );
+                cx.err(key.span(), msg);
+            }
+        }
+    }
+    Ok(raw)
+}
+
+impl Ctx<'_> {
+    /// Deserialize one node; a type error is reported and gives `None`.
+    fn node<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        node: &marked_yaml::Node,
+    ) -> Option<T> {
+        match marked_yaml::from_node::<T>(node) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                // "Other" errors (wrong type) carry the enclosing node's
+                // position; the path finds the offending value itself.
+                let mark = match &*e {
+                    marked_yaml::Error::Other(..) => None,
+                    _ => e.start_mark(),
+                };
+                let (line, column) = mark
+                    .or_else(|| node_at(node, e.path()).span().start().copied())
+                    .or_else(|| e.start_mark())
+                    .map(|m| (m.line(), m.column()))
+                    .unwrap_or((0, 0));
+                let path = match e.path() {
+                    Some(p) if !p.is_empty() && p != "." => format!("{at}.{p}"),
+                    _ => at.to_string(),
+                };
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line,
+                    column,
+                    message: format!("{path}: {}", *e),
+                });
+                None
+            }
+        }
+    }
+
+    /// A list whose items are deserialized one by one.
+    fn items<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        node: &marked_yaml::Node,
+    ) -> Vec<T> {
+        match node.as_sequence() {
+            Some(seq) => seq
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.node(&format!("{at}[{i}]"), item))
+                .collect(),
+            None => self.node::<Vec<T>>(at, node).unwrap_or_default(),
+        }
+    }
+
+    /// A mapping whose values are deserialized one by one, keys kept spanned.
+    fn entries<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        node: &marked_yaml::Node,
+    ) -> HashMap<S, T> {
+        match node.as_mapping() {
+            Some(map) => map
+                .iter()
+                .filter_map(|(k, v)| {
+                    let value = self.node(&format!("{at}.{}", k.as_str()), v)?;
+                    Some((Spanned::new(*k.span(), k.as_str().to_string()), value))
+                })
+                .collect(),
+            None => self.node::<HashMap<S, T>>(at, node).unwrap_or_default(),
+        }
+    }
+}
+
+/// The deepest node along a serde path such as `roles` or `scope.hubs[1]`,
+/// so errors without a position of their own point at the right value.
+fn node_at<'n>(mut node: &'n marked_yaml::Node, path: Option<&str>) -> &'n marked_yaml::Node {
+    let Some(path) = path else { return node };
+    for seg in path.split('.') {
+        let (name, indexes) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if !name.is_empty() {
+            match node.as_mapping().and_then(|m| m.get_node(name)) {
+                Some(n) => node = n,
+                None => return node,
+            }
+        }
+        for idx in indexes.split(['[', ']']).filter(|x| !x.is_empty()) {
+            match (node.as_sequence(), idx.parse::<usize>()) {
+                (Some(seq), Ok(i)) if i < seq.len() => node = &seq[i],
+                _ => return node,
+            }
+        }
+    }
+    node
 }
 
 fn dir(cx: &mut Ctx<'_>, field: &str, v: Option<&S>) -> PathBuf {
