@@ -324,6 +324,22 @@ pub fn can_approve(
     })
 }
 
+/// May `command` be run in this Slack channel? Channels listed under
+/// `slack.channels` allow only their patterns; other channels add no limit.
+/// The `Err` text is shown to the person.
+pub fn channel_allows(cfg: &Config, channel: &str, command: &str) -> Result<(), String> {
+    let Some(allowed) = cfg.slack.as_ref().and_then(|s| s.channels.get(channel)) else {
+        return Ok(());
+    };
+    if any_matches(allowed, command) {
+        return Ok(());
+    }
+    Err(format!(
+        "`{command}` is not run in this channel; here you may use: {}. Ask in another channel or a direct message",
+        if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
+    ))
+}
+
 /// For `help`: every command with what `person` may do with it when aimed
 /// at nothing in particular (scoped roles count; approvals are not
 /// computed here since help does not know whether a command mutates).

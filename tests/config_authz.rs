@@ -253,3 +253,36 @@ fn help_lists_every_command_with_its_decision() {
         .iter()
         .any(|(c, d)| *c == "hub restart" && d.is_permitted()));
 }
+
+#[test]
+fn restricted_slack_channels_allow_only_their_patterns() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/opsbot.yaml"));
+    let c = Config::load(path, &|k| {
+        (k == "SLACK_SIGNING_SECRET").then(|| "s".to_string())
+    })
+    .unwrap();
+    assert_eq!(
+        opsbot::authz::channel_allows(&c, "C0SUPPORT1", "hub status"),
+        Ok(())
+    );
+    let err = opsbot::authz::channel_allows(&c, "C0SUPPORT1", "hub restart").unwrap_err();
+    assert!(
+        err.starts_with(
+            "`hub restart` is not run in this channel; here you may use: hub status, users"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        opsbot::authz::channel_allows(&c, "C0OTHER", "hub restart"),
+        Ok(())
+    );
+}
+
+#[test]
+fn roles_granted_by_a_platform_count_like_configured_ones() {
+    let c = cfg();
+    let sam = who(&c, "sam").with_extra_roles(["engineer", "support"]);
+    assert_eq!(sam.roles, vec!["support", "engineer"]);
+    let d = decide(&c, &sam, "hub restart", &Target::hub("prod"), true, 1);
+    assert!(matches!(d, Decision::NeedsApproval { .. }), "{d:?}");
+}

@@ -340,3 +340,38 @@ fn syntax_errors_have_a_position() {
     assert!(errs[0].starts_with("opsbot.yaml:"), "{errs:?}");
     assert!(!errs[0].starts_with("opsbot.yaml: "), "{errs:?}");
 }
+
+#[test]
+fn hub_api_tokens_are_secrets_kept_out_of_debug_and_printed_config() {
+    let text = "\
+clusters: [{ name: c1, in_cluster: true }]
+hubs:
+  - name: h1
+    cluster: c1
+    namespace: ns
+    jupyterhub_api: { url: \"http://hub:8081/hub/api/\", token: \"${HUB_TOKEN}\" }
+";
+    let cfg = Config::from_str(
+        "o.yaml",
+        text,
+        Path::new("/"),
+        &env_of(&[("HUB_TOKEN", "jh-tok-123")]),
+    )
+    .unwrap();
+    let api = cfg.hub("h1").unwrap().jupyterhub_api.as_ref().unwrap();
+    assert_eq!(api.url, "http://hub:8081/hub/api");
+    assert_eq!(api.token.expose_secret(), "jh-tok-123");
+    assert_eq!(cfg.secrets(), vec!["jh-tok-123".to_string()]);
+    assert!(!format!("{cfg:?}").contains("jh-tok-123"));
+    let printed = cfg.to_yaml_redacted();
+    assert!(
+        !printed.contains("jh-tok-123") && printed.contains("token: <redacted>"),
+        "{printed}"
+    );
+    let errs = errors(&text.replace("${HUB_TOKEN}", "jh-literal"), &[]);
+    has(
+        &errs,
+        "opsbot.yaml:6:63:",
+        "jupyterhub_api.token is a secret written literally",
+    );
+}

@@ -681,7 +681,15 @@ impl Ctx<'_> {
                     file: self.file.to_string(),
                     line,
                     column,
-                    message: format!("{path}: {}", *e),
+                    message: match &*e {
+                        marked_yaml::Error::NotBoolean(_) => {
+                            format!("{path}: expected `true` or `false`")
+                        }
+                        marked_yaml::Error::IntegerParseFailure(..) => {
+                            format!("{path}: expected a whole number such as `5`")
+                        }
+                        other => format!("{path}: {other}"),
+                    },
                 });
                 None
             }
@@ -905,7 +913,14 @@ fn github(
             r.and_then(|r| r.private_key_file.as_ref()),
             "GITHUB_PRIVATE_KEY_FILE",
         )
-        .map(|(p, _)| expand::resolve_path(p.trim(), cx.base_dir, cx.env));
+        .map(|(p, span)| {
+            if span.start().is_none() {
+                // From the environment: relative to the working directory.
+                PathBuf::from(p.trim())
+            } else {
+                expand::resolve_path(p.trim(), cx.base_dir, cx.env)
+            }
+        });
     let api_url = cx.api_url(
         "github.api_url",
         r.and_then(|r| r.api_url.as_ref()),

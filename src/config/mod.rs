@@ -64,8 +64,11 @@ pub struct Config {
     pub people: Vec<Person>,
     pub roles: BTreeMap<String, Role>,
     pub policy: Policy,
+    /// Present when Slack has credentials (in the file or `SLACK_*` env).
     pub slack: Option<SlackConfig>,
+    /// Present when GitHub has credentials (in the file or `GITHUB_*` env).
     pub github: Option<GithubConfig>,
+    /// Present when Discord has credentials (in the file or `DISCORD_*` env).
     pub discord: Option<DiscordConfig>,
     /// Every command pattern the file mentions, with its position, so
     /// `opsbot check` can cross-check them against the grammar.
@@ -133,6 +136,20 @@ pub struct Person {
     /// Kubernetes user to impersonate, when set.
     pub kube_user: Option<String>,
     pub roles: Vec<String>,
+}
+
+impl Person {
+    /// This person with extra roles granted by a platform (GitHub team,
+    /// Discord role), so `authz` sees every role they hold; no duplicates.
+    pub fn with_extra_roles<'a>(&self, extra: impl IntoIterator<Item = &'a str>) -> Person {
+        let mut p = self.clone();
+        for r in extra {
+            if !p.roles.iter().any(|x| x == r) {
+                p.roles.push(r.to_string());
+            }
+        }
+        p
+    }
 }
 
 /// What a role may run and approve, and where.
