@@ -51,12 +51,12 @@ pub fn expand(text: &str, src: &Sources<'_>) -> Result<String, ExpandError> {
             )));
         };
         let name = after[..end].trim();
-        if let Some(path) = name.strip_prefix("file:") {
-            let path = resolve_path(path.trim(), src.base_dir, src.env);
+        if let Some(written) = name.strip_prefix("file:") {
+            let written = written.trim();
+            let path = resolve_path(written, src.base_dir, src.env);
             let content = std::fs::read_to_string(&path).map_err(|e| {
                 ExpandError(format!(
-                    "`${{file:{}}}`: cannot read {}: {e}; create the file or fix the path",
-                    &after[5..end].trim(),
+                    "`${{file:{written}}}`: cannot read {}: {e}; create the file or fix the path",
                     path.display()
                 ))
             })?;
@@ -82,22 +82,25 @@ pub fn expand(text: &str, src: &Sources<'_>) -> Result<String, ExpandError> {
     Ok(out)
 }
 
-/// Expand a leading `~` (from `HOME`) and resolve a relative path against
-/// `base_dir`.
+/// Expand a leading `~` (from `HOME`; kept as written when `HOME` is
+/// unknown) and resolve a relative path against `base_dir`.
 pub fn resolve_path(path: &str, base_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    let expanded = if path == "~" {
-        env("HOME").map(PathBuf::from)
-    } else if let Some(rest) = path.strip_prefix("~/") {
-        env("HOME").map(|h| Path::new(&h).join(rest))
+    let tilde = path == "~" || path.starts_with("~/");
+    let p = if tilde {
+        match env("HOME") {
+            Some(home) => {
+                Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'))
+            }
+            None => return PathBuf::from(path),
+        }
     } else {
-        None
+        PathBuf::from(path)
     };
-    let p = expanded.unwrap_or_else(|| PathBuf::from(path));
-    if p.is_absolute() {
-        p
-    } else {
-        base_dir.join(p)
-    }
+    let p = if p.is_absolute() { p } else { base_dir.join(p) };
+    // `dir/./commands` reads worse than `dir/commands` in messages.
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 #[cfg(test)]
