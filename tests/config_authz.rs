@@ -286,3 +286,27 @@ fn roles_granted_by_a_platform_count_like_configured_ones() {
     let d = decide(&c, &sam, "hub restart", &Target::hub("prod"), true, 1);
     assert!(matches!(d, Decision::NeedsApproval { .. }), "{d:?}");
 }
+
+#[test]
+fn github_teams_and_discord_roles_map_to_opsbot_roles() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/opsbot.yaml"));
+    let key = "ab".repeat(32);
+    let env = |k: &str| match k {
+        "GITHUB_WEBHOOK_SECRET" | "GITHUB_TOKEN" => Some("x".to_string()),
+        "DISCORD_PUBLIC_KEY" => Some(key.clone()),
+        "DISCORD_APPLICATION_ID" => Some("1".to_string()),
+        _ => None,
+    };
+    let c = Config::load(path, &env).unwrap_or_else(|e| panic!("{e}"));
+    let gh = c.github.as_ref().unwrap();
+    assert_eq!(
+        gh.roles_for_teams(&["Example-Org/SRE".into()]),
+        vec!["engineer"]
+    );
+    assert!(gh.roles_for_teams(&["example-org/web".into()]).is_empty());
+    let dc = c.discord.as_ref().unwrap();
+    assert_eq!(
+        dc.roles_for_role_ids(&["112233445566778899".into()]),
+        vec!["support"]
+    );
+}

@@ -232,6 +232,37 @@ pub struct GithubConfig {
     pub triage_labels: Vec<String>,
 }
 
+impl GithubConfig {
+    /// The opsbot roles granted by membership of these `org/team` slugs
+    /// (compared case-insensitively), without duplicates.
+    pub fn roles_for_teams<'a>(&'a self, teams: &[String]) -> Vec<&'a str> {
+        granted(
+            self.teams
+                .iter()
+                .filter(|(t, _)| teams.iter().any(|m| m.eq_ignore_ascii_case(t))),
+        )
+    }
+}
+
+impl DiscordConfig {
+    /// The opsbot roles granted by these Discord role ids, without duplicates.
+    pub fn roles_for_role_ids<'a>(&'a self, role_ids: &[String]) -> Vec<&'a str> {
+        granted(self.roles.iter().filter(|(id, _)| role_ids.contains(id)))
+    }
+}
+
+fn granted<'a>(entries: impl Iterator<Item = (&'a String, &'a Vec<String>)>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (_, roles) in entries {
+        for r in roles {
+            if !out.contains(&r.as_str()) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
 /// GitHub repository permission levels, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RepoPermission {
