@@ -1,0 +1,806 @@
+//! Turning the text of `opsbot.yaml` plus the environment into a [`Config`]:
+//! the raw (spanned) file model, substitution, env overrides and cross checks.
+//! Every problem found is collected; none stops the others from being found.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+mod platforms;
+
+use super::expand::{self, Sources};
+use super::*;
+use crate::yaml::{Diagnostic, Diagnostics, Span, Spanned};
+
+type S = Spanned<String>;
+
+/// The file's top level. Each section is deserialized on its own (and each
+/// list item and role on its own) so one typo does not hide the others.
+#[derive(Default)]
+struct RawConfig {
+    listen: Option<S>,
+    audit: Option<RawAudit>,
+    commands: Option<S>,
+    playbooks: Option<S>,
+    clusters: Vec<Spanned<RawCluster>>,
+    hubs: Vec<Spanned<RawHub>>,
+    discover_hubs: bool,
+    people: Vec<Spanned<RawPerson>>,
+    roles: HashMap<S, RawRole>,
+    policy: Option<RawPolicy>,
+    slack: Option<Spanned<RawSlack>>,
+    github: Option<Spanned<RawGithub>>,
+    discord: Option<Spanned<RawDiscord>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    url: S,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: S,
+    kubeconfig: Option<S>,
+    context: Option<S>,
+    #[serde(default)]
+    in_cluster: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHub {
+    name: S,
+    cluster: S,
+    namespace: S,
+    jupyterhub_api: Option<RawHubApi>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHubApi {
+    url: S,
+    token: S,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerson {
+    id: S,
+    name: Option<S>,
+    slack: Option<S>,
+    github: Option<S>,
+    discord: Option<S>,
+    kube_user: Option<S>,
+    #[serde(default)]
+    roles: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    #[serde(default)]
+    run: Vec<S>,
+    #[serde(default)]
+    approve: Vec<S>,
+    scope: Option<RawScope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    #[serde(default)]
+    hubs: Vec<S>,
+    #[serde(default)]
+    clusters: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    approval_ttl: Option<S>,
+    #[serde(default)]
+    exempt_from_approval: Vec<S>,
+    always_allowed: Option<Vec<S>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    signing_secret: Option<S>,
+    bot_token: Option<S>,
+    app_token: Option<S>,
+    api_url: Option<S>,
+    #[serde(default)]
+    channels: HashMap<S, Vec<S>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGithub {
+    webhook_secret: Option<S>,
+    token: Option<S>,
+    app_id: Option<S>,
+    private_key_file: Option<S>,
+    api_url: Option<S>,
+    prefix: Option<S>,
+    #[serde(default)]
+    run_on_edit: bool,
+    max_commands_per_comment: Option<Spanned<usize>>,
+    #[serde(default)]
+    teams: HashMap<S, Vec<S>>,
+    min_permission: Option<S>,
+    #[serde(default)]
+    triage_labels: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiscord {
+    public_key: Option<S>,
+    application_id: Option<S>,
+    bot_token: Option<S>,
+    api_url: Option<S>,
+    #[serde(default)]
+    roles: HashMap<S, Vec<S>>,
+}
+
+/// Shared state while resolving one file: where problems go, where
+/// `${...}` values come from.
+struct Ctx<'a> {
+    file: &'a str,
+    base_dir: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    diags: Diagnostics,
+    patterns: Vec<PatternSite>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, span: &Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::at(self.file, span, msg));
+    }
+
+    /// A set, non-empty environment variable.
+    fn env_var(&self, name: &str) -> Option<String> {
+        (self.env)(name).filter(|v| !v.is_empty())
+    }
+
+    fn sources(&self) -> Sources<'_> {
+        Sources {
+            env: self.env,
+            base_dir: self.base_dir,
+        }
+    }
+
+    /// A plain string with `${...}` expanded.
+    fn string(&mut self, field: &str, v: &S) -> Option<String> {
+        match expand::expand(v, &self.sources()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.err(v.span(), format!("{field}: {}", e.0));
+                None
+            }
+        }
+    }
+
+    /// A string that must not be empty after expansion.
+    fn name(&mut self, field: &str, v: &S) -> Option<String> {
+        let s = self.string(field, v)?;
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            self.err(v.span(), format!("{field} is empty; give it a value"));
+            return None;
+        }
+        Some(s)
+    }
+
+    /// A secret: must be written as `${ENV}` / `${file:PATH}`, never literally.
+    fn secret(&mut self, field: &str, v: &S) -> Option<SecretString> {
+        if !expand::is_only_references(v) {
+            self.err(
+                v.span(),
+                format!(
+                    "{field} is a secret written literally in the file; write `${{ENV_VAR}}` or `${{file:PATH}}` instead (and rotate it if this file was ever shared)"
+                ),
+            );
+            return None;
+        }
+        let s = self.string(field, v)?;
+        if s.is_empty() {
+            self.err(
+                v.span(),
+                format!("{field} expands to an empty value; set it"),
+            );
+            return None;
+        }
+        Some(SecretString::from(s))
+    }
+
+    /// A secret from its environment variable (which wins) or the file.
+    fn secret_or_env(&mut self, field: &str, v: Option<&S>, var: &str) -> Option<SecretString> {
+        if let Some(val) = self.env_var(var) {
+            return Some(SecretString::from(val));
+        }
+        v.and_then(|v| self.secret(field, v))
+    }
+
+    /// A plain value from its environment variable (which wins) or the file.
+    fn string_or_env(&mut self, field: &str, v: Option<&S>, var: &str) -> Option<(String, Span)> {
+        if let Some(val) = self.env_var(var) {
+            return Some((val, Span::new_blank()));
+        }
+        let v = v?;
+        self.string(field, v).map(|s| (s, *v.span()))
+    }
+
+    fn api_url(&mut self, field: &str, v: Option<&S>, var: &str, default: &str) -> String {
+        let Some((url, span)) = self.string_or_env(field, v, var) else {
+            return default.to_string();
+        };
+        let url = url.trim().trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            let from = if span.start().is_none() {
+                format!(" (from {var})")
+            } else {
+                String::new()
+            };
+            self.err(
+                &span,
+                format!("{field}: `{url}`{from} is not an http(s) URL; write e.g. `{default}`"),
+            );
+        }
+        url
+    }
+
+    /// A command pattern: `"*"`, `"hub restart"` or `"hub *"`; recorded for
+    /// `opsbot check`.
+    fn pattern(&mut self, field: &str, v: &S) -> Option<String> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        let hint = "write a command name like `hub status`, a prefix like `hub *`, or `*` for every command";
+        if words.is_empty() {
+            self.err(v.span(), format!("{field}: empty command pattern; {hint}"));
+            return None;
+        }
+        for (i, w) in words.iter().enumerate() {
+            let last = i + 1 == words.len();
+            let ok = if *w == "*" {
+                last
+            } else {
+                w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            };
+            if !ok {
+                self.err(
+                    v.span(),
+                    format!("{field}: `{}` is not a command pattern; {hint}", v.as_str()),
+                );
+                return None;
+            }
+        }
+        let p = words.join(" ");
+        let (line, column) = v
+            .span()
+            .start()
+            .map(|m| (m.line(), m.column()))
+            .unwrap_or((0, 0));
+        self.patterns.push(PatternSite {
+            pattern: p.clone(),
+            file: self.file.to_string(),
+            line,
+            column,
+        });
+        Some(p)
+    }
+
+    fn patterns(&mut self, field: &str, vs: &[S]) -> Vec<String> {
+        vs.iter().filter_map(|v| self.pattern(field, v)).collect()
+    }
+
+    /// Role names that must exist; unknown ones are reported with a suggestion.
+    fn role_refs(&mut self, field: &str, vs: &[S], roles: &HashSet<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for v in vs {
+            let r = v.trim().to_string();
+            if roles.contains(&r) {
+                out.push(r);
+            } else {
+                let msg = format!(
+                    "{field}: unknown role `{r}`{}",
+                    suggest(&r, roles.iter().map(String::as_str), "roles")
+                );
+                self.err(v.span(), msg);
+            }
+        }
+        out
+    }
+}
+
+/// ", did you mean `x`?" or the list of known names.
+fn suggest<'a>(word: &str, known: impl Iterator<Item = &'a str>, what: &str) -> String {
+    let mut known: Vec<&str> = known.collect();
+    known.sort();
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .filter(|(s, _)| *s > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, k)) => format!("; did you mean `{k}`?"),
+        None if known.is_empty() => format!("; no {what} are defined"),
+        None => format!("; known {what}: {}", known.join(", ")),
+    }
+}
+
+/// Map entries in file order (serde gives them to us unordered).
+fn in_file_order<V>(map: &HashMap<S, V>) -> Vec<(&S, &V)> {
+    let mut v: Vec<_> = map.iter().collect();
+    v.sort_by_key(|(k, _)| k.span().start().map(|m| m.character()).unwrap_or(0));
+    v
+}
+
+pub(super) fn build(
+    file: &str,
+    text: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Diagnostics> {
+    if text.trim().is_empty() {
+        return Err(
+            Diagnostic::file(file, "the config is empty; start from examples/opsbot.yaml").into(),
+        );
+    }
+    let mut cx = Ctx {
+        file,
+        base_dir,
+        env,
+        diags: Diagnostics::default(),
+        patterns: Vec::new(),
+    };
+    let raw = parse_raw(&mut cx, text)?;
+    let mut cfg = Config {
+        path: PathBuf::from(file),
+        ..Config::default()
+    };
+
+    if let Some(l) = &raw.listen {
+        if let Some(s) = cx.string("listen", l) {
+            let s = s.trim();
+            let parsed = s.parse::<SocketAddr>().ok().or_else(|| {
+                s.strip_prefix("localhost:")
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            });
+            match parsed {
+                Some(a) => cfg.listen = a,
+                None => cx.err(
+                    l.span(),
+                    format!(
+                        "listen: `{s}` is not an address; write IP:PORT such as `127.0.0.1:8080`"
+                    ),
+                ),
+            }
+        }
+    }
+
+    cfg.audit_url = audit_url(&mut cx, raw.audit.as_ref());
+    cfg.commands_dir = dir(&mut cx, "commands", raw.commands.as_ref());
+    cfg.playbooks_dir = dir(&mut cx, "playbooks", raw.playbooks.as_ref());
+
+    // Clusters.
+    let mut seen = HashSet::new();
+    for c in &raw.clusters {
+        let Some(name) = cx.name("clusters[].name", &c.name) else {
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            cx.err(
+                c.name.span(),
+                format!("cluster `{name}` is defined twice; cluster names must be unique"),
+            );
+            continue;
+        }
+        let source = if c.in_cluster {
+            if c.kubeconfig.is_some() || c.context.is_some() {
+                cx.err(
+                    c.span(),
+                    format!("cluster `{name}`: `in_cluster: true` cannot be combined with `kubeconfig`/`context`; keep one of them"),
+                );
+            }
+            ClusterSource::InCluster
+        } else {
+            let path = c.kubeconfig.as_ref().and_then(|k| {
+                cx.name("kubeconfig", k)
+                    .map(|p| expand::resolve_path(&p, base_dir, env))
+            });
+            let context = c.context.as_ref().and_then(|k| cx.name("context", k));
+            ClusterSource::Kubeconfig { path, context }
+        };
+        cfg.clusters.push(ClusterConfig { name, source });
+    }
+    let cluster_names: HashSet<String> = cfg.clusters.iter().map(|c| c.name.clone()).collect();
+
+    // Hubs.
+    let mut seen = HashSet::new();
+    for h in &raw.hubs {
+        let name = cx.name("hubs[].name", &h.name);
+        let cluster = cx.name("hubs[].cluster", &h.cluster);
+        let namespace = cx.name("hubs[].namespace", &h.namespace);
+        if let Some(c) = &cluster {
+            if !cluster_names.contains(c) {
+                let msg = format!(
+                    "hub cluster `{c}` is not defined under `clusters`{}",
+                    suggest(c, cluster_names.iter().map(String::as_str), "clusters")
+                );
+                cx.err(h.cluster.span(), msg);
+            }
+        }
+        let api = h.jupyterhub_api.as_ref().and_then(|a| {
+            let url = cx.name("jupyterhub_api.url", &a.url);
+            let token = cx.secret("jupyterhub_api.token", &a.token);
+            Some(JupyterHubApi {
+                url: url?.trim_end_matches('/').to_string(),
+                token: token?,
+            })
+        });
+        let (Some(name), Some(cluster), Some(namespace)) = (name, cluster, namespace) else {
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            cx.err(
+                h.name.span(),
+                format!("hub `{name}` is defined twice; hub names must be unique"),
+            );
+            continue;
+        }
+        cfg.hubs.push(HubConfig {
+            name,
+            cluster,
+            namespace,
+            jupyterhub_api: api,
+        });
+    }
+    cfg.discover_hubs = raw.discover_hubs;
+    let hub_names: HashSet<String> = cfg.hubs.iter().map(|h| h.name.clone()).collect();
+
+    // Roles (before people, who refer to them).
+    let role_names: HashSet<String> = raw.roles.keys().map(|k| k.trim().to_string()).collect();
+    for (key, r) in in_file_order(&raw.roles) {
+        let name = key.trim().to_string();
+        if name.is_empty() {
+            cx.err(key.span(), "a role needs a name");
+            continue;
+        }
+        if r.run.is_empty() && r.approve.is_empty() {
+            cx.err(
+                key.span(),
+                format!("role `{name}` grants nothing; give it `run: [...]` and/or `approve: [...]` command patterns"),
+            );
+        }
+        let run = cx.patterns(&format!("roles.{name}.run"), &r.run);
+        let approve = cx.patterns(&format!("roles.{name}.approve"), &r.approve);
+        let mut scope = Scope::default();
+        if let Some(s) = &r.scope {
+            for h in &s.hubs {
+                let h_name = h.trim().to_string();
+                if h_name != "*" && !hub_names.contains(&h_name) && !cfg.discover_hubs {
+                    let msg = format!(
+                        "roles.{name}.scope.hubs: hub `{h_name}` is not defined under `hubs` (and `discover_hubs` is off){}",
+                        suggest(&h_name, hub_names.iter().map(String::as_str), "hubs")
+                    );
+                    cx.err(h.span(), msg);
+                }
+                scope.hubs.push(h_name);
+            }
+            for c in &s.clusters {
+                let c_name = c.trim().to_string();
+                if c_name != "*" && !cluster_names.contains(&c_name) {
+                    let msg = format!(
+                        "roles.{name}.scope.clusters: cluster `{c_name}` is not defined under `clusters`{}",
+                        suggest(&c_name, cluster_names.iter().map(String::as_str), "clusters")
+                    );
+                    cx.err(c.span(), msg);
+                }
+                scope.clusters.push(c_name);
+            }
+        }
+        cfg.roles.insert(
+            name,
+            Role {
+                run,
+                approve,
+                scope,
+            },
+        );
+    }
+
+    // People.
+    let mut ids = HashSet::new();
+    let mut platform_ids: HashMap<(&'static str, String), String> = HashMap::new();
+    for p in &raw.people {
+        let Some(id) = cx.name("people[].id", &p.id) else {
+            continue;
+        };
+        if !ids.insert(id.clone()) {
+            cx.err(
+                p.id.span(),
+                format!("person `{id}` is defined twice; people ids must be unique"),
+            );
+            continue;
+        }
+        let mut ident = |cx: &mut Ctx<'_>,
+                         platform: &'static str,
+                         v: &Option<S>|
+         -> Option<String> {
+            let v = v.as_ref()?;
+            let s = cx.name(platform, v)?;
+            let key = if platform == "github" {
+                s.to_ascii_lowercase()
+            } else {
+                s.clone()
+            };
+            if let Some(other) = platform_ids.insert((platform, key), id.clone()) {
+                cx.err(
+                    v.span(),
+                    format!("{platform} id `{s}` of `{id}` is already used by `{other}`; each {platform} identity belongs to one person"),
+                );
+            }
+            Some(s)
+        };
+        let slack = ident(&mut cx, "slack", &p.slack);
+        let github = ident(&mut cx, "github", &p.github);
+        let discord = ident(&mut cx, "discord", &p.discord);
+        let name = p.name.as_ref().and_then(|n| cx.string("name", n));
+        let kube_user = p.kube_user.as_ref().and_then(|n| cx.name("kube_user", n));
+        let roles = cx.role_refs(&format!("people.{id}.roles"), &p.roles, &role_names);
+        cfg.people.push(Person {
+            id,
+            name,
+            slack,
+            github,
+            discord,
+            kube_user,
+            roles,
+        });
+    }
+
+    // Policy.
+    if let Some(pol) = &raw.policy {
+        if let Some(ttl) = &pol.approval_ttl {
+            if let Some(s) = cx.string("policy.approval_ttl", ttl) {
+                match humantime::parse_duration(s.trim()) {
+                    Ok(d) if !d.is_zero() => cfg.policy.approval_ttl = d,
+                    _ => cx.err(
+                        ttl.span(),
+                        format!("policy.approval_ttl: `{s}` is not a positive duration; write e.g. `30m` or `1h`"),
+                    ),
+                }
+            }
+        }
+        cfg.policy.exempt_from_approval =
+            cx.patterns("policy.exempt_from_approval", &pol.exempt_from_approval);
+        if let Some(a) = &pol.always_allowed {
+            cfg.policy.always_allowed = cx.patterns("policy.always_allowed", a);
+        }
+    }
+
+    cfg.slack = platforms::slack(&mut cx, raw.slack.as_ref());
+    cfg.github = platforms::github(&mut cx, raw.github.as_ref(), &role_names);
+    cfg.discord = platforms::discord(&mut cx, raw.discord.as_ref(), &role_names);
+
+    cfg.pattern_sites = std::mem::take(&mut cx.patterns);
+    cx.diags.into_result(cfg)
+}
+
+const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, slack, github, discord";
+
+/// Parse the YAML and deserialize it section by section (lists item by
+/// item), collecting every type error. A syntax error ends the parse.
+fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
+    let node = match marked_yaml::parse_yaml(0, text) {
+        Ok(n) => n,
+        // Let the shared loader phrase the syntax error with its position.
+        Err(_) => {
+            return Err(
+                crate::yaml::parse_str::<serde::de::IgnoredAny>(cx.file, text)
+                    .err()
+                    .unwrap_or_else(|| Diagnostic::file(cx.file, "the config is not valid YAML"))
+                    .into(),
+            )
+        }
+    };
+    let Some(top) = node.as_mapping() else {
+        return Err(Diagnostic::at(
+            cx.file,
+            node.span(),
+            "the config must be a mapping of sections (listen:, clusters:, people:, ...)",
+        )
+        .into());
+    };
+    let mut raw = RawConfig::default();
+    for (key, value) in top.iter() {
+        let k = key.as_str();
+        match k {
+            "listen" => raw.listen = cx.node(k, value),
+            "audit" => raw.audit = cx.node(k, value),
+            "commands" => raw.commands = cx.node(k, value),
+            "playbooks" => raw.playbooks = cx.node(k, value),
+            "clusters" => raw.clusters = cx.items(k, value),
+            "hubs" => raw.hubs = cx.items(k, value),
+            "discover_hubs" => raw.discover_hubs = cx.node(k, value).unwrap_or(false),
+            "people" => raw.people = cx.items(k, value),
+            "roles" => raw.roles = cx.entries(k, value),
+            "policy" => raw.policy = cx.node(k, value),
+            "slack" => raw.slack = cx.node(k, value),
+            "github" => raw.github = cx.node(k, value),
+            "discord" => raw.discord = cx.node(k, value),
+            _ => {
+                let msg = format!(
+                    "unknown section `{k}`{}",
+                    suggest(k, SECTIONS.split(", "), "sections")
+                );
+                cx.err(key.span(), msg);
+            }
+        }
+    }
+    Ok(raw)
+}
+
+impl Ctx<'_> {
+    /// Deserialize one node; a type error is reported and gives `None`.
+    fn node<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        node: &marked_yaml::Node,
+    ) -> Option<T> {
+        match marked_yaml::from_node::<T>(node) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                // "Other" errors (wrong type) carry the enclosing node's
+                // position; the path finds the offending value itself.
+                let mark = match &*e {
+                    marked_yaml::Error::Other(..) => None,
+                    _ => e.start_mark(),
+                };
+                let (line, column) = mark
+                    .or_else(|| node_at(node, e.path()).span().start().copied())
+                    .or_else(|| e.start_mark())
+                    .map(|m| (m.line(), m.column()))
+                    .unwrap_or((0, 0));
+                let path = match e.path() {
+                    Some(p) if !p.is_empty() && p != "." => format!("{at}.{p}"),
+                    _ => at.to_string(),
+                };
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line,
+                    column,
+                    message: match &*e {
+                        marked_yaml::Error::NotBoolean(_) => {
+                            format!("{path}: expected `true` or `false`")
+                        }
+                        marked_yaml::Error::IntegerParseFailure(..) => {
+                            format!("{path}: expected a whole number such as `5`")
+                        }
+                        other => format!("{path}: {other}"),
+                    },
+                });
+                None
+            }
+        }
+    }
+
+    /// A list whose items are deserialized one by one.
+    fn items<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        node: &marked_yaml::Node,
+    ) -> Vec<T> {
+        match node.as_sequence() {
+            Some(seq) => seq
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.node(&format!("{at}[{i}]"), item))
+                .collect(),
+            None => self.node::<Vec<T>>(at, node).unwrap_or_default(),
+        }
+    }
+
+    /// A mapping whose values are deserialized one by one, keys kept spanned.
+    fn entries<T: serde::de::DeserializeOwned>(
+        &mut self,
+        at: &str,
+        node: &marked_yaml::Node,
+    ) -> HashMap<S, T> {
+        match node.as_mapping() {
+            Some(map) => map
+                .iter()
+                .filter_map(|(k, v)| {
+                    let value = self.node(&format!("{at}.{}", k.as_str()), v)?;
+                    Some((Spanned::new(*k.span(), k.as_str().to_string()), value))
+                })
+                .collect(),
+            None => self.node::<HashMap<S, T>>(at, node).unwrap_or_default(),
+        }
+    }
+}
+
+/// The deepest node along a serde path such as `roles` or `scope.hubs[1]`,
+/// so errors without a position of their own point at the right value.
+fn node_at<'n>(mut node: &'n marked_yaml::Node, path: Option<&str>) -> &'n marked_yaml::Node {
+    let Some(path) = path else { return node };
+    for seg in path.split('.') {
+        let (name, indexes) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if !name.is_empty() {
+            match node.as_mapping().and_then(|m| m.get_node(name)) {
+                Some(n) => node = n,
+                None => return node,
+            }
+        }
+        for idx in indexes.split(['[', ']']).filter(|x| !x.is_empty()) {
+            match (node.as_sequence(), idx.parse::<usize>()) {
+                (Some(seq), Ok(i)) if i < seq.len() => node = &seq[i],
+                _ => return node,
+            }
+        }
+    }
+    node
+}
+
+fn dir(cx: &mut Ctx<'_>, field: &str, v: Option<&S>) -> PathBuf {
+    match v.and_then(|v| cx.name(field, v)) {
+        Some(p) => expand::resolve_path(&p, cx.base_dir, cx.env),
+        None => cx.base_dir.join(field),
+    }
+}
+
+fn audit_url(cx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> String {
+    if let Some(url) = cx.env_var("OPSBOT_AUDIT_URL") {
+        // From the environment: relative sqlite paths stay relative to the
+        // working directory, as a shell user expects.
+        return url;
+    }
+    let Some(raw) = raw else {
+        return format!("sqlite://{}", cx.base_dir.join("opsbot.db").display());
+    };
+    let Some(url) = cx.name("audit.url", &raw.url) else {
+        return String::new();
+    };
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            cx.err(
+                raw.url.span(),
+                "audit.url: `sqlite://` needs a file path, e.g. `sqlite://opsbot.db`",
+            );
+            return url;
+        }
+        return format!(
+            "sqlite://{}",
+            expand::resolve_path(path, cx.base_dir, cx.env).display()
+        );
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if render::url_password(&url).is_some() && !raw.url.contains("${") {
+            cx.err(
+                raw.url.span(),
+                "audit.url: the database password is written literally in the file; put the URL in `${OPSBOT_AUDIT_URL}` or the password in `${ENV_VAR}`/`${file:PATH}`",
+            );
+        }
+        return url;
+    }
+    cx.err(
+        raw.url.span(),
+        format!(
+            "audit.url: `{}` is not supported; write `sqlite://PATH` or `postgres://HOST/DB`",
+            render::redact_url(&url)
+        ),
+    );
+    url
+}

@@ -1,0 +1,474 @@
+//! `opsbot.yaml`: clusters, hubs, people, roles, policy, platform settings and
+//! the audit store, loaded once into types.
+//!
+//! Owns the file format (see `examples/opsbot.yaml`), `${VAR}`/`${file:PATH}`
+//! substitution, the DESIGN §4 environment overrides, and the cross checks
+//! that need only the config itself (unique names, known clusters and roles).
+//! References to commands are checked by `opsbot check`, which also knows the
+//! grammar, through [`Config::command_patterns`].
+
+mod expand;
+mod load;
+mod render;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::yaml;
+
+/// The chat platforms a person can be known on. Mirrors `crate::chat::Platform`
+/// until the modules are merged (then this becomes a re-export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Platform {
+    Slack,
+    Github,
+    Discord,
+    Console,
+}
+
+impl Platform {
+    /// The lowercase word used in config keys, messages and audit records.
+    pub fn word(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Github => "github",
+            Platform::Discord => "discord",
+            Platform::Console => "console",
+        }
+    }
+}
+
+/// The whole, validated `opsbot.yaml` after substitution and env overrides.
+#[derive(Clone)]
+pub struct Config {
+    /// The file it was loaded from (or the name given to [`Config::from_str`]).
+    pub path: PathBuf,
+    /// Where the HTTP server listens (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// `sqlite://ABSOLUTE_PATH` or `postgres://...` (`OPSBOT_AUDIT_URL` wins).
+    pub audit_url: String,
+    /// Directory of `commands/*.yaml` (default `<config dir>/commands`).
+    pub commands_dir: PathBuf,
+    /// Directory of `playbooks/*.yaml` (default `<config dir>/playbooks`).
+    pub playbooks_dir: PathBuf,
+    pub clusters: Vec<ClusterConfig>,
+    /// Hubs declared in the file; discovered ones are added at runtime by others.
+    pub hubs: Vec<HubConfig>,
+    /// Discover hubs by labels `app=jupyterhub,component=hub` at runtime.
+    pub discover_hubs: bool,
+    pub people: Vec<Person>,
+    pub roles: BTreeMap<String, Role>,
+    pub policy: Policy,
+    /// Present when Slack has credentials (in the file or `SLACK_*` env).
+    pub slack: Option<SlackConfig>,
+    /// Present when GitHub has credentials (in the file or `GITHUB_*` env).
+    pub github: Option<GithubConfig>,
+    /// Present when Discord has credentials (in the file or `DISCORD_*` env).
+    pub discord: Option<DiscordConfig>,
+    /// Every command pattern the file mentions, with its position, so
+    /// `opsbot check` can cross-check them against the grammar.
+    pub pattern_sites: Vec<PatternSite>,
+}
+
+/// One command pattern written in the config and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternSite {
+    pub pattern: String,
+    pub file: String,
+    /// 1-based; 0 when the pattern came from a default.
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A named Kubernetes cluster and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub source: ClusterSource,
+}
+
+/// How a cluster's client is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSource {
+    /// A kubeconfig file (`None`: the default lookup, `KUBECONFIG` or
+    /// `~/.kube/config`) and context (`None`: its current context).
+    Kubeconfig {
+        path: Option<PathBuf>,
+        context: Option<String>,
+    },
+    /// The service account of the pod opsbot runs in.
+    InCluster,
+}
+
+/// A JupyterHub deployment that commands can target by name.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub name: String,
+    /// Name of a [`ClusterConfig`].
+    pub cluster: String,
+    pub namespace: String,
+    pub jupyterhub_api: Option<JupyterHubApi>,
+}
+
+/// The hub's REST API, for commands that ask JupyterHub itself.
+#[derive(Debug, Clone)]
+pub struct JupyterHubApi {
+    pub url: String,
+    pub token: SecretString,
+}
+
+/// Someone opsbot knows, with the identities they use on each platform.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Person {
+    pub id: String,
+    pub name: Option<String>,
+    /// Slack user id (`U012ABCDEF`).
+    pub slack: Option<String>,
+    /// GitHub login (compared case-insensitively).
+    pub github: Option<String>,
+    /// Discord user id (a snowflake, as a string).
+    pub discord: Option<String>,
+    /// Kubernetes user to impersonate, when set.
+    pub kube_user: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl Person {
+    /// This person with extra roles granted by a platform (GitHub team,
+    /// Discord role), so `authz` sees every role they hold; no duplicates.
+    pub fn with_extra_roles<'a>(&self, extra: impl IntoIterator<Item = &'a str>) -> Person {
+        let mut p = self.clone();
+        for r in extra {
+            if !p.roles.iter().any(|x| x == r) {
+                p.roles.push(r.to_string());
+            }
+        }
+        p
+    }
+}
+
+/// What a role may run and approve, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Role {
+    /// Command patterns: `"hub restart"`, `"hub *"` or `"*"`.
+    pub run: Vec<String>,
+    pub approve: Vec<String>,
+    pub scope: Scope,
+}
+
+/// Where a role applies. An empty list or `"*"` means anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scope {
+    pub hubs: Vec<String>,
+    pub clusters: Vec<String>,
+}
+
+/// Rules that apply to everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// An approval request expires after this long (default 1h).
+    pub approval_ttl: Duration,
+    /// Mutating commands that need no second person.
+    pub exempt_from_approval: Vec<String>,
+    /// Read-only commands anyone identified may run (default `help`).
+    pub always_allowed: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            approval_ttl: Duration::from_secs(3600),
+            exempt_from_approval: Vec::new(),
+            always_allowed: vec!["help".to_string()],
+        }
+    }
+}
+
+/// Slack app settings.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Verifies HTTP requests (`SLACK_SIGNING_SECRET`).
+    pub signing_secret: Option<SecretString>,
+    /// `xoxb-` token for Web API calls (`SLACK_BOT_TOKEN`).
+    pub bot_token: Option<SecretString>,
+    /// `xapp-` token; when set, Socket Mode is used (`SLACK_APP_TOKEN`).
+    pub app_token: Option<SecretString>,
+    /// Web API base URL (`SLACK_API_URL`, default `https://slack.com/api`).
+    pub api_url: String,
+    /// Channel id → command patterns allowed there. Channels not listed may
+    /// run anything their people may; an empty map means no restriction.
+    pub channels: BTreeMap<String, Vec<String>>,
+}
+
+/// GitHub app/webhook settings.
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// Verifies `X-Hub-Signature-256` (`GITHUB_WEBHOOK_SECRET`).
+    pub webhook_secret: SecretString,
+    /// Plain token auth (`GITHUB_TOKEN`), the fallback to app auth.
+    pub token: Option<SecretString>,
+    /// GitHub App id (`GITHUB_APP_ID`); set together with `private_key_file`.
+    pub app_id: Option<u64>,
+    /// PEM file of the app's private key (`GITHUB_PRIVATE_KEY_FILE`).
+    pub private_key_file: Option<PathBuf>,
+    /// REST base URL (`GITHUB_API_URL`, default `https://api.github.com`).
+    pub api_url: String,
+    /// A comment line starting with this runs a command (default `/ops`).
+    pub prefix: String,
+    /// Run command lines added by an edit (never re-running earlier ones).
+    pub run_on_edit: bool,
+    /// At most this many command lines per comment (default 5).
+    pub max_commands_per_comment: usize,
+    /// `org/team` → roles granted to its members.
+    pub teams: BTreeMap<String, Vec<String>>,
+    /// Minimum repository permission a commenter needs, if any.
+    pub min_permission: Option<RepoPermission>,
+    /// Labels added to the issue when a command runs from it.
+    pub triage_labels: Vec<String>,
+}
+
+impl GithubConfig {
+    /// The opsbot roles granted by membership of these `org/team` slugs
+    /// (compared case-insensitively), without duplicates.
+    pub fn roles_for_teams<'a>(&'a self, teams: &[String]) -> Vec<&'a str> {
+        granted(
+            self.teams
+                .iter()
+                .filter(|(t, _)| teams.iter().any(|m| m.eq_ignore_ascii_case(t))),
+        )
+    }
+}
+
+impl DiscordConfig {
+    /// The opsbot roles granted by these Discord role ids, without duplicates.
+    pub fn roles_for_role_ids<'a>(&'a self, role_ids: &[String]) -> Vec<&'a str> {
+        granted(self.roles.iter().filter(|(id, _)| role_ids.contains(id)))
+    }
+}
+
+fn granted<'a>(entries: impl Iterator<Item = (&'a String, &'a Vec<String>)>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (_, roles) in entries {
+        for r in roles {
+            if !out.contains(&r.as_str()) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// GitHub repository permission levels, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RepoPermission {
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+}
+
+impl RepoPermission {
+    /// Parse GitHub's word for the level (`pull`/`push` accepted as aliases).
+    pub fn parse(word: &str) -> Option<Self> {
+        Some(match word {
+            "read" | "pull" => RepoPermission::Read,
+            "triage" => RepoPermission::Triage,
+            "write" | "push" => RepoPermission::Write,
+            "maintain" => RepoPermission::Maintain,
+            "admin" => RepoPermission::Admin,
+            _ => return None,
+        })
+    }
+
+    /// GitHub's word for the level.
+    pub fn word(self) -> &'static str {
+        match self {
+            RepoPermission::Read => "read",
+            RepoPermission::Triage => "triage",
+            RepoPermission::Write => "write",
+            RepoPermission::Maintain => "maintain",
+            RepoPermission::Admin => "admin",
+        }
+    }
+}
+
+/// Discord application settings.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    /// Ed25519 public key (hex) that verifies interactions; public, not secret.
+    pub public_key: String,
+    pub application_id: String,
+    /// Bot token for messages outside interaction responses (`DISCORD_BOT_TOKEN`).
+    pub bot_token: Option<SecretString>,
+    /// REST base URL (`DISCORD_API_URL`, default `https://discord.com/api/v10`).
+    pub api_url: String,
+    /// Discord role id → opsbot roles granted to members with it.
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Config {
+    /// An empty config (no people, no clusters) with every default applied;
+    /// useful as a base for `..Default::default()` in tests and the demo.
+    fn default() -> Self {
+        Config {
+            path: PathBuf::from("opsbot.yaml"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            audit_url: "sqlite://opsbot.db".to_string(),
+            commands_dir: PathBuf::from("commands"),
+            playbooks_dir: PathBuf::from("playbooks"),
+            clusters: Vec::new(),
+            hubs: Vec::new(),
+            discover_hubs: false,
+            people: Vec::new(),
+            roles: BTreeMap::new(),
+            policy: Policy::default(),
+            slack: None,
+            github: None,
+            discord: None,
+            pattern_sites: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Read and validate `path`; relative paths inside resolve against its
+    /// directory. Every problem is reported, each at its `file:line:col`.
+    pub fn load(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, yaml::Diagnostics> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| yaml::Diagnostic::file(&name, format!("cannot read the config: {e}")))?;
+        let base = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Config::from_str(&name, &text, &base, env)
+    }
+
+    /// Validate config `text` (named `file` in messages) whose relative paths
+    /// resolve against `base_dir`. The demo and tests use this directly.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(
+        file: &str,
+        text: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, yaml::Diagnostics> {
+        load::build(file, text, base_dir, env)
+    }
+
+    /// The person with this opsbot id.
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.id == id)
+    }
+
+    /// The person known on `platform` by `platform_id` (GitHub logins compare
+    /// case-insensitively; on the console the id is the opsbot id).
+    pub fn person_by(&self, platform: Platform, platform_id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| match platform {
+            Platform::Slack => p.slack.as_deref() == Some(platform_id),
+            Platform::Github => p
+                .github
+                .as_deref()
+                .is_some_and(|g| g.eq_ignore_ascii_case(platform_id)),
+            Platform::Discord => p.discord.as_deref() == Some(platform_id),
+            Platform::Console => p.id == platform_id,
+        })
+    }
+
+    /// The declared hub with this name.
+    pub fn hub(&self, name: &str) -> Option<&HubConfig> {
+        self.hubs.iter().find(|h| h.name == name)
+    }
+
+    /// The declared cluster with this name.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// The effective config as YAML for people to read (`demo --print-config`),
+    /// every secret shown as `<redacted>`.
+    pub fn to_yaml_redacted(&self) -> String {
+        render::to_yaml_redacted(self)
+    }
+
+    /// Every secret value in clear, longest first, so others can scrub text
+    /// before it reaches a log line, an audit record or a chat.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |s: &SecretString| {
+            let v = s.expose_secret();
+            if !v.is_empty() {
+                out.push(v.to_string());
+            }
+        };
+        for h in &self.hubs {
+            if let Some(api) = &h.jupyterhub_api {
+                add(&api.token);
+            }
+        }
+        if let Some(s) = &self.slack {
+            for t in [&s.signing_secret, &s.bot_token, &s.app_token]
+                .into_iter()
+                .flatten()
+            {
+                add(t);
+            }
+        }
+        if let Some(g) = &self.github {
+            add(&g.webhook_secret);
+            if let Some(t) = &g.token {
+                add(t);
+            }
+        }
+        if let Some(d) = &self.discord {
+            if let Some(t) = &d.bot_token {
+                add(t);
+            }
+        }
+        if let Some(pw) = render::url_password(&self.audit_url) {
+            out.push(pw.to_string());
+        }
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        out.dedup();
+        out
+    }
+
+    /// Every command pattern that roles, policy and channel restrictions
+    /// refer to, as `(pattern, file, line, column)`, for `opsbot check`.
+    pub fn command_patterns(&self) -> Vec<(String, String, usize, usize)> {
+        self.pattern_sites
+            .iter()
+            .map(|s| (s.pattern.clone(), s.file.clone(), s.line, s.column))
+            .collect()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("listen", &self.listen)
+            .field("audit_url", &render::redact_url(&self.audit_url))
+            .field("commands_dir", &self.commands_dir)
+            .field("playbooks_dir", &self.playbooks_dir)
+            .field("clusters", &self.clusters)
+            .field("hubs", &self.hubs)
+            .field("discover_hubs", &self.discover_hubs)
+            .field("people", &self.people)
+            .field("roles", &self.roles)
+            .field("policy", &self.policy)
+            .field("slack", &self.slack)
+            .field("github", &self.github)
+            .field("discord", &self.discord)
+            .finish_non_exhaustive()
+    }
+}
