@@ -21,27 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::yaml;
 
-/// The chat platforms a person can be known on. Mirrors `crate::chat::Platform`
-/// until the modules are merged (then this becomes a re-export).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Platform {
-    Slack,
-    Github,
-    Discord,
-    Console,
-}
-
-impl Platform {
-    /// The lowercase word used in config keys, messages and audit records.
-    pub fn word(self) -> &'static str {
-        match self {
-            Platform::Slack => "slack",
-            Platform::Github => "github",
-            Platform::Discord => "discord",
-            Platform::Console => "console",
-        }
-    }
-}
+pub use crate::chat::Platform;
 
 /// The whole, validated `opsbot.yaml` after substitution and env overrides.
 #[derive(Clone)]
