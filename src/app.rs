@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::audit::AuditLog;
+use crate::chat::discord::DiscordSettings;
 use crate::check;
 use crate::cluster::ClusterSet;
 use crate::config::{ClusterSource, Config};
@@ -20,6 +21,14 @@ use crate::runs::{Context, Limits, Runs};
 pub struct App {
     pub runs: Runs,
     pub metrics: Arc<Metrics>,
+    /// Chat platforms that are configured (each serves its endpoint).
+    pub platforms: Platforms,
+}
+
+/// The settings of each configured chat platform.
+#[derive(Clone, Default)]
+pub struct Platforms {
+    pub discord: Option<DiscordSettings>,
 }
 
 impl App {
@@ -27,6 +36,9 @@ impl App {
     /// cluster, open the audit log, mark runs a crash left in flight as
     /// interrupted, and start the runner.
     pub async fn build(config: Config, limits: Limits) -> anyhow::Result<App> {
+        let platforms = Platforms {
+            discord: config.discord.as_ref().map(DiscordSettings::from_config).transpose()?,
+        };
         let (grammar, playbooks) = check::load_all(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
         let mut clusters = ClusterSet::new();
         for c in &config.clusters {
@@ -62,6 +74,6 @@ impl App {
         for (run, _) in runs.recover().await.context("recovering runs left in flight")? {
             tracing::warn!(run, "run was in flight when opsbot stopped; recorded as interrupted");
         }
-        Ok(App { runs, metrics })
+        Ok(App { runs, metrics, platforms })
     }
 }

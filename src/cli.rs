@@ -58,6 +58,24 @@ enum Command {
     },
     /// Run the Kubernetes API simulator alone (for kubectl and experiments).
     Sim(crate::sim::cli::SimArgs),
+    /// Discord application setup.
+    Discord {
+        #[command(subcommand)]
+        action: DiscordAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DiscordAction {
+    /// Create or update the `/ops` application command (idempotent).
+    Register {
+        /// Settings from this config; otherwise from the DISCORD_* environment variables.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Register in one guild (appears at once) instead of globally.
+        #[arg(long, value_name = "ID")]
+        guild: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +173,21 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Check { config } => check(config),
         Command::Audit { action } => audit(action).await,
         Command::Sim(args) => crate::sim::cli::run(args).await.map(|_| 0),
+        Command::Discord { action: DiscordAction::Register { config, guild } } => {
+            use crate::chat::discord::{register, DiscordSettings};
+            let settings = match config {
+                Some(path) => load_config(&path)?
+                    .discord
+                    .as_ref()
+                    .map(DiscordSettings::from_config)
+                    .transpose()?,
+                None => DiscordSettings::from_env(&env)?,
+            }
+            .context("Discord is not configured: set DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID (and DISCORD_BOT_TOKEN)")?;
+            register::register(&settings, guild).await?;
+            println!("ok: /{} registered{}", register::COMMAND, guild.map(|g| format!(" in guild {g}")).unwrap_or_default());
+            Ok(0)
+        }
     }
 }
 
@@ -234,7 +267,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::build(config, Limits::default()).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "opsbot serving");
-    crate::server::serve(listener, crate::server::router(app.clone()), shutdown_signal()).await?;
+    crate::server::serve(listener, crate::server::router(app.clone())?, shutdown_signal()).await?;
     tracing::info!("HTTP stopped; letting in-flight runs finish (up to 30s)");
     app.runs.shutdown(Duration::from_secs(30)).await;
     Ok(())

@@ -169,7 +169,7 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
     let stop = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(crate::server::serve(
         listener,
-        crate::server::router(demo.app.clone()),
+        crate::server::router(demo.app.clone())?,
         stop.clone().cancelled_owned(),
     ));
     eprintln!("opsbot demo: {} simulated clusters ({}), {} hubs; HTTP on http://{addr} (/healthz, /readyz, /metrics)",

@@ -12,15 +12,24 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::app::App;
+use std::sync::Arc;
 
-/// The router with every endpoint opsbot serves.
-pub fn router(app: App) -> Router {
-    Router::new()
+use crate::app::App;
+use crate::chat::Core;
+
+/// The router with every endpoint opsbot serves: health, readiness,
+/// metrics, and each configured platform's endpoint.
+pub fn router(app: App) -> anyhow::Result<Router> {
+    let core: Arc<dyn Core> = Arc::new(app.runs.clone());
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(app)
+        .with_state(app.clone());
+    if let Some(discord) = app.platforms.discord.clone() {
+        router = router.merge(crate::chat::discord::routes(core.clone(), discord)?);
+    }
+    Ok(router)
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves; in-flight HTTP
