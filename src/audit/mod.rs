@@ -268,6 +268,9 @@ pub enum AuditError {
     /// The PostgreSQL server failed or could not be reached.
     #[error("audit store (PostgreSQL): {0}")]
     Postgres(#[source] Arc<tokio_postgres::Error>),
+    /// The writer could not be started (a thread or socket failed).
+    #[error("audit store writer could not start: {0}")]
+    Io(#[source] Arc<std::io::Error>),
     /// The store was closed (or its writer stopped) before the request ran.
     #[error("audit store is closed; no more events can be appended")]
     Closed,
@@ -710,7 +713,7 @@ impl Verifier {
     }
 }
 
-/// The state word of a run that never got a lifecycle event past `requested`.
+/// The state words of runs that are over (see [`EventKind::is_terminal`]).
 const TERMINAL_STATES: [&str; 7] = [
     "denied",
     "rejected",
@@ -799,4 +802,74 @@ impl Drained {
             }
         }
     }
+}
+
+/// The `runs` index columns, in the order both backends select them.
+const SUMMARY_COLUMNS: &str =
+    "run, requested_at, person, text, hub, cluster, state, updated_at";
+
+/// The `list` query for `f`, with `placeholder(n)` spelling the n-th (1-based)
+/// parameter for the backend. Returns the SQL and its text parameters.
+fn list_sql(f: &Filter, placeholder: fn(usize) -> String) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    let mut add = |value: &str, clause: &dyn Fn(&str) -> String, params: &mut Vec<String>| {
+        params.push(value.to_owned());
+        clauses.push(clause(&placeholder(params.len())));
+    };
+    if let Some(v) = &f.person {
+        add(v, &|p| format!("person = {p}"), &mut params);
+    }
+    if let Some(v) = &f.command {
+        add(
+            v,
+            &|p| {
+                format!(
+                    "(command = {p} OR text = {p} OR substr(text, 1, length({p}) + 1) = {p} || ' ')"
+                )
+            },
+            &mut params,
+        );
+    }
+    if let Some(v) = &f.hub {
+        add(v, &|p| format!("hub = {p}"), &mut params);
+    }
+    if let Some(v) = &f.cluster {
+        add(v, &|p| format!("cluster = {p}"), &mut params);
+    }
+    if let Some(v) = &f.outcome {
+        add(v, &|p| format!("state = {p}"), &mut params);
+    }
+    if let Some(since) = &f.since {
+        let since = chain::format_at(since);
+        add(&since, &|p| format!("requested_at >= {p}"), &mut params);
+    }
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM audit_runs");
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY run DESC");
+    if f.limit > 0 {
+        sql.push_str(&format!(" LIMIT {}", f.limit));
+    }
+    (sql, params)
+}
+
+/// The `open_runs` query: runs whose last lifecycle state is not terminal.
+fn open_runs_sql() -> String {
+    let terminal: Vec<String> = TERMINAL_STATES.iter().map(|s| format!("'{s}'")).collect();
+    format!(
+        "SELECT run FROM audit_runs WHERE state NOT IN ({}) ORDER BY run",
+        terminal.join(", ")
+    )
+}
+
+fn parse_time(seq_or_run: i64, text: &str) -> Result<DateTime<Utc>, AuditError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| AuditError::Corrupt {
+            seq: seq_or_run,
+            reason: format!("time `{text}` is not RFC 3339 ({e})"),
+        })
 }
