@@ -31,14 +31,16 @@ const USER: &str = "opsbot";
 /// How long a server may take to start before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Stops the server when its stdin closes, then removes its directory.
+/// Runs the server until its stdin closes (then a fast shutdown), and
+/// whenever the server ends removes its dir (keeping the log beside it when
+/// the server died on its own, for the failure message).
 const SUPERVISOR: &str = r#"
 "$1/postgres" -D "$2/data" -p "$3" -k "$2" -c listen_addresses=127.0.0.1 \
   -c fsync=off -c full_page_writes=off -c max_connections=200 >"$2/server.log" 2>&1 &
 pid=$!
-read -r _ignored || true
-kill -INT "$pid" 2>/dev/null
+( read -r _ignored || true; : >"$2/stopping"; kill -INT "$pid" 2>/dev/null ) &
 wait "$pid"
+[ -e "$2/stopping" ] || cat "$2/server.log" >"$2.log" 2>/dev/null
 rm -rf "$2"
 "#;
 
@@ -245,6 +247,7 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
         supervisor: Some(supervisor),
     };
     let log = dir.join("server.log");
+    let final_log = dir.with_extension("log");
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         let text = read_log(&log);
@@ -258,6 +261,8 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
             .unwrap_or(true);
         if exited || Instant::now() > deadline {
             drop(server);
+            let text = read_log(&final_log);
+            let _ = std::fs::remove_file(&final_log);
             let why = if exited { "exited" } else { "did not become ready in time" };
             return Err(format!("postgres {why}; its log:\n{text}"));
         }
