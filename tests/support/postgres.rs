@@ -38,7 +38,8 @@ const SUPERVISOR: &str = r#"
 "$1/postgres" -D "$2/data" -p "$3" -k "$2" -c listen_addresses=127.0.0.1 \
   -c fsync=off -c full_page_writes=off -c max_connections=200 >"$2/server.log" 2>&1 &
 pid=$!
-( read -r _ignored || true; : >"$2/stopping"; kill -INT "$pid" 2>/dev/null ) &
+exec 3<&0
+( read -r _ignored <&3 || true; : >"$2/stopping"; kill -INT "$pid" 2>/dev/null ) &
 wait "$pid"
 [ -e "$2/stopping" ] || cat "$2/server.log" >"$2.log" 2>/dev/null
 rm -rf "$2"
