@@ -14,8 +14,13 @@ use support::postgres::PgServer;
 
 /// Where a test's store lives, with raw SQL access for tampering.
 enum Backend {
-    Sqlite { _dir: tempfile::TempDir, path: std::path::PathBuf },
-    Postgres { url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+    },
+    Postgres {
+        url: String,
+    },
 }
 
 impl Backend {
@@ -38,7 +43,9 @@ impl Backend {
     }
 
     async fn open(&self) -> AuditLog {
-        AuditLog::open(&self.url()).await.expect("open the audit store")
+        AuditLog::open(&self.url())
+            .await
+            .expect("open the audit store")
     }
 
     /// Runs raw SQL behind the store's back, as an attacker with database
@@ -47,7 +54,8 @@ impl Backend {
         match self {
             Backend::Sqlite { path, .. } => {
                 let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
-                conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(10))
+                    .unwrap();
                 conn.execute_batch(sql).expect("tamper with SQLite");
             }
             Backend::Postgres { url } => {
@@ -55,7 +63,10 @@ impl Backend {
                     .await
                     .expect("connect to PostgreSQL");
                 let task = tokio::spawn(conn);
-                client.batch_execute(sql).await.expect("tamper with PostgreSQL");
+                client
+                    .batch_execute(sql)
+                    .await
+                    .expect("tamper with PostgreSQL");
                 drop(client);
                 let _ = task.await;
             }
@@ -78,7 +89,13 @@ fn event(run: RunId, kind: EventKind, data: serde_json::Value) -> NewEvent {
 /// Appends a run with `n` events after its request; returns its id.
 async fn some_run(log: &AuditLog, steps: usize) -> RunId {
     let r = log
-        .append(requested("alice", "hub status", "hub status staging", "staging", "aws-us"))
+        .append(requested(
+            "alice",
+            "hub status",
+            "hub status staging",
+            "staging",
+            "aws-us",
+        ))
         .await
         .unwrap();
     for i in 0..steps {
@@ -92,7 +109,13 @@ async fn some_run(log: &AuditLog, steps: usize) -> RunId {
 async fn appended_records_read_back_in_order_with_a_valid_chain(b: Backend) {
     let log = b.open().await;
     let first = log
-        .append(requested("alice", "hub restart", "hub restart staging --reason x", "staging", "aws-us"))
+        .append(requested(
+            "alice",
+            "hub restart",
+            "hub restart staging --reason x",
+            "staging",
+            "aws-us",
+        ))
         .await
         .unwrap();
     assert_eq!(first.seq, 1);
@@ -129,7 +152,12 @@ async fn append_many_is_atomic_and_none_refers_to_the_run_it_opened(b: Backend) 
     let recs = log
         .append_many(vec![
             requested("bob", "users", "users staging", "staging", "aws-us"),
-            NewEvent { run: None, kind: EventKind::Denied, actor: "opsbot".into(), data: json!({"why": "support may not"}) },
+            NewEvent {
+                run: None,
+                kind: EventKind::Denied,
+                actor: "opsbot".into(),
+                data: json!({"why": "support may not"}),
+            },
         ])
         .await
         .unwrap();
@@ -153,13 +181,26 @@ async fn append_many_is_atomic_and_none_refers_to_the_run_it_opened(b: Backend) 
 async fn invalid_events_are_refused_with_a_reason_and_others_still_land(b: Backend) {
     let log = b.open().await;
     let err = log
-        .append(NewEvent { run: None, kind: EventKind::Step, actor: "x".into(), data: json!({}) })
+        .append(NewEvent {
+            run: None,
+            kind: EventKind::Step,
+            actor: "x".into(),
+            data: json!({}),
+        })
         .await
         .unwrap_err();
-    assert!(matches!(err, AuditError::MissingRun(EventKind::Step)), "{err}");
+    assert!(
+        matches!(err, AuditError::MissingRun(EventKind::Step)),
+        "{err}"
+    );
     assert!(err.to_string().contains("only a requested event"), "{err}");
     let err = log
-        .append(NewEvent { run: Some(3), kind: EventKind::Requested, actor: "x".into(), data: json!({}) })
+        .append(NewEvent {
+            run: Some(3),
+            kind: EventKind::Requested,
+            actor: "x".into(),
+            data: json!({}),
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, AuditError::RunGiven(3)), "{err}");
@@ -170,7 +211,8 @@ async fn invalid_events_are_refused_with_a_reason_and_others_still_land(b: Backe
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
             let target = if i % 2 == 0 { run } else { 1_000_000 + i };
-            log.append(event(target, EventKind::Note, json!({"i": i}))).await
+            log.append(event(target, EventKind::Note, json!({"i": i})))
+                .await
         }));
     }
     let mut ok = 0;
@@ -196,7 +238,13 @@ async fn concurrent_appends_from_many_tasks_all_land_and_the_chain_verifies(b: B
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
             let r = log
-                .append(requested(&format!("p{t}"), "hub status", "hub status x", "x", "c"))
+                .append(requested(
+                    &format!("p{t}"),
+                    "hub status",
+                    "hub status x",
+                    "x",
+                    "c",
+                ))
                 .await
                 .unwrap();
             for i in 0..10 {
@@ -204,7 +252,9 @@ async fn concurrent_appends_from_many_tasks_all_land_and_the_chain_verifies(b: B
                     .await
                     .unwrap();
             }
-            log.append(event(r.run, EventKind::Finished, json!({}))).await.unwrap();
+            log.append(event(r.run, EventKind::Finished, json!({})))
+                .await
+                .unwrap();
             r.run
         }));
     }
@@ -233,22 +283,46 @@ async fn concurrent_appends_from_many_tasks_all_land_and_the_chain_verifies(b: B
 async fn list_filters_by_person_command_hub_cluster_outcome_and_since(b: Backend) {
     let log = b.open().await;
     let a = log
-        .append(requested("alice", "hub restart", "hub restart staging --reason x", "staging", "aws-us"))
+        .append(requested(
+            "alice",
+            "hub restart",
+            "hub restart staging --reason x",
+            "staging",
+            "aws-us",
+        ))
         .await
         .unwrap()
         .run;
-    log.append(event(a, EventKind::Finished, json!({}))).await.unwrap();
+    log.append(event(a, EventKind::Finished, json!({})))
+        .await
+        .unwrap();
     let cut = Utc::now();
     let b_run = log
-        .append(requested("bob", "hub status", "hub status prod", "prod", "gcp-eu"))
+        .append(requested(
+            "bob",
+            "hub status",
+            "hub status prod",
+            "prod",
+            "gcp-eu",
+        ))
         .await
         .unwrap()
         .run;
-    log.append(event(b_run, EventKind::Failed, json!({"error": "boom"}))).await.unwrap();
+    log.append(event(b_run, EventKind::Failed, json!({"error": "boom"})))
+        .await
+        .unwrap();
     // A reply after the end does not change the outcome.
-    log.append(event(b_run, EventKind::Replied, json!({}))).await.unwrap();
+    log.append(event(b_run, EventKind::Replied, json!({})))
+        .await
+        .unwrap();
     let c = log
-        .append(requested("alice", "hub status", "hub status prod", "prod", "aws-us"))
+        .append(requested(
+            "alice",
+            "hub status",
+            "hub status prod",
+            "prod",
+            "aws-us",
+        ))
         .await
         .unwrap()
         .run;
@@ -256,26 +330,114 @@ async fn list_filters_by_person_command_hub_cluster_outcome_and_since(b: Backend
     let runs = |f: Filter| {
         let log = log.clone();
         async move {
-            log.list(&f).await.unwrap().into_iter().map(|s| s.run).collect::<Vec<_>>()
+            log.list(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.run)
+                .collect::<Vec<_>>()
         }
     };
-    assert_eq!(runs(Filter::default()).await, vec![c, b_run, a], "newest first");
-    assert_eq!(runs(Filter { person: Some("alice".into()), ..Filter::default() }).await, vec![c, a]);
-    assert_eq!(runs(Filter { command: Some("hub status".into()), ..Filter::default() }).await, vec![c, b_run]);
-    assert_eq!(runs(Filter { command: Some("hub restart staging".into()), ..Filter::default() }).await, vec![a]);
-    assert_eq!(runs(Filter { hub: Some("prod".into()), ..Filter::default() }).await, vec![c, b_run]);
-    assert_eq!(runs(Filter { cluster: Some("aws-us".into()), ..Filter::default() }).await, vec![c, a]);
-    assert_eq!(runs(Filter { outcome: Some("failed".into()), ..Filter::default() }).await, vec![b_run]);
-    assert_eq!(runs(Filter { outcome: Some("requested".into()), ..Filter::default() }).await, vec![c]);
-    assert_eq!(runs(Filter { since: Some(cut), ..Filter::default() }).await, vec![c, b_run]);
-    assert_eq!(runs(Filter { limit: 2, ..Filter::default() }).await, vec![c, b_run]);
     assert_eq!(
-        runs(Filter { person: Some("alice".into()), hub: Some("prod".into()), ..Filter::default() }).await,
+        runs(Filter::default()).await,
+        vec![c, b_run, a],
+        "newest first"
+    );
+    assert_eq!(
+        runs(Filter {
+            person: Some("alice".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![c, a]
+    );
+    assert_eq!(
+        runs(Filter {
+            command: Some("hub status".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![c, b_run]
+    );
+    assert_eq!(
+        runs(Filter {
+            command: Some("hub restart staging".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![a]
+    );
+    assert_eq!(
+        runs(Filter {
+            hub: Some("prod".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![c, b_run]
+    );
+    assert_eq!(
+        runs(Filter {
+            cluster: Some("aws-us".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![c, a]
+    );
+    assert_eq!(
+        runs(Filter {
+            outcome: Some("failed".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![b_run]
+    );
+    assert_eq!(
+        runs(Filter {
+            outcome: Some("requested".into()),
+            ..Filter::default()
+        })
+        .await,
         vec![c]
     );
-    assert!(runs(Filter { person: Some("mallory".into()), ..Filter::default() }).await.is_empty());
+    assert_eq!(
+        runs(Filter {
+            since: Some(cut),
+            ..Filter::default()
+        })
+        .await,
+        vec![c, b_run]
+    );
+    assert_eq!(
+        runs(Filter {
+            limit: 2,
+            ..Filter::default()
+        })
+        .await,
+        vec![c, b_run]
+    );
+    assert_eq!(
+        runs(Filter {
+            person: Some("alice".into()),
+            hub: Some("prod".into()),
+            ..Filter::default()
+        })
+        .await,
+        vec![c]
+    );
+    assert!(runs(Filter {
+        person: Some("mallory".into()),
+        ..Filter::default()
+    })
+    .await
+    .is_empty());
 
-    let summary = &log.list(&Filter { limit: 3, ..Filter::default() }).await.unwrap()[1];
+    let summary = &log
+        .list(&Filter {
+            limit: 3,
+            ..Filter::default()
+        })
+        .await
+        .unwrap()[1];
     assert_eq!(summary.run, b_run);
     assert_eq!(summary.person, "bob");
     assert_eq!(summary.command, "hub status prod");
@@ -299,7 +461,16 @@ async fn export_returns_json_lines_of_records_after_a_seq(b: Backend) {
         let back: opsbot::audit::Record = serde_json::from_str(&line).unwrap();
         assert_eq!(&back, r);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        for key in ["seq", "run", "at", "kind", "actor", "data", "prev_hash", "hash"] {
+        for key in [
+            "seq",
+            "run",
+            "at",
+            "kind",
+            "actor",
+            "data",
+            "prev_hash",
+            "hash",
+        ] {
             assert!(v.get(key).is_some(), "export line has `{key}`: {line}");
         }
     }
@@ -309,12 +480,15 @@ async fn export_returns_json_lines_of_records_after_a_seq(b: Backend) {
 async fn a_record_edited_with_raw_sql_is_named_by_verify(b: Backend) {
     let log = b.open().await;
     let run = some_run(&log, 4).await;
-    b.tamper("UPDATE audit_events SET data = '{\"step\":99}' WHERE seq = 3").await;
+    b.tamper("UPDATE audit_events SET data = '{\"step\":99}' WHERE seq = 3")
+        .await;
     let report = log.verify().await.unwrap();
     assert_eq!(report.records, 5);
     assert_eq!(
         report.problems,
-        vec![format!("record 3 (run {run}, step): hash mismatch — edited?")]
+        vec![format!(
+            "record 3 (run {run}, step): hash mismatch — edited?"
+        )]
     );
     log.close().await;
 }
@@ -326,9 +500,21 @@ async fn a_deleted_record_is_named_by_verify(b: Backend) {
     let report = log.verify().await.unwrap();
     assert_eq!(report.records, 4);
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-    assert!(report.problems[0].starts_with("record 4 "), "{:?}", report.problems);
-    assert!(report.problems[0].contains("record 3 is missing"), "{:?}", report.problems);
-    assert!(report.problems[0].contains("deleted?"), "{:?}", report.problems);
+    assert!(
+        report.problems[0].starts_with("record 4 "),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[0].contains("record 3 is missing"),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[0].contains("deleted?"),
+        "{:?}",
+        report.problems
+    );
     log.close().await;
 }
 
@@ -338,7 +524,11 @@ async fn a_deleted_last_record_is_named_by_verify(b: Backend) {
     b.tamper("DELETE FROM audit_events WHERE seq = 5").await;
     let report = log.verify().await.unwrap();
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-    assert!(report.problems[0].contains("record 5 is missing"), "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("record 5 is missing"),
+        "{:?}",
+        report.problems
+    );
     log.close().await;
 }
 
@@ -359,7 +549,11 @@ async fn two_swapped_records_are_named_by_verify(b: Backend) {
             .any(|p| p.starts_with(&format!("record {n} ")) && p.contains("reordered?"))
     };
     assert!(named(3) && named(4), "{:#?}", report.problems);
-    assert!(report.problems.iter().all(|p| !p.contains("edited?")), "{:#?}", report.problems);
+    assert!(
+        report.problems.iter().all(|p| !p.contains("edited?")),
+        "{:#?}",
+        report.problems
+    );
     log.close().await;
 }
 
@@ -371,7 +565,10 @@ async fn a_reopened_store_continues_the_chain(b: Backend) {
     let second = some_run(&log, 2).await;
     assert!(second > first);
     let all = log.export(0).await.unwrap();
-    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+    assert_eq!(
+        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=6).collect::<Vec<_>>()
+    );
     assert_eq!(all[3].prev_hash, all[2].hash);
     assert!(log.verify().await.unwrap().problems.is_empty());
     log.close().await;
@@ -381,7 +578,10 @@ async fn mark_delivery_is_true_once_even_across_reopen(b: Backend) {
     let log = b.open().await;
     assert!(log.mark_delivery("slack", "Ev1").await.unwrap());
     assert!(!log.mark_delivery("slack", "Ev1").await.unwrap());
-    assert!(log.mark_delivery("github", "Ev1").await.unwrap(), "sources are separate");
+    assert!(
+        log.mark_delivery("github", "Ev1").await.unwrap(),
+        "sources are separate"
+    );
     log.close().await;
     let log = b.open().await;
     assert!(!log.mark_delivery("slack", "Ev1").await.unwrap());
@@ -404,22 +604,35 @@ async fn mark_delivery_is_true_once_even_across_reopen(b: Backend) {
 async fn open_runs_are_those_without_a_terminal_event(b: Backend) {
     let log = b.open().await;
     let done = some_run(&log, 1).await;
-    log.append(event(done, EventKind::Finished, json!({}))).await.unwrap();
-    log.append(event(done, EventKind::Note, json!({"after": "end"}))).await.unwrap();
+    log.append(event(done, EventKind::Finished, json!({})))
+        .await
+        .unwrap();
+    log.append(event(done, EventKind::Note, json!({"after": "end"})))
+        .await
+        .unwrap();
     let waiting = some_run(&log, 0).await;
-    log.append(event(waiting, EventKind::AwaitingApproval, json!({}))).await.unwrap();
+    log.append(event(waiting, EventKind::AwaitingApproval, json!({})))
+        .await
+        .unwrap();
     let running = some_run(&log, 2).await;
     let denied = some_run(&log, 0).await;
-    log.append(event(denied, EventKind::Denied, json!({}))).await.unwrap();
+    log.append(event(denied, EventKind::Denied, json!({})))
+        .await
+        .unwrap();
     log.close().await;
     // After a "crash" (reopen), the in-flight runs are found and closed.
     let log = b.open().await;
     assert_eq!(log.open_runs().await.unwrap(), vec![waiting, running]);
     for run in log.open_runs().await.unwrap() {
-        log.append(event(run, EventKind::Interrupted, json!({}))).await.unwrap();
+        log.append(event(run, EventKind::Interrupted, json!({})))
+            .await
+            .unwrap();
     }
     assert!(log.open_runs().await.unwrap().is_empty());
-    let interrupted = Filter { outcome: Some("interrupted".into()), ..Filter::default() };
+    let interrupted = Filter {
+        outcome: Some("interrupted".into()),
+        ..Filter::default()
+    };
     assert_eq!(log.list(&interrupted).await.unwrap().len(), 2);
     log.close().await;
 }
@@ -431,7 +644,10 @@ async fn ping_succeeds_and_a_closed_store_says_so(b: Backend) {
     log.close().await;
     let err = other.ping().await.unwrap_err();
     assert!(matches!(err, AuditError::Closed), "{err}");
-    let err = other.append(requested("a", "b", "b", "h", "c")).await.unwrap_err();
+    let err = other
+        .append(requested("a", "b", "b", "h", "c"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuditError::Closed), "{err}");
 }
 
@@ -486,7 +702,9 @@ async fn an_in_memory_sqlite_store_works_for_demos() {
 
 #[tokio::test]
 async fn an_unknown_url_is_refused_without_echoing_its_password() {
-    let err = AuditLog::open("mysql://root:hunter2@db/audit").await.unwrap_err();
+    let err = AuditLog::open("mysql://root:hunter2@db/audit")
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, AuditError::BadUrl(_)), "{text}");
     assert!(!text.contains("hunter2"), "{text}");

@@ -68,7 +68,15 @@ fn json_string(s: &str) -> String {
 
 /// The SHA-256 (hex) of one record's canonical form. `data` must already be
 /// canonical text (see [`canonical_json`]).
-pub fn hash(seq: i64, run: i64, at: &str, kind: &str, actor: &str, data: &str, prev_hash: &str) -> String {
+pub fn hash(
+    seq: i64,
+    run: i64,
+    at: &str,
+    kind: &str,
+    actor: &str,
+    data: &str,
+    prev_hash: &str,
+) -> String {
     let text = format!(
         "[{seq},{run},{},{},{},{data},{}]",
         json_string(at),

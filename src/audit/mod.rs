@@ -507,7 +507,9 @@ fn plan(
             match (&e.kind, e.run) {
                 (EventKind::Requested, Some(id)) => refusal = Some(AuditError::RunGiven(id)),
                 (EventKind::Requested, None) => opened_here = true,
-                (kind, None) if !opened_here => refusal = Some(AuditError::MissingRun(kind.clone())),
+                (kind, None) if !opened_here => {
+                    refusal = Some(AuditError::MissingRun(kind.clone()))
+                }
                 (_, None) => {}
                 (_, Some(id)) if !known.contains(&id) => refusal = Some(AuditError::UnknownRun(id)),
                 (_, Some(_)) => {}
@@ -650,7 +652,15 @@ impl Verifier {
             Some((seq, hash)) => (seq + 1, hash.as_str()),
             None => (1, chain::GENESIS),
         };
-        let computed = chain::hash(r.seq, r.run, &r.at, &r.kind, &r.actor, &r.data, &r.prev_hash);
+        let computed = chain::hash(
+            r.seq,
+            r.run,
+            &r.at,
+            &r.kind,
+            &r.actor,
+            &r.data,
+            &r.prev_hash,
+        );
         if r.seq > expected_seq {
             let gap = if r.seq - expected_seq == 1 {
                 format!("record {expected_seq} is missing")
@@ -663,7 +673,9 @@ impl Verifier {
         } else if r.prev_hash != expected_prev {
             let follows = match self.seen.get(&r.prev_hash) {
                 Some(seq) => format!("it was written after record {seq}"),
-                None if r.prev_hash == chain::GENESIS => "it was written as the first record".into(),
+                None if r.prev_hash == chain::GENESIS => {
+                    "it was written as the first record".into()
+                }
                 None => "its predecessor is not in the log".into(),
             };
             let after = match &self.prev {
@@ -763,10 +775,7 @@ impl Drained {
     }
 
     /// Answers every writer with the outcome of the shared transaction.
-    fn answer_writes(
-        &mut self,
-        result: Result<(Plan, Vec<bool>), AuditError>,
-    ) {
+    fn answer_writes(&mut self, result: Result<(Plan, Vec<bool>), AuditError>) {
         let appends = std::mem::take(&mut self.appends);
         let deliveries = std::mem::take(&mut self.deliveries);
         let pings = std::mem::take(&mut self.pings);
@@ -805,8 +814,7 @@ impl Drained {
 }
 
 /// The `runs` index columns, in the order both backends select them.
-const SUMMARY_COLUMNS: &str =
-    "run, requested_at, person, text, hub, cluster, state, updated_at";
+const SUMMARY_COLUMNS: &str = "run, requested_at, person, text, hub, cluster, state, updated_at";
 
 /// The `list` query for `f`, with `placeholder(n)` spelling the n-th (1-based)
 /// parameter for the backend. Returns the SQL and its text parameters.

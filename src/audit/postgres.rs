@@ -14,9 +14,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::{Client, Config, NoTls};
 
 use super::{
-    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained,
-    Filter, Head, Op, Plan, RawRow, Read, Record, RunId, RunSummary, VerifyReport, Verifier,
-    MAX_BATCH,
+    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Filter,
+    Head, Op, Plan, RawRow, Read, Record, RunId, RunSummary, Verifier, VerifyReport, MAX_BATCH,
 };
 
 /// Key of the advisory lock that serialises schema creation.
@@ -64,9 +63,9 @@ CREATE TABLE IF NOT EXISTS audit_deliveries (
 
 /// Connects, creates the schema if needed, and starts the writer task.
 pub(super) async fn start(url: &str, rx: mpsc::Receiver<Op>) -> Result<(), AuditError> {
-    let config: Config = url.parse().map_err(|_| {
-        AuditError::BadUrl("not a valid postgres:// connection URL".into())
-    })?;
+    let config: Config = url
+        .parse()
+        .map_err(|_| AuditError::BadUrl("not a valid postgres:// connection URL".into()))?;
     let mut client = connect(&config).await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
@@ -123,7 +122,10 @@ async fn serve(config: Config, mut client: Client, mut rx: mpsc::Receiver<Op>) {
 async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>), AuditError> {
     let tx = client.transaction().await?;
     let row = tx
-        .query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+        .query_one(
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
         .await?;
     let mut head = Head {
         seq: row.get(0),
@@ -183,7 +185,11 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
     }
     if !plan.new_runs.is_empty() {
         let runs: Vec<i64> = plan.new_runs.iter().map(|n| n.run).collect();
-        let at: Vec<&str> = plan.new_runs.iter().map(|n| n.requested_at.as_str()).collect();
+        let at: Vec<&str> = plan
+            .new_runs
+            .iter()
+            .map(|n| n.requested_at.as_str())
+            .collect();
         let person: Vec<&str> = plan.new_runs.iter().map(|n| n.person.as_str()).collect();
         let command: Vec<&str> = plan.new_runs.iter().map(|n| n.command.as_str()).collect();
         let text: Vec<&str> = plan.new_runs.iter().map(|n| n.text.as_str()).collect();

@@ -11,8 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained,
-    Head, Op, Plan, RawRow, Read, Record, RunSummary, Verifier, MAX_BATCH,
+    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Head,
+    Op, Plan, RawRow, Read, Record, RunSummary, Verifier, MAX_BATCH,
 };
 
 const SCHEMA: &str = "

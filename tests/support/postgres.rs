@@ -88,10 +88,15 @@ impl PgServer {
     /// Creates an empty database no other test uses and returns its URL.
     pub async fn fresh_database(&self) -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-        let (client, connection) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
-            .await
-            .expect("connect to the throwaway PostgreSQL as its superuser");
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let (client, connection) =
+            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+                .await
+                .expect("connect to the throwaway PostgreSQL as its superuser");
         let task = tokio::spawn(connection);
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -132,7 +137,7 @@ fn find_bin_dir() -> Option<PathBuf> {
                 Some((v, e.path().join("bin")))
             })
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versions.into_iter().map(|(_, p)| p));
     }
     if let Some(path) = std::env::var_os("PATH") {
@@ -217,7 +222,16 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
         .command(&bin.join("initdb"))
         .arg("-D")
         .arg(&data)
-        .args(["-U", USER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            USER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .output()
         .map_err(|e| format!("run initdb: {e}"))?;
     if !out.status.success() {
@@ -264,7 +278,11 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
             drop(server);
             let text = read_log(&final_log);
             let _ = std::fs::remove_file(&final_log);
-            let why = if exited { "exited" } else { "did not become ready in time" };
+            let why = if exited {
+                "exited"
+            } else {
+                "did not become ready in time"
+            };
             return Err(format!("postgres {why}; its log:\n{text}"));
         }
         std::thread::sleep(Duration::from_millis(50));
