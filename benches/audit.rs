@@ -60,7 +60,10 @@ fn main() {
     let custom = std::env::var("OPSBOT_AUDIT_BENCH_URL").ok();
     for (callers, per_caller) in [(1, 1000), (16, 500), (256, 200)] {
         let url = custom.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", dir.path().join(format!("audit-{callers}.db")).display())
+            format!(
+                "sqlite://{}",
+                dir.path().join(format!("audit-{callers}.db")).display()
+            )
         });
         let rate = rt.block_on(measure(&url, callers, per_caller));
         println!(

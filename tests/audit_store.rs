@@ -651,6 +651,41 @@ async fn ping_succeeds_and_a_closed_store_says_so(b: Backend) {
     assert!(matches!(err, AuditError::Closed), "{err}");
 }
 
+async fn two_writers_on_one_database_keep_one_chain(b: Backend) {
+    // Two handles with their own writers and connections: as two replicas
+    // (PostgreSQL) or two processes (SQLite) sharing one store.
+    let one = b.open().await;
+    let two = b.open().await;
+    let mut tasks = Vec::new();
+    for t in 0..32 {
+        let log = if t % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            let run = some_run(&log, 5).await;
+            log.append(event(run, EventKind::Finished, json!({})))
+                .await
+                .unwrap();
+            run
+        }));
+    }
+    let mut runs = HashSet::new();
+    for t in tasks {
+        assert!(
+            runs.insert(t.await.unwrap()),
+            "run ids are unique across writers"
+        );
+    }
+    let all = one.export(0).await.unwrap();
+    assert_eq!(all.len(), 32 * 7);
+    for (i, pair) in all.windows(2).enumerate() {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "no gap after index {i}");
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "one chain at index {i}");
+    }
+    let report = two.verify().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    one.close().await;
+    two.close().await;
+}
+
 /// Generates one `#[tokio::test]` per backend for each behaviour above.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -689,7 +724,29 @@ on_both_backends!(
     mark_delivery_is_true_once_even_across_reopen,
     open_runs_are_those_without_a_terminal_event,
     ping_succeeds_and_a_closed_store_says_so,
+    two_writers_on_one_database_keep_one_chain,
 );
+
+#[tokio::test]
+async fn a_throwaway_postgres_server_stops_when_dropped() {
+    let server = PgServer::start();
+    let url = server.url("postgres");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("the server accepts connections while it lives");
+    let task = tokio::spawn(conn);
+    let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    drop(client);
+    let _ = task.await;
+    drop(server); // waits (bounded) until the server has exited
+    assert!(
+        tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .is_err(),
+        "nothing listens after drop"
+    );
+}
 
 #[tokio::test]
 async fn an_in_memory_sqlite_store_works_for_demos() {
