@@ -686,6 +686,24 @@ async fn two_writers_on_one_database_keep_one_chain(b: Backend) {
     two.close().await;
 }
 
+async fn secret_named_values_never_reach_the_log(b: Backend) {
+    let log = b.open().await;
+    let run = some_run(&log, 0).await;
+    let rec = log
+        .append(event(
+            run,
+            EventKind::Step,
+            json!({"http": {"authorization": "Bearer abc123"}}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rec.data, json!({"http": {"authorization": "[redacted]"}}));
+    let exported = serde_json::to_string(&log.export(0).await.unwrap()).unwrap();
+    assert!(!exported.contains("abc123"), "{exported}");
+    assert!(log.verify().await.unwrap().problems.is_empty());
+    log.close().await;
+}
+
 /// Generates one `#[tokio::test]` per backend for each behaviour above.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -725,6 +743,7 @@ on_both_backends!(
     open_runs_are_those_without_a_terminal_event,
     ping_succeeds_and_a_closed_store_says_so,
     two_writers_on_one_database_keep_one_chain,
+    secret_named_values_never_reach_the_log,
 );
 
 #[tokio::test]

@@ -547,7 +547,9 @@ fn plan(
                 (_, Some(id)) => id,
                 (_, None) => current.expect("validated: a requested event came first"),
             };
-            let data_text = chain::canonical_json(&e.data);
+            let mut data = e.data.clone();
+            redact_secrets(&mut data);
+            let data_text = chain::canonical_json(&data);
             let seq = head.seq + 1;
             let hash = chain::hash(
                 seq,
@@ -564,7 +566,7 @@ fn plan(
                 at,
                 kind: e.kind.clone(),
                 actor: e.actor.clone(),
-                data: e.data.clone(),
+                data,
                 prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
                 hash,
             };
@@ -583,6 +585,48 @@ fn plan(
         .map(|(run, (state, at))| (run, state, at))
         .collect();
     p
+}
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// True for object keys that name a secret (`password`, `token`,
+/// `client_secret`, `slack_bot_token`, `Authorization`, ...).
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase().replace('-', "_");
+    const EXACT: [&str; 9] = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "authorization",
+        "private_key",
+        "credentials",
+    ];
+    const SUFFIXES: [&str; 5] = ["_password", "_secret", "_token", "_api_key", "_private_key"];
+    EXACT.contains(&k.as_str()) || SUFFIXES.iter().any(|s| k.ends_with(s))
+}
+
+/// Replaces the values of secret-named keys (at any depth) with
+/// [`REDACTED`] before an event is sealed: records are kept forever and
+/// exported, so a secret that slipped into `data` must never be stored.
+/// Callers should still keep secrets out; this is the last line of defence.
+pub fn redact_secrets(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_secret_key(k) && !val.is_null() {
+                    *val = serde_json::Value::String(REDACTED.to_owned());
+                } else {
+                    redact_secrets(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_secrets),
+        _ => {}
+    }
 }
 
 /// One raw stored row, as `verify` sees it (no parsing that could fail).
@@ -880,4 +924,84 @@ fn parse_time(seq_or_run: i64, text: &str) -> Result<DateTime<Utc>, AuditError> 
             seq: seq_or_run,
             reason: format!("time `{text}` is not RFC 3339 ({e})"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_kind_words_match_serde_and_parse_back() {
+        for kind in EventKind::ALL {
+            let serde_word = serde_json::to_value(&kind).unwrap();
+            assert_eq!(serde_word, json!(kind.as_str()));
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind.clone()));
+        }
+        assert_eq!(EventKind::parse("exploded"), None);
+    }
+
+    #[test]
+    fn terminal_kinds_are_exactly_the_ends_of_a_run() {
+        let terminal: Vec<&str> = EventKind::ALL
+            .iter()
+            .filter(|k| k.is_terminal())
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(terminal, TERMINAL_STATES.to_vec());
+        assert!(!EventKind::Note.is_lifecycle());
+        assert!(EventKind::Step.is_lifecycle());
+    }
+
+    #[test]
+    fn secret_named_values_are_redacted_at_any_depth() {
+        let mut data = json!({
+            "person": "alice",
+            "token": "xoxb-123",
+            "where": {"Slack-Bot-Token": "xoxb-456", "channel": "C1"},
+            "steps": [{"client_secret": "s3cr3t", "tokens_used": 12}],
+            "password": null
+        });
+        redact_secrets(&mut data);
+        assert_eq!(
+            data,
+            json!({
+                "person": "alice",
+                "token": REDACTED,
+                "where": {"Slack-Bot-Token": REDACTED, "channel": "C1"},
+                "steps": [{"client_secret": REDACTED, "tokens_used": 12}],
+                "password": null
+            })
+        );
+    }
+
+    #[test]
+    fn a_refused_request_in_a_batch_leaves_the_chain_untouched() {
+        let mut head = Head {
+            seq: 0,
+            hash: chain::GENESIS.into(),
+        };
+        let good = vec![NewEvent::requested("a", json!({"person": "a"}))];
+        let bad = vec![NewEvent::new(7, EventKind::Step, "a", json!({}))];
+        let also_good = vec![NewEvent::requested("b", json!({}))];
+        let mut next = 41;
+        let p = plan(
+            &mut head,
+            &[&good, &bad, &also_good],
+            &HashSet::new(),
+            &mut || {
+                next += 1;
+                next
+            },
+        );
+        assert!(matches!(p.outcomes[1], Err(AuditError::UnknownRun(7))));
+        let records: Vec<&Record> = p.sealed.iter().map(|s| &s.record).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!((records[0].seq, records[0].run), (1, 42));
+        assert_eq!((records[1].seq, records[1].run), (2, 43));
+        assert_eq!(records[1].prev_hash, records[0].hash);
+        assert_eq!(head.seq, 2);
+        assert_eq!(head.hash, records[1].hash);
+        assert_eq!(p.new_runs[1].person, "b", "person falls back to the actor");
+    }
 }
