@@ -296,7 +296,11 @@ const MAX_BATCH: usize = 4096;
 /// The handle everyone holds: cheap to clone, all clones talk to one writer.
 #[derive(Clone)]
 pub struct AuditLog {
+    /// To the writer: appends, deliveries, pings (and reads when the backend
+    /// has only one connection).
     tx: mpsc::Sender<Op>,
+    /// To the reader (may be the same channel as `tx`).
+    reads: mpsc::Sender<Op>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -307,8 +311,9 @@ impl std::fmt::Debug for AuditLog {
 
 type Reply<T> = oneshot::Sender<Result<T, AuditError>>;
 
-/// A request to the writer. Writes are grouped into one transaction; reads
-/// run after the writes that arrived with them.
+/// A request to a backend's writer (writes are grouped into one transaction)
+/// or reader. When one connection serves both, reads run after the writes
+/// that arrived with them.
 enum Op {
     Append(Vec<NewEvent>, Reply<Vec<Record>>),
     Deliver(String, String, Reply<bool>),
@@ -330,26 +335,42 @@ impl AuditLog {
     /// `sqlite::memory:` or `postgres://USER@HOST:PORT/DB`, and starts its
     /// writer. An existing log continues its chain.
     pub async fn open(url: &str) -> Result<AuditLog, AuditError> {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        if let Some(rest) = url.strip_prefix("sqlite:") {
+        let (tx, writes) = mpsc::channel(QUEUE);
+        let (reads_tx, reads) = mpsc::channel(QUEUE);
+        let separate_reader = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
                 return Err(AuditError::BadUrl("sqlite URL without a path".into()));
             }
-            sqlite::start(path, rx).await?;
+            sqlite::start(path, writes, reads).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            postgres::start(url, rx).await?;
+            postgres::start(url, writes, reads).await?;
+            true
         } else {
             let scheme = url.split(':').next().unwrap_or("");
             return Err(AuditError::BadUrl(format!("scheme `{scheme}`")));
-        }
-        Ok(AuditLog { tx })
+        };
+        let reads = if separate_reader {
+            reads_tx
+        } else {
+            tx.clone()
+        };
+        Ok(AuditLog { tx, reads })
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, AuditError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    async fn read<T>(&self, make: impl FnOnce(Reply<T>) -> Read) -> Result<T, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.reads
+            .send(Op::Read(make(reply)))
             .await
             .map_err(|_| AuditError::Closed)?;
         answer.await.map_err(|_| AuditError::Closed)?
@@ -372,30 +393,30 @@ impl AuditLog {
 
     /// A run's whole story, in order (empty when the run does not exist).
     pub async fn run(&self, id: RunId) -> Result<Vec<Record>, AuditError> {
-        self.call(|r| Op::Read(Read::Run(id, r))).await
+        self.read(|r| Read::Run(id, r)).await
     }
 
     /// Runs matching `f`, newest first.
     pub async fn list(&self, f: &Filter) -> Result<Vec<RunSummary>, AuditError> {
         let f = f.clone();
-        self.call(|r| Op::Read(Read::List(f, r))).await
+        self.read(|r| Read::List(f, r)).await
     }
 
     /// Every record with `seq > since_seq`, in order (`export(0)` is all).
     pub async fn export(&self, since_seq: i64) -> Result<Vec<Record>, AuditError> {
-        self.call(|r| Op::Read(Read::Export(since_seq, r))).await
+        self.read(|r| Read::Export(since_seq, r)).await
     }
 
     /// Re-hashes the whole log and walks the chain, naming every record that
     /// was edited, deleted or reordered.
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
-        self.call(|r| Op::Read(Read::Verify(r))).await
+        self.read(Read::Verify).await
     }
 
     /// Runs with no terminal event: after a crash these were in flight, and
     /// the caller appends `Interrupted` to each.
     pub async fn open_runs(&self) -> Result<Vec<RunId>, AuditError> {
-        self.call(|r| Op::Read(Read::OpenRuns(r))).await
+        self.read(Read::OpenRuns).await
     }
 
     /// Records that delivery `id` from `source` (a webhook or event id) was
@@ -415,9 +436,15 @@ impl AuditLog {
     /// Flushes what is pending and stops the writer. Other clones get
     /// [`AuditError::Closed`] afterwards.
     pub async fn close(self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Op::Close(done)).await.is_ok() {
-            let _ = wait.await;
+        let mut channels = vec![&self.tx];
+        if !self.reads.same_channel(&self.tx) {
+            channels.push(&self.reads);
+        }
+        for channel in channels {
+            let (done, wait) = oneshot::channel();
+            if channel.send(Op::Close(done)).await.is_ok() {
+                let _ = wait.await;
+            }
         }
     }
 }

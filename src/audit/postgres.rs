@@ -61,8 +61,14 @@ CREATE TABLE IF NOT EXISTS audit_deliveries (
 );
 ";
 
-/// Connects, creates the schema if needed, and starts the writer task.
-pub(super) async fn start(url: &str, rx: mpsc::Receiver<Op>) -> Result<(), AuditError> {
+/// Connects, creates the schema if needed, and starts the writer task
+/// (serving `writes`) and a reader task with its own connection (serving
+/// `reads`), so a long `verify` or `export` never stalls appends.
+pub(super) async fn start(
+    url: &str,
+    writes: mpsc::Receiver<Op>,
+    reads: mpsc::Receiver<Op>,
+) -> Result<(), AuditError> {
     let config: Config = url
         .parse()
         .map_err(|_| AuditError::BadUrl("not a valid postgres:// connection URL".into()))?;
@@ -72,7 +78,9 @@ pub(super) async fn start(url: &str, rx: mpsc::Receiver<Op>) -> Result<(), Audit
         .await?;
     tx.batch_execute(SCHEMA).await?;
     tx.commit().await?;
-    tokio::spawn(serve(config, client, rx));
+    let reader = connect(&config).await?;
+    tokio::spawn(serve(config.clone(), client, writes));
+    tokio::spawn(serve(config, reader, reads));
     Ok(())
 }
 

@@ -1,8 +1,11 @@
 //! The SQLite backend: one file in WAL mode with `synchronous=FULL`, owned by
 //! one writer thread that group-commits whatever callers have queued.
 //!
-//! Reads go through the same thread, after the writes queued with them, so a
-//! caller always reads what it has appended.
+//! Reads of a file use a second connection on its own thread, so a long
+//! `verify` or `export` never stalls appends; an append has committed before
+//! it returns, so a caller always reads what it has appended. An in-memory
+//! database has a single connection, which serves reads after the writes
+//! queued with them.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -55,13 +58,35 @@ CREATE TABLE IF NOT EXISTS audit_deliveries (
 ";
 
 /// Opens the database at `path` (`:memory:` for a throwaway one) and starts
-/// the writer thread serving `rx`.
-pub(super) async fn start(path: &str, rx: mpsc::Receiver<Op>) -> Result<(), AuditError> {
+/// the writer thread serving `writes`. For a file, a second thread with its
+/// own connection serves `reads` (WAL readers never block the writer), and
+/// this returns `true`; an in-memory database has one connection, so its
+/// reads must go to the writer (`false`).
+pub(super) async fn start(
+    path: &str,
+    writes: mpsc::Receiver<Op>,
+    reads: mpsc::Receiver<Op>,
+) -> Result<bool, AuditError> {
+    spawn("audit-sqlite", path, Store::open, writes).await?;
+    if path == ":memory:" {
+        return Ok(false);
+    }
+    spawn("audit-sqlite-reader", path, Store::open_reader, reads).await?;
+    Ok(true)
+}
+
+/// Opens a connection on its own thread and serves `rx` there.
+async fn spawn(
+    name: &str,
+    path: &str,
+    open: fn(&str) -> Result<Store, AuditError>,
+    rx: mpsc::Receiver<Op>,
+) -> Result<(), AuditError> {
     let path = path.to_owned();
     let (ready, opened) = oneshot::channel();
     std::thread::Builder::new()
-        .name("audit-sqlite".into())
-        .spawn(move || match Store::open(&path) {
+        .name(name.into())
+        .spawn(move || match open(&path) {
             Ok(store) => {
                 let _ = ready.send(Ok(()));
                 store.serve(rx);
@@ -89,6 +114,13 @@ impl Store {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn })
+    }
+
+    /// A second connection for reads only (the writer made the schema).
+    fn open_reader(path: &str) -> Result<Store, AuditError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(Store { conn })
     }
 
