@@ -413,8 +413,11 @@ impl AuditLog {
         self.read(Read::Verify).await
     }
 
-    /// Runs with no terminal event: after a crash these were in flight, and
-    /// the caller appends `Interrupted` to each.
+    /// Runs with no terminal event, oldest first: after a crash these were in
+    /// flight, and the caller appends `Interrupted` to each it will not
+    /// resume. Runs awaiting approval are included too (their state in
+    /// [`AuditLog::list`] is `awaiting_approval`): approvals survive restarts,
+    /// so the caller may keep those open.
     pub async fn open_runs(&self) -> Result<Vec<RunId>, AuditError> {
         self.read(Read::OpenRuns).await
     }

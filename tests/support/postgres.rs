@@ -188,13 +188,29 @@ impl RunAs {
     fn command(&self, program: &Path) -> Command {
         match self {
             RunAs::Me => Command::new(program),
-            RunAs::User { name, .. } => {
+            RunAs::User { name, .. } if has_runuser() => {
                 let mut cmd = Command::new("runuser");
                 cmd.args(["-u", name, "--"]).arg(program);
                 cmd
             }
+            RunAs::User { name, .. } => {
+                // `su USER -s /bin/sh -c 'exec "$0" "$@"' PROGRAM ARGS...`:
+                // arguments added later land in "$@".
+                let mut cmd = Command::new("su");
+                cmd.args([name.as_str(), "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\""])
+                    .arg(program);
+                cmd
+            }
         }
     }
+}
+
+fn has_runuser() -> bool {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin"].map(PathBuf::from));
+    dirs.iter().any(|d| d.join("runuser").is_file())
 }
 
 fn free_port() -> u16 {
