@@ -194,10 +194,11 @@ impl RunAs {
                 cmd
             }
             RunAs::User { name, .. } => {
-                // `su USER -s /bin/sh -c 'exec "$0" "$@"' PROGRAM ARGS...`:
-                // arguments added later land in "$@".
+                // `su -s /bin/sh -c 'exec "$0" "$@"' USER -- PROGRAM ARGS...`:
+                // after `--` su passes everything to the shell, so arguments
+                // added later land in "$@" (not in su's own options).
                 let mut cmd = Command::new("su");
-                cmd.args([name.as_str(), "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\""])
+                cmd.args(["-s", "/bin/sh", "-c", "exec \"$0\" \"$@\"", name, "--"])
                     .arg(program);
                 cmd
             }
