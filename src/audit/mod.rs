@@ -706,8 +706,10 @@ const MOVE_WINDOW: i64 = 64;
 struct Verifier {
     report: VerifyReport,
     prev: Option<(i64, String)>,
-    /// hash → seq of every row seen, to tell "moved" from "edited".
-    seen: std::collections::HashMap<String, i64>,
+    /// hash → seq of the most recent rows (at most `2 * MOVE_WINDOW`), to say
+    /// which record a broken link really points at.
+    recent: std::collections::HashMap<String, i64>,
+    recent_order: std::collections::VecDeque<String>,
 }
 
 impl Verifier {
@@ -715,7 +717,8 @@ impl Verifier {
         Verifier {
             report: VerifyReport::default(),
             prev: None,
-            seen: Default::default(),
+            recent: Default::default(),
+            recent_order: Default::default(),
         }
     }
 
@@ -726,15 +729,17 @@ impl Verifier {
             Some((seq, hash)) => (seq + 1, hash.as_str()),
             None => (1, chain::GENESIS),
         };
-        let computed = chain::hash(
-            r.seq,
-            r.run,
-            &r.at,
-            &r.kind,
-            &r.actor,
-            &r.data,
-            &r.prev_hash,
-        );
+        let rehash =
+            |seq: i64| chain::hash(seq, r.run, &r.at, &r.kind, &r.actor, &r.data, &r.prev_hash);
+        let intact = rehash(r.seq) == r.hash;
+        // A record whose hash fits another position was moved, not edited.
+        let written_as = if intact {
+            None
+        } else {
+            (r.seq - MOVE_WINDOW..=r.seq + MOVE_WINDOW)
+                .filter(|s| *s != r.seq && *s > 0)
+                .find(|s| rehash(*s) == r.hash)
+        };
         if r.seq > expected_seq {
             let gap = if r.seq - expected_seq == 1 {
                 format!("record {expected_seq} is missing")
@@ -744,35 +749,36 @@ impl Verifier {
             self.report
                 .problems
                 .push(format!("{name}: {gap} before it (gap in seq) — deleted?"));
+        } else if let Some(original) = written_as {
+            self.report.problems.push(format!(
+                "{name}: was written as record {original} — reordered?"
+            ));
         } else if r.prev_hash != expected_prev {
-            let follows = match self.seen.get(&r.prev_hash) {
-                Some(seq) => format!("it was written after record {seq}"),
-                None if r.prev_hash == chain::GENESIS => {
-                    "it was written as the first record".into()
-                }
-                None => "its predecessor is not in the log".into(),
-            };
             let after = match &self.prev {
                 Some((seq, _)) => format!("record {seq}"),
                 None => "the start of the log".into(),
             };
+            let really = match self.recent.get(&r.prev_hash) {
+                Some(seq) => format!("it was written right after the record now at {seq}"),
+                None if r.prev_hash == chain::GENESIS => "it was written first".into(),
+                None => "the record it was written after is not just before it".into(),
+            };
             self.report.problems.push(format!(
-                "{name}: prev_hash link broken — it now follows {after} but {follows}; reordered?"
+                "{name}: prev_hash link broken — it follows {after} but {really}; reordered?"
             ));
         }
-        if computed != r.hash {
-            let written_as = (r.seq - MOVE_WINDOW..=r.seq + MOVE_WINDOW)
-                .filter(|s| *s != r.seq && *s > 0)
-                .find(|s| {
-                    chain::hash(*s, r.run, &r.at, &r.kind, &r.actor, &r.data, &r.prev_hash)
-                        == r.hash
-                });
-            self.report.problems.push(match written_as {
-                Some(s) => format!("{name}: was written as record {s} — reordered?"),
-                None => format!("{name}: hash mismatch — edited?"),
-            });
+        if !intact && written_as.is_none() {
+            self.report
+                .problems
+                .push(format!("{name}: hash mismatch — edited?"));
         }
-        self.seen.insert(r.hash.clone(), r.seq);
+        self.recent.insert(r.hash.clone(), r.seq);
+        self.recent_order.push_back(r.hash.clone());
+        if self.recent_order.len() > 2 * MOVE_WINDOW as usize {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
         self.prev = Some((r.seq, r.hash.clone()));
     }
 
