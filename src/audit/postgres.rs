@@ -69,9 +69,13 @@ pub(super) async fn start(
     writes: mpsc::Receiver<Op>,
     reads: mpsc::Receiver<Op>,
 ) -> Result<(), AuditError> {
-    let config: Config = url
+    let mut config: Config = url
         .parse()
         .map_err(|_| AuditError::BadUrl("not a valid postgres:// connection URL".into()))?;
+    if config.get_connect_timeout().is_none() {
+        // An unreachable server should fail `open` (and `/readyz`), not hang.
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
     let mut client = connect(&config).await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
