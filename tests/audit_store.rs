@@ -786,3 +786,49 @@ async fn an_unknown_url_is_refused_without_echoing_its_password() {
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("sqlite://PATH"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_reconnects_after_its_connections_are_killed() {
+    let b = Backend::postgres().await;
+    let log = b.open().await;
+    let run = some_run(&log, 1).await;
+    // As a server restart or failover would: end every session of this store.
+    b.tamper(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    // Requests fail until the writer notices and reconnects (one attempt per
+    // batch); a bounded number of attempts must succeed.
+    let mut attempts = 0;
+    let rec = loop {
+        attempts += 1;
+        match log
+            .append(event(run, EventKind::Note, json!({"after": "reconnect"})))
+            .await
+        {
+            Ok(rec) => break rec,
+            Err(e) if attempts < 200 => {
+                assert!(matches!(e, AuditError::Postgres(_)), "{e}");
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("the store never reconnected: {e}"),
+        }
+    };
+    assert_eq!(rec.seq, 3);
+    let mut attempts = 0;
+    let report = loop {
+        attempts += 1;
+        match log.verify().await {
+            Ok(report) => break report,
+            Err(e) if attempts < 200 => {
+                assert!(matches!(e, AuditError::Postgres(_)), "{e}");
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("the reader never reconnected: {e}"),
+        }
+    };
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.records, 3);
+    log.close().await;
+}
