@@ -1,0 +1,347 @@
+//! The PostgreSQL backend: one writer task owns a connection and
+//! group-commits whatever callers have queued.
+//!
+//! Several replicas may share one database: each write transaction first
+//! locks the chain's head row (`SELECT ... FOR UPDATE`), so appends from all
+//! writers serialise into one chain; run ids come from a sequence. Schema
+//! creation runs under a transaction-level advisory lock so replicas starting
+//! together do not race.
+
+use std::collections::HashSet;
+
+use futures::TryStreamExt;
+use tokio::sync::mpsc;
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::{
+    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Filter,
+    Head, Op, Plan, RawRow, Read, Record, RunId, RunSummary, Verifier, VerifyReport, MAX_BATCH,
+};
+
+/// Key of the advisory lock that serialises schema creation.
+const SCHEMA_LOCK: i64 = 0x6f70_7362_6f74_0001;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_events (
+    seq BIGINT PRIMARY KEY,
+    run BIGINT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_events_by_run ON audit_events (run, seq);
+CREATE TABLE IF NOT EXISTS audit_runs (
+    run BIGINT PRIMARY KEY,
+    requested_at TEXT NOT NULL,
+    person TEXT NOT NULL,
+    command TEXT NOT NULL,
+    text TEXT NOT NULL,
+    hub TEXT,
+    cluster TEXT,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_runs_by_state ON audit_runs (state);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000')
+    ON CONFLICT (id) DO NOTHING;
+CREATE SEQUENCE IF NOT EXISTS audit_run_ids;
+CREATE TABLE IF NOT EXISTS audit_deliveries (
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (source, id)
+);
+";
+
+/// Connects, creates the schema if needed, and starts the writer task
+/// (serving `writes`) and a reader task with its own connection (serving
+/// `reads`), so a long `verify` or `export` never stalls appends.
+pub(super) async fn start(
+    url: &str,
+    writes: mpsc::Receiver<Op>,
+    reads: mpsc::Receiver<Op>,
+) -> Result<(), AuditError> {
+    let mut config: Config = url
+        .parse()
+        .map_err(|_| AuditError::BadUrl("not a valid postgres:// connection URL".into()))?;
+    if config.get_connect_timeout().is_none() {
+        // An unreachable server should fail `open` (and `/readyz`), not hang.
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    let mut client = connect(&config).await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await?;
+    tx.batch_execute(SCHEMA).await?;
+    tx.commit().await?;
+    let reader = connect(&config).await?;
+    tokio::spawn(serve(config.clone(), client, writes));
+    tokio::spawn(serve(config, reader, reads));
+    Ok(())
+}
+
+async fn connect(config: &Config) -> Result<Client, AuditError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "audit store connection to PostgreSQL ended");
+        }
+    });
+    Ok(client)
+}
+
+async fn serve(config: Config, mut client: Client, mut rx: mpsc::Receiver<Op>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = Drained::new();
+        batch.push(first);
+        while batch.len() < MAX_BATCH && batch.close.is_none() {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if client.is_closed() {
+            // The server went away (restart, failover): try once per batch.
+            match connect(&config).await {
+                Ok(c) => client = c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit store cannot reconnect to PostgreSQL");
+                }
+            }
+        }
+        if batch.has_writes() {
+            let result = write(&mut client, &batch).await;
+            batch.answer_writes(result);
+        }
+        for read in std::mem::take(&mut batch.reads) {
+            answer_read(&client, read).await;
+        }
+        if let Some(done) = batch.close.take() {
+            let _ = done.send(());
+            break;
+        }
+    }
+}
+
+async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>), AuditError> {
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_one(
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let mut head = Head {
+        seq: row.get(0),
+        hash: row.get(1),
+    };
+    let requests: Vec<&[_]> = batch.appends.iter().map(|(es, _)| es.as_slice()).collect();
+    let (runs, requested) = referenced_runs(&requests);
+    let mut existing = HashSet::new();
+    if !runs.is_empty() {
+        for row in tx
+            .query("SELECT run FROM audit_runs WHERE run = ANY($1)", &[&runs])
+            .await?
+        {
+            existing.insert(row.get::<_, i64>(0));
+        }
+    }
+    let mut ids: Vec<RunId> = Vec::new();
+    if requested > 0 {
+        for row in tx
+            .query(
+                "SELECT nextval('audit_run_ids') FROM generate_series(1, $1::bigint)",
+                &[&(requested as i64)],
+            )
+            .await?
+        {
+            ids.push(row.get(0));
+        }
+    }
+    let mut ids = ids.into_iter();
+    let plan = plan(&mut head, &requests, &existing, &mut || {
+        ids.next().expect("one id fetched per requested event")
+    });
+    if !plan.sealed.is_empty() {
+        let mut cols: [Vec<String>; 6] = Default::default();
+        let mut seqs = Vec::new();
+        let mut run_ids = Vec::new();
+        for s in &plan.sealed {
+            let r = &s.record;
+            seqs.push(r.seq);
+            run_ids.push(r.run);
+            cols[0].push(chain::format_at(&r.at));
+            cols[1].push(r.kind.as_str().to_owned());
+            cols[2].push(r.actor.clone());
+            cols[3].push(s.data_text.clone());
+            cols[4].push(r.prev_hash.clone());
+            cols[5].push(r.hash.clone());
+        }
+        tx.execute(
+            "INSERT INTO audit_events (seq, run, at, kind, actor, data, prev_hash, hash)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                                  $5::text[], $6::text[], $7::text[], $8::text[])",
+            &[
+                &seqs, &run_ids, &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &cols[5],
+            ],
+        )
+        .await?;
+    }
+    if !plan.new_runs.is_empty() {
+        let runs: Vec<i64> = plan.new_runs.iter().map(|n| n.run).collect();
+        let at: Vec<&str> = plan
+            .new_runs
+            .iter()
+            .map(|n| n.requested_at.as_str())
+            .collect();
+        let person: Vec<&str> = plan.new_runs.iter().map(|n| n.person.as_str()).collect();
+        let command: Vec<&str> = plan.new_runs.iter().map(|n| n.command.as_str()).collect();
+        let text: Vec<&str> = plan.new_runs.iter().map(|n| n.text.as_str()).collect();
+        let hub: Vec<Option<&str>> = plan.new_runs.iter().map(|n| n.hub.as_deref()).collect();
+        let cluster: Vec<Option<&str>> =
+            plan.new_runs.iter().map(|n| n.cluster.as_deref()).collect();
+        tx.execute(
+            "INSERT INTO audit_runs (run, requested_at, person, command, text, hub, cluster, state, updated_at)
+             SELECT run, at, person, command, text, hub, cluster, 'requested', at
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  AS u(run, at, person, command, text, hub, cluster)",
+            &[&runs, &at, &person, &command, &text, &hub, &cluster],
+        )
+        .await?;
+    }
+    if !plan.touched.is_empty() {
+        let runs: Vec<i64> = plan.touched.iter().map(|t| t.0).collect();
+        let states: Vec<Option<&str>> = plan.touched.iter().map(|t| t.1.as_deref()).collect();
+        let at: Vec<&str> = plan.touched.iter().map(|t| t.2.as_str()).collect();
+        tx.execute(
+            "UPDATE audit_runs r SET state = coalesce(u.state, r.state), updated_at = u.at
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(run, state, at)
+             WHERE r.run = u.run",
+            &[&runs, &states, &at],
+        )
+        .await?;
+    }
+    let mut fresh = Vec::with_capacity(batch.deliveries.len());
+    if !batch.deliveries.is_empty() {
+        let now = chain::format_at(&chain::now());
+        let stmt = tx
+            .prepare(
+                "INSERT INTO audit_deliveries (source, id, at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        for (source, id, _) in &batch.deliveries {
+            fresh.push(tx.execute(&stmt, &[source, id, &now]).await? == 1);
+        }
+    }
+    // Always written: the head `verify` checks the tail against, and a ping's
+    // proof that the store takes writes.
+    tx.execute(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[&head.seq, &head.hash],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((plan, fresh))
+}
+
+async fn answer_read(client: &Client, read: Read) {
+    match read {
+        Read::Run(id, reply) => {
+            let _ = reply.send(records(client, "WHERE run = $1", id).await);
+        }
+        Read::Export(since, reply) => {
+            let _ = reply.send(records(client, "WHERE seq > $1", since).await);
+        }
+        Read::List(filter, reply) => {
+            let _ = reply.send(list(client, &filter).await);
+        }
+        Read::Verify(reply) => {
+            let _ = reply.send(verify(client).await);
+        }
+        Read::OpenRuns(reply) => {
+            let _ = reply.send(open_runs(client).await);
+        }
+    }
+}
+
+const RECORD_COLUMNS: &str = "seq, run, at, kind, actor, data, prev_hash, hash";
+
+fn raw_row(r: &tokio_postgres::Row) -> RawRow {
+    RawRow {
+        seq: r.get(0),
+        run: r.get(1),
+        at: r.get(2),
+        kind: r.get(3),
+        actor: r.get(4),
+        data: r.get(5),
+        prev_hash: r.get(6),
+        hash: r.get(7),
+    }
+}
+
+async fn records(client: &Client, clause: &str, arg: i64) -> Result<Vec<Record>, AuditError> {
+    let rows = client
+        .query(
+            &format!("SELECT {RECORD_COLUMNS} FROM audit_events {clause} ORDER BY seq"),
+            &[&arg],
+        )
+        .await?;
+    rows.iter().map(|r| raw_row(r).into_record()).collect()
+}
+
+async fn list(client: &Client, filter: &Filter) -> Result<Vec<RunSummary>, AuditError> {
+    let (sql, args) = list_sql(filter, |n| format!("${n}::text"));
+    let rows = client.query_raw(&sql, args.iter()).await?;
+    let rows: Vec<tokio_postgres::Row> = rows.try_collect().await?;
+    rows.iter()
+        .map(|r| {
+            let run: i64 = r.get(0);
+            Ok(RunSummary {
+                run,
+                requested_at: parse_time(run, r.get(1))?,
+                person: r.get(2),
+                command: r.get(3),
+                hub: r.get(4),
+                cluster: r.get(5),
+                state: r.get(6),
+                updated_at: parse_time(run, r.get(7))?,
+            })
+        })
+        .collect()
+}
+
+async fn verify(client: &Client) -> Result<VerifyReport, AuditError> {
+    let mut verifier = Verifier::new();
+    let rows = client
+        .query_raw(
+            &format!("SELECT {RECORD_COLUMNS} FROM audit_events ORDER BY seq"),
+            std::iter::empty::<i64>(),
+        )
+        .await?;
+    futures::pin_mut!(rows);
+    while let Some(row) = rows.try_next().await? {
+        verifier.row(&raw_row(&row));
+    }
+    let head = client
+        .query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[])
+        .await?
+        .map(|r| Head {
+            seq: r.get(0),
+            hash: r.get(1),
+        });
+    Ok(verifier.finish(head))
+}
+
+async fn open_runs(client: &Client) -> Result<Vec<RunId>, AuditError> {
+    let rows = client.query(&open_runs_sql(), &[]).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

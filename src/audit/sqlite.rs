@@ -1,0 +1,340 @@
+//! The SQLite backend: one file in WAL mode with `synchronous=FULL`, owned by
+//! one writer thread that group-commits whatever callers have queued.
+//!
+//! Reads of a file use a second connection on its own thread, so a long
+//! `verify` or `export` never stalls appends; an append has committed before
+//! it returns, so a caller always reads what it has appended. An in-memory
+//! database has a single connection, which serves reads after the writes
+//! queued with them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Head,
+    Op, Plan, RawRow, Read, Record, RunSummary, Verifier, MAX_BATCH,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_events (
+    seq INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_events_by_run ON audit_events (run, seq);
+CREATE TABLE IF NOT EXISTS audit_runs (
+    run INTEGER PRIMARY KEY,
+    requested_at TEXT NOT NULL,
+    person TEXT NOT NULL,
+    command TEXT NOT NULL,
+    text TEXT NOT NULL,
+    hub TEXT,
+    cluster TEXT,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_runs_by_state ON audit_runs (state);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    next_run INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO audit_head (id, seq, hash, next_run) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 1);
+CREATE TABLE IF NOT EXISTS audit_deliveries (
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (source, id)
+);
+";
+
+/// Opens the database at `path` (`:memory:` for a throwaway one) and starts
+/// the writer thread serving `writes`. For a file, a second thread with its
+/// own connection serves `reads` (WAL readers never block the writer), and
+/// this returns `true`; an in-memory database has one connection, so its
+/// reads must go to the writer (`false`).
+pub(super) async fn start(
+    path: &str,
+    writes: mpsc::Receiver<Op>,
+    reads: mpsc::Receiver<Op>,
+) -> Result<bool, AuditError> {
+    spawn("audit-sqlite", path, Store::open, writes).await?;
+    if path == ":memory:" {
+        return Ok(false);
+    }
+    spawn("audit-sqlite-reader", path, Store::open_reader, reads).await?;
+    Ok(true)
+}
+
+/// Opens a connection on its own thread and serves `rx` there.
+async fn spawn(
+    name: &str,
+    path: &str,
+    open: fn(&str) -> Result<Store, AuditError>,
+    rx: mpsc::Receiver<Op>,
+) -> Result<(), AuditError> {
+    let path = path.to_owned();
+    let (ready, opened) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || match open(&path) {
+            Ok(store) => {
+                let _ = ready.send(Ok(()));
+                store.serve(rx);
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        })
+        .map_err(|e| AuditError::Io(Arc::new(e)))?;
+    opened.await.map_err(|_| AuditError::Closed)?
+}
+
+struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    fn open(path: &str) -> Result<Store, AuditError> {
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()?
+        } else {
+            Connection::open(path)?
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn })
+    }
+
+    /// A second connection for reads only (the writer made the schema).
+    fn open_reader(path: &str) -> Result<Store, AuditError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Store { conn })
+    }
+
+    fn serve(mut self, mut rx: mpsc::Receiver<Op>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = Drained::new();
+            batch.push(first);
+            while batch.len() < MAX_BATCH && batch.close.is_none() {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            if batch.has_writes() {
+                let result = self.write(&batch);
+                batch.answer_writes(result);
+            }
+            for read in std::mem::take(&mut batch.reads) {
+                self.read(read);
+            }
+            if let Some(done) = batch.close.take() {
+                let _ = done.send(());
+                break;
+            }
+        }
+    }
+
+    /// One transaction for every write in `batch`.
+    fn write(&mut self, batch: &Drained) -> Result<(Plan, Vec<bool>), AuditError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (seq, hash, mut next_run): (i64, String, i64) = tx.query_row(
+            "SELECT seq, hash, next_run FROM audit_head WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut head = Head { seq, hash };
+        let requests: Vec<&[_]> = batch.appends.iter().map(|(es, _)| es.as_slice()).collect();
+        let (runs, _) = referenced_runs(&requests);
+        let mut existing = HashSet::new();
+        {
+            let mut exists = tx.prepare_cached("SELECT 1 FROM audit_runs WHERE run = ?1")?;
+            for run in runs {
+                if exists.exists([run])? {
+                    existing.insert(run);
+                }
+            }
+        }
+        let plan = plan(&mut head, &requests, &existing, &mut || {
+            next_run += 1;
+            next_run - 1
+        });
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO audit_events (seq, run, at, kind, actor, data, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for s in &plan.sealed {
+                let r = &s.record;
+                insert.execute(params![
+                    r.seq,
+                    r.run,
+                    chain::format_at(&r.at),
+                    r.kind.as_str(),
+                    r.actor,
+                    s.data_text,
+                    r.prev_hash,
+                    r.hash
+                ])?;
+            }
+            let mut new_run = tx.prepare_cached(
+                "INSERT INTO audit_runs (run, requested_at, person, command, text, hub, cluster, state, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'requested', ?2)",
+            )?;
+            for n in &plan.new_runs {
+                new_run.execute(params![
+                    n.run,
+                    n.requested_at,
+                    n.person,
+                    n.command,
+                    n.text,
+                    n.hub,
+                    n.cluster
+                ])?;
+            }
+            let mut touch = tx.prepare_cached(
+                "UPDATE audit_runs SET state = coalesce(?2, state), updated_at = ?3 WHERE run = ?1",
+            )?;
+            for (run, state, at) in &plan.touched {
+                touch.execute(params![run, state, at])?;
+            }
+        }
+        let mut fresh = Vec::with_capacity(batch.deliveries.len());
+        if !batch.deliveries.is_empty() {
+            let now = chain::format_at(&chain::now());
+            let mut deliver = tx.prepare_cached(
+                "INSERT OR IGNORE INTO audit_deliveries (source, id, at) VALUES (?1, ?2, ?3)",
+            )?;
+            for (source, id, _) in &batch.deliveries {
+                fresh.push(deliver.execute(params![source, id, now])? == 1);
+            }
+        }
+        // Always written: it is the head `verify` checks the tail against,
+        // and it makes a ping a real durable write.
+        tx.execute(
+            "UPDATE audit_head SET seq = ?1, hash = ?2, next_run = ?3 WHERE id = 1",
+            params![head.seq, head.hash, next_run],
+        )?;
+        tx.commit()?;
+        Ok((plan, fresh))
+    }
+
+    fn read(&self, read: Read) {
+        match read {
+            Read::Run(id, reply) => {
+                let _ = reply.send(self.records("WHERE run = ?1", id));
+            }
+            Read::Export(since, reply) => {
+                let _ = reply.send(self.records("WHERE seq > ?1", since));
+            }
+            Read::List(filter, reply) => {
+                let _ = reply.send(self.list(&filter));
+            }
+            Read::Verify(reply) => {
+                let _ = reply.send(self.verify());
+            }
+            Read::OpenRuns(reply) => {
+                let _ = reply.send(self.open_runs());
+            }
+        }
+    }
+
+    fn records(&self, clause: &str, arg: i64) -> Result<Vec<Record>, AuditError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT seq, run, at, kind, actor, data, prev_hash, hash FROM audit_events {clause} ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([arg], raw_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.into_record()?);
+        }
+        Ok(out)
+    }
+
+    fn list(&self, filter: &super::Filter) -> Result<Vec<RunSummary>, AuditError> {
+        let (sql, args) = list_sql(filter, |n| format!("?{n}"));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (run, requested_at, person, command, hub, cluster, state, updated_at) = row?;
+            out.push(RunSummary {
+                run,
+                requested_at: parse_time(run, &requested_at)?,
+                person,
+                command,
+                hub,
+                cluster,
+                state,
+                updated_at: parse_time(run, &updated_at)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn verify(&self) -> Result<super::VerifyReport, AuditError> {
+        let mut verifier = Verifier::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, run, at, kind, actor, data, prev_hash, hash FROM audit_events ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            verifier.row(&raw_row(row)?);
+        }
+        let head = self
+            .conn
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok(Head {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            })
+            .optional()?;
+        Ok(verifier.finish(head))
+    }
+
+    fn open_runs(&self) -> Result<Vec<super::RunId>, AuditError> {
+        let mut stmt = self.conn.prepare_cached(&open_runs_sql())?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        seq: r.get(0)?,
+        run: r.get(1)?,
+        at: r.get(2)?,
+        kind: r.get(3)?,
+        actor: r.get(4)?,
+        data: r.get(5)?,
+        prev_hash: r.get(6)?,
+        hash: r.get(7)?,
+    })
+}
