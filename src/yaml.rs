@@ -116,7 +116,13 @@ impl From<Diagnostic> for Diagnostics {
 /// errors both come back with their position and the path of the offending
 /// key, e.g. `commands/hub.yaml:3:12: steps[1].timeout: invalid duration`.
 pub fn parse_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
-    let node = marked_yaml::parse_yaml(0, text).map_err(|e| load_error(file, e))?;
+    let options = if top_level_is_a_list(text) {
+        marked_yaml::LoaderOptions::default().toplevel_sequence()
+    } else {
+        marked_yaml::LoaderOptions::default()
+    }
+    .error_on_duplicate_keys(true);
+    let node = marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(file, e))?;
     marked_yaml::from_node(&node).map_err(|e| {
         let (line, column) = e
             .start_mark()
@@ -133,6 +139,14 @@ pub fn parse_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagn
             message,
         }
     })
+}
+
+/// Whether the document is a list (`commands/*.yaml`) rather than a mapping.
+fn top_level_is_a_list(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("---"))
+        .is_some_and(|l| l.starts_with('-') || l.starts_with('['))
 }
 
 /// Read and parse one file; a missing or unreadable file is a diagnostic too.
