@@ -78,7 +78,6 @@ impl ClusterState {
                 store.create("namespaces", "", obj).map_err(|e| anyhow::anyhow!(e.message))?;
             }
         }
-        let _ = store.create("customresourcedefinitions", "apiextensions.k8s.io", super::resources::dask_crd());
         let mut ordered: Vec<&Value> = seed.objects.iter().filter(|o| o["kind"] == "Namespace").collect();
         ordered.extend(seed.objects.iter().filter(|o| o["kind"] == "Node"));
         ordered.extend(seed.objects.iter().filter(|o| o["kind"] != "Namespace" && o["kind"] != "Node"));
@@ -101,6 +100,9 @@ impl ClusterState {
             store
                 .create(res.store_key(), res.group, obj)
                 .map_err(|e| anyhow::anyhow!("cluster {}: {}", seed.name, e.message))?;
+        }
+        if store.get("customresourcedefinitions", "", "daskclusters.gateway.dask.org").is_none() {
+            let _ = store.create("customresourcedefinitions", "apiextensions.k8s.io", super::resources::dask_crd());
         }
         link_events(&mut store);
         controller::sync(&mut store, true);
