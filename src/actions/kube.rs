@@ -483,7 +483,7 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
         }
         items.push((ts, summarise("Event", &v)));
     }
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
     if let Some(limit) = a.limit {
         items.truncate(limit);

@@ -378,7 +378,7 @@ async fn fan_out(
             }
         }
     }
-    let verb = step.action.describe.clone()(&step.args).verb;
+    let verb = (step.action.describe)(&step.args).verb;
     let target = Target {
         verb,
         target: targets.join(", "),
