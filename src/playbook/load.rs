@@ -138,7 +138,7 @@ fn load_one(file: &str, text: &str, registry: &Registry) -> Result<(Playbook, Sp
         None => return Err(Diagnostic::at(file, node.span(), "a playbook is a mapping with name, steps, ...").into()),
     };
     let pb = l.playbook(top);
-    let span = *top.span();
+    let span = *top.get_node("name").map(|n| n.span()).unwrap_or(top.span());
     l.diags.into_result(pb).map(|pb| (pb, span))
 }
 
@@ -276,7 +276,11 @@ impl Loader<'_> {
             .get_node("timeout")
             .and_then(|n| self.duration(n, "timeout"))
             .unwrap_or(DEFAULT_TIMEOUT);
-        let param_names: BTreeSet<String> = params.iter().map(|p| p.name.clone()).collect();
+        // Every declared name, even one whose spec is broken (no cascades).
+        let param_names: BTreeSet<String> = top
+            .get_mapping("params")
+            .map(|m| m.keys().map(|k| k.as_str().to_string()).collect())
+            .unwrap_or_default();
         let lock = top.get_node("lock").and_then(|n| {
             let s = self.string(n, "lock")?;
             self.check_template(n.span(), &s, false, &param_names, &BTreeSet::new(), None, "lock");
@@ -290,10 +294,16 @@ impl Loader<'_> {
                     self.err(seq.span(), "steps is empty; a playbook needs at least one step");
                 }
                 for n in seq.iter() {
+                    let declared = n
+                        .as_mapping()
+                        .and_then(|m| m.get_scalar("id"))
+                        .map(|s| s.as_str().to_string());
                     if let Some(step) = self.step(n, &param_names, &ids, mutates) {
-                        ids.insert(step.id.clone());
                         steps.push(step);
                     }
+                    // Declared even when the step is broken: no cascade of
+                    // "not an earlier step" errors after one mistake.
+                    ids.extend(declared);
                 }
             }
             Some(n) => self.err(n.span(), "steps must be a list of steps"),
@@ -409,6 +419,7 @@ impl Loader<'_> {
                 return;
             }
         };
+        let mut reported = BTreeSet::new();
         for r in refs {
             let mut parts = r.split('.');
             let head = parts.next().unwrap_or("");
@@ -422,7 +433,9 @@ impl Loader<'_> {
                         );
                     }
                 }
-            } else if !(params.contains(head) || Some(head) == item || GLOBALS.contains(&head)) {
+            } else if !(params.contains(head) || Some(head) == item || GLOBALS.contains(&head))
+                && reported.insert(head.to_string())
+            {
                 let known = params.iter().map(String::as_str).chain(item);
                 let hint = suggest(head, known);
                 self.err(
