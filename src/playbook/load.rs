@@ -122,10 +122,16 @@ struct Loader<'a> {
 
 fn load_one(file: &str, text: &str, registry: &Registry) -> Result<(Playbook, Span), Diagnostics> {
     let node = marked_yaml::parse_yaml(0, text).map_err(|e| {
-        // Reuse crate::yaml's positions for syntax errors.
-        crate::yaml::parse_str::<serde_json::Value>(file, text)
+        // Reuse crate::yaml's positions for syntax errors, without the
+        // scanner's own "line:col: " prefix repeated in the message.
+        let mut d = crate::yaml::parse_str::<serde_json::Value>(file, text)
             .err()
-            .unwrap_or_else(|| Diagnostic::file(file, e.to_string()))
+            .unwrap_or_else(|| Diagnostic::file(file, e.to_string()));
+        let prefix = format!("{}:{}: ", d.line, d.column);
+        if let Some(rest) = d.message.strip_prefix(&prefix) {
+            d.message = rest.to_string();
+        }
+        d
     })?;
     let mut l = Loader {
         file,
