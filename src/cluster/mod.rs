@@ -61,7 +61,10 @@ impl ClusterSet {
     }
 
     /// Register a cluster by its config, so that it can also impersonate.
-    pub fn insert_config(&mut self, name: &str, config: kube::Config) -> anyhow::Result<()> {
+    /// kube's own transparent retry layer is switched off: the playbook
+    /// executor retries (visibly, counted in progress and audit, cancellable).
+    pub fn insert_config(&mut self, name: &str, mut config: kube::Config) -> anyhow::Result<()> {
+        config.default_retry = false;
         let client = kube::Client::try_from(config.clone())
             .with_context(|| format!("cluster '{name}': cannot build a kube client"))?;
         Arc::make_mut(&mut self.clusters).insert(
@@ -112,15 +115,17 @@ impl ClusterSet {
         path: Option<&Path>,
         context: Option<&str>,
     ) -> anyhow::Result<kube::Client> {
-        let config = Self::config_from_kubeconfig(name, path, context).await?;
+        let mut config = Self::config_from_kubeconfig(name, path, context).await?;
+        config.default_retry = false;
         kube::Client::try_from(config)
             .with_context(|| format!("cluster '{name}': cannot build a kube client"))
     }
 
     /// A client for the cluster opsbot itself runs in (service account).
     pub async fn in_cluster() -> anyhow::Result<kube::Client> {
-        let config = kube::Config::incluster()
+        let mut config = kube::Config::incluster()
             .context("not running inside a Kubernetes pod (no service account token)")?;
+        config.default_retry = false;
         kube::Client::try_from(config).context("cannot build the in-cluster kube client")
     }
 
