@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use opsbot::actions::{ActionError, ActionSpec, Registry, Target};
 use opsbot::cluster::ClusterSet;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult, StepOutcome};
+use opsbot::playbook::{
+    execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult, StepOutcome,
+};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +17,11 @@ use tokio_util::sync::CancellationToken;
 fn describe(a: &Value) -> Target {
     Target {
         verb: "get".into(),
-        target: a.get("target").and_then(Value::as_str).unwrap_or("fake").to_string(),
+        target: a
+            .get("target")
+            .and_then(Value::as_str)
+            .unwrap_or("fake")
+            .to_string(),
     }
 }
 
@@ -33,7 +39,11 @@ fn registry(counter: Arc<AtomicU32>) -> Registry {
         describe,
         run,
     };
-    r.register(base("fake.echo", false, Arc::new(|c| Box::pin(async move { Ok(c.args) }))));
+    r.register(base(
+        "fake.echo",
+        false,
+        Arc::new(|c| Box::pin(async move { Ok(c.args) })),
+    ));
     r.register(base(
         "fake.flaky",
         false,
@@ -111,7 +121,8 @@ fn context(mode: Mode) -> (ExecContext, mpsc::UnboundedReceiver<Progress>) {
 }
 
 async fn run_with(text: &str, params: Value, mode: Mode, counter: Arc<AtomicU32>) -> Run {
-    let pbs = Playbooks::from_str_with("t.yaml", text, &registry(counter)).unwrap_or_else(|e| panic!("{e}"));
+    let pbs = Playbooks::from_str_with("t.yaml", text, &registry(counter))
+        .unwrap_or_else(|e| panic!("{e}"));
     let pb = pbs.iter().next().unwrap().clone();
     let (ctx, mut rx) = context(mode);
     let result = execute(&pb, params, ctx).await;
@@ -130,9 +141,13 @@ fn finished(progress: &[Progress], id: &str) -> (StepOutcome, u32, bool) {
     progress
         .iter()
         .find_map(|p| match p {
-            Progress::StepFinished { id: i, outcome, attempts, dry_run, .. } if i == id => {
-                Some((outcome.clone(), *attempts, *dry_run))
-            }
+            Progress::StepFinished {
+                id: i,
+                outcome,
+                attempts,
+                dry_run,
+                ..
+            } if i == id => Some((outcome.clone(), *attempts, *dry_run)),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no StepFinished for {id}: {progress:?}"))
@@ -175,11 +190,21 @@ result: |
     )
     .await;
     match &r.result.outcome {
-        Outcome::Partial(why) => assert!(why.contains("1 of 3 items failed") && why.contains("b is down"), "{why}"),
+        Outcome::Partial(why) => assert!(
+            why.contains("1 of 3 items failed") && why.contains("b is down"),
+            "{why}"
+        ),
         other => panic!("expected partial, got {other:?}"),
     }
-    assert!(r.result.output.starts_with("a=up b=DOWN c=up"), "{}", r.result.output);
-    assert_eq!(finished(&r.progress, "status").0, StepOutcome::Partial { ok: 2, failed: 1 });
+    assert!(
+        r.result.output.starts_with("a=up b=DOWN c=up"),
+        "{}",
+        r.result.output
+    );
+    assert_eq!(
+        finished(&r.progress, "status").0,
+        StepOutcome::Partial { ok: 2, failed: 1 }
+    );
 }
 
 #[tokio::test]
@@ -250,7 +275,10 @@ steps:
     )
     .await;
     assert_eq!(r.result.outcome, Outcome::Failed(r.result.output.clone()));
-    assert_eq!(r.result.output, "step slow (fake.sleep fake): timed out after 50ms");
+    assert_eq!(
+        r.result.output,
+        "step slow (fake.sleep fake): timed out after 50ms"
+    );
 }
 
 #[tokio::test]
@@ -266,7 +294,13 @@ steps:
     )
     .await;
     assert_eq!(r.result.outcome, Outcome::TimedOut);
-    assert!(r.result.output.contains("timed out after 50ms during step slow"), "{}", r.result.output);
+    assert!(
+        r.result
+            .output
+            .contains("timed out after 50ms during step slow"),
+        "{}",
+        r.result.output
+    );
 }
 
 #[tokio::test]
@@ -288,10 +322,16 @@ steps:
     let cancel = ctx.cancel.clone();
     let run = tokio::spawn(async move { execute(&pb, json!({}), ctx).await });
     // Cancel once the slow step has really started.
-    let started = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    let started = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(started, Progress::StepStarted { ref id, .. } if id == "slow"));
     cancel.cancel();
-    let result = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(result.outcome, Outcome::Cancelled);
     assert!(result.steps.get("after").is_none());
 }
@@ -352,7 +392,11 @@ result: "b={{ steps.b.y }}"
         json!({}),
     )
     .await;
-    assert!(matches!(r.result.outcome, Outcome::Partial(_)), "{:?}", r.result.outcome);
+    assert!(
+        matches!(r.result.outcome, Outcome::Partial(_)),
+        "{:?}",
+        r.result.outcome
+    );
     assert!(r.result.output.starts_with("b=2"));
     assert_eq!(r.result.steps["a"]["failed"], true);
 }
@@ -369,6 +413,9 @@ steps:
         json!({}),
     )
     .await;
-    assert_eq!(r.result.outcome, Outcome::Failed("missing parameter 'hub'".into()));
+    assert_eq!(
+        r.result.outcome,
+        Outcome::Failed("missing parameter 'hub'".into())
+    );
     assert!(r.progress.is_empty());
 }

@@ -13,7 +13,9 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use opsbot::cluster::ClusterSet;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult, StepOutcome};
+use opsbot::playbook::{
+    execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult, StepOutcome,
+};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +38,10 @@ fn status(code: u16, reason: &str, message: &str, retry_after: u32) -> Response 
 fn labels_match(obj: &Value, selector: &str) -> bool {
     selector.split(',').filter(|s| !s.is_empty()).all(|term| {
         let (k, v) = term.split_once('=').unwrap_or((term, ""));
-        obj.pointer("/metadata/labels").and_then(|l| l.get(k)).and_then(Value::as_str) == Some(v)
+        obj.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+            == Some(v)
     })
 }
 
@@ -44,16 +49,27 @@ async fn handle(State(w): State<Shared>, method: Method, uri: Uri, body: Bytes) 
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let mut w = w.lock().unwrap();
-    w.requests.push((method.to_string(), path.clone(), query.clone()));
+    w.requests
+        .push((method.to_string(), path.clone(), query.clone()));
     if let Some(f) = w.faults.iter_mut().find(|f| path.contains(&f.0) && f.2 > 0) {
         if f.2 != u32::MAX {
             f.2 -= 1;
         }
         let code = f.1;
         return if code == 429 {
-            status(429, "TooManyRequests", "too many requests, please try again later", 0)
+            status(
+                429,
+                "TooManyRequests",
+                "too many requests, please try again later",
+                0,
+            )
         } else {
-            status(code, "ServiceUnavailable", "the server is currently unable to handle the request", 0)
+            status(
+                code,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+                0,
+            )
         };
     }
     let q: BTreeMap<String, String> = query
@@ -76,7 +92,9 @@ async fn handle(State(w): State<Shared>, method: Method, uri: Uri, body: Bytes) 
                 .iter()
                 .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
                 .map(|(_, v)| v.clone())
-                .filter(|o| labels_match(o, q.get("labelSelector").map(String::as_str).unwrap_or("")))
+                .filter(|o| {
+                    labels_match(o, q.get("labelSelector").map(String::as_str).unwrap_or(""))
+                })
                 .collect();
             let plurals = ["pods", "deployments", "events", "nodes", "statefulsets"];
             let is_collection = plurals.iter().any(|p| path.ends_with(&format!("/{p}")));
@@ -134,8 +152,12 @@ async fn start(objects: Vec<(String, Value)>) -> (Shared, String) {
         objects: objects.into_iter().collect(),
         ..Default::default()
     }));
-    let app = axum::Router::new().fallback(handle).with_state(world.clone());
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(world.clone());
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (world, url)
@@ -150,12 +172,25 @@ fn clusters(urls: &[(&str, &str)]) -> ClusterSet {
     set
 }
 
-async fn run(pb_text: &str, params: Value, set: ClusterSet, mode: Mode) -> (RunResult, Vec<Progress>) {
+async fn run(
+    pb_text: &str,
+    params: Value,
+    set: ClusterSet,
+    mode: Mode,
+) -> (RunResult, Vec<Progress>) {
     let pbs = Playbooks::from_str("t.yaml", pb_text).unwrap_or_else(|e| panic!("{e}"));
     let pb = pbs.iter().next().unwrap().clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext { clusters: set, mode, cancel: CancellationToken::new(), progress: tx, impersonate: None };
-    let r = tokio::time::timeout(Duration::from_secs(30), execute(&pb, params, ctx)).await.unwrap();
+    let ctx = ExecContext {
+        clusters: set,
+        mode,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: None,
+    };
+    let r = tokio::time::timeout(Duration::from_secs(30), execute(&pb, params, ctx))
+        .await
+        .unwrap();
     let mut progress = Vec::new();
     while let Ok(p) = rx.try_recv() {
         progress.push(p);
@@ -164,7 +199,11 @@ async fn run(pb_text: &str, params: Value, set: ClusterSet, mode: Mode) -> (RunR
 }
 
 fn shipped(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/playbooks/{name}.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/playbooks/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn hub(cluster: &str, ns: &str) -> Value {
@@ -173,7 +212,11 @@ fn hub(cluster: &str, ns: &str) -> Value {
 
 #[tokio::test]
 async fn hub_restart_patches_the_restart_annotation_of_the_deployment_found_by_label() {
-    let (world, url) = start(vec![deployment("staging", "prod-hub", "hub"), deployment("staging", "proxy", "proxy")]).await;
+    let (world, url) = start(vec![
+        deployment("staging", "prod-hub", "hub"),
+        deployment("staging", "proxy", "proxy"),
+    ])
+    .await;
     let (r, progress) = run(
         &shipped("hub-restart"),
         json!({"hub": hub("aws-us", "staging"), "reason": "config change"}),
@@ -182,19 +225,37 @@ async fn hub_restart_patches_the_restart_annotation_of_the_deployment_found_by_l
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
-    assert!(r.output.starts_with("Hub **staging** restarted: 1/1 ready in"), "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("Hub **staging** restarted: 1/1 ready in"),
+        "{}",
+        r.output
+    );
     let w = world.lock().unwrap();
     let patches: Vec<_> = w.requests.iter().filter(|r| r.0 == "PATCH").collect();
     assert_eq!(patches.len(), 1, "{:?}", w.requests);
-    assert_eq!(patches[0].1, "/apis/apps/v1/namespaces/staging/deployments/prod-hub");
+    assert_eq!(
+        patches[0].1,
+        "/apis/apps/v1/namespaces/staging/deployments/prod-hub"
+    );
     assert!(!patches[0].2.contains("dryRun"));
     let obj = &w.objects["/apis/apps/v1/namespaces/staging/deployments/prod-hub"];
-    assert!(obj.pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt").is_some());
+    assert!(obj
+        .pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt")
+        .is_some());
     let restart = progress.iter().find_map(|p| match p {
-        Progress::StepFinished { id, verb, target, .. } if id == "restart" => Some((verb.clone(), target.clone())),
+        Progress::StepFinished {
+            id, verb, target, ..
+        } if id == "restart" => Some((verb.clone(), target.clone())),
         _ => None,
     });
-    assert_eq!(restart, Some(("patch".into(), "apps/v1 deployments staging/prod-hub @aws-us".into())));
+    assert_eq!(
+        restart,
+        Some((
+            "patch".into(),
+            "apps/v1 deployments staging/prod-hub @aws-us".into()
+        ))
+    );
 }
 
 #[tokio::test]
@@ -209,18 +270,29 @@ async fn dry_run_sends_dry_run_all_and_changes_nothing() {
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
-    assert!(r.output.starts_with("Dry run: would restart Deployment `hub`"), "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("Dry run: would restart Deployment `hub`"),
+        "{}",
+        r.output
+    );
     let w = world.lock().unwrap();
     let patch = w.requests.iter().find(|r| r.0 == "PATCH").unwrap();
     assert!(patch.2.contains("dryRun=All"), "{patch:?}");
     assert_eq!(w.objects, before);
-    assert!(progress.iter().any(|p| matches!(p, Progress::StepFinished { id, dry_run: true, .. } if id == "restart")));
+    assert!(progress
+        .iter()
+        .any(|p| matches!(p, Progress::StepFinished { id, dry_run: true, .. } if id == "restart")));
 }
 
 #[tokio::test]
 async fn a_429_storm_is_retried_then_succeeds() {
     let (world, url) = start(vec![deployment("staging", "hub", "hub")]).await;
-    world.lock().unwrap().faults.push(("/deployments".into(), 429, 3));
+    world
+        .lock()
+        .unwrap()
+        .faults
+        .push(("/deployments".into(), 429, 3));
     let (r, progress) = run(
         &shipped("hub-status").replace("component in (hub,proxy)", "component=hub"),
         json!({"hub": hub("aws-us", "staging")}),
@@ -249,9 +321,22 @@ async fn fan_out_with_one_cluster_failing_forever_reports_partial() {
         Mode::Real,
     )
     .await;
-    assert!(matches!(r.outcome, Outcome::Partial(_)), "{:?}\n{}", r.outcome, r.output);
-    assert!(r.output.contains("- staging (aws-us/staging): hub 1/1 ok"), "{}", r.output);
-    assert!(r.output.contains("- prod (gcp-eu/prod): ⚠ unreachable:"), "{}", r.output);
+    assert!(
+        matches!(r.outcome, Outcome::Partial(_)),
+        "{:?}\n{}",
+        r.outcome,
+        r.output
+    );
+    assert!(
+        r.output.contains("- staging (aws-us/staging): hub 1/1 ok"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains("- prod (gcp-eu/prod): ⚠ unreachable:"),
+        "{}",
+        r.output
+    );
     assert!(r.output.contains("ServiceUnavailable"), "{}", r.output);
     assert!(progress.iter().any(|p| matches!(p, Progress::StepFinished { id, outcome: StepOutcome::Partial { ok: 1, failed: 1 }, .. } if id == "hubs")));
 }
@@ -286,5 +371,10 @@ async fn an_unknown_cluster_lists_the_known_ones() {
         Mode::Real,
     )
     .await;
-    assert!(r.output.contains("unknown cluster 'nowhere' (known: aws-us)"), "{}", r.output);
+    assert!(
+        r.output
+            .contains("unknown cluster 'nowhere' (known: aws-us)"),
+        "{}",
+        r.output
+    );
 }

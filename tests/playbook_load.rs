@@ -57,7 +57,10 @@ fn the_design_example_loads_with_its_params_steps_and_budget() {
 fn unknown_step_kind_is_located_and_suggests_the_near_miss() {
     let text = GOOD.replace("kube.list:", "kube.lsit:");
     let e = one_error(&text);
-    assert!(e.starts_with("pb.yaml:12:5: unknown step kind 'kube.lsit' (did you mean 'kube.list'?)"), "{e}");
+    assert!(
+        e.starts_with("pb.yaml:12:5: unknown step kind 'kube.lsit' (did you mean 'kube.list'?)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -65,7 +68,10 @@ fn unknown_action_argument_is_located_on_its_key() {
     let text = GOOD.replace("labels: \"component=hub\"", "lables: \"component=hub\"");
     let e = one_error(&text);
     assert!(e.starts_with("pb.yaml:12:"), "{e}");
-    assert!(e.contains("kube.list: unknown argument 'lables' (did you mean 'labels'?)"), "{e}");
+    assert!(
+        e.contains("kube.list: unknown argument 'lables' (did you mean 'labels'?)"),
+        "{e}"
+    );
     let col: usize = e.split(':').nth(2).unwrap().parse().unwrap();
     assert_eq!(&text.lines().nth(11).unwrap()[col - 1..col + 5], "lables");
 }
@@ -79,16 +85,25 @@ fn missing_action_argument_names_the_argument() {
 
 #[test]
 fn template_syntax_error_is_located_on_the_value() {
-    let text = GOOD.replace("lock: \"hub/{{ hub.cluster }}", "lock: \"hub/{{ hub.cluster }");
+    let text = GOOD.replace(
+        "lock: \"hub/{{ hub.cluster }}",
+        "lock: \"hub/{{ hub.cluster }",
+    );
     let e = one_error(&text);
-    assert!(e.starts_with("pb.yaml:8:7: lock: template syntax error"), "{e}");
+    assert!(
+        e.starts_with("pb.yaml:8:7: lock: template syntax error"),
+        "{e}"
+    );
 }
 
 #[test]
 fn reference_to_an_unknown_param_is_refused() {
     let text = GOOD.replace("Hub **{{ hub.name }}**", "Hub **{{ hubb.name }}**");
     let e = one_error(&text);
-    assert!(e.starts_with("pb.yaml:18:3: result: unknown name 'hubb' (did you mean 'hub'?)"), "{e}");
+    assert!(
+        e.starts_with("pb.yaml:18:3: result: unknown name 'hubb' (did you mean 'hub'?)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -106,14 +121,21 @@ fn reference_to_a_later_step_is_refused() {
 fn duplicate_step_ids_are_refused() {
     let text = GOOD.replace("- id: ready", "- id: restart");
     let errs = errors(&text);
-    assert!(errs.iter().any(|e| e.starts_with("pb.yaml:15:9: duplicate step id 'restart'")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("pb.yaml:15:9: duplicate step id 'restart'")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
 fn bad_duration_says_what_a_good_one_looks_like() {
     let text = GOOD.replace("timeout: 5m", "timeout: five minutes");
     let e = one_error(&text);
-    assert!(e.starts_with("pb.yaml:9:10: timeout: 'five minutes' is not a duration"), "{e}");
+    assert!(
+        e.starts_with("pb.yaml:9:10: timeout: 'five minutes' is not a duration"),
+        "{e}"
+    );
     assert!(e.contains("write e.g. 30s, 5m, 1h"), "{e}");
 }
 
@@ -121,7 +143,10 @@ fn bad_duration_says_what_a_good_one_looks_like() {
 fn unknown_param_type_lists_the_known_types() {
     let text = GOOD.replace("{ type: hub }", "{ type: hubb }");
     let e = one_error(&text);
-    assert!(e.starts_with("pb.yaml:4:19: unknown param type 'hubb' (did you mean 'hub"), "{e}");
+    assert!(
+        e.starts_with("pb.yaml:4:19: unknown param type 'hubb' (did you mean 'hub"),
+        "{e}"
+    );
     assert!(e.contains("expected one of: hub, hubs, cluster"), "{e}");
 }
 
@@ -129,7 +154,12 @@ fn unknown_param_type_lists_the_known_types() {
 fn mutating_step_needs_a_playbook_marked_mutates() {
     let text = GOOD.replace("mutates: true", "mutates: false");
     let e = one_error(&text);
-    assert!(e.starts_with("pb.yaml:14:5: step 'restart' uses kube.rollout_restart which changes the cluster"), "{e}");
+    assert!(
+        e.starts_with(
+            "pb.yaml:14:5: step 'restart' uses kube.rollout_restart which changes the cluster"
+        ),
+        "{e}"
+    );
     assert!(e.contains("mutates: true"), "{e}");
 }
 
@@ -163,7 +193,10 @@ fn a_playbook_directory_refuses_two_playbooks_with_one_name() {
     std::fs::write(dir.path().join("a.yaml"), GOOD).unwrap();
     std::fs::write(dir.path().join("b.yaml"), GOOD).unwrap();
     let err = Playbooks::load_dir(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("b.yaml:1:7: playbook name 'hub-restart' is already used by"), "{err}");
+    assert!(
+        err.contains("b.yaml:1:7: playbook name 'hub-restart' is already used by"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -174,10 +207,16 @@ fn plan_shows_rendered_targets_and_values_from_read_steps() {
     let plan = pb.plan(&params).unwrap();
     assert_eq!(plan.steps.len(), 1);
     assert_eq!(plan.steps[0].id, "restart");
-    assert_eq!(plan.steps[0].target, "patch apps/v1 deployments staging/<from step find> @aws-us");
+    assert_eq!(
+        plan.steps[0].target,
+        "patch apps/v1 deployments staging/<from step find> @aws-us"
+    );
     assert_eq!(plan.hash.len(), 64);
     let other = pb.plan(&serde_json::json!({"hub": {"name": "prod", "cluster": "aws-us", "namespace": "prod"}, "reason": "cfg"})).unwrap();
-    assert_ne!(plan.hash, other.hash, "approvals must bind to the exact plan");
+    assert_ne!(
+        plan.hash, other.hash,
+        "approvals must bind to the exact plan"
+    );
     assert_eq!(pb.lock_key(&params).as_deref(), Some("hub/aws-us/staging"));
 }
 
@@ -191,5 +230,12 @@ fn permissions_cover_every_step() {
         .into_iter()
         .map(|p| format!("{} {}/{}", p.verb, p.group, p.resource))
         .collect();
-    assert_eq!(perms, ["get apps/deployments", "list apps/deployments", "patch apps/deployments"]);
+    assert_eq!(
+        perms,
+        [
+            "get apps/deployments",
+            "list apps/deployments",
+            "patch apps/deployments"
+        ]
+    );
 }

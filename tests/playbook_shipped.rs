@@ -6,7 +6,8 @@ use std::path::Path;
 use opsbot::playbook::Playbooks;
 
 fn shipped() -> Playbooks {
-    Playbooks::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks")).unwrap_or_else(|e| panic!("{e}"))
+    Playbooks::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks"))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -14,8 +15,17 @@ fn every_shipped_playbook_loads() {
     let pbs = shipped();
     let names: Vec<&str> = pbs.iter().map(|p| p.name.as_str()).collect();
     for want in [
-        "events", "fleet-status", "hub-restart", "hub-status", "logs", "nodes", "pending", "triage",
-        "user-status", "user-stop", "users",
+        "events",
+        "fleet-status",
+        "hub-restart",
+        "hub-status",
+        "logs",
+        "nodes",
+        "pending",
+        "triage",
+        "user-status",
+        "user-stop",
+        "users",
     ] {
         assert!(names.contains(&want), "missing playbook {want}: {names:?}");
     }
@@ -24,7 +34,11 @@ fn every_shipped_playbook_loads() {
 #[test]
 fn only_restart_and_stop_mutate_and_they_need_one_approver() {
     let pbs = shipped();
-    let mutating: Vec<&str> = pbs.iter().filter(|p| p.mutates).map(|p| p.name.as_str()).collect();
+    let mutating: Vec<&str> = pbs
+        .iter()
+        .filter(|p| p.mutates)
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(mutating, ["hub-restart", "user-stop"]);
     for p in pbs.iter().filter(|p| p.mutates) {
         assert_eq!(p.approval.approvers, 1, "{}", p.name);
@@ -36,7 +50,11 @@ fn only_restart_and_stop_mutate_and_they_need_one_approver() {
 fn read_only_playbooks_need_only_read_verbs() {
     for p in shipped().iter().filter(|p| !p.mutates) {
         for perm in p.permissions() {
-            assert!(["get", "list", "watch"].contains(&perm.verb.as_str()), "{}: {perm:?}", p.name);
+            assert!(
+                ["get", "list", "watch"].contains(&perm.verb.as_str()),
+                "{}: {perm:?}",
+                p.name
+            );
         }
     }
 }
@@ -53,5 +71,8 @@ fn user_stop_plan_names_the_pod_it_will_delete() {
         }))
         .unwrap();
     assert_eq!(plan.steps.len(), 1);
-    assert_eq!(plan.steps[0].target, "delete v1 pods staging/<from step find> @aws-us");
+    assert_eq!(
+        plan.steps[0].target,
+        "delete v1 pods staging/<from step find> @aws-us"
+    );
 }

@@ -33,7 +33,11 @@ pub fn actions() -> Vec<ActionSpec> {
         permissions: |_| Vec::new(),
         describe: |a| Target {
             verb: "GET".into(),
-            target: a.get("url").and_then(Value::as_str).unwrap_or("").to_string(),
+            target: a
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         },
         run: Arc::new(|c| Box::pin(get(c))),
     }]
@@ -55,7 +59,11 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
     }
     let resp = req.send().await.map_err(|e| {
         // The URL may carry a token in its query: never echo it.
-        ActionError::Transport(format!("GET {} failed: {}", redact(&a.url), e.without_url()))
+        ActionError::Transport(format!(
+            "GET {} failed: {}",
+            redact(&a.url),
+            e.without_url()
+        ))
     })?;
     let status = resp.status().as_u16();
     let retry_after = resp
@@ -64,10 +72,9 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| ActionError::Transport(format!("reading the body failed: {}", e.without_url())))?;
+    let text = resp.text().await.map_err(|e| {
+        ActionError::Transport(format!("reading the body failed: {}", e.without_url()))
+    })?;
     let expected = match &a.expect_status {
         Some(Value::Number(n)) => n.as_u64().map(|n| n as u16),
         Some(Value::String(s)) => s.trim().parse::<u16>().ok(),
@@ -78,14 +85,22 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
         None => (200..300).contains(&status),
     };
     if !ok {
-        let first_line: String = text.lines().next().unwrap_or("").chars().take(200).collect();
+        let first_line: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
         return Err(ActionError::Api {
             code: status,
             reason: format!("HTTP {status}"),
             message: format!(
                 "GET {} answered {status}{}: {first_line}",
                 redact(&a.url),
-                expected.map(|e| format!(" (expected {e})")).unwrap_or_default()
+                expected
+                    .map(|e| format!(" (expected {e})"))
+                    .unwrap_or_default()
             ),
             retry_after,
         });

@@ -31,9 +31,21 @@ pub const KINDS: &[(&str, &str, &str, &str, bool)] = &[
     ("Namespace", "", "v1", "namespaces", false),
     ("Event", "", "v1", "events", true),
     ("ConfigMap", "", "v1", "configmaps", true),
-    ("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", true),
+    (
+        "PersistentVolumeClaim",
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        true,
+    ),
     ("Lease", "coordination.k8s.io", "v1", "leases", true),
-    ("DaskCluster", "gateway.dask.org", "v1alpha1", "daskclusters", true),
+    (
+        "DaskCluster",
+        "gateway.dask.org",
+        "v1alpha1",
+        "daskclusters",
+        true,
+    ),
 ];
 
 /// The API resource of a kind, or a message listing the known kinds.
@@ -66,12 +78,20 @@ pub fn kind_resource(kind: &str) -> Result<(ApiResource, bool), String> {
 /// Every `kube.*` step kind.
 pub fn actions() -> Vec<ActionSpec> {
     vec![
-        spec::<GetArgs>("kube.get", false, perm_kind("get"), describe_obj("get"), |c| {
-            Box::pin(get(c))
-        }),
-        spec::<ListArgs>("kube.list", false, perm_kind("list"), describe_obj("list"), |c| {
-            Box::pin(list(c))
-        }),
+        spec::<GetArgs>(
+            "kube.get",
+            false,
+            perm_kind("get"),
+            describe_obj("get"),
+            |c| Box::pin(get(c)),
+        ),
+        spec::<ListArgs>(
+            "kube.list",
+            false,
+            perm_kind("list"),
+            describe_obj("list"),
+            |c| Box::pin(list(c)),
+        ),
         spec::<LogsArgs>(
             "kube.logs",
             false,
@@ -118,9 +138,13 @@ pub fn actions() -> Vec<ActionSpec> {
             |a| target(a, "patch", None, Some("scale")),
             |c| Box::pin(scale(c)),
         ),
-        spec::<DeleteArgs>("kube.delete", true, perm_kind("delete"), describe_obj("delete"), |c| {
-            Box::pin(delete(c))
-        }),
+        spec::<DeleteArgs>(
+            "kube.delete",
+            true,
+            perm_kind("delete"),
+            describe_obj("delete"),
+            |c| Box::pin(delete(c)),
+        ),
         spec::<NodeArgs>(
             "kube.cordon",
             true,
@@ -195,7 +219,12 @@ fn describe_obj(verb: &'static str) -> fn(&Value) -> Target {
 
 /// `apps/v1 deployments staging/hub @aws-us`.
 fn target(args: &Value, verb: &str, kind: Option<&str>, sub: Option<&str>) -> Target {
-    let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        args.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let kind = kind.map(str::to_string).unwrap_or_else(|| s("kind"));
     let (api, plural) = match kind_resource(&kind) {
         Ok((r, _)) => (r.api_version, r.plural),
@@ -391,7 +420,10 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
     let a: GetArgs = parse_args(&call.args)?;
     let (api, _) = dyn_api(&call, &a.cluster, &a.kind, a.namespace.as_deref())?;
     let obj = api.get(&a.name).await.map_err(from_kube)?;
-    Ok(summarise(&a.kind, &serde_json::to_value(obj).unwrap_or_default()))
+    Ok(summarise(
+        &a.kind,
+        &serde_json::to_value(obj).unwrap_or_default(),
+    ))
 }
 
 async fn list(call: ActionCall) -> Result<Value, ActionError> {
@@ -431,7 +463,9 @@ async fn logs(call: ActionCall) -> Result<Value, ActionError> {
     };
     let text = api.logs(&a.name, &lp).await.map_err(from_kube)?;
     let lines: Vec<&str> = text.lines().collect();
-    Ok(json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container }))
+    Ok(
+        json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container }),
+    )
 }
 
 async fn events(call: ActionCall) -> Result<Value, ActionError> {
@@ -463,12 +497,17 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
         let ts = ["lastTimestamp", "eventTime", "firstTimestamp"]
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_str))
-            .or_else(|| v.pointer("/metadata/creationTimestamp").and_then(Value::as_str))
+            .or_else(|| {
+                v.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+            })
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or(now);
         // Field selectors may be unsupported by a server: filter here too.
-        if a.warnings_only.unwrap_or(false) && v.get("type").and_then(Value::as_str) != Some("Warning") {
+        if a.warnings_only.unwrap_or(false)
+            && v.get("type").and_then(Value::as_str) != Some("Warning")
+        {
             continue;
         }
         if let Some(n) = a.name.as_ref().filter(|n| !n.is_empty()) {
@@ -512,8 +551,10 @@ async fn rollout_restart(call: ActionCall) -> Result<Value, ActionError> {
         .await
         .map_err(from_kube)?;
     let generation = obj.metadata.generation.unwrap_or_default();
-    Ok(json!({ "name": a.name, "restarted_at": at, "generation": generation, "dry_run": call.dry_run,
-        "change": format!("set spec.template.metadata.annotations[kubectl.kubernetes.io/restartedAt]={at}") }))
+    Ok(
+        json!({ "name": a.name, "restarted_at": at, "generation": generation, "dry_run": call.dry_run,
+        "change": format!("set spec.template.metadata.annotations[kubectl.kubernetes.io/restartedAt]={at}") }),
+    )
 }
 
 async fn wait_rollout(call: ActionCall) -> Result<Value, ActionError> {
@@ -526,20 +567,27 @@ async fn wait_rollout(call: ActionCall) -> Result<Value, ActionError> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
-        let obj = serde_json::to_value(api.get(&a.name).await.map_err(from_kube)?).unwrap_or_default();
+        let obj =
+            serde_json::to_value(api.get(&a.name).await.map_err(from_kube)?).unwrap_or_default();
         let n = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-        let desired = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let desired = obj
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         let generation = n("/metadata/generation");
         let observed = n("/status/observedGeneration");
         let updated = n("/status/updatedReplicas");
         let ready = n("/status/readyReplicas");
         let total = n("/status/replicas");
-        let done = observed >= generation && updated >= desired && ready >= desired && total <= desired;
+        let done =
+            observed >= generation && updated >= desired && ready >= desired && total <= desired;
         if done || call.dry_run {
             let elapsed = start.elapsed();
-            return Ok(json!({ "name": a.name, "ready": ready, "desired": desired, "updated": updated,
+            return Ok(
+                json!({ "name": a.name, "ready": ready, "desired": desired, "updated": updated,
                 "elapsed": format!("{:.1}s", elapsed.as_secs_f64()), "elapsed_seconds": elapsed.as_secs_f64(),
-                "complete": done }));
+                "complete": done }),
+            );
         }
         if start.elapsed() >= limit {
             return Err(ActionError::Failed(format!(
@@ -566,7 +614,12 @@ async fn scale(call: ActionCall) -> Result<Value, ActionError> {
         _ => None,
     }
     .filter(|n| *n >= 0)
-    .ok_or_else(|| ActionError::Invalid(format!("replicas: '{}' is not a whole number >= 0", a.replicas)))?;
+    .ok_or_else(|| {
+        ActionError::Invalid(format!(
+            "replicas: '{}' is not a whole number >= 0",
+            a.replicas
+        ))
+    })?;
     let (api, _) = dyn_api(&call, &a.cluster, &a.kind, Some(&a.namespace))?;
     let before = api.get_scale(&a.name).await.map_err(from_kube)?;
     let from = before.spec.and_then(|s| s.replicas).unwrap_or(0);
@@ -574,8 +627,10 @@ async fn scale(call: ActionCall) -> Result<Value, ActionError> {
     api.patch_scale(&a.name, &dry(&call), &Patch::Merge(&patch))
         .await
         .map_err(from_kube)?;
-    Ok(json!({ "name": a.name, "from": from, "to": replicas, "dry_run": call.dry_run,
-        "change": format!("spec.replicas {from} → {replicas}") }))
+    Ok(
+        json!({ "name": a.name, "from": from, "to": replicas, "dry_run": call.dry_run,
+        "change": format!("spec.replicas {from} → {replicas}") }),
+    )
 }
 
 async fn delete(call: ActionCall) -> Result<Value, ActionError> {
@@ -589,8 +644,10 @@ async fn delete(call: ActionCall) -> Result<Value, ActionError> {
         dp = dp.dry_run();
     }
     api.delete(&a.name, &dp).await.map_err(from_kube)?;
-    Ok(json!({ "name": a.name, "deleted": !call.dry_run, "dry_run": call.dry_run,
-        "change": format!("delete {} {}", a.kind, a.name) }))
+    Ok(
+        json!({ "name": a.name, "deleted": !call.dry_run, "dry_run": call.dry_run,
+        "change": format!("delete {} {}", a.kind, a.name) }),
+    )
 }
 
 async fn cordon(call: ActionCall, on: bool) -> Result<Value, ActionError> {
@@ -600,8 +657,10 @@ async fn cordon(call: ActionCall, on: bool) -> Result<Value, ActionError> {
     api.patch(&a.name, &dry(&call), &Patch::Merge(&patch))
         .await
         .map_err(from_kube)?;
-    Ok(json!({ "name": a.name, "unschedulable": on, "dry_run": call.dry_run,
-        "change": format!("spec.unschedulable={on}") }))
+    Ok(
+        json!({ "name": a.name, "unschedulable": on, "dry_run": call.dry_run,
+        "change": format!("spec.unschedulable={on}") }),
+    )
 }
 
 fn age_of(v: &Value, pointer: &str) -> Option<(String, f64)> {
@@ -643,7 +702,10 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
                 .map(Vec::len)
                 .unwrap_or(statuses.len());
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-            let restarts: i64 = statuses.iter().filter_map(|c| c["restartCount"].as_i64()).sum();
+            let restarts: i64 = statuses
+                .iter()
+                .filter_map(|c| c["restartCount"].as_i64())
+                .sum();
             let containers: Vec<Value> = statuses
                 .iter()
                 .map(|c| {
@@ -670,7 +732,10 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
         }
         "deployment" | "statefulset" | "replicaset" | "daemonset" => {
             let n = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-            let desired = v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            let desired = v
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             let ready = n("/status/readyReplicas");
             o.insert("desired".into(), json!(desired));
             o.insert("ready_replicas".into(), json!(ready));
@@ -697,9 +762,15 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
                 .map(|c| c["status"] == "True")
                 .unwrap_or(false);
             o.insert("pool".into(), pool);
-            o.insert("purpose".into(), labels["hub.jupyter.org/node-purpose"].clone());
+            o.insert(
+                "purpose".into(),
+                labels["hub.jupyter.org/node-purpose"].clone(),
+            );
             o.insert("ready".into(), json!(ready));
-            o.insert("unschedulable".into(), json!(v.pointer("/spec/unschedulable") == Some(&json!(true))));
+            o.insert(
+                "unschedulable".into(),
+                json!(v.pointer("/spec/unschedulable") == Some(&json!(true))),
+            );
             o.insert("allocatable".into(), s("/status/allocatable"));
             o.insert("capacity".into(), s("/status/capacity"));
             o.insert("taints".into(), s("/spec/taints"));
@@ -713,8 +784,12 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
                 "object".into(),
                 json!(format!(
                     "{}/{}",
-                    v.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or(""),
-                    v.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("")
+                    v.pointer("/involvedObject/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    v.pointer("/involvedObject/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
                 )),
             );
             o.insert("object_name".into(), s("/involvedObject/name"));

@@ -100,7 +100,8 @@ pub struct ActionCall {
 }
 
 /// The async body of an action.
-pub type RunFn = Arc<dyn Fn(ActionCall) -> BoxFuture<'static, Result<Value, ActionError>> + Send + Sync>;
+pub type RunFn =
+    Arc<dyn Fn(ActionCall) -> BoxFuture<'static, Result<Value, ActionError>> + Send + Sync>;
 
 /// One step kind: its name, its contract and its implementation.
 #[derive(Clone)]

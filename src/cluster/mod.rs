@@ -91,7 +91,10 @@ impl ClusterSet {
         match path {
             Some(path) => {
                 let kubeconfig = kube::config::Kubeconfig::read_from(path).with_context(|| {
-                    format!("cluster '{name}': cannot read kubeconfig {}", path.display())
+                    format!(
+                        "cluster '{name}': cannot read kubeconfig {}",
+                        path.display()
+                    )
                 })?;
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await

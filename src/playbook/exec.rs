@@ -43,7 +43,10 @@ pub enum StepOutcome {
     Skipped,
     Failed(String),
     /// A fan-out where some items failed.
-    Partial { ok: usize, failed: usize },
+    Partial {
+        ok: usize,
+        failed: usize,
+    },
 }
 
 /// Live progress of a run.
@@ -186,7 +189,11 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
             output: format!(
                 "playbook {} was cancelled{}",
                 pb.name,
-                state.current.as_ref().map(|s| format!(" during step {s}")).unwrap_or_default()
+                state
+                    .current
+                    .as_ref()
+                    .map(|s| format!(" during step {s}"))
+                    .unwrap_or_default()
             ),
             steps,
         },
@@ -197,9 +204,13 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
         },
         Ok(Ok(())) => {
             let rendered = match &pb.result {
-                Some(t) => template::render_text(&env, t, &template::context(&Value::Object(state.ctx.clone())))
-                    .map(|s| s.trim_end().to_string())
-                    .map_err(|e| format!("the result template of {} failed: {e}", pb.name)),
+                Some(t) => template::render_text(
+                    &env,
+                    t,
+                    &template::context(&Value::Object(state.ctx.clone())),
+                )
+                .map(|s| s.trim_end().to_string())
+                .map_err(|e| format!("the result template of {} failed: {e}", pb.name)),
                 None => Ok(format!("{} finished.", pb.name)),
             };
             match (rendered, state.partial.is_empty()) {
@@ -265,12 +276,18 @@ async fn run_steps(
                 Ok(true) => {}
                 Ok(false) => {
                     set_output(state, &step.id, json!({ "skipped": true }));
-                    let _ = ctx.progress.send(finish(StepOutcome::Skipped, &Target::default(), 0));
+                    let _ = ctx
+                        .progress
+                        .send(finish(StepOutcome::Skipped, &Target::default(), 0));
                     continue;
                 }
                 Err(e) => {
                     let msg = format!("step {} ({action}): `when` failed: {e}", step.id);
-                    let _ = ctx.progress.send(finish(StepOutcome::Failed(msg.clone()), &Target::default(), 0));
+                    let _ = ctx.progress.send(finish(
+                        StepOutcome::Failed(msg.clone()),
+                        &Target::default(),
+                        0,
+                    ));
                     return Err(Stop::Failed(msg));
                 }
             }
@@ -289,7 +306,11 @@ async fn run_steps(
             r = fut => Some(r),
         };
         let Some((result, target, attempts)) = stepped else {
-            let _ = ctx.progress.send(finish(StepOutcome::Failed("cancelled".into()), &Target::default(), 0));
+            let _ = ctx.progress.send(finish(
+                StepOutcome::Failed("cancelled".into()),
+                &Target::default(),
+                0,
+            ));
             return Err(Stop::Cancelled);
         };
         match result {
@@ -313,7 +334,9 @@ async fn run_steps(
                 let _ = ctx.progress.send(finish(outcome, &target, attempts));
             }
             Err(msg) => {
-                let _ = ctx.progress.send(finish(StepOutcome::Failed(msg.clone()), &target, attempts));
+                let _ =
+                    ctx.progress
+                        .send(finish(StepOutcome::Failed(msg.clone()), &target, attempts));
                 if step.continue_on_error {
                     set_output(state, &step.id, json!({ "error": msg, "failed": true }));
                     state.partial.push(msg);
@@ -347,7 +370,13 @@ async fn fan_out(
                 0,
             )
         }
-        Err(e) => return (Err(format!("{label}: foreach failed: {e}")), Target::default(), 0),
+        Err(e) => {
+            return (
+                Err(format!("{label}: foreach failed: {e}")),
+                Target::default(),
+                0,
+            )
+        }
     };
     let results: Vec<(Value, Result<Value, String>, Target, u32)> = futures::stream::iter(items)
         .map(|item| async move {
@@ -387,9 +416,14 @@ async fn fan_out(
     let outcome = if failed == 0 {
         StepOutcome::Ok
     } else if ok == 0 {
-        let first = output["results"][0]["error"].as_str().unwrap_or("").to_string();
+        let first = output["results"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         return (
-            Err(format!("{label}: all {failed} items failed; first: {first}")),
+            Err(format!(
+                "{label}: all {failed} items failed; first: {first}"
+            )),
             target,
             attempts,
         );
@@ -418,7 +452,12 @@ async fn run_one(
             format!("step {} ({} {})", step.id, step.action_name(), t.target)
         }
     };
-    let args = match template::render_value(env, &step.args, &template::context(&Value::Object(vars)), &mut |_, e| Err(e)) {
+    let args = match template::render_value(
+        env,
+        &step.args,
+        &template::context(&Value::Object(vars)),
+        &mut |_, e| Err(e),
+    ) {
         Ok(a) => a,
         Err(e) => {
             let t = Target::default();
@@ -452,11 +491,18 @@ async fn run_one(
     let result: Result<Value, String> = match step.timeout {
         Some(limit) => match tokio::time::timeout(limit, retrying).await {
             Ok(r) => r.map_err(|e: ActionError| e.to_string()),
-            Err(_) => Err(format!("timed out after {}", humantime::format_duration(limit))),
+            Err(_) => Err(format!(
+                "timed out after {}",
+                humantime::format_duration(limit)
+            )),
         },
         None => retrying.await.map_err(|e| e.to_string()),
     };
-    (result.map_err(|e| format!("{}: {e}", label(&target))), target, attempts)
+    (
+        result.map_err(|e| format!("{}: {e}", label(&target))),
+        target,
+        attempts,
+    )
 }
 
 /// Exponential backoff with jitter; a server's Retry-After wins when given.

@@ -16,15 +16,47 @@ use crate::actions::Registry;
 use crate::yaml::{Diagnostic, Diagnostics, Span};
 
 const TOP_KEYS: &[&str] = &[
-    "name", "summary", "description", "params", "mutates", "approval", "lock", "timeout", "steps",
+    "name",
+    "summary",
+    "description",
+    "params",
+    "mutates",
+    "approval",
+    "lock",
+    "timeout",
+    "steps",
     "result",
 ];
 const STEP_KEYS: &[&str] = &[
-    "id", "when", "foreach", "as", "concurrency", "timeout", "retries", "continue_on_error", "name",
+    "id",
+    "when",
+    "foreach",
+    "as",
+    "concurrency",
+    "timeout",
+    "retries",
+    "continue_on_error",
+    "name",
 ];
-const PARAM_KEYS: &[&str] = &["type", "max_len", "values", "default", "required", "description"];
+const PARAM_KEYS: &[&str] = &[
+    "type",
+    "max_len",
+    "values",
+    "default",
+    "required",
+    "description",
+];
 /// Names templates may use besides params, `steps` and the loop variable.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "true", "false", "none", "loop"];
+const GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "true",
+    "false",
+    "none",
+    "loop",
+];
 
 /// Default playbook budget.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -47,13 +79,18 @@ impl Playbooks {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
-                return Err(Diagnostic::file(shown, format!("cannot read playbook directory: {e}")).into())
+                return Err(
+                    Diagnostic::file(shown, format!("cannot read playbook directory: {e}")).into(),
+                )
             }
         };
         let mut files: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            })
             .collect();
         files.sort();
         let mut out = Playbooks::default();
@@ -93,7 +130,11 @@ impl Playbooks {
     }
 
     /// One playbook from text with a custom step vocabulary.
-    pub fn from_str_with(file: &str, text: &str, registry: &Registry) -> Result<Playbooks, Diagnostics> {
+    pub fn from_str_with(
+        file: &str,
+        text: &str,
+        registry: &Registry,
+    ) -> Result<Playbooks, Diagnostics> {
         let (pb, _) = load_one(file, text, registry)?;
         let mut out = Playbooks::default();
         out.by_name.insert(pb.name.clone(), Arc::new(pb));
@@ -141,7 +182,14 @@ fn load_one(file: &str, text: &str, registry: &Registry) -> Result<(Playbook, Sp
     };
     let top = match node.as_mapping() {
         Some(m) => m,
-        None => return Err(Diagnostic::at(file, node.span(), "a playbook is a mapping with name, steps, ...").into()),
+        None => {
+            return Err(Diagnostic::at(
+                file,
+                node.span(),
+                "a playbook is a mapping with name, steps, ...",
+            )
+            .into())
+        }
     };
     let pb = l.playbook(top);
     let span = *top.get_node("name").map(|n| n.span()).unwrap_or(top.span());
@@ -161,7 +209,9 @@ fn scalar_json(s: &MarkedScalarNode) -> Value {
             return Value::from(i);
         }
         if let Ok(f) = text.parse::<f64>() {
-            return serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::String(text.into()));
+            return serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::String(text.into()));
         }
     }
     Value::String(text.to_string())
@@ -172,7 +222,11 @@ pub(crate) fn node_json(n: &Node) -> Value {
     match n {
         Node::Scalar(s) => scalar_json(s),
         Node::Sequence(seq) => Value::Array(seq.iter().map(node_json).collect()),
-        Node::Mapping(m) => Value::Object(m.iter().map(|(k, v)| (k.as_str().to_string(), node_json(v))).collect()),
+        Node::Mapping(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.as_str().to_string(), node_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -202,7 +256,10 @@ impl Loader<'_> {
     }
 
     fn uint(&mut self, node: &Node, what: &str) -> Option<u64> {
-        match node.as_scalar().and_then(|s| s.as_str().parse::<u64>().ok()) {
+        match node
+            .as_scalar()
+            .and_then(|s| s.as_str().parse::<u64>().ok())
+        {
             Some(n) => Some(n),
             None => {
                 self.err(node.span(), format!("{what} must be a whole number >= 0"));
@@ -216,7 +273,10 @@ impl Loader<'_> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if !d.is_zero() => Some(d),
             Ok(_) => {
-                self.err(node.span(), format!("{what}: '{text}' must be longer than zero"));
+                self.err(
+                    node.span(),
+                    format!("{what}: '{text}' must be longer than zero"),
+                );
                 None
             }
             Err(e) => {
@@ -235,7 +295,11 @@ impl Loader<'_> {
                 let hint = suggest(k.as_str(), known.iter().copied());
                 self.err(
                     k.span(),
-                    format!("unknown {what} field '{}'{hint}; expected one of: {}", k.as_str(), known.join(", ")),
+                    format!(
+                        "unknown {what} field '{}'{hint}; expected one of: {}",
+                        k.as_str(),
+                        known.join(", ")
+                    ),
                 );
             }
         }
@@ -246,20 +310,36 @@ impl Loader<'_> {
         let name = match top.get_node("name") {
             Some(n) => self.string(n, "name").unwrap_or_default(),
             None => {
-                self.err(top.span(), "missing 'name' (the playbook's name, used by commands/*.yaml)");
+                self.err(
+                    top.span(),
+                    "missing 'name' (the playbook's name, used by commands/*.yaml)",
+                );
                 String::new()
             }
         };
-        if !name.is_empty() && !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !name.is_empty()
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             let span = *top.get_node("name").map(|n| n.span()).unwrap_or(top.span());
-            self.err(&span, format!("name '{name}' may only hold letters, digits, '-' and '_'"));
+            self.err(
+                &span,
+                format!("name '{name}' may only hold letters, digits, '-' and '_'"),
+            );
         }
         let summary = top
             .get_node("summary")
             .and_then(|n| self.string(n, "summary"))
             .unwrap_or_default();
-        let params = top.get_node("params").map(|n| self.params(n)).unwrap_or_default();
-        let mutates = top.get_node("mutates").and_then(|n| self.boolean(n, "mutates")).unwrap_or(false);
+        let params = top
+            .get_node("params")
+            .map(|n| self.params(n))
+            .unwrap_or_default();
+        let mutates = top
+            .get_node("mutates")
+            .and_then(|n| self.boolean(n, "mutates"))
+            .unwrap_or(false);
         let approval = match top.get_node("approval") {
             Some(n) => match n.as_mapping() {
                 Some(m) => {
@@ -289,7 +369,15 @@ impl Loader<'_> {
             .unwrap_or_default();
         let lock = top.get_node("lock").and_then(|n| {
             let s = self.string(n, "lock")?;
-            self.check_template(n.span(), &s, false, &param_names, &BTreeSet::new(), None, "lock");
+            self.check_template(
+                n.span(),
+                &s,
+                false,
+                &param_names,
+                &BTreeSet::new(),
+                None,
+                "lock",
+            );
             Some(s)
         });
         let mut steps = Vec::new();
@@ -297,7 +385,10 @@ impl Loader<'_> {
         match top.get_node("steps") {
             Some(Node::Sequence(seq)) => {
                 if seq.is_empty() {
-                    self.err(seq.span(), "steps is empty; a playbook needs at least one step");
+                    self.err(
+                        seq.span(),
+                        "steps is empty; a playbook needs at least one step",
+                    );
                 }
                 for n in seq.iter() {
                     let declared = n
@@ -336,18 +427,27 @@ impl Loader<'_> {
 
     fn params(&mut self, node: &Node) -> Vec<ParamSpec> {
         let Some(m) = node.as_mapping() else {
-            self.err(node.span(), "params must be a mapping of name → { type: ... }");
+            self.err(
+                node.span(),
+                "params must be a mapping of name → { type: ... }",
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (k, v) in m.iter() {
             let name = k.as_str().to_string();
             if name == "steps" || name == "item" {
-                self.err(k.span(), format!("'{name}' is reserved for templates; pick another parameter name"));
+                self.err(
+                    k.span(),
+                    format!("'{name}' is reserved for templates; pick another parameter name"),
+                );
                 continue;
             }
             let Some(pm) = v.as_mapping() else {
-                self.err(v.span(), format!("param '{name}' must be a mapping like {{ type: hub }}"));
+                self.err(
+                    v.span(),
+                    format!("param '{name}' must be a mapping like {{ type: hub }}"),
+                );
                 continue;
             };
             self.unknown_keys(pm, PARAM_KEYS, "param");
@@ -370,12 +470,18 @@ impl Loader<'_> {
                     }
                 }
                 None => {
-                    self.err(pm.span(), format!("param '{name}' has no type; add e.g. `type: string`"));
+                    self.err(
+                        pm.span(),
+                        format!("param '{name}' has no type; add e.g. `type: string`"),
+                    );
                     None
                 }
             };
             let values: Vec<String> = match pm.get_node("values") {
-                Some(Node::Sequence(s)) => s.iter().filter_map(|n| n.as_scalar().map(|s| s.as_str().to_string())).collect(),
+                Some(Node::Sequence(s)) => s
+                    .iter()
+                    .filter_map(|n| n.as_scalar().map(|s| s.as_str().to_string()))
+                    .collect(),
                 Some(n) => {
                     self.err(n.span(), "values must be a list of words");
                     Vec::new()
@@ -383,15 +489,23 @@ impl Loader<'_> {
                 None => Vec::new(),
             };
             if ty == Some(ParamType::Enum) && values.is_empty() {
-                self.err(pm.span(), format!("param '{name}' is an enum: list its `values`"));
+                self.err(
+                    pm.span(),
+                    format!("param '{name}' is an enum: list its `values`"),
+                );
             }
             let default = pm.get_node("default").map(node_json);
             let required = match pm.get_node("required") {
                 Some(n) => self.boolean(n, "required").unwrap_or(true),
                 None => default.is_none() && ty != Some(ParamType::Hubs),
             };
-            let max_len = pm.get_node("max_len").and_then(|n| self.uint(n, "max_len")).map(|n| n as usize);
-            let description = pm.get_node("description").and_then(|n| self.string(n, "description"));
+            let max_len = pm
+                .get_node("max_len")
+                .and_then(|n| self.uint(n, "max_len"))
+                .map(|n| n as usize);
+            let description = pm
+                .get_node("description")
+                .and_then(|n| self.string(n, "description"));
             if let Some(ty) = ty {
                 out.push(ParamSpec {
                     name,
@@ -475,7 +589,13 @@ impl Loader<'_> {
             }
             Node::Mapping(m) => {
                 for (k, v) in m.iter() {
-                    self.walk_templates(v, params, earlier, item, &format!("{what}.{}", k.as_str()));
+                    self.walk_templates(
+                        v,
+                        params,
+                        earlier,
+                        item,
+                        &format!("{what}.{}", k.as_str()),
+                    );
                 }
             }
         }
@@ -489,7 +609,10 @@ impl Loader<'_> {
         playbook_mutates: bool,
     ) -> Option<Step> {
         let Some(m) = node.as_mapping() else {
-            self.err(node.span(), "a step is a mapping: { id: ..., <action>: { ... } }");
+            self.err(
+                node.span(),
+                "a step is a mapping: { id: ..., <action>: { ... } }",
+            );
             return None;
         };
         let id = match m.get_node("id") {
@@ -498,7 +621,10 @@ impl Loader<'_> {
                 if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     self.err(n.span(), format!("step id '{id}' must be letters, digits and '_' (it is used as steps.{id} in templates)"));
                 } else if earlier.contains(&id) {
-                    self.err(n.span(), format!("duplicate step id '{id}'; every step needs its own id"));
+                    self.err(
+                        n.span(),
+                        format!("duplicate step id '{id}'; every step needs its own id"),
+                    );
                 }
                 id
             }
@@ -507,22 +633,33 @@ impl Loader<'_> {
                 return None;
             }
         };
-        let action_keys: Vec<(&MarkedScalarNode, &Node)> =
-            m.iter().filter(|(k, _)| !STEP_KEYS.contains(&k.as_str())).collect();
+        let action_keys: Vec<(&MarkedScalarNode, &Node)> = m
+            .iter()
+            .filter(|(k, _)| !STEP_KEYS.contains(&k.as_str()))
+            .collect();
         let (key, args_node) = match action_keys.as_slice() {
             [one] => *one,
             [] => {
                 self.err(
                     m.span(),
-                    format!("step '{id}' has no action; add one of: {}", self.registry.names().collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "step '{id}' has no action; add one of: {}",
+                        self.registry.names().collect::<Vec<_>>().join(", ")
+                    ),
                 );
                 return None;
             }
             [_, second, ..] => {
                 self.err(
                     second.0.span(),
-                    format!("step '{id}' has more than one action ({}); use one action per step",
-                        action_keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "step '{id}' has more than one action ({}); use one action per step",
+                        action_keys
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 );
                 return None;
             }
@@ -531,10 +668,18 @@ impl Loader<'_> {
             let known: Vec<&str> = self.registry.names().collect();
             let hint = suggest(key.as_str(), known.iter().copied());
             let msg = if key.as_str().contains('.') {
-                format!("unknown step kind '{}'{hint}; known: {}", key.as_str(), known.join(", "))
+                format!(
+                    "unknown step kind '{}'{hint}; known: {}",
+                    key.as_str(),
+                    known.join(", ")
+                )
             } else {
-                format!("unknown step field or kind '{}'{hint}; step fields: {}; step kinds: {}",
-                    key.as_str(), STEP_KEYS.join(", "), known.join(", "))
+                format!(
+                    "unknown step field or kind '{}'{hint}; step fields: {}; step kinds: {}",
+                    key.as_str(),
+                    STEP_KEYS.join(", "),
+                    known.join(", ")
+                )
             };
             self.err(key.span(), msg);
             return None;
@@ -545,13 +690,21 @@ impl Loader<'_> {
                 format!("step '{id}' uses {} which changes the cluster, but the playbook is not marked `mutates: true` (add it, so runs need approval and show a plan)", spec.name),
             );
         }
-        let foreach = m.get_node("foreach").and_then(|n| self.string(n, "foreach").map(|s| (n.span(), s)));
+        let foreach = m
+            .get_node("foreach")
+            .and_then(|n| self.string(n, "foreach").map(|s| (n.span(), s)));
         let as_name = match m.get_node("as") {
             Some(n) => self.string(n, "as").unwrap_or_else(|| "item".into()),
             None => "item".into(),
         };
         if m.get_node("as").is_some() && foreach.is_none() {
-            self.err(m.get_node("as").map(|n| *n.span()).as_ref().unwrap_or(m.span()), "`as` only makes sense with `foreach`");
+            self.err(
+                m.get_node("as")
+                    .map(|n| *n.span())
+                    .as_ref()
+                    .unwrap_or(m.span()),
+                "`as` only makes sense with `foreach`",
+            );
         }
         if let Some((span, s)) = &foreach {
             let span = **span;
@@ -566,7 +719,13 @@ impl Loader<'_> {
         let args = match args_node {
             Node::Mapping(_) => node_json(args_node),
             _ => {
-                self.err(args_node.span(), format!("{} takes a mapping of arguments, e.g. {{ cluster: ..., namespace: ... }}", spec.name));
+                self.err(
+                    args_node.span(),
+                    format!(
+                        "{} takes a mapping of arguments, e.g. {{ cluster: ..., namespace: ... }}",
+                        spec.name
+                    ),
+                );
                 return None;
             }
         };
@@ -574,7 +733,9 @@ impl Loader<'_> {
         if let Err(e) = (spec.check)(&args) {
             self.arg_error(key, args_node, spec.name, &e);
         }
-        let timeout = m.get_node("timeout").and_then(|n| self.duration(n, "step timeout"));
+        let timeout = m
+            .get_node("timeout")
+            .and_then(|n| self.duration(n, "step timeout"));
         let retries = m
             .get_node("retries")
             .and_then(|n| self.uint(n, "retries"))
@@ -615,9 +776,20 @@ impl Loader<'_> {
             let span = map
                 .and_then(|m| m.keys().find(|k| k.as_str() == field).map(|k| *k.span()))
                 .unwrap_or(*key.span());
-            let expected = e.split_once("expected ").map(|(_, x)| x.replace('`', "")).unwrap_or_default();
-            let hint = suggest(field, expected.split(", ").map(|s| s.trim_start_matches("one of ").trim()));
-            self.err(&span, format!("{action}: unknown argument '{field}'{hint}; expected {expected}"));
+            let expected = e
+                .split_once("expected ")
+                .map(|(_, x)| x.replace('`', ""))
+                .unwrap_or_default();
+            let hint = suggest(
+                field,
+                expected
+                    .split(", ")
+                    .map(|s| s.trim_start_matches("one of ").trim()),
+            );
+            self.err(
+                &span,
+                format!("{action}: unknown argument '{field}'{hint}; expected {expected}"),
+            );
         } else if e.starts_with("missing field") {
             self.err(key.span(), format!("{action}: missing argument '{field}'"));
         } else {

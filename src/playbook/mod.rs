@@ -43,8 +43,8 @@ mod model;
 mod plan;
 pub mod template;
 
+pub use crate::actions::Permission;
 pub use exec::{execute, ExecContext, ExecError, Mode, Outcome, Progress, RunResult, StepOutcome};
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
 pub use plan::{Plan, PlannedStep};
-pub use crate::actions::Permission;

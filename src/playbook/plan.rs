@@ -36,7 +36,10 @@ impl Playbook {
         let lock = self.lock.as_ref()?;
         let vars = bind_params(self, params).unwrap_or_default();
         let env = template::env();
-        Some(template::render_text(&env, lock, &template::context(&Value::Object(vars))).unwrap_or_else(|_| lock.clone()))
+        Some(
+            template::render_text(&env, lock, &template::context(&Value::Object(vars)))
+                .unwrap_or_else(|_| lock.clone()),
+        )
     }
 
     /// The mutating steps with their targets rendered from `params`; values
@@ -52,7 +55,10 @@ impl Playbook {
                 None => vec![None],
                 Some(expr) => match template::eval(&env, expr, &ctx) {
                     Ok(Value::Array(items)) => items.into_iter().map(Some).collect(),
-                    _ => vec![Some(json!(format!("<each item of {}>", template::expression_source(expr))))],
+                    _ => vec![Some(json!(format!(
+                        "<each item of {}>",
+                        template::expression_source(expr)
+                    )))],
                 },
             };
             for item in items {
@@ -64,7 +70,10 @@ impl Playbook {
                 let args = template::render_value(&env, &step.args, &ictx, &mut |src, e| {
                     let refs = template::references(&env, src, false).unwrap_or_default();
                     match refs.iter().find_map(|r| r.strip_prefix("steps.")) {
-                        Some(r) => Ok(json!(format!("<from step {}>", r.split('.').next().unwrap_or(r)))),
+                        Some(r) => Ok(json!(format!(
+                            "<from step {}>",
+                            r.split('.').next().unwrap_or(r)
+                        ))),
                         None => Err(e),
                     }
                 })

@@ -51,9 +51,15 @@ fn describe(e: &minijinja::Error) -> String {
 
 /// Check syntax; `Ok(names)` are the dotted variable paths it reads
 /// (`hub.cluster`, `steps.find.items`).
-pub fn references(env: &Environment<'static>, s: &str, expression: bool) -> Result<BTreeSet<String>, String> {
+pub fn references(
+    env: &Environment<'static>,
+    s: &str,
+    expression: bool,
+) -> Result<BTreeSet<String>, String> {
     if expression {
-        let e = env.compile_expression(expression_source(s)).map_err(|e| describe(&e))?;
+        let e = env
+            .compile_expression(expression_source(s))
+            .map_err(|e| describe(&e))?;
         Ok(e.undeclared_variables(true).into_iter().collect())
     } else if let Some(inner) = pure_expression(s) {
         let e = env.compile_expression(inner).map_err(|e| describe(&e))?;
@@ -68,19 +74,27 @@ pub fn references(env: &Environment<'static>, s: &str, expression: bool) -> Resu
 
 /// Evaluate an expression field to a JSON value.
 pub fn eval(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
-    let e = env.compile_expression(expression_source(s)).map_err(|e| describe(&e))?;
+    let e = env
+        .compile_expression(expression_source(s))
+        .map_err(|e| describe(&e))?;
     let v = e.eval(ctx).map_err(|e| describe(&e))?;
     serde_json::to_value(&v).map_err(|e| e.to_string())
 }
 
 /// Evaluate a `when` field to a truth value.
 pub fn truthy(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<bool, String> {
-    let e = env.compile_expression(expression_source(s)).map_err(|e| describe(&e))?;
+    let e = env
+        .compile_expression(expression_source(s))
+        .map_err(|e| describe(&e))?;
     e.eval(ctx).map(|v| v.is_true()).map_err(|e| describe(&e))
 }
 
 /// Render one string (value-preserving for a pure expression).
-pub fn render_str(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
+pub fn render_str(
+    env: &Environment<'static>,
+    s: &str,
+    ctx: &minijinja::Value,
+) -> Result<Value, String> {
     if let Some(inner) = pure_expression(s) {
         let e = env.compile_expression(inner).map_err(|e| describe(&e))?;
         let v = e.eval(ctx).map_err(|e| describe(&e))?;
@@ -89,11 +103,17 @@ pub fn render_str(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -
     if !is_template(s) {
         return Ok(Value::String(s.to_string()));
     }
-    env.render_str(s, ctx).map(Value::String).map_err(|e| describe(&e))
+    env.render_str(s, ctx)
+        .map(Value::String)
+        .map_err(|e| describe(&e))
 }
 
 /// Render text (the `result` and `lock` templates).
-pub fn render_text(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<String, String> {
+pub fn render_text(
+    env: &Environment<'static>,
+    s: &str,
+    ctx: &minijinja::Value,
+) -> Result<String, String> {
     env.render_str(s, ctx).map_err(|e| describe(&e))
 }
 
@@ -139,7 +159,10 @@ mod tests {
     fn a_pure_expression_keeps_its_type() {
         let env = env();
         let ctx = context(&json!({"hubs": [{"name": "a"}], "n": 3}));
-        assert_eq!(render_str(&env, "{{ hubs }}", &ctx).unwrap(), json!([{"name": "a"}]));
+        assert_eq!(
+            render_str(&env, "{{ hubs }}", &ctx).unwrap(),
+            json!([{"name": "a"}])
+        );
         assert_eq!(render_str(&env, " {{ n }} ", &ctx).unwrap(), json!(3));
         assert_eq!(render_str(&env, "n={{ n }}", &ctx).unwrap(), json!("n=3"));
     }
@@ -155,7 +178,12 @@ mod tests {
     #[test]
     fn references_report_dotted_paths() {
         let env = env();
-        let refs = references(&env, "{{ steps.find.items[0].name }} {{ hub.cluster }}", false).unwrap();
+        let refs = references(
+            &env,
+            "{{ steps.find.items[0].name }} {{ hub.cluster }}",
+            false,
+        )
+        .unwrap();
         assert!(refs.iter().any(|r| r.starts_with("steps.find")), "{refs:?}");
         assert!(refs.iter().any(|r| r.starts_with("hub")), "{refs:?}");
     }
