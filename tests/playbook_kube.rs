@@ -23,6 +23,10 @@ use tokio_util::sync::CancellationToken;
 struct World {
     objects: BTreeMap<String, Value>,
     requests: Vec<(String, String, String)>,
+    /// Impersonate-User header of each request.
+    impersonated: Vec<Option<String>>,
+    /// Log text by pod path; `previous=true` reads `<path>?previous`.
+    logs: BTreeMap<String, String>,
     /// (path substring, status, remaining times; u32::MAX = forever)
     faults: Vec<(String, u16, u32)>,
 }
@@ -35,6 +39,22 @@ fn status(code: u16, reason: &str, message: &str, retry_after: u32) -> Response 
     (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response()
 }
 
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 && i + 2 <= bytes.len() - 1 {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn labels_match(obj: &Value, selector: &str) -> bool {
     selector.split(',').filter(|s| !s.is_empty()).all(|term| {
         let (k, v) = term.split_once('=').unwrap_or((term, ""));
@@ -45,12 +65,24 @@ fn labels_match(obj: &Value, selector: &str) -> bool {
     })
 }
 
-async fn handle(State(w): State<Shared>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn handle(
+    State(w): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let mut w = w.lock().unwrap();
     w.requests
         .push((method.to_string(), path.clone(), query.clone()));
+    w.impersonated.push(
+        headers
+            .get("impersonate-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    );
     if let Some(f) = w.faults.iter_mut().find(|f| path.contains(&f.0) && f.2 > 0) {
         if f.2 != u32::MAX {
             f.2 -= 1;
@@ -75,11 +107,24 @@ async fn handle(State(w): State<Shared>, method: Method, uri: Uri, body: Bytes) 
     let q: BTreeMap<String, String> = query
         .split('&')
         .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.replace("%3D", "=").replace("%2C", ",")))
+        .map(|(k, v)| (k.to_string(), percent_decode(v)))
         .collect();
     let dry = q.get("dryRun").map(String::as_str) == Some("All");
-    if path.ends_with("/log") {
-        return "line one\nline two\n".into_response();
+    if let Some(pod) = path.strip_suffix("/log") {
+        let key = if q.get("previous").map(String::as_str) == Some("true") {
+            format!("{pod}?previous")
+        } else {
+            pod.to_string()
+        };
+        return match w.logs.get(&key) {
+            Some(text) => text.clone().into_response(),
+            None => status(
+                400,
+                "BadRequest",
+                "previous terminated container \"notebook\" not found",
+                0,
+            ),
+        };
     }
     match method {
         Method::GET => {
@@ -376,5 +421,312 @@ async fn an_unknown_cluster_lists_the_known_ones() {
             .contains("unknown cluster 'nowhere' (known: aws-us)"),
         "{}",
         r.output
+    );
+}
+
+fn pod(ns: &str, name: &str, user: &str, phase: &str, container_status: Value) -> (String, Value) {
+    (
+        format!("/api/v1/namespaces/{ns}/pods/{name}"),
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": "2024-01-01T00:00:00Z",
+                "labels": {"component": "singleuser-server", "hub.jupyter.org/username": user}},
+            "spec": {"nodeName": if phase == "Pending" { Value::Null } else { json!("user-node-1") },
+                "containers": [{"name": "notebook"}]},
+            "status": {"phase": phase, "containerStatuses": [container_status]}}),
+    )
+}
+
+fn event(ns: &str, name: &str, object: &str, reason: &str, message: &str) -> (String, Value) {
+    let now = chrono::Utc::now().to_rfc3339();
+    (
+        format!("/api/v1/namespaces/{ns}/events/{name}"),
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {"kind": "Pod", "name": object, "namespace": ns},
+            "reason": reason, "message": message, "type": "Warning", "count": 3, "lastTimestamp": now}),
+    )
+}
+
+fn fleet_namespace() -> Vec<(String, Value)> {
+    vec![
+        deployment("staging", "hub", "hub"),
+        pod(
+            "staging",
+            "jupyter-alice",
+            "alice",
+            "Running",
+            json!({"name": "notebook", "ready": true, "restartCount": 0, "state": {"running": {}}}),
+        ),
+        pod(
+            "staging",
+            "jupyter-bob",
+            "bob",
+            "Pending",
+            json!({"name": "notebook", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}),
+        ),
+        pod(
+            "staging",
+            "jupyter-frank",
+            "frank",
+            "Running",
+            json!({"name": "notebook", "ready": false, "restartCount": 4,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"reason": "Error", "exitCode": 127}}}),
+        ),
+        event(
+            "staging",
+            "e1",
+            "jupyter-bob",
+            "FailedScheduling",
+            "0/3 nodes are available: 3 Insufficient memory.",
+        ),
+        event(
+            "staging",
+            "e2",
+            "jupyter-frank",
+            "BackOff",
+            "Back-off restarting failed container notebook",
+        ),
+    ]
+}
+
+async fn fleet_world() -> (Shared, ClusterSet) {
+    let (world, url) = start(fleet_namespace()).await;
+    {
+        let mut w = world.lock().unwrap();
+        w.logs.insert(
+            "/api/v1/namespaces/staging/pods/jupyter-frank?previous".into(),
+            "/bin/sh: 1: exec: jupyterhub-singleuser: not found\n".into(),
+        );
+        w.logs.insert(
+            "/api/v1/namespaces/staging/pods/jupyter-frank".into(),
+            "starting\n".into(),
+        );
+        w.logs.insert(
+            "/api/v1/namespaces/staging/pods/jupyter-alice".into(),
+            "[I] Jupyter Server is running\n".into(),
+        );
+    }
+    (world, clusters(&[("aws-us", &url)]))
+}
+
+fn user(name: &str) -> Value {
+    json!({"name": name, "escaped": name, "pod": format!("jupyter-{name}")})
+}
+
+#[tokio::test]
+async fn users_lists_running_servers_with_node_and_counts_the_rest() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("users"),
+        json!({"hub": hub("aws-us", "staging")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("**2 running user servers on staging** (1 more not running)"),
+        "{}",
+        r.output
+    );
+    assert!(r.output.contains("- alice  age "), "{}", r.output);
+    assert!(r.output.contains("node user-node-1"), "{}", r.output);
+}
+
+#[tokio::test]
+async fn pending_shows_the_scheduler_reason() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("pending"),
+        json!({"hub": hub("aws-us", "staging")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.contains("**1 pending user servers on staging**"),
+        "{}",
+        r.output
+    );
+    assert!(r.output.contains("- bob (`jupyter-bob`"), "{}", r.output);
+    assert!(r.output.contains("3 Insufficient memory."), "{}", r.output);
+}
+
+#[tokio::test]
+async fn triage_recognises_a_missing_jupyterhub_singleuser_from_previous_logs() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("triage"),
+        json!({"hub": hub("aws-us", "staging"), "user": user("frank")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("**Triage of frank on staging**: jupyterhub-singleuser is missing"),
+        "{}",
+        r.output
+    );
+    assert!(r.output.contains("restarts 4"), "{}", r.output);
+    assert!(
+        r.output.contains("last terminated: Error (exit 127)"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output
+            .contains("BackOff: Back-off restarting failed container"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn triage_of_a_pending_server_names_the_missing_capacity() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("triage"),
+        json!({"hub": hub("aws-us", "staging"), "user": user("bob")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.contains(
+            "no node has room for the server (0/3 nodes are available: 3 Insufficient memory.)"
+        ),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn user_status_shows_phase_container_state_and_last_log_lines() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("user-status"),
+        json!({"hub": hub("aws-us", "staging"), "user": user("alice")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("**alice** on staging: pod `jupyter-alice` is **Running** (ready 1/1"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains("Jupyter Server is running"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn user_status_of_a_user_without_a_server_says_so() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("user-status"),
+        json!({"hub": hub("aws-us", "staging"), "user": user("zoe")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.contains("**zoe** has no server on staging"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn user_stop_deletes_only_the_users_pod_with_a_grace_period() {
+    let (world, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("user-stop"),
+        json!({"hub": hub("aws-us", "staging"), "user": user("alice")}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.contains("Stopped the server of **alice**"),
+        "{}",
+        r.output
+    );
+    let w = world.lock().unwrap();
+    let deletes: Vec<_> = w.requests.iter().filter(|r| r.0 == "DELETE").collect();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(
+        deletes[0].1,
+        "/api/v1/namespaces/staging/pods/jupyter-alice"
+    );
+    assert!(!w
+        .objects
+        .contains_key("/api/v1/namespaces/staging/pods/jupyter-alice"));
+    assert!(w
+        .objects
+        .contains_key("/api/v1/namespaces/staging/pods/jupyter-bob"));
+}
+
+#[tokio::test]
+async fn events_lists_warnings_newest_first() {
+    let (_w, set) = fleet_world().await;
+    let (r, _) = run(
+        &shipped("events"),
+        json!({"hub": hub("aws-us", "staging"), "warnings": true}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("**2 warning events in staging since 1h**"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains("Pod/jupyter-bob FailedScheduling"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn impersonation_sends_the_impersonate_user_header() {
+    let (world, set) = fleet_world().await;
+    let pbs = Playbooks::from_str("u.yaml", &shipped("users")).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set,
+        mode: Mode::Real,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: Some("alice@example.org".into()),
+    };
+    let r = execute(
+        pbs.get("users").unwrap(),
+        json!({"hub": hub("aws-us", "staging")}),
+        ctx,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    let w = world.lock().unwrap();
+    assert_eq!(
+        w.impersonated.last().cloned().flatten().as_deref(),
+        Some("alice@example.org"),
+        "{:?} {:?}",
+        w.impersonated,
+        w.requests
     );
 }
