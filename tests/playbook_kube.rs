@@ -44,7 +44,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 && i + 2 <= bytes.len() - 1 {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
             out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
             i += 3;
         } else {
