@@ -730,3 +730,104 @@ async fn impersonation_sends_the_impersonate_user_header() {
         w.requests
     );
 }
+
+fn node(name: &str, pool: &str, ready: bool, unschedulable: bool) -> (String, Value) {
+    (
+        format!("/api/v1/nodes/{name}"),
+        json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"cloud.google.com/gke-nodepool": pool, "hub.jupyter.org/node-purpose": "user"}},
+            "spec": {"unschedulable": unschedulable},
+            "status": {"allocatable": {"cpu": "4", "memory": "16Gi"},
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" }}]}}),
+    )
+}
+
+#[tokio::test]
+async fn nodes_shows_pool_readiness_cordons_and_capacity_and_filters_by_pool() {
+    let (_w, url) = start(vec![
+        node("core-1", "core-pool", true, false),
+        node("user-1", "user-pool", true, true),
+        node("user-2", "user-pool", false, false),
+    ])
+    .await;
+    let set = clusters(&[("gcp-eu", &url)]);
+    let (r, _) = run(
+        &shipped("nodes"),
+        json!({"cluster": {"name": "gcp-eu"}}),
+        set.clone(),
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.starts_with("**3 nodes on gcp-eu**"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output
+            .contains("- user-1  pool user-pool  user  Ready  cordoned  cpu 4  memory 16Gi"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output
+            .contains("- user-2  pool user-pool  user  ⚠ NotReady"),
+        "{}",
+        r.output
+    );
+    let (r, _) = run(
+        &shipped("nodes"),
+        json!({"cluster": {"name": "gcp-eu"}, "pool": "core-pool"}),
+        set,
+        Mode::Real,
+    )
+    .await;
+    assert!(
+        r.output
+            .starts_with("**1 nodes on gcp-eu in pool core-pool**"),
+        "{}",
+        r.output
+    );
+    assert!(!r.output.contains("user-1"), "{}", r.output);
+}
+
+#[tokio::test]
+async fn logs_finds_the_component_pod_by_label_and_passes_tail_and_previous() {
+    let mut objects = fleet_namespace();
+    let (path, mut hub_pod) = pod(
+        "staging",
+        "hub-7d9f-abcde",
+        "",
+        "Running",
+        json!({"name": "hub", "ready": true, "restartCount": 1, "state": {"running": {}}}),
+    );
+    hub_pod["metadata"]["labels"] = json!({"component": "hub", "app": "jupyterhub"});
+    objects.push((path.clone(), hub_pod));
+    let (world, url) = start(objects).await;
+    world.lock().unwrap().logs.insert(
+        format!("{path}?previous"),
+        "[E] hub crashed: database is locked\n".into(),
+    );
+    let (r, _) = run(
+        &shipped("logs"),
+        json!({"hub": hub("aws-us", "staging"), "component": "hub", "tail": 20, "previous": true}),
+        clusters(&[("aws-us", &url)]),
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .starts_with("**hub** logs from `hub-7d9f-abcde` (previous container), last 1 lines:"),
+        "{}",
+        r.output
+    );
+    assert!(r.output.contains("database is locked"), "{}", r.output);
+    let w = world.lock().unwrap();
+    let log = w.requests.iter().find(|r| r.1.ends_with("/log")).unwrap();
+    assert!(
+        log.2.contains("tailLines=20") && log.2.contains("previous=true"),
+        "{log:?}"
+    );
+}

@@ -515,6 +515,11 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
                 continue;
             }
         }
+        if let Some(k) = a.kind.as_ref().filter(|k| !k.is_empty()) {
+            if v.pointer("/involvedObject/kind").and_then(Value::as_str) != Some(k) {
+                continue;
+            }
+        }
         if let Some(since) = since {
             if (now - ts).to_std().unwrap_or_default() > since {
                 continue;
