@@ -817,3 +817,65 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
     o.insert("raw".into(), v.clone());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_summary_counts_ready_containers_restarts_and_last_termination() {
+        let pod = json!({"metadata": {"name": "jupyter-frank", "namespace": "staging",
+                "creationTimestamp": "2020-01-01T00:00:00Z", "labels": {"component": "singleuser-server"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "notebook"}, {"name": "sidecar"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "notebook", "ready": false, "restartCount": 4,
+                 "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                 "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}},
+                {"name": "sidecar", "ready": true, "restartCount": 1, "state": {"running": {}}}]}});
+        let s = summarise("Pod", &pod);
+        assert_eq!(s["ready"], "1/2");
+        assert_eq!(s["restarts"], 5);
+        assert_eq!(s["node"], "n1");
+        assert_eq!(s["containers"][0]["reason"], "CrashLoopBackOff");
+        assert_eq!(s["containers"][0]["last_reason"], "OOMKilled");
+        assert_eq!(s["containers"][0]["last_exit_code"], 137);
+        assert!(s["age"].as_str().unwrap().ends_with('d'));
+        assert_eq!(s["raw"], pod);
+    }
+
+    #[test]
+    fn a_pod_being_deleted_reads_terminating() {
+        let pod = json!({"metadata": {"name": "p", "deletionTimestamp": "2020-01-01T00:00:00Z"},
+            "status": {"phase": "Running"}});
+        assert_eq!(summarise("Pod", &pod)["phase"], "Terminating");
+    }
+
+    #[test]
+    fn targets_read_like_kubectl_resources() {
+        let t = target(
+            &json!({"cluster": "aws-us", "namespace": "staging", "kind": "Deployment", "name": "hub"}),
+            "patch",
+            None,
+            None,
+        );
+        assert_eq!(t.target, "apps/v1 deployments staging/hub @aws-us");
+        let t = target(
+            &json!({"cluster": "c", "name": "n1"}),
+            "patch",
+            Some("Node"),
+            None,
+        );
+        assert_eq!(t.target, "v1 nodes n1 @c");
+    }
+
+    #[test]
+    fn every_kind_maps_to_a_resource_and_unknown_kinds_list_the_known() {
+        assert_eq!(
+            kind_resource("daskcluster").unwrap().0.api_version,
+            "gateway.dask.org/v1alpha1"
+        );
+        assert!(!kind_resource("Node").unwrap().1);
+        let e = kind_resource("Pods").unwrap_err();
+        assert!(e.contains("known: Pod, Deployment"), "{e}");
+    }
+}

@@ -72,12 +72,22 @@ pub fn references(
     }
 }
 
+/// Strict undefined for expressions too: minijinja's expression evaluation
+/// hands back `undefined` for an unknown top-level name instead of failing.
+fn defined(v: minijinja::Value, source: &str) -> Result<minijinja::Value, String> {
+    if v.is_undefined() {
+        Err(format!("undefined value in `{}`", source.trim()))
+    } else {
+        Ok(v)
+    }
+}
+
 /// Evaluate an expression field to a JSON value.
 pub fn eval(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
     let e = env
         .compile_expression(expression_source(s))
         .map_err(|e| describe(&e))?;
-    let v = e.eval(ctx).map_err(|e| describe(&e))?;
+    let v = defined(e.eval(ctx).map_err(|e| describe(&e))?, s)?;
     serde_json::to_value(&v).map_err(|e| e.to_string())
 }
 
@@ -86,7 +96,8 @@ pub fn truthy(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Re
     let e = env
         .compile_expression(expression_source(s))
         .map_err(|e| describe(&e))?;
-    e.eval(ctx).map(|v| v.is_true()).map_err(|e| describe(&e))
+    let v = e.eval(ctx).map_err(|e| describe(&e))?;
+    defined(v, s).map(|v| v.is_true())
 }
 
 /// Render one string (value-preserving for a pure expression).
@@ -97,7 +108,7 @@ pub fn render_str(
 ) -> Result<Value, String> {
     if let Some(inner) = pure_expression(s) {
         let e = env.compile_expression(inner).map_err(|e| describe(&e))?;
-        let v = e.eval(ctx).map_err(|e| describe(&e))?;
+        let v = defined(e.eval(ctx).map_err(|e| describe(&e))?, s)?;
         return serde_json::to_value(&v).map_err(|e| e.to_string());
     }
     if !is_template(s) {
