@@ -33,11 +33,8 @@ pub fn actions() -> Vec<ActionSpec> {
         permissions: |_| Vec::new(),
         describe: |a| Target {
             verb: "GET".into(),
-            target: a
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            // The query may hold a token: never show it.
+            target: redact(a.get("url").and_then(Value::as_str).unwrap_or("")),
         },
         run: Arc::new(|c| Box::pin(get(c))),
     }]
