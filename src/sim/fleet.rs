@@ -90,6 +90,7 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
         }
         store.seed(o).with_context(|| format!("cluster {}: object {}", sc.name, i + 1))?;
     }
+    link_events(&store);
     let faults = Faults::default();
     for f in &sc.settings.faults {
         faults.add(f.clone());
@@ -206,5 +207,30 @@ impl Drop for Fleet {
         for t in &self.tasks {
             t.abort();
         }
+    }
+}
+
+/// Fill `involvedObject.uid` of seeded events from the object they name, so
+/// `kubectl describe` (which selects events by uid) finds them.
+fn link_events(store: &Store) {
+    let Some(ev_def) = discovery::find("", "v1", "events") else { return };
+    let (events, _) = store.list("events", None);
+    for mut ev in events {
+        if ev.pointer("/involvedObject/uid").and_then(Value::as_str).is_some_and(|u| !u.is_empty()) {
+            continue;
+        }
+        let kind = ev.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or("");
+        let name = ev.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let ns = ev.pointer("/involvedObject/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        let Some(def) = discovery::RESOURCES.iter().find(|r| r.kind == kind && r.group != "events.k8s.io") else { continue };
+        let obj_ns = if def.namespaced { ns.as_str() } else { "" };
+        let Some(obj) = store.get(def.store_key(), obj_ns, &name) else { continue };
+        ev["involvedObject"]["uid"] = obj["metadata"]["uid"].clone();
+        if ev.pointer("/involvedObject/apiVersion").is_none() {
+            ev["involvedObject"]["apiVersion"] = obj["apiVersion"].clone();
+        }
+        let ev_ns = ev.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        let ev_name = ev.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let _ = store.update(ev_def, &ev_ns, &ev_name, ev, false);
     }
 }
