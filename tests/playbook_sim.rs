@@ -98,31 +98,19 @@ spec:
     spec: { containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }] }
 "#;
 
-async fn fleet() -> (Fleet, ClusterSet) {
-    let seed = Seed::from_files(
-        vec![
-            ("aws-us".into(), "staging.yaml".into(), STAGING.into()),
-            ("gcp-eu".into(), "prod.yaml".into(), PROD.into()),
-        ],
-        vec!["aws-us".into(), "gcp-eu".into()],
-    )
-    .unwrap();
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let mut set = ClusterSet::new();
-    for name in fleet.cluster_names() {
-        set.insert(&name, fleet.client(&name).await.unwrap());
-    }
-    (fleet, set)
-}
-
 /// Clients built from the simulator's kubeconfig (so impersonation works and
 /// the executor, not kube, owns retries).
 async fn clusters(fleet: &Fleet) -> ClusterSet {
     let kc = fleet.kubeconfig();
     let mut set = ClusterSet::new();
     for name in fleet.cluster_names() {
-        let opts = kube::config::KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
-        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts).await.unwrap();
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+            .await
+            .unwrap();
         set.insert_config(&name, config).unwrap();
     }
     set
@@ -137,14 +125,23 @@ async fn start() -> (Fleet, ClusterSet) {
         vec!["aws-us".into(), "gcp-eu".into()],
     )
     .unwrap();
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    fleet.cluster("aws-us").unwrap().set_rollout_delay(Duration::from_millis(200));
+    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    fleet
+        .cluster("aws-us")
+        .unwrap()
+        .set_rollout_delay(Duration::from_millis(200));
     let set = clusters(&fleet).await;
     (fleet, set)
 }
 
 fn shipped(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/playbooks/{name}.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/playbooks/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn staging() -> Value {
@@ -164,8 +161,16 @@ async fn run_text(text: &str, params: Value, set: &ClusterSet, mode: Mode) -> Ra
     let pbs = Playbooks::from_str("t.yaml", text).unwrap_or_else(|e| panic!("{e}"));
     let pb = pbs.iter().next().unwrap().clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext { clusters: set.clone(), mode, cancel: CancellationToken::new(), progress: tx, impersonate: None };
-    let result = tokio::time::timeout(Duration::from_secs(60), execute(&pb, params, ctx)).await.expect("run finishes");
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: None,
+    };
+    let result = tokio::time::timeout(Duration::from_secs(60), execute(&pb, params, ctx))
+        .await
+        .expect("run finishes");
     let mut progress = Vec::new();
     while let Ok(p) = rx.try_recv() {
         progress.push(p);
@@ -207,27 +212,66 @@ async fn hub_status_answers_with_the_seeded_facts() {
     let r = run("hub-status", json!({"hub": staging()}), &set).await;
     assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
     let out = &r.result.output;
-    assert!(out.starts_with("**Hub staging** (staging @ aws-us)"), "{out}");
+    assert!(
+        out.starts_with("**Hub staging** (staging @ aws-us)"),
+        "{out}"
+    );
     assert!(out.contains("- hub `hub`: 1/1 ready"), "{out}");
     assert!(out.contains("- proxy `proxy`: 1/1 ready"), "{out}");
     assert!(out.contains("User servers: 2"), "{out}");
-    assert!(out.contains("Pending: 1") && out.contains("Running: 1"), "{out}");
-    assert!(out.contains("Pod/jupyter-bob FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."), "{out}");
+    assert!(
+        out.contains("Pending: 1") && out.contains("Running: 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Pod/jupyter-bob FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."
+        ),
+        "{out}"
+    );
 }
 
 #[tokio::test]
 async fn users_pending_nodes_and_triage_answer_with_the_seeded_facts() {
     let (_fleet, set) = start().await;
     let r = run("users", json!({"hub": staging()}), &set).await;
-    assert!(r.result.output.starts_with("**1 running user servers on staging** (1 more not running)"), "{}", r.result.output);
-    assert!(r.result.output.contains("- alice  age 3h  node user-node-1"), "{}", r.result.output);
+    assert!(
+        r.result
+            .output
+            .starts_with("**1 running user servers on staging** (1 more not running)"),
+        "{}",
+        r.result.output
+    );
+    assert!(
+        r.result
+            .output
+            .contains("- alice  age 3h  node user-node-1"),
+        "{}",
+        r.result.output
+    );
     let r = run("pending", json!({"hub": staging()}), &set).await;
-    assert!(r.result.output.contains("- bob (`jupyter-bob`, 10m): 0/3 nodes are available: 3 Insufficient memory."), "{}", r.result.output);
+    assert!(
+        r.result.output.contains(
+            "- bob (`jupyter-bob`, 10m): 0/3 nodes are available: 3 Insufficient memory."
+        ),
+        "{}",
+        r.result.output
+    );
     let r = run("nodes", json!({"cluster": {"name": "aws-us"}}), &set).await;
-    assert!(r.result.output.contains("- user-node-1  pool user-pool  user  Ready"), "{}", r.result.output);
+    assert!(
+        r.result
+            .output
+            .contains("- user-node-1  pool user-pool  user  Ready"),
+        "{}",
+        r.result.output
+    );
     let user = json!({"name": "bob", "escaped": "bob", "pod": "jupyter-bob"});
     let r = run("triage", json!({"hub": staging(), "user": user}), &set).await;
-    assert!(r.result.output.contains("no node has room for the server"), "{}", r.result.output);
+    assert!(
+        r.result.output.contains("no node has room for the server"),
+        "{}",
+        r.result.output
+    );
 }
 
 #[tokio::test]
@@ -239,14 +283,40 @@ async fn hub_restart_really_restarts_with_exactly_one_patch() {
         "name: p\nsteps:\n  - id: p\n    kube.list: { cluster: aws-us, namespace: staging, kind: Pod, labels: component=hub }\nresult: \"{{ steps.p.items | map(attribute='name') | join(',') }}\"\n",
         json!({}), &set, Mode::Real).await.result.output;
     sim.clear_requests();
-    let r = run("hub-restart", json!({"hub": staging(), "reason": "config change"}), &set).await;
+    let r = run(
+        "hub-restart",
+        json!({"hub": staging(), "reason": "config change"}),
+        &set,
+    )
+    .await;
     assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
-    assert!(r.result.output.starts_with("Hub **staging** restarted: 1/1 ready in"), "{}", r.result.output);
-    let writes: Vec<_> = sim.requests().into_iter().filter(|q| q.resource.is_some() && !["get", "list", "watch"].contains(&q.verb.as_str())).collect();
+    assert!(
+        r.result
+            .output
+            .starts_with("Hub **staging** restarted: 1/1 ready in"),
+        "{}",
+        r.result.output
+    );
+    let writes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.resource.is_some() && !["get", "list", "watch"].contains(&q.verb.as_str()))
+        .collect();
     assert_eq!(writes.len(), 1, "{writes:#?}");
-    assert_eq!((writes[0].verb.as_str(), writes[0].resource.as_deref(), writes[0].name.as_deref()), ("patch", Some("deployments"), Some("hub")));
+    assert_eq!(
+        (
+            writes[0].verb.as_str(),
+            writes[0].resource.as_deref(),
+            writes[0].name.as_deref()
+        ),
+        ("patch", Some("deployments"), Some("hub"))
+    );
     let body = writes[0].body.clone().unwrap_or_default();
-    assert!(body.pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt").is_some(), "{body}");
+    assert!(
+        body.pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt")
+            .is_some(),
+        "{body}"
+    );
     let pods_after = run_text(
         "name: p\nsteps:\n  - id: p\n    kube.list: { cluster: aws-us, namespace: staging, kind: Pod, labels: component=hub }\nresult: \"{{ steps.p.items | map(attribute='name') | join(',') }}\"\n",
         json!({}), &set, Mode::Real).await.result.output;
@@ -257,25 +327,62 @@ async fn hub_restart_really_restarts_with_exactly_one_patch() {
 async fn dry_run_changes_nothing_and_the_simulator_saw_dry_run_all() {
     let (fleet, set) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
-    let r = run_text(&shipped("hub-restart"), json!({"hub": staging(), "reason": "x"}), &set, Mode::DryRun).await;
+    let r = run_text(
+        &shipped("hub-restart"),
+        json!({"hub": staging(), "reason": "x"}),
+        &set,
+        Mode::DryRun,
+    )
+    .await;
     assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
-    assert!(r.result.output.starts_with("Dry run: would restart Deployment `hub`"), "{}", r.result.output);
-    let patch = sim.requests().into_iter().find(|q| q.verb == "patch").expect("a patch was sent");
+    assert!(
+        r.result
+            .output
+            .starts_with("Dry run: would restart Deployment `hub`"),
+        "{}",
+        r.result.output
+    );
+    let patch = sim
+        .requests()
+        .into_iter()
+        .find(|q| q.verb == "patch")
+        .expect("a patch was sent");
     assert!(patch.query.contains("dryRun=All"), "{patch:?}");
     let get = run_text(
         "name: g\nsteps:\n  - id: g\n    kube.get: { cluster: aws-us, namespace: staging, kind: Deployment, name: hub }\nresult: \"{{ steps.g.raw.spec.template.metadata.annotations is defined }}\"\n",
         json!({}), &set, Mode::Real).await;
-    assert_eq!(get.result.output, "false");
+    assert_eq!(
+        get.result.output, "False",
+        "no restart annotation after a dry run"
+    );
 }
 
 #[tokio::test]
 async fn fan_out_with_one_cluster_failing_forever_is_partial() {
     let (fleet, set) = start().await;
-    fleet.cluster("gcp-eu").unwrap().add_fault(FaultRule { status: Some(503), ..Default::default() });
+    fleet.cluster("gcp-eu").unwrap().add_fault(FaultRule {
+        status: Some(503),
+        ..Default::default()
+    });
     let r = run("fleet-status", json!({"hubs": [staging(), prod()]}), &set).await;
-    assert!(matches!(r.result.outcome, Outcome::Partial(_)), "{:?}\n{}", r.result.outcome, r.result.output);
-    assert!(r.result.output.contains("- staging (aws-us/staging): hub "), "{}", r.result.output);
-    assert!(r.result.output.contains("- prod (gcp-eu/prod): ⚠ unreachable:"), "{}", r.result.output);
+    assert!(
+        matches!(r.result.outcome, Outcome::Partial(_)),
+        "{:?}\n{}",
+        r.result.outcome,
+        r.result.output
+    );
+    assert!(
+        r.result.output.contains("- staging (aws-us/staging): hub "),
+        "{}",
+        r.result.output
+    );
+    assert!(
+        r.result
+            .output
+            .contains("- prod (gcp-eu/prod): ⚠ unreachable:"),
+        "{}",
+        r.result.output
+    );
 }
 
 #[tokio::test]
@@ -304,7 +411,10 @@ async fn a_slow_api_hits_the_step_timeout() {
     let r = run_text(
         "name: t\nsteps:\n  - id: find\n    timeout: 300ms\n    kube.list: { cluster: aws-us, namespace: staging, kind: Deployment }\n",
         json!({}), &set, Mode::Real).await;
-    assert_eq!(r.result.output, "step find (kube.list apps/v1 deployments staging @aws-us): timed out after 300ms");
+    assert_eq!(
+        r.result.output,
+        "step find (kube.list apps/v1 deployments staging @aws-us): timed out after 300ms"
+    );
 }
 
 #[tokio::test]
@@ -319,14 +429,34 @@ async fn cancellation_stops_a_run_waiting_on_a_slow_api() {
     let pb = pbs.get("hub-restart").unwrap().clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let ctx = ExecContext { clusters: set.clone(), mode: Mode::Real, cancel: cancel.clone(), progress: tx, impersonate: None };
-    let task = tokio::spawn(async move { execute(&pb, json!({"hub": staging(), "reason": "x"}), ctx).await });
-    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode: Mode::Real,
+        cancel: cancel.clone(),
+        progress: tx,
+        impersonate: None,
+    };
+    let task =
+        tokio::spawn(
+            async move { execute(&pb, json!({"hub": staging(), "reason": "x"}), ctx).await },
+        );
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(first, Progress::StepStarted { ref id, .. } if id == "find"));
     cancel.cancel();
-    let r = tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.outcome, Outcome::Cancelled);
-    let patched = fleet.cluster("aws-us").unwrap().requests().iter().any(|q| q.verb == "patch");
+    let patched = fleet
+        .cluster("aws-us")
+        .unwrap()
+        .requests()
+        .iter()
+        .any(|q| q.verb == "patch");
     assert!(!patched, "nothing after the cancelled step ran");
 }
 
@@ -337,7 +467,11 @@ async fn user_stop_deletes_the_users_pod_and_nothing_else() {
     let user = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
     let r = run("user-stop", json!({"hub": staging(), "user": user}), &set).await;
     assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
-    let deletes: Vec<_> = sim.requests().into_iter().filter(|q| q.verb == "delete").collect();
+    let deletes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.verb == "delete")
+        .collect();
     assert_eq!(deletes.len(), 1, "{deletes:#?}");
     assert_eq!(deletes[0].name.as_deref(), Some("jupyter-alice"));
     assert_eq!(deletes[0].resource.as_deref(), Some("pods"));
