@@ -82,6 +82,49 @@ lastTimestamp: -1m
 source: { component: default-scheduler }
 "#;
 
+const STAGING_SIM: &str = r#"
+users:
+  - name: admin
+    token: opsbot-sim-admin
+    groups: [system:masters]
+    rules: [{ verbs: ["*"], resources: ["*"], namespaces: ["*"] }]
+    impersonate: true
+  - name: support@example.org
+    rules: [{ verbs: [get, list, watch], resources: ["*"], namespaces: ["*"] }]
+logs:
+  - namespace: staging
+    pod: jupyter-alice
+    container: notebook
+    text: |
+      [I 2024-05-01 10:00:00.000 ServerApp] Jupyter Server 2.14 is running at http://jupyter-alice:8888/user/alice/
+  - namespace: staging
+    pod: jupyter-frank
+    container: notebook
+    text: |
+      starting
+    previous: |
+      /bin/sh: 1: exec: jupyterhub-singleuser: not found
+"#;
+
+const FRANK: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: jupyter-frank
+  namespace: staging
+  creationTimestamp: -20m
+  labels: { app: jupyterhub, component: singleuser-server, hub.jupyter.org/username: frank }
+spec: { nodeName: user-node-1, containers: [{ name: notebook, image: "jupyter/scipy-notebook" }] }
+status:
+  phase: Running
+  containerStatuses:
+    - name: notebook
+      ready: false
+      restartCount: 5
+      state: { waiting: { reason: CrashLoopBackOff } }
+      lastState: { terminated: { reason: Error, exitCode: 127, finishedAt: -1m } }
+"#;
+
 const PROD: &str = r#"
 apiVersion: v1
 kind: Namespace
@@ -120,6 +163,8 @@ async fn start() -> (Fleet, ClusterSet) {
     let seed = Seed::from_files(
         vec![
             ("aws-us".into(), "staging.yaml".into(), STAGING.into()),
+            ("aws-us".into(), "users.yaml".into(), FRANK.into()),
+            ("aws-us".into(), "sim.yaml".into(), STAGING_SIM.into()),
             ("gcp-eu".into(), "prod.yaml".into(), PROD.into()),
         ],
         vec!["aws-us".into(), "gcp-eu".into()],
@@ -218,9 +263,9 @@ async fn hub_status_answers_with_the_seeded_facts() {
     );
     assert!(out.contains("- hub `hub`: 1/1 ready"), "{out}");
     assert!(out.contains("- proxy `proxy`: 1/1 ready"), "{out}");
-    assert!(out.contains("User servers: 2"), "{out}");
+    assert!(out.contains("User servers: 3"), "{out}");
     assert!(
-        out.contains("Pending: 1") && out.contains("Running: 1"),
+        out.contains("Pending: 1") && out.contains("Running: 2"),
         "{out}"
     );
     assert!(
@@ -238,7 +283,7 @@ async fn users_pending_nodes_and_triage_answer_with_the_seeded_facts() {
     assert!(
         r.result
             .output
-            .starts_with("**1 running user servers on staging** (1 more not running)"),
+            .starts_with("**2 running user servers on staging** (1 more not running)"),
         "{}",
         r.result.output
     );
@@ -475,4 +520,74 @@ async fn user_stop_deletes_the_users_pod_and_nothing_else() {
     assert_eq!(deletes.len(), 1, "{deletes:#?}");
     assert_eq!(deletes[0].name.as_deref(), Some("jupyter-alice"));
     assert_eq!(deletes[0].resource.as_deref(), Some("pods"));
+}
+
+#[tokio::test]
+async fn user_status_and_triage_read_logs_and_recognise_a_broken_environment() {
+    let (_fleet, set) = start().await;
+    let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    let r = run(
+        "user-status",
+        json!({"hub": staging(), "user": alice}),
+        &set,
+    )
+    .await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    assert!(r.result.output.starts_with("**alice** on staging: pod `jupyter-alice` is **Running** (ready 1/1, restarts 0, age 3h, node user-node-1)"), "{}", r.result.output);
+    assert!(
+        r.result.output.contains("Jupyter Server 2.14 is running"),
+        "{}",
+        r.result.output
+    );
+    let frank = json!({"name": "frank", "escaped": "frank", "pod": "jupyter-frank"});
+    let r = run("triage", json!({"hub": staging(), "user": frank}), &set).await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    let out = &r.result.output;
+    assert!(
+        out.starts_with(
+            "**Triage of frank on staging**: jupyterhub-singleuser is missing from the environment"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "container notebook: waiting (CrashLoopBackOff), last terminated: Error (exit 127)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("/bin/sh: 1: exec: jupyterhub-singleuser: not found"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn impersonated_runs_get_the_clusters_forbidden_message_naming_the_step() {
+    let (fleet, set) = start().await;
+    let pbs = Playbooks::from_str("h.yaml", &shipped("hub-restart")).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode: Mode::Real,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: Some("support@example.org".into()),
+    };
+    let r = execute(
+        pbs.get("hub-restart").unwrap(),
+        json!({"hub": staging(), "reason": "x"}),
+        ctx,
+    )
+    .await;
+    assert!(matches!(r.outcome, Outcome::Failed(_)), "{:?}", r.outcome);
+    assert_eq!(
+        r.output,
+        "step restart (kube.rollout_restart apps/v1 deployments staging/hub @aws-us): Forbidden: deployments.apps \"hub\" is forbidden: User \"support@example.org\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"staging\""
+    );
+    let sim = fleet.cluster("aws-us").unwrap();
+    assert!(sim
+        .requests()
+        .iter()
+        .filter(|q| q.resource.is_some())
+        .all(|q| q.impersonated.as_deref() == Some("support@example.org")));
 }
