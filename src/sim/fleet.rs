@@ -175,6 +175,11 @@ impl Fleet {
         self.client_as(cluster, ADMIN_TOKEN).await
     }
 
+    /// The simulator CA as `kube::Config::root_cert` wants it (for hand-built configs).
+    pub fn client_config_root_cert(&self) -> Option<Vec<Vec<u8>>> {
+        rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes()).ok().map(|c| vec![c.to_vec()])
+    }
+
     /// A `kube::Client` for a cluster with the given bearer token.
     pub async fn client_as(&self, cluster: &str, token: &str) -> anyhow::Result<kube::Client> {
         let url = self.server_url(cluster).with_context(|| format!("no cluster {cluster:?} in this fleet (have: {})", self.cluster_names().join(", ")))?;
