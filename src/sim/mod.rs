@@ -1,13 +1,44 @@
-//! (placeholder: filled by the simulator work)
+//! The Kubernetes API simulator: an HTTP server per simulated cluster that the
+//! real `kube` client and real `kubectl` treat as a small cluster (discovery,
+//! CRUD, watch, RBAC, impersonation, a controller loop, logs, faults).
 
-/// The `opsbot sim` subcommand.
-pub mod cli {
-    /// Arguments of `opsbot sim`.
-    #[derive(Debug, clap::Args)]
-    pub struct SimArgs {}
+pub mod auth;
+pub mod cli;
+mod cluster;
+pub mod controller;
+pub mod discovery;
+pub mod faults;
+mod fleet;
+pub mod logs;
+pub mod patch;
+pub mod seed;
+pub mod selector;
+mod server;
+pub mod status;
+pub mod store;
+pub mod table;
+mod watch;
 
-    /// Run the simulator until interrupted.
-    pub async fn run(_args: SimArgs) -> anyhow::Result<()> {
-        anyhow::bail!("not built yet")
-    }
+pub use cluster::SimCluster;
+pub use faults::FaultRule;
+pub use fleet::Fleet;
+pub use seed::{Seed, SeedCluster, SimSettings};
+
+/// One API request as the simulator saw it (tests assert on these).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// The Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection).
+    pub verb: String,
+    pub resource: Option<String>,
+    pub subresource: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// The authenticated user (`system:anonymous` when none).
+    pub user: String,
+    pub impersonated: Option<String>,
+    pub status: u16,
+    pub body: Option<serde_json::Value>,
 }

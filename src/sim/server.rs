@@ -1,0 +1,560 @@
+//! The HTTP front of one simulated cluster: authentication, impersonation,
+//! fault injection, request recording, discovery, and the REST verbs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::auth::forbidden;
+use super::cluster::ClusterState;
+use super::discovery::{self, ResourceDef};
+use super::faults::FaultRule;
+use super::patch::{self, PatchKind};
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::{controller, logs, table, watch, RecordedRequest};
+
+/// The router of one cluster's API endpoint.
+pub fn router(state: Arc<ClusterState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// What a resource URL names.
+pub struct Target {
+    pub def: &'static ResourceDef,
+    pub ns: Option<String>,
+    pub name: Option<String>,
+    pub sub: Option<String>,
+}
+
+fn parse_target(segs: &[&str]) -> Result<Option<Target>, ApiError> {
+    let (group, version, rest) = match segs {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Ok(None),
+    };
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let (ns, plural, name, sub) = if rest[0] == "namespaces" && rest.len() >= 3 {
+        (Some(rest[1].to_string()), rest[2], rest.get(3), rest.get(4))
+    } else {
+        (None, rest[0], rest.get(1), rest.get(2))
+    };
+    if rest.len() > 5 {
+        return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+    }
+    let def = discovery::find(group, version, plural).ok_or_else(|| ApiError::new(404, "NotFound", "the server could not find the requested resource"))?;
+    if let Some(s) = sub {
+        if !def.subresources.iter().any(|x| x.name == *s) {
+            return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+        }
+    }
+    Ok(Some(Target { def, ns: if def.namespaced { ns } else { None }, name: name.map(|s| s.to_string()), sub: sub.map(|s| s.to_string()) }))
+}
+
+fn k8s_verb(method: &Method, t: &Target, q: &HashMap<String, String>) -> &'static str {
+    let watching = q.get("watch").is_some_and(|w| w == "1" || w == "true");
+    match *method {
+        Method::GET if watching => "watch",
+        Method::GET if t.name.is_some() => "get",
+        Method::GET => "list",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if t.name.is_some() => "delete",
+        Method::DELETE => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+fn json_response(code: u16, v: &Value) -> Response {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn handle(State(st): State<Arc<ClusterState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let q: HashMap<String, String> = Query::try_from_uri(&uri).map(|Query(q)| q).unwrap_or_default();
+    let path = uri.path().to_string();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut rec = RecordedRequest {
+        method: method.to_string(),
+        path: path.clone(),
+        query: uri.query().unwrap_or("").to_string(),
+        verb: if method == Method::GET { "get".into() } else { method.as_str().to_lowercase() },
+        ..Default::default()
+    };
+    if !body.is_empty() {
+        rec.body = serde_json::from_slice(&body).ok();
+    }
+    let resp = match handle_inner(&st, &method, &segs, &q, &headers, &body, &mut rec).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    rec.status = resp.status().as_u16();
+    st.record(rec);
+    resp
+}
+
+async fn handle_inner(
+    st: &Arc<ClusterState>,
+    method: &Method,
+    segs: &[&str],
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    rec: &mut RecordedRequest,
+) -> Result<Response, ApiError> {
+    // Unauthenticated endpoints, as on a default apiserver.
+    match segs {
+        ["healthz"] | ["livez"] | ["readyz"] => return Ok((StatusCode::OK, "ok").into_response()),
+        ["version"] => return Ok(json_response(200, &discovery::version_doc(&st.version))),
+        _ => {}
+    }
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let Some(user) = token.and_then(|t| st.users.by_token(t)).cloned() else {
+        rec.user = "system:anonymous".into();
+        return Err(ApiError::unauthorized());
+    };
+    rec.user = user.name.clone();
+    let mut effective = user.clone();
+    if let Some(imp) = headers.get("impersonate-user").and_then(|v| v.to_str().ok()) {
+        if !user.impersonate {
+            return Err(forbidden(&user.name, "impersonate", "", "users", Some(imp), None));
+        }
+        rec.impersonated = Some(imp.to_string());
+        effective = st.users.by_name(imp);
+        let groups: Vec<String> = headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok().map(String::from)).collect();
+        if !groups.is_empty() {
+            effective.groups = groups;
+        }
+    }
+
+    // Simulator control endpoint (admin only).
+    if segs.first() == Some(&"sim") {
+        if !user.allows("*", "*", None) {
+            return Err(forbidden(&user.name, "update", "", "sim", None, None));
+        }
+        return match (method, segs) {
+            (&Method::POST, ["sim", "faults"]) => {
+                let rules: Vec<FaultRule> = match serde_json::from_slice::<Value>(body) {
+                    Ok(Value::Array(a)) => a.into_iter().map(serde_json::from_value).collect::<Result<_, _>>().map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?,
+                    Ok(v) => vec![serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?],
+                    Err(e) => return Err(ApiError::bad_request(format!("expected a JSON fault rule or list of rules: {e}"))),
+                };
+                let n = rules.len();
+                rules.into_iter().for_each(|r| st.faults.add(r));
+                Ok(json_response(200, &json!({"added": n})))
+            }
+            (&Method::DELETE, ["sim", "faults"]) => {
+                st.faults.clear();
+                Ok(json_response(200, &json!({"cleared": true})))
+            }
+            _ => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+        };
+    }
+
+    // Discovery.
+    match segs {
+        ["api"] => return Ok(json_response(200, &discovery::core_versions())),
+        ["apis"] => return Ok(json_response(200, &discovery::group_list())),
+        ["api", v] => return discovery::resource_list("", v).map(|d| json_response(200, &d)).ok_or_else(not_found_path),
+        ["apis", g] => return discovery::group(g).map(|d| json_response(200, &d)).ok_or_else(not_found_path),
+        ["apis", g, v] => return discovery::resource_list(g, v).map(|d| json_response(200, &d)).ok_or_else(not_found_path),
+        [first, ..] if first.starts_with("openapi") => return Err(not_found_path()),
+        _ => {}
+    }
+
+    let Some(t) = parse_target(segs)? else {
+        return Err(not_found_path());
+    };
+    let verb = k8s_verb(method, &t, q);
+    rec.verb = verb.to_string();
+    rec.resource = Some(t.def.plural.to_string());
+    rec.subresource = t.sub.clone();
+    rec.namespace = t.ns.clone();
+    rec.name = t.name.clone();
+    let resource = match &t.sub {
+        Some(s) => format!("{}/{}", t.def.plural, s),
+        None => t.def.plural.to_string(),
+    };
+
+    if let Some(rule) = st.faults.take(verb, &resource, t.ns.as_deref()) {
+        if let Some(d) = rule.latency {
+            tokio::time::sleep(d).await;
+        }
+        if rule.timeout {
+            std::future::pending::<()>().await;
+        }
+        if rule.drop {
+            // Unwinding the connection task closes the socket without an answer;
+            // resume_unwind skips the panic hook, so nothing is printed.
+            std::panic::resume_unwind(Box::new("sim: injected connection drop"));
+        }
+        if let Some(code) = rule.status {
+            let reason = match code {
+                429 => "TooManyRequests",
+                500 => "InternalError",
+                503 => "ServiceUnavailable",
+                504 => "Timeout",
+                _ => "",
+            };
+            let msg = match code {
+                429 => "Too many requests, please try again later.".to_string(),
+                503 => "the server is currently unable to handle the request".to_string(),
+                _ => format!("an error on the server (\"injected fault\") has prevented the request from succeeding"),
+            };
+            let mut e = ApiError::new(code, reason, msg);
+            e.retry_after = rule.retry_after;
+            return Err(e);
+        }
+    }
+
+    // kubectl sends `create` for the eviction subresource; authorize it as pods/eviction.
+    if !effective.allows(verb, &resource, t.ns.as_deref()) {
+        return Err(forbidden(&effective.name, verb, t.def.group, &resource, t.name.as_deref(), t.ns.as_deref()));
+    }
+    if t.def.namespaced && t.ns.is_none() && !matches!(verb, "list" | "watch") {
+        return Err(not_found_path());
+    }
+
+    let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
+    let ns = t.ns.clone().unwrap_or_default();
+    let as_table = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
+    let include_object = q.get("includeObject").map(String::as_str).unwrap_or("Metadata").to_string();
+
+    if let (Some(name), Some(sub)) = (&t.name, &t.sub) {
+        return subresource(st, &t, &ns, name, sub, method, q, headers, body, dry_run).await;
+    }
+
+    match verb {
+        "get" => {
+            let name = t.name.as_deref().unwrap_or("");
+            if t.def.namespaced && !ns.is_empty() && t.def.plural != "namespaces" && st.store.get("namespaces", "", &ns).is_none() && st.store.get(t.def.store_key(), &ns, name).is_none() {
+                return Err(ApiError::not_found(t.def.group, t.def.plural, name));
+            }
+            let obj = st.store.get(t.def.store_key(), &ns, name).ok_or_else(|| ApiError::not_found(t.def.group, t.def.plural, name))?;
+            let obj = present(t.def, obj);
+            if as_table {
+                let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
+                return Ok(json_response(200, &table::table(t.def, &[obj], meta, &include_object)));
+            }
+            Ok(json_response(200, &obj))
+        }
+        "list" => {
+            let (items, rv, cont, remaining) = list(st, &t, q)?;
+            let mut meta = json!({"resourceVersion": rv.to_string()});
+            if let Some(c) = cont {
+                meta["continue"] = json!(c);
+                meta["remainingItemCount"] = json!(remaining);
+            }
+            if as_table {
+                return Ok(json_response(200, &table::table(t.def, &items, meta, &include_object)));
+            }
+            Ok(json_response(200, &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": meta, "items": items})))
+        }
+        "watch" => {
+            let label = selector(q)?;
+            let field = field_selector(q)?;
+            Ok(watch::serve(st.store.clone(), t.def, t.ns.clone(), label, field, q, as_table, include_object))
+        }
+        "create" => {
+            let mut obj: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
+            controller::default_fields(t.def, &mut obj);
+            if t.def.namespaced {
+                if let Some(bns) = obj.pointer("/metadata/namespace").and_then(Value::as_str) {
+                    if bns != ns {
+                        return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                    }
+                }
+                if st.store.get("namespaces", "", &ns).is_none() && t.def.plural != "events" {
+                    return Err(ApiError::not_found("", "namespaces", &ns));
+                }
+            }
+            let out = st.store.create(t.def, &ns, obj, dry_run)?;
+            Ok(json_response(201, &present(t.def, out)))
+        }
+        "update" => {
+            let name = t.name.as_deref().unwrap_or("");
+            let obj: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
+            let out = st.store.update(t.def, &ns, name, obj, dry_run)?;
+            Ok(json_response(200, &present(t.def, out)))
+        }
+        "patch" => {
+            let name = t.name.as_deref().unwrap_or("");
+            let kind = PatchKind::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""))?;
+            let mut obj = match st.store.get(t.def.store_key(), &ns, name) {
+                Some(o) => o,
+                None if kind == PatchKind::Apply => {
+                    let obj: Value = serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    let out = st.store.create(t.def, &ns, obj, dry_run)?;
+                    return Ok(json_response(201, &present(t.def, out)));
+                }
+                None => return Err(ApiError::not_found(t.def.group, t.def.plural, name)),
+            };
+            let rv = obj["metadata"]["resourceVersion"].clone();
+            patch::apply(&mut obj, kind, body)?;
+            // A patch applies to the current version unless it names one itself.
+            if obj["metadata"]["resourceVersion"].is_null() {
+                obj["metadata"]["resourceVersion"] = rv;
+            }
+            let out = st.store.update(t.def, &ns, name, obj, dry_run)?;
+            Ok(json_response(200, &present(t.def, out)))
+        }
+        "delete" => {
+            let name = t.name.as_deref().unwrap_or("");
+            let (grace, propagation, body_dry) = delete_options(q, body);
+            let out = st.store.delete(t.def, &ns, name, grace, dry_run || body_dry)?;
+            if !(dry_run || body_dry) && propagation != "Orphan" {
+                cascade(st, &ns, out["metadata"]["uid"].as_str().unwrap_or(""));
+            }
+            Ok(json_response(200, &present(t.def, out)))
+        }
+        "deletecollection" => {
+            let (items, _, _, _) = list(st, &t, &HashMap::from_iter(q.iter().filter(|(k, _)| k.as_str() != "limit").map(|(k, v)| (k.clone(), v.clone()))))?;
+            let (grace, _, body_dry) = delete_options(q, body);
+            let mut deleted = Vec::new();
+            for it in items {
+                let n = it["metadata"]["name"].as_str().unwrap_or("").to_string();
+                let ins = it["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+                if let Ok(o) = st.store.delete(t.def, &ins, &n, grace, dry_run || body_dry) {
+                    deleted.push(o);
+                }
+            }
+            Ok(json_response(200, &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": {"resourceVersion": st.store.rv().to_string()}, "items": deleted})))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn not_found_path() -> ApiError {
+    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+}
+
+fn selector(q: &HashMap<String, String>) -> Result<LabelSelector, ApiError> {
+    LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)
+}
+
+fn field_selector(q: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
+    FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)
+}
+
+/// Filtered, paged list: (items, rv, continue token, remaining count).
+fn list(st: &ClusterState, t: &Target, q: &HashMap<String, String>) -> Result<(Vec<Value>, u64, Option<String>, usize), ApiError> {
+    let label = selector(q)?;
+    let field = field_selector(q)?;
+    let (all, rv) = st.store.list(t.def.store_key(), t.ns.as_deref());
+    let after = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(c) => Some(String::from_utf8(hex::decode(c).map_err(|_| bad_continue())?).map_err(|_| bad_continue())?),
+        None => None,
+    };
+    let mut items: Vec<Value> = all
+        .into_iter()
+        .filter(|o| label.matches(o) && field.matches(o))
+        .filter(|o| after.as_ref().is_none_or(|a| item_key(o) > *a))
+        .map(|o| present(t.def, o))
+        .collect();
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    if let Some(l) = limit {
+        if items.len() > l {
+            let remaining = items.len() - l;
+            items.truncate(l);
+            let token = hex::encode(item_key(items.last().unwrap_or(&Value::Null)));
+            return Ok((items, rv, Some(token), remaining));
+        }
+    }
+    Ok((items, rv, None, 0))
+}
+
+fn bad_continue() -> ApiError {
+    ApiError::bad_request("continue key is not valid: the continue token could not be decoded; start the list again without `continue`")
+}
+
+fn item_key(o: &Value) -> String {
+    format!("{}\u{0}{}", o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""), o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))
+}
+
+/// The object as this resource's API version shows it (events.k8s.io events are converted).
+pub fn present(def: &ResourceDef, o: Value) -> Value {
+    if def.group != "events.k8s.io" || o["apiVersion"] != "v1" {
+        return o;
+    }
+    json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": o["metadata"],
+        "eventTime": o.get("eventTime").cloned().unwrap_or(Value::Null),
+        "reason": o["reason"],
+        "note": o["message"],
+        "type": o["type"],
+        "regarding": o["involvedObject"],
+        "reportingController": o.pointer("/source/component").cloned().unwrap_or(json!("")),
+        "reportingInstance": o.get("reportingInstance").cloned().unwrap_or(json!("")),
+        "action": o.get("action").cloned().unwrap_or(json!("")),
+        "deprecatedCount": o["count"],
+        "deprecatedFirstTimestamp": o["firstTimestamp"],
+        "deprecatedLastTimestamp": o["lastTimestamp"],
+        "deprecatedSource": o["source"],
+    })
+}
+
+fn delete_options(q: &HashMap<String, String>, body: &Bytes) -> (Option<i64>, String, bool) {
+    let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let grace = q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()).or_else(|| b["gracePeriodSeconds"].as_i64());
+    let prop = q.get("propagationPolicy").cloned().or_else(|| b["propagationPolicy"].as_str().map(String::from)).unwrap_or_else(|| "Background".into());
+    let dry = b["dryRun"].as_array().is_some_and(|a| a.iter().any(|x| x == "All"));
+    (grace, prop, dry)
+}
+
+/// Delete dependents (owned by `uid`) in the namespace, recursively.
+fn cascade(st: &ClusterState, ns: &str, uid: &str) {
+    if uid.is_empty() || ns.is_empty() {
+        return;
+    }
+    for plural in ["replicasets", "pods", "controllerrevisions"] {
+        let Some(def) = discovery::RESOURCES.iter().find(|r| r.plural == plural) else { continue };
+        let (items, _) = st.store.list(plural, Some(ns));
+        for o in items {
+            let owned = o.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| a.iter().any(|r| r["uid"] == uid));
+            if owned {
+                let name = o["metadata"]["name"].as_str().unwrap_or("");
+                if let Ok(d) = st.store.delete(def, ns, name, None, false) {
+                    cascade(st, ns, d["metadata"]["uid"].as_str().unwrap_or(""));
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn subresource(
+    st: &Arc<ClusterState>,
+    t: &Target,
+    ns: &str,
+    name: &str,
+    sub: &str,
+    method: &Method,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    dry_run: bool,
+) -> Result<Response, ApiError> {
+    let def = t.def;
+    let obj = st.store.get(def.store_key(), ns, name).ok_or_else(|| ApiError::not_found(def.group, def.plural, name))?;
+    match (sub, method) {
+        ("log", &Method::GET) => logs_response(st, ns, name, &obj, q),
+        ("eviction", &Method::POST) => {
+            if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                st.store.delete(def, ns, name, None, dry_run)?;
+            }
+            Ok(json_response(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+        }
+        ("scale", &Method::GET) => Ok(json_response(200, &scale_of(&obj))),
+        ("scale", &Method::PUT) | ("scale", &Method::PATCH) => {
+            let mut scale = scale_of(&obj);
+            if method == Method::PUT {
+                scale = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
+            } else {
+                let kind = PatchKind::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""))?;
+                patch::apply(&mut scale, kind, body)?;
+            }
+            let Some(replicas) = scale.pointer("/spec/replicas").and_then(Value::as_i64) else {
+                return Err(ApiError::invalid("Scale", name, "spec.replicas", "Required value"));
+            };
+            if replicas < 0 {
+                return Err(ApiError::invalid("Scale", name, "spec.replicas", &format!("Invalid value: {replicas}: must be greater than or equal to 0")));
+            }
+            let mut updated = obj.clone();
+            updated["spec"]["replicas"] = json!(replicas);
+            if let Some(rv) = scale.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                updated["metadata"]["resourceVersion"] = json!(rv);
+            }
+            let out = st.store.update(def, ns, name, updated, dry_run)?;
+            Ok(json_response(200, &scale_of(&out)))
+        }
+        ("status", &Method::GET) => Ok(json_response(200, &obj)),
+        ("status", &Method::PUT) | ("status", &Method::PATCH) => {
+            let mut new = obj.clone();
+            if method == Method::PUT {
+                new = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid object: {e}")))?;
+            } else {
+                let kind = PatchKind::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""))?;
+                patch::apply(&mut new, kind, body)?;
+            }
+            let mut updated = obj.clone();
+            updated["status"] = new["status"].clone();
+            if let Some(rv) = new.pointer("/metadata/resourceVersion") {
+                updated["metadata"]["resourceVersion"] = rv.clone();
+            }
+            let out = st.store.update(def, ns, name, updated, dry_run)?;
+            Ok(json_response(200, &out))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn scale_of(obj: &Value) -> Value {
+    let sel = obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"], "uid": obj["metadata"]["uid"],
+            "resourceVersion": obj["metadata"]["resourceVersion"], "creationTimestamp": obj["metadata"]["creationTimestamp"],
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": sel},
+    })
+}
+
+fn logs_response(st: &ClusterState, ns: &str, name: &str, pod: &Value, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+    let containers: Vec<String> = pod.pointer("/spec/containers").and_then(Value::as_array).map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect()).unwrap_or_default();
+    let container = match q.get("container") {
+        Some(c) => {
+            if !containers.contains(c) {
+                return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
+            }
+            c.clone()
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", containers.join(" "))));
+        }
+    };
+    let previous = q.get("previous").is_some_and(|p| p == "true");
+    let text = match logs::find(&st.logs, ns, name, &container, previous) {
+        Some(t) => t.to_string(),
+        None if previous => {
+            return Err(ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found")));
+        }
+        None => {
+            let waiting = pod.pointer("/status/containerStatuses").and_then(Value::as_array).and_then(|a| a.iter().find(|c| c["name"] == container.as_str())).and_then(|c| c.pointer("/state/waiting/reason")).and_then(Value::as_str).map(String::from);
+            if let Some(reason) = waiting {
+                return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: {}", reason_text(&reason))));
+            }
+            if pod.pointer("/spec/nodeName").is_none() {
+                return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")));
+            }
+            String::new()
+        }
+    };
+    let out = logs::tail(&text, q.get("tailLines").and_then(|t| t.parse().ok()));
+    Ok(Response::builder().status(200).header(header::CONTENT_TYPE, "text/plain").body(Body::from(out)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+fn reason_text(reason: &str) -> String {
+    match reason {
+        "ImagePullBackOff" | "ErrImagePull" => "trying and failing to pull image".to_string(),
+        other => other.to_string(),
+    }
+}
