@@ -1,1 +1,194 @@
-//! (placeholder: filled by its owner)
+//! The step vocabulary: every action a playbook step may name.
+//!
+//! An action is data ([`ActionSpec`]): its name (`kube.list`), whether it
+//! mutates, a load-time check of its arguments (each family deserializes them
+//! into a typed args struct with `deny_unknown_fields`), the Kubernetes
+//! permissions it needs (for `opsbot rbac`), a description of its target (for
+//! progress lines, plans and audit records) and the async function that runs
+//! it. One file per step family (`kube`, `http`); adding a family means adding
+//! a file and listing it in [`Registry::builtin`].
+
+pub mod http;
+pub mod kube;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::ClusterSet;
+
+/// One Kubernetes permission a step needs: `opsbot rbac` turns the union of
+/// these into a least-privilege Role.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Permission {
+    pub verb: String,
+    /// API group; `""` for the core group.
+    pub group: String,
+    /// Plural resource, with `/subresource` when needed (`pods/log`).
+    pub resource: String,
+}
+
+impl Permission {
+    pub fn new(verb: &str, group: &str, resource: &str) -> Self {
+        Permission {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+        }
+    }
+}
+
+/// What a step touches, for people: the verb and a target such as
+/// `apps/v1 deployments staging/hub @aws-us`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    pub verb: String,
+    pub target: String,
+}
+
+/// Why an action failed; the executor decides from this whether to retry.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ActionError {
+    /// The API server answered with an error status.
+    #[error("{reason}: {message}")]
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+        /// From the Status details or the `Retry-After` header.
+        retry_after: Option<Duration>,
+    },
+    /// The request never got an answer (connection refused/reset, timeout).
+    #[error("{0}")]
+    Transport(String),
+    /// The arguments (after rendering) are not what the action needs.
+    #[error("invalid arguments: {0}")]
+    Invalid(String),
+    /// Anything else (an unexpected response, a failed expectation).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ActionError {
+    /// `Some(delay hint)` when the failure is transient: 429, 5xx, transport.
+    pub fn retry_hint(&self) -> Option<Option<Duration>> {
+        match self {
+            ActionError::Api {
+                code, retry_after, ..
+            } if *code == 429 || *code >= 500 => Some(*retry_after),
+            ActionError::Transport(_) => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// Everything one action invocation gets: rendered args plus the run's context.
+#[derive(Clone)]
+pub struct ActionCall {
+    pub args: Value,
+    pub clusters: ClusterSet,
+    /// Mutating actions send `dryRun=All` when set.
+    pub dry_run: bool,
+    /// Run Kubernetes calls as this user when set.
+    pub impersonate: Option<String>,
+    /// Long waits abort when this fires.
+    pub cancel: CancellationToken,
+}
+
+/// The async body of an action.
+pub type RunFn =
+    Arc<dyn Fn(ActionCall) -> BoxFuture<'static, Result<Value, ActionError>> + Send + Sync>;
+
+/// One step kind: its name, its contract and its implementation.
+#[derive(Clone)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    /// Changes something (needs `mutates: true` on the playbook; honours dry-run).
+    pub mutates: bool,
+    /// Deserialize the args into the typed struct; `Err(serde message)` on
+    /// unknown/missing fields or bad types. Templated strings are still raw.
+    pub check: fn(&Value) -> Result<(), String>,
+    /// The Kubernetes permissions a step with these (raw) args needs.
+    pub permissions: fn(&Value) -> Vec<Permission>,
+    /// Verb and target for rendered (or partly rendered) args.
+    pub describe: fn(&Value) -> Target,
+    pub run: RunFn,
+}
+
+impl std::fmt::Debug for ActionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionSpec")
+            .field("name", &self.name)
+            .field("mutates", &self.mutates)
+            .finish()
+    }
+}
+
+/// The set of step kinds a loader accepts.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    actions: BTreeMap<&'static str, Arc<ActionSpec>>,
+}
+
+impl Registry {
+    /// Every built-in step family.
+    pub fn builtin() -> Self {
+        let mut r = Registry::default();
+        for spec in kube::actions().into_iter().chain(http::actions()) {
+            r.register(spec);
+        }
+        r
+    }
+
+    /// Add (or replace) a step kind: tests and future families use this.
+    pub fn register(&mut self, spec: ActionSpec) {
+        self.actions.insert(spec.name, Arc::new(spec));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<ActionSpec>> {
+        self.actions.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.actions.keys().copied()
+    }
+}
+
+/// Deserialize `args` into `T` and keep only the verdict (for `ActionSpec::check`).
+pub(crate) fn check_args<T: serde::de::DeserializeOwned>(args: &Value) -> Result<(), String> {
+    serde_json::from_value::<T>(args.clone())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Deserialize rendered `args` into `T` for running.
+pub(crate) fn parse_args<T: serde::de::DeserializeOwned>(args: &Value) -> Result<T, ActionError> {
+    serde_json::from_value::<T>(args.clone()).map_err(|e| ActionError::Invalid(e.to_string()))
+}
+
+/// Parse a `5m`/`30s` duration argument.
+pub(crate) fn parse_duration(field: &str, text: &str) -> Result<Duration, ActionError> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        ActionError::Invalid(format!(
+            "{field}: '{text}' is not a duration ({e}); write e.g. 30s, 5m, 1h"
+        ))
+    })
+}
+
+/// `3h`, `2d`, `45s`: the age column people expect from kubectl.
+pub fn short_age(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 120 {
+        format!("{s}s")
+    } else if s < 2 * 3600 {
+        format!("{}m", s / 60)
+    } else if s < 2 * 86400 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86400)
+    }
+}

@@ -1,1 +1,175 @@
-//! (placeholder: filled by its owner)
+//! Named clusters → `kube::Client`.
+//!
+//! Playbooks name clusters by the names in `opsbot.yaml` (`aws-us`,
+//! `gcp-eu`); this module owns the mapping from those names to ready kube
+//! clients, built from a kubeconfig context or the in-cluster service account.
+//! When a cluster was added with its [`kube::Config`], opsbot can also act *as*
+//! a person (Kubernetes impersonation) so the cluster's own RBAC applies.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+/// Why a cluster could not be handed out.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ClusterError {
+    /// The name is not configured; the message lists the known ones.
+    #[error("unknown cluster '{name}' (known: {known})")]
+    Unknown { name: String, known: String },
+    /// The cluster was registered as a bare client, without the config that
+    /// impersonation needs.
+    #[error("cluster '{0}' cannot impersonate users: it was registered without its kube config (use ClusterSet::insert_config)")]
+    NoImpersonation(String),
+    /// Building the impersonating client failed.
+    #[error("cluster '{name}': cannot build a client impersonating '{user}': {message}")]
+    Impersonation {
+        name: String,
+        user: String,
+        message: String,
+    },
+}
+
+#[derive(Clone)]
+struct Entry {
+    client: kube::Client,
+    config: Option<kube::Config>,
+}
+
+/// The clusters opsbot may talk to, by name. Cheap to clone (shared map).
+#[derive(Clone, Default)]
+pub struct ClusterSet {
+    clusters: Arc<BTreeMap<String, Entry>>,
+}
+
+impl ClusterSet {
+    /// An empty set; fill it with [`ClusterSet::insert`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register `client` under `name` (replacing any earlier one).
+    pub fn insert(&mut self, name: &str, client: kube::Client) {
+        Arc::make_mut(&mut self.clusters).insert(
+            name.to_string(),
+            Entry {
+                client,
+                config: None,
+            },
+        );
+    }
+
+    /// Register a cluster by its config, so that it can also impersonate.
+    /// kube's own transparent retry layer is switched off: the playbook
+    /// executor retries (visibly, counted in progress and audit, cancellable).
+    pub fn insert_config(&mut self, name: &str, mut config: kube::Config) -> anyhow::Result<()> {
+        config.default_retry = false;
+        let client = kube::Client::try_from(config.clone())
+            .with_context(|| format!("cluster '{name}': cannot build a kube client"))?;
+        Arc::make_mut(&mut self.clusters).insert(
+            name.to_string(),
+            Entry {
+                client,
+                config: Some(config),
+            },
+        );
+        Ok(())
+    }
+
+    /// The config of a kubeconfig context (`None`: `$KUBECONFIG` or
+    /// `~/.kube/config`; `None` context: the current one).
+    pub async fn config_from_kubeconfig(
+        name: &str,
+        path: Option<&Path>,
+        context: Option<&str>,
+    ) -> anyhow::Result<kube::Config> {
+        let options = kube::config::KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..Default::default()
+        };
+        match path {
+            Some(path) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path).with_context(|| {
+                    format!(
+                        "cluster '{name}': cannot read kubeconfig {}",
+                        path.display()
+                    )
+                })?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cluster '{name}': kubeconfig {} has no usable context {}",
+                            path.display(),
+                            context.unwrap_or("(current)")
+                        )
+                    })
+            }
+            None => kube::Config::from_kubeconfig(&options)
+                .await
+                .with_context(|| format!("cluster '{name}': cannot load the default kubeconfig")),
+        }
+    }
+
+    /// A client for a kubeconfig context (see [`ClusterSet::config_from_kubeconfig`]).
+    pub async fn from_kubeconfig(
+        name: &str,
+        path: Option<&Path>,
+        context: Option<&str>,
+    ) -> anyhow::Result<kube::Client> {
+        let mut config = Self::config_from_kubeconfig(name, path, context).await?;
+        config.default_retry = false;
+        kube::Client::try_from(config)
+            .with_context(|| format!("cluster '{name}': cannot build a kube client"))
+    }
+
+    /// A client for the cluster opsbot itself runs in (service account).
+    pub async fn in_cluster() -> anyhow::Result<kube::Client> {
+        let mut config = kube::Config::incluster()
+            .context("not running inside a Kubernetes pod (no service account token)")?;
+        config.default_retry = false;
+        kube::Client::try_from(config).context("cannot build the in-cluster kube client")
+    }
+
+    /// The client for `name`, or an error listing the known clusters.
+    pub fn get(&self, name: &str) -> Result<kube::Client, ClusterError> {
+        self.clusters
+            .get(name)
+            .map(|e| e.client.clone())
+            .ok_or_else(|| self.unknown(name))
+    }
+
+    /// The configured cluster names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.clusters.keys().cloned().collect()
+    }
+
+    /// A client for `name` that acts as Kubernetes user `user` (the
+    /// `Impersonate-User` header), so the cluster's RBAC for that person applies.
+    pub fn impersonating(&self, name: &str, user: &str) -> Result<kube::Client, ClusterError> {
+        let entry = self.clusters.get(name).ok_or_else(|| self.unknown(name))?;
+        let mut config = entry
+            .config
+            .clone()
+            .ok_or_else(|| ClusterError::NoImpersonation(name.to_string()))?;
+        config.auth_info.impersonate = Some(user.to_string());
+        kube::Client::try_from(config).map_err(|e| ClusterError::Impersonation {
+            name: name.to_string(),
+            user: user.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    fn unknown(&self, name: &str) -> ClusterError {
+        let known = if self.clusters.is_empty() {
+            "none configured".to_string()
+        } else {
+            self.names().join(", ")
+        };
+        ClusterError::Unknown {
+            name: name.to_string(),
+            known,
+        }
+    }
+}

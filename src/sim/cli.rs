@@ -1,4 +1,4 @@
-//! `opsbot sim`: the simulated fleet alone, for kubectl and experiments.
+//! `opsbot sim`: run a fleet from a seed directory until Ctrl-C/SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,28 +8,50 @@ use super::{Fleet, Seed};
 /// Arguments of `opsbot sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
-    /// Seed directory (one subdirectory of manifests per cluster).
-    #[arg(long, value_name = "DIR", default_value = "examples/fleet")]
+    /// Seed directory (`<dir>/<cluster>/*.yaml`, see SEED-FORMAT.md).
+    #[arg(long, default_value = "examples/fleet")]
     pub seed: PathBuf,
-    /// Address of the first cluster; the next ones take the following ports
-    /// (port 0: ephemeral ports).
-    #[arg(long, default_value = "127.0.0.1:6443")]
+    /// Address of the first cluster; cluster i listens on port+i (port 0: ephemeral ports).
+    #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// Where to write a kubeconfig with one context per cluster.
-    #[arg(long, value_name = "FILE", default_value = "sim.kubeconfig")]
-    pub kubeconfig: PathBuf,
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
-/// Run the simulator until Ctrl-C or SIGTERM.
+/// Run the simulator until interrupted.
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let seed = Seed::from_dir(&args.seed)?;
     let fleet = Fleet::start(seed, args.listen).await?;
-    fleet.write_kubeconfig(&args.kubeconfig)?;
-    for name in fleet.cluster_names() {
-        println!("{name:<12} {}", fleet.server_url(&name).unwrap_or_default());
+    if let Some(path) = &args.kubeconfig {
+        fleet.write_kubeconfig(path)?;
+        println!("kubeconfig written to {}", path.display());
     }
-    println!("kubeconfig: {} (try: kubectl --kubeconfig {} get pods -A)", args.kubeconfig.display(), args.kubeconfig.display());
-    crate::cli::shutdown_signal().await;
+    for name in fleet.cluster_names() {
+        println!("{name}  {}", fleet.server_url(&name).unwrap_or_default());
+    }
+    wait_for_signal().await;
     fleet.shutdown().await;
     Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

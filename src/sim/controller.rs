@@ -1,530 +1,514 @@
-//! The controllers a small cluster runs, reduced to what clients can see:
-//! Deployments own ReplicaSets (one per pod template, named with its hash),
-//! ReplicaSets, StatefulSets and DaemonSets own pods, pods land on
-//! schedulable nodes that match their selector and tolerate their taints,
-//! and new pods become Ready after the cluster's rollout delay. Status
-//! fields are kept the way `kubectl rollout status` and kube's waiters read
-//! them. Everything here runs under the store lock; readiness is flipped by
-//! a delayed task.
+//! The controller loop: Deployments → ReplicaSets → Pods and StatefulSets →
+//! ordinal Pods, with rollouts that become ready after the rollout delay,
+//! status fields `kubectl rollout status` reads, and Events for what it does.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
-use super::store::{now, Store};
+use super::cluster::ClusterState;
+use super::discovery::{self, ResourceDef};
+use super::store::{now_ts, random_suffix};
 
-/// Fill the defaults the API server fills on create, so clients that read
-/// them (`kubectl rollout status` reads the update strategy) see them.
-pub fn apply_defaults(obj: &mut Value) {
-    let kind = obj["kind"].as_str().unwrap_or_default().to_string();
+/// Server-side defaulting of workload specs (what the apiserver fills in on create).
+pub fn default_fields(def: &ResourceDef, obj: &mut Value) {
+    if !obj.is_object() || def.group != "apps" {
+        return;
+    }
+    if obj.get("spec").is_none_or(|s| !s.is_object()) {
+        return;
+    }
     let spec = &mut obj["spec"];
-    let set = |spec: &mut Value, key: &str, v: Value| {
-        if spec.is_object() && spec.get(key).is_none() {
-            spec[key] = v;
+    match def.plural {
+        "deployments" => {
+            if spec.get("replicas").is_none() {
+                spec["replicas"] = json!(1);
+            }
+            if spec.get("strategy").is_none() {
+                spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
+            }
+            for (k, v) in [("revisionHistoryLimit", 10), ("progressDeadlineSeconds", 600)] {
+                if spec.get(k).is_none() {
+                    spec[k] = json!(v);
+                }
+            }
         }
-    };
-    match kind.as_str() {
-        "Deployment" => {
-            set(spec, "replicas", json!(1));
-            set(spec, "strategy", json!({ "type": "RollingUpdate", "rollingUpdate": { "maxSurge": "25%", "maxUnavailable": "25%" } }));
-            set(spec, "revisionHistoryLimit", json!(10));
-            set(spec, "progressDeadlineSeconds", json!(600));
-        }
-        "StatefulSet" => {
-            set(spec, "replicas", json!(1));
-            set(spec, "updateStrategy", json!({ "type": "RollingUpdate", "rollingUpdate": { "partition": 0 } }));
-            set(spec, "podManagementPolicy", json!("OrderedReady"));
-            set(spec, "revisionHistoryLimit", json!(10));
-        }
-        "DaemonSet" => {
-            set(spec, "updateStrategy", json!({ "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 1, "maxSurge": 0 } }));
-            set(spec, "revisionHistoryLimit", json!(10));
-        }
-        "Pod" => {
-            set(spec, "restartPolicy", json!("Always"));
-            set(spec, "terminationGracePeriodSeconds", json!(30));
-            set(spec, "dnsPolicy", json!("ClusterFirst"));
-            set(spec, "schedulerName", json!("default-scheduler"));
+        "statefulsets" => {
+            if spec.get("replicas").is_none() {
+                spec["replicas"] = json!(1);
+            }
+            if spec.get("updateStrategy").is_none() {
+                spec["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}});
+            }
+            if spec.get("podManagementPolicy").is_none() {
+                spec["podManagementPolicy"] = json!("OrderedReady");
+            }
         }
         _ => {}
     }
 }
 
-/// Pods created by a sync, to be marked ready after the rollout delay.
-pub type Starting = Vec<(String, String)>;
+fn res(plural: &str, group: &str) -> &'static ResourceDef {
+    discovery::RESOURCES.iter().find(|r| r.plural == plural && r.group == group).expect("built-in resource")
+}
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for p in path {
-        cur = &cur[*p];
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn owned_by(o: &Value, uid: &str) -> bool {
+    o.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| a.iter().any(|r| r["uid"] == uid))
+}
+
+fn terminating(o: &Value) -> bool {
+    o.pointer("/metadata/deletionTimestamp").is_some()
+}
+
+fn pod_ready(p: &Value) -> bool {
+    p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn template_hash(t: &Value) -> String {
+    let d = Sha256::digest(serde_json::to_vec(t).unwrap_or_default());
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    d.iter().take(10).map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+}
+
+fn owner_ref(o: &Value) -> Value {
+    json!({"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"], "uid": o["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true})
+}
+
+/// The per-cluster controller; remembers when created pods become ready.
+pub struct Controller {
+    st: Arc<ClusterState>,
+    ready_at: HashMap<String, Instant>,
+    /// At startup, seeded workloads come up Ready at once.
+    initial: bool,
+}
+
+impl Controller {
+    /// A controller for one cluster.
+    pub fn new(st: Arc<ClusterState>) -> Self {
+        Controller { st, ready_at: HashMap::new(), initial: true }
     }
-    cur.as_str().unwrap_or_default()
-}
 
-fn uid(v: &Value) -> &str {
-    s(v, &["metadata", "uid"])
-}
-
-fn owned_by<'a>(objs: &'a [Value], owner_uid: &str) -> Vec<&'a Value> {
-    objs.iter()
-        .filter(|o| {
-            o["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(owner_uid)))
-        })
-        .collect()
-}
-
-fn owner_ref(owner: &Value) -> Value {
-    json!([{
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": true,
-        "blockOwnerDeletion": true
-    }])
-}
-
-/// A short, stable, DNS-safe hash of a pod template (like pod-template-hash).
-pub fn template_hash(template: &Value) -> String {
-    let text = serde_json::to_string(template).unwrap_or_default();
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in text.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    /// Reconcile until stable once (used at startup before serving).
+    pub fn settle(&mut self) {
+        for _ in 0..10 {
+            let before = self.st.store.rv();
+            self.reconcile();
+            if self.st.store.rv() == before {
+                break;
+            }
+        }
+        self.initial = false;
     }
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..10)
-        .map(|i| ALPHABET[((h >> (i * 6)) % ALPHABET.len() as u64) as usize] as char)
-        .collect()
-}
 
-fn suffix() -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..5).map(|_| ALPHABET[rand::random::<usize>() % ALPHABET.len()] as char).collect()
-}
+    /// Run until cancelled, reconciling on every change and while pods are pending readiness.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let changed = self.st.store.changed.clone();
+        loop {
+            self.reconcile();
+            let wait = if self.ready_at.is_empty() { Duration::from_secs(5) } else { Duration::from_millis(50) };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = changed.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
 
-fn replicas(obj: &Value) -> i64 {
-    obj["spec"]["replicas"].as_i64().unwrap_or(1)
-}
+    /// One pass over every workload.
+    pub fn reconcile(&mut self) {
+        self.mark_ready();
+        let (deps, _) = self.st.store.list("deployments", None);
+        for d in deps {
+            if !terminating(&d) {
+                self.deployment(&d);
+            }
+        }
+        let (rss, _) = self.st.store.list("replicasets", None);
+        for rs in rss {
+            if !terminating(&rs) {
+                self.replicaset(&rs);
+            }
+        }
+        let (stss, _) = self.st.store.list("statefulsets", None);
+        for sts in stss {
+            if !terminating(&sts) {
+                self.statefulset(&sts);
+            }
+        }
+    }
 
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        && pod["metadata"]["deletionTimestamp"].is_null()
-}
+    fn mark_ready(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self.ready_at.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
+        for key in due {
+            self.ready_at.remove(&key);
+            let (ns, name) = key.split_once('/').unwrap_or(("", ""));
+            if let Some(mut p) = self.st.store.get("pods", ns, name) {
+                if terminating(&p) {
+                    continue;
+                }
+                set_running(&mut p);
+                let _ = self.st.store.update(res("pods", ""), ns, name, p, false);
+                self.event(ns, "Pod", name, "", "Normal", "Started", "Started container", "kubelet");
+            }
+        }
+    }
 
-/// Record a Normal event about `obj`.
-pub fn event(store: &mut Store, obj: &Value, reason: &str, message: &str, component: &str) {
-    let ns = s(obj, &["metadata", "namespace"]);
-    let ns = if ns.is_empty() { "default" } else { ns };
-    let t = now();
-    let ev = json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": { "name": format!("{}.{:x}", s(obj, &["metadata", "name"]), rand::random::<u64>()), "namespace": ns },
-        "involvedObject": {
-            "apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
-            "namespace": obj["metadata"]["namespace"], "uid": obj["metadata"]["uid"]
-        },
-        "reason": reason, "message": message, "type": "Normal", "count": 1,
-        "firstTimestamp": t, "lastTimestamp": t,
-        "source": { "component": component }, "reportingComponent": component, "reportingInstance": ""
-    });
-    let _ = store.create("events", "", ev);
-}
+    #[allow(clippy::too_many_arguments)]
+    fn event(&self, ns: &str, kind: &str, name: &str, uid: &str, ty: &str, reason: &str, message: &str, component: &str) {
+        let now = now_ts();
+        let ev = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{name}.{}", hex::encode(rand::random::<[u8; 8]>())), "namespace": ns},
+            "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid, "apiVersion": if kind == "Pod" { "v1" } else { "apps/v1" }},
+            "reason": reason, "message": message, "type": ty, "count": 1,
+            "firstTimestamp": now, "lastTimestamp": now, "source": {"component": component},
+            "reportingComponent": component, "reportingInstance": "",
+        });
+        let _ = self.st.store.create(res("events", ""), ns, ev, false);
+    }
 
-/// Pick a node for a pod spec: schedulable, Ready, matching nodeSelector,
-/// tolerating NoSchedule taints. Spread by name.
-fn schedule(nodes: &[Value], spec: &Value, name: &str) -> Option<String> {
-    let selector = spec["nodeSelector"].as_object();
-    let tolerations = spec["tolerations"].as_array().cloned().unwrap_or_default();
-    let fits: Vec<&Value> = nodes
-        .iter()
-        .filter(|n| n["spec"]["unschedulable"] != json!(true))
-        .filter(|n| {
-            n["status"]["conditions"]
-                .as_array()
-                .is_none_or(|c| c.iter().all(|c| c["type"] != "Ready" || c["status"] == "True"))
-        })
-        .filter(|n| selector.is_none_or(|sel| sel.iter().all(|(k, v)| n["metadata"]["labels"][k] == *v)))
-        .filter(|n| {
-            n["spec"]["taints"].as_array().is_none_or(|taints| {
-                taints.iter().filter(|t| t["effect"] == "NoSchedule").all(|t| {
-                    tolerations.iter().any(|tol| {
-                        tol["operator"] == "Exists" && (tol["key"].is_null() || tol["key"] == t["key"])
-                            || (tol["key"] == t["key"] && tol["value"] == t["value"])
-                    })
-                })
+    fn pick_node(&self, spec: &Value) -> Option<String> {
+        let (nodes, _) = self.st.store.list("nodes", None);
+        let (pods, _) = self.st.store.list("pods", None);
+        let sel = spec.get("nodeSelector").and_then(Value::as_object);
+        nodes
+            .iter()
+            .filter(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool) != Some(true))
+            .filter(|n| n.pointer("/status/conditions").and_then(Value::as_array).is_none_or(|a| !a.iter().any(|c| c["type"] == "Ready" && c["status"] != "True")))
+            .filter(|n| sel.is_none_or(|m| m.iter().all(|(k, v)| n.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))))
+            .map(|n| {
+                let name = s(n, "/metadata/name").to_string();
+                let count = pods.iter().filter(|p| s(p, "/spec/nodeName") == name).count();
+                (count, name)
             })
-        })
-        .collect();
-    if fits.is_empty() {
-        return None;
+            .min()
+            .map(|(_, n)| n)
     }
-    let h = name.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-    fits[h % fits.len()]["metadata"]["name"].as_str().map(str::to_string)
-}
 
-/// A pod from a template.
-fn pod_from(template: &Value, ns: &str, name: &str, extra_labels: &Value, owner: &Value, node: Option<String>, ready: bool) -> Value {
-    let mut labels = template["metadata"]["labels"].clone();
-    if !labels.is_object() {
-        labels = json!({});
-    }
-    if let (Some(l), Some(extra)) = (labels.as_object_mut(), extra_labels.as_object()) {
-        for (k, v) in extra {
-            l.insert(k.clone(), v.clone());
+    fn create_pod(&mut self, ns: &str, name: &str, template: &Value, owner: &Value, extra_labels: &[(&str, String)]) {
+        let mut meta = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        meta["name"] = json!(name);
+        meta["namespace"] = json!(ns);
+        meta["ownerReferences"] = json!([owner_ref(owner)]);
+        if !meta["labels"].is_object() {
+            meta["labels"] = json!({});
+        }
+        for (k, v) in extra_labels {
+            meta["labels"][*k] = json!(v);
+        }
+        let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+        for (k, v) in [("restartPolicy", json!("Always")), ("dnsPolicy", json!("ClusterFirst")), ("schedulerName", json!("default-scheduler")), ("terminationGracePeriodSeconds", json!(30)), ("serviceAccountName", json!("default"))] {
+            if spec.get(k).is_none() {
+                spec[k] = v;
+            }
+        }
+        let node = self.pick_node(&spec);
+        let owner_kind = s(owner, "/kind").to_string();
+        let owner_name = s(owner, "/metadata/name").to_string();
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": {"phase": "Pending", "qosClass": "Burstable"}});
+        match &node {
+            Some(n) => {
+                pod["spec"]["nodeName"] = json!(n);
+                set_creating(&mut pod, n);
+            }
+            None => {
+                pod["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastTransitionTime": now_ts(),
+                    "message": "0/0 nodes are available: no node matches the pod's node affinity/selector."}]);
+            }
+        }
+        let delay = if self.initial { Duration::ZERO } else { self.st.delay() };
+        if node.is_some() && delay.is_zero() {
+            set_running(&mut pod);
+        }
+        if self.st.store.create(res("pods", ""), ns, pod, false).is_ok() {
+            let reason_msg = format!("Created pod: {name}");
+            let comp = if owner_kind == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" };
+            self.event(ns, &owner_kind, &owner_name, s(owner, "/metadata/uid"), "Normal", "SuccessfulCreate", &reason_msg, comp);
+            match node {
+                Some(n) => {
+                    self.event(ns, "Pod", name, "", "Normal", "Scheduled", &format!("Successfully assigned {ns}/{name} to {n}"), "default-scheduler");
+                    if !delay.is_zero() {
+                        self.ready_at.insert(format!("{ns}/{name}"), Instant::now() + delay);
+                    }
+                }
+                None => self.event(ns, "Pod", name, "", "Warning", "FailedScheduling", "0/0 nodes are available: no node matches the pod's node affinity/selector.", "default-scheduler"),
+            }
         }
     }
-    let mut spec = template["spec"].clone();
-    if let Some(n) = &node {
-        spec["nodeName"] = json!(n);
-    }
-    let mut pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name, "namespace": ns, "labels": labels,
-            "ownerReferences": owner_ref(owner)
-        },
-        "spec": spec,
-    });
-    if let Some(a) = template["metadata"]["annotations"].as_object() {
-        pod["metadata"]["annotations"] = json!(a);
-    }
-    if ready {
-        // Settled at startup: as old as its owner, like a long-running cluster.
-        if let Some(t) = owner["metadata"]["creationTimestamp"].as_str() {
-            pod["metadata"]["creationTimestamp"] = json!(t);
+
+    fn delete_pod(&mut self, ns: &str, name: &str, owner: &Value) {
+        if self.st.store.delete(res("pods", ""), ns, name, Some(30), false).is_ok() {
+            self.ready_at.remove(&format!("{ns}/{name}"));
+            let comp = if s(owner, "/kind") == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" };
+            self.event(ns, s(owner, "/kind"), s(owner, "/metadata/name"), s(owner, "/metadata/uid"), "Normal", "SuccessfulDelete", &format!("Deleted pod: {name}"), comp);
         }
     }
-    pod["status"] = if node.is_none() {
-        json!({ "phase": "Pending", "qosClass": "Burstable", "conditions": [
-            { "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastTransitionTime": now(),
-              "message": "0/0 nodes are available: no node matches the pod's node selector and tolerations." } ] })
-    } else if ready {
-        running_status(&pod)
-    } else {
-        creating_status(&pod)
-    };
-    pod
+
+    fn replicaset(&mut self, rs: &Value) {
+        let ns = s(rs, "/metadata/namespace").to_string();
+        let uid = s(rs, "/metadata/uid").to_string();
+        let want = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let mut mine: Vec<Value> = pods.into_iter().filter(|p| owned_by(p, &uid) && !terminating(p)).collect();
+        let hash = s(rs, "/metadata/labels/pod-template-hash").to_string();
+        let rs_name = s(rs, "/metadata/name").to_string();
+        if mine.len() < want {
+            for _ in mine.len()..want {
+                let name = format!("{rs_name}-{}", random_suffix(5));
+                self.create_pod(&ns, &name, &rs["spec"]["template"], rs, &[("pod-template-hash", hash.clone())]);
+            }
+        } else if mine.len() > want {
+            mine.sort_by_key(|p| (pod_ready(p), std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_string())));
+            for p in mine.iter().take(mine.len() - want) {
+                self.delete_pod(&ns, s(p, "/metadata/name"), rs);
+            }
+        }
+        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid) && !terminating(p)).collect();
+        let ready = mine.iter().filter(|p| pod_ready(p)).count();
+        let status = json!({"replicas": mine.len(), "fullyLabeledReplicas": mine.len(), "readyReplicas": ready, "availableReplicas": ready,
+            "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1))});
+        self.set_status(res("replicasets", "apps"), &ns, rs, status);
+    }
+
+    fn set_status(&self, def: &ResourceDef, ns: &str, obj: &Value, mut status: Value) {
+        if let Value::Object(m) = &mut status {
+            m.retain(|_, v| v != &json!(0) && !v.is_null());
+        }
+        if obj.get("status") == Some(&status) {
+            return;
+        }
+        let mut o = obj.clone();
+        o["status"] = status;
+        let _ = self.st.store.update(def, ns, s(obj, "/metadata/name"), o, false);
+    }
+
+    fn deployment(&mut self, d: &Value) {
+        let ns = s(d, "/metadata/namespace").to_string();
+        let uid = s(d, "/metadata/uid").to_string();
+        let name = s(d, "/metadata/name").to_string();
+        let want = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0);
+        let recreate = s(d, "/spec/strategy/type") == "Recreate";
+        let hash = template_hash(&d["spec"]["template"]);
+        let (all_rs, _) = self.st.store.list("replicasets", Some(&ns));
+        let owned: Vec<Value> = all_rs.into_iter().filter(|r| owned_by(r, &uid)).collect();
+        let max_rev = owned.iter().filter_map(|r| s(r, "/metadata/annotations/deployment.kubernetes.io~1revision").parse::<i64>().ok()).max().unwrap_or(0);
+        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods_of = |rs: &Value| -> Vec<&Value> { pods.iter().filter(|p| owned_by(p, s(rs, "/metadata/uid")) && !terminating(p)).collect() };
+        let new_rs = owned.iter().find(|r| s(r, "/metadata/labels/pod-template-hash") == hash).cloned();
+        let old: Vec<&Value> = owned.iter().filter(|r| s(r, "/metadata/labels/pod-template-hash") != hash).collect();
+        let old_pods: usize = old.iter().map(|r| pods_of(r).len()).sum();
+        let new_target = if recreate && old_pods > 0 { 0 } else { want };
+        let new_rs = match new_rs {
+            Some(mut r) => {
+                if r.pointer("/spec/replicas").and_then(Value::as_i64) != Some(new_target) {
+                    let from = r.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+                    r["spec"]["replicas"] = json!(new_target);
+                    if let Ok(u) = self.st.store.update(res("replicasets", "apps"), &ns, s(&r, "/metadata/name"), r.clone(), false) {
+                        let verb = if new_target > from { "up" } else { "down" };
+                        self.event(&ns, "Deployment", &name, &uid, "Normal", "ScalingReplicaSet", &format!("Scaled {verb} replica set {} from {from} to {new_target}", s(&u, "/metadata/name")), "deployment-controller");
+                        r = u;
+                    }
+                }
+                r
+            }
+            None => {
+                let mut template = d["spec"]["template"].clone();
+                if !template["metadata"].is_object() {
+                    template["metadata"] = json!({});
+                }
+                if !template["metadata"]["labels"].is_object() {
+                    template["metadata"]["labels"] = json!({});
+                }
+                template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+                let mut selector = d["spec"]["selector"].clone();
+                if !selector["matchLabels"].is_object() {
+                    selector["matchLabels"] = json!({});
+                }
+                selector["matchLabels"]["pod-template-hash"] = json!(hash);
+                let mut labels = template["metadata"]["labels"].clone();
+                labels["pod-template-hash"] = json!(hash);
+                let rs_name = format!("{name}-{hash}");
+                let rs = json!({
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": [owner_ref(d)],
+                        "annotations": {"deployment.kubernetes.io/revision": (max_rev + 1).to_string(), "deployment.kubernetes.io/desired-replicas": want.to_string()}},
+                    "spec": {"replicas": new_target, "selector": selector, "template": template},
+                });
+                match self.st.store.create(res("replicasets", "apps"), &ns, rs, false) {
+                    Ok(r) => {
+                        self.event(&ns, "Deployment", &name, &uid, "Normal", "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} from 0 to {new_target}"), "deployment-controller");
+                        r
+                    }
+                    Err(_) => return,
+                }
+            }
+        };
+        let new_pods = pods_of(&new_rs);
+        let new_ready = new_pods.iter().filter(|p| pod_ready(p)).count() as i64;
+        for r in &old {
+            let cur = r.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+            if cur > 0 && (recreate || new_ready >= want) {
+                let mut r2 = (*r).clone();
+                r2["spec"]["replicas"] = json!(0);
+                if self.st.store.update(res("replicasets", "apps"), &ns, s(r, "/metadata/name"), r2, false).is_ok() {
+                    self.event(&ns, "Deployment", &name, &uid, "Normal", "ScalingReplicaSet", &format!("Scaled down replica set {} from {cur} to 0", s(r, "/metadata/name")), "deployment-controller");
+                }
+            }
+        }
+        // Status from the pods as they are now.
+        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let mut total = 0;
+        let mut ready = 0;
+        for r in &owned {
+            for p in pods.iter().filter(|p| owned_by(p, s(r, "/metadata/uid")) && !terminating(p)) {
+                total += 1;
+                if pod_ready(p) {
+                    ready += 1;
+                }
+            }
+        }
+        if !owned.iter().any(|r| r["metadata"]["uid"] == new_rs["metadata"]["uid"]) {
+            total += new_pods.len() as i64;
+        }
+        let updated = pods.iter().filter(|p| owned_by(p, s(&new_rs, "/metadata/uid")) && !terminating(p)).count() as i64;
+        let complete = updated == want && total == want && ready >= want;
+        let rs_name = s(&new_rs, "/metadata/name");
+        let old_conds = d.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let cond = |ty: &str, status: &str, reason: &str, msg: String| {
+            let prev = old_conds.iter().find(|c| c["type"] == ty);
+            let same = prev.is_some_and(|c| c["status"] == status && c["reason"] == reason);
+            let ts = if same { prev.map(|c| c["lastTransitionTime"].clone()).unwrap_or(json!(now_ts())) } else { json!(now_ts()) };
+            let upd = if same { prev.map(|c| c["lastUpdateTime"].clone()).unwrap_or(json!(now_ts())) } else { json!(now_ts()) };
+            json!({"type": ty, "status": status, "reason": reason, "message": msg, "lastTransitionTime": ts, "lastUpdateTime": upd})
+        };
+        let available = if ready >= want {
+            cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into())
+        } else {
+            cond("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into())
+        };
+        let progressing = if complete {
+            cond("Progressing", "True", "NewReplicaSetAvailable", format!("ReplicaSet \"{rs_name}\" has successfully progressed."))
+        } else {
+            cond("Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet \"{rs_name}\" is progressing."))
+        };
+        let mut status = json!({
+            "observedGeneration": d.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            "replicas": total, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
+            "unavailableReplicas": (total - ready).max(0),
+            "conditions": [available, progressing],
+        });
+        if want == 0 && total == 0 {
+            status["replicas"] = json!(0);
+        }
+        self.set_status(res("deployments", "apps"), &ns, d, status);
+        // Keep the revision annotation in step with the new ReplicaSet.
+        let rev = s(&new_rs, "/metadata/annotations/deployment.kubernetes.io~1revision").to_string();
+        if let Some(cur) = self.st.store.get("deployments", &ns, &name) {
+            if s(&cur, "/metadata/annotations/deployment.kubernetes.io~1revision") != rev && !rev.is_empty() {
+                let mut c = cur.clone();
+                if !c["metadata"]["annotations"].is_object() {
+                    c["metadata"]["annotations"] = json!({});
+                }
+                c["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(rev);
+                let _ = self.st.store.update(res("deployments", "apps"), &ns, &name, c, false);
+            }
+        }
+    }
+
+    fn statefulset(&mut self, sts: &Value) {
+        let ns = s(sts, "/metadata/namespace").to_string();
+        let uid = s(sts, "/metadata/uid").to_string();
+        let name = s(sts, "/metadata/name").to_string();
+        let want = sts.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+        let revision = format!("{name}-{}", template_hash(&sts["spec"]["template"]));
+        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid)).collect();
+        let by_ord = |i: usize| mine.iter().find(|p| s(p, "/metadata/name") == format!("{name}-{i}")).copied();
+        let all_ready = (0..want).all(|i| by_ord(i).is_some_and(|p| pod_ready(p) && !terminating(p)));
+        // Create missing ordinals.
+        for i in 0..want {
+            if by_ord(i).is_none() {
+                let pod_name = format!("{name}-{i}");
+                let labels = [("controller-revision-hash", revision.clone()), ("statefulset.kubernetes.io/pod-name", pod_name.clone()), ("apps.kubernetes.io/pod-index", i.to_string())];
+                self.create_pod(&ns, &pod_name, &sts["spec"]["template"], sts, &labels);
+            }
+        }
+        // Remove extra ordinals.
+        for p in mine.iter().filter(|p| s(p, "/metadata/name").rsplit_once('-').and_then(|(_, o)| o.parse::<usize>().ok()).is_some_and(|o| o >= want)) {
+            if !terminating(p) {
+                self.delete_pod(&ns, s(p, "/metadata/name"), sts);
+            }
+        }
+        // Rolling update: replace the highest outdated ordinal once everything is ready.
+        if all_ready {
+            if let Some(p) = (0..want).rev().filter_map(by_ord).find(|p| s(p, "/metadata/labels/controller-revision-hash") != revision) {
+                self.delete_pod(&ns, s(p, "/metadata/name"), sts);
+            }
+        }
+        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid) && !terminating(p)).collect();
+        let ready = mine.iter().filter(|p| pod_ready(p)).count();
+        let updated = mine.iter().filter(|p| s(p, "/metadata/labels/controller-revision-hash") == revision).count();
+        let prev_current = s(sts, "/status/currentRevision").to_string();
+        let current = if updated == want && ready == want || prev_current.is_empty() { revision.clone() } else { prev_current };
+        let current_replicas = mine.iter().filter(|p| s(p, "/metadata/labels/controller-revision-hash") == current).count();
+        let status = json!({
+            "observedGeneration": sts.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            "replicas": mine.len(), "readyReplicas": ready, "currentReplicas": current_replicas, "updatedReplicas": updated,
+            "availableReplicas": ready, "currentRevision": current, "updateRevision": revision, "collisionCount": 0,
+        });
+        self.set_status(res("statefulsets", "apps"), &ns, sts, status);
+    }
 }
 
-fn containers(pod: &Value) -> Vec<Value> {
-    pod["spec"]["containers"].as_array().cloned().unwrap_or_default()
-}
-
-fn creating_status(pod: &Value) -> Value {
-    let statuses: Vec<Value> = containers(pod)
-        .iter()
-        .map(|c| json!({ "name": c["name"], "image": c["image"], "imageID": "", "ready": false, "started": false,
-                          "restartCount": 0, "state": { "waiting": { "reason": "ContainerCreating" } } }))
-        .collect();
-    json!({
-        "phase": "Pending", "qosClass": "Burstable", "startTime": now(), "hostIP": "10.0.0.10",
+fn set_creating(pod: &mut Value, node: &str) {
+    let now = now_ts();
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    pod["status"] = json!({
+        "phase": "Pending", "qosClass": "Burstable", "hostIP": node_ip(node), "startTime": now,
         "conditions": [
-            { "type": "PodScheduled", "status": "True", "lastTransitionTime": now() },
-            { "type": "Initialized", "status": "True", "lastTransitionTime": now() },
-            { "type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": now() },
-            { "type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": now() }
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": now},
+            {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": now},
         ],
-        "containerStatuses": statuses
-    })
+        "containerStatuses": containers.iter().map(|c| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false, "restartCount": 0, "started": false,
+            "state": {"waiting": {"reason": "ContainerCreating"}}})).collect::<Vec<_>>(),
+    });
 }
 
-/// The status of a pod whose containers all run.
-pub fn running_status(pod: &Value) -> Value {
-    let t = pod["metadata"]["creationTimestamp"].as_str().map(str::to_string).unwrap_or_else(now);
-    let statuses: Vec<Value> = containers(pod)
-        .iter()
-        .map(|c| json!({
-            "name": c["name"], "image": c["image"],
-            "imageID": format!("{}@sha256:{}", c["image"].as_str().unwrap_or_default().split(':').next().unwrap_or_default(), hex::encode(rand::random::<[u8; 32]>())),
-            "containerID": format!("containerd://{}", hex::encode(rand::random::<[u8; 32]>())),
-            "ready": true, "started": true, "restartCount": 0, "state": { "running": { "startedAt": t } }
-        }))
-        .collect();
-    let ip = format!("10.{}.{}.{}", 100 + rand::random::<u8>() % 100, rand::random::<u8>(), 1 + rand::random::<u8>() % 250);
-    json!({
-        "phase": "Running", "qosClass": "Burstable", "startTime": t, "hostIP": "10.0.0.10", "podIP": ip, "podIPs": [{ "ip": ip }],
+fn set_running(pod: &mut Value) {
+    let now = now_ts();
+    let node = s(pod, "/spec/nodeName").to_string();
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ip = format!("10.244.{}.{}", rand::random::<u8>() % 8, 2 + rand::random::<u8>() % 250);
+    let start = pod.pointer("/status/startTime").cloned().unwrap_or(json!(now));
+    pod["status"] = json!({
+        "phase": "Running", "qosClass": "Burstable", "hostIP": node_ip(&node), "podIP": ip, "podIPs": [{"ip": ip}], "startTime": start,
         "conditions": [
-            { "type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": t },
-            { "type": "Initialized", "status": "True", "lastTransitionTime": t },
-            { "type": "Ready", "status": "True", "lastTransitionTime": t },
-            { "type": "ContainersReady", "status": "True", "lastTransitionTime": t },
-            { "type": "PodScheduled", "status": "True", "lastTransitionTime": t }
+            {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": now},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "True", "lastTransitionTime": now},
+            {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
         ],
-        "containerStatuses": statuses
-    })
-}
-
-fn set_status(store: &mut Store, resource: &str, obj: &Value, status: Value) {
-    if obj["status"] == status {
-        return;
-    }
-    let mut next = obj.clone();
-    next["status"] = status;
-    let _ = store.update(resource, "apps", next, None);
-}
-
-/// Bring every workload in line with its spec. `instant` makes new pods
-/// Ready at once (at startup); otherwise they are returned in `Starting`.
-pub fn sync(store: &mut Store, instant: bool) -> Starting {
-    let mut starting = Vec::new();
-    let nodes = store.list("nodes", None);
-    for d in store.list("deployments", None) {
-        sync_deployment(store, &d, &nodes, instant, &mut starting);
-    }
-    for rs in store.list("replicasets", None) {
-        sync_replicaset(store, &rs, &nodes, instant, &mut starting);
-    }
-    for sts in store.list("statefulsets", None) {
-        sync_statefulset(store, &sts, &nodes, instant, &mut starting);
-    }
-    for ds in store.list("daemonsets", None) {
-        sync_daemonset(store, &ds, &nodes, instant, &mut starting);
-    }
-    for d in store.list("deployments", None) {
-        deployment_status(store, &d);
-    }
-    starting
-}
-
-fn sync_deployment(store: &mut Store, d: &Value, _nodes: &[Value], _instant: bool, _starting: &mut Starting) {
-    let ns = s(d, &["metadata", "namespace"]).to_string();
-    let name = s(d, &["metadata", "name"]).to_string();
-    let template = &d["spec"]["template"];
-    let hash = template_hash(template);
-    let rs_name = format!("{name}-{hash}");
-    let all_rs = store.list("replicasets", Some(&ns));
-    let owned: Vec<Value> = owned_by(&all_rs, uid(d)).into_iter().cloned().collect();
-    let mut revision = 1;
-    for old in &owned {
-        let r: i64 = old["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().and_then(|x| x.parse().ok()).unwrap_or(1);
-        revision = revision.max(r);
-        if s(old, &["metadata", "name"]) != rs_name && replicas(old) != 0 {
-            let mut scaled = old.clone();
-            scaled["spec"]["replicas"] = json!(0);
-            let _ = store.update("replicasets", "apps", scaled, None);
-            event(store, d, "ScalingReplicaSet", &format!("Scaled down replica set {} from {} to 0", s(old, &["metadata", "name"]), replicas(old)), "deployment-controller");
-        }
-    }
-    match store.get("replicasets", &ns, &rs_name).cloned() {
-        Some(rs) => {
-            if replicas(&rs) != replicas(d) {
-                let mut next = rs.clone();
-                next["spec"]["replicas"] = json!(replicas(d));
-                let _ = store.update("replicasets", "apps", next, None);
-                event(store, d, "ScalingReplicaSet", &format!("Scaled replica set {rs_name} to {}", replicas(d)), "deployment-controller");
-            }
-        }
-        None => {
-            let revision = if owned.is_empty() { 1 } else { revision + 1 };
-            let mut labels = template["metadata"]["labels"].clone();
-            labels["pod-template-hash"] = json!(hash);
-            let mut selector = d["spec"]["selector"].clone();
-            selector["matchLabels"]["pod-template-hash"] = json!(hash);
-            let mut tpl = template.clone();
-            tpl["metadata"]["labels"] = labels.clone();
-            let rs = json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": { "name": rs_name, "namespace": ns, "labels": labels,
-                              "annotations": { "deployment.kubernetes.io/revision": revision.to_string(),
-                                               "deployment.kubernetes.io/desired-replicas": replicas(d).to_string() },
-                              "ownerReferences": owner_ref(d) },
-                "spec": { "replicas": replicas(d), "selector": selector, "template": tpl },
-                "status": { "replicas": 0 }
-            });
-            let mut rs = rs;
-            if owned.is_empty() {
-                rs["metadata"]["creationTimestamp"] = d["metadata"]["creationTimestamp"].clone();
-            }
-            let _ = store.create("replicasets", "apps", rs);
-            event(store, d, "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} to {}", replicas(d)), "deployment-controller");
-        }
-    }
-}
-
-fn sync_replicaset(store: &mut Store, rs: &Value, nodes: &[Value], instant: bool, starting: &mut Starting) {
-    let ns = s(rs, &["metadata", "namespace"]).to_string();
-    let name = s(rs, &["metadata", "name"]).to_string();
-    let pods = store.list("pods", Some(&ns));
-    let mine: Vec<Value> = owned_by(&pods, uid(rs)).into_iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).cloned().collect();
-    let want = replicas(rs) as usize;
-    let hash = rs["metadata"]["labels"]["pod-template-hash"].clone();
-    for _ in mine.len()..want {
-        let pod_name = format!("{name}-{}", suffix());
-        let node = schedule(nodes, &rs["spec"]["template"]["spec"], &pod_name);
-        let pod = pod_from(&rs["spec"]["template"], &ns, &pod_name, &json!({ "pod-template-hash": hash }), rs, node.clone(), instant);
-        if store.create("pods", "", pod).is_ok() {
-            event(store, rs, "SuccessfulCreate", &format!("Created pod: {pod_name}"), "replicaset-controller");
-            if node.is_some() && !instant {
-                starting.push((ns.clone(), pod_name));
-            }
-        }
-    }
-    for extra in mine.iter().skip(want) {
-        let pod_name = s(extra, &["metadata", "name"]).to_string();
-        store.remove("pods", &ns, &pod_name);
-        event(store, rs, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"), "replicaset-controller");
-    }
-    let pods = store.list("pods", Some(&ns));
-    let mine = owned_by(&pods, uid(rs));
-    let ready = mine.iter().filter(|p| is_ready(p)).count();
-    let status = json!({
-        "replicas": mine.len(), "fullyLabeledReplicas": mine.len(), "readyReplicas": ready, "availableReplicas": ready,
-        "observedGeneration": rs["metadata"]["generation"]
+        "containerStatuses": containers.iter().map(|c| json!({"name": c["name"], "image": c["image"], "imageID": format!("{}@sha256:{}", c["image"].as_str().unwrap_or(""), hex::encode(rand::random::<[u8; 32]>())),
+            "containerID": format!("containerd://{}", hex::encode(rand::random::<[u8; 32]>())), "ready": true, "restartCount": 0, "started": true,
+            "state": {"running": {"startedAt": now}}})).collect::<Vec<_>>(),
     });
-    if let Some(current) = store.get("replicasets", &ns, &name).cloned() {
-        set_status(store, "replicasets", &current, status);
-    }
 }
 
-fn deployment_status(store: &mut Store, d: &Value) {
-    let ns = s(d, &["metadata", "namespace"]).to_string();
-    let name = s(d, &["metadata", "name"]).to_string();
-    let Some(d) = store.get("deployments", &ns, &name).cloned() else { return };
-    let hash = template_hash(&d["spec"]["template"]);
-    let current_rs = format!("{name}-{hash}");
-    let all_rs = store.list("replicasets", Some(&ns));
-    let pods = store.list("pods", Some(&ns));
-    let (mut total, mut updated, mut ready) = (0, 0, 0);
-    for rs in owned_by(&all_rs, uid(&d)) {
-        let rs_pods = owned_by(&pods, uid(rs));
-        total += rs_pods.len();
-        ready += rs_pods.iter().filter(|p| is_ready(p)).count();
-        if s(rs, &["metadata", "name"]) == current_rs {
-            updated += rs_pods.len();
-        }
-    }
-    let want = replicas(&d) as usize;
-    let t = now();
-    let done = updated == want && ready == want && total == want;
-    let keep_time = |kind: &str, status: &str| -> String {
-        d["status"]["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == kind && c["status"] == status))
-            .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_string))
-            .unwrap_or_else(|| t.clone())
-    };
-    let available = if ready >= want { "True" } else { "False" };
-    let mut status = json!({
-        "observedGeneration": d["metadata"]["generation"],
-        "replicas": total, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
-        "conditions": [
-            { "type": "Available", "status": available,
-              "reason": if available == "True" { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
-              "message": if available == "True" { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." },
-              "lastUpdateTime": keep_time("Available", available), "lastTransitionTime": keep_time("Available", available) },
-            { "type": "Progressing", "status": "True",
-              "reason": if done { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
-              "message": if done { format!("ReplicaSet \"{current_rs}\" has successfully progressed.") } else { format!("ReplicaSet \"{current_rs}\" is progressing.") },
-              "lastUpdateTime": keep_time("Progressing", "True"), "lastTransitionTime": keep_time("Progressing", "True") }
-        ]
-    });
-    if total > ready {
-        status["unavailableReplicas"] = json!(total - ready);
-    }
-    if d["status"] != status {
-        let mut next = d.clone();
-        next["status"] = status;
-        let _ = store.update("deployments", "apps", next, None);
-    }
-}
-
-fn sync_statefulset(store: &mut Store, sts: &Value, nodes: &[Value], instant: bool, starting: &mut Starting) {
-    let ns = s(sts, &["metadata", "namespace"]).to_string();
-    let name = s(sts, &["metadata", "name"]).to_string();
-    let revision = format!("{name}-{}", template_hash(&sts["spec"]["template"]));
-    let want = replicas(sts) as usize;
-    let pods = store.list("pods", Some(&ns));
-    let mine: Vec<Value> = owned_by(&pods, uid(sts)).into_iter().cloned().collect();
-    for p in &mine {
-        let idx: Option<usize> = s(p, &["metadata", "name"]).rsplit('-').next().and_then(|i| i.parse().ok());
-        let stale = p["metadata"]["labels"]["controller-revision-hash"].as_str() != Some(&revision);
-        if idx.is_none_or(|i| i >= want) || stale {
-            store.remove("pods", &ns, s(p, &["metadata", "name"]));
-        }
-    }
-    for i in 0..want {
-        let pod_name = format!("{name}-{i}");
-        if store.get("pods", &ns, &pod_name).is_some() {
-            continue;
-        }
-        let node = schedule(nodes, &sts["spec"]["template"]["spec"], &pod_name);
-        let extra = json!({ "controller-revision-hash": revision, "statefulset.kubernetes.io/pod-name": pod_name, "apps.kubernetes.io/pod-index": i.to_string() });
-        let pod = pod_from(&sts["spec"]["template"], &ns, &pod_name, &extra, sts, node.clone(), instant);
-        if store.create("pods", "", pod).is_ok() {
-            event(store, sts, "SuccessfulCreate", &format!("create Pod {pod_name} in StatefulSet {name} successful"), "statefulset-controller");
-            if node.is_some() && !instant {
-                starting.push((ns.clone(), pod_name));
-            }
-        }
-    }
-    let pods = store.list("pods", Some(&ns));
-    let mine = owned_by(&pods, uid(sts));
-    let ready = mine.iter().filter(|p| is_ready(p)).count();
-    let current = if ready == want { revision.clone() } else { sts["status"]["currentRevision"].as_str().unwrap_or(&revision).to_string() };
-    let status = json!({
-        "observedGeneration": sts["metadata"]["generation"], "replicas": mine.len(), "readyReplicas": ready,
-        "currentReplicas": mine.len(), "updatedReplicas": mine.len(), "availableReplicas": ready,
-        "currentRevision": current, "updateRevision": revision, "collisionCount": 0
-    });
-    if let Some(cur) = store.get("statefulsets", &ns, &name).cloned() {
-        set_status(store, "statefulsets", &cur, status);
-    }
-}
-
-fn sync_daemonset(store: &mut Store, ds: &Value, nodes: &[Value], instant: bool, starting: &mut Starting) {
-    let ns = s(ds, &["metadata", "namespace"]).to_string();
-    let name = s(ds, &["metadata", "name"]).to_string();
-    let pods = store.list("pods", Some(&ns));
-    let mine: Vec<Value> = owned_by(&pods, uid(ds)).into_iter().cloned().collect();
-    let covered: BTreeSet<String> = mine.iter().map(|p| s(p, &["spec", "nodeName"]).to_string()).collect();
-    let mut spec = ds["spec"]["template"]["spec"].clone();
-    spec["tolerations"] = json!([{ "operator": "Exists" }]);
-    let targets: Vec<String> = nodes
-        .iter()
-        .filter(|n| schedule(std::slice::from_ref(n), &spec, "x").is_some() || n["spec"]["unschedulable"] == json!(true))
-        .map(|n| s(n, &["metadata", "name"]).to_string())
-        .collect();
-    for node in &targets {
-        if covered.contains(node) {
-            continue;
-        }
-        let pod_name = format!("{name}-{}", suffix());
-        let pod = pod_from(&ds["spec"]["template"], &ns, &pod_name, &json!({}), ds, Some(node.clone()), instant);
-        if store.create("pods", "", pod).is_ok() && !instant {
-            starting.push((ns.clone(), pod_name));
-        }
-    }
-    let pods = store.list("pods", Some(&ns));
-    let mine = owned_by(&pods, uid(ds));
-    let ready = mine.iter().filter(|p| is_ready(p)).count();
-    let status = json!({
-        "observedGeneration": ds["metadata"]["generation"], "desiredNumberScheduled": targets.len(),
-        "currentNumberScheduled": mine.len(), "updatedNumberScheduled": mine.len(), "numberReady": ready,
-        "numberAvailable": ready, "numberMisscheduled": 0
-    });
-    if let Some(cur) = store.get("daemonsets", &ns, &name).cloned() {
-        set_status(store, "daemonsets", &cur, status);
-    }
-}
-
-/// Flip pods that finished "starting" to Running/Ready.
-pub fn mark_ready(store: &mut Store, pods: &Starting) {
-    for (ns, name) in pods {
-        if let Some(p) = store.get("pods", ns, name).cloned() {
-            if p["status"]["phase"] == "Pending" && p["spec"]["nodeName"].is_string() {
-                let mut next = p.clone();
-                next["status"] = running_status(&p);
-                let _ = store.update("pods", "", next, None);
-                let container = p["spec"]["containers"][0]["name"].as_str().unwrap_or_default().to_string();
-                event(store, &p, "Started", &format!("Started container {container}"), "kubelet");
-            }
-        }
-    }
+fn node_ip(node: &str) -> String {
+    let d = Sha256::digest(node.as_bytes());
+    format!("10.0.{}.{}", d[0] % 16, 10 + d[1] % 200)
 }

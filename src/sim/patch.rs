@@ -1,125 +1,116 @@
-//! PATCH bodies by content type: JSON merge patch (RFC 7386), JSON patch
-//! (RFC 6902), strategic merge patch (lists of named things merge by their
-//! key, as for containers, env, volumes, ports, conditions, tolerations),
-//! and server-side apply (treated as a strategic merge of the applied fields).
+//! Patch application: JSON merge patch, JSON patch, and the strategic merge
+//! patch kubectl sends (lists of named items merge by name).
 
 use serde_json::Value;
 
-/// The patch flavours clients send.
+use super::status::ApiError;
+
+/// How a PATCH body is to be applied, from its Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
+pub enum PatchKind {
     Merge,
     Json,
     Strategic,
     Apply,
 }
 
-impl Kind {
-    pub fn from_content_type(ct: &str) -> Option<Kind> {
-        let ct = ct.split(';').next().unwrap_or_default().trim();
-        Some(match ct {
-            "application/merge-patch+json" => Kind::Merge,
-            "application/json-patch+json" => Kind::Json,
-            "application/strategic-merge-patch+json" => Kind::Strategic,
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Kind::Apply,
-            _ => return None,
-        })
+impl PatchKind {
+    /// The patch kind for a Content-Type, or 415 for anything else.
+    pub fn from_content_type(ct: &str) -> Result<Self, ApiError> {
+        let ct = ct.split(';').next().unwrap_or("").trim();
+        match ct {
+            "application/merge-patch+json" => Ok(PatchKind::Merge),
+            "application/json-patch+json" => Ok(PatchKind::Json),
+            "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(PatchKind::Apply),
+            other => Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"))),
+        }
     }
 }
 
-/// Apply a patch body to `target`.
-pub fn apply(kind: Kind, target: &Value, body: &[u8]) -> Result<Value, String> {
-    let mut out = target.clone();
+/// Apply `body` to `doc` in place.
+pub fn apply(doc: &mut Value, kind: PatchKind, body: &[u8]) -> Result<(), ApiError> {
     match kind {
-        Kind::Json => {
-            let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| format!("invalid JSON patch: {e}"))?;
-            json_patch::patch(&mut out, &p).map_err(|e| format!("the JSON patch does not apply: {e}"))?;
+        PatchKind::Json => {
+            let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            json_patch::patch(doc, &p).map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))
         }
-        Kind::Merge => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| format!("invalid merge patch: {e}"))?;
-            json_patch::merge(&mut out, &p);
+        PatchKind::Merge => {
+            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            json_patch::merge(doc, &p);
+            Ok(())
         }
-        Kind::Strategic => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| format!("invalid strategic merge patch: {e}"))?;
-            strategic(&mut out, &p);
+        PatchKind::Apply => {
+            let p: Value = serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+            strategic(doc, &p);
+            Ok(())
         }
-        Kind::Apply => {
-            let p: Value = serde_yaml::from_slice(body).map_err(|e| format!("invalid apply patch: {e}"))?;
-            strategic(&mut out, &p);
+        PatchKind::Strategic => {
+            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            strategic(doc, &p);
+            Ok(())
         }
     }
-    Ok(out)
 }
 
-/// The keys lists of objects are merged by.
-const MERGE_KEYS: &[&str] = &["name", "type", "containerPort", "key", "mountPath", "ip"];
-
-fn merge_key(items: &[Value]) -> Option<&'static str> {
-    MERGE_KEYS
-        .iter()
-        .copied()
-        .find(|k| !items.is_empty() && items.iter().all(|i| i.get(*k).is_some()))
-}
-
-/// Strategic merge: objects merge recursively, `null` deletes, lists of
-/// keyed objects merge by key, other lists are replaced.
-pub fn strategic(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
+/// Strategic merge: like merge patch, but arrays of objects carrying a
+/// `name` (containers, env, ports, volumes) or `type` (conditions) merge by that key.
+pub fn strategic(doc: &mut Value, patch: &Value) {
+    match (doc, patch) {
+        (Value::Object(d), Value::Object(p)) => {
+            for (k, pv) in p {
                 if k.starts_with("$") {
                     continue;
                 }
-                if v.is_null() {
-                    t.remove(k);
-                } else if let Some(existing) = t.get_mut(k) {
-                    strategic(existing, v);
-                } else {
-                    let mut fresh = Value::Null;
-                    strategic(&mut fresh, v);
-                    t.insert(k.clone(), fresh);
+                if pv.is_null() {
+                    d.remove(k);
+                    continue;
+                }
+                match d.get_mut(k) {
+                    Some(dv) => strategic(dv, pv),
+                    None => {
+                        let mut fresh = Value::Null;
+                        strategic(&mut fresh, pv);
+                        d.insert(k.clone(), fresh);
+                    }
                 }
             }
         }
-        (Value::Array(t), Value::Array(p)) => {
-            let Some(mk) = merge_key(p).filter(|mk| t.iter().all(|i| i.get(*mk).is_some())) else {
-                *t = p.clone();
-                return;
-            };
+        (Value::Array(d), Value::Array(p)) if merge_key(p).is_some() && merge_key(d).is_some() => {
+            let key = merge_key(p).unwrap_or("name");
             for item in p {
-                match t.iter_mut().find(|x| x.get(mk) == item.get(mk)) {
+                let id = item.get(key).cloned();
+                match d.iter_mut().find(|x| x.get(key) == id.as_ref()) {
                     Some(existing) => strategic(existing, item),
-                    None => t.push(item.clone()),
+                    None => d.push(item.clone()),
                 }
             }
         }
-        (t, p) => *t = p.clone(),
+        (d, p) => {
+            let mut p = p.clone();
+            strip_directives(&mut p);
+            *d = p;
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn strategic_patch_merges_containers_by_name_and_sets_annotations() {
-        let target = json!({ "spec": { "template": { "metadata": {}, "spec": { "containers": [
-            { "name": "hub", "image": "a" }, { "name": "sidecar", "image": "b" } ] } } } });
-        let patch = br#"{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"now"}},"spec":{"containers":[{"name":"hub","image":"c"}]}}}}"#;
-        let out = apply(Kind::Strategic, &target, patch).unwrap();
-        assert_eq!(out["spec"]["template"]["spec"]["containers"][0]["image"], "c");
-        assert_eq!(out["spec"]["template"]["spec"]["containers"][1]["image"], "b");
-        assert_eq!(out["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"], "now");
+fn strip_directives(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.retain(|k, _| !k.starts_with('$'));
+        m.retain(|_, v| !v.is_null());
+        for x in m.values_mut() {
+            strip_directives(x);
+        }
+    } else if let Value::Array(a) = v {
+        a.iter_mut().for_each(strip_directives);
     }
+}
 
-    #[test]
-    fn merge_and_json_patches_follow_their_rfcs() {
-        let target = json!({ "spec": { "unschedulable": true, "x": 1 } });
-        let out = apply(Kind::Merge, &target, br#"{"spec":{"unschedulable":null}}"#).unwrap();
-        assert_eq!(out, json!({ "spec": { "x": 1 } }));
-        let out = apply(Kind::Json, &target, br#"[{"op":"replace","path":"/spec/x","value":2}]"#).unwrap();
-        assert_eq!(out["spec"]["x"], 2);
-        assert!(apply(Kind::Json, &target, br#"[{"op":"remove","path":"/nope"}]"#).is_err());
+fn merge_key(items: &[Value]) -> Option<&'static str> {
+    if items.is_empty() {
+        return Some("name");
     }
+    ["name", "type", "containerPort"]
+        .into_iter()
+        .find(|k| items.iter().all(|i| i.get(*k).is_some()))
 }

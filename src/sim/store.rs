@@ -1,231 +1,292 @@
-//! One cluster's objects: JSON documents keyed by (resource, namespace,
-//! name), a resourceVersion counter shared by all of them, and a history of
-//! changes that watches replay from and follow.
+//! The object store of one simulated cluster: JSON objects keyed by
+//! (resource, namespace, name), one global resourceVersion counter, and the
+//! change history that watches replay from.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
+use super::discovery::{self, ResourceDef};
 use super::status::ApiError;
 
-/// How many changes a watch can resume from; older versions get 410 Gone.
+/// How many past changes a watch can resume from before getting 410 Gone.
 const HISTORY: usize = 20_000;
 
-/// One change, as a watch reports it.
+/// `(store key, namespace or "", name)`.
+pub type Key = (String, String, String);
+
+/// One change, as a watch sends it.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub rv: u64,
-    pub resource: String,
     pub kind: &'static str,
+    pub resource: String,
+    pub namespace: String,
     pub object: Value,
 }
 
-type Key = (String, String, String);
-
-/// The objects of one simulated cluster.
-pub struct Store {
-    objects: BTreeMap<Key, Value>,
+#[derive(Default)]
+struct Inner {
     rv: u64,
-    history: VecDeque<Change>,
-    tx: broadcast::Sender<Change>,
+    objects: BTreeMap<Key, Value>,
+    history: VecDeque<Arc<Change>>,
+    /// The rv below which history was dropped.
+    compacted: u64,
+}
+
+/// The shared, lock-protected object store (locks are never held across `.await`).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Mutex<Inner>>,
+    tx: broadcast::Sender<Arc<Change>>,
+    /// Woken on every change so the controller reconciles.
+    pub changed: Arc<Notify>,
 }
 
 impl Default for Store {
     fn default() -> Self {
-        let (tx, _) = broadcast::channel(8192);
-        Store {
-            objects: BTreeMap::new(),
-            rv: 1000,
-            history: VecDeque::new(),
-            tx,
-        }
+        Self::new()
     }
 }
 
-/// The API server's timestamp format.
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// RFC 3339 "now" as the apiserver writes timestamps.
+pub fn now_ts() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-pub fn now() -> String {
-    timestamp(chrono::Utc::now())
-}
-
-fn key(resource: &str, obj: &Value) -> Key {
-    (
-        resource.to_string(),
-        obj["metadata"]["namespace"].as_str().unwrap_or_default().to_string(),
-        obj["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
-impl Store {
-    /// The current resourceVersion (for lists).
-    pub fn rv(&self) -> u64 {
-        self.rv
-    }
-
-    /// Oldest resourceVersion a watch may resume from.
-    pub fn oldest(&self) -> u64 {
-        self.history.front().map(|c| c.rv - 1).unwrap_or(self.rv)
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.tx.subscribe()
-    }
-
-    /// Changes after `rv` of `resource`, in order.
-    pub fn since(&self, resource: &str, rv: u64) -> Vec<Change> {
-        self.history
-            .iter()
-            .filter(|c| c.rv > rv && c.resource == resource)
-            .cloned()
-            .collect()
-    }
-
-    pub fn get(&self, resource: &str, ns: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&(resource.to_string(), ns.to_string(), name.to_string()))
-    }
-
-    /// Objects of a resource, in one namespace or all, sorted by namespace and name.
-    pub fn list(&self, resource: &str, ns: Option<&str>) -> Vec<Value> {
-        self.objects
-            .range((resource.to_string(), String::new(), String::new())..)
-            .take_while(|((r, _, _), _)| r == resource)
-            .filter(|((_, n, _), _)| ns.is_none_or(|want| n == want))
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// Every object in a namespace, of every resource (namespace deletion).
-    pub fn in_namespace(&self, ns: &str) -> Vec<(String, Value)> {
-        self.objects
-            .iter()
-            .filter(|((_, n, _), _)| n == ns)
-            .map(|((r, _, _), v)| (r.clone(), v.clone()))
-            .collect()
-    }
-
-    fn bump(&mut self) -> u64 {
-        self.rv += 1;
-        self.rv
-    }
-
-    fn record(&mut self, resource: &str, kind: &'static str, object: Value) {
-        let change = Change {
-            rv: self.rv,
-            resource: resource.to_string(),
-            kind,
-            object,
-        };
-        if self.history.len() >= HISTORY {
-            self.history.pop_front();
-        }
-        self.history.push_back(change.clone());
-        let _ = self.tx.send(change);
-    }
-
-    /// Create: fill server fields, refuse duplicates.
-    pub fn create(&mut self, resource: &str, group: &str, mut obj: Value) -> Result<Value, ApiError> {
-        let k = key(resource, &obj);
-        if self.objects.contains_key(&k) {
-            return Err(ApiError::already_exists(resource, group, &k.2));
-        }
-        let rv = self.bump();
-        let meta = obj["metadata"].as_object_mut().ok_or_else(|| ApiError::bad_request("metadata is required"))?;
-        meta.entry("uid").or_insert_with(|| json!(uid()));
-        meta.entry("creationTimestamp").or_insert_with(|| json!(now()));
-        meta.insert("resourceVersion".into(), json!(rv.to_string()));
-        if obj.get("spec").is_some() && obj["metadata"].get("generation").is_none() {
-            obj["metadata"]["generation"] = json!(1);
-        }
-        self.objects.insert(k, obj.clone());
-        self.record(resource, "ADDED", obj.clone());
-        Ok(obj)
-    }
-
-    /// Replace an existing object. With `expected_rv`, a stale version is a
-    /// conflict; the generation moves when the spec changes.
-    pub fn update(&mut self, resource: &str, group: &str, mut obj: Value, expected_rv: Option<&str>) -> Result<Value, ApiError> {
-        let k = key(resource, &obj);
-        let Some(old) = self.objects.get(&k) else {
-            return Err(ApiError::not_found(resource, group, &k.2));
-        };
-        if let Some(want) = expected_rv.filter(|v| !v.is_empty()) {
-            if old["metadata"]["resourceVersion"].as_str() != Some(want) {
-                return Err(ApiError::conflict(resource, group, &k.2));
-            }
-        }
-        let generation = old["metadata"]["generation"].as_i64();
-        let spec_changed = old.get("spec") != obj.get("spec");
-        let (uid, created) = (old["metadata"]["uid"].clone(), old["metadata"]["creationTimestamp"].clone());
-        let rv = self.bump();
-        obj["metadata"]["uid"] = uid;
-        obj["metadata"]["creationTimestamp"] = created;
-        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        if let Some(g) = generation {
-            obj["metadata"]["generation"] = json!(if spec_changed { g + 1 } else { g });
-        }
-        self.objects.insert(k, obj.clone());
-        self.record(resource, "MODIFIED", obj.clone());
-        Ok(obj)
-    }
-
-    /// Remove for good.
-    pub fn remove(&mut self, resource: &str, ns: &str, name: &str) -> Option<Value> {
-        let mut obj = self.objects.remove(&(resource.to_string(), ns.to_string(), name.to_string()))?;
-        let rv = self.bump();
-        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        self.record(resource, "DELETED", obj.clone());
-        Some(obj)
-    }
-}
-
-/// A fresh uid in the API server's format.
-pub fn uid() -> String {
+fn new_uid() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pod(name: &str) -> Value {
-        json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": name, "namespace": "ns" }, "spec": {} })
+impl Store {
+    /// An empty store at resourceVersion 1.
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        let inner = Inner { rv: 1, ..Default::default() };
+        Store { inner: Arc::new(Mutex::new(inner)), tx, changed: Arc::new(Notify::new()) }
     }
 
-    #[test]
-    fn create_fills_server_fields_and_refuses_duplicates() {
-        let mut s = Store::default();
-        let p = s.create("pods", "", pod("a")).unwrap();
-        assert!(p["metadata"]["uid"].is_string());
-        assert_eq!(p["metadata"]["generation"], 1);
-        assert_eq!(s.create("pods", "", pod("a")).unwrap_err().code, 409);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    #[test]
-    fn stale_resource_version_update_is_a_409_conflict() {
-        let mut s = Store::default();
-        let p = s.create("pods", "", pod("a")).unwrap();
-        let rv = p["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-        let mut next = p.clone();
-        next["spec"]["x"] = json!(1);
-        let updated = s.update("pods", "", next.clone(), Some(&rv)).unwrap();
-        assert_eq!(updated["metadata"]["generation"], 2);
-        let e = s.update("pods", "", next, Some(&rv)).unwrap_err();
-        assert_eq!((e.code, e.reason), (409, "Conflict"));
+    /// The current resourceVersion.
+    pub fn rv(&self) -> u64 {
+        self.lock().rv
     }
 
-    #[test]
-    fn history_replays_changes_after_a_version() {
-        let mut s = Store::default();
-        let start = s.rv();
-        s.create("pods", "", pod("a")).unwrap();
-        s.remove("pods", "ns", "a").unwrap();
-        let kinds: Vec<&str> = s.since("pods", start).iter().map(|c| c.kind).collect();
-        assert_eq!(kinds, vec!["ADDED", "DELETED"]);
+    /// One object.
+    pub fn get(&self, res: &str, ns: &str, name: &str) -> Option<Value> {
+        self.lock().objects.get(&(res.to_string(), ns.to_string(), name.to_string())).cloned()
+    }
+
+    /// Every object of a resource (in one namespace, or all when `ns` is None), and the list rv.
+    pub fn list(&self, res: &str, ns: Option<&str>) -> (Vec<Value>, u64) {
+        let g = self.lock();
+        let out = g
+            .objects
+            .range((res.to_string(), String::new(), String::new())..)
+            .take_while(|((r, _, _), _)| r == res)
+            .filter(|((_, n, _), _)| ns.is_none_or(|want| want == n))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (out, g.rv)
+    }
+
+    /// Subscribe to changes, and get the history after `since` (None when it was compacted away).
+    pub fn watch_from(&self, since: u64) -> (broadcast::Receiver<Arc<Change>>, Option<Vec<Arc<Change>>>) {
+        let g = self.lock();
+        let rx = self.tx.subscribe();
+        if since < g.compacted {
+            return (rx, None);
+        }
+        let past = g.history.iter().filter(|c| c.rv > since).cloned().collect();
+        (rx, Some(past))
+    }
+
+    fn record(&self, g: &mut Inner, kind: &'static str, res: &str, ns: &str, obj: Value) {
+        let c = Arc::new(Change { rv: g.rv, kind, resource: res.to_string(), namespace: ns.to_string(), object: obj });
+        g.history.push_back(c.clone());
+        if g.history.len() > HISTORY {
+            if let Some(old) = g.history.pop_front() {
+                g.compacted = old.rv;
+            }
+        }
+        let _ = self.tx.send(c);
+        self.changed.notify_one();
+    }
+
+    /// Fill server-side fields and store a new object (or only validate it on `dry_run`).
+    pub fn create(&self, def: &ResourceDef, ns: &str, mut obj: Value, dry_run: bool) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        }
+        obj["apiVersion"] = json!(def.api_version());
+        obj["kind"] = json!(def.kind);
+        if obj.get("metadata").is_none_or(|m| !m.is_object()) {
+            obj["metadata"] = json!({});
+        }
+        let mut name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+        if name.is_empty() {
+            if let Some(prefix) = obj["metadata"]["generateName"].as_str() {
+                name = format!("{prefix}{}", random_suffix(5));
+                obj["metadata"]["name"] = json!(name);
+            }
+        }
+        if name.is_empty() {
+            return Err(ApiError::invalid(def.kind, "", "metadata.name", "Required value: name or generateName is required"));
+        }
+        validate_name(def, &name)?;
+        if def.namespaced {
+            obj["metadata"]["namespace"] = json!(ns);
+        } else if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("namespace");
+        }
+        let key = (def.store_key().to_string(), ns.to_string(), name.clone());
+        let mut g = self.lock();
+        if g.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(def.group, def.plural, &name));
+        }
+        let m = &mut obj["metadata"];
+        if m.get("uid").is_none() {
+            m["uid"] = json!(new_uid());
+        }
+        if m.get("creationTimestamp").is_none_or(Value::is_null) {
+            m["creationTimestamp"] = json!(now_ts());
+        }
+        if obj.get("spec").is_some() && obj["metadata"].get("generation").is_none() {
+            obj["metadata"]["generation"] = json!(1);
+        }
+        if dry_run {
+            return Ok(obj);
+        }
+        g.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
+        g.objects.insert(key, obj.clone());
+        self.record(&mut g, "ADDED", def.store_key(), ns, obj.clone());
+        Ok(obj)
+    }
+
+    /// Replace an object; a given resourceVersion that is not current is a 409 Conflict.
+    pub fn update(&self, def: &ResourceDef, ns: &str, name: &str, mut obj: Value, dry_run: bool) -> Result<Value, ApiError> {
+        let key = (def.store_key().to_string(), ns.to_string(), name.to_string());
+        let mut g = self.lock();
+        let Some(old) = g.objects.get(&key).cloned() else {
+            return Err(ApiError::not_found(def.group, def.plural, name));
+        };
+        if let Some(rv) = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+            if !rv.is_empty() && Some(rv) != old.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                return Err(ApiError::conflict(def.group, def.plural, name));
+            }
+        }
+        if obj.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
+            return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", obj["metadata"]["name"].as_str().unwrap_or(""))));
+        }
+        obj["apiVersion"] = json!(def.api_version());
+        obj["kind"] = json!(def.kind);
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        for f in ["uid", "creationTimestamp", "name", "namespace", "deletionTimestamp"] {
+            match old["metadata"].get(f) {
+                Some(v) => obj["metadata"][f] = v.clone(),
+                None => {
+                    if let Some(m) = obj["metadata"].as_object_mut() {
+                        m.remove(f);
+                    }
+                }
+            }
+        }
+        let gen = old.pointer("/metadata/generation").and_then(Value::as_i64);
+        if let Some(gen) = gen {
+            let bumped = old.get("spec") != obj.get("spec");
+            obj["metadata"]["generation"] = json!(if bumped { gen + 1 } else { gen });
+        }
+        if dry_run {
+            return Ok(obj);
+        }
+        // A terminating object whose last finalizer is removed goes away.
+        let finalizers_empty = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty());
+        g.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
+        if old["metadata"].get("deletionTimestamp").is_some() && finalizers_empty {
+            g.objects.remove(&key);
+            self.record(&mut g, "DELETED", def.store_key(), ns, obj.clone());
+        } else {
+            g.objects.insert(key, obj.clone());
+            self.record(&mut g, "MODIFIED", def.store_key(), ns, obj.clone());
+        }
+        Ok(obj)
+    }
+
+    /// Delete (or mark Terminating when finalizers remain). Returns the object as last seen.
+    pub fn delete(&self, def: &ResourceDef, ns: &str, name: &str, grace: Option<i64>, dry_run: bool) -> Result<Value, ApiError> {
+        let key = (def.store_key().to_string(), ns.to_string(), name.to_string());
+        let mut g = self.lock();
+        let Some(mut obj) = g.objects.get(&key).cloned() else {
+            return Err(ApiError::not_found(def.group, def.plural, name));
+        };
+        if dry_run {
+            return Ok(obj);
+        }
+        let has_finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        g.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
+        if has_finalizers {
+            if obj["metadata"].get("deletionTimestamp").is_none() {
+                obj["metadata"]["deletionTimestamp"] = json!(now_ts());
+                obj["metadata"]["deletionGracePeriodSeconds"] = json!(grace.unwrap_or(0));
+            }
+            g.objects.insert(key, obj.clone());
+            self.record(&mut g, "MODIFIED", def.store_key(), ns, obj.clone());
+        } else {
+            g.objects.remove(&key);
+            self.record(&mut g, "DELETED", def.store_key(), ns, obj.clone());
+        }
+        Ok(obj)
+    }
+
+    /// Store a seed object as written (fills uid/rv/timestamps only).
+    pub fn seed(&self, obj: Value) -> anyhow::Result<()> {
+        let api_version = obj["apiVersion"].as_str().unwrap_or("");
+        let kind = obj["kind"].as_str().unwrap_or("");
+        let def = discovery::by_kind(api_version, kind)
+            .ok_or_else(|| anyhow::anyhow!("unsupported apiVersion/kind {api_version}/{kind}: the simulator serves {}", supported_kinds()))?;
+        let ns = if def.namespaced { obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string() } else { String::new() };
+        self.create(def, &ns, obj, false).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        Ok(())
+    }
+}
+
+fn supported_kinds() -> String {
+    discovery::RESOURCES.iter().map(|r| format!("{}/{}", r.api_version(), r.kind)).collect::<Vec<_>>().join(", ")
+}
+
+/// A random lowercase alphanumeric suffix as generateName uses (`hub-7d9f8-x2k4p`).
+pub fn random_suffix(n: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut r = rand::thread_rng();
+    (0..n).map(|_| CHARS[r.gen_range(0..CHARS.len())] as char).collect()
+}
+
+fn validate_name(def: &ResourceDef, name: &str) -> Result<(), ApiError> {
+    let ok = name.len() <= 253
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok || def.plural == "nodes" && !name.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            def.kind,
+            name,
+            "metadata.name",
+            &format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+        ))
     }
 }

@@ -1,93 +1,41 @@
-//! HTTPS for the simulated API servers. kubectl (client-go) never sends a
-//! bearer token over plain HTTP, and real API servers only speak TLS, so
-//! each fleet makes its own throwaway CA and a server certificate for
-//! 127.0.0.1/localhost; the CA goes into the kubeconfig
-//! (`certificate-authority-data`) and into the kube clients.
+//! The fixed, simulator-only TLS identity: kubectl only sends bearer tokens over
+//! TLS, so every simulated cluster serves HTTPS with this certificate (SANs
+//! 127.0.0.1, ::1, localhost). The key is public test material and guards nothing.
 
-use std::sync::Arc;
+/// PEM of the CA that signed the server certificate (goes into kubeconfigs).
+pub const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBlzCCAT2gAwIBAgIUN4fTf70NY89nIaFyJFC7C9ISfsIwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNb3BzYm90LXNpbS1jYTAgFw0yNjExMjMwNzIyNDZaGA8yMTI2
+MTAzMDA3MjI0NlowGDEWMBQGA1UEAwwNb3BzYm90LXNpbS1jYTBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABKTG8HuyOnmInc1RzbsG2O4svGvsT89xfUWkI5USMv+M
+NqqkYOd6FeT78B21Afj7QnxckUB1+AJfsafXm4gk1q+jYzBhMB0GA1UdDgQWBBTg
+NhYg/6FUB+QiXGFFvd3EZRO2QjAfBgNVHSMEGDAWgBTgNhYg/6FUB+QiXGFFvd3E
+ZRO2QjAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQD
+AgNIADBFAiEAkc0N6VY9XXW+qGOR4yXS+Tw71uPQTwWy+R67pciBLHACIDLyFYPM
+yZOWRtpxWPdCl79rbGhjwb+U487ieXvmE51T
+-----END CERTIFICATE-----\n";
 
-use anyhow::Context as _;
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
-use tokio::net::TcpListener;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
+/// Base64 of [`CA_PEM`], as kubeconfig `certificate-authority-data` wants it.
+pub const CA_PEM_BASE64: &str = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJsekNDQVQyZ0F3SUJBZ0lVTjRmVGY3ME5ZODluSWFGeUpGQzdDOUlTZnNJd0NnWUlLb1pJemowRUF3SXcKR0RFV01CUUdBMVVFQXd3TmIzQnpZbTkwTFhOcGJTMWpZVEFnRncweU5qRXhNak13TnpJeU5EWmFHQTh5TVRJMgpNVEF6TURBM01qSTBObG93R0RFV01CUUdBMVVFQXd3TmIzQnpZbTkwTFhOcGJTMWpZVEJaTUJNR0J5cUdTTTQ5CkFnRUdDQ3FHU000OUF3RUhBMElBQktURzhIdXlPbm1JbmMxUnpic0cyTzRzdkd2c1Q4OXhmVVdrSTVVU012K00KTnFxa1lPZDZGZVQ3OEIyMUFmajdRbnhja1VCMStBSmZzYWZYbTRnazFxK2pZekJoTUIwR0ExVWREZ1FXQkJUZwpOaFlnLzZGVUIrUWlYR0ZGdmQzRVpSTzJRakFmQmdOVkhTTUVHREFXZ0JUZ05oWWcvNkZVQitRaVhHRkZ2ZDNFClpSTzJRakFQQmdOVkhSTUJBZjhFQlRBREFRSC9NQTRHQTFVZER3RUIvd1FFQXdJQkJqQUtCZ2dxaGtqT1BRUUQKQWdOSUFEQkZBaUVBa2MwTjZWWTlYWFcrcUdPUjR5WFMrVHc3MXVQUVR3V3krUjY3cGNpQkxIQUNJREx5RllQTQp5Wk9XUnRweFdQZENsNzlyYkdoandiK1U0ODdpZVh2bUU1MVQKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=";
 
-/// A fleet's certificate authority and the server identity it signed.
-pub struct Tls {
-    /// PEM of the CA certificate (what clients trust).
-    pub ca_pem: String,
-    /// DER of the CA certificate.
-    pub ca_der: Vec<u8>,
-    acceptor: TlsAcceptor,
-}
+/// PEM of the server certificate.
+pub const SERVER_CERT_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIB9zCCAZ2gAwIBAgIUdr0ddctvstK64vCWDcqy+dv+3hgwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNb3BzYm90LXNpbS1jYTAgFw0yNjExMjMwNzIyNDZaGA8yMTI2
+MTAzMDA3MjI0NlowGTEXMBUGA1UEAwwOa3ViZS1hcGlzZXJ2ZXIwWTATBgcqhkjO
+PQIBBggqhkjOPQMBBwNCAAT0bZnmrO+B5lExb8p71CkGRaG2PoPFJMnHspp0YyYV
+WzNjp9ARe16L8TpbPQnUS7bK70rM3Geh3xWlnbsyhqMdo4HBMIG+MEwGA1UdEQRF
+MEOHBH8AAAGHEAAAAAAAAAAAAAAAAAAAAAGCCWxvY2FsaG9zdIIKa3ViZXJuZXRl
+c4ISa3ViZXJuZXRlcy5kZWZhdWx0MAkGA1UdEwQCMAAwDgYDVR0PAQH/BAQDAgWg
+MBMGA1UdJQQMMAoGCCsGAQUFBwMBMB0GA1UdDgQWBBSwH0G47rWp/iTZJi1sucxa
+eQm4iTAfBgNVHSMEGDAWgBTgNhYg/6FUB+QiXGFFvd3EZRO2QjAKBggqhkjOPQQD
+AgNIADBFAiEAwsMOyY2TZdkPT6XfC2xvwSkJJHwbBTLAivGxl/4LivYCIFO/V4jR
+aTVTiPGMgtldkRJRXY7RW5G1CEan/Nv8cUMR
+-----END CERTIFICATE-----\n";
 
-impl Tls {
-    /// Make a CA and a server certificate for loopback.
-    pub fn generate() -> anyhow::Result<Tls> {
-        let ca_key = KeyPair::generate()?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "opsbot-sim-ca");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let ca_cert = ca_params.self_signed(&ca_key)?;
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let server_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "kubernetes.default.svc".to_string()])?;
-        params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
-        let server_cert = params.signed_by(&server_key, &issuer)?;
-
-        let chain = vec![server_cert.der().clone(), ca_cert.der().clone()];
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .context("TLS protocol versions")?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .context("the simulator's server certificate")?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Tls {
-            ca_pem: ca_cert.pem(),
-            ca_der: CertificateDer::as_ref(ca_cert.der()).to_vec(),
-            acceptor: TlsAcceptor::from(Arc::new(config)),
-        })
-    }
-
-    /// Serve `app` over TLS on `listener` until `stop` fires.
-    pub fn serve(&self, listener: TcpListener, app: Router, stop: CancellationToken) {
-        let acceptor = self.acceptor.clone();
-        tokio::spawn(async move {
-            loop {
-                let (tcp, _) = tokio::select! {
-                    _ = stop.cancelled() => return,
-                    accepted = listener.accept() => match accepted {
-                        Ok(x) => x,
-                        Err(_) => continue,
-                    },
-                };
-                let _ = tcp.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
-                    let service = TowerToHyperService::new(app);
-                    let conn = auto::Builder::new(TokioExecutor::new());
-                    let served = conn.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                    tokio::select! {
-                        _ = served => {}
-                        _ = stop.cancelled() => {}
-                    }
-                });
-            }
-        });
-    }
-}
+/// PEM (PKCS#8) of the server key (simulator-only, public).
+pub const SERVER_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzYTR17FMBxD3pJq6
+QQpw9GdAlhA4FDiY1oGAtGdlG5mhRANCAAT0bZnmrO+B5lExb8p71CkGRaG2PoPF
+JMnHspp0YyYVWzNjp9ARe16L8TpbPQnUS7bK70rM3Geh3xWlnbsyhqMd
+-----END PRIVATE KEY-----\n";

@@ -1,0 +1,881 @@
+//! `kube.*` steps: read and change Kubernetes objects through the real kube
+//! client.
+//!
+//! Kinds map to API resources through [`KINDS`]; objects are handled as
+//! `DynamicObject` and summarised into template-friendly JSON
+//! (`{name, namespace, labels, phase, node, ready, restarts, age, ..., raw}`).
+//! Mutating steps honour dry-run by sending `dryRun=All` (server-side dry run).
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    check_args, parse_args, parse_duration, short_age, ActionCall, ActionError, ActionSpec,
+    Permission, Target,
+};
+
+/// One Kubernetes kind opsbot knows: `(kind, group, version, plural, namespaced)`.
+pub const KINDS: &[(&str, &str, &str, &str, bool)] = &[
+    ("Pod", "", "v1", "pods", true),
+    ("Deployment", "apps", "v1", "deployments", true),
+    ("StatefulSet", "apps", "v1", "statefulsets", true),
+    ("ReplicaSet", "apps", "v1", "replicasets", true),
+    ("DaemonSet", "apps", "v1", "daemonsets", true),
+    ("Service", "", "v1", "services", true),
+    ("Node", "", "v1", "nodes", false),
+    ("Namespace", "", "v1", "namespaces", false),
+    ("Event", "", "v1", "events", true),
+    ("ConfigMap", "", "v1", "configmaps", true),
+    (
+        "PersistentVolumeClaim",
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        true,
+    ),
+    ("Lease", "coordination.k8s.io", "v1", "leases", true),
+    (
+        "DaskCluster",
+        "gateway.dask.org",
+        "v1alpha1",
+        "daskclusters",
+        true,
+    ),
+];
+
+/// The API resource of a kind, or a message listing the known kinds.
+pub fn kind_resource(kind: &str) -> Result<(ApiResource, bool), String> {
+    let found = KINDS
+        .iter()
+        .find(|(k, ..)| k.eq_ignore_ascii_case(kind))
+        .ok_or_else(|| {
+            let known: Vec<&str> = KINDS.iter().map(|k| k.0).collect();
+            format!("unknown kind '{kind}' (known: {})", known.join(", "))
+        })?;
+    let (k, group, version, plural, namespaced) = *found;
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Ok((
+        ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version,
+            kind: k.into(),
+            plural: plural.into(),
+        },
+        namespaced,
+    ))
+}
+
+/// Every `kube.*` step kind.
+pub fn actions() -> Vec<ActionSpec> {
+    vec![
+        spec::<GetArgs>(
+            "kube.get",
+            false,
+            perm_kind("get"),
+            describe_obj("get"),
+            |c| Box::pin(get(c)),
+        ),
+        spec::<ListArgs>(
+            "kube.list",
+            false,
+            perm_kind("list"),
+            describe_obj("list"),
+            |c| Box::pin(list(c)),
+        ),
+        spec::<LogsArgs>(
+            "kube.logs",
+            false,
+            |_| vec![Permission::new("get", "", "pods/log")],
+            |a| target(a, "get", Some("Pod"), Some("log")),
+            |c| Box::pin(logs(c)),
+        ),
+        spec::<EventsArgs>(
+            "kube.events",
+            false,
+            |_| vec![Permission::new("list", "", "events")],
+            |a| target(a, "list", Some("Event"), None),
+            |c| Box::pin(events(c)),
+        ),
+        spec::<ObjArgs>(
+            "kube.rollout_restart",
+            true,
+            perm_kind("patch"),
+            describe_obj("patch"),
+            |c| Box::pin(rollout_restart(c)),
+        ),
+        spec::<WaitArgs>(
+            "kube.wait_rollout",
+            false,
+            perm_kind("get"),
+            describe_obj("get"),
+            |c| Box::pin(wait_rollout(c)),
+        ),
+        spec::<ScaleArgs>(
+            "kube.scale",
+            true,
+            |a| {
+                let plural = kind_of(a)
+                    .and_then(|k| kind_resource(&k).ok())
+                    .map(|(r, _)| (r.group, r.plural));
+                match plural {
+                    Some((g, p)) => vec![
+                        Permission::new("get", &g, &format!("{p}/scale")),
+                        Permission::new("patch", &g, &format!("{p}/scale")),
+                    ],
+                    None => vec![],
+                }
+            },
+            |a| target(a, "patch", None, Some("scale")),
+            |c| Box::pin(scale(c)),
+        ),
+        spec::<DeleteArgs>(
+            "kube.delete",
+            true,
+            perm_kind("delete"),
+            describe_obj("delete"),
+            |c| Box::pin(delete(c)),
+        ),
+        spec::<NodeArgs>(
+            "kube.cordon",
+            true,
+            |_| vec![Permission::new("patch", "", "nodes")],
+            |a| target(a, "patch", Some("Node"), None),
+            |c| Box::pin(cordon(c, true)),
+        ),
+        spec::<NodeArgs>(
+            "kube.uncordon",
+            true,
+            |_| vec![Permission::new("patch", "", "nodes")],
+            |a| target(a, "patch", Some("Node"), None),
+            |c| Box::pin(cordon(c, false)),
+        ),
+    ]
+}
+
+type Fut = futures::future::BoxFuture<'static, Result<Value, ActionError>>;
+
+fn spec<A: serde::de::DeserializeOwned + 'static>(
+    name: &'static str,
+    mutates: bool,
+    permissions: fn(&Value) -> Vec<Permission>,
+    describe: fn(&Value) -> Target,
+    run: fn(ActionCall) -> Fut,
+) -> ActionSpec {
+    ActionSpec {
+        name,
+        mutates,
+        check: |v| {
+            check_args::<A>(v)?;
+            // A literal kind must be one we know.
+            match kind_of(v) {
+                Some(k) if !k.contains("{{") => kind_resource(&k).map(|_| ()),
+                _ => Ok(()),
+            }
+        },
+        permissions,
+        describe,
+        run: std::sync::Arc::new(run),
+    }
+}
+
+fn kind_of(args: &Value) -> Option<String> {
+    args.get("kind").and_then(Value::as_str).map(str::to_string)
+}
+
+fn perm_kind(verb: &'static str) -> fn(&Value) -> Vec<Permission> {
+    match verb {
+        "get" => |a| perms_for(a, "get"),
+        "list" => |a| perms_for(a, "list"),
+        "patch" => |a| perms_for(a, "patch"),
+        _ => |a| perms_for(a, "delete"),
+    }
+}
+
+fn perms_for(args: &Value, verb: &str) -> Vec<Permission> {
+    kind_of(args)
+        .and_then(|k| kind_resource(&k).ok())
+        .map(|(r, _)| vec![Permission::new(verb, &r.group, &r.plural)])
+        .unwrap_or_default()
+}
+
+fn describe_obj(verb: &'static str) -> fn(&Value) -> Target {
+    match verb {
+        "get" => |a| target(a, "get", None, None),
+        "list" => |a| target(a, "list", None, None),
+        "patch" => |a| target(a, "patch", None, None),
+        _ => |a| target(a, "delete", None, None),
+    }
+}
+
+/// `apps/v1 deployments staging/hub @aws-us`.
+fn target(args: &Value, verb: &str, kind: Option<&str>, sub: Option<&str>) -> Target {
+    let s = |k: &str| {
+        args.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let kind = kind.map(str::to_string).unwrap_or_else(|| s("kind"));
+    let (api, plural) = match kind_resource(&kind) {
+        Ok((r, _)) => (r.api_version, r.plural),
+        Err(_) => ("?".to_string(), kind.to_lowercase()),
+    };
+    let plural = match sub {
+        Some(sub) => format!("{plural}/{sub}"),
+        None => plural,
+    };
+    let ns = s("namespace");
+    let name = s("name");
+    let object = match (ns.is_empty(), name.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => format!(" {name}"),
+        (false, true) => format!(" {ns}"),
+        (false, false) => format!(" {ns}/{name}"),
+    };
+    Target {
+        verb: verb.to_string(),
+        target: format!("{api} {plural}{object} @{}", s("cluster")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetArgs {
+    cluster: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    kind: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    cluster: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    kind: String,
+    #[serde(default)]
+    labels: Option<String>,
+    #[serde(default)]
+    fields: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsArgs {
+    cluster: String,
+    namespace: String,
+    name: String,
+    #[serde(default)]
+    container: Option<String>,
+    #[serde(default)]
+    tail: Option<i64>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    previous: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsArgs {
+    cluster: String,
+    namespace: String,
+    /// One object's events (with `kind`), or the whole namespace.
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    warnings_only: Option<bool>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjArgs {
+    cluster: String,
+    namespace: String,
+    kind: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitArgs {
+    cluster: String,
+    namespace: String,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    timeout: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleArgs {
+    cluster: String,
+    namespace: String,
+    kind: String,
+    name: String,
+    replicas: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteArgs {
+    cluster: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    grace_period: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeArgs {
+    cluster: String,
+    name: String,
+}
+
+fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, ActionError> {
+    let r = match &call.impersonate {
+        Some(user) => call.clusters.impersonating(cluster, user),
+        None => call.clusters.get(cluster),
+    };
+    r.map_err(|e| ActionError::Invalid(e.to_string()))
+}
+
+fn dyn_api(
+    call: &ActionCall,
+    cluster: &str,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Result<(Api<DynamicObject>, ApiResource), ActionError> {
+    let client = client(call, cluster)?;
+    let (res, namespaced) = kind_resource(kind).map_err(ActionError::Invalid)?;
+    let api = match (namespaced, namespace.filter(|n| !n.is_empty())) {
+        (true, Some(ns)) => Api::namespaced_with(client, ns, &res),
+        _ => Api::all_with(client, &res),
+    };
+    Ok((api, res))
+}
+
+/// Turn a kube error into something the executor can classify and people can read.
+pub fn from_kube(e: kube::Error) -> ActionError {
+    match e {
+        kube::Error::Api(s) => {
+            let retry_after = s
+                .details
+                .as_ref()
+                .map(|d| d.retry_after_seconds)
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(s.into()));
+            let reason = if s.reason.is_empty() {
+                format!("HTTP {}", s.code)
+            } else {
+                s.reason.clone()
+            };
+            ActionError::Api {
+                code: s.code,
+                reason,
+                message: s.message.clone(),
+                retry_after,
+            }
+        }
+        kube::Error::HyperError(e) => ActionError::Transport(format!("connection failed: {e}")),
+        kube::Error::Service(e) => ActionError::Transport(format!("request failed: {e}")),
+        other => ActionError::Failed(other.to_string()),
+    }
+}
+
+fn dry(call: &ActionCall) -> PatchParams {
+    let pp = PatchParams::default();
+    if call.dry_run {
+        pp.dry_run()
+    } else {
+        pp
+    }
+}
+
+async fn get(call: ActionCall) -> Result<Value, ActionError> {
+    let a: GetArgs = parse_args(&call.args)?;
+    let (api, _) = dyn_api(&call, &a.cluster, &a.kind, a.namespace.as_deref())?;
+    let obj = api.get(&a.name).await.map_err(from_kube)?;
+    Ok(summarise(
+        &a.kind,
+        &serde_json::to_value(obj).unwrap_or_default(),
+    ))
+}
+
+async fn list(call: ActionCall) -> Result<Value, ActionError> {
+    let a: ListArgs = parse_args(&call.args)?;
+    let (api, _) = dyn_api(&call, &a.cluster, &a.kind, a.namespace.as_deref())?;
+    let mut lp = ListParams::default();
+    if let Some(l) = a.labels.filter(|l| !l.is_empty()) {
+        lp = lp.labels(&l);
+    }
+    if let Some(f) = a.fields.filter(|f| !f.is_empty()) {
+        lp = lp.fields(&f);
+    }
+    if let Some(n) = a.limit {
+        lp = lp.limit(n);
+    }
+    let list = api.list(&lp).await.map_err(from_kube)?;
+    let items: Vec<Value> = list
+        .items
+        .into_iter()
+        .map(|o| summarise(&a.kind, &serde_json::to_value(o).unwrap_or_default()))
+        .collect();
+    Ok(json!({ "count": items.len(), "items": items }))
+}
+
+async fn logs(call: ActionCall) -> Result<Value, ActionError> {
+    let a: LogsArgs = parse_args(&call.args)?;
+    let api: Api<Pod> = Api::namespaced(client(&call, &a.cluster)?, &a.namespace);
+    let lp = LogParams {
+        container: a.container.clone(),
+        tail_lines: a.tail,
+        previous: a.previous.unwrap_or(false),
+        since_seconds: match &a.since {
+            Some(s) => Some(parse_duration("since", s)?.as_secs() as i64),
+            None => None,
+        },
+        ..Default::default()
+    };
+    let text = api.logs(&a.name, &lp).await.map_err(from_kube)?;
+    let lines: Vec<&str> = text.lines().collect();
+    Ok(
+        json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container }),
+    )
+}
+
+async fn events(call: ActionCall) -> Result<Value, ActionError> {
+    let a: EventsArgs = parse_args(&call.args)?;
+    let (api, _) = dyn_api(&call, &a.cluster, "Event", Some(&a.namespace))?;
+    let mut fields = Vec::new();
+    if let Some(n) = a.name.as_ref().filter(|n| !n.is_empty()) {
+        fields.push(format!("involvedObject.name={n}"));
+    }
+    if let Some(k) = a.kind.as_ref().filter(|k| !k.is_empty()) {
+        fields.push(format!("involvedObject.kind={k}"));
+    }
+    if a.warnings_only.unwrap_or(false) {
+        fields.push("type=Warning".to_string());
+    }
+    let mut lp = ListParams::default();
+    if !fields.is_empty() {
+        lp = lp.fields(&fields.join(","));
+    }
+    let since = match &a.since {
+        Some(s) => Some(parse_duration("since", s)?),
+        None => None,
+    };
+    let list = api.list(&lp).await.map_err(from_kube)?;
+    let now = chrono::Utc::now();
+    let mut items: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
+    for o in list.items {
+        let v = serde_json::to_value(o).unwrap_or_default();
+        let ts = ["lastTimestamp", "eventTime", "firstTimestamp"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .or_else(|| {
+                v.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+            })
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or(now);
+        // Field selectors may be unsupported by a server: filter here too.
+        if a.warnings_only.unwrap_or(false)
+            && v.get("type").and_then(Value::as_str) != Some("Warning")
+        {
+            continue;
+        }
+        if let Some(n) = a.name.as_ref().filter(|n| !n.is_empty()) {
+            if v.pointer("/involvedObject/name").and_then(Value::as_str) != Some(n) {
+                continue;
+            }
+        }
+        if let Some(k) = a.kind.as_ref().filter(|k| !k.is_empty()) {
+            if v.pointer("/involvedObject/kind").and_then(Value::as_str) != Some(k) {
+                continue;
+            }
+        }
+        if let Some(since) = since {
+            if (now - ts).to_std().unwrap_or_default() > since {
+                continue;
+            }
+        }
+        items.push((ts, summarise("Event", &v)));
+    }
+    items.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+    if let Some(limit) = a.limit {
+        items.truncate(limit);
+    }
+    let warnings = items.iter().filter(|e| e["type"] == "Warning").count();
+    Ok(json!({ "count": items.len(), "warnings": warnings, "items": items }))
+}
+
+async fn rollout_restart(call: ActionCall) -> Result<Value, ActionError> {
+    let a: ObjArgs = parse_args(&call.args)?;
+    if !["Deployment", "StatefulSet", "DaemonSet"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(&a.kind))
+    {
+        return Err(ActionError::Invalid(format!(
+            "kind '{}' cannot be rollout-restarted; use Deployment, StatefulSet or DaemonSet",
+            a.kind
+        )));
+    }
+    let (api, _) = dyn_api(&call, &a.cluster, &a.kind, Some(&a.namespace))?;
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let patch = json!({ "spec": { "template": { "metadata": { "annotations": {
+        "kubectl.kubernetes.io/restartedAt": at } } } } });
+    let obj = api
+        .patch(&a.name, &dry(&call), &Patch::Merge(&patch))
+        .await
+        .map_err(from_kube)?;
+    let generation = obj.metadata.generation.unwrap_or_default();
+    Ok(
+        json!({ "name": a.name, "restarted_at": at, "generation": generation, "dry_run": call.dry_run,
+        "change": format!("set spec.template.metadata.annotations[kubectl.kubernetes.io/restartedAt]={at}") }),
+    )
+}
+
+async fn wait_rollout(call: ActionCall) -> Result<Value, ActionError> {
+    let a: WaitArgs = parse_args(&call.args)?;
+    let limit = match &a.timeout {
+        Some(t) => parse_duration("timeout", t)?,
+        None => Duration::from_secs(300),
+    };
+    let (api, _) = dyn_api(&call, &a.cluster, &a.kind, Some(&a.namespace))?;
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let obj =
+            serde_json::to_value(api.get(&a.name).await.map_err(from_kube)?).unwrap_or_default();
+        let n = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+        let desired = obj
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let generation = n("/metadata/generation");
+        let observed = n("/status/observedGeneration");
+        let updated = n("/status/updatedReplicas");
+        let ready = n("/status/readyReplicas");
+        let total = n("/status/replicas");
+        let done =
+            observed >= generation && updated >= desired && ready >= desired && total <= desired;
+        if done || call.dry_run {
+            let elapsed = start.elapsed();
+            return Ok(
+                json!({ "name": a.name, "ready": ready, "desired": desired, "updated": updated,
+                "elapsed": format!("{:.1}s", elapsed.as_secs_f64()), "elapsed_seconds": elapsed.as_secs_f64(),
+                "complete": done }),
+            );
+        }
+        if start.elapsed() >= limit {
+            return Err(ActionError::Failed(format!(
+                "rollout of {} {}/{} not complete after {}: {ready}/{desired} ready, {updated} updated",
+                a.kind,
+                a.namespace,
+                a.name,
+                humantime::format_duration(limit)
+            )));
+        }
+        tokio::select! {
+            _ = call.cancel.cancelled() => return Err(ActionError::Failed("cancelled while waiting for the rollout".into())),
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
+
+async fn scale(call: ActionCall) -> Result<Value, ActionError> {
+    let a: ScaleArgs = parse_args(&call.args)?;
+    let replicas = match &a.replicas {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|n| *n >= 0)
+    .ok_or_else(|| {
+        ActionError::Invalid(format!(
+            "replicas: '{}' is not a whole number >= 0",
+            a.replicas
+        ))
+    })?;
+    let (api, _) = dyn_api(&call, &a.cluster, &a.kind, Some(&a.namespace))?;
+    let before = api.get_scale(&a.name).await.map_err(from_kube)?;
+    let from = before.spec.and_then(|s| s.replicas).unwrap_or(0);
+    let patch = json!({ "spec": { "replicas": replicas } });
+    api.patch_scale(&a.name, &dry(&call), &Patch::Merge(&patch))
+        .await
+        .map_err(from_kube)?;
+    Ok(
+        json!({ "name": a.name, "from": from, "to": replicas, "dry_run": call.dry_run,
+        "change": format!("spec.replicas {from} → {replicas}") }),
+    )
+}
+
+async fn delete(call: ActionCall) -> Result<Value, ActionError> {
+    let a: DeleteArgs = parse_args(&call.args)?;
+    let (api, _) = dyn_api(&call, &a.cluster, &a.kind, a.namespace.as_deref())?;
+    let mut dp = DeleteParams::default();
+    if let Some(g) = &a.grace_period {
+        dp.grace_period_seconds = Some(parse_duration("grace_period", g)?.as_secs() as u32);
+    }
+    if call.dry_run {
+        dp = dp.dry_run();
+    }
+    api.delete(&a.name, &dp).await.map_err(from_kube)?;
+    Ok(
+        json!({ "name": a.name, "deleted": !call.dry_run, "dry_run": call.dry_run,
+        "change": format!("delete {} {}", a.kind, a.name) }),
+    )
+}
+
+async fn cordon(call: ActionCall, on: bool) -> Result<Value, ActionError> {
+    let a: NodeArgs = parse_args(&call.args)?;
+    let (api, _) = dyn_api(&call, &a.cluster, "Node", None)?;
+    let patch = json!({ "spec": { "unschedulable": on } });
+    api.patch(&a.name, &dry(&call), &Patch::Merge(&patch))
+        .await
+        .map_err(from_kube)?;
+    Ok(
+        json!({ "name": a.name, "unschedulable": on, "dry_run": call.dry_run,
+        "change": format!("spec.unschedulable={on}") }),
+    )
+}
+
+fn age_of(v: &Value, pointer: &str) -> Option<(String, f64)> {
+    let t = v.pointer(pointer).and_then(Value::as_str)?;
+    let t = chrono::DateTime::parse_from_rfc3339(t).ok()?;
+    let d = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .to_std()
+        .unwrap_or_default();
+    Some((short_age(d), d.as_secs_f64()))
+}
+
+/// The template-facing shape of one object; the full object stays under `raw`.
+pub fn summarise(kind: &str, v: &Value) -> Value {
+    let s = |p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
+    let mut out = json!({
+        "kind": kind,
+        "name": s("/metadata/name"),
+        "namespace": s("/metadata/namespace"),
+        "labels": v.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+        "annotations": v.pointer("/metadata/annotations").cloned().unwrap_or(json!({})),
+        "created": s("/metadata/creationTimestamp"),
+        "terminating": v.pointer("/metadata/deletionTimestamp").is_some(),
+    });
+    if let Some((age, secs)) = age_of(v, "/metadata/creationTimestamp") {
+        out["age"] = json!(age);
+        out["age_seconds"] = json!(secs);
+    }
+    let o = out.as_object_mut().expect("object");
+    match kind.to_ascii_lowercase().as_str() {
+        "pod" => {
+            let statuses = v
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = v
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map(Vec::len)
+                .unwrap_or(statuses.len());
+            let ready = statuses.iter().filter(|c| c["ready"] == true).count();
+            let restarts: i64 = statuses
+                .iter()
+                .filter_map(|c| c["restartCount"].as_i64())
+                .sum();
+            let containers: Vec<Value> = statuses
+                .iter()
+                .map(|c| {
+                    let state = c["state"].as_object().and_then(|m| m.keys().next().cloned());
+                    let detail = state.as_ref().map(|k| &c["state"][k]).cloned().unwrap_or(Value::Null);
+                    let last = c["lastState"]["terminated"].clone();
+                    json!({ "name": c["name"], "ready": c["ready"], "restarts": c["restartCount"],
+                        "state": state, "reason": detail["reason"], "message": detail["message"],
+                        "last_reason": last["reason"], "last_exit_code": last["exitCode"], "image": c["image"] })
+                })
+                .collect();
+            let mut phase = s("/status/phase");
+            if o["terminating"] == true {
+                phase = json!("Terminating");
+            }
+            o.insert("phase".into(), phase);
+            o.insert("node".into(), s("/spec/nodeName"));
+            o.insert("ready".into(), json!(format!("{ready}/{total}")));
+            o.insert("all_ready".into(), json!(total > 0 && ready == total));
+            o.insert("restarts".into(), json!(restarts));
+            o.insert("containers".into(), json!(containers));
+            o.insert("reason".into(), s("/status/reason"));
+            o.insert("conditions".into(), s("/status/conditions"));
+        }
+        "deployment" | "statefulset" | "replicaset" | "daemonset" => {
+            let n = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+            let desired = v
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let ready = n("/status/readyReplicas");
+            o.insert("desired".into(), json!(desired));
+            o.insert("ready_replicas".into(), json!(ready));
+            o.insert("updated".into(), json!(n("/status/updatedReplicas")));
+            o.insert("available".into(), json!(n("/status/availableReplicas")));
+            o.insert("ready".into(), json!(format!("{ready}/{desired}")));
+            o.insert("all_ready".into(), json!(ready >= desired));
+        }
+        "node" => {
+            let labels = &v["metadata"]["labels"];
+            let pool = [
+                "cloud.google.com/gke-nodepool",
+                "eks.amazonaws.com/nodegroup",
+                "kubernetes.azure.com/agentpool",
+                "node.kubernetes.io/instance-type",
+            ]
+            .iter()
+            .find_map(|k| labels.get(*k).cloned())
+            .unwrap_or(Value::Null);
+            let ready = v
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| c["status"] == "True")
+                .unwrap_or(false);
+            o.insert("pool".into(), pool);
+            o.insert(
+                "purpose".into(),
+                labels["hub.jupyter.org/node-purpose"].clone(),
+            );
+            o.insert("ready".into(), json!(ready));
+            o.insert(
+                "unschedulable".into(),
+                json!(v.pointer("/spec/unschedulable") == Some(&json!(true))),
+            );
+            o.insert("allocatable".into(), s("/status/allocatable"));
+            o.insert("capacity".into(), s("/status/capacity"));
+            o.insert("taints".into(), s("/spec/taints"));
+        }
+        "event" => {
+            o.insert("type".into(), s("/type"));
+            o.insert("reason".into(), s("/reason"));
+            o.insert("message".into(), s("/message"));
+            o.insert("count".into(), s("/count"));
+            o.insert(
+                "object".into(),
+                json!(format!(
+                    "{}/{}",
+                    v.pointer("/involvedObject/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                    v.pointer("/involvedObject/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                )),
+            );
+            o.insert("object_name".into(), s("/involvedObject/name"));
+            let seen = ["/lastTimestamp", "/eventTime", "/firstTimestamp"]
+                .iter()
+                .find_map(|p| age_of(v, p));
+            if let Some((age, secs)) = seen {
+                o.insert("age".into(), json!(age));
+                o.insert("age_seconds".into(), json!(secs));
+            }
+        }
+        "persistentvolumeclaim" => {
+            o.insert("phase".into(), s("/status/phase"));
+            o.insert("capacity".into(), s("/status/capacity/storage"));
+        }
+        _ => {
+            o.insert("phase".into(), s("/status/phase"));
+        }
+    }
+    o.insert("raw".into(), v.clone());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_summary_counts_ready_containers_restarts_and_last_termination() {
+        let pod = json!({"metadata": {"name": "jupyter-frank", "namespace": "staging",
+                "creationTimestamp": "2020-01-01T00:00:00Z", "labels": {"component": "singleuser-server"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "notebook"}, {"name": "sidecar"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "notebook", "ready": false, "restartCount": 4,
+                 "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                 "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}},
+                {"name": "sidecar", "ready": true, "restartCount": 1, "state": {"running": {}}}]}});
+        let s = summarise("Pod", &pod);
+        assert_eq!(s["ready"], "1/2");
+        assert_eq!(s["restarts"], 5);
+        assert_eq!(s["node"], "n1");
+        assert_eq!(s["containers"][0]["reason"], "CrashLoopBackOff");
+        assert_eq!(s["containers"][0]["last_reason"], "OOMKilled");
+        assert_eq!(s["containers"][0]["last_exit_code"], 137);
+        assert!(s["age"].as_str().unwrap().ends_with('d'));
+        assert_eq!(s["raw"], pod);
+    }
+
+    #[test]
+    fn a_pod_being_deleted_reads_terminating() {
+        let pod = json!({"metadata": {"name": "p", "deletionTimestamp": "2020-01-01T00:00:00Z"},
+            "status": {"phase": "Running"}});
+        assert_eq!(summarise("Pod", &pod)["phase"], "Terminating");
+    }
+
+    #[test]
+    fn targets_read_like_kubectl_resources() {
+        let t = target(
+            &json!({"cluster": "aws-us", "namespace": "staging", "kind": "Deployment", "name": "hub"}),
+            "patch",
+            None,
+            None,
+        );
+        assert_eq!(t.target, "apps/v1 deployments staging/hub @aws-us");
+        let t = target(
+            &json!({"cluster": "c", "name": "n1"}),
+            "patch",
+            Some("Node"),
+            None,
+        );
+        assert_eq!(t.target, "v1 nodes n1 @c");
+    }
+
+    #[test]
+    fn every_kind_maps_to_a_resource_and_unknown_kinds_list_the_known() {
+        assert_eq!(
+            kind_resource("daskcluster").unwrap().0.api_version,
+            "gateway.dask.org/v1alpha1"
+        );
+        assert!(!kind_resource("Node").unwrap().1);
+        let e = kind_resource("Pods").unwrap_err();
+        assert!(e.contains("known: Pod, Deployment"), "{e}");
+    }
+}

@@ -1,0 +1,517 @@
+//! The executor: runs a playbook's steps in order with `when`, `foreach`
+//! fan-out, retries with backoff, per-step and per-run timeouts and
+//! cancellation, reporting progress as it goes.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::model::{Playbook, Step};
+use super::template;
+use crate::actions::{ActionCall, ActionError, Target};
+use crate::cluster::ClusterSet;
+
+/// Real changes, or server-side dry runs (`dryRun=All`) of every mutating step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Real,
+    DryRun,
+}
+
+/// What one run needs from its caller.
+#[derive(Clone)]
+pub struct ExecContext {
+    pub clusters: ClusterSet,
+    pub mode: Mode,
+    /// Cancels the run: it stops between steps and aborts in-flight waits.
+    pub cancel: CancellationToken,
+    /// Live progress for chat status messages and the audit log.
+    pub progress: UnboundedSender<Progress>,
+    /// Run Kubernetes calls as this Kubernetes user when set.
+    pub impersonate: Option<String>,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    Ok,
+    Skipped,
+    Failed(String),
+    /// A fan-out where some items failed.
+    Partial {
+        ok: usize,
+        failed: usize,
+    },
+}
+
+/// Live progress of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    StepStarted {
+        id: String,
+        action: String,
+    },
+    StepFinished {
+        id: String,
+        action: String,
+        /// API verb (`get`, `list`, `patch`, `delete`, `GET`).
+        verb: String,
+        /// `apps/v1 deployments staging/hub @aws-us`.
+        target: String,
+        outcome: StepOutcome,
+        duration: Duration,
+        attempts: u32,
+        dry_run: bool,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed(String),
+    /// Finished, but some fan-out items or `continue_on_error` steps failed.
+    Partial(String),
+    Cancelled,
+    TimedOut,
+}
+
+/// The end of a run: its outcome, the answer for people and every step output.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    /// The rendered `result` template; on failure a message naming the step.
+    pub output: String,
+    /// Step outputs by id.
+    pub steps: Value,
+}
+
+/// Problems found before any step runs (planning, params).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ExecError {
+    #[error("missing parameter '{0}'")]
+    MissingParam(String),
+    #[error("parameter '{name}': {message}")]
+    BadParam { name: String, message: String },
+    #[error("{what}: {message}")]
+    Template { what: String, message: String },
+}
+
+/// The params with defaults applied; refuses missing required ones.
+pub(crate) fn bind_params(pb: &Playbook, params: &Value) -> Result<Map<String, Value>, ExecError> {
+    let mut out = params.as_object().cloned().unwrap_or_default();
+    for p in &pb.params {
+        let present = out.get(&p.name).is_some_and(|v| !v.is_null());
+        if !present {
+            match (&p.default, p.ty) {
+                (Some(d), _) => {
+                    out.insert(p.name.clone(), d.clone());
+                }
+                (None, super::ParamType::Hubs) => {
+                    out.insert(p.name.clone(), json!([]));
+                }
+                (None, _) if p.required => return Err(ExecError::MissingParam(p.name.clone())),
+                (None, _) => {
+                    out.insert(p.name.clone(), Value::Null);
+                }
+            }
+        }
+        if let (Some(max), Some(Value::String(s))) = (p.max_len, out.get(&p.name)) {
+            if s.chars().count() > max {
+                return Err(ExecError::BadParam {
+                    name: p.name.clone(),
+                    message: format!("{} characters; at most {max} allowed", s.chars().count()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct State {
+    ctx: Map<String, Value>,
+    current: Option<String>,
+    partial: Vec<String>,
+}
+
+enum Stop {
+    Failed(String),
+    Cancelled,
+}
+
+/// Run `pb` with resolved `params`. Never panics on bad input: every problem
+/// becomes the [`RunResult`]'s outcome and message.
+pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResult {
+    let bound = match bind_params(pb, &params) {
+        Ok(b) => b,
+        Err(e) => {
+            return RunResult {
+                outcome: Outcome::Failed(e.to_string()),
+                output: format!("{}: {e}", pb.name),
+                steps: json!({}),
+            }
+        }
+    };
+    let mut state = State {
+        ctx: bound,
+        current: None,
+        partial: Vec::new(),
+    };
+    state.ctx.insert("steps".into(), json!({}));
+    let env = template::env();
+    let run = tokio::time::timeout(pb.timeout, run_steps(pb, &ctx, &env, &mut state)).await;
+    let steps = state.ctx.get("steps").cloned().unwrap_or_default();
+    match run {
+        Err(_) => {
+            let during = state
+                .current
+                .as_ref()
+                .map(|s| format!(" during step {s}"))
+                .unwrap_or_default();
+            let msg = format!(
+                "playbook {} timed out after {}{during}",
+                pb.name,
+                humantime::format_duration(pb.timeout)
+            );
+            RunResult {
+                outcome: Outcome::TimedOut,
+                output: msg,
+                steps,
+            }
+        }
+        Ok(Err(Stop::Cancelled)) => RunResult {
+            outcome: Outcome::Cancelled,
+            output: format!(
+                "playbook {} was cancelled{}",
+                pb.name,
+                state
+                    .current
+                    .as_ref()
+                    .map(|s| format!(" during step {s}"))
+                    .unwrap_or_default()
+            ),
+            steps,
+        },
+        Ok(Err(Stop::Failed(msg))) => RunResult {
+            outcome: Outcome::Failed(msg.clone()),
+            output: msg,
+            steps,
+        },
+        Ok(Ok(())) => {
+            let rendered = match &pb.result {
+                Some(t) => template::render_text(
+                    &env,
+                    t,
+                    &template::context(&Value::Object(state.ctx.clone())),
+                )
+                .map(|s| s.trim_end().to_string())
+                .map_err(|e| format!("the result template of {} failed: {e}", pb.name)),
+                None => Ok(format!("{} finished.", pb.name)),
+            };
+            match (rendered, state.partial.is_empty()) {
+                (Err(e), _) => RunResult {
+                    outcome: Outcome::Failed(e.clone()),
+                    output: e,
+                    steps,
+                },
+                (Ok(out), true) => RunResult {
+                    outcome: Outcome::Succeeded,
+                    output: out,
+                    steps,
+                },
+                (Ok(out), false) => {
+                    let why = state.partial.join("; ");
+                    RunResult {
+                        outcome: Outcome::Partial(why.clone()),
+                        output: format!("{out}\n\nPartial failure: {why}"),
+                        steps,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn set_output(state: &mut State, id: &str, v: Value) {
+    if let Some(Value::Object(steps)) = state.ctx.get_mut("steps") {
+        steps.insert(id.to_string(), v);
+    }
+}
+
+async fn run_steps(
+    pb: &Playbook,
+    ctx: &ExecContext,
+    env: &minijinja::Environment<'static>,
+    state: &mut State,
+) -> Result<(), Stop> {
+    for step in &pb.steps {
+        if ctx.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        state.current = Some(step.id.clone());
+        let started = Instant::now();
+        let action = step.action_name().to_string();
+        let tctx = template::context(&Value::Object(state.ctx.clone()));
+        let _ = ctx.progress.send(Progress::StepStarted {
+            id: step.id.clone(),
+            action: action.clone(),
+        });
+        let finish = |outcome: StepOutcome, t: &Target, attempts: u32| Progress::StepFinished {
+            id: step.id.clone(),
+            action: action.clone(),
+            verb: t.verb.clone(),
+            target: t.target.clone(),
+            outcome,
+            duration: started.elapsed(),
+            attempts,
+            dry_run: ctx.mode == Mode::DryRun && step.mutates(),
+        };
+        if let Some(when) = &step.when {
+            match template::truthy(env, when, &tctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    set_output(state, &step.id, json!({ "skipped": true }));
+                    let _ = ctx
+                        .progress
+                        .send(finish(StepOutcome::Skipped, &Target::default(), 0));
+                    continue;
+                }
+                Err(e) => {
+                    let msg = format!("step {} ({action}): `when` failed: {e}", step.id);
+                    let _ = ctx.progress.send(finish(
+                        StepOutcome::Failed(msg.clone()),
+                        &Target::default(),
+                        0,
+                    ));
+                    return Err(Stop::Failed(msg));
+                }
+            }
+        }
+        let fut = async {
+            match &step.foreach {
+                None => {
+                    let (r, t, attempts) = run_one(step, ctx, env, &state.ctx, None).await;
+                    (r.map(|v| (v, StepOutcome::Ok)), t, attempts)
+                }
+                Some(expr) => fan_out(step, ctx, env, &state.ctx, expr).await,
+            }
+        };
+        let stepped = tokio::select! {
+            _ = ctx.cancel.cancelled() => None,
+            r = fut => Some(r),
+        };
+        let Some((result, target, attempts)) = stepped else {
+            let _ = ctx.progress.send(finish(
+                StepOutcome::Failed("cancelled".into()),
+                &Target::default(),
+                0,
+            ));
+            return Err(Stop::Cancelled);
+        };
+        match result {
+            Ok((output, outcome)) => {
+                if let StepOutcome::Partial { ok, failed } = &outcome {
+                    let errors: Vec<String> = output["results"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["ok"] == false)
+                        .map(|r| r["error"].as_str().unwrap_or("").to_string())
+                        .collect();
+                    state.partial.push(format!(
+                        "step {}: {failed} of {} items failed: {}",
+                        step.id,
+                        ok + failed,
+                        errors.join("; ")
+                    ));
+                }
+                set_output(state, &step.id, output);
+                let _ = ctx.progress.send(finish(outcome, &target, attempts));
+            }
+            Err(msg) => {
+                let _ =
+                    ctx.progress
+                        .send(finish(StepOutcome::Failed(msg.clone()), &target, attempts));
+                if step.continue_on_error {
+                    set_output(state, &step.id, json!({ "error": msg, "failed": true }));
+                    state.partial.push(msg);
+                } else {
+                    return Err(Stop::Failed(msg));
+                }
+            }
+        }
+    }
+    state.current = None;
+    Ok(())
+}
+
+type StepRun = (Result<(Value, StepOutcome), String>, Target, u32);
+
+async fn fan_out(
+    step: &Step,
+    ctx: &ExecContext,
+    env: &minijinja::Environment<'static>,
+    vars: &Map<String, Value>,
+    expr: &str,
+) -> StepRun {
+    let label = format!("step {} ({})", step.id, step.action_name());
+    let items = match template::eval(env, expr, &template::context(&Value::Object(vars.clone()))) {
+        Ok(Value::Array(items)) => items,
+        Ok(Value::Null) => Vec::new(),
+        Ok(other) => {
+            return (
+                Err(format!("{label}: foreach must yield a list, got {other}")),
+                Target::default(),
+                0,
+            )
+        }
+        Err(e) => {
+            return (
+                Err(format!("{label}: foreach failed: {e}")),
+                Target::default(),
+                0,
+            )
+        }
+    };
+    let results: Vec<(Value, Result<Value, String>, Target, u32)> = futures::stream::iter(items)
+        .map(|item| async move {
+            let (r, t, a) = run_one(step, ctx, env, vars, Some(&item)).await;
+            (item, r, t, a)
+        })
+        .buffered(step.concurrency.max(1))
+        .collect()
+        .await;
+    let mut ok = 0;
+    let mut failed = 0;
+    let mut attempts = 0;
+    let mut targets = Vec::new();
+    let mut out = Vec::new();
+    for (item, r, t, a) in results {
+        attempts = attempts.max(a);
+        if !t.target.is_empty() {
+            targets.push(t.target.clone());
+        }
+        match r {
+            Ok(v) => {
+                ok += 1;
+                out.push(json!({ "item": item, "ok": true, "output": v, "error": null }));
+            }
+            Err(e) => {
+                failed += 1;
+                out.push(json!({ "item": item, "ok": false, "output": null, "error": e }));
+            }
+        }
+    }
+    let verb = (step.action.describe)(&step.args).verb;
+    let target = Target {
+        verb,
+        target: targets.join(", "),
+    };
+    let output = json!({ "results": out, "ok": ok, "failed": failed, "count": ok + failed });
+    let outcome = if failed == 0 {
+        StepOutcome::Ok
+    } else if ok == 0 {
+        let first = output["results"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        return (
+            Err(format!(
+                "{label}: all {failed} items failed; first: {first}"
+            )),
+            target,
+            attempts,
+        );
+    } else {
+        StepOutcome::Partial { ok, failed }
+    };
+    (Ok((output, outcome)), target, attempts)
+}
+
+/// Render args for one invocation and run it with retries and the step timeout.
+async fn run_one(
+    step: &Step,
+    ctx: &ExecContext,
+    env: &minijinja::Environment<'static>,
+    vars: &Map<String, Value>,
+    item: Option<&Value>,
+) -> (Result<Value, String>, Target, u32) {
+    let mut vars = vars.clone();
+    if let Some(item) = item {
+        vars.insert(step.as_name.clone(), item.clone());
+    }
+    let label = |t: &Target| {
+        if t.target.is_empty() {
+            format!("step {} ({})", step.id, step.action_name())
+        } else {
+            format!("step {} ({} {})", step.id, step.action_name(), t.target)
+        }
+    };
+    let args = match template::render_value(
+        env,
+        &step.args,
+        &template::context(&Value::Object(vars)),
+        &mut |_, e| Err(e),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            let t = Target::default();
+            return (Err(format!("{}: template failed: {e}", label(&t))), t, 0);
+        }
+    };
+    let target = (step.action.describe)(&args);
+    let call = ActionCall {
+        args,
+        clusters: ctx.clusters.clone(),
+        dry_run: ctx.mode == Mode::DryRun && step.mutates(),
+        impersonate: ctx.impersonate.clone(),
+        cancel: ctx.cancel.clone(),
+    };
+    let mut attempts = 0u32;
+    let retrying = async {
+        loop {
+            attempts += 1;
+            let r = (step.action.run)(call.clone()).await;
+            match r {
+                Ok(v) => return Ok(v),
+                Err(e) => match e.retry_hint() {
+                    Some(hint) if attempts <= step.retries => {
+                        tokio::time::sleep(backoff(attempts, hint)).await;
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+    };
+    let result: Result<Value, String> = match step.timeout {
+        Some(limit) => match tokio::time::timeout(limit, retrying).await {
+            Ok(r) => r.map_err(|e: ActionError| e.to_string()),
+            Err(_) => Err(format!(
+                "timed out after {}",
+                humantime::format_duration(limit)
+            )),
+        },
+        None => retrying.await.map_err(|e| e.to_string()),
+    };
+    (
+        result.map_err(|e| format!("{}: {e}", label(&target))),
+        target,
+        attempts,
+    )
+}
+
+/// Exponential backoff with jitter; a server's Retry-After wins when given.
+fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
+    if let Some(d) = hint {
+        return d;
+    }
+    let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
+    let base = base.min(Duration::from_secs(10));
+    let jitter = rand::thread_rng().gen_range(0.5..1.5);
+    base.mul_f64(jitter)
+}

@@ -1,0 +1,201 @@
+//! Jinja templating for playbooks (minijinja, strict undefined).
+//!
+//! A string that is exactly one `{{ expression }}` renders to the
+//! expression's *value* (a list stays a list, a number a number); any other
+//! string containing `{{`/`{%` renders to text. The loader uses
+//! [`references`] to check that templates only name params, earlier steps and
+//! the loop variable.
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+/// The environment every playbook template renders in.
+pub fn env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(false);
+    env
+}
+
+/// Whether a string holds template syntax at all.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// The inner expression when `s` is exactly one `{{ expression }}`.
+pub fn pure_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+/// A `when`/`foreach` field: `{{ x }}` or a bare expression.
+pub fn expression_source(s: &str) -> &str {
+    pure_expression(s).unwrap_or(s.trim())
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(detail) = e.detail() {
+        if !msg.contains(detail) {
+            msg = format!("{msg}: {detail}");
+        }
+    }
+    msg
+}
+
+/// Check syntax; `Ok(names)` are the dotted variable paths it reads
+/// (`hub.cluster`, `steps.find.items`).
+pub fn references(
+    env: &Environment<'static>,
+    s: &str,
+    expression: bool,
+) -> Result<BTreeSet<String>, String> {
+    if expression {
+        let e = env
+            .compile_expression(expression_source(s))
+            .map_err(|e| describe(&e))?;
+        Ok(e.undeclared_variables(true).into_iter().collect())
+    } else if let Some(inner) = pure_expression(s) {
+        let e = env.compile_expression(inner).map_err(|e| describe(&e))?;
+        Ok(e.undeclared_variables(true).into_iter().collect())
+    } else if is_template(s) {
+        let t = env.template_from_str(s).map_err(|e| describe(&e))?;
+        Ok(t.undeclared_variables(true).into_iter().collect())
+    } else {
+        Ok(BTreeSet::new())
+    }
+}
+
+/// Strict undefined for expressions too: minijinja's expression evaluation
+/// hands back `undefined` for an unknown top-level name instead of failing.
+fn defined(v: minijinja::Value, source: &str) -> Result<minijinja::Value, String> {
+    if v.is_undefined() {
+        Err(format!("undefined value in `{}`", source.trim()))
+    } else {
+        Ok(v)
+    }
+}
+
+/// Evaluate an expression field to a JSON value.
+pub fn eval(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
+    let e = env
+        .compile_expression(expression_source(s))
+        .map_err(|e| describe(&e))?;
+    let v = defined(e.eval(ctx).map_err(|e| describe(&e))?, s)?;
+    serde_json::to_value(&v).map_err(|e| e.to_string())
+}
+
+/// Evaluate a `when` field to a truth value.
+pub fn truthy(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<bool, String> {
+    let e = env
+        .compile_expression(expression_source(s))
+        .map_err(|e| describe(&e))?;
+    let v = e.eval(ctx).map_err(|e| describe(&e))?;
+    defined(v, s).map(|v| v.is_true())
+}
+
+/// Render one string (value-preserving for a pure expression).
+pub fn render_str(
+    env: &Environment<'static>,
+    s: &str,
+    ctx: &minijinja::Value,
+) -> Result<Value, String> {
+    if let Some(inner) = pure_expression(s) {
+        let e = env.compile_expression(inner).map_err(|e| describe(&e))?;
+        let v = defined(e.eval(ctx).map_err(|e| describe(&e))?, s)?;
+        return serde_json::to_value(&v).map_err(|e| e.to_string());
+    }
+    if !is_template(s) {
+        return Ok(Value::String(s.to_string()));
+    }
+    env.render_str(s, ctx)
+        .map(Value::String)
+        .map_err(|e| describe(&e))
+}
+
+/// Render text (the `result` and `lock` templates).
+pub fn render_text(
+    env: &Environment<'static>,
+    s: &str,
+    ctx: &minijinja::Value,
+) -> Result<String, String> {
+    env.render_str(s, ctx).map_err(|e| describe(&e))
+}
+
+/// Render every string inside `v`; `on_error` may substitute a value for a
+/// string that fails (the planner shows `<from step find>` there).
+pub fn render_value(
+    env: &Environment<'static>,
+    v: &Value,
+    ctx: &minijinja::Value,
+    on_error: &mut dyn FnMut(&str, String) -> Result<Value, String>,
+) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => match render_str(env, s, ctx) {
+            Ok(v) => v,
+            Err(e) => on_error(s, e)?,
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| render_value(env, i, ctx, on_error))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, i)| Ok((k.clone(), render_value(env, i, ctx, on_error)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// The template context as a minijinja value.
+pub fn context(v: &Value) -> minijinja::Value {
+    minijinja::Value::from_serialize(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_pure_expression_keeps_its_type() {
+        let env = env();
+        let ctx = context(&json!({"hubs": [{"name": "a"}], "n": 3}));
+        assert_eq!(
+            render_str(&env, "{{ hubs }}", &ctx).unwrap(),
+            json!([{"name": "a"}])
+        );
+        assert_eq!(render_str(&env, " {{ n }} ", &ctx).unwrap(), json!(3));
+        assert_eq!(render_str(&env, "n={{ n }}", &ctx).unwrap(), json!("n=3"));
+    }
+
+    #[test]
+    fn undefined_names_are_errors_not_empty_strings() {
+        let env = env();
+        let ctx = context(&json!({"hub": {"name": "a"}}));
+        assert!(render_str(&env, "x {{ hub.cluster }}", &ctx).is_err());
+        assert!(render_str(&env, "{{ nope }}", &ctx).is_err());
+    }
+
+    #[test]
+    fn references_report_dotted_paths() {
+        let env = env();
+        let refs = references(
+            &env,
+            "{{ steps.find.items[0].name }} {{ hub.cluster }}",
+            false,
+        )
+        .unwrap();
+        assert!(refs.iter().any(|r| r.starts_with("steps.find")), "{refs:?}");
+        assert!(refs.iter().any(|r| r.starts_with("hub")), "{refs:?}");
+    }
+}

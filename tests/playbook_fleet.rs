@@ -1,0 +1,254 @@
+//! The shipped playbooks against the demo fleet (`examples/fleet`) in the
+//! simulator: every answer carries the facts seeded there.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use opsbot::cluster::ClusterSet;
+use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
+use opsbot::sim::{Fleet, Seed};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+async fn start() -> (Fleet, ClusterSet, Playbooks) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
+    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let kc = fleet.kubeconfig();
+    let mut set = ClusterSet::new();
+    for name in fleet.cluster_names() {
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+            .await
+            .unwrap();
+        set.insert_config(&name, config).unwrap();
+    }
+    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    (fleet, set, pbs)
+}
+
+async fn run(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode: Mode::Real,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: None,
+    };
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        execute(pbs.get(name).unwrap(), params, ctx),
+    )
+    .await
+    .expect("run finishes");
+    println!("== {name}\n{}\n", r.output);
+    r
+}
+
+fn staging() -> Value {
+    json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
+}
+
+fn user(name: &str, escaped: &str) -> Value {
+    json!({"name": name, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
+}
+
+fn hub(name: &str, cluster: &str) -> Value {
+    json!({"name": name, "cluster": cluster, "namespace": name})
+}
+
+fn contains_all(out: &str, facts: &[&str]) {
+    for f in facts {
+        assert!(out.contains(f), "missing {f:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(&pbs, &set, "hub-status", json!({"hub": staging()})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "- hub `hub`: 1/1 ready",
+            "- proxy `proxy`: 1/1 ready",
+            "User servers: 7 · Pending: 2 · Running: 4 · Terminating: 1",
+            "Pod/jupyter-erin FailedScheduling: 0/6 nodes are available",
+            "Pod/jupyter-dave Failed: Error: ImagePullBackOff",
+        ],
+    );
+    let r = run(&pbs, &set, "users", json!({"hub": staging()})).await;
+    contains_all(
+        &r.output,
+        &[
+            "**4 running user servers on staging** (3 more not running)",
+            "- bob.jones  age 4d  node ip-10-0-70-15.us-west-2.compute.internal",
+            "- carol@uni.edu  age 35m",
+        ],
+    );
+    let r = run(&pbs, &set, "pending", json!({"hub": staging()})).await;
+    contains_all(
+        &r.output,
+        &[
+            "**2 pending user servers on staging**",
+            "- erin (`jupyter-erin`, 18m): 0/6 nodes are available",
+            "2 Insufficient memory",
+            "- dave (`jupyter-dave`",
+        ],
+    );
+    let r = run(
+        &pbs,
+        &set,
+        "events",
+        json!({"hub": staging(), "warnings": true}),
+    )
+    .await;
+    assert!(
+        r.output
+            .starts_with("**5 warning events in staging since 1h**"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn logs_and_nodes_carry_the_seeded_facts() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(
+        &pbs,
+        &set,
+        "logs",
+        json!({"hub": staging(), "component": "hub", "tail": 5}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &["last 5 lines:", "frank's server never showed up"],
+    );
+    let r = run(&pbs, &set, "nodes", json!({"cluster": {"name": "aws-us"}})).await;
+    contains_all(&r.output, &[
+        "**6 nodes on aws-us**",
+        "- ip-10-0-93-7.us-west-2.compute.internal  pool user-r5-2xlarge  user  ⚠ NotReady",
+        "- ip-10-0-101-58.us-west-2.compute.internal  pool user-r5-2xlarge  user  Ready  cordoned",
+        "pool core  core  Ready  cpu 3920m",
+    ]);
+    let r = run(
+        &pbs,
+        &set,
+        "nodes",
+        json!({"cluster": {"name": "aws-us"}, "pool": "core"}),
+    )
+    .await;
+    assert!(
+        r.output.starts_with("**2 nodes on aws-us in pool core**"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn triage_explains_each_broken_user_server() {
+    let (_fleet, set, pbs) = start().await;
+    for (name, escaped, cause) in [
+        (
+            "dave",
+            "dave",
+            "the server image cannot be pulled (ImagePullBackOff)",
+        ),
+        (
+            "erin",
+            "erin",
+            "no node has room for the server (0/6 nodes are available",
+        ),
+        (
+            "frank",
+            "frank",
+            "jupyterhub-singleuser is missing from the environment",
+        ),
+        ("gina", "gina", "the pod is stuck Terminating"),
+        (
+            "alice",
+            "alice",
+            "nothing wrong found: the server is running and ready",
+        ),
+    ] {
+        let r = run(
+            &pbs,
+            &set,
+            "triage",
+            json!({"hub": staging(), "user": user(name, escaped)}),
+        )
+        .await;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+        let head = format!("**Triage of {name} on staging**: {cause}");
+        assert!(
+            r.output.starts_with(&head),
+            "want {head:?} in:\n{}",
+            r.output
+        );
+    }
+    let r = run(
+        &pbs,
+        &set,
+        "triage",
+        json!({"hub": staging(), "user": user("frank", "frank")}),
+    )
+    .await;
+    contains_all(
+        &r.output,
+        &[
+            "restarts 9",
+            "last terminated: Error (exit 127)",
+            "/usr/bin/env: 'jupyterhub-singleuser': No such file or directory",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn user_status_finds_the_server_by_the_escaped_username_label() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(
+        &pbs,
+        &set,
+        "user-status",
+        json!({"hub": staging(), "user": user("bob.jones", "bob-2ejones")}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(&r.output, &[
+        "**bob.jones** on staging: pod `jupyter-bob-2ejones` is **Running** (ready 1/1, restarts 0, age 4d",
+        "Jupyter Server 2.14.2 is running",
+    ]);
+}
+
+#[tokio::test]
+async fn fleet_status_covers_every_hub_on_every_cluster() {
+    let (_fleet, set, pbs) = start().await;
+    let hubs = json!([
+        staging(),
+        hub("prod", "aws-us"),
+        hub("climate", "gcp-eu"),
+        hub("edu", "azure-au")
+    ]);
+    let r = run(&pbs, &set, "fleet-status", json!({ "hubs": hubs })).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "**Fleet: 4 hubs**",
+            "- staging (aws-us/staging): hub 1/1 ok, 4 users running",
+            "- prod (aws-us/prod): hub 1/1 ok, 5 users running",
+            "- climate (gcp-eu/climate): hub 1/1 ok, 3 users running",
+            "- edu (azure-au/edu): hub 1/1 ok, 4 users running",
+        ],
+    );
+}

@@ -1,0 +1,78 @@
+//! The playbooks shipped in `playbooks/` load cleanly and declare what the
+//! commands and `opsbot rbac` rely on.
+
+use std::path::Path;
+
+use opsbot::playbook::Playbooks;
+
+fn shipped() -> Playbooks {
+    Playbooks::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_shipped_playbook_loads() {
+    let pbs = shipped();
+    let names: Vec<&str> = pbs.iter().map(|p| p.name.as_str()).collect();
+    for want in [
+        "events",
+        "fleet-status",
+        "hub-restart",
+        "hub-status",
+        "logs",
+        "nodes",
+        "pending",
+        "triage",
+        "user-status",
+        "user-stop",
+        "users",
+    ] {
+        assert!(names.contains(&want), "missing playbook {want}: {names:?}");
+    }
+}
+
+#[test]
+fn only_restart_and_stop_mutate_and_they_need_one_approver() {
+    let pbs = shipped();
+    let mutating: Vec<&str> = pbs
+        .iter()
+        .filter(|p| p.mutates)
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(mutating, ["hub-restart", "user-stop"]);
+    for p in pbs.iter().filter(|p| p.mutates) {
+        assert_eq!(p.approval.approvers, 1, "{}", p.name);
+        assert!(p.lock.is_some(), "{} should take a lock", p.name);
+    }
+}
+
+#[test]
+fn read_only_playbooks_need_only_read_verbs() {
+    for p in shipped().iter().filter(|p| !p.mutates) {
+        for perm in p.permissions() {
+            assert!(
+                ["get", "list", "watch"].contains(&perm.verb.as_str()),
+                "{}: {perm:?}",
+                p.name
+            );
+        }
+    }
+}
+
+#[test]
+fn user_stop_plan_names_the_pod_it_will_delete() {
+    let pbs = shipped();
+    let plan = pbs
+        .get("user-stop")
+        .unwrap()
+        .plan(&serde_json::json!({
+            "hub": {"name": "staging", "cluster": "aws-us", "namespace": "staging"},
+            "user": {"name": "Frank", "escaped": "frank", "pod": "jupyter-frank"}
+        }))
+        .unwrap();
+    assert_eq!(plan.steps.len(), 1);
+    assert_eq!(
+        plan.steps[0].target,
+        "delete v1 pods staging/<from step find> @aws-us"
+    );
+}
