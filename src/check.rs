@@ -60,7 +60,7 @@ pub fn load_dirs(commands: &Path, playbooks: &Path) -> Result<(Grammar, Playbook
         };
         for p in &pb.params {
             let supplied = spec.args.iter().any(|a| a.name == p.name);
-            if !supplied && p.name != "hubs" && p.required() {
+            if !supplied && p.name != "hubs" && p.required {
                 problems.push(Diagnostic {
                     file: spec.file.clone(),
                     line: spec.line,
