@@ -41,12 +41,12 @@ impl UserSpec {
     }
 
     /// Whether a rule allows `verb` on `resource` (`pods` or `pods/log`) in `ns` (None = cluster scope).
+    /// As in RBAC, `*` matches every resource and subresource.
     pub fn allows(&self, verb: &str, resource: &str, ns: Option<&str>) -> bool {
         self.rules.iter().any(|r| {
             let has = |l: &[String], v: &str| l.iter().any(|x| x == "*" || x == v);
             has(&r.verbs, verb)
-                && (r.resources.iter().any(|x| x == "*" && !resource.contains('/') || x == "*" && resource.ends_with("/scale") || x == resource)
-                    || resource.contains('/') && r.resources.iter().any(|x| x == "*/*"))
+                && r.resources.iter().any(|x| x == "*" || x == "*/*" || x == resource)
                 && match ns {
                     None => r.namespaces.iter().any(|x| x == "*"),
                     Some(n) => has(&r.namespaces, n),

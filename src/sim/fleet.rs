@@ -18,6 +18,49 @@ use super::discovery;
 use super::faults::Faults;
 use super::seed::{Seed, SeedCluster};
 use super::store::Store;
+use super::tls;
+use tokio_rustls::rustls::pki_types as rustls_pki;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+
+fn tls_acceptor() -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls;
+    let certs = vec![rustls_pki::CertificateDer::from_pem_slice(tls::SERVER_CERT_PEM.as_bytes()).context("simulator server certificate")?];
+    let key = rustls_pki::PrivateKeyDer::from_pem_slice(tls::SERVER_KEY_PEM.as_bytes()).context("simulator server key")?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Accept TLS connections and serve each with hyper (HTTP/1.1) until cancelled.
+async fn serve_tls(listener: tokio::net::TcpListener, app: axum::Router, acceptor: tokio_rustls::TlsAcceptor, cancel: CancellationToken) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let cancel = cancel.clone();
+        conns.spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    conns.abort_all();
+}
 
 /// The running simulator; shuts down on drop or `shutdown().await`.
 pub struct Fleet {
@@ -47,6 +90,7 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
         }
         store.seed(o).with_context(|| format!("cluster {}: object {}", sc.name, i + 1))?;
     }
+    link_events(&store);
     let faults = Faults::default();
     for f in &sc.settings.faults {
         faults.add(f.clone());
@@ -70,6 +114,7 @@ impl Fleet {
         let cancel = CancellationToken::new();
         let mut clusters = Vec::new();
         let mut tasks = Vec::new();
+        let acceptor = tls_acceptor()?;
         for (i, sc) in seed.clusters.iter().enumerate() {
             let state = build_state(sc)?;
             let mut ctl = Controller::new(state.clone());
@@ -81,10 +126,7 @@ impl Fleet {
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cluster {}: cannot listen on {addr}; pick another --listen port", sc.name))?;
             let local = listener.local_addr()?;
             let app = super::server::router(state.clone());
-            let c = cancel.clone();
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app).with_graceful_shutdown(async move { c.cancelled().await }).await;
-            }));
+            tasks.push(tokio::spawn(serve_tls(listener, app, acceptor.clone(), cancel.clone())));
             tasks.push(tokio::spawn(ctl.run(cancel.clone())));
             clusters.push((SimCluster { state }, local));
         }
@@ -98,7 +140,7 @@ impl Fleet {
 
     /// `http://127.0.0.1:PORT` of a cluster.
     pub fn server_url(&self, cluster: &str) -> Option<String> {
-        self.clusters.iter().find(|(c, _)| c.state.name == cluster).map(|(_, a)| format!("http://{a}"))
+        self.clusters.iter().find(|(c, _)| c.state.name == cluster).map(|(_, a)| format!("https://{a}"))
     }
 
     /// One context per cluster with the admin token user; the first cluster is current.
@@ -107,7 +149,7 @@ impl Fleet {
         let mut kc = Kubeconfig { api_version: Some("v1".into()), kind: Some("Config".into()), ..Default::default() };
         for (c, addr) in &self.clusters {
             let name = c.state.name.clone();
-            kc.clusters.push(NamedCluster { name: name.clone(), cluster: Some(Cluster { server: Some(format!("http://{addr}")), ..Default::default() }), other: Default::default() });
+            kc.clusters.push(NamedCluster { name: name.clone(), cluster: Some(Cluster { server: Some(format!("https://{addr}")), certificate_authority_data: Some(tls::CA_PEM_BASE64.to_string()), ..Default::default() }), other: Default::default() });
             kc.auth_infos.push(NamedAuthInfo { name: format!("{name}-admin"), auth_info: Some(AuthInfo { token: Some(ADMIN_TOKEN.to_string().into()), ..Default::default() }), other: Default::default() });
             kc.contexts.push(NamedContext { name: name.clone(), context: Some(Context { cluster: name.clone(), user: Some(format!("{name}-admin")), ..Default::default() }), other: Default::default() });
         }
@@ -133,11 +175,18 @@ impl Fleet {
         self.client_as(cluster, ADMIN_TOKEN).await
     }
 
+    /// The simulator CA as `kube::Config::root_cert` wants it (for hand-built configs).
+    pub fn client_config_root_cert(&self) -> Option<Vec<Vec<u8>>> {
+        rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes()).ok().map(|c| vec![c.to_vec()])
+    }
+
     /// A `kube::Client` for a cluster with the given bearer token.
     pub async fn client_as(&self, cluster: &str, token: &str) -> anyhow::Result<kube::Client> {
         let url = self.server_url(cluster).with_context(|| format!("no cluster {cluster:?} in this fleet (have: {})", self.cluster_names().join(", ")))?;
         let mut cfg = kube::Config::new(url.parse()?);
         cfg.default_namespace = "default".into();
+        let ca = rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes()).context("simulator CA")?;
+        cfg.root_cert = Some(vec![ca.to_vec()]);
         cfg.auth_info.token = Some(token.to_string().into());
         cfg.read_timeout = Some(Duration::from_secs(30));
         Ok(kube::Client::try_from(cfg)?)
@@ -163,5 +212,30 @@ impl Drop for Fleet {
         for t in &self.tasks {
             t.abort();
         }
+    }
+}
+
+/// Fill `involvedObject.uid` of seeded events from the object they name, so
+/// `kubectl describe` (which selects events by uid) finds them.
+fn link_events(store: &Store) {
+    let Some(ev_def) = discovery::find("", "v1", "events") else { return };
+    let (events, _) = store.list("events", None);
+    for mut ev in events {
+        if ev.pointer("/involvedObject/uid").and_then(Value::as_str).is_some_and(|u| !u.is_empty()) {
+            continue;
+        }
+        let kind = ev.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or("");
+        let name = ev.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let ns = ev.pointer("/involvedObject/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        let Some(def) = discovery::RESOURCES.iter().find(|r| r.kind == kind && r.group != "events.k8s.io") else { continue };
+        let obj_ns = if def.namespaced { ns.as_str() } else { "" };
+        let Some(obj) = store.get(def.store_key(), obj_ns, &name) else { continue };
+        ev["involvedObject"]["uid"] = obj["metadata"]["uid"].clone();
+        if ev.pointer("/involvedObject/apiVersion").is_none() {
+            ev["involvedObject"]["apiVersion"] = obj["apiVersion"].clone();
+        }
+        let ev_ns = ev.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        let ev_name = ev.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let _ = store.update(ev_def, &ev_ns, &ev_name, ev, false);
     }
 }

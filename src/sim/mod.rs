@@ -17,6 +17,7 @@ mod server;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tls;
 mod watch;
 
 pub use cluster::SimCluster;
