@@ -65,6 +65,11 @@ impl SimCluster {
         *self.state.rollout_delay.lock().unwrap_or_else(|e| e.into_inner()) = d;
     }
 
+    /// Compact the watch history (later watches from older versions get 410 Expired).
+    pub fn compact_history(&self) {
+        self.state.store.compact();
+    }
+
     /// The cluster's name.
     pub fn name(&self) -> &str {
         &self.state.name

@@ -155,7 +155,7 @@ impl Controller {
                 if terminating(&p) {
                     continue;
                 }
-                set_running(&mut p);
+                set_running(&mut p, now_ts());
                 let _ = self.st.store.update(res("pods", ""), ns, name, p, false);
                 self.event(ns, "Pod", name, "", "Normal", "Started", "Started container", "kubelet");
             }
@@ -197,6 +197,10 @@ impl Controller {
     fn create_pod(&mut self, ns: &str, name: &str, template: &Value, owner: &Value, extra_labels: &[(&str, String)]) {
         let mut meta = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
         meta["name"] = json!(name);
+        if self.initial {
+            // Seeded workloads have been running since their owner was created.
+            meta["creationTimestamp"] = owner["metadata"]["creationTimestamp"].clone();
+        }
         meta["namespace"] = json!(ns);
         meta["ownerReferences"] = json!([owner_ref(owner)]);
         if !meta["labels"].is_object() {
@@ -227,7 +231,8 @@ impl Controller {
         }
         let delay = if self.initial { Duration::ZERO } else { self.st.delay() };
         if node.is_some() && delay.is_zero() {
-            set_running(&mut pod);
+            let at = pod.pointer("/metadata/creationTimestamp").and_then(Value::as_str).map(String::from).unwrap_or_else(now_ts);
+            set_running(&mut pod, at);
         }
         if self.st.store.create(res("pods", ""), ns, pod, false).is_ok() {
             let reason_msg = format!("Created pod: {name}");
@@ -341,6 +346,7 @@ impl Controller {
                 let rs = json!({
                     "apiVersion": "apps/v1", "kind": "ReplicaSet",
                     "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": [owner_ref(d)],
+                        "creationTimestamp": if self.initial { d["metadata"]["creationTimestamp"].clone() } else { Value::Null },
                         "annotations": {"deployment.kubernetes.io/revision": (max_rev + 1).to_string(), "deployment.kubernetes.io/desired-replicas": want.to_string()}},
                     "spec": {"replicas": new_target, "selector": selector, "template": template},
                 });
@@ -487,8 +493,9 @@ fn set_creating(pod: &mut Value, node: &str) {
     });
 }
 
-fn set_running(pod: &mut Value) {
-    let now = now_ts();
+/// Mark a pod Running and Ready, with its containers started at `at`.
+fn set_running(pod: &mut Value, at: String) {
+    let now = at;
     let node = s(pod, "/spec/nodeName").to_string();
     let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
     let ip = format!("10.244.{}.{}", rand::random::<u8>() % 8, 2 + rand::random::<u8>() % 250);

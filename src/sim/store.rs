@@ -120,6 +120,14 @@ impl Store {
         self.changed.notify_one();
     }
 
+    /// Drop the change history, as etcd compaction does: watches from any
+    /// earlier resourceVersion then get 410 Expired.
+    pub fn compact(&self) {
+        let mut g = self.lock();
+        g.history.clear();
+        g.compacted = g.rv;
+    }
+
     /// Fill server-side fields and store a new object (or only validate it on `dry_run`).
     pub fn create(&self, def: &ResourceDef, ns: &str, mut obj: Value, dry_run: bool) -> Result<Value, ApiError> {
         if !obj.is_object() {
