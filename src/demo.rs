@@ -94,12 +94,12 @@ pub struct Demo {
 impl Demo {
     /// Unpack the embedded files into `dir`, start the fleet, build the app.
     pub async fn start(args: &DemoArgs, dir: &Path) -> anyhow::Result<Demo> {
-        Demo::start_with(args, dir, Limits::default()).await
+        Demo::start_with(args, dir, Limits::default(), &|k: &str| std::env::var(k).ok()).await
     }
 
-    /// [`Demo::start`] with explicit runner limits (tests use tiny queues to
-    /// see the "busy" answer).
-    pub async fn start_with(args: &DemoArgs, dir: &Path, limits: Limits) -> anyhow::Result<Demo> {
+    /// [`Demo::start`] with explicit runner limits and environment (tests use
+    /// tiny queues to see the "busy" answer, and their own platform secrets).
+    pub async fn start_with(args: &DemoArgs, dir: &Path, limits: Limits, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Demo> {
         for (embedded, sub) in [(&COMMANDS, "commands"), (&PLAYBOOKS, "playbooks"), (&FLEET, "fleet")] {
             let target = dir.join(sub);
             std::fs::create_dir_all(&target)?;
@@ -113,8 +113,7 @@ impl Demo {
         let kubeconfig = dir.join("kubeconfig");
         fleet.write_kubeconfig(&kubeconfig)?;
         let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names());
-        let env = |k: &str| std::env::var(k).ok();
-        let config = Config::from_str("<demo config>", &config_text, dir, &env).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let config = Config::from_str("<demo config>", &config_text, dir, env).map_err(|d| anyhow::anyhow!("{d}"))?;
         let app = App::build(config, limits).await?;
         Ok(Demo { app, config_text, fleet, dir: dir.to_path_buf() })
     }

@@ -274,12 +274,28 @@ pub(super) async fn deny(runs: &Runs, who: &Person, run: RunId, reason: Option<S
     .await?;
     ctx.metrics.run_finished(&a.command, "rejected");
     let decided = Update::Decided { run, by: who.id.clone(), approved: false };
+    let output = match &reason {
+        Some(r) => format!("Denied by {}: {}", who.id, ctx.redact.text(r)),
+        None => format!("Denied by {}. Nothing was changed.", who.id),
+    };
+    // The run has ended: both conversations get its (short) end.
+    let done = Update::Done {
+        run,
+        command: a.command.clone(),
+        person: a.person.clone(),
+        outcome: crate::chat::Outcome::Denied,
+        output,
+        steps: vec![],
+        millis: 0,
+    };
     if let Some(o) = runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run) {
         if !o.same_channel(replies) {
             let _ = o.send(decided.clone());
+            let _ = o.send(done.clone());
         }
     }
     let _ = replies.send(decided);
+    let _ = replies.send(done);
     Ok(())
 }
 

@@ -123,7 +123,17 @@ impl Runs {
     /// playbook itself runs later.
     pub async fn submit(&self, req: Request, replies: Replies) {
         if let Err(update) = self.handle(req, &replies).await {
-            let _ = replies.send(update);
+            let _ = replies.send(self.redacted(update));
+        }
+    }
+
+    /// Refusals can quote what was typed; a pasted secret must not come back.
+    fn redacted(&self, u: Update) -> Update {
+        let r = &self.inner.ctx.redact;
+        match u {
+            Update::Refused { run, reason, detail } => Update::Refused { run, reason: r.text(&reason), detail: r.text(&detail) },
+            Update::Info { title, body } => Update::Info { title: r.text(&title), body: r.text(&body) },
+            other => other,
         }
     }
 

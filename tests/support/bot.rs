@@ -37,10 +37,23 @@ impl Bot {
 
     /// Start on an existing directory and audit store (a "restart").
     pub async fn start_in(dir: tempfile::TempDir, audit_url: String, limits: Limits) -> Bot {
+        Bot::start_full(dir, audit_url, limits, &[]).await
+    }
+
+    /// A bot with these environment variables (and no others).
+    pub async fn start_with_env(vars: &[(&str, &str)]) -> Bot {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let audit_url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        Bot::start_full(dir, audit_url, Limits::default(), vars).await
+    }
+
+    async fn start_full(dir: tempfile::TempDir, audit_url: String, limits: Limits, vars: &[(&str, &str)]) -> Bot {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let args = DemoArgs::embedded(audit_url.clone());
         let work = dir.path().join("demo");
         std::fs::create_dir_all(&work).expect("demo dir");
-        let demo = Demo::start_with(&args, &work, limits).await.expect("demo starts");
+        let demo = Demo::start_with(&args, &work, limits, &env).await.expect("demo starts");
         let (tx, rx) = mpsc::unbounded_channel();
         Bot { demo, dir, audit_url, tx, rx }
     }
