@@ -108,6 +108,9 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
     {
         store.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))?;
     }
+    if !sc.objects.iter().any(|o| o["kind"] == "CustomResourceDefinition") {
+        store.seed(dask_crd())?;
+    }
     for (i, o) in sc.objects.iter().enumerate() {
         let mut o = o.clone();
         if let Some(def) = discovery::by_kind(
@@ -364,4 +367,21 @@ fn link_events(store: &Store) {
             .to_string();
         let _ = store.update(ev_def, &ev_ns, &ev_name, ev, false);
     }
+}
+
+/// The dask-gateway CRD, served so `kubectl get crd` shows what the API serves.
+fn dask_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "daskclusters.gateway.dask.org"},
+        "spec": {
+            "group": "gateway.dask.org", "scope": "Namespaced",
+            "names": {"plural": "daskclusters", "singular": "daskcluster", "kind": "DaskCluster", "listKind": "DaskClusterList", "shortNames": ["daskcluster"]},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}],
+        },
+        "status": {"acceptedNames": {"plural": "daskclusters", "singular": "daskcluster", "kind": "DaskCluster", "listKind": "DaskClusterList"},
+            "conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}],
+            "storedVersions": ["v1alpha1"]},
+    })
 }

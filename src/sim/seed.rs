@@ -171,10 +171,15 @@ fn resolve_relative(v: &mut Value, now: chrono::DateTime<chrono::Utc>) -> anyhow
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if RELATIVE_FIELDS.contains(&k.as_str()) {
+                let listed = RELATIVE_FIELDS.contains(&k.as_str());
+                if listed || k.ends_with("Time") || k.ends_with("Timestamp") || k.ends_with("At") {
                     if let Some(s) = x.as_str() {
                         if let Some(rel) = s.strip_prefix('-') {
-                            let d = humantime::parse_duration(rel.trim()).map_err(|e| anyhow!("{k}: {s:?} is neither RFC 3339 nor a relative age like `-3h` ({e})"))?;
+                            let d = match humantime::parse_duration(rel.trim()) {
+                                Ok(d) => d,
+                                Err(e) if listed => bail!("{k}: {s:?} is neither RFC 3339 nor a relative age like `-3h` ({e})"),
+                                Err(_) => continue,
+                            };
                             let t = now - chrono::Duration::from_std(d)?;
                             *x =
                                 Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
