@@ -591,3 +591,37 @@ async fn impersonated_runs_get_the_clusters_forbidden_message_naming_the_step() 
         .filter(|q| q.resource.is_some())
         .all(|q| q.impersonated.as_deref() == Some("support@example.org")));
 }
+
+#[tokio::test]
+async fn scale_cordon_and_uncordon_change_the_objects() {
+    let (fleet, set) = start().await;
+    let text = r#"name: ops
+mutates: true
+steps:
+  - id: scale
+    kube.scale: { cluster: aws-us, namespace: staging, kind: Deployment, name: proxy, replicas: 2 }
+  - id: cordon
+    kube.cordon: { cluster: aws-us, name: user-node-1 }
+  - id: node
+    kube.get: { cluster: aws-us, kind: Node, name: user-node-1 }
+  - id: uncordon
+    kube.uncordon: { cluster: aws-us, name: user-node-1 }
+  - id: after
+    kube.get: { cluster: aws-us, kind: Node, name: user-node-1 }
+  - id: proxy
+    kube.get: { cluster: aws-us, namespace: staging, kind: Deployment, name: proxy }
+result: "{{ steps.scale.change }}; cordoned={{ steps.node.unschedulable }} then {{ steps.after.unschedulable }}; desired={{ steps.proxy.desired }}"
+"#;
+    let r = run_text(text, json!({}), &set, Mode::Real).await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    assert_eq!(
+        r.result.output,
+        "spec.replicas 1 → 2; cordoned=True then False; desired=2"
+    );
+    let sim = fleet.cluster("aws-us").unwrap();
+    let scale = sim
+        .requests()
+        .into_iter()
+        .find(|q| q.verb == "patch" && q.subresource.as_deref() == Some("scale"));
+    assert!(scale.is_some(), "the scale subresource was patched");
+}
