@@ -625,3 +625,28 @@ result: "{{ steps.scale.change }}; cordoned={{ steps.node.unschedulable }} then 
         .find(|q| q.verb == "patch" && q.subresource.as_deref() == Some("scale"));
     assert!(scale.is_some(), "the scale subresource was patched");
 }
+
+#[tokio::test]
+async fn a_request_that_never_answers_is_retried_after_the_read_timeout() {
+    let (fleet, _) = start().await;
+    let kc = fleet.kubeconfig();
+    let opts = kube::config::KubeConfigOptions {
+        context: Some("aws-us".into()),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .unwrap();
+    config.read_timeout = Some(Duration::from_millis(300));
+    let mut set = ClusterSet::new();
+    set.insert_config("aws-us", config).unwrap();
+    fleet.cluster("aws-us").unwrap().add_fault(FaultRule {
+        resources: vec!["pods".into()],
+        timeout: true,
+        times: Some(1),
+        ..Default::default()
+    });
+    let r = run("users", json!({"hub": staging()}), &set).await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    assert_eq!(attempts(&r.progress, "pods"), 2);
+}
