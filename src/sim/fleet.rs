@@ -108,7 +108,11 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
     {
         store.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))?;
     }
-    if !sc.objects.iter().any(|o| o["kind"] == "CustomResourceDefinition") {
+    if !sc
+        .objects
+        .iter()
+        .any(|o| o["kind"] == "CustomResourceDefinition")
+    {
         store.seed(dask_crd())?;
     }
     for (i, o) in sc.objects.iter().enumerate() {
@@ -392,7 +396,10 @@ fn dask_crd() -> Value {
 fn node_leases(store: &Store) -> anyhow::Result<()> {
     let (nodes, _) = store.list("nodes", None);
     for n in nodes {
-        let name = n.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = n
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if store.get("leases", "kube-node-lease", name).is_some() {
             continue;
         }
