@@ -108,7 +108,11 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
     {
         store.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))?;
     }
-    if !sc.objects.iter().any(|o| o["kind"] == "CustomResourceDefinition") {
+    if !sc
+        .objects
+        .iter()
+        .any(|o| o["kind"] == "CustomResourceDefinition")
+    {
         store.seed(dask_crd())?;
     }
     for (i, o) in sc.objects.iter().enumerate() {
@@ -124,6 +128,7 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
             .with_context(|| format!("cluster {}: object {}", sc.name, i + 1))?;
     }
     link_events(&store);
+    node_leases(&store)?;
     let faults = Faults::default();
     for f in &sc.settings.faults {
         faults.add(f.clone());
@@ -384,4 +389,33 @@ fn dask_crd() -> Value {
             "conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}],
             "storedVersions": ["v1alpha1"]},
     })
+}
+
+/// One `kube-node-lease` Lease per node (kubectl describe node shows it),
+/// renewed at the node's last heartbeat.
+fn node_leases(store: &Store) -> anyhow::Result<()> {
+    let (nodes, _) = store.list("nodes", None);
+    for n in nodes {
+        let name = n
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if store.get("leases", "kube-node-lease", name).is_some() {
+            continue;
+        }
+        let beat = n
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["lastHeartbeatTime"].as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(chrono::Utc::now);
+        store.seed(json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": n["metadata"]["uid"]}]},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": beat.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()},
+        }))?;
+    }
+    Ok(())
 }

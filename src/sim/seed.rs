@@ -57,6 +57,7 @@ const RELATIVE_FIELDS: &[&str] = &[
     "lastHeartbeatTime",
     "lastProbeTime",
     "lastUpdateTime",
+    "timeAdded",
 ];
 
 impl Seed {
