@@ -101,7 +101,7 @@ async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
             "**2 pending user servers on staging**",
             "- erin (`jupyter-erin`, 18m): 0/6 nodes are available",
             "2 Insufficient memory",
-            "- dave (`jupyter-dave`",
+            "- dave (`jupyter-dave`, 25m): ImagePullBackOff (scheduled, waiting to start)",
         ],
     );
     let r = run(
@@ -250,5 +250,28 @@ async fn fleet_status_covers_every_hub_on_every_cluster() {
             "- climate (gcp-eu/climate): hub 1/1 ok, 3 users running",
             "- edu (azure-au/edu): hub 1/1 ok, 4 users running",
         ],
+    );
+}
+
+#[tokio::test]
+async fn dask_clusters_are_listed_through_their_custom_resource() {
+    let (_fleet, set, _) = start().await;
+    let pbs = Playbooks::from_str(
+        "dask.yaml",
+        r#"name: dask
+steps:
+  - id: dc
+    kube.list: { cluster: gcp-eu, namespace: climate, kind: DaskCluster }
+result: "{{ steps.dc.items | map(attribute='name') | join(',') }}"
+"#,
+    )
+    .unwrap();
+    let r = run(&pbs, &set, "dask", json!({})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .contains("climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b"),
+        "{}",
+        r.output
     );
 }

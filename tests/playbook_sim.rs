@@ -591,3 +591,62 @@ async fn impersonated_runs_get_the_clusters_forbidden_message_naming_the_step() 
         .filter(|q| q.resource.is_some())
         .all(|q| q.impersonated.as_deref() == Some("support@example.org")));
 }
+
+#[tokio::test]
+async fn scale_cordon_and_uncordon_change_the_objects() {
+    let (fleet, set) = start().await;
+    let text = r#"name: ops
+mutates: true
+steps:
+  - id: scale
+    kube.scale: { cluster: aws-us, namespace: staging, kind: Deployment, name: proxy, replicas: 2 }
+  - id: cordon
+    kube.cordon: { cluster: aws-us, name: user-node-1 }
+  - id: node
+    kube.get: { cluster: aws-us, kind: Node, name: user-node-1 }
+  - id: uncordon
+    kube.uncordon: { cluster: aws-us, name: user-node-1 }
+  - id: after
+    kube.get: { cluster: aws-us, kind: Node, name: user-node-1 }
+  - id: proxy
+    kube.get: { cluster: aws-us, namespace: staging, kind: Deployment, name: proxy }
+result: "{{ steps.scale.change }}; cordoned={{ steps.node.unschedulable }} then {{ steps.after.unschedulable }}; desired={{ steps.proxy.desired }}"
+"#;
+    let r = run_text(text, json!({}), &set, Mode::Real).await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    assert_eq!(
+        r.result.output,
+        "spec.replicas 1 → 2; cordoned=True then False; desired=2"
+    );
+    let sim = fleet.cluster("aws-us").unwrap();
+    let scale = sim
+        .requests()
+        .into_iter()
+        .find(|q| q.verb == "patch" && q.subresource.as_deref() == Some("scale"));
+    assert!(scale.is_some(), "the scale subresource was patched");
+}
+
+#[tokio::test]
+async fn a_request_that_never_answers_is_retried_after_the_read_timeout() {
+    let (fleet, _) = start().await;
+    let kc = fleet.kubeconfig();
+    let opts = kube::config::KubeConfigOptions {
+        context: Some("aws-us".into()),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .unwrap();
+    config.read_timeout = Some(Duration::from_millis(300));
+    let mut set = ClusterSet::new();
+    set.insert_config("aws-us", config).unwrap();
+    fleet.cluster("aws-us").unwrap().add_fault(FaultRule {
+        resources: vec!["pods".into()],
+        timeout: true,
+        times: Some(1),
+        ..Default::default()
+    });
+    let r = run("users", json!({"hub": staging()}), &set).await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    assert_eq!(attempts(&r.progress, "pods"), 2);
+}

@@ -287,7 +287,7 @@ async fn a_missing_pod_is_reported_as_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_read_only_support_user_is_forbidden_to_delete_and_to_read_other_logs() {
+async fn the_read_only_support_user_is_forbidden_to_delete_to_read_secrets_and_other_hubs_logs() {
     if !kubectl_available() {
         return;
     }
@@ -311,6 +311,12 @@ async fn the_read_only_support_user_is_forbidden_to_delete_and_to_read_other_log
         prod_logs.stderr.contains("Forbidden")
             && prod_logs.stderr.contains("User \"support-readonly\" cannot get resource \"pods/log\" in API group \"\" in the namespace \"prod\""),
         "{prod_logs:?}"
+    );
+    let secret = sim.kubectl(&[&ro[..], &["get", "secret", "hub", "-n", "staging"]].concat()).await;
+    assert!(!secret.ok);
+    assert_eq!(
+        secret.stderr.trim(),
+        "Error from server (Forbidden): secrets \"hub\" is forbidden: User \"support-readonly\" cannot get resource \"secrets\" in API group \"\" in the namespace \"staging\""
     );
     // The admin context is untouched: the pod is still there.
     sim.ok(&["get", "pod", "jupyter-alice", "-n", "staging"]).await;

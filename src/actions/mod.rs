@@ -33,6 +33,7 @@ pub struct Permission {
 }
 
 impl Permission {
+    /// `Permission::new("patch", "apps", "deployments")`.
     pub fn new(verb: &str, group: &str, resource: &str) -> Self {
         Permission {
             verb: verb.into(),
@@ -149,10 +150,12 @@ impl Registry {
         self.actions.insert(spec.name, Arc::new(spec));
     }
 
+    /// The step kind called `name` (`kube.list`).
     pub fn get(&self, name: &str) -> Option<&Arc<ActionSpec>> {
         self.actions.get(name)
     }
 
+    /// Every step kind name, sorted (for "did you mean" and help).
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.actions.keys().copied()
     }

@@ -9,8 +9,26 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+
+/// The longest opsbot waits for bytes from an API server before treating
+/// the request as failed (and retryable): a hung cluster must not hold a
+/// step until the playbook's whole budget is gone.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// opsbot's settings on every client config: kube's own transparent retry
+/// layer is off (the executor retries visibly, counted in progress and audit,
+/// and cancellably) and reads time out after at most [`READ_TIMEOUT`].
+fn tune(config: &mut kube::Config) {
+    config.default_retry = false;
+    config.read_timeout = Some(
+        config
+            .read_timeout
+            .map_or(READ_TIMEOUT, |t| t.min(READ_TIMEOUT)),
+    );
+}
 
 /// Why a cluster could not be handed out.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -60,11 +78,10 @@ impl ClusterSet {
         );
     }
 
-    /// Register a cluster by its config, so that it can also impersonate.
-    /// kube's own transparent retry layer is switched off: the playbook
-    /// executor retries (visibly, counted in progress and audit, cancellable).
+    /// Register a cluster by its config, so that it can also impersonate
+    /// (the config is tuned: see [`READ_TIMEOUT`]).
     pub fn insert_config(&mut self, name: &str, mut config: kube::Config) -> anyhow::Result<()> {
-        config.default_retry = false;
+        tune(&mut config);
         let client = kube::Client::try_from(config.clone())
             .with_context(|| format!("cluster '{name}': cannot build a kube client"))?;
         Arc::make_mut(&mut self.clusters).insert(
@@ -119,7 +136,7 @@ impl ClusterSet {
         context: Option<&str>,
     ) -> anyhow::Result<kube::Client> {
         let mut config = Self::config_from_kubeconfig(name, path, context).await?;
-        config.default_retry = false;
+        tune(&mut config);
         kube::Client::try_from(config)
             .with_context(|| format!("cluster '{name}': cannot build a kube client"))
     }
@@ -128,7 +145,7 @@ impl ClusterSet {
     pub async fn in_cluster() -> anyhow::Result<kube::Client> {
         let mut config = kube::Config::incluster()
             .context("not running inside a Kubernetes pod (no service account token)")?;
-        config.default_retry = false;
+        tune(&mut config);
         kube::Client::try_from(config).context("cannot build the in-cluster kube client")
     }
 

@@ -24,10 +24,12 @@ impl Playbooks {
         self.by_name.values()
     }
 
+    /// How many playbooks were loaded.
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
 
+    /// True when the directory held no playbook.
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
@@ -108,6 +110,7 @@ impl ParamType {
         "enum",
     ];
 
+    /// The type for a YAML type word (`None` for an unknown word).
     pub fn parse(word: &str) -> Option<ParamType> {
         Some(match word {
             "hub" => ParamType::Hub,
@@ -125,6 +128,7 @@ impl ParamType {
         })
     }
 
+    /// The YAML word for this type.
     pub fn word(self) -> &'static str {
         match self {
             ParamType::Hub => "hub",
@@ -171,6 +175,7 @@ impl Step {
         self.action.name
     }
 
+    /// Whether the step changes something (dry-run and approval apply).
     pub fn mutates(&self) -> bool {
         self.action.mutates
     }
