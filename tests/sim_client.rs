@@ -124,7 +124,12 @@ async fn watch_reports_changes_after_a_resource_version() {
     let rv = list.metadata.resource_version.unwrap();
     let mut stream = pods.watch(&WatchParams::default().timeout(10), &rv).await.unwrap().boxed();
     pods.delete("jupyter-alice", &DeleteParams::default()).await.unwrap();
-    let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await.unwrap().unwrap().unwrap();
+    let event = loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await.unwrap().unwrap().unwrap();
+        if !matches!(e, WatchEvent::Bookmark(_)) {
+            break e;
+        }
+    };
     match event {
         WatchEvent::Deleted(p) => assert_eq!(p.metadata.name.as_deref(), Some("jupyter-alice")),
         other => panic!("expected a deletion, got {other:?}"),
