@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod command;
 pub mod config;
+pub mod diagnose;
 pub mod kubespawner;
 pub mod playbook;
 pub mod runs;
