@@ -8,7 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::yaml::{self, Diagnostic, Diagnostics, Spanned};
+use crate::yaml::{Diagnostic, Diagnostics, Spanned};
 
 use super::{Diagnosis, Evidence};
 
@@ -169,7 +169,7 @@ impl Catalogue {
     /// One catalogue file's text (named `file` in messages).
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(file: &str, text: &str) -> Result<Catalogue, Diagnostics> {
-        let raw: Vec<RawEntry> = yaml::parse_str(file, text)?;
+        let raw: Vec<RawEntry> = parse_list(file, text)?;
         let mut diags = Diagnostics::default();
         let mut entries = Vec::with_capacity(raw.len());
         for r in raw {
@@ -222,6 +222,44 @@ impl Catalogue {
     pub fn diagnose(&self, ev: &Evidence) -> Diagnosis {
         super::engine::diagnose(&self.entries, ev)
     }
+}
+
+/// Like `crate::yaml::parse_str`, but the file is a list at top level (as
+/// catalogue files are), which `parse_str` refuses.
+fn parse_list<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
+    let at = |m: Option<&marked_yaml::Marker>, message: String| {
+        let (line, column) = m.map(|m| (m.line(), m.column())).unwrap_or((0, 0));
+        Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+        }
+    };
+    let opts = marked_yaml::LoaderOptions::default()
+        .toplevel_sequence()
+        .error_on_duplicate_keys(true);
+    let node = marked_yaml::parse_yaml_with_options(0, text, opts).map_err(|e| {
+        use marked_yaml::LoadError::*;
+        let mark = match &e {
+            TopLevelMustBeMapping(m) | TopLevelMustBeSequence(m) | UnexpectedAnchor(m) => Some(*m),
+            MappingKeyMustBeScalar(m) | UnexpectedTag(m) => Some(*m),
+            ScanError(m, _) => Some(*m),
+            DuplicateKey(d) => d.key.span().start().copied(),
+        };
+        let message = match &e {
+            TopLevelMustBeSequence(_) => "a catalogue file is a list of entries (`- id: ...`)".to_string(),
+            _ => e.to_string(),
+        };
+        at(mark.as_ref(), message)
+    })?;
+    marked_yaml::from_node(&node).map_err(|e| {
+        let message = match e.path() {
+            Some(path) if !path.is_empty() && path != "." => format!("{path}: {}", *e),
+            _ => e.to_string(),
+        };
+        at(e.start_mark().as_ref(), message)
+    })
 }
 
 fn check_unique_ids(entries: &[Entry], diags: &mut Diagnostics) {

@@ -65,6 +65,8 @@ mod quantity;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod tests;
 
 pub use catalogue::{Catalogue, Entry, Matcher, Source};
 pub use quantity::{bytes, cpu_millis, human_bytes, pool_that_fits};
