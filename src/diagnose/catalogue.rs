@@ -173,9 +173,10 @@ impl Catalogue {
         let mut diags = Diagnostics::default();
         let mut entries = Vec::with_capacity(raw.len());
         for r in raw {
+            let no_matchers = r.when.is_empty() && r.all.is_empty();
             let when = compile_matchers(file, r.when, &mut diags);
             let all = compile_matchers(file, r.all, &mut diags);
-            if when.is_empty() && all.is_empty() {
+            if no_matchers {
                 diags.push(Diagnostic::at(
                     file,
                     r.id.span(),
@@ -299,7 +300,10 @@ fn compile_matchers(file: &str, raw: Vec<RawMatcher>, diags: &mut Diagnostics) -
                     diags.push(Diagnostic::at(
                         file,
                         p.span(),
-                        format!("pattern is not a valid regex: {}", first.trim()),
+                        format!(
+                            "pattern is not a valid regex: {}",
+                            first.trim().trim_start_matches("error: ")
+                        ),
                     ));
                     continue;
                 }

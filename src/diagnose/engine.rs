@@ -288,6 +288,16 @@ fn facts(ev: &Evidence) -> BTreeMap<String, Value> {
         put("deletion_age", short_age(age));
     }
     put("finalizers", finalizers(pod));
+    if let Some(claim) = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.persistent_volume_claim.as_ref())
+    {
+        put("home_claim", claim.claim_name.clone());
+    }
     if let Some(t) = terminations(pod).into_iter().max_by_key(|t| t.2) {
         put("exit_code", t.1.to_string());
     }

@@ -100,7 +100,7 @@ fn no_space_left_on_device_is_a_full_home_volume() {
     let d = shipped().diagnose(&fixtures::disk_full());
     let f = d.top().unwrap();
     assert_eq!(f.id, "disk-full");
-    assert!(f.fix.contains("claim-alice@example.com") || f.fix.contains("PVC"), "{}", f.fix);
+    assert!(f.fix.contains("grow the PVC claim-alice-40example-2ecom"), "{}", f.fix);
     assert!(f.matched.contains("[Errno 28] No space left on device"));
 }
 
