@@ -27,7 +27,10 @@ fn every_shipped_entry_is_exercised_by_a_fixture_that_ranks_it_first() {
     assert!(cat.entries().len() >= 11, "{} entries", cat.entries().len());
     let fixtures = fixtures::all();
     for entry in cat.entries() {
-        let covering: Vec<_> = fixtures.iter().filter(|(_, id, _)| *id == entry.id).collect();
+        let covering: Vec<_> = fixtures
+            .iter()
+            .filter(|(_, id, _)| *id == entry.id)
+            .collect();
         assert!(
             !covering.is_empty(),
             "{}:{}: entry `{}` has no fixture in src/diagnose/fixtures.rs",
@@ -51,7 +54,10 @@ fn every_shipped_entry_is_exercised_by_a_fixture_that_ranks_it_first() {
 fn every_fixture_expects_an_entry_that_exists() {
     let cat = shipped();
     for (name, id, _) in fixtures::all() {
-        assert!(cat.entries().iter().any(|e| e.id == id), "fixture {name} expects unknown entry {id}");
+        assert!(
+            cat.entries().iter().any(|e| e.id == id),
+            "fixture {name} expects unknown entry {id}"
+        );
     }
 }
 
@@ -83,7 +89,10 @@ fn a_bad_regex_is_reported_at_its_line_and_column() {
 "#,
     );
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert_eq!(errs[0], "k.yaml:4:31: pattern is not a valid regex: unclosed group");
+    assert_eq!(
+        errs[0],
+        "k.yaml:4:31: pattern is not a valid regex: unclosed group"
+    );
 }
 
 #[test]
@@ -106,11 +115,23 @@ fn every_problem_in_a_file_is_reported_not_just_the_first() {
 "#,
     );
     let all = errs.join("\n");
-    assert!(all.contains("k.yaml:4:17: unknown source `logs`; expected one of pod_phase"), "{all}");
-    assert!(all.contains("k.yaml:5:17: source `pending_age` needs `older_than:`"), "{all}");
+    assert!(
+        all.contains("k.yaml:4:17: unknown source `logs`; expected one of pod_phase"),
+        "{all}"
+    );
+    assert!(
+        all.contains("k.yaml:5:17: source `pending_age` needs `older_than:`"),
+        "{all}"
+    );
     assert!(all.contains("k.yaml:6:43: older_than:"), "{all}");
-    assert!(all.contains("k.yaml:7:10: cause: not a valid template"), "{all}");
-    assert!(all.contains("k.yaml:10:7: entry `a` has no `when:` or `all:` matchers"), "{all}");
+    assert!(
+        all.contains("k.yaml:7:10: cause: not a valid template"),
+        "{all}"
+    );
+    assert!(
+        all.contains("k.yaml:10:7: entry `a` has no `when:` or `all:` matchers"),
+        "{all}"
+    );
     assert!(all.contains("duplicate id `a`"), "{all}");
 }
 
@@ -124,7 +145,10 @@ fn a_misspelt_key_is_reported_with_its_position() {
 #[test]
 fn a_mapping_instead_of_a_list_says_what_the_file_should_be() {
     let errs = errors("id: a\ntitle: t\n");
-    assert!(errs[0].contains("a catalogue file is a list of entries"), "{errs:#?}");
+    assert!(
+        errs[0].contains("a catalogue file is a list of entries"),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -143,14 +167,21 @@ fn load_dir_reports_errors_from_every_file_with_its_name() {
     std::fs::write(dir.path().join("notes.txt"), "not yaml: [").unwrap();
     let err = Catalogue::load_dir(dir.path()).unwrap_err();
     assert_eq!(err.0.len(), 2, "{err}");
-    assert!(err.0[0].file.ends_with("a.yaml") && err.0[0].line == 3, "{err}");
-    assert!(err.0[1].file.ends_with("b.yaml") && err.0[1].line == 3, "{err}");
+    assert!(
+        err.0[0].file.ends_with("a.yaml") && err.0[0].line == 3,
+        "{err}"
+    );
+    assert!(
+        err.0[1].file.ends_with("b.yaml") && err.0[1].line == 3,
+        "{err}"
+    );
 }
 
 #[test]
 fn ids_must_be_unique_across_files() {
     let dir = tempfile::tempdir().unwrap();
-    let entry = "- id: same\n  title: t\n  when: [{ source: log }]\n  cause: c\n  fix: f\n  reply: r\n";
+    let entry =
+        "- id: same\n  title: t\n  when: [{ source: log }]\n  cause: c\n  fix: f\n  reply: r\n";
     std::fs::write(dir.path().join("a.yaml"), entry).unwrap();
     std::fs::write(dir.path().join("b.yaml"), entry).unwrap();
     let err = Catalogue::load_dir(dir.path()).unwrap_err();
@@ -167,6 +198,9 @@ fn pool_capacity_is_usable_from_outside_the_crate() {
         nodes: 1,
     }];
     let mem = opsbot::diagnose::bytes("7.5Gi").unwrap();
-    assert_eq!(opsbot::diagnose::pool_that_fits(&pools, 1000, mem).as_deref(), Some("user"));
+    assert_eq!(
+        opsbot::diagnose::pool_that_fits(&pools, 1000, mem).as_deref(),
+        Some("user")
+    );
     let _unused: Option<Evidence> = None;
 }

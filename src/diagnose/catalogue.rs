@@ -35,7 +35,10 @@ impl Source {
         ("pod_reason", Source::PodReason),
         ("pod_condition", Source::PodCondition),
         ("container_waiting_reason", Source::ContainerWaitingReason),
-        ("container_terminated_reason", Source::ContainerTerminatedReason),
+        (
+            "container_terminated_reason",
+            Source::ContainerTerminatedReason,
+        ),
         ("exit_code", Source::ExitCode),
         ("event", Source::Event),
         ("log", Source::Log),
@@ -143,8 +146,9 @@ impl Catalogue {
     /// are reported together.
     pub fn load_dir(dir: &Path) -> Result<Catalogue, Diagnostics> {
         let name = dir.display().to_string();
-        let read = std::fs::read_dir(dir)
-            .map_err(|e| Diagnostic::file(&name, format!("cannot read the catalogue directory: {e}")))?;
+        let read = std::fs::read_dir(dir).map_err(|e| {
+            Diagnostic::file(&name, format!("cannot read the catalogue directory: {e}"))
+        })?;
         let mut paths: Vec<_> = read
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
@@ -249,7 +253,9 @@ fn parse_list<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<
             DuplicateKey(d) => d.key.span().start().copied(),
         };
         let message = match &e {
-            TopLevelMustBeSequence(_) => "a catalogue file is a list of entries (`- id: ...`)".to_string(),
+            TopLevelMustBeSequence(_) => {
+                "a catalogue file is a list of entries (`- id: ...`)".to_string()
+            }
             _ => e.to_string(),
         };
         at(mark.as_ref(), message)
@@ -287,7 +293,11 @@ fn compile_matchers(file: &str, raw: Vec<RawMatcher>, diags: &mut Diagnostics) -
             diags.push(Diagnostic::at(
                 file,
                 m.source.span(),
-                format!("unknown source `{}`; expected one of {}", *m.source, words.join(", ")),
+                format!(
+                    "unknown source `{}`; expected one of {}",
+                    *m.source,
+                    words.join(", ")
+                ),
             ));
             continue;
         };
@@ -313,7 +323,10 @@ fn compile_matchers(file: &str, raw: Vec<RawMatcher>, diags: &mut Diagnostics) -
             diags.push(Diagnostic::at(
                 file,
                 m.source.span(),
-                format!("`reason:` only applies to source `event`, not `{}`", *m.source),
+                format!(
+                    "`reason:` only applies to source `event`, not `{}`",
+                    *m.source
+                ),
             ));
         }
         let ages = matches!(source, Source::DeletionAge | Source::PendingAge);

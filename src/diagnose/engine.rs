@@ -83,7 +83,10 @@ fn statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
 fn terminations(pod: &Pod) -> Vec<(String, i32, Option<Chrono>)> {
     let mut out = Vec::new();
     for cs in statuses(pod) {
-        for state in [cs.state.as_ref(), cs.last_state.as_ref()].into_iter().flatten() {
+        for state in [cs.state.as_ref(), cs.last_state.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(t) = &state.terminated {
                 out.push((
                     t.reason.clone().unwrap_or_default(),
@@ -113,7 +116,11 @@ fn pod_age(ev: &Evidence) -> Option<chrono::Duration> {
 }
 
 fn finalizers(pod: &Pod) -> String {
-    pod.metadata.finalizers.clone().unwrap_or_default().join(", ")
+    pod.metadata
+        .finalizers
+        .clone()
+        .unwrap_or_default()
+        .join(", ")
 }
 
 /// The texts a source offers, oldest first (the newest match wins).
@@ -125,14 +132,29 @@ fn texts(source: Source, m: &Matcher, ev: &Evidence, evs: &[EventFact]) -> Vec<S
         Source::PodReason => status.and_then(|s| s.reason.clone()).into_iter().collect(),
         Source::PodCondition => status
             .and_then(|s| s.conditions.as_ref())
-            .map(|cs| cs.iter().map(|c| format!("{}={}", c.type_, c.status)).collect())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| format!("{}={}", c.type_, c.status))
+                    .collect()
+            })
             .unwrap_or_default(),
         Source::ContainerWaitingReason => pod.map(waiting_reasons).unwrap_or_default(),
         Source::ContainerTerminatedReason => pod
-            .map(|p| terminations(p).into_iter().map(|t| t.0).filter(|r| !r.is_empty()).collect())
+            .map(|p| {
+                terminations(p)
+                    .into_iter()
+                    .map(|t| t.0)
+                    .filter(|r| !r.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
         Source::ExitCode => pod
-            .map(|p| terminations(p).into_iter().map(|t| t.1.to_string()).collect())
+            .map(|p| {
+                terminations(p)
+                    .into_iter()
+                    .map(|t| t.1.to_string())
+                    .collect()
+            })
             .unwrap_or_default(),
         Source::Event => evs
             .iter()
@@ -145,7 +167,11 @@ fn texts(source: Source, m: &Matcher, ev: &Evidence, evs: &[EventFact]) -> Vec<S
             .node
             .as_ref()
             .and_then(|n| n.status.as_ref()?.conditions.as_ref())
-            .map(|cs| cs.iter().map(|c| format!("{}={}", c.type_, c.status)).collect())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| format!("{}={}", c.type_, c.status))
+                    .collect()
+            })
             .unwrap_or_default(),
         Source::DeletionAge => match (deletion_age(ev), m.older_than) {
             (Some(age), Some(min)) if age.to_std().is_ok_and(|a| a > min) => vec![format!(
@@ -175,23 +201,26 @@ struct Hit {
 }
 
 fn eval(m: &Matcher, ev: &Evidence, evs: &[EventFact]) -> Option<Hit> {
-    texts(m.source, m, ev, evs).into_iter().rev().find_map(|text| {
-        let captures = match &m.pattern {
-            None => vec![],
-            Some(re) => {
-                let caps = re.captures(&text)?;
-                re.capture_names()
-                    .flatten()
-                    .filter_map(|n| Some((n.to_string(), caps.name(n)?.as_str().to_string())))
-                    .collect()
-            }
-        };
-        Some(Hit {
-            text,
-            captures,
-            specificity: m.source.specificity(),
+    texts(m.source, m, ev, evs)
+        .into_iter()
+        .rev()
+        .find_map(|text| {
+            let captures = match &m.pattern {
+                None => vec![],
+                Some(re) => {
+                    let caps = re.captures(&text)?;
+                    re.capture_names()
+                        .flatten()
+                        .filter_map(|n| Some((n.to_string(), caps.name(n)?.as_str().to_string())))
+                        .collect()
+                }
+            };
+            Some(Hit {
+                text,
+                captures,
+                specificity: m.source.specificity(),
+            })
         })
-    })
 }
 
 /// Every matcher in `all` matched and (if any) one in `when`: the hits, the
@@ -199,14 +228,13 @@ fn eval(m: &Matcher, ev: &Evidence, evs: &[EventFact]) -> Option<Hit> {
 fn match_entry(e: &Entry, ev: &Evidence, evs: &[EventFact]) -> Option<Vec<Hit>> {
     let mut hits = Vec::new();
     if !e.when.is_empty() {
-        let best = e
-            .when
-            .iter()
-            .filter_map(|m| eval(m, ev, evs))
-            .fold(None::<Hit>, |best, h| match best {
+        let best = e.when.iter().filter_map(|m| eval(m, ev, evs)).fold(
+            None::<Hit>,
+            |best, h| match best {
                 Some(b) if b.specificity >= h.specificity => Some(b),
                 _ => Some(h),
-            })?;
+            },
+        )?;
         hits.push(best);
     }
     for m in &e.all {
@@ -214,7 +242,7 @@ fn match_entry(e: &Entry, ev: &Evidence, evs: &[EventFact]) -> Option<Vec<Hit>> 
     }
     if e.when.is_empty() {
         // the most specific of the `all` hits is the one to show
-        hits.sort_by(|a, b| b.specificity.cmp(&a.specificity));
+        hits.sort_by_key(|h| std::cmp::Reverse(h.specificity));
     }
     Some(hits)
 }
@@ -247,7 +275,11 @@ fn facts(ev: &Evidence) -> BTreeMap<String, Value> {
     {
         put("user", u.clone());
     }
-    let containers = pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
+    let containers = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
     let main = containers
         .iter()
         .find(|c| c.name == "notebook")
@@ -301,7 +333,11 @@ fn facts(ev: &Evidence) -> BTreeMap<String, Value> {
     if let Some(t) = terminations(pod).into_iter().max_by_key(|t| t.2) {
         put("exit_code", t.1.to_string());
     }
-    let logs = if ev.previous_logs.is_empty() { &ev.logs } else { &ev.previous_logs };
+    let logs = if ev.previous_logs.is_empty() {
+        &ev.logs
+    } else {
+        &ev.previous_logs
+    };
     put(
         "last_logs",
         logs[logs.len().saturating_sub(LOG_TAIL)..].join("\n"),
@@ -329,25 +365,47 @@ fn phase(ev: &Evidence) -> String {
 }
 
 fn ago(now: Chrono, at: Option<Chrono>) -> String {
-    at.map(|t| format!(" {} ago", short_age(now - t))).unwrap_or_default()
+    at.map(|t| format!(" {} ago", short_age(now - t)))
+        .unwrap_or_default()
 }
 
-fn evidence_lines(ev: &Evidence, facts: &BTreeMap<String, Value>, evs: &[EventFact]) -> Vec<String> {
-    let fact = |k: &str| facts.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+fn evidence_lines(
+    ev: &Evidence,
+    facts: &BTreeMap<String, Value>,
+    evs: &[EventFact],
+) -> Vec<String> {
+    let fact = |k: &str| {
+        facts
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
     let mut out = Vec::new();
     let Some(pod) = ev.pod.as_ref() else {
         out.push("no pod: the user's server is not running".to_string());
         return out;
     };
-    let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Unknown".into());
     out.push(format!(
         "pod {} on node {}: phase {phase}, age {}",
         fact("pod"),
-        facts.get("node").and_then(|v| v.as_str()).unwrap_or("(none)"),
+        facts
+            .get("node")
+            .and_then(|v| v.as_str())
+            .unwrap_or("(none)"),
         fact("age")
     ));
     if let Some(reason) = pod.status.as_ref().and_then(|s| s.reason.as_ref()) {
-        let msg = pod.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default();
+        let msg = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.message.clone())
+            .unwrap_or_default();
         out.push(format!("pod reason {reason}: {msg}"));
     }
     out.push(format!(
@@ -376,10 +434,18 @@ fn evidence_lines(ev: &Evidence, facts: &BTreeMap<String, Value>, evs: &[EventFa
             }
             Some(s) if s.terminated.is_some() => {
                 let t = s.terminated.as_ref().expect("checked");
-                line += &format!("terminated {} (exit {})", t.reason.as_deref().unwrap_or(""), t.exit_code);
+                line += &format!(
+                    "terminated {} (exit {})",
+                    t.reason.as_deref().unwrap_or(""),
+                    t.exit_code
+                );
             }
             Some(s) if s.running.is_some() => {
-                line += if cs.ready { "running, ready" } else { "running, not ready" };
+                line += if cs.ready {
+                    "running, ready"
+                } else {
+                    "running, not ready"
+                };
             }
             _ => line += "state unknown",
         }
@@ -399,8 +465,18 @@ fn evidence_lines(ev: &Evidence, facts: &BTreeMap<String, Value>, evs: &[EventFa
     }
     if let Some(node) = ev.node.as_ref() {
         let name = node.metadata.name.clone().unwrap_or_default();
-        for c in node.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
-            let bad = if c.type_ == "Ready" { c.status != "True" } else { c.status == "True" };
+        for c in node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let bad = if c.type_ == "Ready" {
+                c.status != "True"
+            } else {
+                c.status == "True"
+            };
             if bad {
                 out.push(format!(
                     "node {name} condition {}={}: {}",
@@ -412,7 +488,11 @@ fn evidence_lines(ev: &Evidence, facts: &BTreeMap<String, Value>, evs: &[EventFa
         }
     }
     for e in &evs[evs.len().saturating_sub(EVENT_TAIL)..] {
-        let count = if e.count > 1 { format!(" (x{})", e.count) } else { String::new() };
+        let count = if e.count > 1 {
+            format!(" (x{})", e.count)
+        } else {
+            String::new()
+        };
         let kind = if e.kind == "Warning" { "warning " } else { "" };
         out.push(format!(
             "{kind}event {}{}{count}: {}",

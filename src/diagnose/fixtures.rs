@@ -197,7 +197,11 @@ pub fn image_pull() -> Evidence {
         event("BackOff", "Normal", &format!("Back-off pulling image \"{bad}\""), 1, 9),
         event("Failed", "Warning", "Error: ImagePullBackOff", 1, 9),
     ]);
-    evidence(Some(pod(v)), events, Some(node("gke-user-small-7f3a", "True")))
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-7f3a", "True")),
+    )
 }
 
 fn unschedulable(mem: &str, cpu: &str, message: &str) -> Evidence {
@@ -261,10 +265,22 @@ fn crashlooping(reason: &str, exit: i32, restarts: i32) -> Value {
 fn crash_events() -> Vec<Event> {
     let mut events = scheduled_events(12);
     events.extend([
-        event("Pulled", "Normal", &format!("Container image \"{IMAGE}\" already present on machine"), 3, 5),
+        event(
+            "Pulled",
+            "Normal",
+            &format!("Container image \"{IMAGE}\" already present on machine"),
+            3,
+            5,
+        ),
         event("Created", "Normal", "Created container notebook", 3, 5),
         event("Started", "Normal", "Started container notebook", 3, 5),
-        event("BackOff", "Warning", "Back-off restarting failed container notebook in pod", 1, 20),
+        event(
+            "BackOff",
+            "Warning",
+            "Back-off restarting failed container notebook in pod",
+            1,
+            20,
+        ),
     ]);
     events
 }
@@ -319,8 +335,13 @@ pub fn oom_killed() -> Evidence {
         "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
             "startedAt": ago(95), "finishedAt": ago(6)}}
     }]);
-    let mut ev = evidence(Some(pod(v)), scheduled_events(95), Some(node("gke-user-small-7f3a", "True")));
-    ev.logs = vec!["[I 2026-11-23 07:54:10.001 ServerApp] Jupyter Server 2.14.0 is running at:".into()];
+    let mut ev = evidence(
+        Some(pod(v)),
+        scheduled_events(95),
+        Some(node("gke-user-small-7f3a", "True")),
+    );
+    ev.logs =
+        vec!["[I 2026-11-23 07:54:10.001 ServerApp] Jupyter Server 2.14.0 is running at:".into()];
     ev
 }
 
@@ -332,8 +353,18 @@ pub fn spawn_timeout() -> Evidence {
         "state": {"waiting": {"reason": "ContainerCreating"}}
     }]);
     let mut events = scheduled_events(8);
-    events.push(event("Pulling", "Normal", &format!("Pulling image \"{IMAGE}\""), 8, 1));
-    evidence(Some(pod(v)), events, Some(node("gke-user-small-9b21", "True")))
+    events.push(event(
+        "Pulling",
+        "Normal",
+        &format!("Pulling image \"{IMAGE}\""),
+        8,
+        1,
+    ));
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-9b21", "True")),
+    )
 }
 
 pub fn node_not_ready() -> Evidence {
@@ -345,7 +376,11 @@ pub fn node_not_ready() -> Evidence {
     }]);
     let mut events = scheduled_events(300);
     events.push(event("NodeNotReady", "Warning", "Node is not ready", 7, 1));
-    evidence(Some(pod(v)), events, Some(node("gke-user-small-7f3a", "Unknown")))
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-7f3a", "Unknown")),
+    )
 }
 
 pub fn stuck_terminating() -> Evidence {
@@ -359,8 +394,18 @@ pub fn stuck_terminating() -> Evidence {
         "state": {"terminated": {"reason": "Completed", "exitCode": 0, "finishedAt": ago(25)}}
     }]);
     let mut events = scheduled_events(600);
-    events.push(event("Killing", "Normal", "Stopping container notebook", 25, 1));
-    evidence(Some(pod(v)), events, Some(node("gke-user-small-7f3a", "True")))
+    events.push(event(
+        "Killing",
+        "Normal",
+        "Stopping container notebook",
+        25,
+        1,
+    ));
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-7f3a", "True")),
+    )
 }
 
 pub fn crashloop_unknown() -> Evidence {
@@ -386,7 +431,11 @@ pub fn healthy() -> Evidence {
         "name": "notebook", "image": IMAGE, "imageID": "", "ready": true, "restartCount": 0,
         "state": {"running": {"startedAt": ago(41)}}
     }]);
-    let mut ev = evidence(Some(pod(v)), scheduled_events(42), Some(node("gke-user-small-7f3a", "True")));
+    let mut ev = evidence(
+        Some(pod(v)),
+        scheduled_events(42),
+        Some(node("gke-user-small-7f3a", "True")),
+    );
     ev.logs = vec![
         "[I 2026-11-23 07:19:02.551 ServerApp] Jupyter Server 2.14.0 is running at:".into(),
         "[I 2026-11-23 07:19:02.551 ServerApp] http://jupyter-alice-40example-2ecom:8888/user/alice@example.com/lab".into(),
@@ -402,17 +451,45 @@ pub fn absent() -> Evidence {
 pub fn all() -> Vec<(&'static str, &'static str, Evidence)> {
     vec![
         ("image_pull", "image-pull", image_pull()),
-        ("insufficient_memory", "insufficient-resources", insufficient_memory()),
-        ("insufficient_memory_larger_than_any_node", "insufficient-resources", insufficient_memory_larger_than_any_node()),
-        ("insufficient_cpu", "insufficient-resources", insufficient_cpu()),
-        ("untolerated_taint", "untolerated-taint", untolerated_taint()),
-        ("singleuser_not_found", "singleuser-not-found", singleuser_not_found()),
-        ("singleuser_no_such_file", "singleuser-not-found", singleuser_no_such_file()),
+        (
+            "insufficient_memory",
+            "insufficient-resources",
+            insufficient_memory(),
+        ),
+        (
+            "insufficient_memory_larger_than_any_node",
+            "insufficient-resources",
+            insufficient_memory_larger_than_any_node(),
+        ),
+        (
+            "insufficient_cpu",
+            "insufficient-resources",
+            insufficient_cpu(),
+        ),
+        (
+            "untolerated_taint",
+            "untolerated-taint",
+            untolerated_taint(),
+        ),
+        (
+            "singleuser_not_found",
+            "singleuser-not-found",
+            singleuser_not_found(),
+        ),
+        (
+            "singleuser_no_such_file",
+            "singleuser-not-found",
+            singleuser_no_such_file(),
+        ),
         ("disk_full", "disk-full", disk_full()),
         ("oom_killed", "oom-killed", oom_killed()),
         ("spawn_timeout", "spawn-timeout", spawn_timeout()),
         ("node_not_ready", "node-not-ready", node_not_ready()),
-        ("stuck_terminating", "stuck-terminating", stuck_terminating()),
+        (
+            "stuck_terminating",
+            "stuck-terminating",
+            stuck_terminating(),
+        ),
         ("crashloop_unknown", "crashloop", crashloop_unknown()),
         ("healthy", "healthy", healthy()),
     ]

@@ -160,9 +160,18 @@ mod tests {
             pool("medium", 7_500, "28Gi", 1),
             pool("broken", 60_000, "16Gi", 0),
         ];
-        assert_eq!(pool_that_fits(&pools, 1000, 8 << 30).as_deref(), Some("small"));
-        assert_eq!(pool_that_fits(&pools, 1000, 14 << 30).as_deref(), Some("medium"));
-        assert_eq!(pool_that_fits(&pools, 4000, 1 << 30).as_deref(), Some("medium"));
+        assert_eq!(
+            pool_that_fits(&pools, 1000, 8 << 30).as_deref(),
+            Some("small")
+        );
+        assert_eq!(
+            pool_that_fits(&pools, 1000, 14 << 30).as_deref(),
+            Some("medium")
+        );
+        assert_eq!(
+            pool_that_fits(&pools, 4000, 1 << 30).as_deref(),
+            Some("medium")
+        );
         assert_eq!(pool_that_fits(&pools, 1000, 500 << 30), None);
     }
 

@@ -21,7 +21,12 @@ fn every_fixture_is_diagnosed_as_its_expected_entry() {
     let cat = shipped();
     for (name, expected, ev) in fixtures::all() {
         let d = cat.diagnose(&ev);
-        assert_eq!(d.top().map(|f| f.id.as_str()), Some(expected), "{name}: {:#?}", d);
+        assert_eq!(
+            d.top().map(|f| f.id.as_str()),
+            Some(expected),
+            "{name}: {:#?}",
+            d
+        );
     }
 }
 
@@ -31,10 +36,16 @@ fn image_pull_error_names_the_broken_image() {
     assert_eq!(d.phase, "ImagePullBackOff");
     let f = d.top().unwrap();
     assert_eq!(f.id, "image-pull");
-    assert!(f.cause.contains("quay.io/jupyter/scipy-notebok:2024-05-27"), "{}", f.cause);
+    assert!(
+        f.cause.contains("quay.io/jupyter/scipy-notebok:2024-05-27"),
+        "{}",
+        f.cause
+    );
     assert!(f.matched.contains("Failed to pull image"), "{}", f.matched);
     assert!(
-        d.evidence.iter().any(|l| l.starts_with("warning event Failed 3m ago (x3): Failed to pull image")),
+        d.evidence
+            .iter()
+            .any(|l| l.starts_with("warning event Failed 3m ago (x3): Failed to pull image")),
         "{:#?}",
         d.evidence
     );
@@ -48,7 +59,11 @@ fn insufficient_memory_names_the_pool_whose_largest_free_node_fits() {
     assert_eq!(f.id, "insufficient-resources");
     assert_eq!(f.title, "No node has enough free memory for the server");
     assert!(f.cause.contains("4 CPU and 30Gi memory"), "{}", f.cause);
-    assert!(f.cause.contains("A pool that would fit it is user-large."), "{}", f.cause);
+    assert!(
+        f.cause.contains("A pool that would fit it is user-large."),
+        "{}",
+        f.cause
+    );
     // the core-taint part of the same message is reported, but after
     assert_eq!(ids(&d), ["insufficient-resources", "untolerated-taint"]);
 }
@@ -58,7 +73,8 @@ fn a_request_larger_than_any_node_says_no_pool_fits() {
     let d = shipped().diagnose(&fixtures::insufficient_memory_larger_than_any_node());
     let f = d.top().unwrap();
     assert!(
-        f.cause.contains("none: the request is larger than any node"),
+        f.cause
+            .contains("none: the request is larger than any node"),
         "{}",
         f.cause
     );
@@ -76,7 +92,9 @@ fn insufficient_cpu_is_recognised_as_cpu() {
 fn untolerated_taint_alone_names_the_taint() {
     let d = shipped().diagnose(&fixtures::untolerated_taint());
     assert_eq!(ids(&d), ["untolerated-taint"]);
-    assert!(d.findings[0].cause.contains("hub.jupyter.org/dedicated: core"));
+    assert!(d.findings[0]
+        .cause
+        .contains("hub.jupyter.org/dedicated: core"));
 }
 
 #[test]
@@ -85,8 +103,14 @@ fn singleuser_not_found_beats_the_generic_crashloop_and_explains_a_clean_start()
     assert_eq!(d.phase, "CrashLoopBackOff");
     assert_eq!(ids(&d), ["singleuser-not-found"], "{:#?}", d.findings);
     let f = &d.findings[0];
-    assert!(f.matched.ends_with("exec: jupyterhub-singleuser: not found"));
-    assert!(f.fix.contains("clean environment") && f.fix.contains(".bashrc"), "{}", f.fix);
+    assert!(f
+        .matched
+        .ends_with("exec: jupyterhub-singleuser: not found"));
+    assert!(
+        f.fix.contains("clean environment") && f.fix.contains(".bashrc"),
+        "{}",
+        f.fix
+    );
 }
 
 #[test]
@@ -100,7 +124,11 @@ fn no_space_left_on_device_is_a_full_home_volume() {
     let d = shipped().diagnose(&fixtures::disk_full());
     let f = d.top().unwrap();
     assert_eq!(f.id, "disk-full");
-    assert!(f.fix.contains("grow the PVC claim-alice-40example-2ecom"), "{}", f.fix);
+    assert!(
+        f.fix.contains("grow the PVC claim-alice-40example-2ecom"),
+        "{}",
+        f.fix
+    );
     assert!(f.matched.contains("[Errno 28] No space left on device"));
 }
 
@@ -108,12 +136,18 @@ fn no_space_left_on_device_is_a_full_home_volume() {
 fn oom_killed_last_state_suggests_a_bigger_profile_even_when_running_again() {
     let d = shipped().diagnose(&fixtures::oom_killed());
     assert_eq!(d.phase, "Running");
-    assert_eq!(ids(&d), ["oom-killed"], "healthy must not be reported beside a failure");
+    assert_eq!(
+        ids(&d),
+        ["oom-killed"],
+        "healthy must not be reported beside a failure"
+    );
     let f = &d.findings[0];
     assert!(f.cause.contains("exit code 137"), "{}", f.cause);
     assert!(f.fix.contains("bigger profile"));
     assert!(
-        d.evidence.iter().any(|l| l.contains("last terminated OOMKilled (exit 137) 6m ago")),
+        d.evidence
+            .iter()
+            .any(|l| l.contains("last terminated OOMKilled (exit 137) 6m ago")),
         "{:#?}",
         d.evidence
     );
@@ -158,7 +192,11 @@ fn terminating_for_25_minutes_is_stuck_and_lists_finalizers() {
     let f = d.top().unwrap();
     assert_eq!(f.id, "stuck-terminating");
     assert!(f.cause.contains("25m ago"), "{}", f.cause);
-    assert!(f.cause.contains("hub.example.org/home-backup"), "{}", f.cause);
+    assert!(
+        f.cause.contains("hub.example.org/home-backup"),
+        "{}",
+        f.cause
+    );
 }
 
 #[test]
@@ -175,7 +213,11 @@ fn unknown_crashloop_falls_back_to_the_generic_entry_with_last_log_lines() {
     assert_eq!(ids(&d), ["crashloop"]);
     let f = &d.findings[0];
     assert!(f.cause.contains("exit code 1"), "{}", f.cause);
-    assert!(f.cause.contains("ImportError: cannot import name 'main'"), "{}", f.cause);
+    assert!(
+        f.cause.contains("ImportError: cannot import name 'main'"),
+        "{}",
+        f.cause
+    );
     assert!(f.fix.contains("user:alice@example.com"), "{}", f.fix);
 }
 
@@ -242,5 +284,8 @@ fn named_captures_reach_the_templates() {
     let cat = Catalogue::from_str("t.yaml", text).unwrap();
     let d = cat.diagnose(&fixtures::singleuser_not_found());
     assert_eq!(d.findings[0].title, "exit 249");
-    assert_eq!(d.findings[0].cause, "alice@example.com on gke-user-small-7f3a");
+    assert_eq!(
+        d.findings[0].cause,
+        "alice@example.com on gke-user-small-7f3a"
+    );
 }
