@@ -426,11 +426,10 @@ fn evidence_lines(
         match cs.state.as_ref() {
             Some(s) if s.waiting.is_some() => {
                 let w = s.waiting.as_ref().expect("checked");
-                line += &format!(
-                    "waiting {} {}",
-                    w.reason.as_deref().unwrap_or(""),
-                    w.message.as_deref().unwrap_or("")
-                );
+                line += &format!("waiting {}", w.reason.as_deref().unwrap_or(""));
+                if let Some(msg) = w.message.as_deref().filter(|m| !m.is_empty()) {
+                    line += &format!(": {msg}");
+                }
             }
             Some(s) if s.terminated.is_some() => {
                 let t = s.terminated.as_ref().expect("checked");

@@ -64,8 +64,8 @@ fn insufficient_memory_names_the_pool_whose_largest_free_node_fits() {
         "{}",
         f.cause
     );
-    // the core-taint part of the same message is reported, but after
-    assert_eq!(ids(&d), ["insufficient-resources", "untolerated-taint"]);
+    // the core nodes' taint in the same message is not a second finding
+    assert_eq!(ids(&d), ["insufficient-resources"]);
 }
 
 #[test]
@@ -86,6 +86,20 @@ fn insufficient_cpu_is_recognised_as_cpu() {
     let f = d.top().unwrap();
     assert_eq!(f.title, "No node has enough free cpu for the server");
     assert!(f.cause.contains("user-large"), "{}", f.cause);
+}
+
+#[test]
+fn old_style_taint_message_is_recognised_too() {
+    let mut ev = fixtures::untolerated_taint();
+    ev.events = vec![fixtures::event(
+        "FailedScheduling",
+        "Warning",
+        "0/3 nodes are available: 3 node(s) had taint {hub.jupyter.org/dedicated: core}, that the pod didn't tolerate.",
+        1,
+        1,
+    )];
+    let d = shipped().diagnose(&ev);
+    assert_eq!(ids(&d), ["untolerated-taint"]);
 }
 
 #[test]
@@ -288,4 +302,22 @@ fn named_captures_reach_the_templates() {
         d.findings[0].cause,
         "alice@example.com on gke-user-small-7f3a"
     );
+}
+
+#[test]
+fn triage_of_a_broken_environment_reads_well() {
+    let d = shipped().diagnose(&fixtures::singleuser_not_found());
+    insta::assert_json_snapshot!(d.to_json());
+}
+
+#[test]
+fn triage_of_an_unknown_crashloop_reads_well() {
+    let d = shipped().diagnose(&fixtures::crashloop_unknown());
+    insta::assert_json_snapshot!(d.to_json());
+}
+
+#[test]
+fn triage_of_a_pod_that_does_not_fit_reads_well() {
+    let d = shipped().diagnose(&fixtures::insufficient_memory());
+    insta::assert_json_snapshot!(d.to_json());
 }
