@@ -320,6 +320,9 @@ fn facts(ev: &Evidence) -> BTreeMap<String, Value> {
         put("deletion_age", short_age(age));
     }
     put("finalizers", finalizers(pod));
+    if let Some(msg) = pod.status.as_ref().and_then(|s| s.message.clone()) {
+        put("pod_message", msg);
+    }
     if let Some(claim) = pod
         .spec
         .as_ref()

@@ -443,6 +443,33 @@ pub fn healthy() -> Evidence {
     ev
 }
 
+pub fn evicted() -> Evidence {
+    let msg = "The node was low on resource: ephemeral-storage. Threshold quantity: 10120387530, available: 9311628Ki. Container notebook was using 41943040Ki, request is 0, has larger consumption of ephemeral-storage. ";
+    let mut v = pod_json(180, "Failed", Some("gke-user-small-7f3a"));
+    v["status"]["reason"] = json!("Evicted");
+    v["status"]["message"] = json!(msg);
+    v["status"]["containerStatuses"] = json!([{
+        "name": "notebook", "image": IMAGE, "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"terminated": {"reason": "ContainerStatusUnknown", "exitCode": 137,
+            "message": "The container could not be located when the pod was terminated",
+            "finishedAt": ago(20)}}
+    }]);
+    let mut events = scheduled_events(180);
+    events.push(event("Evicted", "Warning", msg, 20, 1));
+    events.push(event(
+        "Killing",
+        "Normal",
+        "Stopping container notebook",
+        20,
+        1,
+    ));
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-7f3a", "True")),
+    )
+}
+
 pub fn absent() -> Evidence {
     evidence(None, vec![], None)
 }
@@ -490,6 +517,7 @@ pub fn all() -> Vec<(&'static str, &'static str, Evidence)> {
             "stuck-terminating",
             stuck_terminating(),
         ),
+        ("evicted", "evicted", evicted()),
         ("crashloop_unknown", "crashloop", crashloop_unknown()),
         ("healthy", "healthy", healthy()),
     ]

@@ -49,7 +49,7 @@
 //! pod's requests, or `none: the request is larger than any node`),
 //! `requested_memory`, `requested_cpu`, `age`, `deletion_age`, `finalizers`,
 //! `exit_code`, `user` (annotation `hub.jupyter.org/username`), `pod`,
-//! `home_claim` (the pod's first PersistentVolumeClaim),
+//! `home_claim` (the pod's first PersistentVolumeClaim), `pod_message` (`status.message`),
 //! `last_logs` (the last log lines, previous container first if it restarted).
 //!
 //! # Ranking

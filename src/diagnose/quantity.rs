@@ -175,6 +175,16 @@ mod tests {
         assert_eq!(pool_that_fits(&pools, 1000, 500 << 30), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn binary_and_decimal_suffixes_scale_exactly(n in 0i64..1_000_000) {
+            proptest::prop_assert_eq!(bytes(&format!("{n}Mi")), Some(n << 20));
+            proptest::prop_assert_eq!(bytes(&format!("{n}k")), Some(n * 1000));
+            proptest::prop_assert_eq!(cpu_millis(&format!("{n}m")), Some(n));
+            proptest::prop_assert_eq!(cpu_millis(&n.to_string()), Some(n * 1000));
+        }
+    }
+
     #[test]
     fn sizes_are_printed_for_people() {
         assert_eq!(human_bytes(8 << 30), "8Gi");

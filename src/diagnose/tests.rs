@@ -222,6 +222,19 @@ fn terminating_for_five_minutes_is_not_stuck_yet() {
 }
 
 #[test]
+fn an_evicted_server_says_which_resource_ran_out() {
+    let d = shipped().diagnose(&fixtures::evicted());
+    assert_eq!(d.phase, "Evicted");
+    let f = d.top().unwrap();
+    assert_eq!(f.id, "evicted");
+    assert!(
+        f.cause.contains("low on resource: ephemeral-storage"),
+        "{}",
+        f.cause
+    );
+}
+
+#[test]
 fn unknown_crashloop_falls_back_to_the_generic_entry_with_last_log_lines() {
     let d = shipped().diagnose(&fixtures::crashloop_unknown());
     assert_eq!(ids(&d), ["crashloop"]);
