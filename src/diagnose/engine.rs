@@ -8,7 +8,8 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde_json::Value;
 
 use super::catalogue::{Entry, Matcher, Source};
-use super::quantity::{bytes, cpu_millis, human_bytes, pool_that_fits};
+use super::capacity::pod_requests;
+use super::quantity::{human_bytes, pool_that_fits};
 use super::{Diagnosis, Evidence, Finding};
 
 /// How many log lines the evidence and the `last_logs` fact show.
@@ -295,13 +296,7 @@ fn facts(ev: &Evidence) -> BTreeMap<String, Value> {
     {
         put("node", node);
     }
-    let (mut cpu_m, mut mem) = (0i64, 0i64);
-    for c in containers {
-        if let Some(req) = c.resources.as_ref().and_then(|r| r.requests.as_ref()) {
-            cpu_m += req.get("cpu").and_then(|q| cpu_millis(&q.0)).unwrap_or(0);
-            mem += req.get("memory").and_then(|q| bytes(&q.0)).unwrap_or(0);
-        }
-    }
+    let (cpu_m, mem) = pod_requests(pod);
     put("requested_cpu", cpu_text(cpu_m));
     put("requested_memory", human_bytes(mem));
     put(

@@ -60,6 +60,7 @@
 //! (the generic CrashLoopBackOff, the healthy server) appear only when no
 //! specific entry matched, so a log-matched cause replaces the generic one.
 
+mod capacity;
 mod catalogue;
 mod engine;
 mod quantity;
@@ -69,6 +70,7 @@ mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use capacity::{pod_requests, pool_capacity, pool_of, POOL_LABELS};
 pub use catalogue::{Catalogue, Entry, Matcher, Source};
 pub use quantity::{bytes, cpu_millis, human_bytes, pool_that_fits};
 
