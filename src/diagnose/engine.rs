@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde_json::Value;
 
-use super::catalogue::{Entry, Matcher, Source};
 use super::capacity::pod_requests;
+use super::catalogue::{Entry, Matcher, Source};
 use super::quantity::{human_bytes, pool_that_fits};
 use super::{Diagnosis, Evidence, Finding};
 
