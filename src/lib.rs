@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod demo;
+pub mod diagnose;
 pub mod hubs;
 pub mod kubespawner;
 pub mod metrics;

@@ -1,0 +1,216 @@
+//! Per-pool free capacity computed from nodes and the pods on them, so the
+//! step that gathers [`Evidence`](super::Evidence) can fill `pools` the same
+//! way everywhere.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use super::quantity::{bytes, cpu_millis};
+use super::PoolCapacity;
+
+/// Node labels naming a node's pool, most specific (cloud) first; the
+/// JupyterHub purpose label is the fallback on clusters without pools.
+pub const POOL_LABELS: [&str; 5] = [
+    "cloud.google.com/gke-nodepool",
+    "eks.amazonaws.com/nodegroup",
+    "kubernetes.azure.com/agentpool",
+    "hub.jupyter.org/node-purpose",
+    "k8s.dask.org/node-purpose",
+];
+
+/// The pool a node belongs to (`"default"` when it carries no pool label).
+pub fn pool_of(node: &Node) -> String {
+    let labels = node.metadata.labels.as_ref();
+    POOL_LABELS
+        .iter()
+        .find_map(|k| labels.and_then(|l| l.get(*k)).cloned())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// A node can take a new pod: Ready=True and not cordoned.
+fn schedulable(node: &Node) -> bool {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let cordoned = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
+    ready && !cordoned
+}
+
+/// What a pod holds on its node for scheduling: the sum of its containers'
+/// requests or its largest init container's, whichever is bigger (as the
+/// scheduler counts it), plus pod overhead.
+pub fn pod_requests(pod: &Pod) -> (i64, i64) {
+    let Some(spec) = pod.spec.as_ref() else {
+        return (0, 0);
+    };
+    let req = |c: &k8s_openapi::api::core::v1::Container| {
+        let r = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        (
+            r.and_then(|r| r.get("cpu"))
+                .and_then(|q| cpu_millis(&q.0))
+                .unwrap_or(0),
+            r.and_then(|r| r.get("memory"))
+                .and_then(|q| bytes(&q.0))
+                .unwrap_or(0),
+        )
+    };
+    let (mut cpu, mut mem) = spec
+        .containers
+        .iter()
+        .map(req)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    for init in spec.init_containers.iter().flatten() {
+        let (c, m) = req(init);
+        cpu = cpu.max(c);
+        mem = mem.max(m);
+    }
+    if let Some(o) = spec.overhead.as_ref() {
+        cpu += o.get("cpu").and_then(|q| cpu_millis(&q.0)).unwrap_or(0);
+        mem += o.get("memory").and_then(|q| bytes(&q.0)).unwrap_or(0);
+    }
+    (cpu, mem)
+}
+
+/// Free room per pool: for each pool, the largest free cpu and memory on one
+/// schedulable node (allocatable minus the requests of the non-finished pods
+/// bound to it), with ready/total node counts. Pools come out sorted by name.
+pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
+    let mut used: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for pod in pods {
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        if matches!(phase, Some("Succeeded") | Some("Failed")) {
+            continue;
+        }
+        if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            let (c, m) = pod_requests(pod);
+            let e = used.entry(node).or_default();
+            e.0 += c;
+            e.1 += m;
+        }
+    }
+    let mut pools: BTreeMap<String, PoolCapacity> = BTreeMap::new();
+    for node in nodes {
+        let name = pool_of(node);
+        let p = pools.entry(name.clone()).or_insert_with(|| PoolCapacity {
+            name,
+            largest_free_cpu_m: 0,
+            largest_free_memory: 0,
+            nodes_ready: 0,
+            nodes: 0,
+        });
+        p.nodes += 1;
+        if !schedulable(node) {
+            continue;
+        }
+        p.nodes_ready += 1;
+        let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        let cpu = alloc
+            .and_then(|a| a.get("cpu"))
+            .and_then(|q| cpu_millis(&q.0))
+            .unwrap_or(0);
+        let mem = alloc
+            .and_then(|a| a.get("memory"))
+            .and_then(|q| bytes(&q.0))
+            .unwrap_or(0);
+        let (uc, um) = node
+            .metadata
+            .name
+            .as_deref()
+            .and_then(|n| used.get(n))
+            .copied()
+            .unwrap_or((0, 0));
+        p.largest_free_cpu_m = p.largest_free_cpu_m.max(cpu - uc);
+        p.largest_free_memory = p.largest_free_memory.max(mem - um);
+    }
+    pools.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, pool: &str, cpu: &str, mem: &str, ready: &str, cordoned: bool) -> Node {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {
+                "cloud.google.com/gke-nodepool": pool,
+                "hub.jupyter.org/node-purpose": "user"
+            }},
+            "spec": {"unschedulable": cordoned},
+            "status": {
+                "allocatable": {"cpu": cpu, "memory": mem},
+                "conditions": [{"type": "Ready", "status": ready}]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn pod(node: &str, cpu: &str, mem: &str, phase: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("p-{node}-{cpu}")},
+            "spec": {"nodeName": node, "containers": [
+                {"name": "notebook", "resources": {"requests": {"cpu": cpu, "memory": mem}}},
+                {"name": "sidecar", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+            ], "initContainers": [
+                {"name": "block-cloud-metadata", "resources": {"requests": {"cpu": "50m", "memory": "8Gi"}}}
+            ]},
+            "status": {"phase": phase}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pod_requests_count_the_bigger_of_containers_and_init() {
+        let p = pod("n", "900m", "1Gi", "Running");
+        assert_eq!(pod_requests(&p), (1000, 8 << 30));
+    }
+
+    #[test]
+    fn free_room_is_per_pool_on_the_emptiest_schedulable_node() {
+        let nodes = [
+            node("a1", "user-small", "3920m", "12Gi", "True", false),
+            node("a2", "user-small", "3920m", "12Gi", "True", false),
+            node("a3", "user-small", "3920m", "12Gi", "Unknown", false),
+            node("b1", "user-large", "15890m", "58Gi", "True", true),
+        ];
+        let pods = [
+            pod("a1", "1900m", "2Gi", "Running"),
+            pod("a2", "900m", "2Gi", "Running"),
+            pod("a2", "900m", "2Gi", "Succeeded"),
+        ];
+        let pools = pool_capacity(&nodes, &pods);
+        assert_eq!(pools.len(), 2);
+        let large = &pools[0];
+        assert_eq!(
+            (large.name.as_str(), large.nodes_ready, large.nodes),
+            ("user-large", 0, 1)
+        );
+        let small = &pools[1];
+        assert_eq!((small.nodes_ready, small.nodes), (2, 3));
+        // a2: 3920m - 1000m; memory: 12Gi - 8Gi (the init container dominates)
+        assert_eq!(small.largest_free_cpu_m, 2920);
+        assert_eq!(small.largest_free_memory, 4 << 30);
+    }
+
+    #[test]
+    fn pool_label_falls_back_to_node_purpose_then_default() {
+        let mut n = node("x", "p", "1", "1Gi", "True", false);
+        n.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .remove("cloud.google.com/gke-nodepool");
+        assert_eq!(pool_of(&n), "user");
+        n.metadata.labels = None;
+        assert_eq!(pool_of(&n), "default");
+    }
+}
