@@ -324,3 +324,110 @@ async fn the_read_only_support_user_is_forbidden_to_delete_to_read_secrets_and_o
     sim.ok(&["get", "pod", "jupyter-alice", "-n", "staging"]).await;
     sim.fleet.shutdown().await;
 }
+
+/// kubespawner's escaping (safe `[a-z0-9]`, escape char `-`, each other UTF-8
+/// byte as `-xx`), restated here so the seed data is checked independently.
+fn kubespawner_escape(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
+            out.push(ch);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("-{b:02x}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn kubespawner_escape_matches_the_names_used_in_the_fleet() {
+    assert_eq!(kubespawner_escape("alice"), "alice");
+    assert_eq!(kubespawner_escape("bob.jones"), "bob-2ejones");
+    assert_eq!(kubespawner_escape("carol@uni.edu"), "carol-40uni-2eedu");
+    assert_eq!(kubespawner_escape("zoë"), "zo-c3-ab");
+}
+
+/// The seed is consistent in the ways the ops pack relies on, checked through
+/// the simulator with the kube client (no kubectl needed): user pods are named
+/// and labelled with the escaped user name, sit on existing nodes, seeded events
+/// point at existing pods, every hub has the zero-to-jupyterhub objects, and
+/// every cluster has exactly one NotReady and one cordoned node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_fleet_is_self_consistent() {
+    use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+    use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod, Service};
+    use kube::api::{Api, ListParams};
+
+    let seed = Seed::from_dir(&seed_dir()).expect("the demo fleet seed loads");
+    let fleet = Fleet::start(seed, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    assert_eq!(fleet.cluster_names(), ["aws-us", "gcp-eu", "azure-au"]);
+    let mut hubs = Vec::new();
+    for cluster in fleet.cluster_names() {
+        let client = fleet.client(&cluster).await.unwrap();
+        let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.unwrap();
+        let node_names: Vec<String> = nodes.iter().map(|n| n.metadata.name.clone().unwrap()).collect();
+        let not_ready = nodes
+            .iter()
+            .filter(|n| {
+                n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status != "True"))
+            })
+            .count();
+        let cordoned = nodes.iter().filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true)).count();
+        assert_eq!((not_ready, cordoned), (1, 1), "{cluster}: one NotReady and one cordoned node");
+        for purpose in ["core", "user"] {
+            let n = nodes.iter().filter(|n| n.metadata.labels.as_ref().unwrap().get("hub.jupyter.org/node-purpose").map(String::as_str) == Some(purpose)).count();
+            assert!(n >= 2, "{cluster}: only {n} {purpose} nodes");
+        }
+
+        let pods = Api::<Pod>::all(client.clone()).list(&ListParams::default()).await.unwrap();
+        let pod_keys: Vec<(String, String)> =
+            pods.iter().map(|p| (p.metadata.namespace.clone().unwrap(), p.metadata.name.clone().unwrap())).collect();
+        for p in &pods {
+            let name = p.metadata.name.as_deref().unwrap();
+            if let Some(node) = p.spec.as_ref().unwrap().node_name.as_deref() {
+                assert!(node_names.iter().any(|n| n == node), "{cluster}: pod {name} on unknown node {node}");
+            }
+            let labels = p.metadata.labels.clone().unwrap_or_default();
+            if labels.get("component").map(String::as_str) != Some("singleuser-server") {
+                continue;
+            }
+            let raw = &p.metadata.annotations.as_ref().unwrap()["hub.jupyter.org/username"];
+            let escaped = kubespawner_escape(raw);
+            assert_eq!(name, format!("jupyter-{escaped}"), "{cluster}: pod name of user {raw:?}");
+            assert_eq!(labels["hub.jupyter.org/username"], escaped, "{cluster}: username label of {name}");
+            assert_eq!(labels["app"], "jupyterhub");
+            assert_eq!(p.spec.as_ref().unwrap().containers[0].name, "notebook");
+        }
+        let events = Api::<Event>::all(client.clone()).list(&ListParams::default()).await.unwrap();
+        for e in &events {
+            let o = &e.involved_object;
+            if o.kind.as_deref() == Some("Pod") && o.name.as_deref().is_some_and(|n| n.starts_with("jupyter-")) {
+                let key = (o.namespace.clone().unwrap(), o.name.clone().unwrap());
+                assert!(pod_keys.contains(&key), "{cluster}: event {:?} about a pod that does not exist", e.metadata.name);
+            }
+        }
+
+        let hub_deploys = Api::<Deployment>::all(client.clone()).list(&ListParams::default().labels("app=jupyterhub,component=hub")).await.unwrap();
+        for d in &hub_deploys {
+            let ns = d.metadata.namespace.clone().unwrap();
+            hubs.push(format!("{cluster}/{ns}"));
+            let deploys = Api::<Deployment>::namespaced(client.clone(), &ns);
+            for (name, strategy) in [("hub", "Recreate"), ("proxy", "Recreate"), ("user-scheduler", "RollingUpdate")] {
+                let d = deploys.get(name).await.unwrap_or_else(|e| panic!("{cluster}/{ns}: deployment {name}: {e}"));
+                assert_eq!(d.spec.strategy.and_then(|s| s.type_).as_deref(), Some(strategy), "{cluster}/{ns}/{name}");
+            }
+            Api::<StatefulSet>::namespaced(client.clone(), &ns).get("user-placeholder").await.unwrap();
+            for svc in ["hub", "proxy-api", "proxy-public"] {
+                Api::<Service>::namespaced(client.clone(), &ns).get(svc).await.unwrap_or_else(|e| panic!("{cluster}/{ns}: service {svc}: {e}"));
+            }
+            let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns).get("hub-db-dir").await.unwrap();
+            assert_eq!(pvc.status.unwrap().phase.as_deref(), Some("Bound"));
+        }
+    }
+    hubs.sort();
+    assert_eq!(hubs, ["aws-us/prod", "aws-us/staging", "azure-au/edu", "gcp-eu/binder", "gcp-eu/climate"]);
+    fleet.shutdown().await;
+}
