@@ -35,9 +35,13 @@ where
 fn main() -> anyhow::Result<()> {
     let full = std::env::args().any(|a| a == "--bench");
     let n = if full { 3000 } else { 50 };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
-        let seed = Seed::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/small"))?;
+        let seed =
+            Seed::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/small"))?;
         let fleet = Fleet::start(seed, "127.0.0.1:0".parse()?).await?;
         let pods: Api<Pod> = Api::namespaced(fleet.client("alpha").await?, "staging");
         let get = measure(n, || {
@@ -54,8 +58,17 @@ fn main() -> anyhow::Result<()> {
             }
         })
         .await;
-        println!("sim GET  pod  via kube: p50 {} µs  p99 {} µs  (n={n})", percentile(&get, 0.5), percentile(&get, 0.99));
-        println!("sim LIST pods via kube: p50 {} µs  p99 {} µs  (n={n}, {} items)", percentile(&list, 0.5), percentile(&list, 0.99), pods.list(&ListParams::default()).await?.items.len());
+        println!(
+            "sim GET  pod  via kube: p50 {} µs  p99 {} µs  (n={n})",
+            percentile(&get, 0.5),
+            percentile(&get, 0.99)
+        );
+        println!(
+            "sim LIST pods via kube: p50 {} µs  p99 {} µs  (n={n}, {} items)",
+            percentile(&list, 0.5),
+            percentile(&list, 0.99),
+            pods.list(&ListParams::default()).await?.items.len()
+        );
         fleet.shutdown().await;
         anyhow::Ok(())
     })

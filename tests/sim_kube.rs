@@ -12,8 +12,11 @@ use opsbot::sim::{FaultRule, Fleet, Seed};
 use serde_json::json;
 
 async fn fleet() -> Fleet {
-    let seed = Seed::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/small")).expect("test seed parses");
-    Fleet::start(seed, "127.0.0.1:0".parse().unwrap()).await.expect("fleet starts")
+    let seed = Seed::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/small"))
+        .expect("test seed parses");
+    Fleet::start(seed, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("fleet starts")
 }
 
 async fn admin(f: &Fleet) -> Client {
@@ -44,7 +47,10 @@ where
 }
 
 fn names(pods: &[Pod]) -> Vec<String> {
-    let mut v: Vec<String> = pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect();
+    let mut v: Vec<String> = pods
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
     v.sort();
     v
 }
@@ -53,12 +59,23 @@ fn names(pods: &[Pod]) -> Vec<String> {
 async fn fleet_lists_clusters_in_seed_order_and_serves_https_urls() {
     let f = fleet().await;
     assert_eq!(f.cluster_names(), vec!["alpha", "beta"]);
-    assert!(f.server_url("alpha").unwrap().starts_with("https://127.0.0.1:"));
+    assert!(f
+        .server_url("alpha")
+        .unwrap()
+        .starts_with("https://127.0.0.1:"));
     let kc = f.kubeconfig();
     assert_eq!(kc.current_context.as_deref(), Some("alpha"));
     assert_eq!(kc.contexts.len(), 2);
     let nodes: Api<Node> = Api::all(f.client("beta").await.unwrap());
-    assert_eq!(nodes.list(&ListParams::default()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -66,29 +83,88 @@ async fn label_selectors_support_equality_sets_and_existence() {
     let f = fleet().await;
     let pods: Api<Pod> = Api::namespaced(admin(&f).await, "staging");
     let q = |s: &str| ListParams::default().labels(s);
-    let got = names(&pods.list(&q("component=singleuser-server")).await.unwrap().items);
+    let got = names(
+        &pods
+            .list(&q("component=singleuser-server"))
+            .await
+            .unwrap()
+            .items,
+    );
     assert_eq!(got, vec!["jupyter-frank", "jupyter-grace", "jupyter-stuck"]);
-    let got = names(&pods.list(&q("hub.jupyter.org/username in (frank,grace)")).await.unwrap().items);
+    let got = names(
+        &pods
+            .list(&q("hub.jupyter.org/username in (frank,grace)"))
+            .await
+            .unwrap()
+            .items,
+    );
     assert_eq!(got, vec!["jupyter-frank", "jupyter-grace"]);
-    let got = names(&pods.list(&q("component=singleuser-server,hub.jupyter.org/username notin (frank)")).await.unwrap().items);
+    let got = names(
+        &pods
+            .list(&q(
+                "component=singleuser-server,hub.jupyter.org/username notin (frank)",
+            ))
+            .await
+            .unwrap()
+            .items,
+    );
     assert_eq!(got, vec!["jupyter-grace", "jupyter-stuck"]);
-    let without = pods.list(&q("!hub.jupyter.org/username")).await.unwrap().items;
-    assert!(without.iter().all(|p| !p.metadata.labels.as_ref().unwrap().contains_key("hub.jupyter.org/username")));
+    let without = pods
+        .list(&q("!hub.jupyter.org/username"))
+        .await
+        .unwrap()
+        .items;
+    assert!(without.iter().all(|p| !p
+        .metadata
+        .labels
+        .as_ref()
+        .unwrap()
+        .contains_key("hub.jupyter.org/username")));
     assert_eq!(without.len(), 5, "hub + 2 proxy + 2 placeholder pods");
-    assert_eq!(pods.list(&q("hub.jupyter.org/username")).await.unwrap().items.len(), 3);
-    assert_eq!(pods.list(&q("component!=proxy,app=jupyterhub")).await.unwrap().items.len(), 6);
+    assert_eq!(
+        pods.list(&q("hub.jupyter.org/username"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+    assert_eq!(
+        pods.list(&q("component!=proxy,app=jupyterhub"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        6
+    );
 }
 
 #[tokio::test]
 async fn field_selectors_filter_on_phase_node_and_name() {
     let f = fleet().await;
     let pods: Api<Pod> = Api::all(admin(&f).await);
-    let pending = pods.list(&ListParams::default().fields("status.phase=Pending")).await.unwrap().items;
+    let pending = pods
+        .list(&ListParams::default().fields("status.phase=Pending"))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(names(&pending), vec!["jupyter-grace"]);
-    let on_user = pods.list(&ListParams::default().fields("spec.nodeName=node-user-1,metadata.namespace=staging")).await.unwrap().items;
-    assert!(on_user.iter().any(|p| p.metadata.name.as_deref() == Some("jupyter-frank")));
-    assert!(on_user.iter().all(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some("node-user-1")));
-    let one = pods.list(&ListParams::default().fields("metadata.name=jupyter-stuck")).await.unwrap().items;
+    let on_user = pods
+        .list(&ListParams::default().fields("spec.nodeName=node-user-1,metadata.namespace=staging"))
+        .await
+        .unwrap()
+        .items;
+    assert!(on_user
+        .iter()
+        .any(|p| p.metadata.name.as_deref() == Some("jupyter-frank")));
+    assert!(on_user
+        .iter()
+        .all(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some("node-user-1")));
+    let one = pods
+        .list(&ListParams::default().fields("metadata.name=jupyter-stuck"))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(names(&one), vec!["jupyter-stuck"]);
 }
 
@@ -116,14 +192,22 @@ async fn limit_and_continue_page_through_every_item_once() {
 async fn create_twice_is_already_exists_and_get_missing_is_not_found() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(admin(&f).await, "staging");
-    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "fresh"}, "data": {"k": "v"}})).unwrap();
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "fresh"}, "data": {"k": "v"}})).unwrap();
     let made = cms.create(&PostParams::default(), &cm).await.unwrap();
-    assert!(made.metadata.uid.is_some() && made.metadata.resource_version.is_some() && made.metadata.creation_timestamp.is_some());
+    assert!(
+        made.metadata.uid.is_some()
+            && made.metadata.resource_version.is_some()
+            && made.metadata.creation_timestamp.is_some()
+    );
     let e = api_err(cms.create(&PostParams::default(), &cm).await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (409, "AlreadyExists"));
     assert_eq!(e.message, "configmaps \"fresh\" already exists");
     let e = api_err(cms.get("nope").await.unwrap_err());
-    assert_eq!((e.code, e.reason.as_str(), e.message.as_str()), (404, "NotFound", "configmaps \"nope\" not found"));
+    assert_eq!(
+        (e.code, e.reason.as_str(), e.message.as_str()),
+        (404, "NotFound", "configmaps \"nope\" not found")
+    );
     let deps: Api<Deployment> = Api::namespaced(admin(&f).await, "staging");
     let e = api_err(deps.get("nope").await.unwrap_err());
     assert_eq!(e.message, "deployments.apps \"nope\" not found");
@@ -136,7 +220,12 @@ async fn invalid_name_is_a_422_invalid() {
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "Bad_Name"}})).unwrap();
     let e = api_err(cms.create(&PostParams::default(), &cm).await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
-    assert!(e.message.starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name"), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]
@@ -146,9 +235,15 @@ async fn stale_resource_version_update_is_a_409_conflict() {
     let mut a = cms.get("hub-config").await.unwrap();
     let mut b = a.clone();
     a.data.as_mut().unwrap().insert("a".into(), "2".into());
-    cms.replace("hub-config", &PostParams::default(), &a).await.unwrap();
+    cms.replace("hub-config", &PostParams::default(), &a)
+        .await
+        .unwrap();
     b.data.as_mut().unwrap().insert("a".into(), "3".into());
-    let e = api_err(cms.replace("hub-config", &PostParams::default(), &b).await.unwrap_err());
+    let e = api_err(
+        cms.replace("hub-config", &PostParams::default(), &b)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     assert!(e.message.contains("the object has been modified"));
     assert_eq!(cms.get("hub-config").await.unwrap().data.unwrap()["a"], "2");
@@ -160,24 +255,55 @@ async fn merge_json_and_strategic_patches_apply() {
     let client = admin(&f).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "staging");
     let pp = PatchParams::default();
-    cms.patch("hub-config", &pp, &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}, "data": {"b": "2"}}))).await.unwrap();
-    let jp: json_patch::Patch = serde_json::from_value(json!([{"op": "replace", "path": "/data/a", "value": "9"}])).unwrap();
-    cms.patch("hub-config", &pp, &Patch::<()>::Json(jp)).await.unwrap();
+    cms.patch(
+        "hub-config",
+        &pp,
+        &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}, "data": {"b": "2"}})),
+    )
+    .await
+    .unwrap();
+    let jp: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "replace", "path": "/data/a", "value": "9"}]))
+            .unwrap();
+    cms.patch("hub-config", &pp, &Patch::<()>::Json(jp))
+        .await
+        .unwrap();
     let cm = cms.get("hub-config").await.unwrap();
     assert_eq!(cm.data.as_ref().unwrap()["a"], "9");
     assert_eq!(cm.data.as_ref().unwrap()["b"], "2");
     assert_eq!(cm.metadata.labels.unwrap()["x"], "1");
     let nodes: Api<Node> = Api::all(client.clone());
-    nodes.patch("node-user-1", &pp, &Patch::Strategic(json!({"spec": {"unschedulable": true}}))).await.unwrap();
-    assert_eq!(nodes.get("node-user-1").await.unwrap().spec.unwrap().unschedulable, Some(true));
+    nodes
+        .patch(
+            "node-user-1",
+            &pp,
+            &Patch::Strategic(json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        nodes
+            .get("node-user-1")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .unschedulable,
+        Some(true)
+    );
     let deps: Api<Deployment> = Api::namespaced(client, "staging");
     let before = deps.get("proxy").await.unwrap();
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "chp", "image": "chp:new"}]}}}});
-    deps.patch("proxy", &pp, &Patch::Strategic(patch)).await.unwrap();
+    deps.patch("proxy", &pp, &Patch::Strategic(patch))
+        .await
+        .unwrap();
     let after = deps.get("proxy").await.unwrap();
     let c = &after.spec.template.spec.as_ref().unwrap().containers;
     assert_eq!((c.len(), c[0].image.as_deref()), (1, Some("chp:new")));
-    assert_eq!(after.metadata.generation.unwrap(), before.metadata.generation.unwrap() + 1);
+    assert_eq!(
+        after.metadata.generation.unwrap(),
+        before.metadata.generation.unwrap() + 1
+    );
 }
 
 #[tokio::test]
@@ -185,16 +311,53 @@ async fn dry_run_answers_but_changes_nothing() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(admin(&f).await, "staging");
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "ghost"}})).unwrap();
-    let made = cms.create(&PostParams { dry_run: true, ..Default::default() }, &cm).await.unwrap();
+    let made = cms
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &cm,
+        )
+        .await
+        .unwrap();
     assert_eq!(made.metadata.name.as_deref(), Some("ghost"));
     assert!(cms.get_opt("ghost").await.unwrap().is_none());
-    let pp = PatchParams { dry_run: true, ..Default::default() };
-    let patched = cms.patch("hub-config", &pp, &Patch::Merge(json!({"data": {"a": "dry"}}))).await.unwrap();
+    let pp = PatchParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let patched = cms
+        .patch(
+            "hub-config",
+            &pp,
+            &Patch::Merge(json!({"data": {"a": "dry"}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(patched.data.unwrap()["a"], "dry");
     assert_eq!(cms.get("hub-config").await.unwrap().data.unwrap()["a"], "1");
-    cms.delete("hub-config", &DeleteParams { dry_run: true, ..Default::default() }).await.unwrap();
+    cms.delete(
+        "hub-config",
+        &DeleteParams {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert!(cms.get_opt("hub-config").await.unwrap().is_some());
-    let e = api_err(cms.create(&PostParams { dry_run: true, ..Default::default() }, &serde_json::from_value(json!({"metadata": {"name": "hub-config"}})).unwrap()).await.unwrap_err());
+    let e = api_err(
+        cms.create(
+            &PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &serde_json::from_value(json!({"metadata": {"name": "hub-config"}})).unwrap(),
+        )
+        .await
+        .unwrap_err(),
+    );
     assert_eq!(e.reason, "AlreadyExists");
 }
 
@@ -202,10 +365,18 @@ async fn dry_run_answers_but_changes_nothing() {
 async fn delete_with_finalizers_stays_terminating_until_they_are_removed() {
     let f = fleet().await;
     let pods: Api<Pod> = Api::namespaced(admin(&f).await, "staging");
-    pods.delete("jupyter-stuck", &DeleteParams::default()).await.unwrap();
+    pods.delete("jupyter-stuck", &DeleteParams::default())
+        .await
+        .unwrap();
     let p = pods.get("jupyter-stuck").await.unwrap();
     assert!(p.metadata.deletion_timestamp.is_some());
-    pods.patch("jupyter-stuck", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    pods.patch(
+        "jupyter-stuck",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     assert!(pods.get_opt("jupyter-stuck").await.unwrap().is_none());
 }
 
@@ -216,7 +387,9 @@ async fn deleting_a_controller_owned_pod_brings_a_new_one() {
     let lp = ListParams::default().labels("component=proxy");
     let before = names(&pods.list(&lp).await.unwrap().items);
     assert_eq!(before.len(), 2);
-    pods.delete(&before[0], &DeleteParams::default()).await.unwrap();
+    pods.delete(&before[0], &DeleteParams::default())
+        .await
+        .unwrap();
     let ok = eventually(|| {
         let pods = pods.clone();
         let lp = lp.clone();
@@ -237,14 +410,25 @@ async fn scale_subresource_changes_replicas_and_pods_follow() {
     let deps: Api<Deployment> = Api::namespaced(client.clone(), "staging");
     let scale = deps.get_scale("proxy").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(2));
-    deps.patch_scale("proxy", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.unwrap();
+    deps.patch_scale(
+        "proxy",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
     assert_eq!(deps.get("proxy").await.unwrap().spec.replicas, Some(4));
     let pods: Api<Pod> = Api::namespaced(client, "staging");
     let ok = eventually(|| {
         let pods = pods.clone();
         let deps = deps.clone();
         async move {
-            let n = pods.list(&ListParams::default().labels("component=proxy")).await.unwrap().items.len();
+            let n = pods
+                .list(&ListParams::default().labels("component=proxy"))
+                .await
+                .unwrap()
+                .items
+                .len();
             let st = deps.get("proxy").await.unwrap().status.unwrap();
             n == 4 && st.ready_replicas == Some(4) && st.updated_replicas == Some(4)
         }
@@ -262,14 +446,21 @@ async fn rollout_restart_replaces_pods_and_status_completes() {
     let lp = ListParams::default().labels("component=hub");
     let old = names(&pods.list(&lp).await.unwrap().items);
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2024-05-01T10:00:00Z"}}}}});
-    deps.patch("hub", &PatchParams::default(), &Patch::Strategic(patch)).await.unwrap();
+    deps.patch("hub", &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .unwrap();
     let ok = eventually(|| {
         let (deps, pods, lp, old) = (deps.clone(), pods.clone(), lp.clone(), old.clone());
         async move {
             let d = deps.get("hub").await.unwrap();
             let st = d.status.unwrap();
             let now = names(&pods.list(&lp).await.unwrap().items);
-            st.observed_generation == d.metadata.generation && st.updated_replicas == Some(1) && st.available_replicas == Some(1) && st.replicas == Some(1) && now.len() == 1 && now != old
+            st.observed_generation == d.metadata.generation
+                && st.updated_replicas == Some(1)
+                && st.available_replicas == Some(1)
+                && st.replicas == Some(1)
+                && now.len() == 1
+                && now != old
         }
     })
     .await;
@@ -281,11 +472,25 @@ async fn deletecollection_removes_matching_objects_only() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(admin(&f).await, "staging");
     for n in ["tmp-a", "tmp-b"] {
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": n, "labels": {"tmp": "yes"}}})).unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": n, "labels": {"tmp": "yes"}}}))
+                .unwrap();
         cms.create(&PostParams::default(), &cm).await.unwrap();
     }
-    cms.delete_collection(&DeleteParams::default(), &ListParams::default().labels("tmp=yes")).await.unwrap();
-    let left: Vec<String> = cms.list(&ListParams::default()).await.unwrap().items.into_iter().map(|c| c.metadata.name.unwrap()).collect();
+    cms.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("tmp=yes"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
     assert_eq!(left, vec!["hub-config"]);
 }
 
@@ -303,11 +508,22 @@ async fn readonly_user_is_forbidden_with_the_apiservers_message() {
     let client = f.client_as("alpha", "readonly-token").await.unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "staging");
     assert!(pods.list(&ListParams::default()).await.is_ok());
-    let e = api_err(pods.delete("jupyter-frank", &DeleteParams::default()).await.unwrap_err());
+    let e = api_err(
+        pods.delete("jupyter-frank", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((e.code, e.reason.as_str()), (403, "Forbidden"));
     assert_eq!(e.message, "pods \"jupyter-frank\" is forbidden: User \"support-readonly\" cannot delete resource \"pods\" in API group \"\" in the namespace \"staging\"");
     let cms: Api<ConfigMap> = Api::namespaced(client, "staging");
-    let e = api_err(cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap()).await.unwrap_err());
+    let e = api_err(
+        cms.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap(),
+        )
+        .await
+        .unwrap_err(),
+    );
     assert_eq!(e.message, "configmaps is forbidden: User \"support-readonly\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"staging\"");
 }
 
@@ -326,8 +542,19 @@ async fn impersonation_applies_the_impersonated_users_rules() {
     let e = api_err(all.list(&ListParams::default()).await.unwrap_err());
     assert_eq!(e.message, "pods is forbidden: User \"alice@example.org\" cannot list resource \"pods\" in API group \"\" at the cluster scope");
     let rec = f.cluster("alpha").unwrap().requests();
-    let last = rec.iter().rev().find(|r| r.resource.as_deref() == Some("pods")).unwrap();
-    assert_eq!((last.user.as_str(), last.impersonated.as_deref(), last.status), ("admin", Some("alice@example.org"), 403));
+    let last = rec
+        .iter()
+        .rev()
+        .find(|r| r.resource.as_deref() == Some("pods"))
+        .unwrap();
+    assert_eq!(
+        (
+            last.user.as_str(),
+            last.impersonated.as_deref(),
+            last.status
+        ),
+        ("admin", Some("alice@example.org"), 403)
+    );
 
     cfg.auth_info.token = Some("readonly-token".to_string().into());
     let pods: Api<Pod> = Api::namespaced(Client::try_from(cfg).unwrap(), "staging");
@@ -339,11 +566,30 @@ async fn impersonation_applies_the_impersonated_users_rules() {
 async fn pod_logs_honour_container_tail_and_previous() {
     let f = fleet().await;
     let pods: Api<Pod> = Api::namespaced(admin(&f).await, "staging");
-    let lp = LogParams { container: Some("notebook".into()), tail_lines: Some(1), ..Default::default() };
-    assert_eq!(pods.logs("jupyter-frank", &lp).await.unwrap(), "[I 2024-05-01 10:00:02.000 SingleUserLabApp] line three\n");
-    let lp = LogParams { container: Some("notebook".into()), previous: true, ..Default::default() };
-    assert!(pods.logs("jupyter-frank", &lp).await.unwrap().contains("jupyterhub-singleuser: not found"));
-    let e = api_err(pods.logs("jupyter-frank", &LogParams::default()).await.unwrap_err());
+    let lp = LogParams {
+        container: Some("notebook".into()),
+        tail_lines: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        pods.logs("jupyter-frank", &lp).await.unwrap(),
+        "[I 2024-05-01 10:00:02.000 SingleUserLabApp] line three\n"
+    );
+    let lp = LogParams {
+        container: Some("notebook".into()),
+        previous: true,
+        ..Default::default()
+    };
+    assert!(pods
+        .logs("jupyter-frank", &lp)
+        .await
+        .unwrap()
+        .contains("jupyterhub-singleuser: not found"));
+    let e = api_err(
+        pods.logs("jupyter-frank", &LogParams::default())
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((e.code, e.message.as_str()), (400, "a container name must be specified for pod jupyter-frank, choose one of: [notebook sidecar]"));
 }
 
@@ -351,12 +597,26 @@ async fn pod_logs_honour_container_tail_and_previous() {
 async fn eviction_removes_the_pod_and_its_controller_replaces_it() {
     let f = fleet().await;
     let pods: Api<Pod> = Api::namespaced(admin(&f).await, "staging");
-    let hub = names(&pods.list(&ListParams::default().labels("component=hub")).await.unwrap().items).remove(0);
+    let hub = names(
+        &pods
+            .list(&ListParams::default().labels("component=hub"))
+            .await
+            .unwrap()
+            .items,
+    )
+    .remove(0);
     pods.evict(&hub, &Default::default()).await.unwrap();
     assert!(pods.get_opt(&hub).await.unwrap().is_none());
     let ok = eventually(|| {
         let pods = pods.clone();
-        async move { pods.list(&ListParams::default().labels("component=hub")).await.unwrap().items.len() == 1 }
+        async move {
+            pods.list(&ListParams::default().labels("component=hub"))
+                .await
+                .unwrap()
+                .items
+                .len()
+                == 1
+        }
     })
     .await;
     assert!(ok);
@@ -366,14 +626,31 @@ async fn eviction_removes_the_pod_and_its_controller_replaces_it() {
 async fn status_fault_fires_the_given_number_of_times() {
     let f = fleet().await;
     let sim = f.cluster("alpha").unwrap();
-    sim.add_fault(FaultRule { verbs: vec!["get".into()], resources: vec!["deployments".into()], status: Some(503), times: Some(2), ..Default::default() });
+    sim.add_fault(FaultRule {
+        verbs: vec!["get".into()],
+        resources: vec!["deployments".into()],
+        status: Some(503),
+        times: Some(2),
+        ..Default::default()
+    });
     sim.clear_requests();
     // kube retries 503s itself, so the third attempt succeeds.
     let deps: Api<Deployment> = Api::namespaced(admin(&f).await, "staging");
     assert!(deps.get("hub").await.is_ok());
-    let statuses: Vec<u16> = sim.requests().iter().filter(|r| r.resource.as_deref() == Some("deployments")).map(|r| r.status).collect();
+    let statuses: Vec<u16> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.resource.as_deref() == Some("deployments"))
+        .map(|r| r.status)
+        .collect();
     assert_eq!(statuses, vec![503, 503, 200]);
-    sim.add_fault(FaultRule { verbs: vec!["get".into()], resources: vec!["deployments".into()], status: Some(500), times: Some(1), ..Default::default() });
+    sim.add_fault(FaultRule {
+        verbs: vec!["get".into()],
+        resources: vec!["deployments".into()],
+        status: Some(500),
+        times: Some(1),
+        ..Default::default()
+    });
     let e = api_err(deps.get("hub").await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
 }
@@ -382,13 +659,30 @@ async fn status_fault_fires_the_given_number_of_times() {
 async fn throttling_fault_sends_429_with_retry_after() {
     let f = fleet().await;
     let sim = f.cluster("alpha").unwrap();
-    sim.add_fault(FaultRule { resources: vec!["pods".into()], namespaces: vec!["staging".into()], status: Some(429), retry_after: Some(7), times: Some(1), ..Default::default() });
-    let url = format!("{}/api/v1/namespaces/staging/pods", f.server_url("alpha").unwrap());
+    sim.add_fault(FaultRule {
+        resources: vec!["pods".into()],
+        namespaces: vec!["staging".into()],
+        status: Some(429),
+        retry_after: Some(7),
+        times: Some(1),
+        ..Default::default()
+    });
+    let url = format!(
+        "{}/api/v1/namespaces/staging/pods",
+        f.server_url("alpha").unwrap()
+    );
     let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(opsbot::sim::tls::CA_PEM.as_bytes()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(opsbot::sim::tls::CA_PEM.as_bytes()).unwrap(),
+        )
         .build()
         .unwrap();
-    let resp = client.get(&url).bearer_auth("opsbot-sim-admin").send().await.unwrap();
+    let resp = client
+        .get(&url)
+        .bearer_auth("opsbot-sim-admin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 429);
     assert_eq!(resp.headers()["retry-after"], "7");
     let body: serde_json::Value = resp.json().await.unwrap();
@@ -402,7 +696,12 @@ async fn throttling_fault_sends_429_with_retry_after() {
 async fn latency_fault_delays_the_answer() {
     let f = fleet().await;
     let sim = f.cluster("alpha").unwrap();
-    sim.add_fault(FaultRule { verbs: vec!["list".into()], resources: vec!["configmaps".into()], latency: Some(Duration::from_millis(300)), ..Default::default() });
+    sim.add_fault(FaultRule {
+        verbs: vec!["list".into()],
+        resources: vec!["configmaps".into()],
+        latency: Some(Duration::from_millis(300)),
+        ..Default::default()
+    });
     let cms: Api<ConfigMap> = Api::namespaced(admin(&f).await, "staging");
     let start = std::time::Instant::now();
     cms.list(&ListParams::default()).await.unwrap();
@@ -413,11 +712,23 @@ async fn latency_fault_delays_the_answer() {
 async fn timeout_fault_never_answers_and_drop_fault_closes_the_connection() {
     let f = fleet().await;
     let sim = f.cluster("alpha").unwrap();
-    sim.add_fault(FaultRule { resources: vec!["nodes".into()], timeout: true, ..Default::default() });
-    sim.add_fault(FaultRule { resources: vec!["events".into()], drop: true, ..Default::default() });
+    sim.add_fault(FaultRule {
+        resources: vec!["nodes".into()],
+        timeout: true,
+        ..Default::default()
+    });
+    sim.add_fault(FaultRule {
+        resources: vec!["events".into()],
+        drop: true,
+        ..Default::default()
+    });
     let client = admin(&f).await;
     let nodes: Api<Node> = Api::all(client.clone());
-    let r = tokio::time::timeout(Duration::from_millis(500), nodes.list(&ListParams::default())).await;
+    let r = tokio::time::timeout(
+        Duration::from_millis(500),
+        nodes.list(&ListParams::default()),
+    )
+    .await;
     assert!(r.is_err(), "the request is still pending");
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::all(client.clone());
     let e = events.list(&ListParams::default()).await.unwrap_err();
@@ -433,8 +744,20 @@ async fn requests_are_recorded_with_verb_resource_and_user() {
     sim.clear_requests();
     let pods: Api<Pod> = Api::namespaced(admin(&f).await, "staging");
     pods.get("jupyter-frank").await.unwrap();
-    let r: Vec<_> = sim.requests().into_iter().filter(|r| r.resource.is_some()).collect();
+    let r: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.resource.is_some())
+        .collect();
     assert_eq!(r.len(), 1);
-    assert_eq!((r[0].verb.as_str(), r[0].resource.as_deref(), r[0].namespace.as_deref(), r[0].name.as_deref()), ("get", Some("pods"), Some("staging"), Some("jupyter-frank")));
+    assert_eq!(
+        (
+            r[0].verb.as_str(),
+            r[0].resource.as_deref(),
+            r[0].namespace.as_deref(),
+            r[0].name.as_deref()
+        ),
+        ("get", Some("pods"), Some("staging"), Some("jupyter-frank"))
+    );
     assert_eq!((r[0].user.as_str(), r[0].status), ("admin", 200));
 }

@@ -7,14 +7,19 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::runtime::{watcher, WatchStreamExt};
 use opsbot::sim::{Fleet, Seed};
 use serde_json::json;
 
 async fn fleet() -> Fleet {
-    let seed = Seed::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/small")).expect("test seed parses");
-    Fleet::start(seed, "127.0.0.1:0".parse().unwrap()).await.expect("fleet starts")
+    let seed = Seed::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/small"))
+        .expect("test seed parses");
+    Fleet::start(seed, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("fleet starts")
 }
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -25,7 +30,11 @@ where
     S: futures::Stream<Item = kube::Result<WatchEvent<ConfigMap>>> + Unpin,
 {
     loop {
-        match tokio::time::timeout(LIMIT, stream.try_next()).await.expect("event in time").expect("no transport error") {
+        match tokio::time::timeout(LIMIT, stream.try_next())
+            .await
+            .expect("event in time")
+            .expect("no transport error")
+        {
             Some(WatchEvent::Bookmark(_)) => continue,
             other => return other,
         }
@@ -36,15 +45,35 @@ where
 async fn watch_from_a_list_version_sees_added_modified_deleted_in_order() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client("alpha").await.unwrap(), "staging");
-    let rv = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = cms.watch(&WatchParams::default().timeout(20), &rv).await.unwrap().boxed();
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(20), &rv)
+        .await
+        .unwrap()
+        .boxed();
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "w"}})).unwrap();
     cms.create(&PostParams::default(), &cm).await.unwrap();
-    cms.patch("w", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "v"}}))).await.unwrap();
+    cms.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "v"}})),
+    )
+    .await
+    .unwrap();
     cms.delete("w", &DeleteParams::default()).await.unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 3 {
-        let ev = tokio::time::timeout(LIMIT, stream.try_next()).await.expect("event in time").unwrap().expect("stream open");
+        let ev = tokio::time::timeout(LIMIT, stream.try_next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .expect("stream open");
         match ev {
             WatchEvent::Added(c) => kinds.push(format!("ADDED {}", c.metadata.name.unwrap())),
             WatchEvent::Modified(c) => kinds.push(format!("MODIFIED {}", c.data.unwrap()["k"])),
@@ -60,10 +89,22 @@ async fn watch_from_a_list_version_sees_added_modified_deleted_in_order() {
 async fn watch_filters_by_label_selector() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client("alpha").await.unwrap(), "staging");
-    let rv = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = cms.watch(&WatchParams::default().labels("pick=me").timeout(20), &rv).await.unwrap().boxed();
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().labels("pick=me").timeout(20), &rv)
+        .await
+        .unwrap()
+        .boxed();
     for (name, pick) in [("skip", "no"), ("take", "me")] {
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"pick": pick}}})).unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"pick": pick}}}))
+                .unwrap();
         cms.create(&PostParams::default(), &cm).await.unwrap();
     }
     let ev = next_event(&mut stream).await.unwrap();
@@ -74,10 +115,26 @@ async fn watch_filters_by_label_selector() {
 async fn watch_from_a_compacted_version_gets_410_expired() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client("alpha").await.unwrap(), "staging");
-    let rv = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    cms.patch("hub-config", &PatchParams::default(), &Patch::Merge(json!({"data": {"a": "2"}}))).await.unwrap();
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    cms.patch(
+        "hub-config",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"a": "2"}})),
+    )
+    .await
+    .unwrap();
     f.cluster("alpha").unwrap().compact_history();
-    let mut stream = cms.watch(&WatchParams::default().timeout(20), &rv).await.unwrap().boxed();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(20), &rv)
+        .await
+        .unwrap()
+        .boxed();
     let ev = next_event(&mut stream).await.unwrap();
     match ev {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
@@ -89,9 +146,22 @@ async fn watch_from_a_compacted_version_gets_410_expired() {
 async fn watch_ends_after_timeout_seconds() {
     let f = fleet().await;
     let cms: Api<ConfigMap> = Api::namespaced(f.client("alpha").await.unwrap(), "staging");
-    let rv = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = cms.watch(&WatchParams::default().timeout(1), &rv).await.unwrap().boxed();
-    assert!(next_event(&mut stream).await.is_none(), "stream ends by itself");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(1), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    assert!(
+        next_event(&mut stream).await.is_none(),
+        "stream ends by itself"
+    );
 }
 
 #[tokio::test]
@@ -102,21 +172,37 @@ async fn runtime_watcher_sees_a_rollout_complete() {
     let client = f.client("alpha").await.unwrap();
     let deps: Api<Deployment> = Api::namespaced(client.clone(), "staging");
     let pods: Api<Pod> = Api::namespaced(client, "staging");
-    let mut stream = watcher(pods, watcher::Config::default().labels("component=proxy")).applied_objects().boxed();
+    let mut stream = watcher(pods, watcher::Config::default().labels("component=proxy"))
+        .applied_objects()
+        .boxed();
     // Initial state: the two seeded proxy pods.
     let mut seen = std::collections::HashSet::new();
     while seen.len() < 2 {
-        let p = tokio::time::timeout(LIMIT, stream.try_next()).await.unwrap().unwrap().unwrap();
+        let p = tokio::time::timeout(LIMIT, stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         seen.insert(p.metadata.name.unwrap());
     }
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}}});
-    deps.patch("proxy", &PatchParams::default(), &Patch::Strategic(patch)).await.unwrap();
+    deps.patch("proxy", &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .unwrap();
     // New pods appear and become ready.
     let mut ready_new = std::collections::HashSet::new();
     while ready_new.len() < 2 {
-        let p = tokio::time::timeout(LIMIT, stream.try_next()).await.unwrap().unwrap().unwrap();
+        let p = tokio::time::timeout(LIMIT, stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         let name = p.metadata.name.clone().unwrap();
-        let ready = p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let ready = p
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         if !seen.contains(&name) && ready {
             ready_new.insert(name);
         }
@@ -125,12 +211,19 @@ async fn runtime_watcher_sees_a_rollout_complete() {
         loop {
             let d = deps.get("proxy").await.unwrap();
             let st = d.status.clone().unwrap();
-            if st.updated_replicas == Some(2) && st.replicas == Some(2) && st.available_replicas == Some(2) && st.observed_generation == d.metadata.generation {
+            if st.updated_replicas == Some(2)
+                && st.replicas == Some(2)
+                && st.available_replicas == Some(2)
+                && st.observed_generation == d.metadata.generation
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
-    assert!(done.is_ok(), "deployment status reports the rollout complete");
+    assert!(
+        done.is_ok(),
+        "deployment status reports the rollout complete"
+    );
 }

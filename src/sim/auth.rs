@@ -35,7 +35,11 @@ impl UserSpec {
             name: "admin".into(),
             token: Some(ADMIN_TOKEN.into()),
             groups: vec!["system:masters".into()],
-            rules: vec![Rule { verbs: vec!["*".into()], resources: vec!["*".into()], namespaces: vec!["*".into()] }],
+            rules: vec![Rule {
+                verbs: vec!["*".into()],
+                resources: vec!["*".into()],
+                namespaces: vec!["*".into()],
+            }],
             impersonate: true,
         }
     }
@@ -46,7 +50,9 @@ impl UserSpec {
         self.rules.iter().any(|r| {
             let has = |l: &[String], v: &str| l.iter().any(|x| x == "*" || x == v);
             has(&r.verbs, verb)
-                && r.resources.iter().any(|x| x == "*" || x == "*/*" || x == resource)
+                && r.resources
+                    .iter()
+                    .any(|x| x == "*" || x == "*/*" || x == resource)
                 && match ns {
                     None => r.namespaces.iter().any(|x| x == "*"),
                     Some(n) => has(&r.namespaces, n),
@@ -62,7 +68,10 @@ pub struct Users(pub Vec<UserSpec>);
 impl Users {
     /// From `sim.yaml`, adding the default admin when no user holds its token.
     pub fn new(mut users: Vec<UserSpec>) -> Self {
-        if !users.iter().any(|u| u.token.as_deref() == Some(ADMIN_TOKEN)) {
+        if !users
+            .iter()
+            .any(|u| u.token.as_deref() == Some(ADMIN_TOKEN))
+        {
             users.insert(0, UserSpec::admin());
         }
         Users(users)
@@ -75,7 +84,14 @@ impl Users {
 
     /// A user by name (impersonation targets); unknown names get no rules.
     pub fn by_name(&self, name: &str) -> UserSpec {
-        self.0.iter().find(|u| u.name == name).cloned().unwrap_or_else(|| UserSpec { name: name.into(), ..Default::default() })
+        self.0
+            .iter()
+            .find(|u| u.name == name)
+            .cloned()
+            .unwrap_or_else(|| UserSpec {
+                name: name.into(),
+                ..Default::default()
+            })
     }
 
     /// The admin token (first user with full rights and a token).
@@ -85,12 +101,23 @@ impl Users {
 }
 
 /// `pods "x" is forbidden: User "u" cannot get resource "pods" in API group "" in the namespace "ns"`.
-pub fn forbidden(user: &str, verb: &str, group: &str, resource: &str, name: Option<&str>, ns: Option<&str>) -> ApiError {
+pub fn forbidden(
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    name: Option<&str>,
+    ns: Option<&str>,
+) -> ApiError {
     let (plural, sub) = match resource.split_once('/') {
         Some((p, s)) => (p, Some(s)),
         None => (resource, None),
     };
-    let qual = if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") };
+    let qual = if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    };
     let subject = match name {
         Some(n) => format!("{qual} \"{n}\""),
         None => qual,

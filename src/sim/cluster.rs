@@ -24,7 +24,10 @@ pub struct ClusterState {
 impl ClusterState {
     /// Append one request to the record.
     pub fn record(&self, r: RecordedRequest) {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r);
     }
 
     /// The current rollout delay.
@@ -52,17 +55,29 @@ impl SimCluster {
 
     /// Every API request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Forget the recorded requests.
     pub fn clear_requests(&self) {
-        self.state.requests.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.state
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// How long restarted/scaled workload pods take to become Ready.
     pub fn set_rollout_delay(&self, d: Duration) {
-        *self.state.rollout_delay.lock().unwrap_or_else(|e| e.into_inner()) = d;
+        *self
+            .state
+            .rollout_delay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = d;
     }
 
     /// Compact the watch history (later watches from older versions get 410 Expired).

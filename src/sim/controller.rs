@@ -31,7 +31,10 @@ pub fn default_fields(def: &ResourceDef, obj: &mut Value) {
             if spec.get("strategy").is_none() {
                 spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
             }
-            for (k, v) in [("revisionHistoryLimit", 10), ("progressDeadlineSeconds", 600)] {
+            for (k, v) in [
+                ("revisionHistoryLimit", 10),
+                ("progressDeadlineSeconds", 600),
+            ] {
                 if spec.get(k).is_none() {
                     spec[k] = json!(v);
                 }
@@ -42,7 +45,8 @@ pub fn default_fields(def: &ResourceDef, obj: &mut Value) {
                 spec["replicas"] = json!(1);
             }
             if spec.get("updateStrategy").is_none() {
-                spec["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}});
+                spec["updateStrategy"] =
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}});
             }
             if spec.get("podManagementPolicy").is_none() {
                 spec["podManagementPolicy"] = json!("OrderedReady");
@@ -53,7 +57,10 @@ pub fn default_fields(def: &ResourceDef, obj: &mut Value) {
 }
 
 fn res(plural: &str, group: &str) -> &'static ResourceDef {
-    discovery::RESOURCES.iter().find(|r| r.plural == plural && r.group == group).expect("built-in resource")
+    discovery::RESOURCES
+        .iter()
+        .find(|r| r.plural == plural && r.group == group)
+        .expect("built-in resource")
 }
 
 fn s<'a>(v: &'a Value, p: &str) -> &'a str {
@@ -61,7 +68,9 @@ fn s<'a>(v: &'a Value, p: &str) -> &'a str {
 }
 
 fn owned_by(o: &Value, uid: &str) -> bool {
-    o.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| a.iter().any(|r| r["uid"] == uid))
+    o.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|r| r["uid"] == uid))
 }
 
 fn terminating(o: &Value) -> bool {
@@ -69,13 +78,21 @@ fn terminating(o: &Value) -> bool {
 }
 
 fn pod_ready(p: &Value) -> bool {
-    p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    p.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 fn template_hash(t: &Value) -> String {
     let d = Sha256::digest(serde_json::to_vec(t).unwrap_or_default());
     let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
-    d.iter().take(10).map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+    d.iter()
+        .take(10)
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
 }
 
 fn owner_ref(o: &Value) -> Value {
@@ -93,7 +110,11 @@ pub struct Controller {
 impl Controller {
     /// A controller for one cluster.
     pub fn new(st: Arc<ClusterState>) -> Self {
-        Controller { st, ready_at: HashMap::new(), initial: true }
+        Controller {
+            st,
+            ready_at: HashMap::new(),
+            initial: true,
+        }
     }
 
     /// Reconcile until stable once (used at startup before serving).
@@ -113,7 +134,11 @@ impl Controller {
         let changed = self.st.store.changed.clone();
         loop {
             self.reconcile();
-            let wait = if self.ready_at.is_empty() { Duration::from_secs(5) } else { Duration::from_millis(50) };
+            let wait = if self.ready_at.is_empty() {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_millis(50)
+            };
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = changed.notified() => {}
@@ -147,7 +172,12 @@ impl Controller {
 
     fn mark_ready(&mut self) {
         let now = Instant::now();
-        let due: Vec<String> = self.ready_at.iter().filter(|(_, t)| **t <= now).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self
+            .ready_at
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in due {
             self.ready_at.remove(&key);
             let (ns, name) = key.split_once('/').unwrap_or(("", ""));
@@ -157,13 +187,32 @@ impl Controller {
                 }
                 set_running(&mut p, now_ts());
                 let _ = self.st.store.update(res("pods", ""), ns, name, p, false);
-                self.event(ns, "Pod", name, "", "Normal", "Started", "Started container", "kubelet");
+                self.event(
+                    ns,
+                    "Pod",
+                    name,
+                    "",
+                    "Normal",
+                    "Started",
+                    "Started container",
+                    "kubelet",
+                );
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn event(&self, ns: &str, kind: &str, name: &str, uid: &str, ty: &str, reason: &str, message: &str, component: &str) {
+    fn event(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        uid: &str,
+        ty: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+    ) {
         let now = now_ts();
         let ev = json!({
             "apiVersion": "v1", "kind": "Event",
@@ -183,19 +232,45 @@ impl Controller {
         nodes
             .iter()
             .filter(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool) != Some(true))
-            .filter(|n| n.pointer("/status/conditions").and_then(Value::as_array).is_none_or(|a| !a.iter().any(|c| c["type"] == "Ready" && c["status"] != "True")))
-            .filter(|n| sel.is_none_or(|m| m.iter().all(|(k, v)| n.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))))
+            .filter(|n| {
+                n.pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_none_or(|a| {
+                        !a.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] != "True")
+                    })
+            })
+            .filter(|n| {
+                sel.is_none_or(|m| {
+                    m.iter().all(|(k, v)| {
+                        n.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v)
+                    })
+                })
+            })
             .map(|n| {
                 let name = s(n, "/metadata/name").to_string();
-                let count = pods.iter().filter(|p| s(p, "/spec/nodeName") == name).count();
+                let count = pods
+                    .iter()
+                    .filter(|p| s(p, "/spec/nodeName") == name)
+                    .count();
                 (count, name)
             })
             .min()
             .map(|(_, n)| n)
     }
 
-    fn create_pod(&mut self, ns: &str, name: &str, template: &Value, owner: &Value, extra_labels: &[(&str, String)]) {
-        let mut meta = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    fn create_pod(
+        &mut self,
+        ns: &str,
+        name: &str,
+        template: &Value,
+        owner: &Value,
+        extra_labels: &[(&str, String)],
+    ) {
+        let mut meta = template
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         meta["name"] = json!(name);
         if self.initial {
             // Seeded workloads have been running since their owner was created.
@@ -210,7 +285,13 @@ impl Controller {
             meta["labels"][*k] = json!(v);
         }
         let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
-        for (k, v) in [("restartPolicy", json!("Always")), ("dnsPolicy", json!("ClusterFirst")), ("schedulerName", json!("default-scheduler")), ("terminationGracePeriodSeconds", json!(30)), ("serviceAccountName", json!("default"))] {
+        for (k, v) in [
+            ("restartPolicy", json!("Always")),
+            ("dnsPolicy", json!("ClusterFirst")),
+            ("schedulerName", json!("default-scheduler")),
+            ("terminationGracePeriodSeconds", json!(30)),
+            ("serviceAccountName", json!("default")),
+        ] {
             if spec.get(k).is_none() {
                 spec[k] = v;
             }
@@ -229,56 +310,140 @@ impl Controller {
                     "message": "0/0 nodes are available: no node matches the pod's node affinity/selector."}]);
             }
         }
-        let delay = if self.initial { Duration::ZERO } else { self.st.delay() };
+        let delay = if self.initial {
+            Duration::ZERO
+        } else {
+            self.st.delay()
+        };
         if node.is_some() && delay.is_zero() {
-            let at = pod.pointer("/metadata/creationTimestamp").and_then(Value::as_str).map(String::from).unwrap_or_else(now_ts);
+            let at = pod
+                .pointer("/metadata/creationTimestamp")
+                .and_then(Value::as_str)
+                .map(String::from)
+                .unwrap_or_else(now_ts);
             set_running(&mut pod, at);
         }
-        if self.st.store.create(res("pods", ""), ns, pod, false).is_ok() {
+        if self
+            .st
+            .store
+            .create(res("pods", ""), ns, pod, false)
+            .is_ok()
+        {
             let reason_msg = format!("Created pod: {name}");
-            let comp = if owner_kind == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" };
-            self.event(ns, &owner_kind, &owner_name, s(owner, "/metadata/uid"), "Normal", "SuccessfulCreate", &reason_msg, comp);
+            let comp = if owner_kind == "StatefulSet" {
+                "statefulset-controller"
+            } else {
+                "replicaset-controller"
+            };
+            self.event(
+                ns,
+                &owner_kind,
+                &owner_name,
+                s(owner, "/metadata/uid"),
+                "Normal",
+                "SuccessfulCreate",
+                &reason_msg,
+                comp,
+            );
             match node {
                 Some(n) => {
-                    self.event(ns, "Pod", name, "", "Normal", "Scheduled", &format!("Successfully assigned {ns}/{name} to {n}"), "default-scheduler");
+                    self.event(
+                        ns,
+                        "Pod",
+                        name,
+                        "",
+                        "Normal",
+                        "Scheduled",
+                        &format!("Successfully assigned {ns}/{name} to {n}"),
+                        "default-scheduler",
+                    );
                     if !delay.is_zero() {
-                        self.ready_at.insert(format!("{ns}/{name}"), Instant::now() + delay);
+                        self.ready_at
+                            .insert(format!("{ns}/{name}"), Instant::now() + delay);
                     }
                 }
-                None => self.event(ns, "Pod", name, "", "Warning", "FailedScheduling", "0/0 nodes are available: no node matches the pod's node affinity/selector.", "default-scheduler"),
+                None => self.event(
+                    ns,
+                    "Pod",
+                    name,
+                    "",
+                    "Warning",
+                    "FailedScheduling",
+                    "0/0 nodes are available: no node matches the pod's node affinity/selector.",
+                    "default-scheduler",
+                ),
             }
         }
     }
 
     fn delete_pod(&mut self, ns: &str, name: &str, owner: &Value) {
-        if self.st.store.delete(res("pods", ""), ns, name, Some(30), false).is_ok() {
+        if self
+            .st
+            .store
+            .delete(res("pods", ""), ns, name, Some(30), false)
+            .is_ok()
+        {
             self.ready_at.remove(&format!("{ns}/{name}"));
-            let comp = if s(owner, "/kind") == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" };
-            self.event(ns, s(owner, "/kind"), s(owner, "/metadata/name"), s(owner, "/metadata/uid"), "Normal", "SuccessfulDelete", &format!("Deleted pod: {name}"), comp);
+            let comp = if s(owner, "/kind") == "StatefulSet" {
+                "statefulset-controller"
+            } else {
+                "replicaset-controller"
+            };
+            self.event(
+                ns,
+                s(owner, "/kind"),
+                s(owner, "/metadata/name"),
+                s(owner, "/metadata/uid"),
+                "Normal",
+                "SuccessfulDelete",
+                &format!("Deleted pod: {name}"),
+                comp,
+            );
         }
     }
 
     fn replicaset(&mut self, rs: &Value) {
         let ns = s(rs, "/metadata/namespace").to_string();
         let uid = s(rs, "/metadata/uid").to_string();
-        let want = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+        let want = rs
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(0) as usize;
         let (pods, _) = self.st.store.list("pods", Some(&ns));
-        let mut mine: Vec<Value> = pods.into_iter().filter(|p| owned_by(p, &uid) && !terminating(p)).collect();
+        let mut mine: Vec<Value> = pods
+            .into_iter()
+            .filter(|p| owned_by(p, &uid) && !terminating(p))
+            .collect();
         let hash = s(rs, "/metadata/labels/pod-template-hash").to_string();
         let rs_name = s(rs, "/metadata/name").to_string();
         if mine.len() < want {
             for _ in mine.len()..want {
                 let name = format!("{rs_name}-{}", random_suffix(5));
-                self.create_pod(&ns, &name, &rs["spec"]["template"], rs, &[("pod-template-hash", hash.clone())]);
+                self.create_pod(
+                    &ns,
+                    &name,
+                    &rs["spec"]["template"],
+                    rs,
+                    &[("pod-template-hash", hash.clone())],
+                );
             }
         } else if mine.len() > want {
-            mine.sort_by_key(|p| (pod_ready(p), std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_string())));
+            mine.sort_by_key(|p| {
+                (
+                    pod_ready(p),
+                    std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_string()),
+                )
+            });
             for p in mine.iter().take(mine.len() - want) {
                 self.delete_pod(&ns, s(p, "/metadata/name"), rs);
             }
         }
         let (pods, _) = self.st.store.list("pods", Some(&ns));
-        let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid) && !terminating(p)).collect();
+        let mine: Vec<&Value> = pods
+            .iter()
+            .filter(|p| owned_by(p, &uid) && !terminating(p))
+            .collect();
         let ready = mine.iter().filter(|p| pod_ready(p)).count();
         let status = json!({"replicas": mine.len(), "fullyLabeledReplicas": mine.len(), "readyReplicas": ready, "availableReplicas": ready,
             "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1))});
@@ -294,33 +459,82 @@ impl Controller {
         }
         let mut o = obj.clone();
         o["status"] = status;
-        let _ = self.st.store.update(def, ns, s(obj, "/metadata/name"), o, false);
+        let _ = self
+            .st
+            .store
+            .update(def, ns, s(obj, "/metadata/name"), o, false);
     }
 
     fn deployment(&mut self, d: &Value) {
         let ns = s(d, "/metadata/namespace").to_string();
         let uid = s(d, "/metadata/uid").to_string();
         let name = s(d, "/metadata/name").to_string();
-        let want = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0);
+        let want = d
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(0);
         let recreate = s(d, "/spec/strategy/type") == "Recreate";
         let hash = template_hash(&d["spec"]["template"]);
         let (all_rs, _) = self.st.store.list("replicasets", Some(&ns));
         let owned: Vec<Value> = all_rs.into_iter().filter(|r| owned_by(r, &uid)).collect();
-        let max_rev = owned.iter().filter_map(|r| s(r, "/metadata/annotations/deployment.kubernetes.io~1revision").parse::<i64>().ok()).max().unwrap_or(0);
+        let max_rev = owned
+            .iter()
+            .filter_map(|r| {
+                s(
+                    r,
+                    "/metadata/annotations/deployment.kubernetes.io~1revision",
+                )
+                .parse::<i64>()
+                .ok()
+            })
+            .max()
+            .unwrap_or(0);
         let (pods, _) = self.st.store.list("pods", Some(&ns));
-        let pods_of = |rs: &Value| -> Vec<&Value> { pods.iter().filter(|p| owned_by(p, s(rs, "/metadata/uid")) && !terminating(p)).collect() };
-        let new_rs = owned.iter().find(|r| s(r, "/metadata/labels/pod-template-hash") == hash).cloned();
-        let old: Vec<&Value> = owned.iter().filter(|r| s(r, "/metadata/labels/pod-template-hash") != hash).collect();
+        let pods_of = |rs: &Value| -> Vec<&Value> {
+            pods.iter()
+                .filter(|p| owned_by(p, s(rs, "/metadata/uid")) && !terminating(p))
+                .collect()
+        };
+        let new_rs = owned
+            .iter()
+            .find(|r| s(r, "/metadata/labels/pod-template-hash") == hash)
+            .cloned();
+        let old: Vec<&Value> = owned
+            .iter()
+            .filter(|r| s(r, "/metadata/labels/pod-template-hash") != hash)
+            .collect();
         let old_pods: usize = old.iter().map(|r| pods_of(r).len()).sum();
         let new_target = if recreate && old_pods > 0 { 0 } else { want };
         let new_rs = match new_rs {
             Some(mut r) => {
                 if r.pointer("/spec/replicas").and_then(Value::as_i64) != Some(new_target) {
-                    let from = r.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+                    let from = r
+                        .pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
                     r["spec"]["replicas"] = json!(new_target);
-                    if let Ok(u) = self.st.store.update(res("replicasets", "apps"), &ns, s(&r, "/metadata/name"), r.clone(), false) {
+                    if let Ok(u) = self.st.store.update(
+                        res("replicasets", "apps"),
+                        &ns,
+                        s(&r, "/metadata/name"),
+                        r.clone(),
+                        false,
+                    ) {
                         let verb = if new_target > from { "up" } else { "down" };
-                        self.event(&ns, "Deployment", &name, &uid, "Normal", "ScalingReplicaSet", &format!("Scaled {verb} replica set {} from {from} to {new_target}", s(&u, "/metadata/name")), "deployment-controller");
+                        self.event(
+                            &ns,
+                            "Deployment",
+                            &name,
+                            &uid,
+                            "Normal",
+                            "ScalingReplicaSet",
+                            &format!(
+                                "Scaled {verb} replica set {} from {from} to {new_target}",
+                                s(&u, "/metadata/name")
+                            ),
+                            "deployment-controller",
+                        );
                         r = u;
                     }
                 }
@@ -350,9 +564,22 @@ impl Controller {
                         "annotations": {"deployment.kubernetes.io/revision": (max_rev + 1).to_string(), "deployment.kubernetes.io/desired-replicas": want.to_string()}},
                     "spec": {"replicas": new_target, "selector": selector, "template": template},
                 });
-                match self.st.store.create(res("replicasets", "apps"), &ns, rs, false) {
+                match self
+                    .st
+                    .store
+                    .create(res("replicasets", "apps"), &ns, rs, false)
+                {
                     Ok(r) => {
-                        self.event(&ns, "Deployment", &name, &uid, "Normal", "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} from 0 to {new_target}"), "deployment-controller");
+                        self.event(
+                            &ns,
+                            "Deployment",
+                            &name,
+                            &uid,
+                            "Normal",
+                            "ScalingReplicaSet",
+                            &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
+                            "deployment-controller",
+                        );
                         r
                     }
                     Err(_) => return,
@@ -362,12 +589,38 @@ impl Controller {
         let new_pods = pods_of(&new_rs);
         let new_ready = new_pods.iter().filter(|p| pod_ready(p)).count() as i64;
         for r in &old {
-            let cur = r.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+            let cur = r
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             if cur > 0 && (recreate || new_ready >= want) {
                 let mut r2 = (*r).clone();
                 r2["spec"]["replicas"] = json!(0);
-                if self.st.store.update(res("replicasets", "apps"), &ns, s(r, "/metadata/name"), r2, false).is_ok() {
-                    self.event(&ns, "Deployment", &name, &uid, "Normal", "ScalingReplicaSet", &format!("Scaled down replica set {} from {cur} to 0", s(r, "/metadata/name")), "deployment-controller");
+                if self
+                    .st
+                    .store
+                    .update(
+                        res("replicasets", "apps"),
+                        &ns,
+                        s(r, "/metadata/name"),
+                        r2,
+                        false,
+                    )
+                    .is_ok()
+                {
+                    self.event(
+                        &ns,
+                        "Deployment",
+                        &name,
+                        &uid,
+                        "Normal",
+                        "ScalingReplicaSet",
+                        &format!(
+                            "Scaled down replica set {} from {cur} to 0",
+                            s(r, "/metadata/name")
+                        ),
+                        "deployment-controller",
+                    );
                 }
             }
         }
@@ -376,36 +629,79 @@ impl Controller {
         let mut total = 0;
         let mut ready = 0;
         for r in &owned {
-            for p in pods.iter().filter(|p| owned_by(p, s(r, "/metadata/uid")) && !terminating(p)) {
+            for p in pods
+                .iter()
+                .filter(|p| owned_by(p, s(r, "/metadata/uid")) && !terminating(p))
+            {
                 total += 1;
                 if pod_ready(p) {
                     ready += 1;
                 }
             }
         }
-        if !owned.iter().any(|r| r["metadata"]["uid"] == new_rs["metadata"]["uid"]) {
+        if !owned
+            .iter()
+            .any(|r| r["metadata"]["uid"] == new_rs["metadata"]["uid"])
+        {
             total += new_pods.len() as i64;
         }
-        let updated = pods.iter().filter(|p| owned_by(p, s(&new_rs, "/metadata/uid")) && !terminating(p)).count() as i64;
+        let updated = pods
+            .iter()
+            .filter(|p| owned_by(p, s(&new_rs, "/metadata/uid")) && !terminating(p))
+            .count() as i64;
         let complete = updated == want && total == want && ready >= want;
         let rs_name = s(&new_rs, "/metadata/name");
-        let old_conds = d.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let old_conds = d
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let cond = |ty: &str, status: &str, reason: &str, msg: String| {
             let prev = old_conds.iter().find(|c| c["type"] == ty);
             let same = prev.is_some_and(|c| c["status"] == status && c["reason"] == reason);
-            let ts = if same { prev.map(|c| c["lastTransitionTime"].clone()).unwrap_or(json!(now_ts())) } else { json!(now_ts()) };
-            let upd = if same { prev.map(|c| c["lastUpdateTime"].clone()).unwrap_or(json!(now_ts())) } else { json!(now_ts()) };
+            let ts = if same {
+                prev.map(|c| c["lastTransitionTime"].clone())
+                    .unwrap_or(json!(now_ts()))
+            } else {
+                json!(now_ts())
+            };
+            let upd = if same {
+                prev.map(|c| c["lastUpdateTime"].clone())
+                    .unwrap_or(json!(now_ts()))
+            } else {
+                json!(now_ts())
+            };
             json!({"type": ty, "status": status, "reason": reason, "message": msg, "lastTransitionTime": ts, "lastUpdateTime": upd})
         };
         let available = if ready >= want {
-            cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into())
+            cond(
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.".into(),
+            )
         } else {
-            cond("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into())
+            cond(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.".into(),
+            )
         };
         let progressing = if complete {
-            cond("Progressing", "True", "NewReplicaSetAvailable", format!("ReplicaSet \"{rs_name}\" has successfully progressed."))
+            cond(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+            )
         } else {
-            cond("Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet \"{rs_name}\" is progressing."))
+            cond(
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                format!("ReplicaSet \"{rs_name}\" is progressing."),
+            )
         };
         let mut status = json!({
             "observedGeneration": d.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
@@ -418,15 +714,27 @@ impl Controller {
         }
         self.set_status(res("deployments", "apps"), &ns, d, status);
         // Keep the revision annotation in step with the new ReplicaSet.
-        let rev = s(&new_rs, "/metadata/annotations/deployment.kubernetes.io~1revision").to_string();
+        let rev = s(
+            &new_rs,
+            "/metadata/annotations/deployment.kubernetes.io~1revision",
+        )
+        .to_string();
         if let Some(cur) = self.st.store.get("deployments", &ns, &name) {
-            if s(&cur, "/metadata/annotations/deployment.kubernetes.io~1revision") != rev && !rev.is_empty() {
+            if s(
+                &cur,
+                "/metadata/annotations/deployment.kubernetes.io~1revision",
+            ) != rev
+                && !rev.is_empty()
+            {
                 let mut c = cur.clone();
                 if !c["metadata"]["annotations"].is_object() {
                     c["metadata"]["annotations"] = json!({});
                 }
                 c["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!(rev);
-                let _ = self.st.store.update(res("deployments", "apps"), &ns, &name, c, false);
+                let _ = self
+                    .st
+                    .store
+                    .update(res("deployments", "apps"), &ns, &name, c, false);
             }
         }
     }
@@ -435,39 +743,74 @@ impl Controller {
         let ns = s(sts, "/metadata/namespace").to_string();
         let uid = s(sts, "/metadata/uid").to_string();
         let name = s(sts, "/metadata/name").to_string();
-        let want = sts.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+        let want = sts
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(0) as usize;
         let revision = format!("{name}-{}", template_hash(&sts["spec"]["template"]));
         let (pods, _) = self.st.store.list("pods", Some(&ns));
         let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid)).collect();
-        let by_ord = |i: usize| mine.iter().find(|p| s(p, "/metadata/name") == format!("{name}-{i}")).copied();
-        let all_ready = (0..want).all(|i| by_ord(i).is_some_and(|p| pod_ready(p) && !terminating(p)));
+        let by_ord = |i: usize| {
+            mine.iter()
+                .find(|p| s(p, "/metadata/name") == format!("{name}-{i}"))
+                .copied()
+        };
+        let all_ready =
+            (0..want).all(|i| by_ord(i).is_some_and(|p| pod_ready(p) && !terminating(p)));
         // Create missing ordinals.
         for i in 0..want {
             if by_ord(i).is_none() {
                 let pod_name = format!("{name}-{i}");
-                let labels = [("controller-revision-hash", revision.clone()), ("statefulset.kubernetes.io/pod-name", pod_name.clone()), ("apps.kubernetes.io/pod-index", i.to_string())];
+                let labels = [
+                    ("controller-revision-hash", revision.clone()),
+                    ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
+                    ("apps.kubernetes.io/pod-index", i.to_string()),
+                ];
                 self.create_pod(&ns, &pod_name, &sts["spec"]["template"], sts, &labels);
             }
         }
         // Remove extra ordinals.
-        for p in mine.iter().filter(|p| s(p, "/metadata/name").rsplit_once('-').and_then(|(_, o)| o.parse::<usize>().ok()).is_some_and(|o| o >= want)) {
+        for p in mine.iter().filter(|p| {
+            s(p, "/metadata/name")
+                .rsplit_once('-')
+                .and_then(|(_, o)| o.parse::<usize>().ok())
+                .is_some_and(|o| o >= want)
+        }) {
             if !terminating(p) {
                 self.delete_pod(&ns, s(p, "/metadata/name"), sts);
             }
         }
         // Rolling update: replace the highest outdated ordinal once everything is ready.
         if all_ready {
-            if let Some(p) = (0..want).rev().filter_map(by_ord).find(|p| s(p, "/metadata/labels/controller-revision-hash") != revision) {
+            if let Some(p) = (0..want)
+                .rev()
+                .filter_map(by_ord)
+                .find(|p| s(p, "/metadata/labels/controller-revision-hash") != revision)
+            {
                 self.delete_pod(&ns, s(p, "/metadata/name"), sts);
             }
         }
         let (pods, _) = self.st.store.list("pods", Some(&ns));
-        let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid) && !terminating(p)).collect();
+        let mine: Vec<&Value> = pods
+            .iter()
+            .filter(|p| owned_by(p, &uid) && !terminating(p))
+            .collect();
         let ready = mine.iter().filter(|p| pod_ready(p)).count();
-        let updated = mine.iter().filter(|p| s(p, "/metadata/labels/controller-revision-hash") == revision).count();
+        let updated = mine
+            .iter()
+            .filter(|p| s(p, "/metadata/labels/controller-revision-hash") == revision)
+            .count();
         let prev_current = s(sts, "/status/currentRevision").to_string();
-        let current = if updated == want && ready == want || prev_current.is_empty() { revision.clone() } else { prev_current };
-        let current_replicas = mine.iter().filter(|p| s(p, "/metadata/labels/controller-revision-hash") == current).count();
+        let current = if updated == want && ready == want || prev_current.is_empty() {
+            revision.clone()
+        } else {
+            prev_current
+        };
+        let current_replicas = mine
+            .iter()
+            .filter(|p| s(p, "/metadata/labels/controller-revision-hash") == current)
+            .count();
         let status = json!({
             "observedGeneration": sts.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
             "replicas": mine.len(), "readyReplicas": ready, "currentReplicas": current_replicas, "updatedReplicas": updated,
@@ -479,7 +822,11 @@ impl Controller {
 
 fn set_creating(pod: &mut Value, node: &str) {
     let now = now_ts();
-    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     pod["status"] = json!({
         "phase": "Pending", "qosClass": "Burstable", "hostIP": node_ip(node), "startTime": now,
         "conditions": [
@@ -497,9 +844,20 @@ fn set_creating(pod: &mut Value, node: &str) {
 fn set_running(pod: &mut Value, at: String) {
     let now = at;
     let node = s(pod, "/spec/nodeName").to_string();
-    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
-    let ip = format!("10.244.{}.{}", rand::random::<u8>() % 8, 2 + rand::random::<u8>() % 250);
-    let start = pod.pointer("/status/startTime").cloned().unwrap_or(json!(now));
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let ip = format!(
+        "10.244.{}.{}",
+        rand::random::<u8>() % 8,
+        2 + rand::random::<u8>() % 250
+    );
+    let start = pod
+        .pointer("/status/startTime")
+        .cloned()
+        .unwrap_or(json!(now));
     pod["status"] = json!({
         "phase": "Running", "qosClass": "Burstable", "hostIP": node_ip(&node), "podIP": ip, "podIPs": [{"ip": ip}], "startTime": start,
         "conditions": [

@@ -29,41 +29,264 @@ pub struct Sub {
     pub verbs: &'static [&'static str],
 }
 
-const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
-const STATUS: Sub = Sub { name: "status", kind: "", group: "", version: "", verbs: &["get", "patch", "update"] };
-const SCALE: Sub = Sub { name: "scale", kind: "Scale", group: "autoscaling", version: "v1", verbs: &["get", "patch", "update"] };
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+const STATUS: Sub = Sub {
+    name: "status",
+    kind: "",
+    group: "",
+    version: "",
+    verbs: &["get", "patch", "update"],
+};
+const SCALE: Sub = Sub {
+    name: "scale",
+    kind: "Scale",
+    group: "autoscaling",
+    version: "v1",
+    verbs: &["get", "patch", "update"],
+};
 
 macro_rules! res {
     ($g:expr, $v:expr, $kind:expr, $plural:expr, $singular:expr, $ns:expr, $short:expr, $cat:expr, $subs:expr) => {
-        ResourceDef { group: $g, version: $v, kind: $kind, plural: $plural, singular: $singular, namespaced: $ns, short_names: $short, categories: $cat, subresources: $subs }
+        ResourceDef {
+            group: $g,
+            version: $v,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $ns,
+            short_names: $short,
+            categories: $cat,
+            subresources: $subs,
+        }
     };
 }
 
 /// Every resource the simulator serves.
 pub static RESOURCES: &[ResourceDef] = &[
-    res!("", "v1", "Namespace", "namespaces", "namespace", false, &["ns"], &[], &[STATUS]),
-    res!("", "v1", "Node", "nodes", "node", false, &["no"], &[], &[STATUS]),
-    res!("", "v1", "Pod", "pods", "pod", true, &["po"], &["all"], &[
-        Sub { name: "eviction", kind: "Eviction", group: "policy", version: "v1", verbs: &["create"] },
-        Sub { name: "log", kind: "Pod", group: "", version: "", verbs: &["get"] },
-        STATUS,
-    ]),
-    res!("", "v1", "Service", "services", "service", true, &["svc"], &["all"], &[STATUS]),
-    res!("", "v1", "Event", "events", "event", true, &["ev"], &[], &[]),
-    res!("", "v1", "ConfigMap", "configmaps", "configmap", true, &["cm"], &[], &[]),
+    res!(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        false,
+        &["ns"],
+        &[],
+        &[STATUS]
+    ),
+    res!(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        "node",
+        false,
+        &["no"],
+        &[],
+        &[STATUS]
+    ),
+    res!(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        true,
+        &["po"],
+        &["all"],
+        &[
+            Sub {
+                name: "eviction",
+                kind: "Eviction",
+                group: "policy",
+                version: "v1",
+                verbs: &["create"]
+            },
+            Sub {
+                name: "log",
+                kind: "Pod",
+                group: "",
+                version: "",
+                verbs: &["get"]
+            },
+            STATUS,
+        ]
+    ),
+    res!(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        true,
+        &["svc"],
+        &["all"],
+        &[STATUS]
+    ),
+    res!(
+        "",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        true,
+        &["ev"],
+        &[],
+        &[]
+    ),
+    res!(
+        "",
+        "v1",
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        true,
+        &["cm"],
+        &[],
+        &[]
+    ),
     res!("", "v1", "Secret", "secrets", "secret", true, &[], &[], &[]),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, &["sa"], &[], &[]),
-    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, &["pvc"], &[], &[STATUS]),
-    res!("apps", "v1", "Deployment", "deployments", "deployment", true, &["deploy"], &["all"], &[SCALE, STATUS]),
-    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true, &["sts"], &["all"], &[SCALE, STATUS]),
-    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], &["all"], &[SCALE, STATUS]),
-    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true, &["ds"], &["all"], &[STATUS]),
-    res!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", true, &[], &[], &[]),
-    res!("events.k8s.io", "v1", "Event", "events", "event", true, &["ev"], &[], &[]),
-    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true, &[], &[], &[]),
-    res!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", true, &["pdb"], &[], &[STATUS]),
-    res!("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", false, &["crd", "crds"], &["api-extensions"], &[STATUS]),
-    res!("gateway.dask.org", "v1alpha1", "DaskCluster", "daskclusters", "daskcluster", true, &["daskcluster"], &[], &[STATUS]),
+    res!(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        true,
+        &["sa"],
+        &[],
+        &[]
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        true,
+        &["pvc"],
+        &[],
+        &[STATUS]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        true,
+        &["deploy"],
+        &["all"],
+        &[SCALE, STATUS]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        true,
+        &["sts"],
+        &["all"],
+        &[SCALE, STATUS]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        true,
+        &["rs"],
+        &["all"],
+        &[SCALE, STATUS]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        true,
+        &["ds"],
+        &["all"],
+        &[STATUS]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        "controllerrevision",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        true,
+        &["ev"],
+        &[],
+        &[]
+    ),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        true,
+        &["pdb"],
+        &[],
+        &[STATUS]
+    ),
+    res!(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        false,
+        &["crd", "crds"],
+        &["api-extensions"],
+        &[STATUS]
+    ),
+    res!(
+        "gateway.dask.org",
+        "v1alpha1",
+        "DaskCluster",
+        "daskclusters",
+        "daskcluster",
+        true,
+        &["daskcluster"],
+        &[],
+        &[STATUS]
+    ),
 ];
 
 /// API groups in the order `/apis` lists them.
@@ -78,13 +301,17 @@ const GROUPS: &[(&str, &str)] = &[
 
 /// The resource served at `group/version/plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// The resource for a manifest's `apiVersion` + `kind` (seed loading, create).
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceDef> {
     let (g, v) = split_api_version(api_version);
-    RESOURCES.iter().find(|r| r.group == g && r.version == v && r.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == g && r.version == v && r.kind == kind)
 }
 
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
@@ -117,7 +344,12 @@ impl ResourceDef {
 
 /// `/version`.
 pub fn version_doc(git_version: &str) -> Value {
-    let minor = git_version.trim_start_matches('v').split('.').nth(1).unwrap_or("31").to_string();
+    let minor = git_version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .unwrap_or("31")
+        .to_string();
     json!({
         "major": "1",
         "minor": minor,
@@ -159,7 +391,10 @@ pub fn group(name: &str) -> Option<Value> {
 
 /// `/api/v1` or `/apis/<group>/<version>`: the APIResourceList.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let rs: Vec<&ResourceDef> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<&ResourceDef> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
@@ -195,8 +430,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             out.push(sub);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
+    )
 }
 
 fn storage_hash(plural: &str) -> String {

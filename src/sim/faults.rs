@@ -31,8 +31,14 @@ pub struct FaultRule {
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
-    s.map(|s| humantime::parse_duration(s.trim()).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. `3s` or `250ms`"))))
-        .transpose()
+    s.map(|s| {
+        humantime::parse_duration(s.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {s:?} ({e}); write e.g. `3s` or `250ms`"
+            ))
+        })
+    })
+    .transpose()
 }
 
 /// Deserialize `"2s"`-style durations (used by `sim.yaml`).
@@ -42,25 +48,36 @@ pub(crate) fn duration_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur
 
 impl FaultRule {
     fn matches(&self, verb: &str, resource: &str, ns: Option<&str>) -> bool {
-        let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == "*" || x == v);
+        let any =
+            |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == "*" || x == v);
         let base = resource.split('/').next().unwrap_or("");
         any(&self.verbs, verb)
-            && (self.resources.is_empty() || self.resources.iter().any(|x| x == "*" || x == resource || (x == base && !resource.contains('/'))))
+            && (self.resources.is_empty()
+                || self
+                    .resources
+                    .iter()
+                    .any(|x| x == "*" || x == resource || (x == base && !resource.contains('/'))))
             && (self.namespaces.is_empty() || ns.is_some_and(|n| any(&self.namespaces, n)))
     }
 }
 
+/// A rule and how many more times it may fire (None = forever).
+type LiveRule = (FaultRule, Option<u32>);
+
 /// The live rule set of one cluster (with remaining `times` counts).
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
-    rules: Arc<Mutex<Vec<(FaultRule, Option<u32>)>>>,
+    rules: Arc<Mutex<Vec<LiveRule>>>,
 }
 
 impl Faults {
     /// Add a rule at the end (rules are tried in order; the first match applies).
     pub fn add(&self, rule: FaultRule) {
         let left = rule.times;
-        self.rules.lock().unwrap_or_else(|e| e.into_inner()).push((rule, left));
+        self.rules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((rule, left));
     }
 
     /// Remove every rule.
@@ -71,7 +88,9 @@ impl Faults {
     /// The first rule matching this request, consuming one of its `times`.
     pub fn take(&self, verb: &str, resource: &str, ns: Option<&str>) -> Option<FaultRule> {
         let mut g = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        let idx = g.iter().position(|(r, left)| left.is_none_or(|n| n > 0) && r.matches(verb, resource, ns))?;
+        let idx = g
+            .iter()
+            .position(|(r, left)| left.is_none_or(|n| n > 0) && r.matches(verb, resource, ns))?;
         let (rule, left) = &mut g[idx];
         if let Some(n) = left {
             *n -= 1;

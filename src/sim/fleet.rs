@@ -24,8 +24,12 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 fn tls_acceptor() -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     use tokio_rustls::rustls;
-    let certs = vec![rustls_pki::CertificateDer::from_pem_slice(tls::SERVER_CERT_PEM.as_bytes()).context("simulator server certificate")?];
-    let key = rustls_pki::PrivateKeyDer::from_pem_slice(tls::SERVER_KEY_PEM.as_bytes()).context("simulator server key")?;
+    let certs = vec![
+        rustls_pki::CertificateDer::from_pem_slice(tls::SERVER_CERT_PEM.as_bytes())
+            .context("simulator server certificate")?,
+    ];
+    let key = rustls_pki::PrivateKeyDer::from_pem_slice(tls::SERVER_KEY_PEM.as_bytes())
+        .context("simulator server key")?;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -36,7 +40,12 @@ fn tls_acceptor() -> anyhow::Result<tokio_rustls::TlsAcceptor> {
 }
 
 /// Accept TLS connections and serve each with hyper (HTTP/1.1) until cancelled.
-async fn serve_tls(listener: tokio::net::TcpListener, app: axum::Router, acceptor: tokio_rustls::TlsAcceptor, cancel: CancellationToken) {
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    acceptor: tokio_rustls::TlsAcceptor,
+    cancel: CancellationToken,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -49,9 +58,12 @@ async fn serve_tls(listener: tokio::net::TcpListener, app: axum::Router, accepto
         let app = app.clone();
         let cancel = cancel.clone();
         conns.spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
             let svc = hyper_util::service::TowerToHyperService::new(app);
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
             tokio::select! {
                 _ = conn => {}
                 _ = cancel.cancelled() => {}
@@ -71,7 +83,12 @@ pub struct Fleet {
 
 fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
     let store = Store::new();
-    let mut namespaces: Vec<String> = vec!["default".into(), "kube-system".into(), "kube-public".into(), "kube-node-lease".into()];
+    let mut namespaces: Vec<String> = vec![
+        "default".into(),
+        "kube-system".into(),
+        "kube-public".into(),
+        "kube-node-lease".into(),
+    ];
     for o in &sc.objects {
         if let Some(ns) = o.pointer("/metadata/namespace").and_then(Value::as_str) {
             if !namespaces.iter().any(|n| n == ns) {
@@ -79,18 +96,39 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
             }
         }
     }
-    let seeded_ns: Vec<&str> = sc.objects.iter().filter(|o| o["kind"] == "Namespace").filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str)).collect();
-    for ns in namespaces.iter().filter(|n| !seeded_ns.contains(&n.as_str())) {
+    let seeded_ns: Vec<&str> = sc
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Namespace")
+        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+        .collect();
+    for ns in namespaces
+        .iter()
+        .filter(|n| !seeded_ns.contains(&n.as_str()))
+    {
         store.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))?;
+    }
+    if !sc
+        .objects
+        .iter()
+        .any(|o| o["kind"] == "CustomResourceDefinition")
+    {
+        store.seed(dask_crd())?;
     }
     for (i, o) in sc.objects.iter().enumerate() {
         let mut o = o.clone();
-        if let Some(def) = discovery::by_kind(o["apiVersion"].as_str().unwrap_or(""), o["kind"].as_str().unwrap_or("")) {
+        if let Some(def) = discovery::by_kind(
+            o["apiVersion"].as_str().unwrap_or(""),
+            o["kind"].as_str().unwrap_or(""),
+        ) {
             default_fields(def, &mut o);
         }
-        store.seed(o).with_context(|| format!("cluster {}: object {}", sc.name, i + 1))?;
+        store
+            .seed(o)
+            .with_context(|| format!("cluster {}: object {}", sc.name, i + 1))?;
     }
     link_events(&store);
+    node_leases(&store)?;
     let faults = Faults::default();
     for f in &sc.settings.faults {
         faults.add(f.clone());
@@ -101,7 +139,11 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
         users: Users::new(sc.settings.users.clone()),
         faults,
         logs: sc.settings.logs.clone(),
-        version: sc.settings.version.clone().unwrap_or_else(|| "v1.31.2".into()),
+        version: sc
+            .settings
+            .version
+            .clone()
+            .unwrap_or_else(|| "v1.31.2".into()),
         requests: Mutex::new(Vec::new()),
         rollout_delay: Mutex::new(sc.settings.rollout_delay.unwrap_or(Duration::from_secs(1))),
     }))
@@ -123,35 +165,84 @@ impl Fleet {
             if listen.port() != 0 {
                 addr.set_port(listen.port() + i as u16);
             }
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cluster {}: cannot listen on {addr}; pick another --listen port", sc.name))?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!(
+                    "cluster {}: cannot listen on {addr}; pick another --listen port",
+                    sc.name
+                )
+            })?;
             let local = listener.local_addr()?;
             let app = super::server::router(state.clone());
-            tasks.push(tokio::spawn(serve_tls(listener, app, acceptor.clone(), cancel.clone())));
+            tasks.push(tokio::spawn(serve_tls(
+                listener,
+                app,
+                acceptor.clone(),
+                cancel.clone(),
+            )));
             tasks.push(tokio::spawn(ctl.run(cancel.clone())));
             clusters.push((SimCluster { state }, local));
         }
-        Ok(Fleet { clusters, cancel, tasks })
+        Ok(Fleet {
+            clusters,
+            cancel,
+            tasks,
+        })
     }
 
     /// Cluster names in seed order.
     pub fn cluster_names(&self) -> Vec<String> {
-        self.clusters.iter().map(|(c, _)| c.state.name.clone()).collect()
+        self.clusters
+            .iter()
+            .map(|(c, _)| c.state.name.clone())
+            .collect()
     }
 
     /// `http://127.0.0.1:PORT` of a cluster.
     pub fn server_url(&self, cluster: &str) -> Option<String> {
-        self.clusters.iter().find(|(c, _)| c.state.name == cluster).map(|(_, a)| format!("https://{a}"))
+        self.clusters
+            .iter()
+            .find(|(c, _)| c.state.name == cluster)
+            .map(|(_, a)| format!("https://{a}"))
     }
 
     /// One context per cluster with the admin token user; the first cluster is current.
     pub fn kubeconfig(&self) -> kube::config::Kubeconfig {
-        use kube::config::{AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
-        let mut kc = Kubeconfig { api_version: Some("v1".into()), kind: Some("Config".into()), ..Default::default() };
+        use kube::config::{
+            AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
+        };
+        let mut kc = Kubeconfig {
+            api_version: Some("v1".into()),
+            kind: Some("Config".into()),
+            ..Default::default()
+        };
         for (c, addr) in &self.clusters {
             let name = c.state.name.clone();
-            kc.clusters.push(NamedCluster { name: name.clone(), cluster: Some(Cluster { server: Some(format!("https://{addr}")), certificate_authority_data: Some(tls::CA_PEM_BASE64.to_string()), ..Default::default() }), other: Default::default() });
-            kc.auth_infos.push(NamedAuthInfo { name: format!("{name}-admin"), auth_info: Some(AuthInfo { token: Some(ADMIN_TOKEN.to_string().into()), ..Default::default() }), other: Default::default() });
-            kc.contexts.push(NamedContext { name: name.clone(), context: Some(Context { cluster: name.clone(), user: Some(format!("{name}-admin")), ..Default::default() }), other: Default::default() });
+            kc.clusters.push(NamedCluster {
+                name: name.clone(),
+                cluster: Some(Cluster {
+                    server: Some(format!("https://{addr}")),
+                    certificate_authority_data: Some(tls::CA_PEM_BASE64.to_string()),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            });
+            kc.auth_infos.push(NamedAuthInfo {
+                name: format!("{name}-admin"),
+                auth_info: Some(AuthInfo {
+                    token: Some(ADMIN_TOKEN.to_string().into()),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            });
+            kc.contexts.push(NamedContext {
+                name: name.clone(),
+                context: Some(Context {
+                    cluster: name.clone(),
+                    user: Some(format!("{name}-admin")),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            });
         }
         kc.current_context = self.clusters.first().map(|(c, _)| c.state.name.clone());
         kc
@@ -177,15 +268,23 @@ impl Fleet {
 
     /// The simulator CA as `kube::Config::root_cert` wants it (for hand-built configs).
     pub fn client_config_root_cert(&self) -> Option<Vec<Vec<u8>>> {
-        rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes()).ok().map(|c| vec![c.to_vec()])
+        rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes())
+            .ok()
+            .map(|c| vec![c.to_vec()])
     }
 
     /// A `kube::Client` for a cluster with the given bearer token.
     pub async fn client_as(&self, cluster: &str, token: &str) -> anyhow::Result<kube::Client> {
-        let url = self.server_url(cluster).with_context(|| format!("no cluster {cluster:?} in this fleet (have: {})", self.cluster_names().join(", ")))?;
+        let url = self.server_url(cluster).with_context(|| {
+            format!(
+                "no cluster {cluster:?} in this fleet (have: {})",
+                self.cluster_names().join(", ")
+            )
+        })?;
         let mut cfg = kube::Config::new(url.parse()?);
         cfg.default_namespace = "default".into();
-        let ca = rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes()).context("simulator CA")?;
+        let ca = rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes())
+            .context("simulator CA")?;
         cfg.root_cert = Some(vec![ca.to_vec()]);
         cfg.auth_info.token = Some(token.to_string().into());
         cfg.read_timeout = Some(Duration::from_secs(30));
@@ -194,7 +293,10 @@ impl Fleet {
 
     /// The control handle of a cluster.
     pub fn cluster(&self, name: &str) -> Option<SimCluster> {
-        self.clusters.iter().find(|(c, _)| c.state.name == name).map(|(c, _)| c.clone())
+        self.clusters
+            .iter()
+            .find(|(c, _)| c.state.name == name)
+            .map(|(c, _)| c.clone())
     }
 
     /// Stop every server and controller and wait for them.
@@ -218,24 +320,102 @@ impl Drop for Fleet {
 /// Fill `involvedObject.uid` of seeded events from the object they name, so
 /// `kubectl describe` (which selects events by uid) finds them.
 fn link_events(store: &Store) {
-    let Some(ev_def) = discovery::find("", "v1", "events") else { return };
+    let Some(ev_def) = discovery::find("", "v1", "events") else {
+        return;
+    };
     let (events, _) = store.list("events", None);
     for mut ev in events {
-        if ev.pointer("/involvedObject/uid").and_then(Value::as_str).is_some_and(|u| !u.is_empty()) {
+        if ev
+            .pointer("/involvedObject/uid")
+            .and_then(Value::as_str)
+            .is_some_and(|u| !u.is_empty())
+        {
             continue;
         }
-        let kind = ev.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or("");
-        let name = ev.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("").to_string();
-        let ns = ev.pointer("/involvedObject/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-        let Some(def) = discovery::RESOURCES.iter().find(|r| r.kind == kind && r.group != "events.k8s.io") else { continue };
+        let kind = ev
+            .pointer("/involvedObject/kind")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let name = ev
+            .pointer("/involvedObject/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let ns = ev
+            .pointer("/involvedObject/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let Some(def) = discovery::RESOURCES
+            .iter()
+            .find(|r| r.kind == kind && r.group != "events.k8s.io")
+        else {
+            continue;
+        };
         let obj_ns = if def.namespaced { ns.as_str() } else { "" };
-        let Some(obj) = store.get(def.store_key(), obj_ns, &name) else { continue };
+        let Some(obj) = store.get(def.store_key(), obj_ns, &name) else {
+            continue;
+        };
         ev["involvedObject"]["uid"] = obj["metadata"]["uid"].clone();
         if ev.pointer("/involvedObject/apiVersion").is_none() {
             ev["involvedObject"]["apiVersion"] = obj["apiVersion"].clone();
         }
-        let ev_ns = ev.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-        let ev_name = ev.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let ev_ns = ev
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let ev_name = ev
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let _ = store.update(ev_def, &ev_ns, &ev_name, ev, false);
     }
+}
+
+/// The dask-gateway CRD, served so `kubectl get crd` shows what the API serves.
+fn dask_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "daskclusters.gateway.dask.org"},
+        "spec": {
+            "group": "gateway.dask.org", "scope": "Namespaced",
+            "names": {"plural": "daskclusters", "singular": "daskcluster", "kind": "DaskCluster", "listKind": "DaskClusterList", "shortNames": ["daskcluster"]},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}],
+        },
+        "status": {"acceptedNames": {"plural": "daskclusters", "singular": "daskcluster", "kind": "DaskCluster", "listKind": "DaskClusterList"},
+            "conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}],
+            "storedVersions": ["v1alpha1"]},
+    })
+}
+
+/// One `kube-node-lease` Lease per node (kubectl describe node shows it),
+/// renewed at the node's last heartbeat.
+fn node_leases(store: &Store) -> anyhow::Result<()> {
+    let (nodes, _) = store.list("nodes", None);
+    for n in nodes {
+        let name = n
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if store.get("leases", "kube-node-lease", name).is_some() {
+            continue;
+        }
+        let beat = n
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["lastHeartbeatTime"].as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(chrono::Utc::now);
+        store.seed(json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": n["metadata"]["uid"]}]},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": beat.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()},
+        }))?;
+    }
+    Ok(())
 }

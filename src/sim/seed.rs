@@ -45,8 +45,19 @@ struct FleetFile {
 }
 
 const RELATIVE_FIELDS: &[&str] = &[
-    "creationTimestamp", "deletionTimestamp", "lastTimestamp", "firstTimestamp", "eventTime", "startTime", "startedAt",
-    "finishedAt", "lastTransitionTime", "lastHeartbeatTime", "lastProbeTime", "lastUpdateTime",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "lastTimestamp",
+    "firstTimestamp",
+    "eventTime",
+    "startTime",
+    "startedAt",
+    "finishedAt",
+    "lastTransitionTime",
+    "lastHeartbeatTime",
+    "lastProbeTime",
+    "lastUpdateTime",
+    "timeAdded",
 ];
 
 impl Seed {
@@ -55,12 +66,16 @@ impl Seed {
         let mut order = Vec::new();
         let fleet = dir.join("fleet.yaml");
         if fleet.exists() {
-            let text = std::fs::read_to_string(&fleet).with_context(|| format!("reading {}", fleet.display()))?;
-            let f: FleetFile = serde_yaml::from_str(&text).with_context(|| format!("{}: expected `clusters: [name, ...]`", fleet.display()))?;
+            let text = std::fs::read_to_string(&fleet)
+                .with_context(|| format!("reading {}", fleet.display()))?;
+            let f: FleetFile = serde_yaml::from_str(&text).with_context(|| {
+                format!("{}: expected `clusters: [name, ...]`", fleet.display())
+            })?;
             order = f.clusters;
         }
         let mut files = Vec::new();
-        let entries = std::fs::read_dir(dir).with_context(|| format!("reading seed directory {}", dir.display()))?;
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("reading seed directory {}", dir.display()))?;
         for entry in entries {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -71,7 +86,8 @@ impl Seed {
                 let f = f?;
                 let name = f.file_name().to_string_lossy().to_string();
                 if f.file_type()?.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-                    let text = std::fs::read_to_string(f.path()).with_context(|| format!("reading {}", f.path().display()))?;
+                    let text = std::fs::read_to_string(f.path())
+                        .with_context(|| format!("reading {}", f.path().display()))?;
                     files.push((cluster.clone(), name, text));
                 }
             }
@@ -83,16 +99,26 @@ impl Seed {
     }
 
     /// Build from in-memory files `(cluster, file name, contents)` (for embedding); `order` may be empty.
-    pub fn from_files(mut files: Vec<(String, String, String)>, order: Vec<String>) -> anyhow::Result<Seed> {
+    pub fn from_files(
+        mut files: Vec<(String, String, String)>,
+        order: Vec<String>,
+    ) -> anyhow::Result<Seed> {
         files.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut names: Vec<String> = order;
-        let mut extra: Vec<String> = files.iter().map(|f| f.0.clone()).filter(|c| !names.contains(c)).collect();
+        let mut extra: Vec<String> = files
+            .iter()
+            .map(|f| f.0.clone())
+            .filter(|c| !names.contains(c))
+            .collect();
         extra.dedup();
         names.extend(extra);
         let now = chrono::Utc::now();
         let mut clusters = Vec::new();
         for name in names {
-            let mut c = SeedCluster { name: name.clone(), ..Default::default() };
+            let mut c = SeedCluster {
+                name: name.clone(),
+                ..Default::default()
+            };
             for (_, file, text) in files.iter().filter(|f| f.0 == name) {
                 let label = format!("{name}/{file}");
                 if file == "sim.yaml" || file == "sim.yml" {
@@ -100,7 +126,8 @@ impl Seed {
                     continue;
                 }
                 for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-                    let v: Value = Value::deserialize(doc).map_err(|e| anyhow!("{label}: document {}: {e}", i + 1))?;
+                    let v: Value = Value::deserialize(doc)
+                        .map_err(|e| anyhow!("{label}: document {}: {e}", i + 1))?;
                     if v.is_null() {
                         continue;
                     }
@@ -110,8 +137,10 @@ impl Seed {
                         vec![v]
                     };
                     for item in &mut items {
-                        check_object(item).map_err(|e| anyhow!("{label}: document {}: {e}", i + 1))?;
-                        resolve_relative(item, now).map_err(|e| anyhow!("{label}: document {}: {e}", i + 1))?;
+                        check_object(item)
+                            .map_err(|e| anyhow!("{label}: document {}: {e}", i + 1))?;
+                        resolve_relative(item, now)
+                            .map_err(|e| anyhow!("{label}: document {}: {e}", i + 1))?;
                     }
                     c.objects.extend(items);
                 }
@@ -129,7 +158,10 @@ fn check_object(v: &Value) -> anyhow::Result<()> {
     if super::discovery::by_kind(av, kind).is_none() {
         bail!("unsupported kind {kind} in {av}; the simulator serves core/v1, apps/v1, events.k8s.io/v1, coordination.k8s.io/v1, policy/v1, apiextensions.k8s.io/v1 and gateway.dask.org/v1alpha1 kinds");
     }
-    if v.pointer("/metadata/name").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if v.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         bail!("{kind} without metadata.name");
     }
     Ok(())
@@ -140,12 +172,18 @@ fn resolve_relative(v: &mut Value, now: chrono::DateTime<chrono::Utc>) -> anyhow
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if RELATIVE_FIELDS.contains(&k.as_str()) {
+                let listed = RELATIVE_FIELDS.contains(&k.as_str());
+                if listed || k.ends_with("Time") || k.ends_with("Timestamp") || k.ends_with("At") {
                     if let Some(s) = x.as_str() {
                         if let Some(rel) = s.strip_prefix('-') {
-                            let d = humantime::parse_duration(rel.trim()).map_err(|e| anyhow!("{k}: {s:?} is neither RFC 3339 nor a relative age like `-3h` ({e})"))?;
+                            let d = match humantime::parse_duration(rel.trim()) {
+                                Ok(d) => d,
+                                Err(e) if listed => bail!("{k}: {s:?} is neither RFC 3339 nor a relative age like `-3h` ({e})"),
+                                Err(_) => continue,
+                            };
                             let t = now - chrono::Duration::from_std(d)?;
-                            *x = Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                            *x =
+                                Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
                         }
                     }
                 } else {

@@ -44,7 +44,13 @@ fn split_top(s: &str) -> Vec<String> {
 fn set_values(rest: &str) -> Option<Vec<String>> {
     let rest = rest.trim();
     let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    Some(
+        inner
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }
 
 impl LabelSelector {
@@ -65,10 +71,14 @@ impl LabelSelector {
             } else if let Some((k, v)) = t.split_once('=') {
                 reqs.push(Req::Eq(k.trim().into(), v.trim().into()));
             } else if let Some(i) = t.find(" notin ") {
-                let vals = set_values(&t[i + 7..]).ok_or_else(|| format!("unable to parse requirement: {t:?}: expected `key notin (a,b)`"))?;
+                let vals = set_values(&t[i + 7..]).ok_or_else(|| {
+                    format!("unable to parse requirement: {t:?}: expected `key notin (a,b)`")
+                })?;
                 reqs.push(Req::NotIn(t[..i].trim().into(), vals));
             } else if let Some(i) = t.find(" in ") {
-                let vals = set_values(&t[i + 4..]).ok_or_else(|| format!("unable to parse requirement: {t:?}: expected `key in (a,b)`"))?;
+                let vals = set_values(&t[i + 4..]).ok_or_else(|| {
+                    format!("unable to parse requirement: {t:?}: expected `key in (a,b)`")
+                })?;
                 reqs.push(Req::In(t[..i].trim().into(), vals));
             } else if t.contains(' ') || t.contains('(') {
                 return Err(format!("unable to parse requirement: {t:?}"));

@@ -48,15 +48,34 @@ fn parse_target(segs: &[&str]) -> Result<Option<Target>, ApiError> {
         (None, rest[0], rest.get(1), rest.get(2))
     };
     if rest.len() > 5 {
-        return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
     }
-    let def = discovery::find(group, version, plural).ok_or_else(|| ApiError::new(404, "NotFound", "the server could not find the requested resource"))?;
+    let def = discovery::find(group, version, plural).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    })?;
     if let Some(s) = sub {
         if !def.subresources.iter().any(|x| x.name == *s) {
-            return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
         }
     }
-    Ok(Some(Target { def, ns: if def.namespaced { ns } else { None }, name: name.map(|s| s.to_string()), sub: sub.map(|s| s.to_string()) }))
+    Ok(Some(Target {
+        def,
+        ns: if def.namespaced { ns } else { None },
+        name: name.map(|s| s.to_string()),
+        sub: sub.map(|s| s.to_string()),
+    }))
 }
 
 fn k8s_verb(method: &Method, t: &Target, q: &HashMap<String, String>) -> &'static str {
@@ -83,15 +102,27 @@ fn json_response(code: u16, v: &Value) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn handle(State(st): State<Arc<ClusterState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let q: HashMap<String, String> = Query::try_from_uri(&uri).map(|Query(q)| q).unwrap_or_default();
+async fn handle(
+    State(st): State<Arc<ClusterState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let q: HashMap<String, String> = Query::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
     let path = uri.path().to_string();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut rec = RecordedRequest {
         method: method.to_string(),
         path: path.clone(),
         query: uri.query().unwrap_or("").to_string(),
-        verb: if method == Method::GET { "get".into() } else { method.as_str().to_lowercase() },
+        verb: if method == Method::GET {
+            "get".into()
+        } else {
+            method.as_str().to_lowercase()
+        },
         ..Default::default()
     };
     if !body.is_empty() {
@@ -121,20 +152,38 @@ async fn handle_inner(
         ["version"] => return Ok(json_response(200, &discovery::version_doc(&st.version))),
         _ => {}
     }
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
     let Some(user) = token.and_then(|t| st.users.by_token(t)).cloned() else {
         rec.user = "system:anonymous".into();
         return Err(ApiError::unauthorized());
     };
     rec.user = user.name.clone();
     let mut effective = user.clone();
-    if let Some(imp) = headers.get("impersonate-user").and_then(|v| v.to_str().ok()) {
+    if let Some(imp) = headers
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+    {
         if !user.impersonate {
-            return Err(forbidden(&user.name, "impersonate", "", "users", Some(imp), None));
+            return Err(forbidden(
+                &user.name,
+                "impersonate",
+                "",
+                "users",
+                Some(imp),
+                None,
+            ));
         }
         rec.impersonated = Some(imp.to_string());
         effective = st.users.by_name(imp);
-        let groups: Vec<String> = headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok().map(String::from)).collect();
+        let groups: Vec<String> = headers
+            .get_all("impersonate-group")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(String::from))
+            .collect();
         if !groups.is_empty() {
             effective.groups = groups;
         }
@@ -148,9 +197,18 @@ async fn handle_inner(
         return match (method, segs) {
             (&Method::POST, ["sim", "faults"]) => {
                 let rules: Vec<FaultRule> = match serde_json::from_slice::<Value>(body) {
-                    Ok(Value::Array(a)) => a.into_iter().map(serde_json::from_value).collect::<Result<_, _>>().map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?,
-                    Ok(v) => vec![serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?],
-                    Err(e) => return Err(ApiError::bad_request(format!("expected a JSON fault rule or list of rules: {e}"))),
+                    Ok(Value::Array(a)) => a
+                        .into_iter()
+                        .map(serde_json::from_value)
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?,
+                    Ok(v) => vec![serde_json::from_value(v)
+                        .map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?],
+                    Err(e) => {
+                        return Err(ApiError::bad_request(format!(
+                            "expected a JSON fault rule or list of rules: {e}"
+                        )))
+                    }
                 };
                 let n = rules.len();
                 rules.into_iter().for_each(|r| st.faults.add(r));
@@ -160,7 +218,11 @@ async fn handle_inner(
                 st.faults.clear();
                 Ok(json_response(200, &json!({"cleared": true})))
             }
-            _ => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+            _ => Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )),
         };
     }
 
@@ -168,9 +230,21 @@ async fn handle_inner(
     match segs {
         ["api"] => return Ok(json_response(200, &discovery::core_versions())),
         ["apis"] => return Ok(json_response(200, &discovery::group_list())),
-        ["api", v] => return discovery::resource_list("", v).map(|d| json_response(200, &d)).ok_or_else(not_found_path),
-        ["apis", g] => return discovery::group(g).map(|d| json_response(200, &d)).ok_or_else(not_found_path),
-        ["apis", g, v] => return discovery::resource_list(g, v).map(|d| json_response(200, &d)).ok_or_else(not_found_path),
+        ["api", v] => {
+            return discovery::resource_list("", v)
+                .map(|d| json_response(200, &d))
+                .ok_or_else(not_found_path)
+        }
+        ["apis", g] => {
+            return discovery::group(g)
+                .map(|d| json_response(200, &d))
+                .ok_or_else(not_found_path)
+        }
+        ["apis", g, v] => {
+            return discovery::resource_list(g, v)
+                .map(|d| json_response(200, &d))
+                .ok_or_else(not_found_path)
+        }
         [first, ..] if first.starts_with("openapi") => return Err(not_found_path()),
         _ => {}
     }
@@ -212,7 +286,7 @@ async fn handle_inner(
             let msg = match code {
                 429 => "Too many requests, please try again later.".to_string(),
                 503 => "the server is currently unable to handle the request".to_string(),
-                _ => format!("an error on the server (\"injected fault\") has prevented the request from succeeding"),
+                _ => "an error on the server (\"injected fault\") has prevented the request from succeeding".to_string(),
             };
             let mut e = ApiError::new(code, reason, msg);
             e.retry_after = rule.retry_after;
@@ -222,7 +296,14 @@ async fn handle_inner(
 
     // kubectl sends `create` for the eviction subresource; authorize it as pods/eviction.
     if !effective.allows(verb, &resource, t.ns.as_deref()) {
-        return Err(forbidden(&effective.name, verb, t.def.group, &resource, t.name.as_deref(), t.ns.as_deref()));
+        return Err(forbidden(
+            &effective.name,
+            verb,
+            t.def.group,
+            &resource,
+            t.name.as_deref(),
+            t.ns.as_deref(),
+        ));
     }
     if t.def.namespaced && t.ns.is_none() && !matches!(verb, "list" | "watch") {
         return Err(not_found_path());
@@ -230,8 +311,15 @@ async fn handle_inner(
 
     let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
     let ns = t.ns.clone().unwrap_or_default();
-    let as_table = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
-    let include_object = q.get("includeObject").map(String::as_str).unwrap_or("Metadata").to_string();
+    let as_table = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"));
+    let include_object = q
+        .get("includeObject")
+        .map(String::as_str)
+        .unwrap_or("Metadata")
+        .to_string();
 
     if let (Some(name), Some(sub)) = (&t.name, &t.sub) {
         return subresource(st, &t, &ns, name, sub, method, q, headers, body, dry_run).await;
@@ -240,14 +328,25 @@ async fn handle_inner(
     match verb {
         "get" => {
             let name = t.name.as_deref().unwrap_or("");
-            if t.def.namespaced && !ns.is_empty() && t.def.plural != "namespaces" && st.store.get("namespaces", "", &ns).is_none() && st.store.get(t.def.store_key(), &ns, name).is_none() {
+            if t.def.namespaced
+                && !ns.is_empty()
+                && t.def.plural != "namespaces"
+                && st.store.get("namespaces", "", &ns).is_none()
+                && st.store.get(t.def.store_key(), &ns, name).is_none()
+            {
                 return Err(ApiError::not_found(t.def.group, t.def.plural, name));
             }
-            let obj = st.store.get(t.def.store_key(), &ns, name).ok_or_else(|| ApiError::not_found(t.def.group, t.def.plural, name))?;
+            let obj = st
+                .store
+                .get(t.def.store_key(), &ns, name)
+                .ok_or_else(|| ApiError::not_found(t.def.group, t.def.plural, name))?;
             let obj = present(t.def, obj);
             if as_table {
                 let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
-                return Ok(json_response(200, &table::table(t.def, &[obj], meta, &include_object)));
+                return Ok(json_response(
+                    200,
+                    &table::table(t.def, &[obj], meta, &include_object),
+                ));
             }
             Ok(json_response(200, &obj))
         }
@@ -259,17 +358,36 @@ async fn handle_inner(
                 meta["remainingItemCount"] = json!(remaining);
             }
             if as_table {
-                return Ok(json_response(200, &table::table(t.def, &items, meta, &include_object)));
+                return Ok(json_response(
+                    200,
+                    &table::table(t.def, &items, meta, &include_object),
+                ));
             }
-            Ok(json_response(200, &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": meta, "items": items})))
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": meta, "items": items}),
+            ))
         }
         "watch" => {
             let label = selector(q)?;
             let field = field_selector(q)?;
-            Ok(watch::serve(st.store.clone(), t.def, t.ns.clone(), label, field, q, as_table, include_object))
+            Ok(watch::serve(
+                st.store.clone(),
+                t.def,
+                t.ns.clone(),
+                label,
+                field,
+                q,
+                as_table,
+                include_object,
+            ))
         }
         "create" => {
-            let mut obj: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
+            let mut obj: Value = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body of the request could not be decoded as JSON: {e}"
+                ))
+            })?;
             controller::default_fields(t.def, &mut obj);
             if t.def.namespaced {
                 if let Some(bns) = obj.pointer("/metadata/namespace").and_then(Value::as_str) {
@@ -286,17 +404,27 @@ async fn handle_inner(
         }
         "update" => {
             let name = t.name.as_deref().unwrap_or("");
-            let obj: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded as JSON: {e}")))?;
+            let obj: Value = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body of the request could not be decoded as JSON: {e}"
+                ))
+            })?;
             let out = st.store.update(t.def, &ns, name, obj, dry_run)?;
             Ok(json_response(200, &present(t.def, out)))
         }
         "patch" => {
             let name = t.name.as_deref().unwrap_or("");
-            let kind = PatchKind::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""))?;
+            let kind = PatchKind::from_content_type(
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            )?;
             let mut obj = match st.store.get(t.def.store_key(), &ns, name) {
                 Some(o) => o,
                 None if kind == PatchKind::Apply => {
-                    let obj: Value = serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    let obj: Value = serde_yaml::from_slice(body)
+                        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
                     let out = st.store.create(t.def, &ns, obj, dry_run)?;
                     return Ok(json_response(201, &present(t.def, out)));
                 }
@@ -314,48 +442,77 @@ async fn handle_inner(
         "delete" => {
             let name = t.name.as_deref().unwrap_or("");
             let (grace, propagation, body_dry) = delete_options(q, body);
-            let out = st.store.delete(t.def, &ns, name, grace, dry_run || body_dry)?;
+            let out = st
+                .store
+                .delete(t.def, &ns, name, grace, dry_run || body_dry)?;
             if !(dry_run || body_dry) && propagation != "Orphan" {
                 cascade(st, &ns, out["metadata"]["uid"].as_str().unwrap_or(""));
             }
             Ok(json_response(200, &present(t.def, out)))
         }
         "deletecollection" => {
-            let (items, _, _, _) = list(st, &t, &HashMap::from_iter(q.iter().filter(|(k, _)| k.as_str() != "limit").map(|(k, v)| (k.clone(), v.clone()))))?;
+            let (items, _, _, _) = list(
+                st,
+                &t,
+                &HashMap::from_iter(
+                    q.iter()
+                        .filter(|(k, _)| k.as_str() != "limit")
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                ),
+            )?;
             let (grace, _, body_dry) = delete_options(q, body);
             let mut deleted = Vec::new();
             for it in items {
                 let n = it["metadata"]["name"].as_str().unwrap_or("").to_string();
-                let ins = it["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+                let ins = it["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 if let Ok(o) = st.store.delete(t.def, &ins, &n, grace, dry_run || body_dry) {
                     deleted.push(o);
                 }
             }
-            Ok(json_response(200, &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": {"resourceVersion": st.store.rv().to_string()}, "items": deleted})))
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": {"resourceVersion": st.store.rv().to_string()}, "items": deleted}),
+            ))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
 
 fn not_found_path() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
 fn selector(q: &HashMap<String, String>) -> Result<LabelSelector, ApiError> {
-    LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)
+    LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)
 }
 
 fn field_selector(q: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
-    FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)
+    FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)
 }
 
 /// Filtered, paged list: (items, rv, continue token, remaining count).
-fn list(st: &ClusterState, t: &Target, q: &HashMap<String, String>) -> Result<(Vec<Value>, u64, Option<String>, usize), ApiError> {
+fn list(
+    st: &ClusterState,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<(Vec<Value>, u64, Option<String>, usize), ApiError> {
     let label = selector(q)?;
     let field = field_selector(q)?;
     let (all, rv) = st.store.list(t.def.store_key(), t.ns.as_deref());
     let after = match q.get("continue").filter(|c| !c.is_empty()) {
-        Some(c) => Some(String::from_utf8(hex::decode(c).map_err(|_| bad_continue())?).map_err(|_| bad_continue())?),
+        Some(c) => Some(
+            String::from_utf8(hex::decode(c).map_err(|_| bad_continue())?)
+                .map_err(|_| bad_continue())?,
+        ),
         None => None,
     };
     let mut items: Vec<Value> = all
@@ -364,7 +521,10 @@ fn list(st: &ClusterState, t: &Target, q: &HashMap<String, String>) -> Result<(V
         .filter(|o| after.as_ref().is_none_or(|a| item_key(o) > *a))
         .map(|o| present(t.def, o))
         .collect();
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
     if let Some(l) = limit {
         if items.len() > l {
             let remaining = items.len() - l;
@@ -381,7 +541,15 @@ fn bad_continue() -> ApiError {
 }
 
 fn item_key(o: &Value) -> String {
-    format!("{}\u{0}{}", o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""), o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))
+    format!(
+        "{}\u{0}{}",
+        o.pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        o.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    )
 }
 
 /// The object as this resource's API version shows it (events.k8s.io events are converted).
@@ -410,9 +578,18 @@ pub fn present(def: &ResourceDef, o: Value) -> Value {
 
 fn delete_options(q: &HashMap<String, String>, body: &Bytes) -> (Option<i64>, String, bool) {
     let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let grace = q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()).or_else(|| b["gracePeriodSeconds"].as_i64());
-    let prop = q.get("propagationPolicy").cloned().or_else(|| b["propagationPolicy"].as_str().map(String::from)).unwrap_or_else(|| "Background".into());
-    let dry = b["dryRun"].as_array().is_some_and(|a| a.iter().any(|x| x == "All"));
+    let grace = q
+        .get("gracePeriodSeconds")
+        .and_then(|g| g.parse().ok())
+        .or_else(|| b["gracePeriodSeconds"].as_i64());
+    let prop = q
+        .get("propagationPolicy")
+        .cloned()
+        .or_else(|| b["propagationPolicy"].as_str().map(String::from))
+        .unwrap_or_else(|| "Background".into());
+    let dry = b["dryRun"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x == "All"));
     (grace, prop, dry)
 }
 
@@ -422,10 +599,15 @@ fn cascade(st: &ClusterState, ns: &str, uid: &str) {
         return;
     }
     for plural in ["replicasets", "pods", "controllerrevisions"] {
-        let Some(def) = discovery::RESOURCES.iter().find(|r| r.plural == plural) else { continue };
+        let Some(def) = discovery::RESOURCES.iter().find(|r| r.plural == plural) else {
+            continue;
+        };
         let (items, _) = st.store.list(plural, Some(ns));
         for o in items {
-            let owned = o.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|a| a.iter().any(|r| r["uid"] == uid));
+            let owned = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|r| r["uid"] == uid));
             if owned {
                 let name = o["metadata"]["name"].as_str().unwrap_or("");
                 if let Ok(d) = st.store.delete(def, ns, name, None, false) {
@@ -450,33 +632,58 @@ async fn subresource(
     dry_run: bool,
 ) -> Result<Response, ApiError> {
     let def = t.def;
-    let obj = st.store.get(def.store_key(), ns, name).ok_or_else(|| ApiError::not_found(def.group, def.plural, name))?;
+    let obj = st
+        .store
+        .get(def.store_key(), ns, name)
+        .ok_or_else(|| ApiError::not_found(def.group, def.plural, name))?;
     match (sub, method) {
         ("log", &Method::GET) => logs_response(st, ns, name, &obj, q),
         ("eviction", &Method::POST) => {
             if obj.pointer("/metadata/deletionTimestamp").is_none() {
                 st.store.delete(def, ns, name, None, dry_run)?;
             }
-            Ok(json_response(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+            Ok(json_response(
+                201,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
         }
         ("scale", &Method::GET) => Ok(json_response(200, &scale_of(&obj))),
         ("scale", &Method::PUT) | ("scale", &Method::PATCH) => {
             let mut scale = scale_of(&obj);
             if method == Method::PUT {
-                scale = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
+                scale = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
             } else {
-                let kind = PatchKind::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""))?;
+                let kind = PatchKind::from_content_type(
+                    headers
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                )?;
                 patch::apply(&mut scale, kind, body)?;
             }
             let Some(replicas) = scale.pointer("/spec/replicas").and_then(Value::as_i64) else {
-                return Err(ApiError::invalid("Scale", name, "spec.replicas", "Required value"));
+                return Err(ApiError::invalid(
+                    "Scale",
+                    name,
+                    "spec.replicas",
+                    "Required value",
+                ));
             };
             if replicas < 0 {
-                return Err(ApiError::invalid("Scale", name, "spec.replicas", &format!("Invalid value: {replicas}: must be greater than or equal to 0")));
+                return Err(ApiError::invalid(
+                    "Scale",
+                    name,
+                    "spec.replicas",
+                    &format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                ));
             }
             let mut updated = obj.clone();
             updated["spec"]["replicas"] = json!(replicas);
-            if let Some(rv) = scale.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+            if let Some(rv) = scale
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+            {
                 updated["metadata"]["resourceVersion"] = json!(rv);
             }
             let out = st.store.update(def, ns, name, updated, dry_run)?;
@@ -486,9 +693,15 @@ async fn subresource(
         ("status", &Method::PUT) | ("status", &Method::PATCH) => {
             let mut new = obj.clone();
             if method == Method::PUT {
-                new = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid object: {e}")))?;
+                new = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::bad_request(format!("invalid object: {e}")))?;
             } else {
-                let kind = PatchKind::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or(""))?;
+                let kind = PatchKind::from_content_type(
+                    headers
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                )?;
                 patch::apply(&mut new, kind, body)?;
             }
             let mut updated = obj.clone();
@@ -504,7 +717,16 @@ async fn subresource(
 }
 
 fn scale_of(obj: &Value) -> Value {
-    let sel = obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default();
+    let sel = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -517,30 +739,60 @@ fn scale_of(obj: &Value) -> Value {
     })
 }
 
-fn logs_response(st: &ClusterState, ns: &str, name: &str, pod: &Value, q: &HashMap<String, String>) -> Result<Response, ApiError> {
-    let containers: Vec<String> = pod.pointer("/spec/containers").and_then(Value::as_array).map(|a| a.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect()).unwrap_or_default();
+fn logs_response(
+    st: &ClusterState,
+    ns: &str,
+    name: &str,
+    pod: &Value,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let containers: Vec<String> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
     let container = match q.get("container") {
         Some(c) => {
             if !containers.contains(c) {
-                return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
+                return Err(ApiError::bad_request(format!(
+                    "container {c} is not valid for pod {name}"
+                )));
             }
             c.clone()
         }
         None if containers.len() == 1 => containers[0].clone(),
         None => {
-            return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", containers.join(" "))));
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
         }
     };
     let previous = q.get("previous").is_some_and(|p| p == "true");
     let text = match logs::find(&st.logs, ns, name, &container, previous) {
         Some(t) => t.to_string(),
         None if previous => {
-            return Err(ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found")));
+            return Err(ApiError::bad_request(format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            )));
         }
         None => {
-            let waiting = pod.pointer("/status/containerStatuses").and_then(Value::as_array).and_then(|a| a.iter().find(|c| c["name"] == container.as_str())).and_then(|c| c.pointer("/state/waiting/reason")).and_then(Value::as_str).map(String::from);
+            let waiting = pod
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().find(|c| c["name"] == container.as_str()))
+                .and_then(|c| c.pointer("/state/waiting/reason"))
+                .and_then(Value::as_str)
+                .map(String::from);
             if let Some(reason) = waiting {
-                return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: {}", reason_text(&reason))));
+                return Err(ApiError::bad_request(format!(
+                    "container \"{container}\" in pod \"{name}\" is waiting to start: {}",
+                    reason_text(&reason)
+                )));
             }
             if pod.pointer("/spec/nodeName").is_none() {
                 return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")));
@@ -549,7 +801,11 @@ fn logs_response(st: &ClusterState, ns: &str, name: &str, pod: &Value, q: &HashM
         }
     };
     let out = logs::tail(&text, q.get("tailLines").and_then(|t| t.parse().ok()));
-    Ok(Response::builder().status(200).header(header::CONTENT_TYPE, "text/plain").body(Body::from(out)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+    Ok(Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(out))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }
 
 fn reason_text(reason: &str) -> String {

@@ -18,19 +18,33 @@ pub struct ApiError {
 impl ApiError {
     /// A Status with the given HTTP code, reason and message.
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None, retry_after: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     /// `pods "x" not found`.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
-        ApiError::new(404, "NotFound", format!("{} \"{}\" not found", qualified(group, plural), name))
-            .with_details(name, group, plural)
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", qualified(group, plural), name),
+        )
+        .with_details(name, group, plural)
     }
 
     /// `pods "x" already exists`.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{}\" already exists", qualified(group, plural), name))
-            .with_details(name, group, plural)
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", qualified(group, plural), name),
+        )
+        .with_details(name, group, plural)
     }
 
     /// The optimistic-concurrency failure of an update with a stale resourceVersion.
@@ -54,14 +68,24 @@ impl ApiError {
 
     /// 422 Invalid for `Kind "name"` with one field cause.
     pub fn invalid(kind: &str, name: &str, field: &str, message: &str) -> Self {
-        let mut e = ApiError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {field}: {message}"));
-        e.details = Some(json!({"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]}));
+        let mut e = ApiError::new(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {field}: {message}"),
+        );
+        e.details = Some(
+            json!({"name": name, "kind": kind, "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]}),
+        );
         e
     }
 
     /// 405 MethodNotAllowed for a verb the resource does not support.
     pub fn method_not_allowed() -> Self {
-        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// 401 for a missing or unknown bearer token.

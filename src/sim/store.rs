@@ -59,15 +59,29 @@ pub fn now_ts() -> String {
 fn new_uid() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 impl Store {
     /// An empty store at resourceVersion 1.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(4096);
-        let inner = Inner { rv: 1, ..Default::default() };
-        Store { inner: Arc::new(Mutex::new(inner)), tx, changed: Arc::new(Notify::new()) }
+        let inner = Inner {
+            rv: 1,
+            ..Default::default()
+        };
+        Store {
+            inner: Arc::new(Mutex::new(inner)),
+            tx,
+            changed: Arc::new(Notify::new()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -81,7 +95,10 @@ impl Store {
 
     /// One object.
     pub fn get(&self, res: &str, ns: &str, name: &str) -> Option<Value> {
-        self.lock().objects.get(&(res.to_string(), ns.to_string(), name.to_string())).cloned()
+        self.lock()
+            .objects
+            .get(&(res.to_string(), ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Every object of a resource (in one namespace, or all when `ns` is None), and the list rv.
@@ -98,7 +115,10 @@ impl Store {
     }
 
     /// Subscribe to changes, and get the history after `since` (None when it was compacted away).
-    pub fn watch_from(&self, since: u64) -> (broadcast::Receiver<Arc<Change>>, Option<Vec<Arc<Change>>>) {
+    pub fn watch_from(
+        &self,
+        since: u64,
+    ) -> (broadcast::Receiver<Arc<Change>>, Option<Vec<Arc<Change>>>) {
         let g = self.lock();
         let rx = self.tx.subscribe();
         if since < g.compacted {
@@ -109,7 +129,13 @@ impl Store {
     }
 
     fn record(&self, g: &mut Inner, kind: &'static str, res: &str, ns: &str, obj: Value) {
-        let c = Arc::new(Change { rv: g.rv, kind, resource: res.to_string(), namespace: ns.to_string(), object: obj });
+        let c = Arc::new(Change {
+            rv: g.rv,
+            kind,
+            resource: res.to_string(),
+            namespace: ns.to_string(),
+            object: obj,
+        });
         g.history.push_back(c.clone());
         if g.history.len() > HISTORY {
             if let Some(old) = g.history.pop_front() {
@@ -129,9 +155,17 @@ impl Store {
     }
 
     /// Fill server-side fields and store a new object (or only validate it on `dry_run`).
-    pub fn create(&self, def: &ResourceDef, ns: &str, mut obj: Value, dry_run: bool) -> Result<Value, ApiError> {
+    pub fn create(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be a JSON object",
+            ));
         }
         obj["apiVersion"] = json!(def.api_version());
         obj["kind"] = json!(def.kind);
@@ -146,7 +180,12 @@ impl Store {
             }
         }
         if name.is_empty() {
-            return Err(ApiError::invalid(def.kind, "", "metadata.name", "Required value: name or generateName is required"));
+            return Err(ApiError::invalid(
+                def.kind,
+                "",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            ));
         }
         validate_name(def, &name)?;
         if def.namespaced {
@@ -180,26 +219,58 @@ impl Store {
     }
 
     /// Replace an object; a given resourceVersion that is not current is a 409 Conflict.
-    pub fn update(&self, def: &ResourceDef, ns: &str, name: &str, mut obj: Value, dry_run: bool) -> Result<Value, ApiError> {
-        let key = (def.store_key().to_string(), ns.to_string(), name.to_string());
+    pub fn update(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let key = (
+            def.store_key().to_string(),
+            ns.to_string(),
+            name.to_string(),
+        );
         let mut g = self.lock();
         let Some(old) = g.objects.get(&key).cloned() else {
             return Err(ApiError::not_found(def.group, def.plural, name));
         };
-        if let Some(rv) = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
-            if !rv.is_empty() && Some(rv) != old.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+        if let Some(rv) = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+        {
+            if !rv.is_empty()
+                && Some(rv)
+                    != old
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+            {
                 return Err(ApiError::conflict(def.group, def.plural, name));
             }
         }
-        if obj.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
-            return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", obj["metadata"]["name"].as_str().unwrap_or(""))));
+        if obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n != name)
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                obj["metadata"]["name"].as_str().unwrap_or("")
+            )));
         }
         obj["apiVersion"] = json!(def.api_version());
         obj["kind"] = json!(def.kind);
         if !obj["metadata"].is_object() {
             obj["metadata"] = json!({});
         }
-        for f in ["uid", "creationTimestamp", "name", "namespace", "deletionTimestamp"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "name",
+            "namespace",
+            "deletionTimestamp",
+        ] {
             match old["metadata"].get(f) {
                 Some(v) => obj["metadata"][f] = v.clone(),
                 None => {
@@ -218,7 +289,10 @@ impl Store {
             return Ok(obj);
         }
         // A terminating object whose last finalizer is removed goes away.
-        let finalizers_empty = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty());
+        let finalizers_empty = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|a| a.is_empty());
         g.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         if old["metadata"].get("deletionTimestamp").is_some() && finalizers_empty {
@@ -232,8 +306,19 @@ impl Store {
     }
 
     /// Delete (or mark Terminating when finalizers remain). Returns the object as last seen.
-    pub fn delete(&self, def: &ResourceDef, ns: &str, name: &str, grace: Option<i64>, dry_run: bool) -> Result<Value, ApiError> {
-        let key = (def.store_key().to_string(), ns.to_string(), name.to_string());
+    pub fn delete(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        grace: Option<i64>,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let key = (
+            def.store_key().to_string(),
+            ns.to_string(),
+            name.to_string(),
+        );
         let mut g = self.lock();
         let Some(mut obj) = g.objects.get(&key).cloned() else {
             return Err(ApiError::not_found(def.group, def.plural, name));
@@ -241,7 +326,10 @@ impl Store {
         if dry_run {
             return Ok(obj);
         }
-        let has_finalizers = obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        let has_finalizers = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
         g.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         if has_finalizers {
@@ -262,16 +350,32 @@ impl Store {
     pub fn seed(&self, obj: Value) -> anyhow::Result<()> {
         let api_version = obj["apiVersion"].as_str().unwrap_or("");
         let kind = obj["kind"].as_str().unwrap_or("");
-        let def = discovery::by_kind(api_version, kind)
-            .ok_or_else(|| anyhow::anyhow!("unsupported apiVersion/kind {api_version}/{kind}: the simulator serves {}", supported_kinds()))?;
-        let ns = if def.namespaced { obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string() } else { String::new() };
-        self.create(def, &ns, obj, false).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let def = discovery::by_kind(api_version, kind).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unsupported apiVersion/kind {api_version}/{kind}: the simulator serves {}",
+                supported_kinds()
+            )
+        })?;
+        let ns = if def.namespaced {
+            obj.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string()
+        } else {
+            String::new()
+        };
+        self.create(def, &ns, obj, false)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         Ok(())
     }
 }
 
 fn supported_kinds() -> String {
-    discovery::RESOURCES.iter().map(|r| format!("{}/{}", r.api_version(), r.kind)).collect::<Vec<_>>().join(", ")
+    discovery::RESOURCES
+        .iter()
+        .map(|r| format!("{}/{}", r.api_version(), r.kind))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A random lowercase alphanumeric suffix as generateName uses (`hub-7d9f8-x2k4p`).
@@ -279,12 +383,16 @@ pub fn random_suffix(n: usize) -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut r = rand::thread_rng();
-    (0..n).map(|_| CHARS[r.gen_range(0..CHARS.len())] as char).collect()
+    (0..n)
+        .map(|_| CHARS[r.gen_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 fn validate_name(def: &ResourceDef, name: &str) -> Result<(), ApiError> {
     let ok = name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if ok || def.plural == "nodes" && !name.is_empty() {

@@ -13,15 +13,27 @@ pub fn human_age(secs: i64) -> String {
     if s < 120 {
         format!("{s}s")
     } else if m < 10 {
-        if s % 60 == 0 { format!("{m}m") } else { format!("{m}m{}s", s % 60) }
+        if s % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        }
     } else if h < 3 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 { format!("{h}h") } else { format!("{h}h{}m", m % 60) }
+        if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
     } else if h < 48 {
         format!("{h}h")
     } else if h < 24 * 8 {
-        if h % 24 == 0 { format!("{d}d") } else { format!("{d}d{}h", h % 24) }
+        if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        }
     } else if d < 365 * 2 {
         format!("{d}d")
     } else {
@@ -45,7 +57,11 @@ fn i(v: &Value, p: &str) -> i64 {
 }
 
 fn or_none(x: &str) -> String {
-    if x.is_empty() { "<none>".into() } else { x.into() }
+    if x.is_empty() {
+        "<none>".into()
+    } else {
+        x.into()
+    }
 }
 
 /// The STATUS column of a pod, computed the way kubectl does.
@@ -55,9 +71,16 @@ pub fn pod_status(p: &Value) -> String {
         reason = s(p, "/status/reason").into();
     }
     let empty = vec![];
-    let statuses = p.pointer("/status/containerStatuses").and_then(Value::as_array).unwrap_or(&empty);
+    let statuses = p
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     let mut init_reason = None;
-    for c in p.pointer("/status/initContainerStatuses").and_then(Value::as_array).unwrap_or(&empty) {
+    for c in p
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty)
+    {
         if let Some(r) = c.pointer("/state/waiting/reason").and_then(Value::as_str) {
             if r != "PodInitializing" {
                 init_reason = Some(format!("Init:{r}"));
@@ -74,9 +97,14 @@ pub fn pod_status(p: &Value) -> String {
             } else if let Some(t) = c.pointer("/state/terminated") {
                 reason = match t.get("reason").and_then(Value::as_str) {
                     Some(r) => r.into(),
-                    None => format!("ExitCode:{}", t.get("exitCode").and_then(Value::as_i64).unwrap_or(0)),
+                    None => format!(
+                        "ExitCode:{}",
+                        t.get("exitCode").and_then(Value::as_i64).unwrap_or(0)
+                    ),
                 };
-            } else if c.pointer("/state/running").is_some() && c.get("ready").and_then(Value::as_bool) == Some(true) {
+            } else if c.pointer("/state/running").is_some()
+                && c.get("ready").and_then(Value::as_bool) == Some(true)
+            {
                 has_running = true;
             }
         }
@@ -85,13 +113,18 @@ pub fn pod_status(p: &Value) -> String {
         }
     }
     if p.pointer("/metadata/deletionTimestamp").is_some() {
-        reason = if s(p, "/status/reason") == "NodeLost" { "Unknown".into() } else { "Terminating".into() };
+        reason = if s(p, "/status/reason") == "NodeLost" {
+            "Unknown".into()
+        } else {
+            "Terminating".into()
+        };
     }
     reason
 }
 
 fn col(name: &str, ty: &str, priority: i64, desc: &str) -> Value {
-    let mut c = json!({"name": name, "type": ty, "format": "", "description": desc, "priority": priority});
+    let mut c =
+        json!({"name": name, "type": ty, "format": "", "description": desc, "priority": priority});
     if name == "Name" {
         c["format"] = json!("name");
     }
@@ -99,7 +132,12 @@ fn col(name: &str, ty: &str, priority: i64, desc: &str) -> Value {
 }
 
 fn columns(def: &ResourceDef) -> Vec<Value> {
-    let name = col("Name", "string", 0, "Name must be unique within a namespace.");
+    let name = col(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    );
     let age = col("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
     match (def.group, def.plural) {
         ("", "pods") => vec![
@@ -174,14 +212,30 @@ fn columns(def: &ResourceDef) -> Vec<Value> {
 
 fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
     let name = json!(s(o, "/metadata/name"));
-    let age = json!(age_of(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str)));
+    let age = json!(age_of(
+        o.pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str)
+    ));
     match (def.group, def.plural) {
         ("", "pods") => {
             let empty = vec![];
-            let cs = o.pointer("/status/containerStatuses").and_then(Value::as_array).unwrap_or(&empty);
-            let total = o.pointer("/spec/containers").and_then(Value::as_array).map(|a| a.len()).unwrap_or(cs.len());
-            let ready = cs.iter().filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true)).count();
-            let restarts: i64 = cs.iter().map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum();
+            let cs = o
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
+            let total = o
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map(|a| a.len())
+                .unwrap_or(cs.len());
+            let ready = cs
+                .iter()
+                .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+                .count();
+            let restarts: i64 = cs
+                .iter()
+                .map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0))
+                .sum();
             vec![
                 name,
                 json!(format!("{ready}/{total}")),
@@ -196,8 +250,14 @@ fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
         }
         ("", "nodes") => {
             let empty = vec![];
-            let conds = o.pointer("/status/conditions").and_then(Value::as_array).unwrap_or(&empty);
-            let ready = conds.iter().find(|c| c["type"] == "Ready").map(|c| c["status"] == "True");
+            let conds = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
+            let ready = conds
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["status"] == "True");
             let mut st = match ready {
                 Some(true) => "Ready".to_string(),
                 Some(false) => "NotReady".to_string(),
@@ -206,13 +266,34 @@ fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
             if o.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
                 st.push_str(",SchedulingDisabled");
             }
-            let mut roles: Vec<String> = o.pointer("/metadata/labels").and_then(Value::as_object).map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(String::from)).collect()).unwrap_or_default();
+            let mut roles: Vec<String> = o
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|l| {
+                    l.keys()
+                        .filter_map(|k| {
+                            k.strip_prefix("node-role.kubernetes.io/").map(String::from)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             roles.sort();
-            let addr = |t: &str| o.pointer("/status/addresses").and_then(Value::as_array).and_then(|a| a.iter().find(|x| x["type"] == t)).and_then(|x| x["address"].as_str()).unwrap_or("<none>").to_string();
+            let addr = |t: &str| {
+                o.pointer("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| x["type"] == t))
+                    .and_then(|x| x["address"].as_str())
+                    .unwrap_or("<none>")
+                    .to_string()
+            };
             vec![
                 name,
                 json!(st),
-                json!(if roles.is_empty() { "<none>".into() } else { roles.join(",") }),
+                json!(if roles.is_empty() {
+                    "<none>".into()
+                } else {
+                    roles.join(",")
+                }),
                 age,
                 json!(s(o, "/status/nodeInfo/kubeletVersion")),
                 json!(addr("InternalIP")),
@@ -224,13 +305,31 @@ fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
         }
         ("apps", "deployments") => {
             let empty = vec![];
-            let cs = o.pointer("/spec/template/spec/containers").and_then(Value::as_array).unwrap_or(&empty);
+            let cs = o
+                .pointer("/spec/template/spec/containers")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty);
             let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
             let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
-            let sel = o.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default();
+            let sel = o
+                .pointer("/spec/selector/matchLabels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
             vec![
                 name,
-                json!(format!("{}/{}", i(o, "/status/readyReplicas"), o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1))),
+                json!(format!(
+                    "{}/{}",
+                    i(o, "/status/readyReplicas"),
+                    o.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                )),
                 json!(i(o, "/status/updatedReplicas")),
                 json!(i(o, "/status/availableReplicas")),
                 age,
@@ -239,34 +338,124 @@ fn cells(def: &ResourceDef, o: &Value) -> Vec<Value> {
                 json!(sel),
             ]
         }
-        ("apps", "statefulsets") => vec![name, json!(format!("{}/{}", i(o, "/status/readyReplicas"), o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1))), age],
-        ("apps", "replicasets") => vec![name, json!(i(o, "/spec/replicas")), json!(i(o, "/status/replicas")), json!(i(o, "/status/readyReplicas")), age],
+        ("apps", "statefulsets") => vec![
+            name,
+            json!(format!(
+                "{}/{}",
+                i(o, "/status/readyReplicas"),
+                o.pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+            )),
+            age,
+        ],
+        ("apps", "replicasets") => vec![
+            name,
+            json!(i(o, "/spec/replicas")),
+            json!(i(o, "/status/replicas")),
+            json!(i(o, "/status/readyReplicas")),
+            age,
+        ],
         ("", "services") => {
-            let ports: Vec<String> = o.pointer("/spec/ports").and_then(Value::as_array).map(|a| a.iter().map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect()).unwrap_or_default();
-            let ext = o.pointer("/status/loadBalancer/ingress/0/ip").and_then(Value::as_str).unwrap_or(if s(o, "/spec/type") == "LoadBalancer" { "<pending>" } else { "<none>" });
-            vec![name, json!(if s(o, "/spec/type").is_empty() { "ClusterIP" } else { s(o, "/spec/type") }), json!(or_none(s(o, "/spec/clusterIP"))), json!(ext), json!(if ports.is_empty() { "<none>".into() } else { ports.join(",") }), age]
+            let ports: Vec<String> = o
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|p| {
+                            format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ext = o
+                .pointer("/status/loadBalancer/ingress/0/ip")
+                .and_then(Value::as_str)
+                .unwrap_or(if s(o, "/spec/type") == "LoadBalancer" {
+                    "<pending>"
+                } else {
+                    "<none>"
+                });
+            vec![
+                name,
+                json!(if s(o, "/spec/type").is_empty() {
+                    "ClusterIP"
+                } else {
+                    s(o, "/spec/type")
+                }),
+                json!(or_none(s(o, "/spec/clusterIP"))),
+                json!(ext),
+                json!(if ports.is_empty() {
+                    "<none>".into()
+                } else {
+                    ports.join(",")
+                }),
+                age,
+            ]
         }
         ("", "events") => {
-            let last = o.pointer("/lastTimestamp").and_then(Value::as_str).or_else(|| o.pointer("/eventTime").and_then(Value::as_str));
+            let last = o
+                .pointer("/lastTimestamp")
+                .and_then(Value::as_str)
+                .or_else(|| o.pointer("/eventTime").and_then(Value::as_str));
             vec![
                 json!(age_of(last)),
                 json!(s(o, "/type")),
                 json!(s(o, "/reason")),
-                json!(format!("{}/{}", s(o, "/involvedObject/kind").to_lowercase(), s(o, "/involvedObject/name"))),
+                json!(format!(
+                    "{}/{}",
+                    s(o, "/involvedObject/kind").to_lowercase(),
+                    s(o, "/involvedObject/name")
+                )),
                 json!(s(o, "/message")),
             ]
         }
-        ("", "namespaces") => vec![name, json!(if s(o, "/status/phase").is_empty() { "Active" } else { s(o, "/status/phase") }), age],
+        ("", "namespaces") => vec![
+            name,
+            json!(if s(o, "/status/phase").is_empty() {
+                "Active"
+            } else {
+                s(o, "/status/phase")
+            }),
+            age,
+        ],
         ("", "persistentvolumeclaims") => {
-            let modes: Vec<&str> = o.pointer("/status/accessModes").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(|m| match m { "ReadWriteOnce" => "RWO", "ReadOnlyMany" => "ROX", "ReadWriteMany" => "RWX", x => x }).collect()).unwrap_or_default();
-            vec![name, json!(s(o, "/status/phase")), json!(s(o, "/spec/volumeName")), json!(s(o, "/status/capacity/storage")), json!(modes.join(",")), json!(s(o, "/spec/storageClassName")), age]
+            let modes: Vec<&str> = o
+                .pointer("/status/accessModes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(|m| match m {
+                            "ReadWriteOnce" => "RWO",
+                            "ReadOnlyMany" => "ROX",
+                            "ReadWriteMany" => "RWX",
+                            x => x,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            vec![
+                name,
+                json!(s(o, "/status/phase")),
+                json!(s(o, "/spec/volumeName")),
+                json!(s(o, "/status/capacity/storage")),
+                json!(modes.join(",")),
+                json!(s(o, "/spec/storageClassName")),
+                age,
+            ]
         }
         _ => vec![name, age],
     }
 }
 
 /// One row per object; `include_object` = `Object` embeds the whole object, else its metadata.
-pub fn table(def: &ResourceDef, objects: &[Value], list_meta: Value, include_object: &str) -> Value {
+pub fn table(
+    def: &ResourceDef,
+    objects: &[Value],
+    list_meta: Value,
+    include_object: &str,
+) -> Value {
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {

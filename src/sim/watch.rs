@@ -36,11 +36,20 @@ pub fn serve(
     as_table: bool,
     include_object: String,
 ) -> Response {
-    let timeout = q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(1800));
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(256);
-    let matches = move |res: &str, obj_ns: &str, obj: &Value| res == def.store_key() && ns.as_deref().is_none_or(|n| n == obj_ns) && label.matches(obj) && field.matches(obj);
+    let matches = move |res: &str, obj_ns: &str, obj: &Value| {
+        res == def.store_key()
+            && ns.as_deref().is_none_or(|n| n == obj_ns)
+            && label.matches(obj)
+            && field.matches(obj)
+    };
     let render = move |kind: &str, obj: Value| -> Bytes {
         let obj = present(def, obj);
         let obj = if as_table && kind != "BOOKMARK" {
@@ -49,7 +58,8 @@ pub fn serve(
         } else {
             obj
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     };
@@ -63,7 +73,9 @@ pub fn serve(
                 s => match s.parse::<u64>() {
                     Ok(rv) => (rv, Vec::new()),
                     Err(_) => {
-                        let _ = tx.send(Ok(render("ERROR", expired(0)["object"].clone()))).await;
+                        let _ = tx
+                            .send(Ok(render("ERROR", expired(0)["object"].clone())))
+                            .await;
                         return;
                     }
                 },
@@ -76,15 +88,23 @@ pub fn serve(
                 return;
             };
             for obj in initial {
-                let ons = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-                if matches(def.store_key(), &ons, &obj) && tx.send(Ok(render("ADDED", obj))).await.is_err() {
+                let ons = obj
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if matches(def.store_key(), &ons, &obj)
+                    && tx.send(Ok(render("ADDED", obj))).await.is_err()
+                {
                     return;
                 }
             }
             let mut last = since;
             for c in past {
                 last = c.rv;
-                if matches(&c.resource, &c.namespace, &c.object) && tx.send(Ok(render(c.kind, c.object.clone()))).await.is_err() {
+                if matches(&c.resource, &c.namespace, &c.object)
+                    && tx.send(Ok(render(c.kind, c.object.clone()))).await.is_err()
+                {
                     return;
                 }
             }
@@ -101,7 +121,9 @@ pub fn serve(
                             continue;
                         }
                         last = c.rv;
-                        if matches(&c.resource, &c.namespace, &c.object) && tx.send(Ok(render(c.kind, c.object.clone()))).await.is_err() {
+                        if matches(&c.resource, &c.namespace, &c.object)
+                            && tx.send(Ok(render(c.kind, c.object.clone()))).await.is_err()
+                        {
                             return;
                         }
                     }
