@@ -37,7 +37,11 @@ impl App {
     /// interrupted, and start the runner.
     pub async fn build(config: Config, limits: Limits) -> anyhow::Result<App> {
         let platforms = Platforms {
-            discord: config.discord.as_ref().map(DiscordSettings::from_config).transpose()?,
+            discord: config
+                .discord
+                .as_ref()
+                .map(DiscordSettings::from_config)
+                .transpose()?,
         };
         let (grammar, playbooks) = check::load_all(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
         let mut clusters = ClusterSet::new();
@@ -71,9 +75,20 @@ impl App {
             redact,
             limits,
         });
-        for (run, _) in runs.recover().await.context("recovering runs left in flight")? {
-            tracing::warn!(run, "run was in flight when opsbot stopped; recorded as interrupted");
+        for (run, _) in runs
+            .recover()
+            .await
+            .context("recovering runs left in flight")?
+        {
+            tracing::warn!(
+                run,
+                "run was in flight when opsbot stopped; recorded as interrupted"
+            );
         }
-        Ok(App { runs, metrics, platforms })
+        Ok(App {
+            runs,
+            metrics,
+            platforms,
+        })
     }
 }

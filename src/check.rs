@@ -24,12 +24,17 @@ pub fn load_all(config: &Config) -> Result<(Grammar, Playbooks), Diagnostics> {
         });
         if !known {
             let mut names: Vec<&str> = grammar.commands().iter().map(|c| c.name.as_str()).collect();
-            names.sort_by_key(|n| std::cmp::Reverse((strsim::jaro_winkler(n, &pattern) * 1000.0) as i64));
+            names.sort_by_key(|n| {
+                std::cmp::Reverse((strsim::jaro_winkler(n, &pattern) * 1000.0) as i64)
+            });
             problems.push(Diagnostic {
                 file,
                 line,
                 column,
-                message: format!("role refers to unknown command `{pattern}`; did you mean `{}`?", names.first().copied().unwrap_or("help")),
+                message: format!(
+                    "role refers to unknown command `{pattern}`; did you mean `{}`?",
+                    names.first().copied().unwrap_or("help")
+                ),
             });
         }
     }
@@ -40,21 +45,33 @@ pub fn load_all(config: &Config) -> Result<(Grammar, Playbooks), Diagnostics> {
 /// exists and that the command supplies each parameter the playbook needs.
 pub fn load_dirs(commands: &Path, playbooks: &Path) -> Result<(Grammar, Playbooks), Diagnostics> {
     let mut problems = Diagnostics::default();
-    let grammar = Grammar::load_dir(commands).map_err(|d| problems.extend(d)).ok();
-    let books = Playbooks::load_dir(playbooks).map_err(|d| problems.extend(d)).ok();
+    let grammar = Grammar::load_dir(commands)
+        .map_err(|d| problems.extend(d))
+        .ok();
+    let books = Playbooks::load_dir(playbooks)
+        .map_err(|d| problems.extend(d))
+        .ok();
     let (Some(grammar), Some(books)) = (grammar, books) else {
         return Err(problems);
     };
     for spec in grammar.commands() {
-        let Target::Playbook(name) = &spec.target else { continue };
+        let Target::Playbook(name) = &spec.target else {
+            continue;
+        };
         let Some(pb) = books.get(name) else {
             let mut known: Vec<&str> = books.iter().map(|p| p.name.as_str()).collect();
-            known.sort_by_key(|n| std::cmp::Reverse((strsim::jaro_winkler(n, name) * 1000.0) as i64));
+            known.sort_by_key(|n| {
+                std::cmp::Reverse((strsim::jaro_winkler(n, name) * 1000.0) as i64)
+            });
             problems.push(Diagnostic {
                 file: spec.file.clone(),
                 line: spec.line,
                 column: 1,
-                message: format!("command `{}` uses unknown playbook `{name}`; did you mean `{}`?", spec.name, known.first().copied().unwrap_or("?")),
+                message: format!(
+                    "command `{}` uses unknown playbook `{name}`; did you mean `{}`?",
+                    spec.name,
+                    known.first().copied().unwrap_or("?")
+                ),
             });
             continue;
         };

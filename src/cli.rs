@@ -19,7 +19,11 @@ use crate::config::Config;
 use crate::runs::Limits;
 
 #[derive(Debug, Parser)]
-#[command(name = "opsbot", version, about = "Typed, audited ChatOps for Kubernetes")]
+#[command(
+    name = "opsbot",
+    version,
+    about = "Typed, audited ChatOps for Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,7 +129,10 @@ enum AuditAction {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -142,8 +149,11 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSBOT_LOG").unwrap_or_else(|_| "warn,opsbot=info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSBOT_LOG")
+        .unwrap_or_else(|_| "warn,opsbot=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {
@@ -163,17 +173,31 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Serve { config } => serve(load_config(&config)?).await.map(|_| 0),
-        Command::Run { config, as_person, text } => {
+        Command::Run {
+            config,
+            as_person,
+            text,
+        } => {
             let app = App::build(load_config(&config)?, Limits::default()).await?;
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let ending = console::exec(&app.runs, &as_person, &text.join(" "), &tx, &mut rx, &mut |s| println!("{s}")).await;
+            let ending = console::exec(
+                &app.runs,
+                &as_person,
+                &text.join(" "),
+                &tx,
+                &mut rx,
+                &mut |s| println!("{s}"),
+            )
+            .await;
             app.runs.shutdown(Duration::from_secs(5)).await;
             Ok(ending.exit_code())
         }
         Command::Check { config } => check(config),
         Command::Audit { action } => audit(action).await,
         Command::Sim(args) => crate::sim::cli::run(args).await.map(|_| 0),
-        Command::Discord { action: DiscordAction::Register { config, guild } } => {
+        Command::Discord {
+            action: DiscordAction::Register { config, guild },
+        } => {
             use crate::chat::discord::{register, DiscordSettings};
             let settings = match config {
                 Some(path) => load_config(&path)?
@@ -185,7 +209,11 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             }
             .context("Discord is not configured: set DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID (and DISCORD_BOT_TOKEN)")?;
             register::register(&settings, guild).await?;
-            println!("ok: /{} registered{}", register::COMMAND, guild.map(|g| format!(" in guild {g}")).unwrap_or_default());
+            println!(
+                "ok: /{} registered{}",
+                register::COMMAND,
+                guild.map(|g| format!(" in guild {g}")).unwrap_or_default()
+            );
             Ok(0)
         }
     }
@@ -194,10 +222,13 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
 fn check(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let result = match &config {
         Some(path) => match Config::load(path, &env) {
-            Ok(cfg) => crate::check::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count())),
+            Ok(cfg) => {
+                crate::check::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count()))
+            }
             Err(d) => Err(d),
         },
-        None => crate::check::load_dirs("commands".as_ref(), "playbooks".as_ref()).map(|(g, p)| (g.commands().len(), p.iter().count())),
+        None => crate::check::load_dirs("commands".as_ref(), "playbooks".as_ref())
+            .map(|(g, p)| (g.commands().len(), p.iter().count())),
     };
     match result {
         Ok((commands, playbooks)) => {
@@ -215,17 +246,50 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<u8> {
 async fn audit(action: AuditAction) -> anyhow::Result<u8> {
     let open = |path: &PathBuf| -> anyhow::Result<String> { Ok(load_config(path)?.audit_url) };
     match action {
-        AuditAction::List { config, person, command, hub, cluster, outcome, since, limit } => {
+        AuditAction::List {
+            config,
+            person,
+            command,
+            hub,
+            cluster,
+            outcome,
+            since,
+            limit,
+        } => {
             let log = AuditLog::open(&open(&config)?).await?;
-            let since = since.map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
-            let filter = Filter { person, command, hub, cluster, outcome, since, limit };
+            let since = since
+                .map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or_default());
+            let filter = Filter {
+                person,
+                command,
+                hub,
+                cluster,
+                outcome,
+                since,
+                limit,
+            };
             let rows: Vec<Vec<String>> = log
                 .list(&filter)
                 .await?
                 .into_iter()
-                .map(|r| vec![r.run.to_string(), r.requested_at.format("%Y-%m-%d %H:%M:%S").to_string(), r.person, r.command, r.hub.unwrap_or_default(), r.state])
+                .map(|r| {
+                    vec![
+                        r.run.to_string(),
+                        r.requested_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        r.person,
+                        r.command,
+                        r.hub.unwrap_or_default(),
+                        r.state,
+                    ]
+                })
                 .collect();
-            print!("{}", crate::chat::render::table(&["run", "requested (UTC)", "who", "command", "hub", "state"], &rows));
+            print!(
+                "{}",
+                crate::chat::render::table(
+                    &["run", "requested (UTC)", "who", "command", "hub", "state"],
+                    &rows
+                )
+            );
             Ok(0)
         }
         AuditAction::Show { config, run } => {
@@ -248,7 +312,11 @@ async fn audit(action: AuditAction) -> anyhow::Result<u8> {
                 for p in &report.problems {
                     println!("{p}");
                 }
-                println!("{} problem(s) in {} records", report.problems.len(), report.records);
+                println!(
+                    "{} problem(s) in {} records",
+                    report.problems.len(),
+                    report.records
+                );
                 Ok(1)
             }
         }
@@ -265,9 +333,16 @@ async fn audit(action: AuditAction) -> anyhow::Result<u8> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let app = App::build(config, Limits::default()).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "opsbot serving");
-    crate::server::serve(listener, crate::server::router(app.clone())?, shutdown_signal()).await?;
+    crate::server::serve(
+        listener,
+        crate::server::router(app.clone())?,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("HTTP stopped; letting in-flight runs finish (up to 30s)");
     app.runs.shutdown(Duration::from_secs(30)).await;
     Ok(())

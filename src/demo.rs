@@ -43,7 +43,11 @@ pub struct DemoArgs {
     #[arg(long)]
     pub print_config: bool,
     /// Audit store; default a SQLite file in the current directory.
-    #[arg(long, env = "OPSBOT_AUDIT_URL", default_value = "sqlite://opsbot-demo.db")]
+    #[arg(
+        long,
+        env = "OPSBOT_AUDIT_URL",
+        default_value = "sqlite://opsbot-demo.db"
+    )]
     pub audit: String,
     /// Use this seed directory instead of the embedded fleet.
     #[arg(long, value_name = "DIR")]
@@ -94,13 +98,25 @@ pub struct Demo {
 impl Demo {
     /// Unpack the embedded files into `dir`, start the fleet, build the app.
     pub async fn start(args: &DemoArgs, dir: &Path) -> anyhow::Result<Demo> {
-        Demo::start_with(args, dir, Limits::default(), &|k: &str| std::env::var(k).ok()).await
+        Demo::start_with(args, dir, Limits::default(), &|k: &str| {
+            std::env::var(k).ok()
+        })
+        .await
     }
 
     /// [`Demo::start`] with explicit runner limits and environment (tests use
     /// tiny queues to see the "busy" answer, and their own platform secrets).
-    pub async fn start_with(args: &DemoArgs, dir: &Path, limits: Limits, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Demo> {
-        for (embedded, sub) in [(&COMMANDS, "commands"), (&PLAYBOOKS, "playbooks"), (&FLEET, "fleet")] {
+    pub async fn start_with(
+        args: &DemoArgs,
+        dir: &Path,
+        limits: Limits,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Demo> {
+        for (embedded, sub) in [
+            (&COMMANDS, "commands"),
+            (&PLAYBOOKS, "playbooks"),
+            (&FLEET, "fleet"),
+        ] {
             let target = dir.join(sub);
             std::fs::create_dir_all(&target)?;
             embedded
@@ -113,9 +129,15 @@ impl Demo {
         let kubeconfig = dir.join("kubeconfig");
         fleet.write_kubeconfig(&kubeconfig)?;
         let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names());
-        let config = Config::from_str("<demo config>", &config_text, dir, env).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let config = Config::from_str("<demo config>", &config_text, dir, env)
+            .map_err(|d| anyhow::anyhow!("{d}"))?;
         let app = App::build(config, limits).await?;
-        Ok(Demo { app, config_text, fleet, dir: dir.to_path_buf() })
+        Ok(Demo {
+            app,
+            config_text,
+            fleet,
+            dir: dir.to_path_buf(),
+        })
     }
 }
 
@@ -129,7 +151,10 @@ fn config_text(args: &DemoArgs, dir: &Path, kubeconfig: &Path, clusters: &[Strin
         q(&dir.join("playbooks")),
     );
     for c in clusters {
-        text.push_str(&format!("  - {{ name: {c}, kubeconfig: {}, context: {c} }}\n", q(kubeconfig)));
+        text.push_str(&format!(
+            "  - {{ name: {c}, kubeconfig: {}, context: {c} }}\n",
+            q(kubeconfig)
+        ));
     }
     text.push_str(PEOPLE_AND_ROLES);
     text
@@ -151,19 +176,35 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
         println!("{}", config.to_yaml_redacted());
         println!("hubs:");
         for h in demo.app.runs.context().hubs.all() {
-            println!("  - {{ name: {}, cluster: {}, namespace: {} }}", h.name, h.cluster, h.namespace);
+            println!(
+                "  - {{ name: {}, cluster: {}, namespace: {} }}",
+                h.name, h.cluster, h.namespace
+            );
         }
         return Ok(0);
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
     if let Some(text) = &args.exec {
-        let ending = console::exec(&demo.app.runs, &args.as_person, text, &tx, &mut rx, &mut |s| println!("{s}")).await;
+        let ending = console::exec(
+            &demo.app.runs,
+            &args.as_person,
+            text,
+            &tx,
+            &mut rx,
+            &mut |s| println!("{s}"),
+        )
+        .await;
         demo.app.runs.shutdown(Duration::from_secs(5)).await;
         return Ok(ending.exit_code());
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (is another opsbot running? use --listen 127.0.0.1:0)", args.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another opsbot running? use --listen 127.0.0.1:0)",
+                args.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
     let stop = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(crate::server::serve(
@@ -173,7 +214,10 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
     ));
     eprintln!("opsbot demo: {} simulated clusters ({}), {} hubs; HTTP on http://{addr} (/healthz, /readyz, /metrics)",
         demo.fleet.cluster_names().len(), demo.fleet.cluster_names().join(", "), demo.app.runs.context().hubs.all().len());
-    eprintln!("kubectl works too: kubectl --kubeconfig {} get pods -A", demo.dir.join("kubeconfig").display());
+    eprintln!(
+        "kubectl works too: kubectl --kubeconfig {} get pods -A",
+        demo.dir.join("kubeconfig").display()
+    );
     if args.no_console {
         crate::cli::shutdown_signal().await;
     } else {
@@ -204,7 +248,9 @@ async fn prompt(
         let line = tokio::task::block_in_place(|| editor.readline(&format!("{me}@opsbot> ")));
         let line = match line {
             Ok(l) => l,
-            Err(rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof) => break,
+            Err(
+                rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof,
+            ) => break,
             Err(e) => return Err(e.into()),
         };
         let line = line.trim();
@@ -243,7 +289,10 @@ async fn prompt(
             }
             _ => (me.clone(), line.to_string()),
         };
-        let ending = console::exec(&demo.app.runs, &who, &text, &tx, &mut rx, &mut |s| println!("{s}")).await;
+        let ending = console::exec(&demo.app.runs, &who, &text, &tx, &mut rx, &mut |s| {
+            println!("{s}")
+        })
+        .await;
         if ending == Ending::AwaitingApproval {
             println!("(`:approve RUN` approves as another engineer)");
         }

@@ -50,7 +50,9 @@ impl HubDirectory {
             let mut found: Vec<(String, String)> = Vec::new();
             for name in clusters.names() {
                 match discover(clusters, &name).await {
-                    Ok(namespaces) => found.extend(namespaces.into_iter().map(|ns| (name.clone(), ns))),
+                    Ok(namespaces) => {
+                        found.extend(namespaces.into_iter().map(|ns| (name.clone(), ns)))
+                    }
                     Err(e) => warnings.push(format!("cluster {name}: hub discovery failed: {e:#}")),
                 }
             }

@@ -89,7 +89,11 @@ mod tests {
     fn punctuation_is_hex_escaped_like_kubespawner() {
         assert_eq!(escape_username("bob.jones"), "bob-2ejones");
         assert_eq!(escape_username("carol@uni.edu"), "carol-40uni-2eedu");
-        assert_eq!(escape_username("a-b"), "a-2db", "the escape character itself is escaped");
+        assert_eq!(
+            escape_username("a-b"),
+            "a-2db",
+            "the escape character itself is escaped"
+        );
         assert_eq!(escape_username("a_b"), "a-5fb");
     }
 

@@ -55,7 +55,11 @@ impl Metrics {
         });
         let in_flight = Gauge::default();
         let refused = Family::<RefusalLabels, Counter>::default();
-        registry.register("runs", "Runs finished, by command and outcome", runs.clone());
+        registry.register(
+            "runs",
+            "Runs finished, by command and outcome",
+            runs.clone(),
+        );
         registry.register(
             "step_duration_seconds",
             "Playbook step latency, by action",
@@ -137,9 +141,14 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(r#"opsbot_refused_requests_total{platform="slack",reason="bad_signature"} 1"#),
+            text.contains(
+                r#"opsbot_refused_requests_total{platform="slack",reason="bad_signature"} 1"#
+            ),
             "{text}"
         );
-        assert!(text.contains("opsbot_step_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("opsbot_step_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

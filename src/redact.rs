@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn secrets_are_replaced_in_text_and_nested_json() {
         let r = Redactor::new(vec!["xoxb-123456".to_string(), "abc".to_string()]);
-        assert_eq!(r.text("token xoxb-123456 used; abc stays"), "token <redacted> used; abc stays");
+        assert_eq!(
+            r.text("token xoxb-123456 used; abc stays"),
+            "token <redacted> used; abc stays"
+        );
         let v = r.json(serde_json::json!({"a": ["Bearer xoxb-123456"], "b": 1}));
         assert_eq!(v, serde_json::json!({"a": ["Bearer <redacted>"], "b": 1}));
     }

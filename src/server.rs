@@ -34,8 +34,14 @@ pub fn router(app: App) -> anyhow::Result<Router> {
 
 /// Serve `router` on `listener` until `shutdown` resolves; in-flight HTTP
 /// requests are answered before this returns.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
@@ -54,23 +60,37 @@ async fn readyz(State(app): State<App>) -> Response {
     let mut ready = audit == "ok";
     for name in ctx.clusters.names() {
         let state = match ctx.clusters.get(&name) {
-            Ok(client) => match tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await {
-                Ok(Ok(_)) => "ok".to_string(),
-                Ok(Err(e)) => format!("error: {e}"),
-                Err(_) => "error: no answer within 3s".to_string(),
-            },
+            Ok(client) => {
+                match tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await
+                {
+                    Ok(Ok(_)) => "ok".to_string(),
+                    Ok(Err(e)) => format!("error: {e}"),
+                    Err(_) => "error: no answer within 3s".to_string(),
+                }
+            }
             Err(e) => format!("error: {e}"),
         };
         ready &= state == "ok";
         clusters.insert(name, state.into());
     }
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(json!({ "ready": ready, "audit": audit, "clusters": clusters }))).into_response()
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({ "ready": ready, "audit": audit, "clusters": clusters })),
+    )
+        .into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         app.metrics.render(),
     )
         .into_response()

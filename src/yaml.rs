@@ -122,7 +122,8 @@ pub fn parse_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagn
         marked_yaml::LoaderOptions::default()
     }
     .error_on_duplicate_keys(true);
-    let node = marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(file, e))?;
+    let node =
+        marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(file, e))?;
     marked_yaml::from_node(&node).map_err(|e| {
         let (line, column) = e
             .start_mark()

@@ -18,10 +18,16 @@ async fn read_only_command_runs_and_its_story_is_in_the_audit_log() {
         matches!(updates[0], Update::Accepted { .. }),
         "the first answer is the acknowledgement: {updates:#?}"
     );
-    assert!(updates.iter().any(|u| matches!(u, Update::Step { .. })), "steps are shown live");
+    assert!(
+        updates.iter().any(|u| matches!(u, Update::Step { .. })),
+        "steps are shown live"
+    );
     let (outcome, output) = done_output(&updates);
     assert_eq!(outcome, Outcome::Succeeded, "{output}");
-    assert!(output.contains("staging"), "the result names the hub: {output}");
+    assert!(
+        output.contains("staging"),
+        "the result names the hub: {output}"
+    );
 
     let kinds = bot.kinds(run_of(&updates)).await;
     assert_eq!(kinds.first(), Some(&EventKind::Requested));
@@ -37,9 +43,15 @@ async fn unknown_command_is_refused_with_a_suggestion_and_records_nothing() {
     let mut bot = Bot::start().await;
     let updates = bot.ask("alice", "hub stauts staging").await;
     let (_, detail) = refusal(&updates);
-    assert!(detail.contains("hub status"), "suggests the near command: {detail}");
+    assert!(
+        detail.contains("hub status"),
+        "suggests the near command: {detail}"
+    );
     let runs = bot.audit().list(&Default::default()).await.expect("list");
-    assert!(runs.is_empty(), "a parse error runs nothing and records no run: {runs:?}");
+    assert!(
+        runs.is_empty(),
+        "a parse error runs nothing and records no run: {runs:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,19 +79,29 @@ async fn support_cannot_restart_a_hub_and_is_told_who_can() {
     assert!(reason.contains("may not"), "{reason}");
     assert!(detail.contains("alice"), "names who can: {detail}");
     let run = run_of(&updates);
-    assert_eq!(bot.kinds(run).await, vec![EventKind::Requested, EventKind::Denied]);
+    assert_eq!(
+        bot.kinds(run).await,
+        vec![EventKind::Requested, EventKind::Denied]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutating_run_waits_for_someone_else_and_runs_once_approved() {
     let mut bot = Bot::start().await;
-    let asked = bot.ask("alice", "hub restart staging --reason config change").await;
+    let asked = bot
+        .ask("alice", "hub restart staging --reason config change")
+        .await;
     let run = run_of(&asked);
     match asked.last().unwrap() {
-        Update::AwaitingApproval { plan, approvers, .. } => {
+        Update::AwaitingApproval {
+            plan, approvers, ..
+        } => {
             assert!(!plan.is_empty(), "the plan is shown");
             assert!(approvers.iter().any(|a| a == "carol"), "{approvers:?}");
-            assert!(!approvers.iter().any(|a| a == "alice"), "not the requester: {approvers:?}");
+            assert!(
+                !approvers.iter().any(|a| a == "alice"),
+                "not the requester: {approvers:?}"
+            );
         }
         other => panic!("expected an approval request, got {other:#?}"),
     }
@@ -89,18 +111,26 @@ async fn mutating_run_waits_for_someone_else_and_runs_once_approved() {
     assert!(reason.contains("cannot approve"), "{reason}");
 
     let approved = bot.ask("carol", &format!("approve {run}")).await;
-    assert!(approved.iter().any(|u| matches!(u, Update::Decided { approved: true, by, .. } if by == "carol")));
+    assert!(approved
+        .iter()
+        .any(|u| matches!(u, Update::Decided { approved: true, by, .. } if by == "carol")));
     let (outcome, output) = done_output(&approved);
     assert_eq!(outcome, Outcome::Succeeded, "{output}");
 
     let records = bot.records(run).await;
-    let approval = records.iter().find(|r| r.kind == EventKind::Approved).expect("approved record");
+    let approval = records
+        .iter()
+        .find(|r| r.kind == EventKind::Approved)
+        .expect("approved record");
     assert_eq!(approval.actor, "carol");
     assert_eq!(records.last().unwrap().kind, EventKind::Finished);
 
     let again = bot.ask("carol", &format!("approve {run}")).await;
     let (reason, _) = refusal(&again);
-    assert!(reason.contains("already ended"), "a finished run cannot be approved again: {reason}");
+    assert!(
+        reason.contains("already ended"),
+        "a finished run cannot be approved again: {reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +139,13 @@ async fn denied_approval_request_never_runs() {
     let asked = bot.ask("alice", "hub restart staging --reason try").await;
     let run = run_of(&asked);
     let denied = bot.ask("carol", &format!("deny {run}")).await;
-    assert!(denied.iter().any(|u| matches!(u, Update::Decided { approved: false, .. })));
+    assert!(denied.iter().any(|u| matches!(
+        u,
+        Update::Decided {
+            approved: false,
+            ..
+        }
+    )));
     let kinds = bot.kinds(run).await;
     assert_eq!(kinds.last(), Some(&EventKind::Rejected));
     assert!(!kinds.contains(&EventKind::Started), "{kinds:?}");
@@ -144,7 +180,10 @@ async fn slow_cluster_does_not_delay_the_acknowledgement_and_full_queue_says_bus
     bot.submit("bob", "hub status staging").await;
     bot.submit("bob", "hub status prod").await;
     let third = bot.ask("bob", "hub status staging").await;
-    let accepted = third.iter().filter(|u| matches!(u, Update::Accepted { .. })).count();
+    let accepted = third
+        .iter()
+        .filter(|u| matches!(u, Update::Accepted { .. }))
+        .count();
     let busy = third
         .iter()
         .any(|u| matches!(u, Update::Refused { reason, .. } if reason.contains("busy")));
@@ -166,12 +205,26 @@ async fn run_in_flight_at_a_crash_is_marked_interrupted_after_restart() {
         .append(opsbot::audit::NewEvent::requested("bob", serde_json::json!({ "person": "bob", "command": "hub status", "text": "hub status staging", "where": { "console": "bob" } })))
         .await
         .unwrap();
-    log.append(opsbot::audit::NewEvent::new(asked.run, EventKind::Started, "opsbot", serde_json::json!({}))).await.unwrap();
+    log.append(opsbot::audit::NewEvent::new(
+        asked.run,
+        EventKind::Started,
+        "opsbot",
+        serde_json::json!({}),
+    ))
+    .await
+    .unwrap();
     log.close().await;
 
     let bot = Bot::start_in(dir, audit_url, Limits::default()).await;
     let kinds = bot.kinds(asked.run).await;
-    assert_eq!(kinds, vec![EventKind::Requested, EventKind::Started, EventKind::Interrupted]);
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::Requested,
+            EventKind::Started,
+            EventKind::Interrupted
+        ]
+    );
     let report = bot.audit().verify().await.expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
@@ -179,7 +232,11 @@ async fn run_in_flight_at_a_crash_is_marked_interrupted_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_typed_into_chat_never_reaches_the_audit_log_or_the_reply() {
     let secret = "xoxb-1234567890-THIS-IS-SECRET";
-    let mut bot = Bot::start_with_env(&[("SLACK_BOT_TOKEN", secret), ("SLACK_SIGNING_SECRET", "another-secret-value")]).await;
+    let mut bot = Bot::start_with_env(&[
+        ("SLACK_BOT_TOKEN", secret),
+        ("SLACK_SIGNING_SECRET", "another-secret-value"),
+    ])
+    .await;
     let updates = bot.ask("alice", &format!("hub status {secret}")).await;
     let shown = format!("{updates:?}");
     assert!(!shown.contains(secret), "{shown}");

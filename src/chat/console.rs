@@ -56,12 +56,18 @@ pub async fn exec(
         match &u {
             Update::Accepted { run, .. } => waiting_for = Some(*run),
             Update::Done { run, outcome, .. } if waiting_for.is_none_or(|w| w == *run) => {
-                return if *outcome == Outcome::Succeeded { Ending::Ok } else { Ending::Failed };
+                return if *outcome == Outcome::Succeeded {
+                    Ending::Ok
+                } else {
+                    Ending::Failed
+                };
             }
             Update::AwaitingApproval { run, .. } if waiting_for.is_none_or(|w| w == *run) => {
                 return Ending::AwaitingApproval
             }
-            Update::Refused { run, .. } if waiting_for.is_none() || *run == waiting_for => return Ending::Failed,
+            Update::Refused { run, .. } if waiting_for.is_none() || *run == waiting_for => {
+                return Ending::Failed
+            }
             Update::Info { .. } if waiting_for.is_none() => return Ending::Ok,
             _ => {}
         }
@@ -73,30 +79,66 @@ pub async fn exec(
 pub fn render(u: &Update) -> String {
     let mut s = String::new();
     match u {
-        Update::Accepted { run, command, person } => {
+        Update::Accepted {
+            run,
+            command,
+            person,
+        } => {
             let _ = write!(s, "▶ run {run}: `{command}` accepted for {person}");
         }
         Update::Step { step, .. } => {
-            let mark = if step.outcome == "ok" { "✓" } else if step.outcome == "skipped" { "·" } else { "✗" };
+            let mark = if step.outcome == "ok" {
+                "✓"
+            } else if step.outcome == "skipped" {
+                "·"
+            } else {
+                "✗"
+            };
             let dry = if step.dry_run { " (dry run)" } else { "" };
-            let _ = write!(s, "  {mark} {:<12} {:<22} {}  {} ms{dry}", step.id, step.action, step.target, step.millis);
+            let _ = write!(
+                s,
+                "  {mark} {:<12} {:<22} {}  {} ms{dry}",
+                step.id, step.action, step.target, step.millis
+            );
             if step.outcome != "ok" && step.outcome != "skipped" {
                 let _ = write!(s, "\n      {}", step.outcome);
             }
         }
-        Update::AwaitingApproval { run, command, person, plan, approvers, expires_in } => {
-            let _ = writeln!(s, "⏸ run {run}: `{command}` by {person} needs approval from someone else. It would:");
+        Update::AwaitingApproval {
+            run,
+            command,
+            person,
+            plan,
+            approvers,
+            expires_in,
+        } => {
+            let _ = writeln!(
+                s,
+                "⏸ run {run}: `{command}` by {person} needs approval from someone else. It would:"
+            );
             for p in plan {
                 let _ = writeln!(s, "    - {p}");
             }
-            let who = if approvers.is_empty() { "nobody is configured".to_string() } else { approvers.join(", ") };
+            let who = if approvers.is_empty() {
+                "nobody is configured".to_string()
+            } else {
+                approvers.join(", ")
+            };
             let _ = write!(s, "  Who can approve: {who}. The request expires in {expires_in}.\n  Approve with `approve {run}`, refuse with `deny {run}`.");
         }
         Update::Decided { run, by, approved } => {
             let verb = if *approved { "approved" } else { "denied" };
             let _ = write!(s, "☑ run {run} {verb} by {by}");
         }
-        Update::Done { run, command, person, outcome, output, millis, .. } => {
+        Update::Done {
+            run,
+            command,
+            person,
+            outcome,
+            output,
+            millis,
+            ..
+        } => {
             let mark = match outcome {
                 Outcome::Succeeded => "✔",
                 Outcome::Partial => "◐",
@@ -107,9 +149,16 @@ pub fn render(u: &Update) -> String {
             if !body.is_empty() {
                 let _ = writeln!(s, "{body}");
             }
-            let _ = write!(s, "— audit: run {run} · {person} · `{command}` · `audit {run}` shows every step");
+            let _ = write!(
+                s,
+                "— audit: run {run} · {person} · `{command}` · `audit {run}` shows every step"
+            );
         }
-        Update::Refused { run, reason, detail } => {
+        Update::Refused {
+            run,
+            reason,
+            detail,
+        } => {
             let _ = write!(s, "✖ {reason}");
             if let Some(r) = run {
                 let _ = write!(s, " (run {r})");

@@ -17,7 +17,9 @@ use futures::future::BoxFuture;
 pub use crate::audit::RunId;
 
 /// Where a request came from; people are linked to an id on each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     Slack,

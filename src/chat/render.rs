@@ -26,7 +26,14 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     };
     let mut out = line(&mut headers.iter().copied());
     out.push('\n');
-    out.push_str(&line(&mut widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str)));
+    out.push_str(&line(
+        &mut widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    ));
     out.push('\n');
     for row in rows {
         out.push_str(&line(&mut row.iter().map(String::as_str)));
@@ -41,7 +48,13 @@ mod tests {
 
     #[test]
     fn table_columns_line_up_under_their_headers() {
-        let t = table(&["hub", "cluster"], &[vec!["staging".into(), "aws-us".into()], vec!["é".into(), "x".into()]]);
+        let t = table(
+            &["hub", "cluster"],
+            &[
+                vec!["staging".into(), "aws-us".into()],
+                vec!["é".into(), "x".into()],
+            ],
+        );
         insta::assert_snapshot!(t, @r"
         hub      cluster
         -------  -------

@@ -48,7 +48,9 @@ struct RawArg {
     description: Option<String>,
 }
 
-const TYPES: &[&str] = &["string", "int", "bool", "duration", "enum", "text", "cluster", "hub", "node", "user"];
+const TYPES: &[&str] = &[
+    "string", "int", "bool", "duration", "enum", "text", "cluster", "hub", "node", "user",
+];
 
 fn implicit(placeholder: &str) -> &'static str {
     match placeholder {
@@ -102,37 +104,65 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
             }
         },
         (Some(p), Some(_)) => {
-            problems.push(at(p.span(), format!("`{name}` has both `playbook` and `builtin`; give exactly one")));
+            problems.push(at(
+                p.span(),
+                format!("`{name}` has both `playbook` and `builtin`; give exactly one"),
+            ));
             Target::Builtin(Builtin::Help)
         }
         (None, None) => {
-            problems.push(at(e.command.span(), format!("`{name}` needs `playbook: NAME` (or `builtin: ...`) to say what it runs")));
+            problems.push(at(
+                e.command.span(),
+                format!("`{name}` needs `playbook: NAME` (or `builtin: ...`) to say what it runs"),
+            ));
             Target::Builtin(Builtin::Help)
         }
     };
     let mut args = Vec::new();
-    let known: Vec<String> = slots.iter().flat_map(|s| [Some(s.placeholder.clone()), s.flag.clone()]).flatten().collect();
+    let known: Vec<String> = slots
+        .iter()
+        .flat_map(|s| [Some(s.placeholder.clone()), s.flag.clone()])
+        .flatten()
+        .collect();
     for key in e.args.keys() {
         if !known.contains(key) {
-            let span = e.args[key].ty.as_ref().map(|t| t.span().clone()).unwrap_or_else(|| e.command.span().clone());
-            problems.push(at(&span, format!("args.{key}: `{key}` is not in the usage `{}`; arguments there: {}", e.command.as_str(), known.join(", "))));
+            let span = e.args[key]
+                .ty
+                .as_ref()
+                .map(|t| t.span().clone())
+                .unwrap_or_else(|| e.command.span().clone());
+            problems.push(at(
+                &span,
+                format!(
+                    "args.{key}: `{key}` is not in the usage `{}`; arguments there: {}",
+                    e.command.as_str(),
+                    known.join(", ")
+                ),
+            ));
         }
     }
     for slot in &slots {
-        let raw = e.args.get(&slot.placeholder).or_else(|| slot.flag.as_ref().and_then(|f| e.args.get(f)));
+        let raw = e
+            .args
+            .get(&slot.placeholder)
+            .or_else(|| slot.flag.as_ref().and_then(|f| e.args.get(f)));
         let ty_word = if slot.switch {
             "bool".to_string()
         } else {
-            raw.and_then(|r| r.ty.as_ref().map(|t| t.to_string())).unwrap_or_else(|| implicit(&slot.placeholder).to_string())
+            raw.and_then(|r| r.ty.as_ref().map(|t| t.to_string()))
+                .unwrap_or_else(|| implicit(&slot.placeholder).to_string())
         };
-        let ty_span = raw.and_then(|r| r.ty.as_ref().map(|t| t.span().clone())).unwrap_or_else(|| e.command.span().clone());
+        let ty_span = raw
+            .and_then(|r| r.ty.as_ref().map(|t| t.span().clone()))
+            .unwrap_or_else(|| e.command.span().clone());
         let ty = match ty_word.as_str() {
             "string" => {
                 let pattern = match raw.and_then(|r| r.pattern.as_ref()) {
                     Some(p) => match regex::Regex::new(&format!("^(?:{})$", p.as_str())) {
                         Ok(r) => Some(r),
                         Err(err) => {
-                            problems.push(at(p.span(), format!("pattern is not a valid regex: {err}")));
+                            problems
+                                .push(at(p.span(), format!("pattern is not a valid regex: {err}")));
                             None
                         }
                     },
@@ -140,33 +170,60 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
                 };
                 ArgType::Str { pattern }
             }
-            "int" => ArgType::Int { min: raw.and_then(|r| r.min), max: raw.and_then(|r| r.max) },
+            "int" => ArgType::Int {
+                min: raw.and_then(|r| r.min),
+                max: raw.and_then(|r| r.max),
+            },
             "bool" => ArgType::Bool,
             "duration" => ArgType::Duration,
             "enum" => {
                 let values = raw.map(|r| r.values.clone()).unwrap_or_default();
                 if values.is_empty() {
-                    problems.push(at(&ty_span, format!("`{}` is an enum without `values: [...]`", slot.placeholder)));
+                    problems.push(at(
+                        &ty_span,
+                        format!("`{}` is an enum without `values: [...]`", slot.placeholder),
+                    ));
                 }
                 ArgType::Enum { values }
             }
-            "text" => ArgType::Text { max_len: raw.and_then(|r| r.max_len) },
+            "text" => ArgType::Text {
+                max_len: raw.and_then(|r| r.max_len),
+            },
             "cluster" => ArgType::Cluster,
             "hub" => ArgType::Hub,
             "node" => ArgType::Node,
             "user" => ArgType::User,
             other => {
-                let hint = strsim_best(other, TYPES).map(|b| format!(" Did you mean `{b}`?")).unwrap_or_default();
-                problems.push(at(&ty_span, format!("unknown type `{other}`; types are {}.{hint}", TYPES.join(", "))));
+                let hint = strsim_best(other, TYPES)
+                    .map(|b| format!(" Did you mean `{b}`?"))
+                    .unwrap_or_default();
+                problems.push(at(
+                    &ty_span,
+                    format!(
+                        "unknown type `{other}`; types are {}.{hint}",
+                        TYPES.join(", ")
+                    ),
+                ));
                 ArgType::Str { pattern: None }
             }
         };
         let is_text = matches!(ty, ArgType::Text { .. });
-        if is_text && slot.flag.is_none() && slots.iter().filter(|s| s.flag.is_none()).last().map(|s| &s.placeholder) != Some(&slot.placeholder) {
+        if is_text
+            && slot.flag.is_none()
+            && slots
+                .iter()
+                .filter(|s| s.flag.is_none())
+                .last()
+                .map(|s| &s.placeholder)
+                != Some(&slot.placeholder)
+        {
             problems.push(at(e.command.span(), format!("the text argument <{}> takes the rest of the line, so it must be the last positional", slot.placeholder)));
         }
         let mut spec = ArgSpec {
-            name: slot.flag.clone().unwrap_or_else(|| slot.placeholder.clone()),
+            name: slot
+                .flag
+                .clone()
+                .unwrap_or_else(|| slot.placeholder.clone()),
             placeholder: slot.placeholder.clone(),
             ty,
             required: slot.required,
@@ -180,7 +237,14 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
         if let Some(d) = raw.and_then(|r| r.default.as_ref()) {
             match super::parse::convert(&spec, d.as_str(), &NoNames) {
                 Ok(v) => spec.default = Some(v),
-                Err(msg) => problems.push(at(d.span(), format!("default `{}` is not a valid {}: {msg}", d.as_str(), spec.ty.word()))),
+                Err(msg) => problems.push(at(
+                    d.span(),
+                    format!(
+                        "default `{}` is not a valid {}: {msg}",
+                        d.as_str(),
+                        spec.ty.word()
+                    ),
+                )),
             }
         }
         args.push(spec);
@@ -196,12 +260,29 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
         line,
     };
     if problems.is_empty() {
-        let alone = Grammar { commands: vec![spec.clone()] };
+        let alone = Grammar {
+            commands: vec![spec.clone()],
+        };
         for ex in &e.examples {
             match alone.parse(ex, &NoNames) {
                 Ok(inv) if inv.command == spec.name => {}
-                Ok(inv) => problems.push(at(ex.span(), format!("example `{}` parses as `{}`, not `{}`", ex.as_str(), inv.command, spec.name))),
-                Err(err) => problems.push(at(ex.span(), format!("example `{}` does not parse: {}", ex.as_str(), err.to_string().lines().next().unwrap_or_default()))),
+                Ok(inv) => problems.push(at(
+                    ex.span(),
+                    format!(
+                        "example `{}` parses as `{}`, not `{}`",
+                        ex.as_str(),
+                        inv.command,
+                        spec.name
+                    ),
+                )),
+                Err(err) => problems.push(at(
+                    ex.span(),
+                    format!(
+                        "example `{}` does not parse: {}",
+                        ex.as_str(),
+                        err.to_string().lines().next().unwrap_or_default()
+                    ),
+                )),
             }
         }
     }
@@ -226,7 +307,10 @@ pub fn check_all(commands: &[CommandSpec]) -> Diagnostics {
                 file: c.file.clone(),
                 line: c.line,
                 column: 1,
-                message: format!("`{}` is already defined at {}:{}; each command is defined once", c.name, first.file, first.line),
+                message: format!(
+                    "`{}` is already defined at {}:{}; each command is defined once",
+                    c.name, first.file, first.line
+                ),
             });
         }
     }

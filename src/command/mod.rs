@@ -177,24 +177,40 @@ impl Value {
     /// `{name, escaped, pod}` for users, arrays for lists.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Value::Str(s) | Value::Text(s) | Value::Enum(s) | Value::Cluster(s) | Value::Hub(s) | Value::Node(s) => json!(s),
+            Value::Str(s)
+            | Value::Text(s)
+            | Value::Enum(s)
+            | Value::Cluster(s)
+            | Value::Hub(s)
+            | Value::Node(s) => json!(s),
             Value::Int(i) => json!(i),
             Value::Bool(b) => json!(b),
             Value::Duration(d) => json!(humantime::format_duration(*d).to_string()),
             Value::User(u) => json!({ "name": u.raw, "escaped": u.escaped, "pod": u.pod_name() }),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
         }
     }
 
     /// How the value is written back into a command line.
     fn to_word(&self) -> String {
         match self {
-            Value::Str(s) | Value::Text(s) | Value::Enum(s) | Value::Cluster(s) | Value::Hub(s) | Value::Node(s) => quote(s),
+            Value::Str(s)
+            | Value::Text(s)
+            | Value::Enum(s)
+            | Value::Cluster(s)
+            | Value::Hub(s)
+            | Value::Node(s) => quote(s),
             Value::Int(i) => i.to_string(),
             Value::Bool(b) => b.to_string(),
             Value::Duration(d) => humantime::format_duration(*d).to_string().replace(' ', ""),
             Value::User(u) => quote(&u.raw),
-            Value::List(items) => items.iter().map(Value::to_word).collect::<Vec<_>>().join(" "),
+            Value::List(items) => items
+                .iter()
+                .map(Value::to_word)
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
@@ -203,7 +219,9 @@ impl Value {
 fn quote(s: &str) -> String {
     let plain = !s.is_empty()
         && !s.starts_with("--")
-        && !s.chars().any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '‘' | '’' | '“' | '”'));
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '‘' | '’' | '“' | '”'));
     if plain {
         s.to_string()
     } else if !s.contains('"') {
@@ -226,7 +244,12 @@ pub struct Invocation {
 impl Invocation {
     /// All arguments as one JSON object.
     pub fn args_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(self.args.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+        serde_json::Value::Object(
+            self.args
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
     }
 
     /// A canonical command line that parses back to this invocation.
@@ -247,7 +270,9 @@ impl Invocation {
                         words.push(format!("--{flag} {}", i.to_word()));
                     }
                 }
-                (Some(v), false) if a.default.as_ref() != Some(v) || a.required => words.push(format!("--{flag} {}", v.to_word())),
+                (Some(v), false) if a.default.as_ref() != Some(v) || a.required => {
+                    words.push(format!("--{flag} {}", v.to_word()))
+                }
                 _ => {}
             }
         }
@@ -282,7 +307,10 @@ pub enum ParseError {
     #[error("{0}")]
     Syntax(String),
     #[error("{}", unknown_text(.text, .suggestions))]
-    Unknown { text: String, suggestions: Vec<String> },
+    Unknown {
+        text: String,
+        suggestions: Vec<String>,
+    },
     #[error("{message}\nUsage: `{usage}`{}", example_text(.examples))]
     Usage {
         command: String,
@@ -293,7 +321,11 @@ pub enum ParseError {
 }
 
 fn unknown_text(text: &str, suggestions: &[String]) -> String {
-    let first: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let first: String = text
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
     match suggestions {
         [] => format!("I don't know the command `{first}`. `help` lists the commands."),
         [one] => format!("I don't know the command `{first}`. Did you mean `{one}`? (`help {one}` shows how to use it)"),
@@ -335,14 +367,25 @@ impl Grammar {
     /// the directory has its own `builtin.yaml`.
     pub fn load_dir(dir: &Path) -> Result<Grammar, Diagnostics> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| Diagnostics::from(crate::yaml::Diagnostic::file(dir.display().to_string(), format!("cannot read the commands directory: {e}"))))?
+            .map_err(|e| {
+                Diagnostics::from(crate::yaml::Diagnostic::file(
+                    dir.display().to_string(),
+                    format!("cannot read the commands directory: {e}"),
+                ))
+            })?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
             .collect();
         entries.sort();
-        let has_builtins = entries.iter().any(|p| p.file_name().is_some_and(|f| f == "builtin.yaml"));
-        let mut grammar = if has_builtins { Grammar::default() } else { Grammar::from_str("<builtin>/builtin.yaml", BUILTINS)? };
+        let has_builtins = entries
+            .iter()
+            .any(|p| p.file_name().is_some_and(|f| f == "builtin.yaml"));
+        let mut grammar = if has_builtins {
+            Grammar::default()
+        } else {
+            Grammar::from_str("<builtin>/builtin.yaml", BUILTINS)?
+        };
         let mut problems = Diagnostics::default();
         for p in entries {
             let name = p.display().to_string();
@@ -351,7 +394,10 @@ impl Grammar {
                     Ok(cmds) => grammar.commands.extend(cmds),
                     Err(d) => problems.extend(d),
                 },
-                Err(e) => problems.push(crate::yaml::Diagnostic::file(&name, format!("cannot read: {e}"))),
+                Err(e) => problems.push(crate::yaml::Diagnostic::file(
+                    &name,
+                    format!("cannot read: {e}"),
+                )),
             }
         }
         problems.extend(load::check_all(&grammar.commands));
@@ -366,7 +412,8 @@ impl Grammar {
 
     /// The embedded builtins alone.
     pub fn builtins() -> Grammar {
-        Grammar::from_str("<builtin>/builtin.yaml", BUILTINS).expect("the embedded builtins are valid (tested)")
+        Grammar::from_str("<builtin>/builtin.yaml", BUILTINS)
+            .expect("the embedded builtins are valid (tested)")
     }
 
     /// Both grammars' commands; a name defined twice is an error.

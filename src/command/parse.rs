@@ -18,13 +18,22 @@ pub fn parse(g: &Grammar, text: &str, names: &dyn Names) -> Result<Invocation, P
         .iter()
         .filter(|c| {
             let words: Vec<&str> = c.name.split(' ').collect();
-            words.len() <= lower.len() && words.iter().zip(&lower).all(|(w, t)| *w == t) && tokens[..words.len()].iter().all(|t| !t.quoted)
+            words.len() <= lower.len()
+                && words.iter().zip(&lower).all(|(w, t)| *w == t)
+                && tokens[..words.len()].iter().all(|t| !t.quoted)
         })
         .max_by_key(|c| c.name.split(' ').count())
-        .ok_or_else(|| ParseError::Unknown { text: text.trim().to_string(), suggestions: suggest(g, text) })?;
+        .ok_or_else(|| ParseError::Unknown {
+            text: text.trim().to_string(),
+            suggestions: suggest(g, text),
+        })?;
     let rest = &tokens[spec.name.split(' ').count()..];
     let args = bind(spec, rest, names).map_err(|message| usage_error(spec, message))?;
-    let mut inv = Invocation { command: spec.name.clone(), args, text: String::new() };
+    let mut inv = Invocation {
+        command: spec.name.clone(),
+        args,
+        text: String::new(),
+    };
     inv.text = inv.to_text(spec);
     Ok(inv)
 }
@@ -39,10 +48,17 @@ fn usage_error(spec: &CommandSpec, message: String) -> ParseError {
 }
 
 /// Assign words to the command's slots and type them.
-fn bind(spec: &CommandSpec, rest: &[Token], names: &dyn Names) -> Result<BTreeMap<String, Value>, String> {
+fn bind(
+    spec: &CommandSpec,
+    rest: &[Token],
+    names: &dyn Names,
+) -> Result<BTreeMap<String, Value>, String> {
     let options: Vec<&ArgSpec> = spec.args.iter().filter(|a| a.flag.is_some()).collect();
     let positionals: Vec<&ArgSpec> = spec.args.iter().filter(|a| a.flag.is_none()).collect();
-    let is_known_flag = |t: &Token| t.flag().is_some_and(|f| options.iter().any(|o| o.flag.as_deref() == Some(f)));
+    let is_known_flag = |t: &Token| {
+        t.flag()
+            .is_some_and(|f| options.iter().any(|o| o.flag.as_deref() == Some(f)))
+    };
     let mut args: BTreeMap<String, Value> = BTreeMap::new();
     let mut pos = 0;
     let mut i = 0;
@@ -50,7 +66,10 @@ fn bind(spec: &CommandSpec, rest: &[Token], names: &dyn Names) -> Result<BTreeMa
         let t = &rest[i];
         if let Some(flag) = t.flag() {
             let Some(opt) = options.iter().find(|o| o.flag.as_deref() == Some(flag)) else {
-                let known: Vec<String> = options.iter().filter_map(|o| o.flag.as_ref().map(|f| format!("--{f}"))).collect();
+                let known: Vec<String> = options
+                    .iter()
+                    .filter_map(|o| o.flag.as_ref().map(|f| format!("--{f}")))
+                    .collect();
                 let hint = known
                     .iter()
                     .map(|k| (strsim::jaro_winkler(&format!("--{flag}"), k), k))
@@ -61,7 +80,10 @@ fn bind(spec: &CommandSpec, rest: &[Token], names: &dyn Names) -> Result<BTreeMa
                 return Err(if known.is_empty() {
                     format!("`{}` takes no options, but got `--{flag}`.", spec.name)
                 } else {
-                    format!("unknown option `--{flag}`.{hint} Options: {}.", known.join(", "))
+                    format!(
+                        "unknown option `--{flag}`.{hint} Options: {}.",
+                        known.join(", ")
+                    )
                 });
             };
             i += 1;
@@ -81,12 +103,22 @@ fn bind(spec: &CommandSpec, rest: &[Token], names: &dyn Names) -> Result<BTreeMa
                 vec![]
             };
             if words.is_empty() {
-                return Err(format!("`--{flag}` needs a value: `--{flag} <{}>`.", opt.placeholder));
+                return Err(format!(
+                    "`--{flag}` needs a value: `--{flag} <{}>`.",
+                    opt.placeholder
+                ));
             }
-            let joined = words.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+            let joined = words
+                .iter()
+                .map(|t| t.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
             let v = convert(opt, &joined, names).map_err(|m| format!("`--{flag}`: {m}"))?;
             if opt.repeated {
-                match args.entry(opt.name.clone()).or_insert_with(|| Value::List(vec![])) {
+                match args
+                    .entry(opt.name.clone())
+                    .or_insert_with(|| Value::List(vec![]))
+                {
                     Value::List(items) => items.push(v),
                     _ => unreachable!("repeated options are lists"),
                 }
@@ -96,21 +128,37 @@ fn bind(spec: &CommandSpec, rest: &[Token], names: &dyn Names) -> Result<BTreeMa
             continue;
         }
         let Some(slot) = positionals.get(pos) else {
-            return Err(format!("unexpected `{}`: `{}` takes {} argument(s).", t.text, spec.name, positionals.len()));
+            return Err(format!(
+                "unexpected `{}`: `{}` takes {} argument(s).",
+                t.text,
+                spec.name,
+                positionals.len()
+            ));
         };
         if matches!(slot.ty, ArgType::Text { .. }) || slot.variadic {
             let n = rest[i..].iter().take_while(|t| !is_known_flag(t)).count();
             let taken = &rest[i..i + n];
             i += n;
             let v = if slot.variadic && !matches!(slot.ty, ArgType::Text { .. }) {
-                Value::List(taken.iter().map(|t| convert(slot, &t.text, names)).collect::<Result<_, _>>().map_err(|m| format!("<{}>: {m}", slot.placeholder))?)
+                Value::List(
+                    taken
+                        .iter()
+                        .map(|t| convert(slot, &t.text, names))
+                        .collect::<Result<_, _>>()
+                        .map_err(|m| format!("<{}>: {m}", slot.placeholder))?,
+                )
             } else {
-                let joined = taken.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+                let joined = taken
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 convert(slot, &joined, names).map_err(|m| format!("<{}>: {m}", slot.placeholder))?
             };
             args.insert(slot.name.clone(), v);
         } else {
-            let v = convert(slot, &t.text, names).map_err(|m| format!("<{}>: {m}", slot.placeholder))?;
+            let v = convert(slot, &t.text, names)
+                .map_err(|m| format!("<{}>: {m}", slot.placeholder))?;
             args.insert(slot.name.clone(), v);
             i += 1;
         }
@@ -147,7 +195,8 @@ fn near<'a>(word: &str, candidates: &'a [String]) -> Option<&'a String> {
 fn is_k8s_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -158,22 +207,36 @@ pub fn convert(arg: &ArgSpec, word: &str, names: &dyn Names) -> Result<Value, St
         if list.is_empty() || list.iter().any(|n| n == word) {
             return Ok(());
         }
-        let hint = near(word, &list).map(|n| format!(" Did you mean `{n}`?")).unwrap_or_default();
-        Err(format!("unknown {kind} `{word}`.{hint} Known {kind}s: {}.", list.join(", ")))
+        let hint = near(word, &list)
+            .map(|n| format!(" Did you mean `{n}`?"))
+            .unwrap_or_default();
+        Err(format!(
+            "unknown {kind} `{word}`.{hint} Known {kind}s: {}.",
+            list.join(", ")
+        ))
     };
     match &arg.ty {
         ArgType::Str { pattern } => {
             if let Some(p) = pattern {
                 if !p.is_match(word) {
-                    return Err(format!("`{word}` does not have the expected form ({}).", p.as_str().trim_start_matches("^(?:").trim_end_matches(")$")));
+                    return Err(format!(
+                        "`{word}` does not have the expected form ({}).",
+                        p.as_str().trim_start_matches("^(?:").trim_end_matches(")$")
+                    ));
                 }
             }
             Ok(Value::Str(word.to_string()))
         }
         ArgType::Int { min, max } => {
-            let n: i64 = word.parse().map_err(|_| format!("`{word}` is not a whole number."))?;
+            let n: i64 = word
+                .parse()
+                .map_err(|_| format!("`{word}` is not a whole number."))?;
             if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                return Err(format!("{n} is out of range ({}..{}).", min.map(|m| m.to_string()).unwrap_or_default(), max.map(|m| m.to_string()).unwrap_or_default()));
+                return Err(format!(
+                    "{n} is out of range ({}..{}).",
+                    min.map(|m| m.to_string()).unwrap_or_default(),
+                    max.map(|m| m.to_string()).unwrap_or_default()
+                ));
             }
             Ok(Value::Int(n))
         }
@@ -189,8 +252,13 @@ pub fn convert(arg: &ArgSpec, word: &str, names: &dyn Names) -> Result<Value, St
             if values.iter().any(|v| v == word) {
                 Ok(Value::Enum(word.to_string()))
             } else {
-                let hint = near(word, values).map(|n| format!(" Did you mean `{n}`?")).unwrap_or_default();
-                Err(format!("`{word}` is not one of {}.{hint}", values.join(", ")))
+                let hint = near(word, values)
+                    .map(|n| format!(" Did you mean `{n}`?"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "`{word}` is not one of {}.{hint}",
+                    values.join(", ")
+                ))
             }
         }
         ArgType::Text { max_len } => {
@@ -199,7 +267,10 @@ pub fn convert(arg: &ArgSpec, word: &str, names: &dyn Names) -> Result<Value, St
             }
             if let Some(m) = max_len {
                 if word.chars().count() > *m {
-                    return Err(format!("the text is {} characters; at most {m}.", word.chars().count()));
+                    return Err(format!(
+                        "the text is {} characters; at most {m}.",
+                        word.chars().count()
+                    ));
                 }
             }
             Ok(Value::Text(word.to_string()))
@@ -220,11 +291,15 @@ pub fn convert(arg: &ArgSpec, word: &str, names: &dyn Names) -> Result<Value, St
         }
         ArgType::Node => {
             if !is_k8s_name(word) {
-                return Err(format!("`{word}` is not a Kubernetes node name (lower-case letters, digits, - and .)."));
+                return Err(format!(
+                    "`{word}` is not a Kubernetes node name (lower-case letters, digits, - and .)."
+                ));
             }
             Ok(Value::Node(word.to_string()))
         }
-        ArgType::User => Username::new(word).map(Value::User).map_err(|e| format!("{e}.")),
+        ArgType::User => Username::new(word)
+            .map(Value::User)
+            .map_err(|e| format!("{e}.")),
     }
 }
 
@@ -239,7 +314,11 @@ pub fn suggest(g: &Grammar, text: &str) -> Vec<String> {
         }
         let typed = words.iter().take(n).cloned().collect::<Vec<_>>().join(" ");
         let mut score = strsim::jaro_winkler(&typed, &c.name);
-        if words.first().is_some_and(|w| c.name.split(' ').next() == Some(w.as_str())) && n > 1 {
+        if words
+            .first()
+            .is_some_and(|w| c.name.split(' ').next() == Some(w.as_str()))
+            && n > 1
+        {
             score = score.max(0.8);
         }
         if score > 0.78 {
@@ -250,5 +329,10 @@ pub fn suggest(g: &Grammar, text: &str) -> Vec<String> {
     // A clear winner is suggested alone.
     let best = scored.first().map(|s| s.0).unwrap_or(0.0);
     let cut = if best > 0.9 { best - 0.02 } else { 0.0 };
-    scored.into_iter().filter(|(s, _)| *s >= cut).map(|(_, n)| n).take(5).collect()
+    scored
+        .into_iter()
+        .filter(|(s, _)| *s >= cut)
+        .map(|(_, n)| n)
+        .take(5)
+        .collect()
 }

@@ -16,7 +16,8 @@ impl Names for Fleet {
 }
 
 fn shipped() -> Grammar {
-    Grammar::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/commands"))).expect("shipped commands load")
+    Grammar::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/commands")))
+        .expect("shipped commands load")
 }
 
 fn usage_message(e: ParseError) -> String {
@@ -29,7 +30,9 @@ fn shipped_commands_load_and_every_example_parses() {
     assert!(g.get("hub status").is_some() && g.get("help").is_some());
     for c in g.commands() {
         for ex in &c.examples {
-            let inv = g.parse(ex, &NoNames).unwrap_or_else(|e| panic!("{ex}: {e}"));
+            let inv = g
+                .parse(ex, &NoNames)
+                .unwrap_or_else(|e| panic!("{ex}: {e}"));
             assert_eq!(inv.command, c.name, "{ex}");
         }
     }
@@ -38,7 +41,9 @@ fn shipped_commands_load_and_every_example_parses() {
 #[test]
 fn literal_words_win_over_placeholders() {
     let g = shipped();
-    let inv = g.parse("hub restart staging --reason config change", &Fleet).unwrap();
+    let inv = g
+        .parse("hub restart staging --reason config change", &Fleet)
+        .unwrap();
     assert_eq!(inv.command, "hub restart");
     assert_eq!(inv.args["reason"], Value::Text("config change".into()));
     assert_eq!(inv.args["hub"], Value::Hub("staging".into()));
@@ -47,14 +52,19 @@ fn literal_words_win_over_placeholders() {
 #[test]
 fn options_switches_and_defaults_are_typed() {
     let g = shipped();
-    let inv = g.parse("logs staging hub --tail=20 --previous", &Fleet).unwrap();
+    let inv = g
+        .parse("logs staging hub --tail=20 --previous", &Fleet)
+        .unwrap();
     assert_eq!(inv.args["tail"], Value::Int(20));
     assert_eq!(inv.args["previous"], Value::Bool(true));
     let inv = g.parse("logs staging proxy", &Fleet).unwrap();
     assert_eq!(inv.args["tail"], Value::Int(50), "default");
     assert_eq!(inv.args["previous"], Value::Bool(false));
     let inv = g.parse("events staging --since 30m", &Fleet).unwrap();
-    assert_eq!(inv.args["since"], Value::Duration(std::time::Duration::from_secs(1800)));
+    assert_eq!(
+        inv.args["since"],
+        Value::Duration(std::time::Duration::from_secs(1800))
+    );
     assert_eq!(inv.args_json()["since"], "30m");
 }
 
@@ -62,7 +72,10 @@ fn options_switches_and_defaults_are_typed() {
 fn users_are_escaped_like_kubespawner() {
     let g = shipped();
     let inv = g.parse("user status staging bob.jones", &Fleet).unwrap();
-    assert_eq!(inv.args_json()["user"], serde_json::json!({ "name": "bob.jones", "escaped": "bob-2ejones", "pod": "jupyter-bob-2ejones" }));
+    assert_eq!(
+        inv.args_json()["user"],
+        serde_json::json!({ "name": "bob.jones", "escaped": "bob-2ejones", "pod": "jupyter-bob-2ejones" })
+    );
 }
 
 #[test]
@@ -86,7 +99,10 @@ fn missing_and_extra_arguments_show_the_usage() {
     let g = shipped();
     let e = g.parse("hub restart staging", &Fleet).unwrap_err();
     assert_eq!(e.command(), Some("hub restart"));
-    assert!(e.to_string().starts_with("missing `--reason <text>`."), "{e}");
+    assert!(
+        e.to_string().starts_with("missing `--reason <text>`."),
+        "{e}"
+    );
     let e = g.parse("users staging extra", &Fleet).unwrap_err();
     assert!(e.to_string().contains("unexpected `extra`"), "{e}");
     let e = g.parse("logs staging hub --tial 5", &Fleet).unwrap_err();
@@ -100,15 +116,22 @@ fn missing_and_extra_arguments_show_the_usage() {
 #[test]
 fn quotes_group_and_unbalanced_quotes_are_explained() {
     let g = shipped();
-    let inv = g.parse("hub restart staging --reason 'stuck \"spawner\"'", &Fleet).unwrap();
+    let inv = g
+        .parse("hub restart staging --reason 'stuck \"spawner\"'", &Fleet)
+        .unwrap();
     assert_eq!(inv.args["reason"], Value::Text("stuck \"spawner\"".into()));
-    let e = g.parse("hub restart staging --reason 'oops", &Fleet).unwrap_err();
+    let e = g
+        .parse("hub restart staging --reason 'oops", &Fleet)
+        .unwrap_err();
     assert!(matches!(e, ParseError::Syntax(_)), "{e}");
 }
 
 #[test]
 fn empty_input_says_what_to_type() {
-    assert_eq!(shipped().parse("   ", &Fleet).unwrap_err(), ParseError::Empty);
+    assert_eq!(
+        shipped().parse("   ", &Fleet).unwrap_err(),
+        ParseError::Empty
+    );
 }
 
 #[test]
@@ -116,7 +139,10 @@ fn load_errors_name_file_line_and_column() {
     let text = "- command: hub status <hub>\n  summary: x\n  playbook: hub-status\n  args:\n    hub: { type: hubb }\n- command: hub status <hub>\n  summary: again\n  playbook: hub-status\n- command: broken [--tail <n>\n  summary: y\n  playbook: logs\n";
     let d = Grammar::from_str("commands/x.yaml", text).unwrap_err();
     let all = d.to_string();
-    assert!(all.contains("commands/x.yaml:5:18: unknown type `hubb`"), "{all}");
+    assert!(
+        all.contains("commands/x.yaml:5:18: unknown type `hubb`"),
+        "{all}"
+    );
     assert!(all.contains("Did you mean `hub`?"), "{all}");
     assert!(all.contains("commands/x.yaml:9:"), "{all}");
 }
@@ -132,19 +158,27 @@ fn duplicate_commands_are_refused() {
 fn an_example_that_does_not_parse_is_a_load_error() {
     let text = "- command: users <hub>\n  summary: a\n  playbook: users\n  examples: [\"users\"]\n";
     let d = Grammar::from_str("c.yaml", text).unwrap_err().to_string();
-    assert!(d.contains("c.yaml:4:") && d.contains("does not parse"), "{d}");
+    assert!(
+        d.contains("c.yaml:4:") && d.contains("does not parse"),
+        "{d}"
+    );
 }
 
 #[test]
 fn a_default_must_fit_its_type() {
     let text = "- command: runs [--limit <n>]\n  summary: a\n  builtin: runs\n  args:\n    n: { type: int, default: lots }\n";
     let d = Grammar::from_str("c.yaml", text).unwrap_err().to_string();
-    assert!(d.contains("c.yaml:5:") && d.contains("default `lots`"), "{d}");
+    assert!(
+        d.contains("c.yaml:5:") && d.contains("default `lots`"),
+        "{d}"
+    );
 }
 
 #[test]
 fn neither_playbook_nor_builtin_is_an_error() {
-    let d = Grammar::from_str("c.yaml", "- command: users <hub>\n  summary: a\n").unwrap_err().to_string();
+    let d = Grammar::from_str("c.yaml", "- command: users <hub>\n  summary: a\n")
+        .unwrap_err()
+        .to_string();
     assert!(d.contains("needs `playbook: NAME`"), "{d}");
 }
 

@@ -43,16 +43,31 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             let mut word = String::new();
             loop {
                 match chars.next() {
-                    Some(x) if x == close || (close == '’' && x == '\'') || (close == '”' && x == '"') => break,
+                    Some(x)
+                        if x == close
+                            || (close == '’' && x == '\'')
+                            || (close == '”' && x == '"') =>
+                    {
+                        break
+                    }
                     Some(x) => word.push(x),
-                    None => return Err(format!("the quote {c} before `{word}` is never closed; close it or remove it")),
+                    None => {
+                        return Err(format!(
+                            "the quote {c} before `{word}` is never closed; close it or remove it"
+                        ))
+                    }
                 }
             }
-            out.push(Token { text: word, quoted: true });
+            out.push(Token {
+                text: word,
+                quoted: true,
+            });
             continue;
         }
         if matches!(c, '’' | '”') {
-            return Err(format!("there is a closing quote {c} without an opening one"));
+            return Err(format!(
+                "there is a closing quote {c} without an opening one"
+            ));
         }
         let mut word = String::new();
         while let Some(&x) = chars.peek() {
@@ -67,13 +82,22 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, String> {
         }
         if word.starts_with("--") {
             if let Some((flag, value)) = word.split_once('=') {
-                out.push(Token { text: flag.to_string(), quoted: false });
+                out.push(Token {
+                    text: flag.to_string(),
+                    quoted: false,
+                });
                 let value = value.trim_matches(|q| matches!(q, '"' | '\'' | '‘' | '’' | '“' | '”'));
-                out.push(Token { text: value.to_string(), quoted: true });
+                out.push(Token {
+                    text: value.to_string(),
+                    quoted: true,
+                });
                 continue;
             }
         }
-        out.push(Token { text: word, quoted: false });
+        out.push(Token {
+            text: word,
+            quoted: false,
+        });
     }
     Ok(out)
 }
@@ -88,7 +112,10 @@ mod tests {
 
     #[test]
     fn whitespace_splits_and_quotes_group() {
-        assert_eq!(words("hub restart  staging --reason 'config change'"), vec!["hub", "restart", "staging", "--reason", "config change"]);
+        assert_eq!(
+            words("hub restart  staging --reason 'config change'"),
+            vec!["hub", "restart", "staging", "--reason", "config change"]
+        );
         assert_eq!(words("a “curly quotes” b"), vec!["a", "curly quotes", "b"]);
         assert_eq!(words("--tail=50"), vec!["--tail", "50"]);
     }

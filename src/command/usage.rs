@@ -65,7 +65,10 @@ pub fn parse(usage: &str) -> Result<(Vec<String>, Vec<Slot>), (usize, String)> {
         }
     }
     if words.is_empty() {
-        return Err((0, "a command starts with at least one literal word, e.g. `hub status <hub>`".into()));
+        return Err((
+            0,
+            "a command starts with at least one literal word, e.g. `hub status <hub>`".into(),
+        ));
     }
     Ok((words, slots))
 }
@@ -128,11 +131,14 @@ fn placeholder(p: &str) -> Result<(String, bool), String> {
 fn valid_name(n: &str) -> Result<String, String> {
     let ok = !n.is_empty()
         && n.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(n.to_string())
     } else {
-        Err(format!("`{n}` is not a valid name: use lower-case letters, digits, - and _"))
+        Err(format!(
+            "`{n}` is not a valid name: use lower-case letters, digits, - and _"
+        ))
     }
 }
 
@@ -153,11 +159,29 @@ mod tests {
 
     #[test]
     fn bad_usage_lines_say_where_and_why() {
-        assert!(parse("<hub> status").unwrap_err().1.contains("must come before"));
-        assert!(parse("<hub>").unwrap_err().1.contains("at least one literal"));
-        assert!(parse("hub <hub> status").unwrap_err().1.contains("must come before"));
-        assert!(parse("hub [--tail <n>").unwrap_err().1.contains("never closed"));
-        assert!(parse("hub --force").unwrap_err().1.contains("must be optional"));
-        assert!(parse("hub <Hub>").unwrap_err().1.contains("not a valid name"));
+        assert!(parse("<hub> status")
+            .unwrap_err()
+            .1
+            .contains("must come before"));
+        assert!(parse("<hub>")
+            .unwrap_err()
+            .1
+            .contains("at least one literal"));
+        assert!(parse("hub <hub> status")
+            .unwrap_err()
+            .1
+            .contains("must come before"));
+        assert!(parse("hub [--tail <n>")
+            .unwrap_err()
+            .1
+            .contains("never closed"));
+        assert!(parse("hub --force")
+            .unwrap_err()
+            .1
+            .contains("must be optional"));
+        assert!(parse("hub <Hub>")
+            .unwrap_err()
+            .1
+            .contains("not a valid name"));
     }
 }

@@ -44,7 +44,8 @@ pub(super) async fn request(
         .map(|s| format!("{}: {} {}", s.id, s.action, s.target))
         .collect();
     let ttl = ctx.config.policy.approval_ttl;
-    let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
     let rec = runs.append(requested).await?;
     runs.append(NewEvent {
         run: Some(rec.run),
@@ -90,7 +91,10 @@ pub(super) fn still_waiting(records: &[Record]) -> bool {
 }
 
 fn waiting_record(records: &[Record]) -> Option<&Record> {
-    records.iter().rev().find(|r| r.kind == EventKind::AwaitingApproval)
+    records
+        .iter()
+        .rev()
+        .find(|r| r.kind == EventKind::AwaitingApproval)
 }
 
 fn expiry(rec: &Record) -> Option<DateTime<Utc>> {
@@ -139,28 +143,49 @@ fn refused(run: RunId, reason: impl Into<String>, detail: impl Into<String>) -> 
 
 /// Load a run that should be waiting for a decision, or explain why not.
 async fn waiting_run(runs: &Runs, run: RunId) -> Result<(Vec<Record>, Asked), Update> {
-    let records = runs
-        .inner
-        .ctx
-        .audit
-        .run(run)
-        .await
-        .map_err(|_| refused(run, "the audit log cannot be read", "Try again; an operator has the details."))?;
+    let records = runs.inner.ctx.audit.run(run).await.map_err(|_| {
+        refused(
+            run,
+            "the audit log cannot be read",
+            "Try again; an operator has the details.",
+        )
+    })?;
     let Some(a) = asked(&records) else {
-        return Err(refused(run, format!("there is no run {run}"), "`runs` lists recent runs."));
+        return Err(refused(
+            run,
+            format!("there is no run {run}"),
+            "`runs` lists recent runs.",
+        ));
     };
     let last = records.last().map(|r| r.kind.clone());
     if let Some(k) = last.filter(|k| k.is_terminal()) {
-        return Err(refused(run, format!("run {run} has already ended ({})", kind_word(&k)), format!("`audit {run}` shows its story.")));
+        return Err(refused(
+            run,
+            format!("run {run} has already ended ({})", kind_word(&k)),
+            format!("`audit {run}` shows its story."),
+        ));
     }
     let Some(w) = waiting_record(&records) else {
-        return Err(refused(run, format!("run {run} is not waiting for approval"), format!("`audit {run}` shows its story.")));
+        return Err(refused(
+            run,
+            format!("run {run} is not waiting for approval"),
+            format!("`audit {run}` shows its story."),
+        ));
     };
     if expiry(w).is_none_or(|at| at <= Utc::now()) {
         let _ = runs
-            .append(NewEvent { run: Some(run), kind: EventKind::Expired, actor: "opsbot".into(), data: json!({}) })
+            .append(NewEvent {
+                run: Some(run),
+                kind: EventKind::Expired,
+                actor: "opsbot".into(),
+                data: json!({}),
+            })
             .await;
-        runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+        runs.inner
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run);
         return Err(refused(
             run,
             format!("the approval request for run {run} has expired"),
@@ -178,7 +203,12 @@ fn kind_word(k: &EventKind) -> String {
 }
 
 /// `approve RUN`: check the right and the plan, record, start when enough.
-pub(super) async fn approve(runs: &Runs, approver: &Person, run: RunId, replies: &Replies) -> Result<(), Update> {
+pub(super) async fn approve(
+    runs: &Runs,
+    approver: &Person,
+    run: RunId,
+    replies: &Replies,
+) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
     let (records, a) = waiting_run(runs, run).await?;
     authz::can_approve(&ctx.config, approver, &a.person, &a.command, &a.target)
@@ -189,15 +219,34 @@ pub(super) async fn approve(runs: &Runs, approver: &Person, run: RunId, replies:
         .map(|r| r.actor.as_str())
         .collect();
     if approved_by.contains(&approver.id.as_str()) {
-        return Err(refused(run, format!("you have already approved run {run}"), "Another approver is needed."));
+        return Err(refused(
+            run,
+            format!("you have already approved run {run}"),
+            "Another approver is needed.",
+        ));
     }
     let waiting = waiting_record(&records).expect("checked by waiting_run");
-    let shown_hash = waiting.data.get("plan_hash").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let required = waiting.data.get("approvers_required").and_then(|v| v.as_u64()).unwrap_or(1) as usize;
+    let shown_hash = waiting
+        .data
+        .get("plan_hash")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let required = waiting
+        .data
+        .get("approvers_required")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(1) as usize;
     let Some(pb) = ctx.playbooks.get(&a.playbook).cloned() else {
-        return Err(refused(run, "this run's playbook is no longer loaded", format!("Ask {} to request it again.", a.person)));
+        return Err(refused(
+            run,
+            "this run's playbook is no longer loaded",
+            format!("Ask {} to request it again.", a.person),
+        ));
     };
-    let plan = pb.plan(&a.params).map_err(|e| refused(run, "the plan cannot be rebuilt", e.to_string()))?;
+    let plan = pb
+        .plan(&a.params)
+        .map_err(|e| refused(run, "the plan cannot be rebuilt", e.to_string()))?;
     if plan.hash != shown_hash {
         return Err(refused(
             run,
@@ -213,8 +262,18 @@ pub(super) async fn approve(runs: &Runs, approver: &Person, run: RunId, replies:
     })
     .await?;
     let have = approved_by.len() + 1;
-    let origin = runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).get(&run).cloned();
-    let decided = Update::Decided { run, by: approver.id.clone(), approved: true };
+    let origin = runs
+        .inner
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&run)
+        .cloned();
+    let decided = Update::Decided {
+        run,
+        by: approver.id.clone(),
+        approved: true,
+    };
     if let Some(o) = &origin {
         let _ = o.send(decided.clone());
     }
@@ -227,30 +286,51 @@ pub(super) async fn approve(runs: &Runs, approver: &Person, run: RunId, replies:
     }
     let story = origin.clone().unwrap_or_else(|| replies.clone());
     start_approved(runs, run, &a, pb, story)?;
-    runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+    runs.inner
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&run);
     if origin.is_none_or(|o| !o.same_channel(replies)) {
         let _ = replies.send(decided);
     }
     Ok(())
 }
 
-fn start_approved(runs: &Runs, run: RunId, a: &Asked, pb: Arc<Playbook>, replies: Replies) -> Result<(), Update> {
+fn start_approved(
+    runs: &Runs,
+    run: RunId,
+    a: &Asked,
+    pb: Arc<Playbook>,
+    replies: Replies,
+) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
     let lock = pb.lock_key(&a.params);
     let claim = runs.claim_lock(lock.as_deref())?;
     let Ok(permit) = runs.inner.queue.try_reserve() else {
         runs.release_lock(lock.as_deref());
-        return Err(refused(run, "opsbot is busy", "The approval is recorded; approve again in a minute to start it."));
+        return Err(refused(
+            run,
+            "opsbot is busy",
+            "The approval is recorded; approve again in a minute to start it.",
+        ));
     };
     claim.confirm(runs, run);
-    let _ = replies.send(Update::Accepted { run, command: a.command.clone(), person: a.person.clone() });
+    let _ = replies.send(Update::Accepted {
+        run,
+        command: a.command.clone(),
+        person: a.person.clone(),
+    });
     permit.send(Job {
         run,
         playbook: pb,
         params: a.params.clone(),
         command: a.command.clone(),
         person: a.person.clone(),
-        impersonate: ctx.config.person(&a.person).and_then(|p| p.kube_user.clone()),
+        impersonate: ctx
+            .config
+            .person(&a.person)
+            .and_then(|p| p.kube_user.clone()),
         lock,
         replies,
     });
@@ -258,7 +338,13 @@ fn start_approved(runs: &Runs, run: RunId, a: &Asked, pb: Arc<Playbook>, replies
 }
 
 /// `deny RUN`: an approver (or the requester, withdrawing) refuses the plan.
-pub(super) async fn deny(runs: &Runs, who: &Person, run: RunId, reason: Option<String>, replies: &Replies) -> Result<(), Update> {
+pub(super) async fn deny(
+    runs: &Runs,
+    who: &Person,
+    run: RunId,
+    reason: Option<String>,
+    replies: &Replies,
+) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
     let (_, a) = waiting_run(runs, run).await?;
     if who.id != a.person {
@@ -273,7 +359,11 @@ pub(super) async fn deny(runs: &Runs, who: &Person, run: RunId, reason: Option<S
     })
     .await?;
     ctx.metrics.run_finished(&a.command, "rejected");
-    let decided = Update::Decided { run, by: who.id.clone(), approved: false };
+    let decided = Update::Decided {
+        run,
+        by: who.id.clone(),
+        approved: false,
+    };
     let output = match &reason {
         Some(r) => format!("Denied by {}: {}", who.id, ctx.redact.text(r)),
         None => format!("Denied by {}. Nothing was changed.", who.id),
@@ -288,7 +378,13 @@ pub(super) async fn deny(runs: &Runs, who: &Person, run: RunId, reason: Option<S
         steps: vec![],
         millis: 0,
     };
-    if let Some(o) = runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run) {
+    if let Some(o) = runs
+        .inner
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&run)
+    {
         if !o.same_channel(replies) {
             let _ = o.send(decided.clone());
             let _ = o.send(done.clone());
@@ -300,7 +396,12 @@ pub(super) async fn deny(runs: &Runs, who: &Person, run: RunId, reason: Option<S
 }
 
 /// `cancel RUN`: stop a running run, or withdraw one that waits for approval.
-pub(super) async fn cancel(runs: &Runs, who: &Person, run: RunId, replies: &Replies) -> Result<(), Update> {
+pub(super) async fn cancel(
+    runs: &Runs,
+    who: &Person,
+    run: RunId,
+    replies: &Replies,
+) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
     let records = ctx
         .audit
@@ -308,22 +409,57 @@ pub(super) async fn cancel(runs: &Runs, who: &Person, run: RunId, replies: &Repl
         .await
         .map_err(|_| refused(run, "the audit log cannot be read", "Try again."))?;
     let Some(a) = asked(&records) else {
-        return Err(refused(run, format!("there is no run {run}"), "`runs` lists recent runs."));
+        return Err(refused(
+            run,
+            format!("there is no run {run}"),
+            "`runs` lists recent runs.",
+        ));
     };
-    if let Some(k) = records.last().map(|r| r.kind.clone()).filter(|k| k.is_terminal()) {
-        return Err(refused(run, format!("run {run} has already ended ({})", kind_word(&k)), format!("`audit {run}` shows its story.")));
+    if let Some(k) = records
+        .last()
+        .map(|r| r.kind.clone())
+        .filter(|k| k.is_terminal())
+    {
+        return Err(refused(
+            run,
+            format!("run {run} has already ended ({})", kind_word(&k)),
+            format!("`audit {run}` shows its story."),
+        ));
     }
     if who.id != a.person {
-        authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target)
-            .map_err(|why| refused(run, format!("you cannot cancel run {run}"), format!("Only {} or someone who may approve `{}` can. {why}", a.person, a.command)))?;
+        authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target).map_err(|why| {
+            refused(
+                run,
+                format!("you cannot cancel run {run}"),
+                format!(
+                    "Only {} or someone who may approve `{}` can. {why}",
+                    a.person, a.command
+                ),
+            )
+        })?;
     }
     if super::execute::cancel_live(runs, run) {
-        let _ = replies.send(info(format!("cancelling run {run}"), "The run stops after its current step; its thread shows the end.".into()));
+        let _ = replies.send(info(
+            format!("cancelling run {run}"),
+            "The run stops after its current step; its thread shows the end.".into(),
+        ));
         return Ok(());
     }
-    runs.append(NewEvent { run: Some(run), kind: EventKind::Cancelled, actor: who.id.clone(), data: json!({}) })
-        .await?;
-    runs.inner.origins.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
-    let _ = replies.send(info(format!("run {run} cancelled"), "It was not running; nothing was changed.".into()));
+    runs.append(NewEvent {
+        run: Some(run),
+        kind: EventKind::Cancelled,
+        actor: who.id.clone(),
+        data: json!({}),
+    })
+    .await?;
+    runs.inner
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&run);
+    let _ = replies.send(info(
+        format!("run {run} cancelled"),
+        "It was not running; nothing was changed.".into(),
+    ));
     Ok(())
 }

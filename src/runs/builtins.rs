@@ -11,7 +11,13 @@ use crate::command::{Builtin, Invocation, Target as CommandTarget, Value};
 use crate::config::Person;
 
 /// Answer one builtin command.
-pub(super) async fn run(runs: &Runs, b: Builtin, person: &Person, inv: &Invocation, replies: &Replies) -> Result<(), Update> {
+pub(super) async fn run(
+    runs: &Runs,
+    b: Builtin,
+    person: &Person,
+    inv: &Invocation,
+    replies: &Replies,
+) -> Result<(), Update> {
     let update = match b {
         Builtin::Help => help(runs, person, inv),
         Builtin::Clusters => clusters(runs),
@@ -19,7 +25,16 @@ pub(super) async fn run(runs: &Runs, b: Builtin, person: &Person, inv: &Invocati
         Builtin::Runs => history(runs, inv).await,
         Builtin::Audit => story(runs, inv).await,
         Builtin::Approve => return approval::approve(runs, person, run_arg(inv)?, replies).await,
-        Builtin::Deny => return approval::deny(runs, person, run_arg(inv)?, text_arg(inv, &["reason", "text"]), replies).await,
+        Builtin::Deny => {
+            return approval::deny(
+                runs,
+                person,
+                run_arg(inv)?,
+                text_arg(inv, &["reason", "text"]),
+                replies,
+            )
+            .await
+        }
         Builtin::Cancel => return approval::cancel(runs, person, run_arg(inv)?, replies).await,
     };
     let _ = replies.send(update);
@@ -29,7 +44,11 @@ pub(super) async fn run(runs: &Runs, b: Builtin, person: &Person, inv: &Invocati
 fn run_arg(inv: &Invocation) -> Result<i64, Update> {
     match inv.args.get("run") {
         Some(Value::Int(n)) => Ok(*n),
-        _ => Err(Update::Refused { run: None, reason: "which run?".into(), detail: format!("Usage: `{} RUN`, e.g. `{} 42`.", inv.command, inv.command) }),
+        _ => Err(Update::Refused {
+            run: None,
+            reason: "which run?".into(),
+            detail: format!("Usage: `{} RUN`, e.g. `{} 42`.", inv.command, inv.command),
+        }),
     }
 }
 
@@ -51,7 +70,9 @@ fn words_arg(inv: &Invocation, name: &str) -> Vec<String> {
     fn flat(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::List(items) => items.iter().for_each(|i| flat(i, out)),
-            Value::Str(s) | Value::Text(s) | Value::Enum(s) => out.extend(s.split_whitespace().map(str::to_string)),
+            Value::Str(s) | Value::Text(s) | Value::Enum(s) => {
+                out.extend(s.split_whitespace().map(str::to_string))
+            }
             _ => {}
         }
     }
@@ -69,16 +90,37 @@ fn help(runs: &Runs, person: &Person, inv: &Invocation) -> Update {
     let decision_of = |name: &str| {
         let spec = grammar.get(name);
         let (mutates, approvers) = match spec.map(|s| &s.target) {
-            Some(CommandTarget::Playbook(p)) => ctx.playbooks.get(p).map(|pb| (pb.mutates, pb.approval.approvers)).unwrap_or((false, 0)),
+            Some(CommandTarget::Playbook(p)) => ctx
+                .playbooks
+                .get(p)
+                .map(|pb| (pb.mutates, pb.approval.approvers))
+                .unwrap_or((false, 0)),
             _ => (false, 0),
         };
-        authz::decide(&ctx.config, person, name, &authz::Target { hub: None, cluster: None }, mutates, approvers)
+        authz::decide(
+            &ctx.config,
+            person,
+            name,
+            &authz::Target {
+                hub: None,
+                cluster: None,
+            },
+            mutates,
+            approvers,
+        )
     };
     if !asked.is_empty() {
         let Some(spec) = grammar.get(&asked) else {
             let suggestions = grammar.suggest(&asked);
-            let hint = if suggestions.is_empty() { String::new() } else { format!(" Did you mean: {}?", suggestions.join(", ")) };
-            return Update::Info { title: format!("no command `{asked}`"), body: format!("`help` lists what you can run.{hint}") };
+            let hint = if suggestions.is_empty() {
+                String::new()
+            } else {
+                format!(" Did you mean: {}?", suggestions.join(", "))
+            };
+            return Update::Info {
+                title: format!("no command `{asked}`"),
+                body: format!("`help` lists what you can run.{hint}"),
+            };
         };
         let mut body = format!("`{}`\n{}\n", spec.usage, spec.summary);
         if !spec.examples.is_empty() {
@@ -96,27 +138,43 @@ fn help(runs: &Runs, person: &Person, inv: &Invocation) -> Update {
             ),
             Decision::Deny { reason, who_can } => format!("{reason}\nWho can: {}.", or_nobody(&who_can)),
         });
-        return Update::Info { title: format!("help: {}", spec.name), body };
+        return Update::Info {
+            title: format!("help: {}", spec.name),
+            body,
+        };
     }
     let mut rows = Vec::new();
     let mut hidden = 0;
     for spec in grammar.commands() {
         match decision_of(&spec.name) {
             Decision::Allow => rows.push(vec![spec.usage.clone(), spec.summary.clone()]),
-            Decision::NeedsApproval { .. } => rows.push(vec![spec.usage.clone(), format!("{} (needs approval)", spec.summary)]),
+            Decision::NeedsApproval { .. } => rows.push(vec![
+                spec.usage.clone(),
+                format!("{} (needs approval)", spec.summary),
+            ]),
             Decision::Deny { .. } => hidden += 1,
         }
     }
     let mut body = render::table(&["command", "what it does"], &rows);
     body.push_str("\n`help COMMAND` shows examples and who may run it.");
     if hidden > 0 {
-        let _ = write!(body, " {hidden} more command(s) need roles you do not have.");
+        let _ = write!(
+            body,
+            " {hidden} more command(s) need roles you do not have."
+        );
     }
-    Update::Info { title: format!("what you ({}) can run", person.id), body }
+    Update::Info {
+        title: format!("what you ({}) can run", person.id),
+        body,
+    }
 }
 
 fn or_nobody(ids: &[String]) -> String {
-    if ids.is_empty() { "nobody is configured".into() } else { ids.join(", ") }
+    if ids.is_empty() {
+        "nobody is configured".into()
+    } else {
+        ids.join(", ")
+    }
 }
 
 fn clusters(runs: &Runs) -> Update {
@@ -126,11 +184,19 @@ fn clusters(runs: &Runs) -> Update {
         .clusters
         .iter()
         .map(|c| {
-            let hubs = ctx.hubs.all().iter().filter(|h| h.cluster == c.name).count();
+            let hubs = ctx
+                .hubs
+                .all()
+                .iter()
+                .filter(|h| h.cluster == c.name)
+                .count();
             vec![c.name.clone(), hubs.to_string()]
         })
         .collect();
-    Update::Info { title: format!("{} clusters", rows.len()), body: render::table(&["cluster", "hubs"], &rows) }
+    Update::Info {
+        title: format!("{} clusters", rows.len()),
+        body: render::table(&["cluster", "hubs"], &rows),
+    }
 }
 
 fn hubs(runs: &Runs) -> Update {
@@ -139,23 +205,54 @@ fn hubs(runs: &Runs) -> Update {
         .hubs
         .all()
         .iter()
-        .map(|h| vec![h.name.clone(), h.cluster.clone(), h.namespace.clone(), h.source.to_string()])
+        .map(|h| {
+            vec![
+                h.name.clone(),
+                h.cluster.clone(),
+                h.namespace.clone(),
+                h.source.to_string(),
+            ]
+        })
         .collect();
-    Update::Info { title: format!("{} hubs", rows.len()), body: render::table(&["hub", "cluster", "namespace", "from"], &rows) }
+    Update::Info {
+        title: format!("{} hubs", rows.len()),
+        body: render::table(&["hub", "cluster", "namespace", "from"], &rows),
+    }
 }
 
 async fn history(runs: &Runs, inv: &Invocation) -> Update {
     let limit = int_arg(inv, &["limit", "n"]).unwrap_or(20).clamp(1, 500) as usize;
-    let filter = Filter { limit, ..Filter::default() };
+    let filter = Filter {
+        limit,
+        ..Filter::default()
+    };
     match runs.context().audit.list(&filter).await {
         Ok(list) => {
             let rows: Vec<Vec<String>> = list
                 .iter()
-                .map(|r| vec![r.run.to_string(), r.requested_at.format("%Y-%m-%d %H:%M:%S").to_string(), r.person.clone(), r.command.clone(), r.state.replace('_', " ")])
+                .map(|r| {
+                    vec![
+                        r.run.to_string(),
+                        r.requested_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        r.person.clone(),
+                        r.command.clone(),
+                        r.state.replace('_', " "),
+                    ]
+                })
                 .collect();
-            Update::Info { title: format!("last {} runs", rows.len()), body: render::table(&["run", "requested (UTC)", "who", "command", "state"], &rows) }
+            Update::Info {
+                title: format!("last {} runs", rows.len()),
+                body: render::table(
+                    &["run", "requested (UTC)", "who", "command", "state"],
+                    &rows,
+                ),
+            }
         }
-        Err(e) => Update::Refused { run: None, reason: "the audit log cannot be read".into(), detail: e.to_string() },
+        Err(e) => Update::Refused {
+            run: None,
+            reason: "the audit log cannot be read".into(),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -165,9 +262,20 @@ async fn story(runs: &Runs, inv: &Invocation) -> Update {
         Err(u) => return u,
     };
     match runs.context().audit.run(run).await {
-        Ok(records) if records.is_empty() => Update::Refused { run: Some(run), reason: format!("there is no run {run}"), detail: "`runs` lists recent runs.".into() },
-        Ok(records) => Update::Info { title: format!("run {run}"), body: story_text(&records) },
-        Err(e) => Update::Refused { run: Some(run), reason: "the audit log cannot be read".into(), detail: e.to_string() },
+        Ok(records) if records.is_empty() => Update::Refused {
+            run: Some(run),
+            reason: format!("there is no run {run}"),
+            detail: "`runs` lists recent runs.".into(),
+        },
+        Ok(records) => Update::Info {
+            title: format!("run {run}"),
+            body: story_text(&records),
+        },
+        Err(e) => Update::Refused {
+            run: Some(run),
+            reason: "the audit log cannot be read".into(),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -176,19 +284,52 @@ pub fn story_text(records: &[Record]) -> String {
     let mut out = String::new();
     for r in records {
         let what = match r.kind {
-            EventKind::Requested => format!("{} asked `{}`", r.actor, r.data.get("text").and_then(|v| v.as_str()).unwrap_or("")),
+            EventKind::Requested => format!(
+                "{} asked `{}`",
+                r.actor,
+                r.data.get("text").and_then(|v| v.as_str()).unwrap_or("")
+            ),
             EventKind::Step => format!(
                 "step {} {} {} → {} ({} ms{})",
-                s(&r.data, "step"), s(&r.data, "action"), s(&r.data, "target"), s(&r.data, "outcome"),
+                s(&r.data, "step"),
+                s(&r.data, "action"),
+                s(&r.data, "target"),
+                s(&r.data, "outcome"),
                 r.data.get("millis").and_then(|v| v.as_u64()).unwrap_or(0),
-                if r.data.get("dry_run").and_then(|v| v.as_bool()).unwrap_or(false) { ", dry run" } else { "" }
+                if r.data
+                    .get("dry_run")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false)
+                {
+                    ", dry run"
+                } else {
+                    ""
+                }
             ),
-            EventKind::AwaitingApproval => format!("awaiting approval of: {}", r.data.get("plan").and_then(|p| p.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default()),
+            EventKind::AwaitingApproval => format!(
+                "awaiting approval of: {}",
+                r.data
+                    .get("plan")
+                    .and_then(|p| p.as_array())
+                    .map(|a| a
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "))
+                    .unwrap_or_default()
+            ),
             EventKind::Approved => format!("approved by {}", r.actor),
             EventKind::Rejected => format!("denied by {}", r.actor),
             EventKind::Denied => format!("refused: {}", s(&r.data, "reason")),
-            EventKind::Finished | EventKind::Failed | EventKind::Cancelled | EventKind::Interrupted => {
-                let mut line = format!("{} after {} ms", s(&r.data, "outcome").if_empty(kind_name(&r.kind)), r.data.get("millis").and_then(|v| v.as_u64()).unwrap_or(0));
+            EventKind::Finished
+            | EventKind::Failed
+            | EventKind::Cancelled
+            | EventKind::Interrupted => {
+                let mut line = format!(
+                    "{} after {} ms",
+                    s(&r.data, "outcome").if_empty(kind_name(&r.kind)),
+                    r.data.get("millis").and_then(|v| v.as_u64()).unwrap_or(0)
+                );
                 if let Some(reason) = r.data.get("reason").and_then(|v| v.as_str()) {
                     line = format!("{}: {reason}", kind_name(&r.kind));
                 }
@@ -196,7 +337,13 @@ pub fn story_text(records: &[Record]) -> String {
             }
             _ => kind_name(&r.kind),
         };
-        let _ = writeln!(out, "#{:<5} {}  {}", r.seq, r.at.format("%Y-%m-%d %H:%M:%S%.3f"), what);
+        let _ = writeln!(
+            out,
+            "#{:<5} {}  {}",
+            r.seq,
+            r.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+            what
+        );
     }
     out
 }
@@ -206,7 +353,10 @@ fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
 }
 
 fn kind_name(k: &EventKind) -> String {
-    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
 }
 
 trait IfEmpty {
@@ -215,6 +365,10 @@ trait IfEmpty {
 
 impl IfEmpty for &str {
     fn if_empty(self, other: String) -> String {
-        if self.is_empty() { other } else { self.to_string() }
+        if self.is_empty() {
+            other
+        } else {
+            self.to_string()
+        }
     }
 }

@@ -31,7 +31,9 @@ pub(super) async fn dispatch(runs: Runs, mut rx: mpsc::Receiver<Job>, slots: Arc
             return;
         };
         let r = runs.clone();
-        runs.inner.tasks.spawn(async move { execute(r, job, permit).await });
+        runs.inner
+            .tasks
+            .spawn(async move { execute(r, job, permit).await });
     }
 }
 
@@ -53,13 +55,18 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         actor: "opsbot".into(),
         data: ctx.redact.json(data),
     };
-    if let Err(e) = ctx.audit.append(record(EventKind::Started, json!({}))).await {
+    if let Err(e) = ctx
+        .audit
+        .append(record(EventKind::Started, json!({})))
+        .await
+    {
         tracing::error!(run = job.run, error = %e, "cannot record run start; not running it");
         finish_bookkeeping(&runs, &job);
         let _ = job.replies.send(Update::Refused {
             run: Some(job.run),
             reason: "the audit log is not writable".into(),
-            detail: "The run was not started, because opsbot never acts without a durable record.".into(),
+            detail: "The run was not started, because opsbot never acts without a durable record."
+                .into(),
         });
         return;
     }
@@ -92,15 +99,22 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
     let (outcome, kind) = match &result.outcome {
         playbook::Outcome::Succeeded => (Outcome::Succeeded, EventKind::Finished),
         playbook::Outcome::Partial(_) => (Outcome::Partial, EventKind::Failed),
-        playbook::Outcome::Failed(_) | playbook::Outcome::TimedOut => (Outcome::Failed, EventKind::Failed),
-        playbook::Outcome::Cancelled if interrupted => (Outcome::Interrupted, EventKind::Interrupted),
+        playbook::Outcome::Failed(_) | playbook::Outcome::TimedOut => {
+            (Outcome::Failed, EventKind::Failed)
+        }
+        playbook::Outcome::Cancelled if interrupted => {
+            (Outcome::Interrupted, EventKind::Interrupted)
+        }
         playbook::Outcome::Cancelled => (Outcome::Cancelled, EventKind::Cancelled),
     };
     let output = ctx.redact.text(&result.output);
     let millis = started.elapsed().as_millis() as u64;
     if let Err(e) = ctx
         .audit
-        .append(record(kind, json!({ "outcome": outcome.word(), "output": output, "millis": millis })))
+        .append(record(
+            kind,
+            json!({ "outcome": outcome.word(), "output": output, "millis": millis }),
+        ))
         .await
     {
         tracing::error!(run = job.run, error = %e, "cannot record the end of a run");
@@ -120,12 +134,26 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
 
 fn finish_bookkeeping(runs: &Runs, job: &Job) {
     runs.inner.ctx.metrics.in_flight(-1);
-    runs.inner.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.run);
+    runs.inner
+        .live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&job.run);
     runs.release_lock(job.lock.as_deref());
 }
 
 async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLine>) {
-    let Progress::StepFinished { id, action, verb, target, outcome, duration, attempts, dry_run } = p else {
+    let Progress::StepFinished {
+        id,
+        action,
+        verb,
+        target,
+        outcome,
+        duration,
+        attempts,
+        dry_run,
+    } = p
+    else {
         return;
     };
     let ctx = &runs.inner.ctx;
@@ -151,18 +179,32 @@ async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLi
     });
     if let Err(e) = ctx
         .audit
-        .append(NewEvent { run: Some(job.run), kind: EventKind::Step, actor: "opsbot".into(), data: ctx.redact.json(data) })
+        .append(NewEvent {
+            run: Some(job.run),
+            kind: EventKind::Step,
+            actor: "opsbot".into(),
+            data: ctx.redact.json(data),
+        })
         .await
     {
         tracing::error!(run = job.run, error = %e, "cannot record a step");
     }
     steps.push(line.clone());
-    let _ = job.replies.send(Update::Step { run: job.run, step: line });
+    let _ = job.replies.send(Update::Step {
+        run: job.run,
+        step: line,
+    });
 }
 
 /// Cancel a running run; false when it is not running here.
 pub(super) fn cancel_live(runs: &Runs, run: RunId) -> bool {
-    match runs.inner.live.lock().unwrap_or_else(|e| e.into_inner()).get(&run) {
+    match runs
+        .inner
+        .live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&run)
+    {
         Some(token) => {
             token.cancel();
             true

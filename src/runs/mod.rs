@@ -131,8 +131,19 @@ impl Runs {
     fn redacted(&self, u: Update) -> Update {
         let r = &self.inner.ctx.redact;
         match u {
-            Update::Refused { run, reason, detail } => Update::Refused { run, reason: r.text(&reason), detail: r.text(&detail) },
-            Update::Info { title, body } => Update::Info { title: r.text(&title), body: r.text(&body) },
+            Update::Refused {
+                run,
+                reason,
+                detail,
+            } => Update::Refused {
+                run,
+                reason: r.text(&reason),
+                detail: r.text(&detail),
+            },
+            Update::Info { title, body } => Update::Info {
+                title: r.text(&title),
+                body: r.text(&body),
+            },
             other => other,
         }
     }
@@ -141,8 +152,13 @@ impl Runs {
         let ctx = &self.inner.ctx;
         let platform = req.platform.word();
         if !self.inner.accepting.load(Ordering::SeqCst) {
-            return Err(self.refuse(platform, "shutting_down", None,
-                "opsbot is shutting down", "Nothing was run. Ask again in a minute."));
+            return Err(self.refuse(
+                platform,
+                "shutting_down",
+                None,
+                "opsbot is shutting down",
+                "Nothing was run. Ask again in a minute.",
+            ));
         }
         let Some(person) = ctx.config.person_by(req.platform, &req.sender) else {
             return Err(self.refuse(
@@ -160,11 +176,23 @@ impl Runs {
         let inv = match ctx.grammar.parse(&req.text, &names) {
             Ok(inv) => inv,
             Err(e) => {
-                return Err(self.refuse(platform, "parse_error", None, "I could not read that command", &e.to_string()));
+                return Err(self.refuse(
+                    platform,
+                    "parse_error",
+                    None,
+                    "I could not read that command",
+                    &e.to_string(),
+                ));
             }
         };
         let Some(spec) = ctx.grammar.get(&inv.command) else {
-            return Err(self.refuse(platform, "parse_error", None, "unknown command", &inv.command));
+            return Err(self.refuse(
+                platform,
+                "parse_error",
+                None,
+                "unknown command",
+                &inv.command,
+            ));
         };
         match &spec.target {
             CommandTarget::Builtin(b) => builtins::run(self, *b, person, &inv, replies).await,
@@ -188,8 +216,15 @@ impl Runs {
     ) -> Result<(), Update> {
         let ctx = &self.inner.ctx;
         let platform = req.platform.word();
-        let resolved = resolve::params(&inv, &pb, &ctx.hubs)
-            .map_err(|e| self.refuse(platform, "parse_error", None, "I could not use those arguments", &e))?;
+        let resolved = resolve::params(&inv, &pb, &ctx.hubs).map_err(|e| {
+            self.refuse(
+                platform,
+                "parse_error",
+                None,
+                "I could not use those arguments",
+                &e,
+            )
+        })?;
         let decision = authz::decide(
             &ctx.config,
             person,
@@ -237,8 +272,22 @@ impl Runs {
                     detail: format!("{reason}{who}"),
                 })
             }
-            Decision::NeedsApproval { approvers, approvers_who_can } => {
-                approval::request(self, requested, &inv.command, person, &pb, &resolved.params, approvers, approvers_who_can, replies).await
+            Decision::NeedsApproval {
+                approvers,
+                approvers_who_can,
+            } => {
+                approval::request(
+                    self,
+                    requested,
+                    &inv.command,
+                    person,
+                    &pb,
+                    &resolved.params,
+                    approvers,
+                    approvers_who_can,
+                    replies,
+                )
+                .await
             }
             Decision::Allow => {
                 let lock = pb.lock_key(&resolved.params);
@@ -289,7 +338,14 @@ impl Runs {
         })
     }
 
-    fn refuse(&self, platform: &str, reason: &str, run: Option<RunId>, title: &str, detail: &str) -> Update {
+    fn refuse(
+        &self,
+        platform: &str,
+        reason: &str,
+        run: Option<RunId>,
+        title: &str,
+        detail: &str,
+    ) -> Update {
         self.inner.ctx.metrics.refused(platform, reason);
         Update::Refused {
             run,
@@ -301,15 +357,23 @@ impl Runs {
     /// Reserve a lock key before the run is recorded, so two requests racing
     /// for the same hub cannot both be accepted.
     fn claim_lock(&self, key: Option<&str>) -> Result<LockClaim, Update> {
-        let Some(key) = key else { return Ok(LockClaim(None)) };
+        let Some(key) = key else {
+            return Ok(LockClaim(None));
+        };
         let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(holder) = locks.get(key) {
             let detail = if *holder > 0 {
                 format!("`{key}` is being changed by run {holder}. Wait for it (`audit {holder}`) or cancel it (`cancel {holder}`).")
             } else {
-                format!("`{key}` is being changed by another request right now. Try again in a moment.")
+                format!(
+                    "`{key}` is being changed by another request right now. Try again in a moment."
+                )
             };
-            return Err(Update::Refused { run: None, reason: "that target is busy".into(), detail });
+            return Err(Update::Refused {
+                run: None,
+                reason: "that target is busy".into(),
+                detail,
+            });
         }
         locks.insert(key.to_string(), 0);
         Ok(LockClaim(Some(key.to_string())))
@@ -317,7 +381,11 @@ impl Runs {
 
     fn release_lock(&self, key: Option<&str>) {
         if let Some(key) = key {
-            self.inner.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+            self.inner
+                .locks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(key);
         }
     }
 
@@ -354,7 +422,10 @@ impl Runs {
     pub async fn shutdown(&self, deadline: Duration) {
         self.inner.accepting.store(false, Ordering::SeqCst);
         self.inner.tasks.close();
-        if tokio::time::timeout(deadline, self.inner.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(deadline, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
             self.inner.shutting_down.store(true, Ordering::SeqCst);
             self.inner.stop.cancel();
             self.inner.tasks.wait().await;
@@ -363,7 +434,11 @@ impl Runs {
 
     /// Runs executing now.
     pub fn in_flight(&self) -> usize {
-        self.inner.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }
 
@@ -373,7 +448,11 @@ struct LockClaim(Option<String>);
 impl LockClaim {
     fn confirm(self, runs: &Runs, run: RunId) {
         if let Some(key) = self.0 {
-            runs.inner.locks.lock().unwrap_or_else(|e| e.into_inner()).insert(key, run);
+            runs.inner
+                .locks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, run);
         }
     }
 }
@@ -407,7 +486,11 @@ impl crate::chat::Core for Runs {
         Box::pin(Runs::submit(self, req, replies))
     }
 
-    fn first_delivery<'a>(&'a self, source: &'a str, id: &'a str) -> futures::future::BoxFuture<'a, anyhow::Result<bool>> {
+    fn first_delivery<'a>(
+        &'a self,
+        source: &'a str,
+        id: &'a str,
+    ) -> futures::future::BoxFuture<'a, anyhow::Result<bool>> {
         Box::pin(async move { Ok(self.inner.ctx.audit.mark_delivery(source, id).await?) })
     }
 
@@ -418,7 +501,12 @@ impl crate::chat::Core for Runs {
     fn completions(&self) -> crate::chat::Completions {
         let ctx = &self.inner.ctx;
         crate::chat::Completions {
-            commands: ctx.grammar.commands().iter().map(|c| c.name.clone()).collect(),
+            commands: ctx
+                .grammar
+                .commands()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
             hubs: ctx.hubs.names(),
             clusters: ctx.config.clusters.iter().map(|c| c.name.clone()).collect(),
         }

@@ -47,15 +47,31 @@ impl Bot {
         Bot::start_full(dir, audit_url, Limits::default(), vars).await
     }
 
-    async fn start_full(dir: tempfile::TempDir, audit_url: String, limits: Limits, vars: &[(&str, &str)]) -> Bot {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    async fn start_full(
+        dir: tempfile::TempDir,
+        audit_url: String,
+        limits: Limits,
+        vars: &[(&str, &str)],
+    ) -> Bot {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let args = DemoArgs::embedded(audit_url.clone());
         let work = dir.path().join("demo");
         std::fs::create_dir_all(&work).expect("demo dir");
-        let demo = Demo::start_with(&args, &work, limits, &env).await.expect("demo starts");
+        let demo = Demo::start_with(&args, &work, limits, &env)
+            .await
+            .expect("demo starts");
         let (tx, rx) = mpsc::unbounded_channel();
-        Bot { demo, dir, audit_url, tx, rx }
+        Bot {
+            demo,
+            dir,
+            audit_url,
+            tx,
+            rx,
+        }
     }
 
     pub fn audit(&self) -> &AuditLog {
@@ -115,7 +131,11 @@ impl Bot {
 
     /// Record kinds of one run, in order.
     pub async fn kinds(&self, run: RunId) -> Vec<EventKind> {
-        self.records(run).await.into_iter().map(|r| r.kind).collect()
+        self.records(run)
+            .await
+            .into_iter()
+            .map(|r| r.kind)
+            .collect()
     }
 }
 
@@ -126,13 +146,18 @@ pub fn last(updates: &[Update]) -> &Update {
 
 /// The run a list of updates is about.
 pub fn run_of(updates: &[Update]) -> RunId {
-    updates.iter().find_map(Update::run).unwrap_or_else(|| panic!("no run in {updates:#?}"))
+    updates
+        .iter()
+        .find_map(Update::run)
+        .unwrap_or_else(|| panic!("no run in {updates:#?}"))
 }
 
 /// The `Done` output, or a panic showing what came instead.
 pub fn done_output(updates: &[Update]) -> (opsbot::chat::Outcome, String) {
     match last(updates) {
-        Update::Done { outcome, output, .. } => (*outcome, output.clone()),
+        Update::Done {
+            outcome, output, ..
+        } => (*outcome, output.clone()),
         other => panic!("expected a finished run, got {other:#?}\nall: {updates:#?}"),
     }
 }

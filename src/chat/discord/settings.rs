@@ -77,9 +77,13 @@ impl DiscordSettings {
     /// overrides and checked the key and id).
     pub fn from_config(c: &crate::config::DiscordConfig) -> anyhow::Result<DiscordSettings> {
         let application_id = c.application_id.parse::<u64>().with_context(|| {
-            format!("discord.application_id must be a numeric snowflake, not `{}`", c.application_id)
+            format!(
+                "discord.application_id must be a numeric snowflake, not `{}`",
+                c.application_id
+            )
         })?;
-        super::verify::Verifier::new(&c.public_key, Duration::from_secs(1)).context("discord.public_key")?;
+        super::verify::Verifier::new(&c.public_key, Duration::from_secs(1))
+            .context("discord.public_key")?;
         Ok(DiscordSettings {
             public_key: c.public_key.clone(),
             application_id,
