@@ -37,7 +37,10 @@ fn kubectl_available() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "kubectl is not installed: run scripts/test, which installs it");
+    assert!(
+        found,
+        "kubectl is not installed: run scripts/test, which installs it"
+    );
     found
 }
 

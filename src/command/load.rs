@@ -129,8 +129,8 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
             let span = e.args[key]
                 .ty
                 .as_ref()
-                .map(|t| t.span().clone())
-                .unwrap_or_else(|| e.command.span().clone());
+                .map(|t| *t.span())
+                .unwrap_or_else(|| *e.command.span());
             problems.push(at(
                 &span,
                 format!(
@@ -153,8 +153,8 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
                 .unwrap_or_else(|| implicit(&slot.placeholder).to_string())
         };
         let ty_span = raw
-            .and_then(|r| r.ty.as_ref().map(|t| t.span().clone()))
-            .unwrap_or_else(|| e.command.span().clone());
+            .and_then(|r| r.ty.as_ref().map(|t| *t.span()))
+            .unwrap_or_else(|| *e.command.span());
         let ty = match ty_word.as_str() {
             "string" => {
                 let pattern = match raw.and_then(|r| r.pattern.as_ref()) {
@@ -212,8 +212,7 @@ fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
             && slot.flag.is_none()
             && slots
                 .iter()
-                .filter(|s| s.flag.is_none())
-                .last()
+                .rfind(|s| s.flag.is_none())
                 .map(|s| &s.placeholder)
                 != Some(&slot.placeholder)
         {

@@ -86,7 +86,7 @@ pub(super) fn still_waiting(records: &[Record]) -> bool {
         return false;
     }
     waiting_record(records)
-        .and_then(|w| expiry(w))
+        .and_then(expiry)
         .is_some_and(|at| at > Utc::now())
 }
 

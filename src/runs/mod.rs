@@ -11,6 +11,10 @@
 //! - [`Runs::shutdown`] stops accepting, lets runs finish up to a deadline
 //!   and records the rest as interrupted.
 
+// Refusals travel as `Err(Update)`: the error *is* the reply the person
+// reads, on a cold path, so boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 mod approval;
 mod builtins;
 mod execute;
