@@ -463,3 +463,59 @@ async fn dask_clusters_are_served_as_a_custom_resource() {
     let discovery = kube::Discovery::new(client).run().await.unwrap();
     assert!(discovery.groups().any(|g| g.name() == "gateway.dask.org"));
 }
+
+#[tokio::test]
+async fn faults_can_be_added_and_cleared_over_http_by_an_admin_only() {
+    let fleet = fleet().await;
+    let url = fleet.server_url("c1").unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(opsbot::sim::tls::CA_PEM.as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let rule = r#"{"resources":["pods"],"status":500,"times":1}"#;
+    let denied = http
+        .post(format!("{url}/sim/faults"))
+        .bearer_auth("support-token")
+        .body(rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let added = http
+        .post(format!("{url}/sim/faults"))
+        .bearer_auth(opsbot::sim::ADMIN_TOKEN)
+        .body(rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 204);
+    let pods: Api<Pod> = Api::namespaced(fleet.client("c1").await.unwrap(), "staging");
+    assert_eq!(
+        api_error(pods.get("jupyter-alice").await.unwrap_err()).code,
+        500
+    );
+    http.post(format!("{url}/sim/faults"))
+        .bearer_auth(opsbot::sim::ADMIN_TOKEN)
+        .body(r#"{"resources":["pods"],"status":503}"#)
+        .send()
+        .await
+        .unwrap();
+    let cleared = http
+        .delete(format!("{url}/sim/faults"))
+        .bearer_auth(opsbot::sim::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 204);
+    assert!(pods.get("jupyter-alice").await.is_ok());
+    let bad = http
+        .post(format!("{url}/sim/faults"))
+        .bearer_auth(opsbot::sim::ADMIN_TOKEN)
+        .body(r#"{"latency":"soon"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

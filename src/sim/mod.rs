@@ -20,6 +20,7 @@ pub mod table;
 pub mod tls;
 mod watch;
 
+pub use auth::ADMIN_TOKEN;
 pub use cluster::SimCluster;
 pub use faults::FaultRule;
 pub use fleet::Fleet;

@@ -20,9 +20,61 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::{controller, logs, table, watch, RecordedRequest};
 
-/// The router of one cluster's API endpoint.
+/// The router of one cluster's API endpoint, plus `/sim/faults`: the
+/// control endpoint that adds (`POST`, a [`FaultRule`] as JSON) or clears
+/// (`DELETE`) injected faults at run time, for people driving the simulator
+/// from a shell. It takes the same bearer tokens as the API; only users who
+/// may impersonate (admins) may use it.
 pub fn router(state: Arc<ClusterState>) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .route(
+            "/sim/faults",
+            axum::routing::post(add_fault).delete(clear_faults),
+        )
+        .fallback(handle)
+        .with_state(state)
+}
+
+fn sim_admin(st: &ClusterState, headers: &HeaderMap) -> Result<(), Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token.and_then(|t| st.users.by_token(t)) {
+        Some(u) if u.impersonate => Ok(()),
+        Some(u) => Err((
+            StatusCode::FORBIDDEN,
+            format!("user {} may not change the simulator's faults", u.name),
+        )
+            .into_response()),
+        None => Err((StatusCode::UNAUTHORIZED, "a bearer token is required").into_response()),
+    }
+}
+
+async fn add_fault(
+    State(st): State<Arc<ClusterState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = sim_admin(&st, &headers) {
+        return r;
+    }
+    match serde_json::from_slice::<FaultRule>(&body) {
+        Ok(rule) => {
+            st.faults.add(rule);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("not a fault rule: {e}")).into_response(),
+    }
+}
+
+async fn clear_faults(State(st): State<Arc<ClusterState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = sim_admin(&st, &headers) {
+        return r;
+    }
+    st.faults.clear();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// What a resource URL names.
