@@ -5,6 +5,8 @@
 //! gets back for its platform. Nothing here knows about Slack blocks or
 //! GitHub comments, and nothing in an adapter knows about playbooks.
 
+pub mod slack;
+
 use serde::Serialize;
 use tokio::sync::mpsc;
 
