@@ -415,7 +415,7 @@ impl FakeSlack {
     fn handle(&self, method: &str, body: &Value, violations: &mut Vec<String>) -> Value {
         let s = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
         let mut world = self.world.lock().unwrap();
-        let mut need = |key: &str, violations: &mut Vec<String>| {
+        let need = |key: &str, violations: &mut Vec<String>| {
             if s(key).is_none_or(|v| v.is_empty()) {
                 violations.push(format!("{method}: required field `{key}` missing"));
             }
