@@ -97,8 +97,9 @@ fn result_cut_with_audit_pointer() {
     assert!(rendered.hidden_lines > 0);
     let value = json(&rendered.content);
     let blocks = value["blocks"].as_array().unwrap();
-    assert!(blocks.len() <= render::MAX_BLOCKS);
-    for block in blocks {
+    let output = value["attachments"][0]["blocks"].as_array().unwrap();
+    assert!(blocks.len() + output.len() <= render::MAX_BLOCKS);
+    for block in blocks.iter().chain(output) {
         if let Some(text) = block["text"]["text"].as_str() {
             assert!(text.chars().count() <= render::MAX_SECTION_CHARS);
         }
@@ -107,9 +108,10 @@ fn result_cut_with_audit_pointer() {
     insta::assert_json_snapshot!(serde_json::json!({
         "hidden_lines": rendered.hidden_lines,
         "block_count": blocks.len(),
+        "output_block_count": output.len(),
         "header": blocks[0],
-        "last": blocks.last(),
-        "attachments": value["attachments"],
+        "last": output.last(),
+        "colour": value["attachments"][0]["color"],
     }));
 }
 

@@ -142,7 +142,7 @@ pub struct ResultMessage {
 
 /// The result of a finished run, in its thread: a header, the facts as
 /// fields, and the output (Markdown converted to Slack mrkdwn, tables as
-/// monospace) in an attachment coloured by outcome. Output beyond
+/// monospace) in an attachment whose bar is coloured by outcome. Output beyond
 /// [`MAX_OUTPUT_SECTIONS`] sections is cut with "N more lines, full output
 /// in `audit show N`".
 pub fn result(done: &Done<'_>) -> ResultMessage {
@@ -182,7 +182,6 @@ pub fn result(done: &Done<'_>) -> ResultMessage {
             code(&format!("audit show {}", done.run))
         )));
     }
-    blocks.extend(body);
     let fallback = format!(
         "run {} {} {} in {}",
         done.run,
@@ -191,16 +190,12 @@ pub fn result(done: &Done<'_>) -> ResultMessage {
         duration(done.millis)
     );
     let mut content = content(fallback, blocks);
-    // The colour bar: Block Kit has none, a legacy attachment carries it.
+    // The output sits in a legacy attachment: Block Kit has no colour, and
+    // the attachment's bar shows the outcome beside the whole output.
     content.attachments = Some(vec![SlackMessageAttachment::new()
         .with_color(outcome_colour(done.outcome).to_string())
         .with_fallback(format!("run {} {}", done.run, done.outcome.word()))
-        .with_blocks(vec![context(&format!(
-            "{} run {} · {}",
-            outcome_emoji(done.outcome),
-            done.run,
-            done.outcome.word()
-        ))])]);
+        .with_blocks(body)]);
     ResultMessage {
         content,
         hidden_lines,
