@@ -106,3 +106,63 @@ impl SlackSettings {
         Some(settings)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn from_env_reads_the_design_variables() {
+        let settings = SlackSettings::from_env(&env(&[
+            ("SLACK_SIGNING_SECRET", "s3cr3t"),
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+            ("SLACK_API_URL", "http://127.0.0.1:9/api/"),
+        ]))
+        .expect("configured");
+        assert_eq!(settings.signing_secret.expose_secret(), "s3cr3t");
+        assert_eq!(settings.bot_token.expose_secret(), "xoxb-1");
+        assert_eq!(
+            settings.app_token.as_ref().map(|t| t.expose_secret().to_string()),
+            Some("xapp-1".to_string())
+        );
+        assert_eq!(settings.api_url, "http://127.0.0.1:9/api");
+    }
+
+    #[test]
+    fn from_env_is_none_without_a_bot_token_or_any_way_to_receive() {
+        assert!(SlackSettings::from_env(&env(&[("SLACK_SIGNING_SECRET", "s")])).is_none());
+        assert!(SlackSettings::from_env(&env(&[("SLACK_BOT_TOKEN", "xoxb-1")])).is_none());
+        assert!(SlackSettings::from_env(&env(&[
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_SIGNING_SECRET", "")
+        ]))
+        .is_none());
+        let socket_only = SlackSettings::from_env(&env(&[
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+        ]))
+        .expect("Socket Mode needs no signing secret");
+        assert_eq!(socket_only.api_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn debug_print_of_settings_shows_no_secret() {
+        let mut settings =
+            SlackSettings::new(SecretString::from("sign-me"), SecretString::from("xoxb-42"));
+        settings.app_token = Some(SecretString::from("xapp-42"));
+        let printed = format!("{settings:?}");
+        for secret in ["sign-me", "xoxb-42", "xapp-42"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
+}
