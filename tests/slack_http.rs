@@ -80,8 +80,10 @@ async fn body_json(resp: reqwest::Response) -> Value {
 async fn slash_command_is_answered_while_the_cluster_is_still_busy() {
     let gate = Gate::default();
     let cluster = gate.clone();
-    let h = Harness::start(move |_| simple_run(42, "hub status staging", Some(cluster.clone()), 2, "ok"))
-        .await;
+    let h = Harness::start(move |_| {
+        simple_run(42, "hub status staging", Some(cluster.clone()), 2, "ok")
+    })
+    .await;
 
     // The "cluster" stays blocked (it would take 10 s) until the test opens
     // the gate; the HTTP answer must not wait for it.
@@ -95,7 +97,11 @@ async fn slash_command_is_answered_while_the_cluster_is_still_busy() {
     let body = body_json(resp).await;
     assert_eq!(body["response_type"], "ephemeral");
     assert_eq!(body["text"], "running `hub status staging` as run 42");
-    assert!(h.slack.calls_to("chat.postMessage").iter().all(|c| !c.body.to_string().contains("succeeded")));
+    assert!(h
+        .slack
+        .calls_to("chat.postMessage")
+        .iter()
+        .all(|c| !c.body.to_string().contains("succeeded")));
 
     let requests = h.core.requests();
     assert_eq!(requests.len(), 1);
@@ -107,7 +113,9 @@ async fn slash_command_is_answered_while_the_cluster_is_still_busy() {
     gate.open();
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 42"))
+            s.messages()
+                .iter()
+                .any(|m| m.text.contains("audit show 42"))
         })
         .await;
     assert_eq!(h.slack.violations(), Vec::<String>::new());
@@ -137,7 +145,9 @@ async fn a_run_keeps_its_whole_story_in_one_thread() {
     let status = h.slack.messages()[0].clone();
     assert_eq!(status.channel, CHANNEL);
     assert_eq!(status.thread_ts, None);
-    assert!(status.text.contains("running `hub status staging` as run 7"));
+    assert!(status
+        .text
+        .contains("running `hub status staging` as run 7"));
     assert!(status.has_button("cancel"));
 
     gate.open();
@@ -148,7 +158,11 @@ async fn a_run_keeps_its_whole_story_in_one_thread() {
         .await;
 
     let thread = h.slack.thread(CHANNEL, &status.ts);
-    assert_eq!(thread.len(), 3, "status, result, audit reference: {thread:#?}");
+    assert_eq!(
+        thread.len(),
+        3,
+        "status, result, audit reference: {thread:#?}"
+    );
     let (status, result, audit) = (&thread[0], &thread[1], &thread[2]);
     // The status message was edited in place to its final state.
     assert!(status.edits >= 1);
@@ -158,7 +172,13 @@ async fn a_run_keeps_its_whole_story_in_one_thread() {
     // The result: header, fields, table as monospace, colour by outcome.
     assert_eq!(result.thread_ts.as_deref(), Some(status.ts.as_str()));
     assert_eq!(result.blocks[0]["type"], "header");
-    assert!(result.all_text().contains("```\\npod    state\\nhub-1  Running\\n```"), "{}", result.all_text());
+    assert!(
+        result
+            .all_text()
+            .contains("```\\npod    state\\nhub-1  Running\\n```"),
+        "{}",
+        result.all_text()
+    );
     assert_eq!(result.attachments[0]["color"], "#2eb67d");
     // The audit reference closes the thread.
     assert_eq!(audit.thread_ts.as_deref(), Some(status.ts.as_str()));
@@ -170,8 +190,9 @@ async fn a_run_keeps_its_whole_story_in_one_thread() {
 async fn step_updates_are_coalesced_into_few_in_place_edits() {
     let gate = Gate::default();
     let cluster = gate.clone();
-    let h = Harness::start(move |_| simple_run(9, "triage staging", Some(cluster.clone()), 30, "done"))
-        .await;
+    let h =
+        Harness::start(move |_| simple_run(9, "triage staging", Some(cluster.clone()), 30, "done"))
+            .await;
     h.slash(ALICE, CHANNEL, "triage staging").await;
     h.slack
         .wait_until("the status message", |s| !s.messages().is_empty())
@@ -237,7 +258,9 @@ async fn a_long_result_is_uploaded_as_a_file_and_cut_with_an_audit_pointer() {
     h.slash(ALICE, CHANNEL, "users staging").await;
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 12"))
+            s.messages()
+                .iter()
+                .any(|m| m.text.contains("audit show 12"))
         })
         .await;
     let result = h
@@ -248,7 +271,9 @@ async fn a_long_result_is_uploaded_as_a_file_and_cut_with_an_audit_pointer() {
         .expect("a result message");
     assert!(result.blocks.as_array().unwrap().len() <= 50);
     assert!(
-        result.all_text().contains("more lines, full output in `audit show 12`"),
+        result
+            .all_text()
+            .contains("more lines, full output in `audit show 12`"),
         "{}",
         result.all_text()
     );
@@ -256,7 +281,10 @@ async fn a_long_result_is_uploaded_as_a_file_and_cut_with_an_audit_pointer() {
     assert_eq!(complete.len(), 1);
     assert_eq!(complete[0].body["channel_id"], CHANNEL);
     assert_eq!(complete[0].body["thread_ts"], h.slack.messages()[0].ts);
-    let file = complete[0].body["files"][0]["id"].as_str().unwrap().to_string();
+    let file = complete[0].body["files"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(h.slack.uploaded(&file).unwrap(), expected.into_bytes());
     assert_eq!(h.slack.violations(), Vec::<String>::new());
 }
@@ -287,7 +315,12 @@ fn approval_core(req: &Request) -> Script {
                     run: 5,
                     step: step("restart"),
                 },
-                done(5, command, "Hub **staging** restarted", vec![step("restart")]),
+                done(
+                    5,
+                    command,
+                    "Hub **staging** restarted",
+                    vec![step("restart")],
+                ),
             ],
             gate: None,
         },
@@ -335,11 +368,19 @@ async fn another_person_approves_and_the_run_goes_on_in_the_same_thread() {
     let thread = h.slack.thread(CHANNEL, &plan.ts);
     let plan_now = &thread[0];
     assert!(!plan_now.has_button("approve"), "decided: the buttons go");
-    assert!(plan_now.text.contains("approved by bob at"), "{}", plan_now.text);
-    assert!(plan_now.all_text().contains("rollout restart deployment/hub"));
+    assert!(
+        plan_now.text.contains("approved by bob at"),
+        "{}",
+        plan_now.text
+    );
+    assert!(plan_now
+        .all_text()
+        .contains("rollout restart deployment/hub"));
     // status, result and audit reference follow in the plan's thread.
     assert!(thread.len() >= 4, "{thread:#?}");
-    assert!(thread[1..].iter().all(|m| m.thread_ts.as_deref() == Some(plan.ts.as_str())));
+    assert!(thread[1..]
+        .iter()
+        .all(|m| m.thread_ts.as_deref() == Some(plan.ts.as_str())));
     assert_eq!(h.slack.violations(), Vec::<String>::new());
 }
 
@@ -359,9 +400,15 @@ async fn self_approval_is_refused_privately_and_the_plan_stays_open() {
     let eph = &h.slack.ephemerals()[0];
     assert_eq!(eph["user"], ALICE);
     assert_eq!(eph["thread_ts"], plan.ts);
-    assert!(eph["text"].as_str().unwrap().contains("cannot approve your own run"));
+    assert!(eph["text"]
+        .as_str()
+        .unwrap()
+        .contains("cannot approve your own run"));
     let plan_now = &h.slack.messages()[0];
-    assert!(plan_now.has_button("approve"), "still waiting for someone else");
+    assert!(
+        plan_now.has_button("approve"),
+        "still waiting for someone else"
+    );
     assert_eq!(plan_now.edits, 0);
     assert_eq!(h.slack.violations(), Vec::<String>::new());
 }
@@ -399,13 +446,17 @@ async fn an_unknown_user_gets_a_polite_private_answer_and_nothing_is_posted() {
         .wait_until("an ephemeral answer", |s| !s.ephemerals().is_empty())
         .await;
     assert_eq!(h.slack.ephemerals()[0]["user"], "U0STRANGER");
-    assert!(h.slack.messages().is_empty(), "nothing public in the channel");
+    assert!(
+        h.slack.messages().is_empty(),
+        "nothing public in the channel"
+    );
     assert_eq!(h.slack.violations(), Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn a_mention_in_a_thread_runs_the_text_after_the_mention_and_answers_there() {
-    let h = Harness::start(|_| simple_run(3, "user status staging alice", None, 0, "running")).await;
+    let h =
+        Harness::start(|_| simple_run(3, "user status staging alice", None, 0, "running")).await;
     let resp = h
         .post_signed(
             "/slack/events",
@@ -434,7 +485,9 @@ async fn a_mention_in_a_thread_runs_the_text_after_the_mention_and_answers_there
 async fn url_verification_is_answered_with_the_challenge() {
     let h = Harness::start(not_set_up).await;
     let body = include_bytes!("fixtures/slack/url_verification.json").to_vec();
-    let resp = h.post_signed("/slack/events", "application/json", body).await;
+    let resp = h
+        .post_signed("/slack/events", "application/json", body)
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         body_json(resp).await["challenge"],
@@ -447,10 +500,21 @@ async fn url_verification_is_answered_with_the_challenge() {
 async fn a_replayed_event_never_starts_a_second_run() {
     let h = Harness::start(|_| simple_run(4, "hub status staging", None, 0, "ok")).await;
     let body = mention_event("Ev0LAN670R", ALICE, "<@U0LAN0Z89> hub status staging");
-    let first = h.post_signed("/slack/events", "application/json", body.clone()).await;
+    let first = h
+        .post_signed("/slack/events", "application/json", body.clone())
+        .await;
     assert_eq!(first.status(), 200);
     let retry = h
-        .post_signed_at("/slack/events", "application/json", body, now(), &[("x-slack-retry-num", "1"), ("x-slack-retry-reason", "http_timeout")])
+        .post_signed_at(
+            "/slack/events",
+            "application/json",
+            body,
+            now(),
+            &[
+                ("x-slack-retry-num", "1"),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
+        )
         .await;
     assert_eq!(retry.status(), 200, "Slack must stop retrying");
     assert_eq!(h.core.requests().len(), 1);
@@ -487,7 +551,13 @@ async fn bad_requests_are_refused_counted_and_run_nothing_and_the_server_keeps_s
     // Correctly signed, but 10 minutes old (a replay).
     let old = now() - 600;
     let resp = h
-        .post_signed_at("/slack/commands", "application/x-www-form-urlencoded", form.clone(), old, &[])
+        .post_signed_at(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            form.clone(),
+            old,
+            &[],
+        )
         .await;
     assert_eq!(resp.status(), 401);
 
@@ -500,15 +570,27 @@ async fn bad_requests_are_refused_counted_and_run_nothing_and_the_server_keeps_s
 
     // Signed but malformed form, JSON and interaction payloads.
     let resp = h
-        .post_signed("/slack/commands", "application/x-www-form-urlencoded", b"text=%ZZ&&=".to_vec())
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            b"text=%ZZ&&=".to_vec(),
+        )
         .await;
     assert_eq!(resp.status(), 400);
     let resp = h
-        .post_signed("/slack/events", "application/json", b"{\"type\": \"event_callback\",".to_vec())
+        .post_signed(
+            "/slack/events",
+            "application/json",
+            b"{\"type\": \"event_callback\",".to_vec(),
+        )
         .await;
     assert_eq!(resp.status(), 400);
     let resp = h
-        .post_signed("/slack/interactions", "application/x-www-form-urlencoded", b"payload=%7Bnot-json".to_vec())
+        .post_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            b"payload=%7Bnot-json".to_vec(),
+        )
         .await;
     assert_eq!(resp.status(), 400);
 
@@ -547,7 +629,9 @@ async fn slack_answering_429_then_200_is_retried_after_retry_after() {
     h.slash(ALICE, CHANNEL, "hub status staging").await;
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 13"))
+            s.messages()
+                .iter()
+                .any(|m| m.text.contains("audit show 13"))
         })
         .await;
     let posts: Vec<u16> = h

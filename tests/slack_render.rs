@@ -85,7 +85,9 @@ fn result_with_table_output() {
 
 #[test]
 fn result_cut_with_audit_pointer() {
-    let output: String = (0..2000).map(|i| format!("jupyter-user-{i:04} Running\n")).collect();
+    let output: String = (0..2000)
+        .map(|i| format!("jupyter-user-{i:04} Running\n"))
+        .collect();
     let rendered = render::result(&Done {
         run: 43,
         command: "users staging",
@@ -147,13 +149,7 @@ fn approval_with_buttons() {
 
 #[test]
 fn approval_after_decision() {
-    insta::assert_json_snapshot!(json(&render::decided(
-        Some(&plan()),
-        44,
-        "bob",
-        true,
-        at()
-    )));
+    insta::assert_json_snapshot!(json(&render::decided(Some(&plan()), 44, "bob", true, at())));
 }
 
 #[test]

@@ -35,7 +35,9 @@ async fn accept(listener: &TcpListener) -> Socket {
 }
 
 async fn send(ws: &mut Socket, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
 }
 
 /// The next ack frame (text), skipping control frames.
@@ -103,7 +105,10 @@ async fn socket_mode_acks_every_envelope_after_recording_and_reconnects_on_disco
     send(&mut ws, slash_envelope("env-1", "hub status staging")).await;
     let ack = next_ack(&mut ws).await;
     assert_eq!(ack["envelope_id"], "env-1");
-    assert_eq!(ack["payload"]["text"], "running `hub status staging` as run 42");
+    assert_eq!(
+        ack["payload"]["text"],
+        "running `hub status staging` as run 42"
+    );
     assert_eq!(ack["payload"]["response_type"], "ephemeral");
     assert_eq!(core.requests().len(), 1, "recorded before the ack");
     assert_eq!(core.requests()[0].text, "hub status staging");

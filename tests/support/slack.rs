@@ -174,7 +174,9 @@ impl Msg {
     }
 
     pub fn has_button(&self, action: &str) -> bool {
-        self.blocks.to_string().contains(&format!("\"action_id\":\"{action}\""))
+        self.blocks
+            .to_string()
+            .contains(&format!("\"action_id\":\"{action}\""))
     }
 }
 
@@ -331,7 +333,9 @@ async fn api_call(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if !content_type.starts_with("application/json") {
-            violations.push(format!("{method}: content-type {content_type:?} is not JSON"));
+            violations.push(format!(
+                "{method}: content-type {content_type:?} is not JSON"
+            ));
         }
         serde_json::from_slice(&body).unwrap_or_else(|e| {
             violations.push(format!("{method}: body is not JSON: {e}"));
@@ -344,7 +348,9 @@ async fn api_call(
         format!("Bearer {BOT_TOKEN}")
     };
     if auth.as_deref() != Some(token_prefix.as_str()) {
-        violations.push(format!("{method}: Authorization header is not `{token_prefix}`"));
+        violations.push(format!(
+            "{method}: Authorization header is not `{token_prefix}`"
+        ));
     }
     let fault = {
         let mut world = fake.world.lock().unwrap();
@@ -380,11 +386,7 @@ async fn api_call(
     response
 }
 
-async fn upload(
-    State(fake): State<FakeSlack>,
-    Path(file): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn upload(State(fake): State<FakeSlack>, Path(file): Path<String>, body: Bytes) -> Response {
     {
         let mut world = fake.world.lock().unwrap();
         let problem = match world.uploads.get_mut(&file) {
@@ -493,11 +495,17 @@ impl FakeSlack {
                     violations.push(format!("{method}: `length` must be a positive byte count"));
                 }
                 let file = format!("F{:04}", world.uploads.len() + 1);
-                world.uploads.insert(file.clone(), (length.unwrap_or(0), None));
+                world
+                    .uploads
+                    .insert(file.clone(), (length.unwrap_or(0), None));
                 json!({"ok": true, "upload_url": format!("{}/upload/{file}", self.base), "file_id": file})
             }
             "files.completeUploadExternal" => {
-                let files = body.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+                let files = body
+                    .get("files")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 if files.is_empty() {
                     violations.push(format!("{method}: `files` must list the uploaded ids"));
                 }
@@ -535,7 +543,9 @@ fn check_content(method: &str, body: &Value, violations: &mut Vec<String>) {
         violations.push(format!("{method}: one of `text` or `blocks` is required"));
     }
     if blocks.is_some() && text.is_none_or(str::is_empty) {
-        violations.push(format!("{method}: `text` fallback missing next to `blocks`"));
+        violations.push(format!(
+            "{method}: `text` fallback missing next to `blocks`"
+        ));
     }
     if text.is_some_and(|t| t.chars().count() > 40_000) {
         violations.push(format!("{method}: text longer than 40000 characters"));
@@ -554,7 +564,9 @@ fn check_content(method: &str, body: &Value, violations: &mut Vec<String>) {
         for a in attachments {
             if let Some(color) = a.get("color").and_then(Value::as_str) {
                 if !(color.len() == 7 && color.starts_with('#')) {
-                    violations.push(format!("{method}: attachment colour {color:?} is not #rrggbb"));
+                    violations.push(format!(
+                        "{method}: attachment colour {color:?} is not #rrggbb"
+                    ));
                 }
             }
             if let Some(blocks) = a.get("blocks").and_then(Value::as_array) {
@@ -601,10 +613,15 @@ fn check_blocks(method: &str, blocks: &[Value], violations: &mut Vec<String>) {
                     match text_of(text) {
                         Some(("mrkdwn" | "plain_text", t)) if !t.is_empty() => {
                             if t.chars().count() > 3000 {
-                                violations.push(format!("{at}: section text {} > 3000 characters", t.chars().count()));
+                                violations.push(format!(
+                                    "{at}: section text {} > 3000 characters",
+                                    t.chars().count()
+                                ));
                             }
                         }
-                        _ => violations.push(format!("{at}: section text must be a non-empty text object")),
+                        _ => violations.push(format!(
+                            "{at}: section text must be a non-empty text object"
+                        )),
                     }
                 }
                 if let Some(fields) = fields {
@@ -612,7 +629,8 @@ fn check_blocks(method: &str, blocks: &[Value], violations: &mut Vec<String>) {
                         violations.push(format!("{at}: more than 10 fields"));
                     }
                     for f in fields {
-                        if text_of(f).is_none_or(|(_, t)| t.is_empty() || t.chars().count() > 2000) {
+                        if text_of(f).is_none_or(|(_, t)| t.is_empty() || t.chars().count() > 2000)
+                        {
                             violations.push(format!("{at}: field empty or > 2000 characters"));
                         }
                     }
@@ -620,14 +638,18 @@ fn check_blocks(method: &str, blocks: &[Value], violations: &mut Vec<String>) {
             }
             "header" => match block.get("text").and_then(text_of) {
                 Some(("plain_text", t)) if !t.is_empty() && t.chars().count() <= 150 => {}
-                _ => violations.push(format!("{at}: header needs plain_text of 1..=150 characters")),
+                _ => violations.push(format!(
+                    "{at}: header needs plain_text of 1..=150 characters"
+                )),
             },
             "context" => {
                 let elements = block.get("elements").and_then(Value::as_array);
                 match elements {
                     Some(e) if !e.is_empty() && e.len() <= 10 => {
                         for el in e {
-                            if text_of(el).is_none_or(|(_, t)| t.is_empty() || t.chars().count() > 3000) {
+                            if text_of(el)
+                                .is_none_or(|(_, t)| t.is_empty() || t.chars().count() > 3000)
+                            {
                                 violations.push(format!("{at}: context element empty or too long"));
                             }
                         }
@@ -642,9 +664,18 @@ fn check_blocks(method: &str, blocks: &[Value], violations: &mut Vec<String>) {
                         for el in e {
                             let ok = el.get("type").and_then(Value::as_str) == Some("button")
                                 && matches!(el.get("text").and_then(text_of), Some(("plain_text", t)) if !t.is_empty() && t.chars().count() <= 75)
-                                && el.get("action_id").and_then(Value::as_str).is_some_and(|a| !a.is_empty() && a.len() <= 255)
-                                && el.get("value").and_then(Value::as_str).is_none_or(|v| v.len() <= 2000)
-                                && el.get("style").and_then(Value::as_str).is_none_or(|s| s == "primary" || s == "danger");
+                                && el
+                                    .get("action_id")
+                                    .and_then(Value::as_str)
+                                    .is_some_and(|a| !a.is_empty() && a.len() <= 255)
+                                && el
+                                    .get("value")
+                                    .and_then(Value::as_str)
+                                    .is_none_or(|v| v.len() <= 2000)
+                                && el
+                                    .get("style")
+                                    .and_then(Value::as_str)
+                                    .is_none_or(|s| s == "primary" || s == "danger");
                             if !ok {
                                 violations.push(format!("{at}: malformed button {el}"));
                             }
@@ -665,7 +696,10 @@ fn check_blocks(method: &str, blocks: &[Value], violations: &mut Vec<String>) {
 pub fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
     let mut message = format!("v0:{ts}:").into_bytes();
     message.extend_from_slice(body);
-    format!("v0={}", hex::encode(hmac_sha256(secret.as_bytes(), &message)))
+    format!(
+        "v0={}",
+        hex::encode(hmac_sha256(secret.as_bytes(), &message))
+    )
 }
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -751,8 +785,14 @@ impl Harness {
         req.body(body).send().await.unwrap()
     }
 
-    pub async fn post_signed(&self, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
-        self.post_signed_at(path, content_type, body, now(), &[]).await
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.post_signed_at(path, content_type, body, now(), &[])
+            .await
     }
 
     /// `/ops TEXT` from `user` in `channel`, built on the documented fixture.

@@ -73,7 +73,11 @@ fn connector(api_url: &str) -> anyhow::Result<SlackClientHyperHttpsConnector> {
 impl SlackApi {
     /// A client for `api_url` (e.g. `https://slack.com/api`) acting with
     /// the bot token.
-    pub fn new(api_url: &str, bot_token: &SecretString, retry: RetryPolicy) -> anyhow::Result<Self> {
+    pub fn new(
+        api_url: &str,
+        bot_token: &SecretString,
+        retry: RetryPolicy,
+    ) -> anyhow::Result<Self> {
         let client = SlackClient::new(connector(api_url)?);
         Ok(SlackApi {
             client: Arc::new(client),
@@ -129,10 +133,8 @@ impl SlackApi {
         title: &str,
         content: &str,
     ) -> Result<(), SlackApiError> {
-        let url_req = SlackApiFilesGetUploadUrlExternalRequest::new(
-            filename.to_string(),
-            content.len(),
-        );
+        let url_req =
+            SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_string(), content.len());
         let target = self
             .call("files.getUploadURLExternal", &self.token, |s| {
                 let url_req = &url_req;
@@ -149,11 +151,13 @@ impl SlackApi {
             Box::pin(async move { s.files_upload_via_url(upload).await })
         })
         .await?;
-        let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
-            SlackApiFilesComplete::new(target.file_id.clone()).with_title(title.to_string()),
-        ])
-        .with_channel_id(channel.clone())
-        .opt_thread_ts(thread_ts.cloned());
+        let complete =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                target.file_id.clone(),
+            )
+            .with_title(title.to_string())])
+            .with_channel_id(channel.clone())
+            .opt_thread_ts(thread_ts.cloned());
         self.call("files.completeUploadExternal", &self.token, |s| {
             let complete = &complete;
             Box::pin(async move { s.files_complete_upload_external(complete).await })
@@ -221,7 +225,10 @@ impl SlackApi {
 fn retry_after(err: &SlackClientError, policy: &RetryPolicy, attempt: u32) -> Option<Duration> {
     let backoff = || {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        policy.base_delay.saturating_mul(factor).min(policy.max_delay)
+        policy
+            .base_delay
+            .saturating_mul(factor)
+            .min(policy.max_delay)
     };
     match err {
         SlackClientError::RateLimitError(rate) => Some(
@@ -236,7 +243,10 @@ fn retry_after(err: &SlackClientError, policy: &RetryPolicy, attempt: u32) -> Op
         SlackClientError::ApiError(api)
             if matches!(
                 api.code.as_str(),
-                "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
+                "internal_error"
+                    | "fatal_error"
+                    | "service_unavailable"
+                    | "request_timeout"
                     | "ratelimited"
             ) =>
         {

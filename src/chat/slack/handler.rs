@@ -47,7 +47,11 @@ pub(crate) enum Ack {
 
 impl Slack {
     pub fn new(core: Arc<dyn Core>, settings: &SlackSettings) -> anyhow::Result<Self> {
-        let api = SlackApi::new(&settings.api_url, &settings.bot_token, settings.retry.clone())?;
+        let api = SlackApi::new(
+            &settings.api_url,
+            &settings.bot_token,
+            settings.retry.clone(),
+        )?;
         let secret = SlackSigningSecret::new(settings.signing_secret.expose_secret().to_string());
         Ok(Slack {
             core,
@@ -111,8 +115,8 @@ impl Slack {
 /// an accepted run, or the whole refusal / help text when that is all there
 /// is (then nothing else needs posting).
 fn slash_answer(text: &str, ready: &mut Vec<Update>) -> Ack {
-    let only_private = ready.len() == 1
-        && matches!(ready[0], Update::Refused { .. } | Update::Info { .. });
+    let only_private =
+        ready.len() == 1 && matches!(ready[0], Update::Refused { .. } | Update::Info { .. });
     if only_private {
         return match ready.remove(0) {
             Update::Refused {

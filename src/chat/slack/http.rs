@@ -52,11 +52,7 @@ async fn events(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body)
     serve(&slack, &headers, body, inbound::parse_event).await
 }
 
-async fn interactions(
-    State(slack): State<Arc<Slack>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn interactions(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
     serve(&slack, &headers, body, inbound::parse_interaction_form).await
 }
 
@@ -102,7 +98,10 @@ async fn read_verified(
 
 fn reject(slack: &Slack, rejection: Rejection) -> Response {
     slack.core.refused("slack", rejection.reason());
-    tracing::warn!(reason = rejection.reason(), "Slack request refused: {rejection}");
+    tracing::warn!(
+        reason = rejection.reason(),
+        "Slack request refused: {rejection}"
+    );
     (rejection.status(), rejection.to_string()).into_response()
 }
 

@@ -101,7 +101,10 @@ pub fn parse_slash_command_json(payload: serde_json::Value) -> Result<Inbound, P
 
 fn slash_command(cmd: SlashCommand) -> Result<Inbound, ParseError> {
     if cmd.user_id.is_empty() || cmd.channel_id.is_empty() {
-        return Err(malformed("slash command", "user_id and channel_id must be set"));
+        return Err(malformed(
+            "slash command",
+            "user_id and channel_id must be set",
+        ));
     }
     let place = Place {
         source: Source::SlashCommand,
@@ -265,8 +268,7 @@ pub fn parse_interaction_form(body: &[u8]) -> Result<Inbound, ParseError> {
 /// Parses an interaction payload (HTTP form's `payload`, or a Socket Mode
 /// `interactive` envelope payload).
 pub fn parse_interaction_json(value: serde_json::Value) -> Result<Inbound, ParseError> {
-    let it: Interaction =
-        serde_json::from_value(value).map_err(|e| malformed("interaction", e))?;
+    let it: Interaction = serde_json::from_value(value).map_err(|e| malformed("interaction", e))?;
     if it.kind != "block_actions" {
         return Ok(Inbound::Ignored("interaction type opsbot does not use"));
     }

@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(settings.signing_secret.expose_secret(), "s3cr3t");
         assert_eq!(settings.bot_token.expose_secret(), "xoxb-1");
         assert_eq!(
-            settings.app_token.as_ref().map(|t| t.expose_secret().to_string()),
+            settings
+                .app_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_string()),
             Some("xapp-1".to_string())
         );
         assert_eq!(settings.api_url, "http://127.0.0.1:9/api");

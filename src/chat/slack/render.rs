@@ -65,10 +65,7 @@ pub fn status(
         blocks.push(section(&step_lines(steps, MAX_SECTION_CHARS)));
     }
     if phase == Phase::Running {
-        blocks.push(buttons(
-            run,
-            &[("cancel", "Cancel", None)],
-        ));
+        blocks.push(buttons(run, &[("cancel", "Cancel", None)]));
     }
     content(strip_emoji(&headline), blocks)
 }
@@ -590,10 +587,10 @@ fn buttons(run: RunId, spec: &[(&str, &str, Option<SlackBlockButtonStyle>)]) -> 
         .iter()
         .map(|(action, label, style)| {
             SlackBlockButtonElement::new(SlackBlockPlainText::new(label.to_string()).into())
-            .with_action_id(SlackActionId(action.to_string()))
-            .with_value(run.to_string())
-            .opt_style(style.clone())
-            .into()
+                .with_action_id(SlackActionId(action.to_string()))
+                .with_value(run.to_string())
+                .opt_style(style.clone())
+                .into()
         })
         .collect();
     SlackActionsBlock::new(elements)

@@ -126,8 +126,7 @@ async fn connect_once(slack: &Arc<Slack>, app_token: &SecretString) -> anyhow::R
 /// frame to send (`None` for envelopes without an id).
 async fn handle_envelope(slack: &Arc<Slack>, envelope: Envelope) -> Option<String> {
     let id = envelope.envelope_id?;
-    let parse: fn(serde_json::Value) -> Result<Inbound, ParseError> = match envelope.kind.as_str()
-    {
+    let parse: fn(serde_json::Value) -> Result<Inbound, ParseError> = match envelope.kind.as_str() {
         "events_api" => inbound::parse_event_json,
         "slash_commands" => inbound::parse_slash_command_json,
         "interactive" => inbound::parse_interaction_json,

@@ -222,7 +222,9 @@ impl Renderer {
         match &thread.status_ts {
             Some(ts) => self.edit(&thread.channel, ts, content).await,
             None => {
-                let ts = self.post(&thread.channel, thread.thread_ts.as_deref(), content).await;
+                let ts = self
+                    .post(&thread.channel, thread.thread_ts.as_deref(), content)
+                    .await;
                 if thread.thread_ts.is_none() {
                     thread.thread_ts = ts.clone();
                 }
@@ -310,7 +312,9 @@ impl Renderer {
         match &thread.status_ts {
             Some(ts) => self.edit(&thread.channel, ts, status).await,
             None => {
-                let ts = self.post(&thread.channel, thread_ts.as_deref(), status).await;
+                let ts = self
+                    .post(&thread.channel, thread_ts.as_deref(), status)
+                    .await;
                 thread_ts = thread_ts.or(ts);
             }
         }
