@@ -144,7 +144,7 @@ pub struct ResultMessage {
 /// in `audit show N`".
 pub fn result(done: &Done<'_>) -> ResultMessage {
     let header_text = format!("run {} {}", done.run, done.outcome.word());
-    let mut blocks = vec![
+    let blocks = vec![
         header(&header_text),
         SlackSectionBlock::new()
             .with_fields(vec![
