@@ -216,35 +216,36 @@ async fn step_updates_are_coalesced_into_few_in_place_edits() {
 #[tokio::test]
 async fn progress_is_shown_by_editing_the_status_message_before_the_run_ends() {
     let steps_gate = Gate::default();
-    let end_gate = Gate::default();
-    let (s_gate, e_gate) = (steps_gate.clone(), end_gate.clone());
-    let h = Harness::start(move |req: &Request| {
-        let _ = req;
-        Script {
-            now: vec![accepted(11, "hub restart staging")],
-            later: vec![Update::Step {
-                run: 11,
-                step: step("restart"),
-            }],
-            gate: Some(s_gate.clone()),
-        }
+    let cluster = steps_gate.clone();
+    // The run reports one step and is still going when the test looks.
+    let h = Harness::start(move |_| Script {
+        now: vec![accepted(11, "hub restart staging")],
+        later: vec![Update::Step {
+            run: 11,
+            step: step("rolled-out"),
+        }],
+        gate: Some(cluster.clone()),
     })
     .await;
-    let _ = e_gate;
     h.slash(ALICE, CHANNEL, "hub restart staging").await;
     h.slack
         .wait_until("the status message", |s| !s.messages().is_empty())
         .await;
+    assert!(!h.slack.messages()[0].all_text().contains("rolled-out"));
     steps_gate.open();
     h.slack
         .wait_until("a progress edit", |s| {
-            s.messages()[0].edits >= 1 && s.messages()[0].all_text().contains("restart")
+            s.messages()[0].edits >= 1 && s.messages()[0].all_text().contains("rolled-out")
         })
         .await;
     let status = &h.slack.messages()[0];
     assert!(status.has_button("cancel"), "still running: Cancel stays");
     assert!(!status.text.contains("succeeded"));
-    end_gate.open();
+    assert_eq!(
+        h.slack.messages().len(),
+        1,
+        "progress edits, it does not post"
+    );
     assert_eq!(h.slack.violations(), Vec::<String>::new());
 }
 
@@ -686,4 +687,47 @@ async fn a_cancel_button_becomes_a_cancel_request_from_the_presser() {
         .wait_until("the ephemeral answer", |s| !s.ephemerals().is_empty())
         .await;
     assert_eq!(h.slack.ephemerals()[0]["user"], BOB);
+}
+
+#[tokio::test]
+async fn the_fake_slack_flags_messages_that_break_slacks_documented_limits() {
+    use opsbot::chat::slack::{RetryPolicy, SlackApi};
+    use slack_morphism::prelude::*;
+
+    // The checker itself must bite, or every "no violations" above is empty.
+    let fake = support::FakeSlack::start().await;
+    let api = SlackApi::new(
+        &fake.api_url(),
+        &secrecy::SecretString::from(support::BOT_TOKEN),
+        RetryPolicy::default(),
+    )
+    .unwrap();
+    let long = "x".repeat(3001);
+    let blocks: Vec<SlackBlock> = (0..51)
+        .map(|_| {
+            SlackSectionBlock::new()
+                .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(
+                    long.clone(),
+                )))
+                .into()
+        })
+        .collect();
+    let req = SlackApiChatPostMessageRequest::new(
+        SlackChannelId(CHANNEL.into()),
+        SlackMessageContent::new().with_blocks(blocks),
+    )
+    .with_thread_ts(SlackTs("not-a-ts".into()));
+    api.post_message(&req).await.unwrap();
+    let violations = fake.violations().join("\n");
+    for expected in [
+        "51 blocks, Slack allows 50",
+        "section text 3001 > 3000 characters",
+        "`text` fallback missing",
+        "thread_ts \"not-a-ts\" is not a Slack ts",
+    ] {
+        assert!(
+            violations.contains(expected),
+            "{expected} not in:\n{violations}"
+        );
+    }
 }
