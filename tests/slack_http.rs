@@ -731,3 +731,44 @@ async fn the_fake_slack_flags_messages_that_break_slacks_documented_limits() {
         );
     }
 }
+
+#[tokio::test]
+async fn under_overload_runs_are_still_acked_and_the_asker_is_pointed_to_the_audit_log() {
+    let gate = Gate::default();
+    let cluster = gate.clone();
+    let h = Harness::start_with(
+        move |req: &Request| {
+            let run = if req.text.ends_with("staging") {
+                30
+            } else {
+                31
+            };
+            simple_run(run, &req.text, Some(cluster.clone()), 0, "ok")
+        },
+        |settings| settings.max_live_threads = 1,
+    )
+    .await;
+    // The first run holds the only renderer until its cluster answers.
+    let first = body_json(h.slash(ALICE, CHANNEL, "hub status staging").await).await;
+    assert_eq!(first["text"], "running `hub status staging` as run 30");
+    let second = body_json(h.slash(ALICE, CHANNEL, "hub status prod").await).await;
+    let text = second["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("running `hub status prod` as run 31"),
+        "{text}"
+    );
+    assert!(text.contains("`audit show 31`"), "{text}");
+    assert_eq!(h.core.requests().len(), 2, "both runs were recorded");
+    assert!(h
+        .core
+        .refusals()
+        .contains(&("slack".into(), "render_overloaded".into())));
+    gate.open();
+    h.slack
+        .wait_until("the first run's audit reference", |s| {
+            s.messages()
+                .iter()
+                .any(|m| m.text.contains("audit show 30"))
+        })
+        .await;
+}

@@ -750,9 +750,19 @@ pub fn settings(api_url: &str) -> SlackSettings {
 
 impl Harness {
     pub async fn start(script: impl Fn(&Request) -> Script + Send + Sync + 'static) -> Harness {
+        Harness::start_with(script, |_| {}).await
+    }
+
+    /// [`Harness::start`] with adjusted settings.
+    pub async fn start_with(
+        script: impl Fn(&Request) -> Script + Send + Sync + 'static,
+        adjust: impl FnOnce(&mut SlackSettings),
+    ) -> Harness {
         let core = FakeCore::new(script);
         let slack = FakeSlack::start().await;
-        let router = opsbot::chat::slack::routes(core.clone(), settings(&slack.api_url()));
+        let mut settings = settings(&slack.api_url());
+        adjust(&mut settings);
+        let router = opsbot::chat::slack::routes(core.clone(), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });

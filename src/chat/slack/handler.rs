@@ -12,7 +12,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use slack_morphism::prelude::*;
 use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::api::SlackApi;
 use super::inbound::{Inbound, Source};
@@ -29,6 +29,11 @@ pub(crate) struct Slack {
     pub max_body_bytes: usize,
     pub edit_interval: Duration,
     pub threads: Threads,
+    /// Bounds the spawned renderer tasks, so a flood of requests (or a
+    /// Slack outage that makes every call retry) cannot grow memory without
+    /// limit or starve the ack path.
+    pub renderers: Arc<Semaphore>,
+    pub max_live_threads: usize,
 }
 
 /// What Slack gets back right away, over HTTP or in a Socket Mode ack.
@@ -60,6 +65,8 @@ impl Slack {
             max_body_bytes: settings.max_body_bytes,
             edit_interval: settings.edit_interval,
             threads: Threads::default(),
+            renderers: Arc::new(Semaphore::new(settings.max_live_threads)),
+            max_live_threads: settings.max_live_threads,
         })
     }
 
@@ -99,13 +106,39 @@ impl Slack {
         while let Ok(update) = rx.try_recv() {
             ready.push(update);
         }
-        let ack = match place.source {
+        let mut ack = match place.source {
             Source::SlashCommand => slash_answer(&text, &mut ready),
             Source::Mention | Source::Button => Ack::Empty,
         };
         // Nothing left to render when the core already dropped its sender.
-        if !ready.is_empty() || !rx.is_closed() {
-            tokio::spawn(thread::render(self.clone(), place, ready, rx));
+        if ready.is_empty() && rx.is_closed() {
+            return ack;
+        }
+        match self.renderers.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let slack = self.clone();
+                tokio::spawn(async move {
+                    thread::render(slack, place, ready, rx).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                // Overload: the run is recorded and goes on; only its Slack
+                // thread is skipped, and the asker is told where to look.
+                let run = ready.iter().find_map(Update::run);
+                tracing::warn!(
+                    run,
+                    limit = self.max_live_threads,
+                    "too many runs are being rendered in Slack; this one is not followed in a thread"
+                );
+                self.core.refused("slack", "render_overloaded");
+                if let (Ack::Ephemeral(content), Some(run)) = (&mut ack, run) {
+                    let text = content.text.get_or_insert_with(String::new);
+                    text.push_str(&format!(
+                        " (opsbot is busy and will not post progress here; follow it with `audit show {run}`)"
+                    ));
+                }
+            }
         }
         ack
     }

@@ -42,6 +42,9 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 /// (a `block_actions` form carrying the whole message) stay far below this.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// How many requests may be rendered into Slack at once by default.
+pub const DEFAULT_MAX_LIVE_THREADS: usize = 4096;
+
 /// Everything the Slack adapter needs to run, resolved once at start-up.
 ///
 /// Secrets are [`SecretString`]s so a `Debug` print of the settings never
@@ -67,6 +70,10 @@ pub struct SlackSettings {
     pub edit_interval: Duration,
     /// How Web API calls are retried (429 `Retry-After`, 5xx, transport).
     pub retry: RetryPolicy,
+    /// The most requests whose updates are being rendered into Slack at
+    /// once. Past it, new runs still run and are acked, but are not
+    /// followed in a thread (the asker is pointed to `audit show N`).
+    pub max_live_threads: usize,
 }
 
 impl SlackSettings {
@@ -80,6 +87,7 @@ impl SlackSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             edit_interval: Duration::from_secs(1),
             retry: RetryPolicy::default(),
+            max_live_threads: DEFAULT_MAX_LIVE_THREADS,
         }
     }
 
