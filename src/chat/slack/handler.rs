@@ -110,8 +110,9 @@ impl Slack {
             Source::SlashCommand => slash_answer(&text, &mut ready),
             Source::Mention | Source::Button => Ack::Empty,
         };
-        // Nothing left to render when the core already dropped its sender.
-        if ready.is_empty() && rx.is_closed() {
+        // Nothing left to render when the core already dropped its sender
+        // (checked before emptiness: a send just before the drop still counts).
+        if ready.is_empty() && rx.is_closed() && rx.is_empty() {
             return ack;
         }
         match self.renderers.clone().try_acquire_owned() {

@@ -85,18 +85,32 @@ pub(crate) async fn render(
         next_edit: Instant::now(),
     };
     for update in first {
+        if ends_request(&update) {
+            r.apply(update).await;
+            r.flush().await;
+            return;
+        }
         r.apply(update).await;
     }
     loop {
         let deadline = r.dirty.map(|_| r.next_edit);
         tokio::select! {
             update = updates.recv() => match update {
+                Some(update) if ends_request(&update) => {
+                    r.apply(update).await;
+                    break;
+                }
                 Some(update) => {
                     r.apply(update).await;
                     if r.dirty.is_some() && Instant::now() >= r.next_edit {
                         // Take everything already queued before editing once.
                         while let Ok(update) = updates.try_recv() {
+                            let last = ends_request(&update);
                             r.apply(update).await;
+                            if last {
+                                r.flush().await;
+                                return;
+                            }
                         }
                         r.flush().await;
                     }
@@ -107,6 +121,16 @@ pub(crate) async fn render(
         }
     }
     r.flush().await;
+}
+
+/// Nothing follows these for one request (the seam promises exactly one
+/// final update; `AwaitingApproval` is final too, but the run's later
+/// updates may still come to the requester, so it keeps listening).
+fn ends_request(update: &Update) -> bool {
+    matches!(
+        update,
+        Update::Done { .. } | Update::Refused { .. } | Update::Info { .. }
+    )
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
