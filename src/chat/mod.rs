@@ -8,6 +8,7 @@
 pub mod console;
 pub mod discord;
 pub mod render;
+pub mod slack;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
