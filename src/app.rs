@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use crate::audit::AuditLog;
 use crate::chat::discord::DiscordSettings;
+use crate::chat::slack::SlackSettings;
 use crate::check;
 use crate::cluster::ClusterSet;
 use crate::config::{ClusterSource, Config};
@@ -28,6 +29,7 @@ pub struct App {
 /// The settings of each configured chat platform.
 #[derive(Clone, Default)]
 pub struct Platforms {
+    pub slack: Option<SlackSettings>,
     pub discord: Option<DiscordSettings>,
 }
 
@@ -37,6 +39,7 @@ impl App {
     /// interrupted, and start the runner.
     pub async fn build(config: Config, limits: Limits) -> anyhow::Result<App> {
         let platforms = Platforms {
+            slack: config.slack.as_ref().and_then(SlackSettings::from_config),
             discord: config
                 .discord
                 .as_ref()

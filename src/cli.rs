@@ -337,12 +337,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "opsbot serving");
+    let sockets = tokio_util::sync::CancellationToken::new();
+    crate::server::start_sockets(&app, sockets.clone());
     crate::server::serve(
         listener,
         crate::server::router(app.clone())?,
         shutdown_signal(),
     )
     .await?;
+    sockets.cancel();
     tracing::info!("HTTP stopped; letting in-flight runs finish (up to 30s)");
     app.runs.shutdown(Duration::from_secs(30)).await;
     Ok(())

@@ -207,6 +207,7 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
         })?;
     let addr = listener.local_addr()?;
     let stop = tokio_util::sync::CancellationToken::new();
+    crate::server::start_sockets(&demo.app, stop.clone());
     let server = tokio::spawn(crate::server::serve(
         listener,
         crate::server::router(demo.app.clone())?,
@@ -218,6 +219,16 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
         "kubectl works too: kubectl --kubeconfig {} get pods -A",
         demo.dir.join("kubeconfig").display()
     );
+    let live: Vec<&str> = [
+        demo.app.platforms.slack.as_ref().map(|_| "Slack (/slack/commands, /slack/events, /slack/interactions)"),
+        demo.app.platforms.discord.as_ref().map(|_| "Discord (/discord/interactions)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !live.is_empty() {
+        eprintln!("chat platforms live: {}", live.join(", "));
+    }
     if args.no_console {
         crate::cli::shutdown_signal().await;
     } else {

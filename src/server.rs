@@ -26,10 +26,26 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(app.clone());
+    if let Some(slack) = app.platforms.slack.clone() {
+        router = router.merge(crate::chat::slack::routes(core.clone(), slack));
+    }
     if let Some(discord) = app.platforms.discord.clone() {
         router = router.merge(crate::chat::discord::routes(core.clone(), discord)?);
     }
     Ok(router)
+}
+
+/// Start the connections platforms keep open themselves (Slack Socket Mode
+/// when an app token is set); they stop when `stop` is cancelled.
+pub fn start_sockets(app: &App, stop: tokio_util::sync::CancellationToken) {
+    if let Some(slack) = app.platforms.slack.clone().filter(|s| s.app_token.is_some()) {
+        let core: Arc<dyn Core> = Arc::new(app.runs.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::chat::slack::run_socket_mode(core, slack, stop).await {
+                tracing::error!(error = %e, "Slack Socket Mode stopped");
+            }
+        });
+    }
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves; in-flight HTTP

@@ -115,6 +115,19 @@ impl SlackSettings {
     }
 }
 
+impl SlackSettings {
+    /// From the loaded config (which already applied the `SLACK_*`
+    /// environment overrides). `None` without a bot token: opsbot cannot
+    /// answer anyone then.
+    pub fn from_config(c: &crate::config::SlackConfig) -> Option<SlackSettings> {
+        let bot_token = c.bot_token.clone()?;
+        let mut settings = SlackSettings::new(c.signing_secret.clone().unwrap_or_else(|| SecretString::from(String::new())), bot_token);
+        settings.app_token = c.app_token.clone();
+        settings.api_url = c.api_url.trim_end_matches('/').to_string();
+        Some(settings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
