@@ -267,6 +267,13 @@ async fn handle_inner(
         if let Some(d) = rule.latency {
             tokio::time::sleep(d).await;
         }
+        if rule.timeout || rule.drop {
+            // These never produce an answer: record the request now (status 0).
+            st.record(RecordedRequest {
+                status: 0,
+                ..rec.clone()
+            });
+        }
         if rule.timeout {
             std::future::pending::<()>().await;
         }
@@ -639,6 +646,19 @@ async fn subresource(
     match (sub, method) {
         ("log", &Method::GET) => logs_response(st, ns, name, &obj, q),
         ("eviction", &Method::POST) => {
+            if let Some(pdb) = blocking_budget(st, ns, &obj) {
+                let mut e = ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                );
+                e.details = Some(
+                    json!({"causes": [{"reason": "DisruptionBudget", "message": format!("The disruption budget {pdb} needs {} healthy pods and has {} currently", 
+                    st.store.get("poddisruptionbudgets", ns, &pdb).and_then(|p| p.pointer("/status/desiredHealthy").and_then(Value::as_i64)).unwrap_or(0),
+                    st.store.get("poddisruptionbudgets", ns, &pdb).and_then(|p| p.pointer("/status/currentHealthy").and_then(Value::as_i64)).unwrap_or(0))}]}),
+                );
+                return Err(e);
+            }
             if obj.pointer("/metadata/deletionTimestamp").is_none() {
                 st.store.delete(def, ns, name, None, dry_run)?;
             }
@@ -813,4 +833,27 @@ fn reason_text(reason: &str) -> String {
         "ImagePullBackOff" | "ErrImagePull" => "trying and failing to pull image".to_string(),
         other => other.to_string(),
     }
+}
+
+/// The name of a PodDisruptionBudget that selects this pod and allows no disruption.
+fn blocking_budget(st: &ClusterState, ns: &str, pod: &Value) -> Option<String> {
+    let (pdbs, _) = st.store.list("poddisruptionbudgets", Some(ns));
+    pdbs.into_iter().find_map(|pdb| {
+        let labels = pdb
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)?;
+        let selects = labels
+            .iter()
+            .all(|(k, v)| pod.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v));
+        let allowed = pdb
+            .pointer("/status/disruptionsAllowed")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        (selects && allowed < 1).then(|| {
+            pdb.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
+    })
 }
