@@ -790,3 +790,24 @@ async fn eviction_blocked_by_a_disruption_budget_is_429() {
     );
     assert!(pods.get_opt(&hub).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn self_subject_access_review_answers_from_the_users_rules() {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let f = fleet().await;
+    let ask = |verb: &str, resource: &str| -> SelfSubjectAccessReview {
+        serde_json::from_value(json!({"spec": {"resourceAttributes": {"verb": verb, "resource": resource, "namespace": "staging"}}})).unwrap()
+    };
+    let reviews: Api<SelfSubjectAccessReview> =
+        Api::all(f.client_as("alpha", "readonly-token").await.unwrap());
+    let yes = reviews
+        .create(&PostParams::default(), &ask("list", "pods"))
+        .await
+        .unwrap();
+    assert!(yes.status.unwrap().allowed);
+    let no = reviews
+        .create(&PostParams::default(), &ask("delete", "pods"))
+        .await
+        .unwrap();
+    assert!(!no.status.unwrap().allowed);
+}

@@ -103,6 +103,8 @@ fn owner_ref(o: &Value) -> Value {
 pub struct Controller {
     st: Arc<ClusterState>,
     ready_at: HashMap<String, Instant>,
+    /// Last seen `spec.unschedulable` per node, to emit (un)cordon Events.
+    cordoned: HashMap<String, bool>,
     /// At startup, seeded workloads come up Ready at once.
     initial: bool,
 }
@@ -113,6 +115,7 @@ impl Controller {
         Controller {
             st,
             ready_at: HashMap::new(),
+            cordoned: HashMap::new(),
             initial: true,
         }
     }
@@ -150,6 +153,7 @@ impl Controller {
     /// One pass over every workload.
     pub fn reconcile(&mut self) {
         self.mark_ready();
+        self.node_events();
         let (deps, _) = self.st.store.list("deployments", None);
         for d in deps {
             if !terminating(&d) {
@@ -201,6 +205,33 @@ impl Controller {
         }
     }
 
+    fn node_events(&mut self) {
+        let (nodes, _) = self.st.store.list("nodes", None);
+        for n in nodes {
+            let name = s(&n, "/metadata/name").to_string();
+            let now = n.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+            let before = self.cordoned.insert(name.clone(), now);
+            if before.is_some_and(|b| b != now) {
+                let what = if now {
+                    "NodeNotSchedulable"
+                } else {
+                    "NodeSchedulable"
+                };
+                let msg = format!("Node {name} status is now: {what}");
+                self.event(
+                    "default",
+                    "Node",
+                    &name,
+                    s(&n, "/metadata/uid"),
+                    "Normal",
+                    what,
+                    &msg,
+                    "kubelet",
+                );
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn event(
         &self,
@@ -217,7 +248,7 @@ impl Controller {
         let ev = json!({
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": format!("{name}.{}", hex::encode(rand::random::<[u8; 8]>())), "namespace": ns},
-            "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid, "apiVersion": if kind == "Pod" { "v1" } else { "apps/v1" }},
+            "involvedObject": {"kind": kind, "namespace": if kind == "Node" { "" } else { ns }, "name": name, "uid": uid, "apiVersion": if kind == "Pod" || kind == "Node" { "v1" } else { "apps/v1" }},
             "reason": reason, "message": message, "type": ty, "count": 1,
             "firstTimestamp": now, "lastTimestamp": now, "source": {"component": component},
             "reportingComponent": component, "reportingInstance": "",

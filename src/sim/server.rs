@@ -301,6 +301,35 @@ async fn handle_inner(
         }
     }
 
+    // `kubectl auth can-i`: every user may ask about themselves.
+    if t.def.plural == "selfsubjectaccessreviews" && verb == "create" {
+        let mut review: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid SelfSubjectAccessReview: {e}")))?;
+        let a = review
+            .pointer("/spec/resourceAttributes")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let mut res = field("resource");
+        if !field("subresource").is_empty() {
+            res = format!("{res}/{}", field("subresource"));
+        }
+        let ns = field("namespace");
+        let allowed = !res.is_empty()
+            && effective.allows(
+                &field("verb"),
+                &res,
+                (!ns.is_empty()).then_some(ns.as_str()),
+            );
+        review["apiVersion"] = json!("authorization.k8s.io/v1");
+        review["kind"] = json!("SelfSubjectAccessReview");
+        review["status"] = if allowed {
+            json!({"allowed": true, "reason": "allowed by simulated RBAC rules"})
+        } else {
+            json!({"allowed": false})
+        };
+        return Ok(json_response(201, &review));
+    }
     // kubectl sends `create` for the eviction subresource; authorize it as pods/eviction.
     if !effective.allows(verb, &resource, t.ns.as_deref()) {
         return Err(forbidden(
