@@ -811,3 +811,66 @@ async fn self_subject_access_review_answers_from_the_users_rules() {
         .unwrap();
     assert!(!no.status.unwrap().allowed);
 }
+
+#[tokio::test]
+async fn pods_without_a_schedulable_node_stay_pending_until_one_is_uncordoned() {
+    let f = fleet().await;
+    f.cluster("alpha")
+        .unwrap()
+        .set_rollout_delay(Duration::from_millis(100));
+    let client = admin(&f).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pp = PatchParams::default();
+    nodes
+        .patch(
+            "node-core-1",
+            &pp,
+            &Patch::Strategic(json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .unwrap();
+    let deps: Api<Deployment> = Api::namespaced(client.clone(), "staging");
+    deps.patch_scale("hub", &pp, &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "staging");
+    let lp = ListParams::default()
+        .labels("component=hub")
+        .fields("status.phase=Pending");
+    let pending = eventually(|| {
+        let (pods, lp) = (pods.clone(), lp.clone());
+        async move { pods.list(&lp).await.unwrap().items.len() == 1 }
+    })
+    .await;
+    assert!(pending, "the second hub pod waits for a core node");
+    let p = pods.list(&lp).await.unwrap().items.remove(0);
+    let cond = &p.status.unwrap().conditions.unwrap()[0];
+    assert_eq!(
+        (cond.reason.as_deref(), cond.status.as_str()),
+        (Some("Unschedulable"), "False")
+    );
+    nodes
+        .patch(
+            "node-core-1",
+            &pp,
+            &Patch::Strategic(json!({"spec": {"unschedulable": false}})),
+        )
+        .await
+        .unwrap();
+    let running = eventually(|| {
+        let pods = pods.clone();
+        async move {
+            let hubs = pods
+                .list(&ListParams::default().labels("component=hub"))
+                .await
+                .unwrap()
+                .items;
+            hubs.len() == 2
+                && hubs
+                    .iter()
+                    .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        }
+    })
+    .await;
+    assert!(running, "both hub pods run after uncordon");
+}

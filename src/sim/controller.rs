@@ -154,6 +154,7 @@ impl Controller {
     pub fn reconcile(&mut self) {
         self.mark_ready();
         self.node_events();
+        self.schedule_pending();
         let (deps, _) = self.st.store.list("deployments", None);
         for d in deps {
             if !terminating(&d) {
@@ -200,6 +201,54 @@ impl Controller {
                     "Started",
                     "Started container",
                     "kubelet",
+                );
+            }
+        }
+    }
+
+    fn unschedulable_message(&self) -> String {
+        let (nodes, _) = self.st.store.list("nodes", None);
+        let n = nodes.len();
+        format!("0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector or were unschedulable. preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.")
+    }
+
+    /// Place controller-owned Pending pods once a matching node is schedulable again.
+    fn schedule_pending(&mut self) {
+        let (pods, _) = self.st.store.list("pods", None);
+        for mut p in pods {
+            let owned = p
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|r| r["controller"] == true));
+            if !owned || terminating(&p) || p.pointer("/spec/nodeName").is_some() {
+                continue;
+            }
+            let Some(node) = self.pick_node(&p["spec"]) else {
+                continue;
+            };
+            let (ns, name) = (
+                s(&p, "/metadata/namespace").to_string(),
+                s(&p, "/metadata/name").to_string(),
+            );
+            p["spec"]["nodeName"] = json!(node);
+            set_creating(&mut p, &node);
+            if self
+                .st
+                .store
+                .update(res("pods", ""), &ns, &name, p, false)
+                .is_ok()
+            {
+                self.ready_at
+                    .insert(format!("{ns}/{name}"), Instant::now() + self.st.delay());
+                self.event(
+                    &ns,
+                    "Pod",
+                    &name,
+                    "",
+                    "Normal",
+                    "Scheduled",
+                    &format!("Successfully assigned {ns}/{name} to {node}"),
+                    "default-scheduler",
                 );
             }
         }
@@ -338,7 +387,7 @@ impl Controller {
             }
             None => {
                 pod["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastTransitionTime": now_ts(),
-                    "message": "0/0 nodes are available: no node matches the pod's node affinity/selector."}]);
+                    "message": self.unschedulable_message()}]);
             }
         }
         let delay = if self.initial {
@@ -400,7 +449,7 @@ impl Controller {
                     "",
                     "Warning",
                     "FailedScheduling",
-                    "0/0 nodes are available: no node matches the pod's node affinity/selector.",
+                    &self.unschedulable_message(),
                     "default-scheduler",
                 ),
             }
