@@ -849,7 +849,12 @@ fn logs_response(
             String::new()
         }
     };
-    let out = logs::tail(&text, q.get("tailLines").and_then(|t| t.parse().ok()));
+    let query = logs::LogQuery {
+        tail_lines: q.get("tailLines").and_then(|t| t.parse().ok()),
+        since_seconds: q.get("sinceSeconds").and_then(|t| t.parse().ok()),
+        timestamps: q.get("timestamps").is_some_and(|t| t == "true"),
+    };
+    let out = logs::render(&text, query);
     Ok(Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "text/plain")
