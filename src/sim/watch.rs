@@ -132,7 +132,12 @@ pub fn serve(
                 }
             }
             loop {
-                match sub.recv().await {
+                // End as soon as the client goes away, not at the next change.
+                let next = tokio::select! {
+                    n = sub.recv() => n,
+                    _ = tx.closed() => return,
+                };
+                match next {
                     Ok(c) => {
                         if c.rv <= last {
                             continue;
