@@ -650,16 +650,18 @@ impl Controller {
                     .create(res("replicasets", "apps"), &ns, rs, false)
                 {
                     Ok(r) => {
-                        self.event(
-                            &ns,
-                            "Deployment",
-                            &name,
-                            &uid,
-                            "Normal",
-                            "ScalingReplicaSet",
-                            &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
-                            "deployment-controller",
-                        );
+                        if new_target > 0 {
+                            self.event(
+                                &ns,
+                                "Deployment",
+                                &name,
+                                &uid,
+                                "Normal",
+                                "ScalingReplicaSet",
+                                &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
+                                "deployment-controller",
+                            );
+                        }
                         r
                     }
                     Err(_) => return,
