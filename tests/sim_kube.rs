@@ -530,10 +530,7 @@ async fn readonly_user_is_forbidden_with_the_apiservers_message() {
 #[tokio::test]
 async fn impersonation_applies_the_impersonated_users_rules() {
     let f = fleet().await;
-    let url = f.server_url("alpha").unwrap();
-    let mut cfg = kube::Config::new(url.parse().unwrap());
-    cfg.root_cert = f.client_config_root_cert();
-    cfg.auth_info.token = Some("opsbot-sim-admin".to_string().into());
+    let mut cfg = f.client_config("alpha", "opsbot-sim-admin").unwrap();
     cfg.auth_info.impersonate = Some("alice@example.org".into());
     let client = Client::try_from(cfg.clone()).unwrap();
     let staging: Api<Pod> = Api::namespaced(client.clone(), "staging");
@@ -760,4 +757,120 @@ async fn requests_are_recorded_with_verb_resource_and_user() {
         ("get", Some("pods"), Some("staging"), Some("jupyter-frank"))
     );
     assert_eq!((r[0].user.as_str(), r[0].status), ("admin", 200));
+}
+
+#[tokio::test]
+async fn eviction_blocked_by_a_disruption_budget_is_429() {
+    let f = fleet().await;
+    let client = admin(&f).await;
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+        Api::namespaced(client.clone(), "staging");
+    let pdb = serde_json::from_value(json!({"metadata": {"name": "hub"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"component": "hub"}}}})).unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    pdbs.patch_status("hub", &PatchParams::default(), &Patch::Merge(json!({"status": {"disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}}))).await.unwrap();
+    // kube retries 429 for minutes by default; this test wants the first answer.
+    let mut cfg = f.client_config("alpha", "opsbot-sim-admin").unwrap();
+    cfg.default_retry = false;
+    let pods: Api<Pod> = Api::namespaced(Client::try_from(cfg).unwrap(), "staging");
+    let hub = names(
+        &pods
+            .list(&ListParams::default().labels("component=hub"))
+            .await
+            .unwrap()
+            .items,
+    )
+    .remove(0);
+    let e = api_err(pods.evict(&hub, &Default::default()).await.unwrap_err());
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            429,
+            "Cannot evict pod as it would violate the pod's disruption budget."
+        )
+    );
+    assert!(pods.get_opt(&hub).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn self_subject_access_review_answers_from_the_users_rules() {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let f = fleet().await;
+    let ask = |verb: &str, resource: &str| -> SelfSubjectAccessReview {
+        serde_json::from_value(json!({"spec": {"resourceAttributes": {"verb": verb, "resource": resource, "namespace": "staging"}}})).unwrap()
+    };
+    let reviews: Api<SelfSubjectAccessReview> =
+        Api::all(f.client_as("alpha", "readonly-token").await.unwrap());
+    let yes = reviews
+        .create(&PostParams::default(), &ask("list", "pods"))
+        .await
+        .unwrap();
+    assert!(yes.status.unwrap().allowed);
+    let no = reviews
+        .create(&PostParams::default(), &ask("delete", "pods"))
+        .await
+        .unwrap();
+    assert!(!no.status.unwrap().allowed);
+}
+
+#[tokio::test]
+async fn pods_without_a_schedulable_node_stay_pending_until_one_is_uncordoned() {
+    let f = fleet().await;
+    f.cluster("alpha")
+        .unwrap()
+        .set_rollout_delay(Duration::from_millis(100));
+    let client = admin(&f).await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pp = PatchParams::default();
+    nodes
+        .patch(
+            "node-core-1",
+            &pp,
+            &Patch::Strategic(json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .unwrap();
+    let deps: Api<Deployment> = Api::namespaced(client.clone(), "staging");
+    deps.patch_scale("hub", &pp, &Patch::Merge(json!({"spec": {"replicas": 2}})))
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "staging");
+    let lp = ListParams::default()
+        .labels("component=hub")
+        .fields("status.phase=Pending");
+    let pending = eventually(|| {
+        let (pods, lp) = (pods.clone(), lp.clone());
+        async move { pods.list(&lp).await.unwrap().items.len() == 1 }
+    })
+    .await;
+    assert!(pending, "the second hub pod waits for a core node");
+    let p = pods.list(&lp).await.unwrap().items.remove(0);
+    let cond = &p.status.unwrap().conditions.unwrap()[0];
+    assert_eq!(
+        (cond.reason.as_deref(), cond.status.as_str()),
+        (Some("Unschedulable"), "False")
+    );
+    nodes
+        .patch(
+            "node-core-1",
+            &pp,
+            &Patch::Strategic(json!({"spec": {"unschedulable": false}})),
+        )
+        .await
+        .unwrap();
+    let running = eventually(|| {
+        let pods = pods.clone();
+        async move {
+            let hubs = pods
+                .list(&ListParams::default().labels("component=hub"))
+                .await
+                .unwrap()
+                .items;
+            hubs.len() == 2
+                && hubs
+                    .iter()
+                    .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        }
+    })
+    .await;
+    assert!(running, "both hub pods run after uncordon");
 }

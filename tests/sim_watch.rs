@@ -227,3 +227,44 @@ async fn runtime_watcher_sees_a_rollout_complete() {
         "deployment status reports the rollout complete"
     );
 }
+
+#[tokio::test]
+async fn objects_leaving_or_entering_a_selector_are_deleted_or_added_for_that_watch() {
+    let f = fleet().await;
+    let cms: Api<ConfigMap> = Api::namespaced(f.client("alpha").await.unwrap(), "staging");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default().labels("x=1").timeout(20), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let pp = PatchParams::default();
+    cms.patch(
+        "hub-config",
+        &pp,
+        &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})),
+    )
+    .await
+    .unwrap();
+    cms.patch(
+        "hub-config",
+        &pp,
+        &Patch::Merge(json!({"metadata": {"labels": {"x": "2"}}})),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        next_event(&mut stream).await.unwrap(),
+        WatchEvent::Added(_)
+    ));
+    assert!(matches!(
+        next_event(&mut stream).await.unwrap(),
+        WatchEvent::Deleted(_)
+    ));
+}

@@ -9,6 +9,9 @@ use super::logs::LogSpec;
 use super::store::Store;
 use super::RecordedRequest;
 
+/// How many requests are kept before the oldest half is forgotten.
+const MAX_RECORDED: usize = 200_000;
+
 /// Everything one cluster's server and controller share.
 pub struct ClusterState {
     pub name: String,
@@ -24,10 +27,12 @@ pub struct ClusterState {
 impl ClusterState {
     /// Append one request to the record.
     pub fn record(&self, r: RecordedRequest) {
-        self.requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(r);
+        let mut g = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        // Bound memory for long-running `opsbot sim`: keep the newest half.
+        if g.len() >= MAX_RECORDED {
+            g.drain(..MAX_RECORDED / 2);
+        }
+        g.push(r);
     }
 
     /// The current rollout delay.

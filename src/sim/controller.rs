@@ -103,6 +103,8 @@ fn owner_ref(o: &Value) -> Value {
 pub struct Controller {
     st: Arc<ClusterState>,
     ready_at: HashMap<String, Instant>,
+    /// Last seen `spec.unschedulable` per node, to emit (un)cordon Events.
+    cordoned: HashMap<String, bool>,
     /// At startup, seeded workloads come up Ready at once.
     initial: bool,
 }
@@ -113,6 +115,7 @@ impl Controller {
         Controller {
             st,
             ready_at: HashMap::new(),
+            cordoned: HashMap::new(),
             initial: true,
         }
     }
@@ -150,6 +153,8 @@ impl Controller {
     /// One pass over every workload.
     pub fn reconcile(&mut self) {
         self.mark_ready();
+        self.node_events();
+        self.schedule_pending();
         let (deps, _) = self.st.store.list("deployments", None);
         for d in deps {
             if !terminating(&d) {
@@ -201,6 +206,81 @@ impl Controller {
         }
     }
 
+    fn unschedulable_message(&self) -> String {
+        let (nodes, _) = self.st.store.list("nodes", None);
+        let n = nodes.len();
+        format!("0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector or were unschedulable. preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.")
+    }
+
+    /// Place controller-owned Pending pods once a matching node is schedulable again.
+    fn schedule_pending(&mut self) {
+        let (pods, _) = self.st.store.list("pods", None);
+        for mut p in pods {
+            let owned = p
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|r| r["controller"] == true));
+            if !owned || terminating(&p) || p.pointer("/spec/nodeName").is_some() {
+                continue;
+            }
+            let Some(node) = self.pick_node(&p["spec"]) else {
+                continue;
+            };
+            let (ns, name) = (
+                s(&p, "/metadata/namespace").to_string(),
+                s(&p, "/metadata/name").to_string(),
+            );
+            p["spec"]["nodeName"] = json!(node);
+            set_creating(&mut p, &node);
+            if self
+                .st
+                .store
+                .update(res("pods", ""), &ns, &name, p, false)
+                .is_ok()
+            {
+                self.ready_at
+                    .insert(format!("{ns}/{name}"), Instant::now() + self.st.delay());
+                self.event(
+                    &ns,
+                    "Pod",
+                    &name,
+                    "",
+                    "Normal",
+                    "Scheduled",
+                    &format!("Successfully assigned {ns}/{name} to {node}"),
+                    "default-scheduler",
+                );
+            }
+        }
+    }
+
+    fn node_events(&mut self) {
+        let (nodes, _) = self.st.store.list("nodes", None);
+        for n in nodes {
+            let name = s(&n, "/metadata/name").to_string();
+            let now = n.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+            let before = self.cordoned.insert(name.clone(), now);
+            if before.is_some_and(|b| b != now) {
+                let what = if now {
+                    "NodeNotSchedulable"
+                } else {
+                    "NodeSchedulable"
+                };
+                let msg = format!("Node {name} status is now: {what}");
+                self.event(
+                    "default",
+                    "Node",
+                    &name,
+                    s(&n, "/metadata/uid"),
+                    "Normal",
+                    what,
+                    &msg,
+                    "kubelet",
+                );
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn event(
         &self,
@@ -217,7 +297,7 @@ impl Controller {
         let ev = json!({
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": format!("{name}.{}", hex::encode(rand::random::<[u8; 8]>())), "namespace": ns},
-            "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid, "apiVersion": if kind == "Pod" { "v1" } else { "apps/v1" }},
+            "involvedObject": {"kind": kind, "namespace": if kind == "Node" { "" } else { ns }, "name": name, "uid": uid, "apiVersion": if kind == "Pod" || kind == "Node" { "v1" } else { "apps/v1" }},
             "reason": reason, "message": message, "type": ty, "count": 1,
             "firstTimestamp": now, "lastTimestamp": now, "source": {"component": component},
             "reportingComponent": component, "reportingInstance": "",
@@ -307,7 +387,7 @@ impl Controller {
             }
             None => {
                 pod["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "lastTransitionTime": now_ts(),
-                    "message": "0/0 nodes are available: no node matches the pod's node affinity/selector."}]);
+                    "message": self.unschedulable_message()}]);
             }
         }
         let delay = if self.initial {
@@ -369,7 +449,7 @@ impl Controller {
                     "",
                     "Warning",
                     "FailedScheduling",
-                    "0/0 nodes are available: no node matches the pod's node affinity/selector.",
+                    &self.unschedulable_message(),
                     "default-scheduler",
                 ),
             }
@@ -570,16 +650,18 @@ impl Controller {
                     .create(res("replicasets", "apps"), &ns, rs, false)
                 {
                     Ok(r) => {
-                        self.event(
-                            &ns,
-                            "Deployment",
-                            &name,
-                            &uid,
-                            "Normal",
-                            "ScalingReplicaSet",
-                            &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
-                            "deployment-controller",
-                        );
+                        if new_target > 0 {
+                            self.event(
+                                &ns,
+                                "Deployment",
+                                &name,
+                                &uid,
+                                "Normal",
+                                "ScalingReplicaSet",
+                                &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
+                                "deployment-controller",
+                            );
+                        }
                         r
                     }
                     Err(_) => return,

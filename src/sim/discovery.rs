@@ -255,6 +255,17 @@ pub static RESOURCES: &[ResourceDef] = &[
         &[]
     ),
     res!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        false,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
         "policy",
         "v1",
         "PodDisruptionBudget",
@@ -294,6 +305,7 @@ const GROUPS: &[(&str, &str)] = &[
     ("apps", "v1"),
     ("events.k8s.io", "v1"),
     ("coordination.k8s.io", "v1"),
+    ("authorization.k8s.io", "v1"),
     ("policy", "v1"),
     ("apiextensions.k8s.io", "v1"),
     ("gateway.dask.org", "v1alpha1"),
@@ -405,7 +417,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": ALL_VERBS,
+            "verbs": if r.plural == "selfsubjectaccessreviews" { &["create"][..] } else { ALL_VERBS },
             "storageVersionHash": storage_hash(r.plural),
         });
         if !r.short_names.is_empty() {

@@ -266,15 +266,15 @@ impl Fleet {
         self.client_as(cluster, ADMIN_TOKEN).await
     }
 
-    /// The simulator CA as `kube::Config::root_cert` wants it (for hand-built configs).
-    pub fn client_config_root_cert(&self) -> Option<Vec<Vec<u8>>> {
-        rustls_pki::CertificateDer::from_pem_slice(tls::CA_PEM.as_bytes())
-            .ok()
-            .map(|c| vec![c.to_vec()])
-    }
-
     /// A `kube::Client` for a cluster with the given bearer token.
     pub async fn client_as(&self, cluster: &str, token: &str) -> anyhow::Result<kube::Client> {
+        Ok(kube::Client::try_from(self.client_config(cluster, token)?)?)
+    }
+
+    /// The `kube::Config` behind [`Fleet::client_as`] (HTTPS with the simulator CA,
+    /// bearer token, kube's default retry of 429/503/504 left on), for callers
+    /// that adjust it: impersonation, timeouts, `default_retry = false`.
+    pub fn client_config(&self, cluster: &str, token: &str) -> anyhow::Result<kube::Config> {
         let url = self.server_url(cluster).with_context(|| {
             format!(
                 "no cluster {cluster:?} in this fleet (have: {})",
@@ -288,7 +288,7 @@ impl Fleet {
         cfg.root_cert = Some(vec![ca.to_vec()]);
         cfg.auth_info.token = Some(token.to_string().into());
         cfg.read_timeout = Some(Duration::from_secs(30));
-        Ok(kube::Client::try_from(cfg)?)
+        Ok(cfg)
     }
 
     /// The control handle of a cluster.

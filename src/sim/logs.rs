@@ -62,14 +62,35 @@ pub fn find<'a>(
         })
 }
 
-/// Apply `tailLines`.
-pub fn tail(text: &str, tail_lines: Option<usize>) -> String {
+/// The query options of `pods/log` that shape the text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogQuery {
+    pub tail_lines: Option<usize>,
+    /// Seeded lines are taken to be one second apart, the last one written now.
+    pub since_seconds: Option<u64>,
+    pub timestamps: bool,
+}
+
+/// Apply `sinceSeconds`, `tailLines` and `timestamps` to seeded text.
+pub fn render(text: &str, q: LogQuery) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let start = tail_lines
-        .map(|n| lines.len().saturating_sub(n))
+    let n = lines.len();
+    let now = chrono::Utc::now();
+    let mut start = q
+        .since_seconds
+        .map(|s| n.saturating_sub(s as usize))
         .unwrap_or(0);
-    let mut out = lines[start..].join("\n");
-    if !out.is_empty() {
+    if let Some(t) = q.tail_lines {
+        start = start.max(n.saturating_sub(t));
+    }
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        if q.timestamps {
+            let at = now - chrono::Duration::seconds((n - 1 - i) as i64);
+            out.push_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+            out.push(' ');
+        }
+        out.push_str(line);
         out.push('\n');
     }
     out

@@ -1,6 +1,20 @@
 //! The Kubernetes API simulator: an HTTP server per simulated cluster that the
 //! real `kube` client and real `kubectl` treat as a small cluster (discovery,
 //! CRUD, watch, RBAC, impersonation, a controller loop, logs, faults).
+//!
+//! Every cluster serves HTTPS on its own loopback port with a fixed,
+//! simulator-only certificate ([`tls`]): kubectl sends bearer tokens only over
+//! TLS. Explore a seed with kubectl:
+//!
+//! ```text
+//! opsbot sim --seed examples/fleet --listen 127.0.0.1:6443 --kubeconfig /tmp/fleet.kubeconfig
+//! kubectl --kubeconfig /tmp/fleet.kubeconfig get pods -A
+//! kubectl --kubeconfig /tmp/fleet.kubeconfig --context gcp-eu get daskclusters -A
+//! ```
+//!
+//! In Rust: `Fleet::start(Seed::from_dir(dir)?, "127.0.0.1:0".parse()?)`, then
+//! `fleet.client("aws-us")` for an admin `kube::Client`, `fleet.cluster(name)`
+//! for fault injection, request records and the rollout delay.
 
 pub mod auth;
 pub mod cli;

@@ -319,6 +319,13 @@ async fn handle_inner(
         if let Some(d) = rule.latency {
             tokio::time::sleep(d).await;
         }
+        if rule.timeout || rule.drop {
+            // These never produce an answer: record the request now (status 0).
+            st.record(RecordedRequest {
+                status: 0,
+                ..rec.clone()
+            });
+        }
         if rule.timeout {
             std::future::pending::<()>().await;
         }
@@ -346,6 +353,35 @@ async fn handle_inner(
         }
     }
 
+    // `kubectl auth can-i`: every user may ask about themselves.
+    if t.def.plural == "selfsubjectaccessreviews" && verb == "create" {
+        let mut review: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid SelfSubjectAccessReview: {e}")))?;
+        let a = review
+            .pointer("/spec/resourceAttributes")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let mut res = field("resource");
+        if !field("subresource").is_empty() {
+            res = format!("{res}/{}", field("subresource"));
+        }
+        let ns = field("namespace");
+        let allowed = !res.is_empty()
+            && effective.allows(
+                &field("verb"),
+                &res,
+                (!ns.is_empty()).then_some(ns.as_str()),
+            );
+        review["apiVersion"] = json!("authorization.k8s.io/v1");
+        review["kind"] = json!("SelfSubjectAccessReview");
+        review["status"] = if allowed {
+            json!({"allowed": true, "reason": "allowed by simulated RBAC rules"})
+        } else {
+            json!({"allowed": false})
+        };
+        return Ok(json_response(201, &review));
+    }
     // kubectl sends `create` for the eviction subresource; authorize it as pods/eviction.
     if !effective.allows(verb, &resource, t.ns.as_deref()) {
         return Err(forbidden(
@@ -691,6 +727,19 @@ async fn subresource(
     match (sub, method) {
         ("log", &Method::GET) => logs_response(st, ns, name, &obj, q),
         ("eviction", &Method::POST) => {
+            if let Some(pdb) = blocking_budget(st, ns, &obj) {
+                let mut e = ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                );
+                e.details = Some(
+                    json!({"causes": [{"reason": "DisruptionBudget", "message": format!("The disruption budget {pdb} needs {} healthy pods and has {} currently", 
+                    st.store.get("poddisruptionbudgets", ns, &pdb).and_then(|p| p.pointer("/status/desiredHealthy").and_then(Value::as_i64)).unwrap_or(0),
+                    st.store.get("poddisruptionbudgets", ns, &pdb).and_then(|p| p.pointer("/status/currentHealthy").and_then(Value::as_i64)).unwrap_or(0))}]}),
+                );
+                return Err(e);
+            }
             if obj.pointer("/metadata/deletionTimestamp").is_none() {
                 st.store.delete(def, ns, name, None, dry_run)?;
             }
@@ -852,7 +901,12 @@ fn logs_response(
             String::new()
         }
     };
-    let out = logs::tail(&text, q.get("tailLines").and_then(|t| t.parse().ok()));
+    let query = logs::LogQuery {
+        tail_lines: q.get("tailLines").and_then(|t| t.parse().ok()),
+        since_seconds: q.get("sinceSeconds").and_then(|t| t.parse().ok()),
+        timestamps: q.get("timestamps").is_some_and(|t| t == "true"),
+    };
+    let out = logs::render(&text, query);
     Ok(Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "text/plain")
@@ -865,4 +919,27 @@ fn reason_text(reason: &str) -> String {
         "ImagePullBackOff" | "ErrImagePull" => "trying and failing to pull image".to_string(),
         other => other.to_string(),
     }
+}
+
+/// The name of a PodDisruptionBudget that selects this pod and allows no disruption.
+fn blocking_budget(st: &ClusterState, ns: &str, pod: &Value) -> Option<String> {
+    let (pdbs, _) = st.store.list("poddisruptionbudgets", Some(ns));
+    pdbs.into_iter().find_map(|pdb| {
+        let labels = pdb
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)?;
+        let selects = labels
+            .iter()
+            .all(|(k, v)| pod.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v));
+        let allowed = pdb
+            .pointer("/status/disruptionsAllowed")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        (selects && allowed < 1).then(|| {
+            pdb.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
+    })
 }

@@ -25,6 +25,9 @@ pub struct Change {
     pub resource: String,
     pub namespace: String,
     pub object: Value,
+    /// The object before a MODIFIED change (watches with selectors turn
+    /// "stopped matching" into DELETED and "started matching" into ADDED).
+    pub old: Option<Value>,
 }
 
 #[derive(Default)]
@@ -128,8 +131,17 @@ impl Store {
         (rx, Some(past))
     }
 
-    fn record(&self, g: &mut Inner, kind: &'static str, res: &str, ns: &str, obj: Value) {
+    fn record(
+        &self,
+        g: &mut Inner,
+        kind: &'static str,
+        res: &str,
+        ns: &str,
+        obj: Value,
+        old: Option<Value>,
+    ) {
         let c = Arc::new(Change {
+            old,
             rv: g.rv,
             kind,
             resource: res.to_string(),
@@ -214,7 +226,7 @@ impl Store {
         g.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         g.objects.insert(key, obj.clone());
-        self.record(&mut g, "ADDED", def.store_key(), ns, obj.clone());
+        self.record(&mut g, "ADDED", def.store_key(), ns, obj.clone(), None);
         Ok(obj)
     }
 
@@ -297,10 +309,17 @@ impl Store {
         obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         if old["metadata"].get("deletionTimestamp").is_some() && finalizers_empty {
             g.objects.remove(&key);
-            self.record(&mut g, "DELETED", def.store_key(), ns, obj.clone());
+            self.record(&mut g, "DELETED", def.store_key(), ns, obj.clone(), None);
         } else {
             g.objects.insert(key, obj.clone());
-            self.record(&mut g, "MODIFIED", def.store_key(), ns, obj.clone());
+            self.record(
+                &mut g,
+                "MODIFIED",
+                def.store_key(),
+                ns,
+                obj.clone(),
+                Some(old),
+            );
         }
         Ok(obj)
     }
@@ -326,6 +345,7 @@ impl Store {
         if dry_run {
             return Ok(obj);
         }
+        let before = obj.clone();
         let has_finalizers = obj
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
@@ -338,10 +358,17 @@ impl Store {
                 obj["metadata"]["deletionGracePeriodSeconds"] = json!(grace.unwrap_or(0));
             }
             g.objects.insert(key, obj.clone());
-            self.record(&mut g, "MODIFIED", def.store_key(), ns, obj.clone());
+            self.record(
+                &mut g,
+                "MODIFIED",
+                def.store_key(),
+                ns,
+                obj.clone(),
+                Some(before),
+            );
         } else {
             g.objects.remove(&key);
-            self.record(&mut g, "DELETED", def.store_key(), ns, obj.clone());
+            self.record(&mut g, "DELETED", def.store_key(), ns, obj.clone(), None);
         }
         Ok(obj)
     }

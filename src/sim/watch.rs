@@ -16,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::discovery::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector};
 use super::server::present;
-use super::store::Store;
+use super::store::{Change, Store};
 use super::table;
 
 fn expired(rv: u64) -> Value {
@@ -49,6 +49,23 @@ pub fn serve(
             && ns.as_deref().is_none_or(|n| n == obj_ns)
             && label.matches(obj)
             && field.matches(obj)
+    };
+    // The event type this watcher sees for a change (None: not its business).
+    let m = matches.clone();
+    let decide = move |c: &Change| -> Option<&'static str> {
+        let now = m(&c.resource, &c.namespace, &c.object);
+        let was = c
+            .old
+            .as_ref()
+            .map(|o| m(&c.resource, &c.namespace, o))
+            .unwrap_or(now);
+        match (c.kind, was, now) {
+            ("MODIFIED", true, true) => Some("MODIFIED"),
+            ("MODIFIED", false, true) => Some("ADDED"),
+            ("MODIFIED", true, false) => Some("DELETED"),
+            (_, _, false) => None,
+            (kind, _, true) => Some(kind),
+        }
     };
     let render = move |kind: &str, obj: Value| -> Bytes {
         let obj = present(def, obj);
@@ -102,10 +119,10 @@ pub fn serve(
             let mut last = since;
             for c in past {
                 last = c.rv;
-                if matches(&c.resource, &c.namespace, &c.object)
-                    && tx.send(Ok(render(c.kind, c.object.clone()))).await.is_err()
-                {
-                    return;
+                if let Some(kind) = decide(&c) {
+                    if tx.send(Ok(render(kind, c.object.clone()))).await.is_err() {
+                        return;
+                    }
                 }
             }
             if bookmarks {
@@ -115,16 +132,21 @@ pub fn serve(
                 }
             }
             loop {
-                match sub.recv().await {
+                // End as soon as the client goes away, not at the next change.
+                let next = tokio::select! {
+                    n = sub.recv() => n,
+                    _ = tx.closed() => return,
+                };
+                match next {
                     Ok(c) => {
                         if c.rv <= last {
                             continue;
                         }
                         last = c.rv;
-                        if matches(&c.resource, &c.namespace, &c.object)
-                            && tx.send(Ok(render(c.kind, c.object.clone()))).await.is_err()
-                        {
-                            return;
+                        if let Some(kind) = decide(&c) {
+                            if tx.send(Ok(render(kind, c.object.clone()))).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
