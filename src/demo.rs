@@ -220,8 +220,16 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
         demo.dir.join("kubeconfig").display()
     );
     let live: Vec<&str> = [
-        demo.app.platforms.slack.as_ref().map(|_| "Slack (/slack/commands, /slack/events, /slack/interactions)"),
-        demo.app.platforms.discord.as_ref().map(|_| "Discord (/discord/interactions)"),
+        demo.app
+            .platforms
+            .slack
+            .as_ref()
+            .map(|_| "Slack (/slack/commands, /slack/events, /slack/interactions)"),
+        demo.app
+            .platforms
+            .discord
+            .as_ref()
+            .map(|_| "Discord (/discord/interactions)"),
     ]
     .into_iter()
     .flatten()

@@ -38,7 +38,12 @@ pub fn router(app: App) -> anyhow::Result<Router> {
 /// Start the connections platforms keep open themselves (Slack Socket Mode
 /// when an app token is set); they stop when `stop` is cancelled.
 pub fn start_sockets(app: &App, stop: tokio_util::sync::CancellationToken) {
-    if let Some(slack) = app.platforms.slack.clone().filter(|s| s.app_token.is_some()) {
+    if let Some(slack) = app
+        .platforms
+        .slack
+        .clone()
+        .filter(|s| s.app_token.is_some())
+    {
         let core: Arc<dyn Core> = Arc::new(app.runs.clone());
         tokio::spawn(async move {
             if let Err(e) = crate::chat::slack::run_socket_mode(core, slack, stop).await {

@@ -115,7 +115,7 @@ async fn slash_command_is_answered_while_the_cluster_is_still_busy() {
         .wait_until("the audit reference", |s| {
             s.messages()
                 .iter()
-                .any(|m| m.text.contains("audit show 42"))
+                .any(|m| m.text.contains("/ops audit 42"))
         })
         .await;
     assert_eq!(h.slack.violations(), Vec::<String>::new());
@@ -153,7 +153,7 @@ async fn a_run_keeps_its_whole_story_in_one_thread() {
     gate.open();
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 7"))
+            s.messages().iter().any(|m| m.text.contains("/ops audit 7"))
         })
         .await;
 
@@ -200,7 +200,7 @@ async fn step_updates_are_coalesced_into_few_in_place_edits() {
     gate.open();
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 9"))
+            s.messages().iter().any(|m| m.text.contains("/ops audit 9"))
         })
         .await;
     let edits = h.slack.calls_to("chat.update").len();
@@ -261,7 +261,7 @@ async fn a_long_result_is_uploaded_as_a_file_and_cut_with_an_audit_pointer() {
         .wait_until("the audit reference", |s| {
             s.messages()
                 .iter()
-                .any(|m| m.text.contains("audit show 12"))
+                .any(|m| m.text.contains("/ops audit 12"))
         })
         .await;
     let result = h
@@ -274,7 +274,7 @@ async fn a_long_result_is_uploaded_as_a_file_and_cut_with_an_audit_pointer() {
     assert!(
         result
             .all_text()
-            .contains("more lines, full output in `audit show 12`"),
+            .contains("more lines, full output in `/ops audit 12`"),
         "{}",
         result.all_text()
     );
@@ -360,7 +360,7 @@ async fn another_person_approves_and_the_run_goes_on_in_the_same_thread() {
     assert_eq!(resp.status(), 200);
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 5"))
+            s.messages().iter().any(|m| m.text.contains("/ops audit 5"))
         })
         .await;
 
@@ -468,7 +468,7 @@ async fn a_mention_in_a_thread_runs_the_text_after_the_mention_and_answers_there
     assert_eq!(resp.status(), 200);
     h.slack
         .wait_until("the audit reference", |s| {
-            s.messages().iter().any(|m| m.text.contains("audit show 3"))
+            s.messages().iter().any(|m| m.text.contains("/ops audit 3"))
         })
         .await;
     let req = &h.core.requests()[0];
@@ -632,7 +632,7 @@ async fn slack_answering_429_then_200_is_retried_after_retry_after() {
         .wait_until("the audit reference", |s| {
             s.messages()
                 .iter()
-                .any(|m| m.text.contains("audit show 13"))
+                .any(|m| m.text.contains("/ops audit 13"))
         })
         .await;
     let posts: Vec<u16> = h
@@ -757,7 +757,7 @@ async fn under_overload_runs_are_still_acked_and_the_asker_is_pointed_to_the_aud
         text.starts_with("running `hub status prod` as run 31"),
         "{text}"
     );
-    assert!(text.contains("`audit show 31`"), "{text}");
+    assert!(text.contains("`/ops audit 31`"), "{text}");
     assert_eq!(h.core.requests().len(), 2, "both runs were recorded");
     assert!(h
         .core
@@ -768,7 +768,7 @@ async fn under_overload_runs_are_still_acked_and_the_asker_is_pointed_to_the_aud
         .wait_until("the first run's audit reference", |s| {
             s.messages()
                 .iter()
-                .any(|m| m.text.contains("audit show 30"))
+                .any(|m| m.text.contains("/ops audit 30"))
         })
         .await;
 }

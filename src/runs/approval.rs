@@ -109,6 +109,8 @@ fn expiry(rec: &Record) -> Option<DateTime<Utc>> {
 struct Asked {
     person: String,
     command: String,
+    /// What was asked (`hub restart staging --reason ...`), for people.
+    text: String,
     target: Target,
     playbook: String,
     params: serde_json::Value,
@@ -119,6 +121,7 @@ fn asked(records: &[Record]) -> Option<Asked> {
     let s = |k: &str| r.data.get(k).and_then(|v| v.as_str()).map(str::to_string);
     Some(Asked {
         person: s("person")?,
+        text: s("text").or_else(|| s("command"))?,
         command: s("command")?,
         target: Target {
             hub: s("hub"),
@@ -318,13 +321,14 @@ fn start_approved(
     claim.confirm(runs, run);
     let _ = replies.send(Update::Accepted {
         run,
-        command: a.command.clone(),
+        command: a.text.clone(),
         person: a.person.clone(),
     });
     permit.send(Job {
         run,
         playbook: pb,
         params: a.params.clone(),
+        text: a.text.clone(),
         command: a.command.clone(),
         person: a.person.clone(),
         impersonate: ctx
@@ -371,7 +375,7 @@ pub(super) async fn deny(
     // The run has ended: both conversations get its (short) end.
     let done = Update::Done {
         run,
-        command: a.command.clone(),
+        command: a.text.clone(),
         person: a.person.clone(),
         outcome: crate::chat::Outcome::Denied,
         output,

@@ -17,7 +17,10 @@ pub struct Job {
     pub run: RunId,
     pub playbook: Arc<Playbook>,
     pub params: serde_json::Value,
+    /// The command's name (`hub status`), for metrics.
     pub command: String,
+    /// What was asked, in canonical form (`hub status staging`), for people.
+    pub text: String,
     pub person: String,
     pub impersonate: Option<String>,
     pub lock: Option<String>,
@@ -123,7 +126,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
     finish_bookkeeping(&runs, &job);
     let _ = job.replies.send(Update::Done {
         run: job.run,
-        command: job.command.clone(),
+        command: job.text.clone(),
         person: job.person.clone(),
         outcome,
         output,

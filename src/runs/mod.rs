@@ -283,7 +283,7 @@ impl Runs {
                 approval::request(
                     self,
                     requested,
-                    &inv.command,
+                    &inv.text,
                     person,
                     &pb,
                     &resolved.params,
@@ -311,13 +311,14 @@ impl Runs {
                 claim.confirm(self, rec.run);
                 let _ = replies.send(Update::Accepted {
                     run: rec.run,
-                    command: inv.command.clone(),
+                    command: inv.text.clone(),
                     person: person.id.clone(),
                 });
                 permit.send(Job {
                     run: rec.run,
                     playbook: pb,
                     params: resolved.params,
+                    text: inv.text.clone(),
                     command: inv.command,
                     person: person.id.clone(),
                     impersonate: person.kube_user.clone(),

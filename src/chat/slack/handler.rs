@@ -136,7 +136,7 @@ impl Slack {
                 if let (Ack::Ephemeral(content), Some(run)) = (&mut ack, run) {
                     let text = content.text.get_or_insert_with(String::new);
                     text.push_str(&format!(
-                        " (opsbot is busy and will not post progress here; follow it with `audit show {run}`)"
+                        " (opsbot is busy and will not post progress here; follow it with `/ops audit {run}`)"
                     ));
                 }
             }

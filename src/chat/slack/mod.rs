@@ -72,7 +72,7 @@ pub struct SlackSettings {
     pub retry: RetryPolicy,
     /// The most requests whose updates are being rendered into Slack at
     /// once. Past it, new runs still run and are acked, but are not
-    /// followed in a thread (the asker is pointed to `audit show N`).
+    /// followed in a thread (the asker is pointed to `/ops audit N`).
     pub max_live_threads: usize,
 }
 
@@ -121,7 +121,12 @@ impl SlackSettings {
     /// answer anyone then.
     pub fn from_config(c: &crate::config::SlackConfig) -> Option<SlackSettings> {
         let bot_token = c.bot_token.clone()?;
-        let mut settings = SlackSettings::new(c.signing_secret.clone().unwrap_or_else(|| SecretString::from(String::new())), bot_token);
+        let mut settings = SlackSettings::new(
+            c.signing_secret
+                .clone()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            bot_token,
+        );
         settings.app_token = c.app_token.clone();
         settings.api_url = c.api_url.trim_end_matches('/').to_string();
         Some(settings)

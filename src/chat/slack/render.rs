@@ -141,7 +141,7 @@ pub struct ResultMessage {
 /// fields, and the output (Markdown converted to Slack mrkdwn, tables as
 /// monospace) in an attachment whose bar is coloured by outcome. Output beyond
 /// [`MAX_OUTPUT_SECTIONS`] sections is cut with "N more lines, full output
-/// in `audit show N`".
+/// in `/ops audit N`".
 pub fn result(done: &Done<'_>) -> ResultMessage {
     let header_text = format!("run {} {}", done.run, done.outcome.word());
     let blocks = vec![
@@ -176,7 +176,7 @@ pub fn result(done: &Done<'_>) -> ResultMessage {
     if hidden_lines > 0 {
         body.push(context(&format!(
             "{hidden_lines} more lines, full output in {}",
-            code(&format!("audit show {}", done.run))
+            code(&format!("/ops audit {}", done.run))
         )));
     }
     let fallback = format!(
@@ -214,7 +214,7 @@ pub fn audit_reference(
         escape(person),
         outcome.word(),
         at.format("%Y-%m-%d %H:%M:%S UTC"),
-        code(&format!("audit show {run}"))
+        code(&format!("/ops audit {run}"))
     );
     content(strip_emoji(&text), vec![context(&text)])
 }
