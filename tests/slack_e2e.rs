@@ -5,7 +5,6 @@
 #[path = "support/bot.rs"]
 mod bot;
 #[path = "support/slack.rs"]
-#[allow(dead_code)]
 mod slack;
 
 use bot::Bot;

@@ -35,20 +35,23 @@ pub fn router(state: Arc<ClusterState>) -> Router {
         .with_state(state)
 }
 
-fn sim_admin(st: &ClusterState, headers: &HeaderMap) -> Result<(), Response> {
+/// `Some(refusal)` unless the request carries an admin's token.
+fn sim_admin(st: &ClusterState, headers: &HeaderMap) -> Option<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token.and_then(|t| st.users.by_token(t)) {
-        Some(u) if u.impersonate => Ok(()),
-        Some(u) => Err((
-            StatusCode::FORBIDDEN,
-            format!("user {} may not change the simulator's faults", u.name),
-        )
-            .into_response()),
-        None => Err((StatusCode::UNAUTHORIZED, "a bearer token is required").into_response()),
+        Some(u) if u.impersonate => None,
+        Some(u) => Some(
+            (
+                StatusCode::FORBIDDEN,
+                format!("user {} may not change the simulator's faults", u.name),
+            )
+                .into_response(),
+        ),
+        None => Some((StatusCode::UNAUTHORIZED, "a bearer token is required").into_response()),
     }
 }
 
@@ -57,7 +60,7 @@ async fn add_fault(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = sim_admin(&st, &headers) {
+    if let Some(r) = sim_admin(&st, &headers) {
         return r;
     }
     match serde_json::from_slice::<FaultRule>(&body) {
@@ -70,7 +73,7 @@ async fn add_fault(
 }
 
 async fn clear_faults(State(st): State<Arc<ClusterState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = sim_admin(&st, &headers) {
+    if let Some(r) = sim_admin(&st, &headers) {
         return r;
     }
     st.faults.clear();
