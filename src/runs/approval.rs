@@ -37,12 +37,18 @@ pub(super) async fn request(
         reason: "I could not work out what this would change".into(),
         detail: ctx.redact.text(&e.to_string()),
     })?;
-    let lines: Vec<String> = plan
+    let mut lines: Vec<String> = plan
         .steps
         .iter()
         .filter(|s| s.mutates)
         .map(|s| format!("{}: {} {}", s.id, s.action, s.target))
         .collect();
+    // What it would really touch: a server-side dry run (reads for real,
+    // changes with dryRun=All), bounded so the answer stays prompt.
+    let preview = dry_run(runs, pb, params, person.kube_user.clone()).await;
+    if !preview.is_empty() {
+        lines = preview;
+    }
     let ttl = ctx.config.policy.approval_ttl;
     let expires_at =
         Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
@@ -74,6 +80,61 @@ pub(super) async fn request(
         expires_in: humantime::format_duration(ttl).to_string(),
     });
     Ok(())
+}
+
+/// How long the approval request waits for its dry run before showing the
+/// plan as templates instead.
+const DRY_RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The mutating steps as a server-side dry run resolves them (`restart:
+/// patch apps/v1 deployments staging/hub @aws-us (dry run ok)`); empty when
+/// the dry run did not finish within [`DRY_RUN_BUDGET`].
+async fn dry_run(
+    runs: &Runs,
+    pb: &Playbook,
+    params: &serde_json::Value,
+    impersonate: Option<String>,
+) -> Vec<String> {
+    use crate::playbook::{execute, ExecContext, Mode, Progress, StepOutcome};
+    let ctx = &runs.inner.ctx;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let exec = execute(
+        pb,
+        params.clone(),
+        ExecContext {
+            clusters: ctx.clusters.clone(),
+            mode: Mode::DryRun,
+            cancel: cancel.clone(),
+            progress: tx,
+            impersonate,
+        },
+    );
+    if tokio::time::timeout(DRY_RUN_BUDGET, exec).await.is_err() {
+        cancel.cancel();
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        if let Progress::StepFinished {
+            id,
+            verb,
+            target,
+            outcome,
+            dry_run: true,
+            ..
+        } = p
+        {
+            let verdict = match outcome {
+                StepOutcome::Ok => "dry run ok".to_string(),
+                StepOutcome::Skipped => "skipped".to_string(),
+                StepOutcome::Failed(e) => format!("dry run failed: {}", ctx.redact.text(&e)),
+                StepOutcome::Partial { ok, failed } => format!("dry run: {ok} ok, {failed} failed"),
+            };
+            lines.push(format!("{id}: {verb} {target} ({verdict})"));
+        }
+    }
+    lines
 }
 
 /// Whether a run left open by a previous process is an approval request
