@@ -126,7 +126,7 @@ async fn fault_control_endpoint_adds_and_clears_rules() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.status().as_u16(), 204);
     let (code, body) = get(&f, "/api/v1/pods", "application/json").await;
     assert_eq!(
         (code, body["reason"].as_str()),
@@ -146,7 +146,7 @@ async fn fault_control_endpoint_adds_and_clears_rules() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.status().as_u16(), 204);
     assert_eq!(get(&f, "/api/v1/pods", "application/json").await.0, 200);
 }
 
