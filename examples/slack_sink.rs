@@ -9,7 +9,9 @@ use serde_json::json;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:3499".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3499".into());
     let app = Router::new().route(
         "/api/{method}",
         post(|| async { Json(json!({ "ok": true, "channel": "C0BENCH", "ts": "1700000000.000100", "message": { "ts": "1700000000.000100" } })) }),

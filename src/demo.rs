@@ -85,6 +85,9 @@ roles:
   staging-admin: { run: ["hub restart", "user stop"], approve: ["hub restart", "user stop"], scope: { hubs: [staging] } }
 policy:
   approval_ttl: 1h
+slack:
+  # A read-only channel: only these commands run there.
+  channels: { C0READONLY: ["hub status", "users", "user status", "help"] }
 "#;
 
 /// A running demo: the fleet must outlive the app that talks to it.

@@ -131,3 +131,64 @@ async fn someone_not_in_people_is_told_privately_and_nothing_runs() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ack_comes_back_while_the_cluster_takes_ten_seconds() {
+    let r = rig().await;
+    let cluster = r.bot.demo.fleet.cluster("aws-us").unwrap();
+    cluster.add_fault(opsbot::sim::FaultRule {
+        resources: vec!["deployments".into()],
+        latency: Some(std::time::Duration::from_secs(10)),
+        times: Some(1),
+        ..Default::default()
+    });
+    let ack = r.slash(BOB, "hub status staging", SIGNING_SECRET).await;
+    assert_eq!(ack.status(), 200);
+    assert!(ack.text().await.unwrap().contains("run 1"));
+    let kinds = r.bot.kinds(1).await;
+    assert!(
+        !kinds.contains(&EventKind::Finished),
+        "acknowledged before the slow step ended: {kinds:?}"
+    );
+    r.fake
+        .wait_until("the result is posted after the slow call", |f| {
+            f.messages()
+                .iter()
+                .any(|m| m.all_text().contains("Hub staging"))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_channel_refuses_other_commands_privately() {
+    let r = rig().await;
+    let body = slash_form(
+        "U0DEMOALICE",
+        "C0READONLY",
+        "hub restart staging --reason x",
+    )
+    .into_bytes();
+    let ts = chrono::Utc::now().timestamp();
+    let ack = r
+        .http
+        .post(format!("{}/slack/commands", r.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sign(SIGNING_SECRET, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let text = ack.text().await.unwrap();
+    assert!(
+        text.contains("not run in this channel") && text.contains("hub status"),
+        "{text}"
+    );
+    assert!(r
+        .bot
+        .audit()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
