@@ -28,7 +28,7 @@ fn example_config_loads_with_an_empty_environment() {
         cfg.audit_url,
         format!("sqlite://{}", dir.join("opsbot.db").display())
     );
-    assert_eq!(cfg.commands_dir, dir.join("commands"));
+    assert_eq!(cfg.commands_dir, dir.join("../commands"));
     assert_eq!(cfg.clusters.len(), 2);
     assert_eq!(
         cfg.clusters[0].source,
