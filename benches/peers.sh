@@ -18,6 +18,7 @@ export GITHUB_WEBHOOK_SECRET=${GITHUB_WEBHOOK_SECRET:-opsbot-bench-github-secret
 cd "$here"
 cargo build --release --bin opsbot --example slack_sink
 pids=()
+# opsbot first, then the sink it posts to.
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
@@ -31,9 +32,9 @@ fi
 
 target/release/examples/slack_sink 127.0.0.1:3499 & pids+=("$!")
 work=$(mktemp -d /tmp/opsbot-bench.XXXXXX)
-(cd "$work" && SLACK_BOT_TOKEN=xoxb-bench SLACK_API_URL=http://127.0.0.1:3499/api \
+(cd "$work" && exec env -u GITHUB_WEBHOOK_SECRET SLACK_BOT_TOKEN=xoxb-bench SLACK_API_URL=http://127.0.0.1:3499/api \
   OPSBOT_AUDIT_URL="sqlite://$work/audit.db" OPSBOT_LOG=error \
-  "$here/target/release/opsbot" demo --no-console --listen 127.0.0.1:3400) & op=$!; pids+=("$op")
+  "$here/target/release/opsbot" demo --no-console --listen 127.0.0.1:3400 2>"$work/opsbot.log") & op=$!; pids=("$op" "${pids[@]}")
 for _ in $(seq 100); do curl -fs http://127.0.0.1:3400/healthz >/dev/null && break; sleep 0.1; done
 PID=$op SLACK_USER=U0DEMOBOB "$peers/run.sh" slack http://127.0.0.1:3400/slack/commands
 echo "runs recorded: $(sqlite3 "$work/audit.db" 'select count(*) from audit_runs' 2>/dev/null || echo '?')"

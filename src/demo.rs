@@ -95,6 +95,8 @@ pub struct Demo {
     pub app: App,
     pub config_text: String,
     pub fleet: Fleet,
+    /// Keeps the simulator's own runtime alive; dropping it stops that runtime.
+    _sim_runtime: SimRuntime,
     pub dir: PathBuf,
 }
 
@@ -128,7 +130,7 @@ impl Demo {
         }
         let seed_dir = args.seed.clone().unwrap_or_else(|| dir.join("fleet"));
         let seed = Seed::from_dir(&seed_dir)?;
-        let fleet = Fleet::start(seed, "127.0.0.1:0".parse()?).await?;
+        let (fleet, sim_runtime) = start_fleet_apart(seed).await?;
         let kubeconfig = dir.join("kubeconfig");
         fleet.write_kubeconfig(&kubeconfig)?;
         let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names());
@@ -139,6 +141,7 @@ impl Demo {
             app,
             config_text,
             fleet,
+            _sim_runtime: sim_runtime,
             dir: dir.to_path_buf(),
         })
     }
@@ -161,6 +164,43 @@ fn config_text(args: &DemoArgs, dir: &Path, kubeconfig: &Path, clusters: &[Strin
     }
     text.push_str(PEOPLE_AND_ROLES);
     text
+}
+
+/// Dropping this stops the simulator's runtime thread.
+struct SimRuntime(#[allow(dead_code)] tokio::sync::oneshot::Sender<()>);
+
+/// Start the simulated fleet on its own small runtime (one worker thread).
+/// The demo's clusters stand in for remote API servers: keeping their work
+/// off opsbot's runtime means the simulator cannot starve opsbot's own
+/// acknowledgements, as a real cluster elsewhere would not.
+async fn start_fleet_apart(seed: Seed) -> anyhow::Result<(Fleet, SimRuntime)> {
+    let (fleet_tx, fleet_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("opsbot-sim".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("opsbot-sim")
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = fleet_tx.send(Err(anyhow::anyhow!("cannot start the simulator's runtime: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let started = Fleet::start(seed, "127.0.0.1:0".parse().expect("a literal address")).await;
+                if fleet_tx.send(started).is_ok() {
+                    let _ = stop_rx.await;
+                }
+            });
+        })
+        .context("cannot start the simulator's thread")?;
+    let fleet = fleet_rx.await.context("the simulator's thread ended early")??;
+    Ok((fleet, SimRuntime(stop_tx)))
 }
 
 /// `opsbot demo`.

@@ -113,7 +113,7 @@ impl Runs {
             tasks: TaskTracker::new(),
         });
         let runs = Runs { inner };
-        tokio::spawn(execute::dispatch(runs.clone(), rx, slots));
+        executor().spawn(execute::dispatch(runs.clone(), rx, slots));
         runs
     }
 
@@ -459,6 +459,26 @@ impl Runs {
             .unwrap_or_else(|e| e.into_inner())
             .len()
     }
+}
+
+/// The runtime playbooks run on: its own thread, apart from the one that
+/// answers chat. A flood of runs (or a slow cluster's retries) then competes
+/// with acknowledgements only through the OS scheduler, never by filling
+/// the acknowledging runtime's task queues, so the answer stays prompt and
+/// a full queue answers "busy" at once.
+fn executor() -> tokio::runtime::Handle {
+    static EXECUTOR: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    EXECUTOR
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("opsbot-runs")
+                .enable_all()
+                .build()
+                .expect("the playbook runtime starts (a thread and a timer)")
+        })
+        .handle()
+        .clone()
 }
 
 /// A lock key reserved by [`Runs::claim_lock`], confirmed with the run id.
