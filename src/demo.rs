@@ -182,24 +182,30 @@ async fn start_fleet_apart(seed: Seed) -> anyhow::Result<(Fleet, SimRuntime)> {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("opsbot-sim")
+                .on_thread_start(|| crate::runs::lower_priority(10))
                 .enable_all()
                 .build()
             {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = fleet_tx.send(Err(anyhow::anyhow!("cannot start the simulator's runtime: {e}")));
+                    let _ = fleet_tx.send(Err(anyhow::anyhow!(
+                        "cannot start the simulator's runtime: {e}"
+                    )));
                     return;
                 }
             };
             runtime.block_on(async move {
-                let started = Fleet::start(seed, "127.0.0.1:0".parse().expect("a literal address")).await;
+                let started =
+                    Fleet::start(seed, "127.0.0.1:0".parse().expect("a literal address")).await;
                 if fleet_tx.send(started).is_ok() {
                     let _ = stop_rx.await;
                 }
             });
         })
         .context("cannot start the simulator's thread")?;
-    let fleet = fleet_rx.await.context("the simulator's thread ended early")??;
+    let fleet = fleet_rx
+        .await
+        .context("the simulator's thread ended early")??;
     Ok((fleet, SimRuntime(stop_tx)))
 }
 

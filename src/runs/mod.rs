@@ -473,12 +473,28 @@ fn executor() -> tokio::runtime::Handle {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("opsbot-runs")
+                .on_thread_start(|| lower_priority(10))
                 .enable_all()
                 .build()
                 .expect("the playbook runtime starts (a thread and a timer)")
         })
         .handle()
         .clone()
+}
+
+/// Lower the calling thread's CPU priority (Linux `nice`, per thread):
+/// when the machine is saturated, answering people comes before running
+/// their playbooks. Best effort; a refusal just leaves the priority alone.
+pub fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id
+    // only changes this thread's scheduling priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// A lock key reserved by [`Runs::claim_lock`], confirmed with the run id.
