@@ -8,6 +8,7 @@
 //! it. One file per step family (`kube`, `http`); adding a family means adding
 //! a file and listing it in [`Registry::builtin`].
 
+pub mod diagnose;
 pub mod http;
 pub mod kube;
 
@@ -139,7 +140,10 @@ impl Registry {
     /// Every built-in step family.
     pub fn builtin() -> Self {
         let mut r = Registry::default();
-        for spec in kube::actions().into_iter().chain(http::actions()) {
+        for spec in kube::actions()
+            .into_iter()
+            .chain(http::actions())
+            .chain(diagnose::actions()) {
             r.register(spec);
         }
         r
