@@ -162,9 +162,10 @@ async fn triage_explains_each_broken_user_server() {
     let edu = hub("edu", "azure-au");
     let cases: Vec<(Value, &str, &str, &[&str])> = vec![
         (staging(), "dave", "The server's image cannot be pulled", &["Cause: The image", "2024-13-01"]),
-        (staging(), "erin", "No node has enough free memory for the server", &["A pool that would fit it is", "Reply to the user:"]),
+        (staging(), "erin", "No node has enough free memory for the server", &["requests 4 CPU and 48Gi memory", "A pool that would fit it is", "Reply to the user:"]),
         (staging(), "frank", "jupyterhub-singleuser cannot be started from the user's environment", &["restarts 9"]),
-        (staging(), "gina", "The server is stuck terminating", &["Reply to the user:"]),
+        // The NotReady node is why gina's pod cannot finish terminating: it leads.
+        (staging(), "gina", "The server's node is not ready", &["Also matched: ", "The server is stuck terminating"]),
         (prod.clone(), "judy", "The server ran out of memory", &["OOMKilled"]),
         (prod.clone(), "karl", "The home volume is full", &["No space left on device"]),
         (prod, "leo", "The server is taking too long to start", &["Reply to the user:"]),
