@@ -15,7 +15,7 @@ use kube::api::{Api, ListParams, LogParams};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::kube::{from_kube, summarise};
+use super::kube::{client, from_kube, summarise};
 use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
 use crate::diagnose::{pool_capacity, Catalogue, Evidence};
 
@@ -76,14 +76,6 @@ pub fn builtin_catalogue() -> Result<&'static Catalogue, String> {
     })
     .as_ref()
     .map_err(Clone::clone)
-}
-
-fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, ActionError> {
-    let r = match &call.impersonate {
-        Some(user) => call.clusters.impersonating(cluster, user),
-        None => call.clusters.get(cluster),
-    };
-    r.map_err(|e| ActionError::Invalid(e.to_string()))
 }
 
 async fn run(call: ActionCall) -> Result<Value, ActionError> {

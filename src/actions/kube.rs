@@ -356,7 +356,8 @@ struct NodeArgs {
     name: String,
 }
 
-fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, ActionError> {
+/// The cluster's client, impersonating the run's user when set.
+pub(crate) fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, ActionError> {
     let r = match &call.impersonate {
         Some(user) => call.clusters.impersonating(cluster, user),
         None => call.clusters.get(cluster),

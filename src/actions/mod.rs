@@ -9,6 +9,7 @@
 //! a file and listing it in [`Registry::builtin`].
 
 pub mod diagnose;
+pub mod evict;
 pub mod http;
 pub mod kube;
 
@@ -143,7 +144,8 @@ impl Registry {
         for spec in kube::actions()
             .into_iter()
             .chain(http::actions())
-            .chain(diagnose::actions()) {
+            .chain(diagnose::actions())
+            .chain(evict::actions()) {
             r.register(spec);
         }
         r
