@@ -694,6 +694,17 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
         out["age"] = json!(age);
         out["age_seconds"] = json!(secs);
     }
+    // The controller that recreates the object (a drain evicts only those).
+    out["owner"] = v
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .and_then(|os| os.iter().find(|o| o["controller"] == true).or(os.first()))
+        .map(|o| o["kind"].clone())
+        .unwrap_or(Value::Null);
+    if let Some((age, secs)) = age_of(v, "/metadata/deletionTimestamp") {
+        out["terminating_for"] = json!(age);
+        out["terminating_seconds"] = json!(secs);
+    }
     let o = out.as_object_mut().expect("object");
     match kind.to_ascii_lowercase().as_str() {
         "pod" => {
