@@ -57,9 +57,6 @@ fn staging() -> Value {
     json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
 }
 
-fn user(name: &str, escaped: &str) -> Value {
-    json!({"name": name, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
-}
 
 fn hub(name: &str, cluster: &str) -> Value {
     json!({"name": name, "cluster": cluster, "namespace": name})
