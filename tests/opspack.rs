@@ -149,7 +149,7 @@ async fn node_drain_evicts_controller_pods_and_leaves_user_servers() {
     let r = dry(&pbs, &set, "node-drain", p.clone()).await;
     assert!(r.output.starts_with("Dry run: nothing was changed."), "{}", r.output);
     let r = run(&pbs, &set, "node-drain", p.clone()).await;
-    contains_all(&r.output, &["cordoned, evicted", "Left ", "user server(s) for the idle culler", "jupyter-dave"]);
+    contains_all(&r.output, &["cordoned, evicted 3 of 3 controller-owned pod(s)", "- ok staging/user-placeholder-1 (StatefulSet)", "Left 6 ", "user server(s) for the idle culler", "jupyter-dave"]);
     assert_eq!(pbs.get("node-drain").unwrap().approval.approvers, 1);
     assert_eq!(pbs.get("node-drain-all").unwrap().approval.approvers, 2);
 }
