@@ -255,7 +255,11 @@ fn rbac(config: Option<PathBuf>) -> anyhow::Result<u8> {
         Some(path) => {
             let cfg = load_config(path)?;
             let (_, pbs) = crate::check::load_all(&cfg).map_err(|d| anyhow::anyhow!("{d}"))?;
-            let users: Vec<String> = cfg.people.iter().filter_map(|p| p.kube_user.clone()).collect();
+            let users: Vec<String> = cfg
+                .people
+                .iter()
+                .filter_map(|p| p.kube_user.clone())
+                .collect();
             (pbs, users)
         }
         None => (

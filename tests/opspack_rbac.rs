@@ -16,7 +16,8 @@ async fn start(extra: Option<(&str, Vec<Value>)>) -> (Fleet, ClusterSet, Playboo
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
     if let Some((name, rules)) = extra {
-        let user: opsbot::sim::auth::UserSpec = serde_json::from_value(json!({"name": name, "rules": rules})).unwrap();
+        let user: opsbot::sim::auth::UserSpec =
+            serde_json::from_value(json!({"name": name, "rules": rules})).unwrap();
         for c in &mut seed.clusters {
             c.settings.users.push(user.clone());
         }
@@ -40,7 +41,13 @@ async fn start(extra: Option<(&str, Vec<Value>)>) -> (Fleet, ClusterSet, Playboo
     (fleet, set, pbs)
 }
 
-async fn run_as(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value, impersonate: Option<String>) -> RunResult {
+async fn run_as(
+    pbs: &Playbooks,
+    set: &ClusterSet,
+    name: &str,
+    params: Value,
+    impersonate: Option<String>,
+) -> RunResult {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = ExecContext {
         clusters: set.clone(),
@@ -63,15 +70,8 @@ fn staging() -> Value {
     json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
 }
 
-
 fn hub(name: &str, cluster: &str) -> Value {
     json!({"name": name, "cluster": cluster, "namespace": name})
-}
-
-fn contains_all(out: &str, facts: &[&str]) {
-    for f in facts {
-        assert!(out.contains(f), "missing {f:?} in:\n{out}");
-    }
 }
 
 /// The rules `opsbot rbac` prints, in the simulator's `sim.yaml` format.
@@ -93,17 +93,29 @@ fn shipped_rules() -> Vec<opsbot::rbac::Rule> {
 fn read_only_runs() -> Vec<(&'static str, Value)> {
     let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
     vec![
-        ("events", json!({"hub": staging(), "since": "1h", "warnings": false})),
-        ("fleet-status", json!({"hubs": [staging(), hub("prod", "aws-us"), hub("climate", "gcp-eu"), hub("edu", "azure-au")]})),
+        (
+            "events",
+            json!({"hub": staging(), "since": "1h", "warnings": false}),
+        ),
+        (
+            "fleet-status",
+            json!({"hubs": [staging(), hub("prod", "aws-us"), hub("climate", "gcp-eu"), hub("edu", "azure-au")]}),
+        ),
         ("hub-status", json!({"hub": staging()})),
-        ("logs", json!({"hub": staging(), "component": "hub", "tail": 20, "previous": false})),
+        (
+            "logs",
+            json!({"hub": staging(), "component": "hub", "tail": 20, "previous": false}),
+        ),
         ("nodes", json!({"cluster": {"name": "aws-us"}, "pool": ""})),
         ("pending", json!({"hub": staging()})),
         ("triage", json!({"hub": staging(), "user": alice})),
         ("user-status", json!({"hub": staging(), "user": alice})),
         ("users", json!({"hub": staging()})),
         ("stuck", json!({"hub": staging(), "older": "10m"})),
-        ("dask-clusters", json!({"hub": hub("climate", "gcp-eu"), "user": ""})),
+        (
+            "dask-clusters",
+            json!({"hub": hub("climate", "gcp-eu"), "user": ""}),
+        ),
     ]
 }
 
@@ -115,7 +127,11 @@ fn opsbot_rbac_prints_a_cluster_role_with_merged_sorted_rules() {
         .current_dir(root)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let role: Value = serde_yaml::from_str(&text).unwrap();
     assert_eq!(role["kind"], "ClusterRole");
@@ -124,7 +140,11 @@ fn opsbot_rbac_prints_a_cluster_role_with_merged_sorted_rules() {
     let has = |group: &str, resource: &str, verb: &str| {
         rules.iter().any(|r| {
             r["apiGroups"][0] == group
-                && r["resources"].as_array().unwrap().iter().any(|x| x == resource)
+                && r["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == resource)
                 && r["verbs"].as_array().unwrap().iter().any(|x| x == verb)
         })
     };
@@ -165,7 +185,18 @@ async fn a_user_missing_the_events_rule_is_forbidden() {
         .filter(|r| !r.resources.is_empty())
         .collect();
     let (_fleet, set, pbs) = start(Some(("rbac-bot", sim_rules(&rules)))).await;
-    let r = run_as(&pbs, &set, "events", json!({"hub": staging(), "since": "1h", "warnings": false}), Some("rbac-bot".into())).await;
+    let r = run_as(
+        &pbs,
+        &set,
+        "events",
+        json!({"hub": staging(), "since": "1h", "warnings": false}),
+        Some("rbac-bot".into()),
+    )
+    .await;
     assert_ne!(r.outcome, Outcome::Succeeded, "{}", r.output);
-    assert!(r.output.contains("Forbidden") || r.output.contains("forbidden"), "{}", r.output);
+    assert!(
+        r.output.contains("Forbidden") || r.output.contains("forbidden"),
+        "{}",
+        r.output
+    );
 }

@@ -161,24 +161,78 @@ async fn triage_explains_each_broken_user_server() {
     let prod = hub("prod", "aws-us");
     let edu = hub("edu", "azure-au");
     let cases: Vec<(Value, &str, &str, &[&str])> = vec![
-        (staging(), "dave", "The server's image cannot be pulled", &["Cause: The image", "2024-13-01"]),
-        (staging(), "erin", "No node has enough free memory for the server", &["requests 4 CPU and 48Gi memory", "A pool that would fit it is", "Reply to the user:"]),
-        (staging(), "frank", "jupyterhub-singleuser cannot be started from the user's environment", &["restarts 9"]),
+        (
+            staging(),
+            "dave",
+            "The server's image cannot be pulled",
+            &["Cause: The image", "2024-13-01"],
+        ),
+        (
+            staging(),
+            "erin",
+            "No node has enough free memory for the server",
+            &[
+                "requests 4 CPU and 48Gi memory",
+                "A pool that would fit it is",
+                "Reply to the user:",
+            ],
+        ),
+        (
+            staging(),
+            "frank",
+            "jupyterhub-singleuser cannot be started from the user's environment",
+            &["restarts 9"],
+        ),
         // The NotReady node is why gina's pod cannot finish terminating: it leads.
-        (staging(), "gina", "The server's node is not ready", &["Also matched: ", "The server is stuck terminating"]),
-        (prod.clone(), "judy", "The server ran out of memory", &["OOMKilled"]),
-        (prod.clone(), "karl", "The home volume is full", &["No space left on device"]),
-        (prod, "leo", "The server is taking too long to start", &["Reply to the user:"]),
-        (edu, "tom@school.edu", "jupyterhub-singleuser cannot be started from the user's environment", &["not found"]),
+        (
+            staging(),
+            "gina",
+            "The server's node is not ready",
+            &["Also matched: ", "The server is stuck terminating"],
+        ),
+        (
+            prod.clone(),
+            "judy",
+            "The server ran out of memory",
+            &["OOMKilled"],
+        ),
+        (
+            prod.clone(),
+            "karl",
+            "The home volume is full",
+            &["No space left on device"],
+        ),
+        (
+            prod,
+            "leo",
+            "The server is taking too long to start",
+            &["Reply to the user:"],
+        ),
+        (
+            edu,
+            "tom@school.edu",
+            "jupyterhub-singleuser cannot be started from the user's environment",
+            &["not found"],
+        ),
         (staging(), "alice", "Nothing wrong found", &["Running"]),
     ];
     for (h, name, title, facts) in cases {
         let escaped = opsbot::kubespawner::escape_username(name);
         let hub_name = h["name"].as_str().unwrap().to_string();
-        let r = run(&pbs, &set, "triage", json!({"hub": h, "user": user(name, &escaped)})).await;
+        let r = run(
+            &pbs,
+            &set,
+            "triage",
+            json!({"hub": h, "user": user(name, &escaped)}),
+        )
+        .await;
         assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
         let head = format!("**Triage of {name} on {hub_name}: {title}");
-        assert!(r.output.starts_with(&head), "want {head:?} in:\n{}", r.output);
+        assert!(
+            r.output.starts_with(&head),
+            "want {head:?} in:\n{}",
+            r.output
+        );
         assert!(r.output.contains("What to do: "), "{}", r.output);
         contains_all(&r.output, facts);
     }

@@ -597,8 +597,9 @@ async fn triage_of_a_pending_server_names_the_missing_capacity() {
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
-        r.output
-            .starts_with("**Triage of bob on staging: No node has enough free memory for the server**"),
+        r.output.starts_with(
+            "**Triage of bob on staging: No node has enough free memory for the server**"
+        ),
         "{}",
         r.output
     );

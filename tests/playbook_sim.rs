@@ -552,9 +552,7 @@ async fn user_status_and_triage_read_logs_and_recognise_a_broken_environment() {
         "{out}"
     );
     assert!(
-        out.contains(
-            "container notebook: waiting CrashLoopBackOff"
-        ),
+        out.contains("container notebook: waiting CrashLoopBackOff"),
         "{out}"
     );
     assert!(

@@ -83,9 +83,8 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let loaded;
     let catalogue: &Catalogue = match a.catalogue.as_deref().filter(|d| !d.is_empty()) {
         Some(dir) => {
-            loaded = Catalogue::load_dir(Path::new(dir)).map_err(|d| {
-                ActionError::Invalid(format!("catalogue {dir}: {d}"))
-            })?;
+            loaded = Catalogue::load_dir(Path::new(dir))
+                .map_err(|d| ActionError::Invalid(format!("catalogue {dir}: {d}")))?;
             &loaded
         }
         None => builtin_catalogue().map_err(ActionError::Failed)?,

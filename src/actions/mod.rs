@@ -145,7 +145,8 @@ impl Registry {
             .into_iter()
             .chain(http::actions())
             .chain(diagnose::actions())
-            .chain(evict::actions()) {
+            .chain(evict::actions())
+        {
             r.register(spec);
         }
         r
