@@ -55,6 +55,12 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Print the least-privilege ClusterRole covering every enabled playbook.
+    Rbac {
+        /// Without a config: ./playbooks and no impersonation.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Read and verify the audit log.
     Audit {
         #[command(subcommand)]
@@ -193,6 +199,7 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             Ok(ending.exit_code())
         }
         Command::Check { config } => check(config),
+        Command::Rbac { config } => rbac(config),
         Command::Audit { action } => audit(action).await,
         Command::Sim(args) => crate::sim::cli::run(args).await.map(|_| 0),
         Command::Discord {
@@ -241,6 +248,29 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<u8> {
             Ok(1)
         }
     }
+}
+
+fn rbac(config: Option<PathBuf>) -> anyhow::Result<u8> {
+    let (playbooks, users) = match &config {
+        Some(path) => {
+            let cfg = load_config(path)?;
+            let (_, pbs) = crate::check::load_all(&cfg).map_err(|d| anyhow::anyhow!("{d}"))?;
+            let users: Vec<String> = cfg
+                .people
+                .iter()
+                .filter_map(|p| p.kube_user.clone())
+                .collect();
+            (pbs, users)
+        }
+        None => (
+            crate::playbook::Playbooks::load_dir("playbooks".as_ref())
+                .map_err(|d| anyhow::anyhow!("{d}"))?,
+            vec![],
+        ),
+    };
+    let rules = crate::rbac::rules(&crate::rbac::permissions(&playbooks), &users);
+    print!("{}", crate::rbac::cluster_role_yaml("opsbot", &rules));
+    Ok(0)
 }
 
 async fn audit(action: AuditAction) -> anyhow::Result<u8> {

@@ -19,6 +19,7 @@ pub mod hubs;
 pub mod kubespawner;
 pub mod metrics;
 pub mod playbook;
+pub mod rbac;
 pub mod redact;
 pub mod runs;
 pub mod server;

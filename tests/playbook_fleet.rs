@@ -158,59 +158,84 @@ async fn logs_and_nodes_carry_the_seeded_facts() {
 #[tokio::test]
 async fn triage_explains_each_broken_user_server() {
     let (_fleet, set, pbs) = start().await;
-    for (name, escaped, cause) in [
+    let prod = hub("prod", "aws-us");
+    let edu = hub("edu", "azure-au");
+    let cases: Vec<(Value, &str, &str, &[&str])> = vec![
         (
+            staging(),
             "dave",
-            "dave",
-            "the server image cannot be pulled (ImagePullBackOff)",
+            "The server's image cannot be pulled",
+            &["Cause: The image", "2024-13-01"],
         ),
         (
+            staging(),
             "erin",
-            "erin",
-            "no node has room for the server (0/6 nodes are available",
+            "No node has enough free memory for the server",
+            &[
+                "requests 4 CPU and 48Gi memory",
+                "A pool that would fit it is",
+                "Reply to the user:",
+            ],
         ),
         (
+            staging(),
             "frank",
-            "frank",
-            "jupyterhub-singleuser is missing from the environment",
+            "jupyterhub-singleuser cannot be started from the user's environment",
+            &["restarts 9"],
         ),
-        ("gina", "gina", "the pod is stuck Terminating"),
+        // The NotReady node is why gina's pod cannot finish terminating: it leads.
         (
-            "alice",
-            "alice",
-            "nothing wrong found: the server is running and ready",
+            staging(),
+            "gina",
+            "The server's node is not ready",
+            &["Also matched: ", "The server is stuck terminating"],
         ),
-    ] {
+        (
+            prod.clone(),
+            "judy",
+            "The server ran out of memory",
+            &["OOMKilled"],
+        ),
+        (
+            prod.clone(),
+            "karl",
+            "The home volume is full",
+            &["No space left on device"],
+        ),
+        (
+            prod,
+            "leo",
+            "The server is taking too long to start",
+            &["Reply to the user:"],
+        ),
+        (
+            edu,
+            "tom@school.edu",
+            "jupyterhub-singleuser cannot be started from the user's environment",
+            &["not found"],
+        ),
+        (staging(), "alice", "Nothing wrong found", &["Running"]),
+    ];
+    for (h, name, title, facts) in cases {
+        let escaped = opsbot::kubespawner::escape_username(name);
+        let hub_name = h["name"].as_str().unwrap().to_string();
         let r = run(
             &pbs,
             &set,
             "triage",
-            json!({"hub": staging(), "user": user(name, escaped)}),
+            json!({"hub": h, "user": user(name, &escaped)}),
         )
         .await;
         assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
-        let head = format!("**Triage of {name} on staging**: {cause}");
+        let head = format!("**Triage of {name} on {hub_name}: {title}");
         assert!(
             r.output.starts_with(&head),
             "want {head:?} in:\n{}",
             r.output
         );
+        assert!(r.output.contains("What to do: "), "{}", r.output);
+        contains_all(&r.output, facts);
     }
-    let r = run(
-        &pbs,
-        &set,
-        "triage",
-        json!({"hub": staging(), "user": user("frank", "frank")}),
-    )
-    .await;
-    contains_all(
-        &r.output,
-        &[
-            "restarts 9",
-            "last terminated: Error (exit 127)",
-            "/usr/bin/env: 'jupyterhub-singleuser': No such file or directory",
-        ],
-    );
 }
 
 #[tokio::test]

@@ -567,19 +567,19 @@ async fn triage_recognises_a_missing_jupyterhub_singleuser_from_previous_logs() 
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
         r.output
-            .starts_with("**Triage of frank on staging**: jupyterhub-singleuser is missing"),
+            .starts_with("**Triage of frank on staging: jupyterhub-singleuser cannot be started"),
         "{}",
         r.output
     );
     assert!(r.output.contains("restarts 4"), "{}", r.output);
     assert!(
-        r.output.contains("last terminated: Error (exit 127)"),
+        r.output.contains("last terminated Error (exit 127)"),
         "{}",
         r.output
     );
     assert!(
         r.output
-            .contains("BackOff: Back-off restarting failed container"),
+            .contains("(x3): Back-off restarting failed container"),
         "{}",
         r.output
     );
@@ -597,8 +597,8 @@ async fn triage_of_a_pending_server_names_the_missing_capacity() {
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
-        r.output.contains(
-            "no node has room for the server (0/3 nodes are available: 3 Insufficient memory.)"
+        r.output.starts_with(
+            "**Triage of bob on staging: No node has enough free memory for the server**"
         ),
         "{}",
         r.output

@@ -356,7 +356,8 @@ struct NodeArgs {
     name: String,
 }
 
-fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, ActionError> {
+/// The cluster's client, impersonating the run's user when set.
+pub(crate) fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, ActionError> {
     let r = match &call.impersonate {
         Some(user) => call.clusters.impersonating(cluster, user),
         None => call.clusters.get(cluster),
@@ -692,6 +693,17 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
     if let Some((age, secs)) = age_of(v, "/metadata/creationTimestamp") {
         out["age"] = json!(age);
         out["age_seconds"] = json!(secs);
+    }
+    // The controller that recreates the object (a drain evicts only those).
+    out["owner"] = v
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .and_then(|os| os.iter().find(|o| o["controller"] == true).or(os.first()))
+        .map(|o| o["kind"].clone())
+        .unwrap_or(Value::Null);
+    if let Some((age, secs)) = age_of(v, "/metadata/deletionTimestamp") {
+        out["terminating_for"] = json!(age);
+        out["terminating_seconds"] = json!(secs);
     }
     let o = out.as_object_mut().expect("object");
     match kind.to_ascii_lowercase().as_str() {

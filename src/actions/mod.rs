@@ -8,6 +8,8 @@
 //! it. One file per step family (`kube`, `http`); adding a family means adding
 //! a file and listing it in [`Registry::builtin`].
 
+pub mod diagnose;
+pub mod evict;
 pub mod http;
 pub mod kube;
 
@@ -139,7 +141,12 @@ impl Registry {
     /// Every built-in step family.
     pub fn builtin() -> Self {
         let mut r = Registry::default();
-        for spec in kube::actions().into_iter().chain(http::actions()) {
+        for spec in kube::actions()
+            .into_iter()
+            .chain(http::actions())
+            .chain(diagnose::actions())
+            .chain(evict::actions())
+        {
             r.register(spec);
         }
         r

@@ -16,6 +16,17 @@ pub fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(false);
+    // `"10m" | seconds` → 600, so a duration parameter can be compared with an age.
+    env.add_filter("seconds", |d: String| -> Result<u64, minijinja::Error> {
+        humantime::parse_duration(d.trim())
+            .map(|d| d.as_secs())
+            .map_err(|e| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("'{d}' is not a duration ({e}); write e.g. 30s, 5m, 1h"),
+                )
+            })
+    });
     env
 }
 

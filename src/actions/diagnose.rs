@@ -1,0 +1,191 @@
+//! The `diagnose` step: gather the [`Evidence`] about one user's server from
+//! the cluster and ask the catalogue of known failures what is wrong.
+//!
+//! The catalogue is `playbooks/knowledge/jupyterhub.yaml`, embedded in the
+//! binary with `include_str!` and parsed once (a bad embedded file is caught by
+//! this module's test). A step may name another directory of catalogue files
+//! with `catalogue: <dir>`; that directory is read on each run, so editing it
+//! needs no restart.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, ListParams, LogParams};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::kube::{client, from_kube, summarise};
+use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
+use crate::diagnose::{pool_capacity, Catalogue, Evidence};
+
+/// The catalogue shipped with opsbot, used when a step names none.
+const BUILTIN_CATALOGUE: &str = include_str!("../../playbooks/knowledge/jupyterhub.yaml");
+
+/// How many log lines of each container instance the engine sees.
+const LOG_TAIL: i64 = 50;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiagnoseArgs {
+    cluster: String,
+    namespace: String,
+    /// The kubespawner-escaped user name (the `hub.jupyter.org/username` label).
+    user: String,
+    /// A directory of catalogue files replacing the built-in one.
+    #[serde(default)]
+    catalogue: Option<String>,
+}
+
+/// The `diagnose` step kind.
+pub fn actions() -> Vec<ActionSpec> {
+    vec![ActionSpec {
+        name: "diagnose",
+        mutates: false,
+        check: check_args::<DiagnoseArgs>,
+        permissions: |_| {
+            vec![
+                Permission::new("list", "", "pods"),
+                Permission::new("list", "", "events"),
+                Permission::new("get", "", "pods/log"),
+                Permission::new("list", "", "nodes"),
+            ]
+        },
+        describe: |a| {
+            let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            Target {
+                verb: "diagnose".into(),
+                target: format!(
+                    "v1 pods {}/user={} @{}",
+                    s("namespace"),
+                    s("user"),
+                    s("cluster")
+                ),
+            }
+        },
+        run: Arc::new(|c| Box::pin(run(c))),
+    }]
+}
+
+/// The built-in catalogue, parsed once.
+pub fn builtin_catalogue() -> Result<&'static Catalogue, String> {
+    static CAT: OnceLock<Result<Catalogue, String>> = OnceLock::new();
+    CAT.get_or_init(|| {
+        Catalogue::from_str("playbooks/knowledge/jupyterhub.yaml", BUILTIN_CATALOGUE)
+            .map_err(|d| d.to_string())
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+async fn run(call: ActionCall) -> Result<Value, ActionError> {
+    let a: DiagnoseArgs = parse_args(&call.args)?;
+    let loaded;
+    let catalogue: &Catalogue = match a.catalogue.as_deref().filter(|d| !d.is_empty()) {
+        Some(dir) => {
+            loaded = Catalogue::load_dir(Path::new(dir))
+                .map_err(|d| ActionError::Invalid(format!("catalogue {dir}: {d}")))?;
+            &loaded
+        }
+        None => builtin_catalogue().map_err(ActionError::Failed)?,
+    };
+    let client = client(&call, &a.cluster)?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
+    let labels = format!(
+        "component=singleuser-server,hub.jupyter.org/username={}",
+        a.user
+    );
+    let found = pods
+        .list(&ListParams::default().labels(&labels))
+        .await
+        .map_err(from_kube)?;
+    let pod = found.items.into_iter().next();
+
+    let mut events = Vec::new();
+    let mut logs = Vec::new();
+    let mut previous_logs = Vec::new();
+    let mut node = None;
+    if let Some(p) = &pod {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let ev_api: Api<Event> = Api::namespaced(client.clone(), &a.namespace);
+        let list = ev_api
+            .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
+            .await
+            .map_err(from_kube)?;
+        // Field selectors may be unsupported by a server: filter here too.
+        events = list
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(name.as_str()))
+            .collect();
+        // Logs are best effort: a Pending pod has none, a fresh one no previous.
+        for (previous, out) in [(false, &mut logs), (true, &mut previous_logs)] {
+            let lp = LogParams {
+                container: Some("notebook".into()),
+                tail_lines: Some(LOG_TAIL),
+                previous,
+                ..Default::default()
+            };
+            if let Ok(text) = pods.logs(&name, &lp).await {
+                *out = text.lines().map(str::to_string).collect();
+            }
+        }
+        if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
+            let nodes: Api<Node> = Api::all(client.clone());
+            node = nodes.get_opt(&n).await.ok().flatten();
+        }
+    }
+    let nodes: Api<Node> = Api::all(client.clone());
+    let all_nodes = nodes
+        .list(&ListParams::default())
+        .await
+        .map_err(from_kube)?
+        .items;
+    let all_pods: Api<Pod> = Api::all(client);
+    let all_pods = all_pods
+        .list(&ListParams::default())
+        .await
+        .map_err(from_kube)?
+        .items;
+    let pools = pool_capacity(&all_nodes, &all_pods);
+
+    let pod_summary = pod
+        .as_ref()
+        .map(|p| summarise("Pod", &serde_json::to_value(p).unwrap_or_default()));
+    let ev = Evidence {
+        pod,
+        events,
+        logs,
+        previous_logs,
+        node,
+        pools,
+        now: chrono::Utc::now(),
+    };
+    let diagnosis = catalogue.diagnose(&ev);
+    let mut out = diagnosis.to_json();
+    out["pod"] = pod_summary.unwrap_or(Value::Null);
+    out["found"] = json!(out["pod"].is_object());
+    out["top"] = diagnosis
+        .top()
+        .map(|_| out["findings"][0].clone())
+        .unwrap_or(Value::Null);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_catalogue_parses() {
+        let cat = builtin_catalogue().unwrap();
+        assert!(cat.entries().iter().any(|e| e.id.contains("image")));
+    }
+
+    #[test]
+    fn diagnose_args_reject_unknown_fields() {
+        let spec = &actions()[0];
+        assert!((spec.check)(&json!({"cluster": "c", "namespace": "n", "user": "u"})).is_ok());
+        assert!((spec.check)(&json!({"cluster": "c", "namespace": "n", "usr": "u"})).is_err());
+    }
+}

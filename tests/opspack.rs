@@ -1,0 +1,273 @@
+//! The operations pack (issue 7) against the demo fleet in the simulator:
+//! stuck pods, Dask clusters, placeholders and node maintenance, each answer
+//! asserted on the facts seeded in `examples/fleet`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use opsbot::cluster::ClusterSet;
+use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
+use opsbot::sim::{Fleet, Seed};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+async fn start() -> (Fleet, ClusterSet, Playbooks) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
+    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let kc = fleet.kubeconfig();
+    let mut set = ClusterSet::new();
+    for name in fleet.cluster_names() {
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+            .await
+            .unwrap();
+        set.insert_config(&name, config).unwrap();
+    }
+    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    (fleet, set, pbs)
+}
+
+async fn run_in(
+    pbs: &Playbooks,
+    set: &ClusterSet,
+    name: &str,
+    params: Value,
+    mode: Mode,
+) -> RunResult {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: None,
+    };
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        execute(pbs.get(name).unwrap(), params, ctx),
+    )
+    .await
+    .expect("run finishes");
+    println!("== {name}\n{}\n", r.output);
+    r
+}
+
+fn staging() -> Value {
+    json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
+}
+
+fn hub(name: &str, cluster: &str) -> Value {
+    json!({"name": name, "cluster": cluster, "namespace": name})
+}
+
+fn contains_all(out: &str, facts: &[&str]) {
+    for f in facts {
+        assert!(out.contains(f), "missing {f:?} in:\n{out}");
+    }
+}
+
+async fn run(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
+    run_in(pbs, set, name, params, Mode::Real).await
+}
+
+async fn dry(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
+    run_in(pbs, set, name, params, Mode::DryRun).await
+}
+
+const GINA_NODE: &str = "ip-10-0-93-7.us-west-2.compute.internal";
+
+#[tokio::test]
+async fn stuck_lists_gina_terminating_for_hours_and_respects_the_threshold() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(
+        &pbs,
+        &set,
+        "stuck",
+        json!({"hub": staging(), "older": "10m"}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "stuck Terminating for more than 10m",
+            "`jupyter-gina` terminating for",
+            GINA_NODE,
+        ],
+    );
+    let r = run(
+        &pbs,
+        &set,
+        "stuck",
+        json!({"hub": staging(), "older": "30d"}),
+    )
+    .await;
+    assert!(
+        r.output
+            .starts_with("**No pod of staging has been Terminating for more than 30d"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn dask_clusters_lists_each_gateway_cluster_with_its_owner_and_pods() {
+    let (_fleet, set, pbs) = start().await;
+    let climate = hub("climate", "gcp-eu");
+    let r = run(
+        &pbs,
+        &set,
+        "dask-clusters",
+        json!({"hub": climate, "user": ""}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "**2 Dask cluster(s) on climate**",
+            "`climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b` of nora",
+            "of oscar.m",
+            "scheduler Running",
+        ],
+    );
+    let r = run(
+        &pbs,
+        &set,
+        "dask-clusters",
+        json!({"hub": climate, "user": "nora"}),
+    )
+    .await;
+    contains_all(
+        &r.output,
+        &["**1 Dask cluster(s) on climate for nora**", "of nora"],
+    );
+    assert!(!r.output.contains("oscar"), "{}", r.output);
+}
+
+#[tokio::test]
+async fn dask_stop_deletes_the_daskcluster_and_dry_run_changes_nothing() {
+    let (_fleet, set, pbs) = start().await;
+    let climate = hub("climate", "gcp-eu");
+    let id = "climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b";
+    let r = dry(&pbs, &set, "dask-stop", json!({"hub": climate, "name": id})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.starts_with(&format!(
+            "Dry run: would delete DaskCluster `{id}` of nora on climate"
+        )),
+        "{}",
+        r.output
+    );
+    let r = run(&pbs, &set, "dask-stop", json!({"hub": climate, "name": id})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(r.output.contains("stopped"), "{}", r.output);
+    let r = run(
+        &pbs,
+        &set,
+        "dask-clusters",
+        json!({"hub": climate, "user": "nora"}),
+    )
+    .await;
+    assert!(
+        r.output
+            .contains("**0 Dask cluster(s) on climate for nora**"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn placeholders_scale_finds_the_statefulset_by_label() {
+    let (_fleet, set, pbs) = start().await;
+    let binder = hub("binder", "gcp-eu");
+    let r = dry(
+        &pbs,
+        &set,
+        "placeholders-scale",
+        json!({"hub": binder, "replicas": 4}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .contains("would scale StatefulSet `user-placeholder` of binder from 2 to 4"),
+        "{}",
+        r.output
+    );
+    let r = run(
+        &pbs,
+        &set,
+        "placeholders-scale",
+        json!({"hub": binder, "replicas": 4}),
+    )
+    .await;
+    assert!(r.output.contains("scaled from 2 to 4"), "{}", r.output);
+    let r = run(
+        &pbs,
+        &set,
+        "placeholders-scale",
+        json!({"hub": binder, "replicas": 0}),
+    )
+    .await;
+    assert!(r.output.contains("scaled from 4 to 0"), "{}", r.output);
+}
+
+#[tokio::test]
+async fn node_cordon_then_uncordon_flips_schedulability() {
+    let (_fleet, set, pbs) = start().await;
+    let p = json!({"cluster": {"name": "aws-us"}, "node": GINA_NODE});
+    let r = dry(&pbs, &set, "node-cordon", p.clone()).await;
+    assert!(
+        r.output.contains("Dry run: would cordon node"),
+        "{}",
+        r.output
+    );
+    let r = run(&pbs, &set, "node-cordon", p.clone()).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(r.output.contains("is now cordoned"), "{}", r.output);
+    let r = run(&pbs, &set, "node-uncordon", p).await;
+    assert!(
+        r.output.contains("is now schedulable again"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains("currently") || r.output.contains("pool"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn node_drain_evicts_controller_pods_and_leaves_user_servers() {
+    let (_fleet, set, pbs) = start().await;
+    let p =
+        json!({"cluster": {"name": "aws-us"}, "node": "ip-10-0-81-122.us-west-2.compute.internal"});
+    let r = dry(&pbs, &set, "node-drain", p.clone()).await;
+    assert!(
+        r.output.starts_with("Dry run: nothing was changed."),
+        "{}",
+        r.output
+    );
+    let r = run(&pbs, &set, "node-drain", p.clone()).await;
+    contains_all(
+        &r.output,
+        &[
+            "cordoned, evicted 3 of 3 controller-owned pod(s)",
+            "- ok staging/user-placeholder-1 (StatefulSet)",
+            "Left 6 ",
+            "user server(s) for the idle culler",
+            "jupyter-dave",
+        ],
+    );
+    assert_eq!(pbs.get("node-drain").unwrap().approval.approvers, 1);
+    assert_eq!(pbs.get("node-drain-all").unwrap().approval.approvers, 2);
+}

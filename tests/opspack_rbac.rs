@@ -1,0 +1,202 @@
+//! `opsbot rbac`: its ClusterRole parses, and a simulator user holding exactly
+//! its rules can run every read-only shipped playbook against the demo fleet,
+//! while a user missing one rule is refused with Forbidden.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use opsbot::cluster::ClusterSet;
+use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
+use opsbot::sim::{Fleet, Seed};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+async fn start(extra: Option<(&str, Vec<Value>)>) -> (Fleet, ClusterSet, Playbooks) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
+    if let Some((name, rules)) = extra {
+        let user: opsbot::sim::auth::UserSpec =
+            serde_json::from_value(json!({"name": name, "rules": rules})).unwrap();
+        for c in &mut seed.clusters {
+            c.settings.users.push(user.clone());
+        }
+    }
+    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let kc = fleet.kubeconfig();
+    let mut set = ClusterSet::new();
+    for name in fleet.cluster_names() {
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+            .await
+            .unwrap();
+        set.insert_config(&name, config).unwrap();
+    }
+    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    (fleet, set, pbs)
+}
+
+async fn run_as(
+    pbs: &Playbooks,
+    set: &ClusterSet,
+    name: &str,
+    params: Value,
+    impersonate: Option<String>,
+) -> RunResult {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode: Mode::Real,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate,
+    };
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        execute(pbs.get(name).unwrap(), params, ctx),
+    )
+    .await
+    .expect("run finishes");
+    println!("== {name}\n{}\n", r.output);
+    r
+}
+
+fn staging() -> Value {
+    json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
+}
+
+fn hub(name: &str, cluster: &str) -> Value {
+    json!({"name": name, "cluster": cluster, "namespace": name})
+}
+
+/// The rules `opsbot rbac` prints, in the simulator's `sim.yaml` format.
+fn sim_rules(rules: &[opsbot::rbac::Rule]) -> Vec<Value> {
+    rules
+        .iter()
+        .filter(|r| r.verbs != ["impersonate"])
+        .map(|r| json!({"verbs": r.verbs, "resources": r.resources, "namespaces": ["*"]}))
+        .collect()
+}
+
+fn shipped_rules() -> Vec<opsbot::rbac::Rule> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    opsbot::rbac::rules(&opsbot::rbac::permissions(&pbs), &[])
+}
+
+/// Every read-only shipped playbook with realistic parameters.
+fn read_only_runs() -> Vec<(&'static str, Value)> {
+    let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    vec![
+        (
+            "events",
+            json!({"hub": staging(), "since": "1h", "warnings": false}),
+        ),
+        (
+            "fleet-status",
+            json!({"hubs": [staging(), hub("prod", "aws-us"), hub("climate", "gcp-eu"), hub("edu", "azure-au")]}),
+        ),
+        ("hub-status", json!({"hub": staging()})),
+        (
+            "logs",
+            json!({"hub": staging(), "component": "hub", "tail": 20, "previous": false}),
+        ),
+        ("nodes", json!({"cluster": {"name": "aws-us"}, "pool": ""})),
+        ("pending", json!({"hub": staging()})),
+        ("triage", json!({"hub": staging(), "user": alice})),
+        ("user-status", json!({"hub": staging(), "user": alice})),
+        ("users", json!({"hub": staging()})),
+        ("stuck", json!({"hub": staging(), "older": "10m"})),
+        (
+            "dask-clusters",
+            json!({"hub": hub("climate", "gcp-eu"), "user": ""}),
+        ),
+    ]
+}
+
+#[test]
+fn opsbot_rbac_prints_a_cluster_role_with_merged_sorted_rules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .arg("rbac")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let role: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(role["kind"], "ClusterRole");
+    assert_eq!(role["apiVersion"], "rbac.authorization.k8s.io/v1");
+    let rules = role["rules"].as_array().unwrap();
+    let has = |group: &str, resource: &str, verb: &str| {
+        rules.iter().any(|r| {
+            r["apiGroups"][0] == group
+                && r["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == resource)
+                && r["verbs"].as_array().unwrap().iter().any(|x| x == verb)
+        })
+    };
+    assert!(has("", "pods", "list"), "{text}");
+    assert!(has("", "pods/log", "get"), "{text}");
+    assert!(has("", "pods/eviction", "create"), "{text}");
+    assert!(has("gateway.dask.org", "daskclusters", "delete"), "{text}");
+    assert!(has("apps", "statefulsets/scale", "patch"), "{text}");
+    assert!(!has("", "secrets", "get"), "{text}");
+    // Each (group, resource) appears in exactly one rule: verbs are merged.
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rules {
+        for res in r["resources"].as_array().unwrap() {
+            let key = format!("{}/{}", r["apiGroups"][0], res);
+            assert!(seen.insert(key.clone()), "{key} twice in\n{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_user_with_exactly_the_rbac_rules_runs_every_read_only_playbook() {
+    let (_fleet, set, pbs) = start(Some(("rbac-bot", sim_rules(&shipped_rules())))).await;
+    for (name, params) in read_only_runs() {
+        assert!(!pbs.get(name).unwrap().mutates, "{name}");
+        let r = run_as(&pbs, &set, name, params, Some("rbac-bot".into())).await;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{name}: {}", r.output);
+    }
+}
+
+#[tokio::test]
+async fn a_user_missing_the_events_rule_is_forbidden() {
+    let rules: Vec<opsbot::rbac::Rule> = shipped_rules()
+        .into_iter()
+        .map(|mut r| {
+            r.resources.retain(|x| x != "events");
+            r
+        })
+        .filter(|r| !r.resources.is_empty())
+        .collect();
+    let (_fleet, set, pbs) = start(Some(("rbac-bot", sim_rules(&rules)))).await;
+    let r = run_as(
+        &pbs,
+        &set,
+        "events",
+        json!({"hub": staging(), "since": "1h", "warnings": false}),
+        Some("rbac-bot".into()),
+    )
+    .await;
+    assert_ne!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output.contains("Forbidden") || r.output.contains("forbidden"),
+        "{}",
+        r.output
+    );
+}
