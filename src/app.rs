@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use crate::audit::AuditLog;
 use crate::chat::discord::DiscordSettings;
+use crate::chat::github::GithubSettings;
 use crate::chat::slack::SlackSettings;
 use crate::check;
 use crate::cluster::ClusterSet;
@@ -30,6 +31,7 @@ pub struct App {
 #[derive(Clone, Default)]
 pub struct Platforms {
     pub slack: Option<SlackSettings>,
+    pub github: Option<GithubSettings>,
     pub discord: Option<DiscordSettings>,
 }
 
@@ -40,6 +42,7 @@ impl App {
     pub async fn build(config: Config, limits: Limits) -> anyhow::Result<App> {
         let platforms = Platforms {
             slack: config.slack.as_ref().and_then(SlackSettings::from_config),
+            github: config.github.as_ref().map(GithubSettings::from_config),
             discord: config
                 .discord
                 .as_ref()

@@ -29,6 +29,9 @@ pub fn router(app: App) -> anyhow::Result<Router> {
     if let Some(slack) = app.platforms.slack.clone() {
         router = router.merge(crate::chat::slack::routes(core.clone(), slack));
     }
+    if let Some(github) = app.platforms.github.clone() {
+        router = router.merge(crate::chat::github::routes(core.clone(), github)?);
+    }
     if let Some(discord) = app.platforms.discord.clone() {
         router = router.merge(crate::chat::discord::routes(core.clone(), discord)?);
     }

@@ -7,6 +7,7 @@
 
 pub mod console;
 pub mod discord;
+pub mod github;
 pub mod render;
 pub mod slack;
 
