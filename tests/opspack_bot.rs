@@ -32,10 +32,13 @@ async fn triage_through_the_bot_leads_with_the_finding_and_a_reply() {
 #[tokio::test]
 async fn read_only_pack_commands_answer_through_the_bot() {
     let mut bot = Bot::start().await;
-    let (outcome, output) = done_output(&bot.ask("bob", "stuck staging --older 1h").await);
+    let (outcome, output) = done_output(&bot.ask("alice", "stuck staging --older 1h").await);
     assert_eq!(outcome, Outcome::Succeeded, "{output}");
-    assert!(output.contains("`jupyter-gina` terminating for"), "{output}");
-    let (outcome, output) = done_output(&bot.ask("bob", "dask clusters climate nora").await);
+    assert!(
+        output.contains("`jupyter-gina` terminating for"),
+        "{output}"
+    );
+    let (outcome, output) = done_output(&bot.ask("alice", "dask clusters climate nora").await);
     assert_eq!(outcome, Outcome::Succeeded, "{output}");
     assert!(
         output.contains("**1 Dask cluster(s) on climate for nora**"),
