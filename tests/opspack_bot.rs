@@ -45,3 +45,34 @@ async fn read_only_pack_commands_answer_through_the_bot() {
         "{output}"
     );
 }
+
+#[tokio::test]
+async fn mutating_pack_commands_wait_for_approval_with_a_plan() {
+    let mut bot = Bot::start().await;
+    // Evicting user servers needs two approvers; the demo has only one.
+    let updates = bot
+        .ask(
+            "alice",
+            "node drain-all aws-us ip-10-0-93-7.us-west-2.compute.internal",
+        )
+        .await;
+    let (_, detail) = bot::refusal(&updates);
+    assert!(
+        detail.contains("needs approval by 2 other people"),
+        "{detail}"
+    );
+    for text in [
+        "node drain aws-us ip-10-0-93-7.us-west-2.compute.internal",
+        "node cordon aws-us ip-10-0-93-7.us-west-2.compute.internal",
+        "placeholders scale binder 4",
+        "dask stop climate climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b",
+    ] {
+        let updates = bot.ask("alice", text).await;
+        let waiting = updates.iter().find_map(|u| match u {
+            opsbot::chat::Update::AwaitingApproval { plan, .. } => Some(plan.clone()),
+            _ => None,
+        });
+        let plan = waiting.unwrap_or_else(|| panic!("{text}: no approval asked: {updates:#?}"));
+        assert!(!plan.is_empty(), "{text}: empty plan");
+    }
+}
