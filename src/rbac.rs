@@ -3,7 +3,7 @@
 //!
 //! Each step kind declares the [`Permission`]s it needs; the union over every
 //! playbook becomes the ClusterRole's rules: one rule per API group and set of
-//! verbs (resources sharing the same verbs are merged), everything sorted so
+//! verbs (resources sharing the same verbs are merged), sorted by resource so
 //! the output diffs cleanly. When people act as their own Kubernetes user
 //! (`kube_user` in the config), opsbot's service account also needs
 //! `impersonate` on exactly those users.
@@ -54,7 +54,10 @@ pub fn rules(perms: &BTreeSet<Permission>, impersonated: &[String]) -> Vec<Rule>
                 .or_default()
                 .push(resource);
         }
-        for (verbs, resources) in by_verbs {
+        let mut group_rules: Vec<(Vec<&str>, Vec<&str>)> =
+            by_verbs.into_iter().map(|(v, r)| (r, v)).collect();
+        group_rules.sort();
+        for (resources, verbs) in group_rules {
             rules.push(Rule {
                 api_groups: vec![group.to_string()],
                 resources: resources.into_iter().map(str::to_string).collect(),
@@ -118,8 +121,8 @@ mod tests {
             resource_names: vec![],
             verbs: verbs.iter().map(|s| s.to_string()).collect(),
         };
-        assert_eq!(r[0], want("", &["pods/log"], &["get"]));
-        assert_eq!(r[1], want("", &["nodes", "pods"], &["get", "list"]));
+        assert_eq!(r[0], want("", &["nodes", "pods"], &["get", "list"]));
+        assert_eq!(r[1], want("", &["pods/log"], &["get"]));
         assert_eq!(r[2], want("apps", &["deployments"], &["patch"]));
         assert_eq!(r[3].verbs, ["impersonate"]);
         assert_eq!(r[3].resource_names, ["alice"]);

@@ -271,3 +271,22 @@ async fn node_drain_evicts_controller_pods_and_leaves_user_servers() {
     assert_eq!(pbs.get("node-drain").unwrap().approval.approvers, 1);
     assert_eq!(pbs.get("node-drain-all").unwrap().approval.approvers, 2);
 }
+
+#[tokio::test]
+async fn diagnose_uses_a_catalogue_directory_named_by_the_step() {
+    let (_fleet, set, _) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        "- id: site-pending\n  title: Our own pending rule\n  when:\n    - { source: pod_phase, pattern: \"^Pending$\" }\n  cause: site cause\n  fix: site fix\n  reply: site reply\n",
+    )
+    .unwrap();
+    let text = format!(
+        "name: d\nparams:\n  hub: {{ type: hub }}\nsteps:\n  - id: d\n    diagnose: {{ cluster: \"{{{{ hub.cluster }}}}\", namespace: \"{{{{ hub.namespace }}}}\", user: dave, catalogue: \"{}\" }}\nresult: \"{{{{ steps.d.top.id }}}}: {{{{ steps.d.top.title }}}}\"\n",
+        dir.path().display()
+    );
+    let pbs = Playbooks::from_str("d.yaml", &text).unwrap();
+    let r = run(&pbs, &set, "d", json!({"hub": staging()})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.output, "site-pending: Our own pending rule");
+}
