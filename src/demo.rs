@@ -81,7 +81,7 @@ people:
   - { id: dave, name: Dave Staging-Admin, slack: U0DEMODAVE, github: dave-demo, discord: "100000000000000004", roles: [support, staging-admin] }
 roles:
   engineer: { run: ["*"], approve: ["*"] }
-  support: { run: ["hub status", "users", "user status", "logs", "events", "fleet status", "nodes", "triage", "pending", "help", "runs", "audit", "clusters", "hubs"] }
+  support: { run: ["hub status", "users", "user status", "logs", "events", "fleet status", "nodes", "triage", "pending", "stuck", "dask clusters", "help", "runs", "audit", "clusters", "hubs"] }
   staging-admin: { run: ["hub restart", "user stop"], approve: ["hub restart", "user stop"], scope: { hubs: [staging] } }
 policy:
   approval_ttl: 1h
