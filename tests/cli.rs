@@ -1,0 +1,227 @@
+//! The `opsbot` binary as people and scripts use it: `demo --exec` exit
+//! codes, `--print-config`, `check` with `file:line:col` errors, and the
+//! audit commands catching a tampered log.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn opsbot(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SLACK_SIGNING_SECRET")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .env_remove("DISCORD_PUBLIC_KEY")
+        .env(
+            "OPSBOT_AUDIT_URL",
+            format!("sqlite://{}", dir.join("audit.db").display()),
+        )
+        .output()
+        .expect("the opsbot binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn demo_exec_exit_codes_say_succeeded_refused_or_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = opsbot(
+        dir.path(),
+        &["demo", "--exec", "hub status staging", "--as", "bob"],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("Hub staging") && text(&ok).contains("succeeded"),
+        "{}",
+        text(&ok)
+    );
+
+    let denied = opsbot(
+        dir.path(),
+        &[
+            "demo",
+            "--exec",
+            "hub restart prod --reason x",
+            "--as",
+            "bob",
+        ],
+    );
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
+    assert!(text(&denied).contains("may not"), "{}", text(&denied));
+
+    let waiting = opsbot(
+        dir.path(),
+        &[
+            "demo",
+            "--exec",
+            "hub restart staging --reason cli test",
+            "--as",
+            "alice",
+        ],
+    );
+    assert_eq!(waiting.status.code(), Some(3), "{}", text(&waiting));
+    assert!(
+        text(&waiting).contains("dry run ok") && text(&waiting).contains("carol"),
+        "{}",
+        text(&waiting)
+    );
+
+    // The same audit file holds all three, and its chain verifies.
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "audit: {{ url: \"sqlite://{}\" }}\n",
+            dir.path().join("audit.db").display()
+        ),
+    )
+    .unwrap();
+    let list = opsbot(
+        dir.path(),
+        &["audit", "list", "--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list));
+    assert!(
+        text(&list).contains("hub restart staging"),
+        "{}",
+        text(&list)
+    );
+    let verify = opsbot(
+        dir.path(),
+        &["audit", "verify", "--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+}
+
+#[test]
+fn a_tampered_audit_log_fails_verify_naming_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = opsbot(
+        dir.path(),
+        &["demo", "--exec", "hub status staging", "--as", "bob"],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let db = dir.path().join("audit.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!("audit: {{ url: \"sqlite://{}\" }}\n", db.display()),
+    )
+    .unwrap();
+    let verify = opsbot(
+        dir.path(),
+        &["audit", "verify", "--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(text(&verify).contains("record 2"), "{}", text(&verify));
+    let export = opsbot(
+        dir.path(),
+        &["audit", "export", "--config", cfg.to_str().unwrap()],
+    );
+    let first = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let record: serde_json::Value = serde_json::from_str(&first).expect("export is JSON lines");
+    assert_eq!(record["seq"], 1);
+}
+
+#[test]
+fn print_config_shows_people_and_hubs_but_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["demo", "--print-config"])
+        .current_dir(dir.path())
+        .env("SLACK_SIGNING_SECRET", "very-secret-signing-value")
+        .env("SLACK_BOT_TOKEN", "xoxb-very-secret-bot-token")
+        .env(
+            "OPSBOT_AUDIT_URL",
+            format!("sqlite://{}", dir.path().join("a.db").display()),
+        )
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for fact in [
+        "alice",
+        "U0DEMOBOB",
+        "bob-demo",
+        "100000000000000001",
+        "staging",
+        "aws-us",
+    ] {
+        assert!(t.contains(fact), "{fact} missing from:\n{t}");
+    }
+    assert!(
+        !t.contains("very-secret-signing-value") && !t.contains("xoxb-very-secret-bot-token"),
+        "{t}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_its_position_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["commands", "playbooks"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let clean = opsbot(dir.path(), &["check"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    assert!(text(&clean).starts_with("ok: "), "{}", text(&clean));
+
+    let users = dir.path().join("playbooks/users.yaml");
+    std::fs::write(
+        &users,
+        std::fs::read_to_string(&users)
+            .unwrap()
+            .replacen("kube.list:", "kube.lst:", 1),
+    )
+    .unwrap();
+    let hubs = dir.path().join("commands/hubs.yaml");
+    std::fs::write(
+        &hubs,
+        std::fs::read_to_string(&hubs)
+            .unwrap()
+            .replacen("args:", "argz:", 1),
+    )
+    .unwrap();
+    let broken = opsbot(dir.path(), &["check"]);
+    let t = text(&broken);
+    assert_eq!(broken.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("playbooks/users.yaml:") && t.contains("kube.lst"),
+        "{t}"
+    );
+    assert!(t.contains("did you mean 'kube.list'"), "{t}");
+    assert!(
+        t.contains("commands/hubs.yaml:") && t.contains("argz"),
+        "{t}"
+    );
+    assert!(
+        t.contains("2 problem(s) found"),
+        "every problem is reported, not the first: {t}"
+    );
+}
