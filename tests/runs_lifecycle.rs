@@ -244,3 +244,45 @@ async fn a_secret_typed_into_chat_never_reaches_the_audit_log_or_the_reply() {
     let exported = serde_json::to_string(&exported).expect("records serialize");
     assert!(!exported.contains(secret), "{exported}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_approval_request_cannot_be_approved_and_is_recorded_as_expired() {
+    // A request that waited past its expiry (written as a previous process
+    // would have left it; approvals survive restarts).
+    let dir = tempfile::tempdir().unwrap();
+    let audit_url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let log = opsbot::audit::AuditLog::open(&audit_url).await.unwrap();
+    let asked = log
+        .append(opsbot::audit::NewEvent::requested(
+            "alice",
+            serde_json::json!({ "person": "alice", "command": "hub restart", "text": "hub restart staging --reason old",
+                                "hub": "staging", "cluster": "aws-us", "playbook": "hub-restart",
+                                "params": { "hub": { "name": "staging", "cluster": "aws-us", "namespace": "staging" }, "reason": "old" } }),
+        ))
+        .await
+        .unwrap();
+    log.append(opsbot::audit::NewEvent::new(
+        asked.run,
+        EventKind::AwaitingApproval,
+        "opsbot",
+        serde_json::json!({ "plan": [], "plan_hash": "x", "approvers_required": 1, "expires_at": "2020-01-01T00:00:00+00:00" }),
+    ))
+    .await
+    .unwrap();
+    log.close().await;
+
+    let mut bot = Bot::start_in(dir, audit_url, Limits::default()).await;
+    let kinds = bot.kinds(asked.run).await;
+    assert_eq!(
+        kinds.last(),
+        Some(&EventKind::Expired),
+        "an expired request is closed as expired at restart: {kinds:?}"
+    );
+    let answer = bot.ask("carol", &format!("approve {}", asked.run)).await;
+    let (reason, _) = refusal(&answer);
+    assert!(
+        reason.contains("already ended") || reason.contains("expired"),
+        "{reason}"
+    );
+    assert!(!bot.kinds(asked.run).await.contains(&EventKind::Started));
+}

@@ -151,6 +151,16 @@ pub(super) fn still_waiting(records: &[Record]) -> bool {
         .is_some_and(|at| at > Utc::now())
 }
 
+/// Whether a run's last state is "waiting for approval" (expired or not):
+/// nothing of it ever ran.
+pub(super) fn was_waiting(records: &[Record]) -> bool {
+    records
+        .iter()
+        .rev()
+        .find(|r| r.kind != EventKind::Note)
+        .is_some_and(|last| matches!(last.kind, EventKind::AwaitingApproval | EventKind::Approved))
+}
+
 fn waiting_record(records: &[Record]) -> Option<&Record> {
     records
         .iter()

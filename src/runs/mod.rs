@@ -419,6 +419,19 @@ impl Runs {
             if approval::still_waiting(&records) {
                 continue;
             }
+            if approval::was_waiting(&records) {
+                // An approval request that expired while opsbot was down
+                // ended by expiry, not by a crash.
+                audit
+                    .append(NewEvent {
+                        run: Some(run),
+                        kind: EventKind::Expired,
+                        actor: "opsbot".into(),
+                        data: json!({ "reason": "the approval request expired" }),
+                    })
+                    .await?;
+                continue;
+            }
             let place = records
                 .first()
                 .and_then(|r| r.data.get("where").cloned())
