@@ -225,3 +225,89 @@ fn check_reports_every_problem_with_its_position_and_fails() {
         "every problem is reported, not the first: {t}"
     );
 }
+
+/// A plain HTTP/1.1 GET over loopback: (status, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let code = raw.split_whitespace().nth(1)?.parse().ok()?;
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+#[test]
+fn demo_serves_health_readiness_and_metrics_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args([
+            "demo",
+            "--no-console",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(dir.path())
+        .env_remove("SLACK_SIGNING_SECRET")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .env_remove("DISCORD_PUBLIC_KEY")
+        .env(
+            "OPSBOT_AUDIT_URL",
+            format!("sqlite://{}", dir.path().join("audit.db").display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| -> Option<(u16, String)> { http_get(port, path) };
+    let mut health = None;
+    for _ in 0..300 {
+        health = get("/healthz");
+        if health.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (code, _) = health.expect("the demo serves /healthz");
+    assert_eq!(code, 200);
+    let (code, ready) = get("/readyz").unwrap();
+    assert_eq!(code, 200, "{ready}");
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["clusters"]["aws-us"], "ok", "{ready}");
+    let (code, metrics) = get("/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("# TYPE opsbot_runs counter")
+            && metrics.contains("opsbot_runs_in_flight 0"),
+        "{metrics}"
+    );
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut status = None;
+    for _ in 0..300 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the demo did not stop on SIGTERM within 30 s")
+    });
+    assert!(status.success(), "{status:?}");
+}
