@@ -176,8 +176,7 @@ impl Runs {
                 ),
             ));
         };
-        let names = NameIndex::new(ctx);
-        let inv = match ctx.grammar.parse(&req.text, &names) {
+        let inv = match ctx.grammar.parse(&req.text, ctx) {
             Ok(inv) => inv,
             Err(e) => {
                 return Err(self.refuse(
@@ -525,27 +524,18 @@ impl LockClaim {
     }
 }
 
-/// Hub and cluster names for the grammar's checks and "did you mean".
-struct NameIndex {
-    hubs: Vec<String>,
-    clusters: Vec<String>,
-}
-
-impl NameIndex {
-    fn new(ctx: &Context) -> Self {
-        NameIndex {
-            hubs: ctx.hubs.names(),
-            clusters: ctx.config.clusters.iter().map(|c| c.name.clone()).collect(),
-        }
-    }
-}
-
-impl Names for NameIndex {
+/// Hub and cluster names for the grammar's checks and "did you mean",
+/// read from the context only when an argument needs them.
+impl Names for Context {
     fn hubs(&self) -> Vec<String> {
-        self.hubs.clone()
+        self.hubs.names()
     }
     fn clusters(&self) -> Vec<String> {
-        self.clusters.clone()
+        self.config
+            .clusters
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 }
 
@@ -575,8 +565,8 @@ impl crate::chat::Core for Runs {
                 .iter()
                 .map(|c| c.name.clone())
                 .collect(),
-            hubs: ctx.hubs.names(),
-            clusters: ctx.config.clusters.iter().map(|c| c.name.clone()).collect(),
+            hubs: ctx.hubs(),
+            clusters: ctx.clusters(),
         }
     }
 }
