@@ -13,6 +13,7 @@ use crate::chat::slack::SlackSettings;
 use crate::check;
 use crate::cluster::ClusterSet;
 use crate::config::{ClusterSource, Config};
+use crate::hub_api::HubApi;
 use crate::hubs::HubDirectory;
 use crate::metrics::Metrics;
 use crate::redact::Redactor;
@@ -60,6 +61,13 @@ impl App {
             }
             .with_context(|| format!("cluster {}: cannot build a client", c.name))?;
             clusters.insert(&c.name, client);
+        }
+        for h in &config.hubs {
+            if let Some(api) = &h.jupyterhub_api {
+                let client = HubApi::new(&api.url, api.token.clone())
+                    .with_context(|| format!("hub {}: cannot build its API client", h.name))?;
+                clusters.insert_hub_api(&h.name, client);
+            }
         }
         let (hubs, warnings) = HubDirectory::build(&config, &clusters).await;
         for w in warnings {

@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::chat::console::{self, Ending};
 use crate::config::Config;
 use crate::runs::Limits;
-use crate::sim::{Fleet, Seed};
+use crate::sim::{Fleet, HubEndpoint, Seed};
 
 static COMMANDS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/commands");
 static PLAYBOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
@@ -133,7 +133,8 @@ impl Demo {
         let (fleet, sim_runtime) = start_fleet_apart(seed).await?;
         let kubeconfig = dir.join("kubeconfig");
         fleet.write_kubeconfig(&kubeconfig)?;
-        let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names());
+        let hubs = write_hub_tokens(dir, &fleet.hub_endpoints())?;
+        let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names(), &hubs);
         let config = Config::from_str("<demo config>", &config_text, dir, env)
             .map_err(|d| anyhow::anyhow!("{d}"))?;
         let app = App::build(config, limits).await?;
@@ -147,7 +148,53 @@ impl Demo {
     }
 }
 
-fn config_text(args: &DemoArgs, dir: &Path, kubeconfig: &Path, clusters: &[String]) -> String {
+/// A simulated hub as the demo declares it: its REST API's URL and the file
+/// holding its token (the config refers to it as `${file:…}`, as a real
+/// deployment would to a mounted secret).
+struct DemoHub {
+    name: String,
+    cluster: String,
+    namespace: String,
+    url: String,
+    token_file: std::path::PathBuf,
+}
+
+fn write_hub_tokens(dir: &Path, endpoints: &[HubEndpoint]) -> anyhow::Result<Vec<DemoHub>> {
+    let tokens = dir.join("hub-tokens");
+    std::fs::create_dir_all(&tokens)?;
+    let mut out = Vec::new();
+    for e in endpoints {
+        let shared = endpoints
+            .iter()
+            .filter(|o| o.namespace == e.namespace)
+            .count()
+            > 1;
+        let name = if shared {
+            format!("{}-{}", e.cluster, e.namespace)
+        } else {
+            e.namespace.clone()
+        };
+        let token_file = tokens.join(&name);
+        std::fs::write(&token_file, &e.token)
+            .with_context(|| format!("writing {}", token_file.display()))?;
+        out.push(DemoHub {
+            name,
+            cluster: e.cluster.clone(),
+            namespace: e.namespace.clone(),
+            url: e.url.clone(),
+            token_file,
+        });
+    }
+    Ok(out)
+}
+
+fn config_text(
+    args: &DemoArgs,
+    dir: &Path,
+    kubeconfig: &Path,
+    clusters: &[String],
+    hubs: &[DemoHub],
+) -> String {
     let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
     let mut text = format!(
         "listen: {}\naudit: {{ url: {} }}\ncommands: {}\nplaybooks: {}\ndiscover_hubs: true\nclusters:\n",
@@ -161,6 +208,20 @@ fn config_text(args: &DemoArgs, dir: &Path, kubeconfig: &Path, clusters: &[Strin
             "  - {{ name: {c}, kubeconfig: {}, context: {c} }}\n",
             q(kubeconfig)
         ));
+    }
+    if !hubs.is_empty() {
+        // Declared with their REST API; any other hub is still discovered.
+        text.push_str("hubs:\n");
+        for h in hubs {
+            text.push_str(&format!(
+                "  - {{ name: {}, cluster: {}, namespace: {}, jupyterhub_api: {{ url: {}, token: \"${{file:{}}}\" }} }}\n",
+                h.name,
+                h.cluster,
+                h.namespace,
+                serde_json::to_string(&h.url).unwrap_or_default(),
+                h.token_file.display()
+            ));
+        }
     }
     text.push_str(PEOPLE_AND_ROLES);
     text
@@ -223,12 +284,25 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
     if args.print_config {
         let config = &demo.app.runs.context().config;
         println!("{}", config.to_yaml_redacted());
-        println!("hubs:");
-        for h in demo.app.runs.context().hubs.all() {
-            println!(
-                "  - {{ name: {}, cluster: {}, namespace: {} }}",
-                h.name, h.cluster, h.namespace
-            );
+        // Hubs found at runtime are not part of the file: list them as a
+        // comment so the output stays one valid YAML document.
+        let discovered: Vec<_> = demo
+            .app
+            .runs
+            .context()
+            .hubs
+            .all()
+            .iter()
+            .filter(|h| h.source == "discovered")
+            .collect();
+        if !discovered.is_empty() {
+            println!("# hubs discovered on the clusters (discover_hubs: true):");
+            for h in discovered {
+                println!(
+                    "#   - {{ name: {}, cluster: {}, namespace: {} }}",
+                    h.name, h.cluster, h.namespace
+                );
+            }
         }
         return Ok(0);
     }

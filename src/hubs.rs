@@ -22,6 +22,8 @@ pub struct Hub {
     pub namespace: String,
     /// `config` or `discovered`.
     pub source: &'static str,
+    /// The hub's REST API is configured, so `jupyterhub.*` steps can ask it.
+    pub api: bool,
 }
 
 /// Every hub opsbot knows about, sorted by name.
@@ -43,6 +45,7 @@ impl HubDirectory {
                 cluster: h.cluster.clone(),
                 namespace: h.namespace.clone(),
                 source: "config",
+                api: h.jupyterhub_api.is_some(),
             })
             .collect();
         let mut warnings = Vec::new();
@@ -77,6 +80,7 @@ impl HubDirectory {
                     cluster,
                     namespace: ns,
                     source: "discovered",
+                    api: false,
                 });
             }
         }

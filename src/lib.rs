@@ -15,6 +15,7 @@ pub mod command;
 pub mod config;
 pub mod demo;
 pub mod diagnose;
+pub mod hub_api;
 pub mod hubs;
 pub mod kubespawner;
 pub mod metrics;

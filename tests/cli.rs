@@ -170,8 +170,25 @@ fn print_config_shows_people_and_hubs_but_no_secret() {
         assert!(t.contains(fact), "{fact} missing from:\n{t}");
     }
     assert!(
-        !t.contains("very-secret-signing-value") && !t.contains("xoxb-very-secret-bot-token"),
+        !t.contains("very-secret-signing-value")
+            && !t.contains("xoxb-very-secret-bot-token")
+            && !t.contains("staging-hub-api-token"),
         "{t}"
+    );
+    // One YAML document a person can save and edit (no key twice).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&stdout).unwrap_or_else(|e| panic!("{e}:\n{stdout}"));
+    let hubs = doc["hubs"].as_sequence().expect("hubs list");
+    let staging = hubs
+        .iter()
+        .find(|h| h["name"].as_str() == Some("staging"))
+        .expect("staging declared");
+    assert!(
+        staging["jupyterhub_api"]["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/aws-us/staging/hub/api")),
+        "{stdout}"
     );
 }
 

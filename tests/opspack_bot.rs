@@ -76,3 +76,54 @@ async fn mutating_pack_commands_wait_for_approval_with_a_plan() {
         assert!(!plan.is_empty(), "{text}: empty plan");
     }
 }
+
+fn plan_of(updates: &[opsbot::chat::Update]) -> Vec<String> {
+    updates
+        .iter()
+        .find_map(|u| match u {
+            opsbot::chat::Update::AwaitingApproval { plan, .. } => Some(plan.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no approval asked: {updates:#?}"))
+}
+
+#[tokio::test]
+async fn user_stop_preview_says_which_way_the_stop_would_go_and_the_hub_does_it() {
+    let mut bot = Bot::start().await;
+    // dave's server is still starting: the hub cannot stop it, the pod goes.
+    let plan = plan_of(&bot.ask("alice", "user stop staging dave").await);
+    assert!(
+        plan.iter()
+            .any(|l| l.starts_with("pod: delete v1 pods staging/jupyter-dave")),
+        "{plan:#?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("the hub says: dave is not running spawn")),
+        "{plan:#?}"
+    );
+
+    // alice's server is ready: the hub stops it, and no pod step is planned.
+    let asked = bot.ask("dave", "user stop staging alice").await;
+    let plan = plan_of(&asked);
+    assert!(!plan.iter().any(|l| l.starts_with("pod:")), "{plan:#?}");
+    assert!(
+        plan.iter()
+            .any(|l| l == "dry run: the hub would stop the server of **alice** on staging through its REST API (as the idle culler does). Nothing was changed."),
+        "{plan:#?}"
+    );
+    let run = bot::run_of(&asked);
+    let approved = bot.ask("alice", &format!("approve {run}")).await;
+    let (outcome, output) = done_output(&approved);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    assert!(
+        output.starts_with("Stopped the server of **alice** on staging through the hub's REST API"),
+        "{output}"
+    );
+    assert!(bot
+        .demo
+        .fleet
+        .hub_requests()
+        .iter()
+        .any(|q| q.method == "DELETE" && q.path == "/users/alice/server" && q.status == 204));
+}

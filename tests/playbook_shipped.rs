@@ -74,19 +74,22 @@ fn read_only_playbooks_need_only_read_verbs() {
 }
 
 #[test]
-fn user_stop_plan_names_the_pod_it_will_delete() {
+fn user_stop_plan_names_the_hub_call_and_the_pod_it_falls_back_to() {
     let pbs = shipped();
     let plan = pbs
         .get("user-stop")
         .unwrap()
         .plan(&serde_json::json!({
-            "hub": {"name": "staging", "cluster": "aws-us", "namespace": "staging"},
+            "hub": {"name": "staging", "cluster": "aws-us", "namespace": "staging", "api": true},
             "user": {"name": "Frank", "escaped": "frank", "pod": "jupyter-frank"}
         }))
         .unwrap();
-    assert_eq!(plan.steps.len(), 1);
+    let targets: Vec<&str> = plan.steps.iter().map(|s| s.target.as_str()).collect();
     assert_eq!(
-        plan.steps[0].target,
-        "delete v1 pods staging/<from step find> @aws-us"
+        targets,
+        [
+            "DELETE hub staging /users/Frank/server",
+            "delete v1 pods staging/<from step find> @aws-us"
+        ]
     );
 }

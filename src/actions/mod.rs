@@ -5,12 +5,13 @@
 //! into a typed args struct with `deny_unknown_fields`), the Kubernetes
 //! permissions it needs (for `opsbot rbac`), a description of its target (for
 //! progress lines, plans and audit records) and the async function that runs
-//! it. One file per step family (`kube`, `http`); adding a family means adding
+//! it. One file per step family (`kube`, `http`, `jupyterhub`); adding a family means adding
 //! a file and listing it in [`Registry::builtin`].
 
 pub mod diagnose;
 pub mod evict;
 pub mod http;
+pub mod jupyterhub;
 pub mod kube;
 
 use std::collections::BTreeMap;
@@ -146,6 +147,7 @@ impl Registry {
             .chain(http::actions())
             .chain(diagnose::actions())
             .chain(evict::actions())
+            .chain(jupyterhub::actions())
         {
             r.register(spec);
         }

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::hub_api::HubApi;
+
 /// The longest opsbot waits for bytes from an API server before treating
 /// the request as failed (and retryable): a hung cluster must not hold a
 /// step until the playbook's whole budget is gone.
@@ -40,6 +42,9 @@ pub enum ClusterError {
     /// impersonation needs.
     #[error("cluster '{0}' cannot impersonate users: it was registered without its kube config (use ClusterSet::insert_config)")]
     NoImpersonation(String),
+    /// The hub has no `jupyterhub_api` in the config.
+    #[error("hub '{0}' has no JupyterHub API configured; add `jupyterhub_api: {{ url, token }}` to it under `hubs` in opsbot.yaml")]
+    NoHubApi(String),
     /// Building the impersonating client failed.
     #[error("cluster '{name}': cannot build a client impersonating '{user}': {message}")]
     Impersonation {
@@ -55,10 +60,12 @@ struct Entry {
     config: Option<kube::Config>,
 }
 
-/// The clusters opsbot may talk to, by name. Cheap to clone (shared map).
+/// The clusters opsbot may talk to, by name, and the REST APIs of the hubs
+/// running on them (by hub name). Cheap to clone (shared maps).
 #[derive(Clone, Default)]
 pub struct ClusterSet {
     clusters: Arc<BTreeMap<String, Entry>>,
+    hub_apis: Arc<BTreeMap<String, HubApi>>,
 }
 
 impl ClusterSet {
@@ -176,6 +183,24 @@ impl ClusterSet {
             user: user.to_string(),
             message: e.to_string(),
         })
+    }
+
+    /// Register the REST API of hub `hub` (from `hubs[].jupyterhub_api`).
+    pub fn insert_hub_api(&mut self, hub: &str, api: HubApi) {
+        Arc::make_mut(&mut self.hub_apis).insert(hub.to_string(), api);
+    }
+
+    /// The REST API of hub `hub`, or an error saying how to configure one.
+    pub fn hub_api(&self, hub: &str) -> Result<HubApi, ClusterError> {
+        self.hub_apis
+            .get(hub)
+            .cloned()
+            .ok_or_else(|| ClusterError::NoHubApi(hub.to_string()))
+    }
+
+    /// True when hub `hub` has a configured REST API.
+    pub fn has_hub_api(&self, hub: &str) -> bool {
+        self.hub_apis.contains_key(hub)
     }
 
     fn unknown(&self, name: &str) -> ClusterError {

@@ -110,10 +110,10 @@ async fn dry_run(
             impersonate,
         },
     );
-    if tokio::time::timeout(DRY_RUN_BUDGET, exec).await.is_err() {
+    let Ok(result) = tokio::time::timeout(DRY_RUN_BUDGET, exec).await else {
         cancel.cancel();
         return Vec::new();
-    }
+    };
     let mut lines = Vec::new();
     while let Ok(p) = rx.try_recv() {
         if let Progress::StepFinished {
@@ -127,12 +127,20 @@ async fn dry_run(
         {
             let verdict = match outcome {
                 StepOutcome::Ok => "dry run ok".to_string(),
-                StepOutcome::Skipped => "skipped".to_string(),
+                // Its condition is false as things stand: it would not run.
+                StepOutcome::Skipped => continue,
                 StepOutcome::Failed(e) => format!("dry run failed: {}", ctx.redact.text(&e)),
                 StepOutcome::Partial { ok, failed } => format!("dry run: {ok} ok, {failed} failed"),
             };
             lines.push(format!("{id}: {verb} {target} ({verdict})"));
         }
+    }
+    // The playbook's own words for what the dry run found (which way a
+    // fallback would go, what is already stopped).
+    if let Some(first) = result.output.lines().find(|l| !l.trim().is_empty()) {
+        let first = first.trim();
+        let first = first.strip_prefix("Dry run: ").unwrap_or(first);
+        lines.push(format!("dry run: {}", ctx.redact.text(first)));
     }
     lines
 }

@@ -64,6 +64,8 @@ fn convert(value: &Value, hubs: &HubDirectory, target: &mut Target) -> Result<Js
     })
 }
 
+/// What a playbook sees of a hub; `api` says whether `jupyterhub.*` steps can
+/// ask it (playbooks fall back to Kubernetes when not).
 fn hub_json(hub: &crate::hubs::Hub) -> Json {
-    json!({ "name": hub.name, "cluster": hub.cluster, "namespace": hub.namespace })
+    json!({ "name": hub.name, "cluster": hub.cluster, "namespace": hub.namespace, "api": hub.api })
 }

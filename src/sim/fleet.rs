@@ -16,6 +16,7 @@ use super::cluster::{ClusterState, SimCluster};
 use super::controller::{default_fields, Controller};
 use super::discovery;
 use super::faults::Faults;
+use super::hubapi::{HubApis, HubEndpoint, HubRequest};
 use super::seed::{Seed, SeedCluster};
 use super::store::Store;
 use super::tls;
@@ -77,6 +78,9 @@ async fn serve_tls(
 /// The running simulator; shuts down on drop or `shutdown().await`.
 pub struct Fleet {
     clusters: Vec<(SimCluster, SocketAddr)>,
+    hub_apis: HubApis,
+    /// Where the hubs' REST APIs answer (`None`: the seed declares no hub).
+    hub_api_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -182,8 +186,36 @@ impl Fleet {
             tasks.push(tokio::spawn(ctl.run(cancel.clone())));
             clusters.push((SimCluster { state }, local));
         }
+        let declared: Vec<_> = clusters
+            .iter()
+            .zip(&seed.clusters)
+            .map(|((c, _), sc)| (c.state.clone(), sc.settings.jupyterhub.clone()))
+            .collect();
+        let hub_apis = HubApis::new(&declared, chrono::Utc::now());
+        let mut hub_api_addr = None;
+        if !hub_apis.is_empty() {
+            // After the clusters' ports: `--listen 127.0.0.1:6443` with three
+            // clusters puts the hubs on 6446.
+            let mut addr = listen;
+            if listen.port() != 0 {
+                addr.set_port(listen.port() + clusters.len() as u16);
+            }
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!("the hubs' REST API cannot listen on {addr}; pick another --listen port")
+            })?;
+            hub_api_addr = Some(listener.local_addr()?);
+            let app = hub_apis.router();
+            let stop = cancel.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+            }));
+        }
         Ok(Fleet {
             clusters,
+            hub_apis,
+            hub_api_addr,
             cancel,
             tasks,
         })
@@ -289,6 +321,20 @@ impl Fleet {
         cfg.auth_info.token = Some(token.to_string().into());
         cfg.read_timeout = Some(Duration::from_secs(30));
         Ok(cfg)
+    }
+
+    /// Every simulated JupyterHub's REST API URL and token (from the seed's
+    /// `jupyterhub:` entries), for `opsbot.yaml` `jupyterhub_api` and tests.
+    pub fn hub_endpoints(&self) -> Vec<HubEndpoint> {
+        match self.hub_api_addr {
+            Some(addr) => self.hub_apis.endpoints(&format!("http://{addr}")),
+            None => Vec::new(),
+        }
+    }
+
+    /// The requests the simulated hubs answered, oldest first.
+    pub fn hub_requests(&self) -> Vec<HubRequest> {
+        self.hub_apis.requests()
     }
 
     /// The control handle of a cluster.

@@ -23,6 +23,7 @@ pub mod controller;
 pub mod discovery;
 pub mod faults;
 mod fleet;
+pub mod hubapi;
 pub mod logs;
 pub mod patch;
 pub mod seed;
@@ -38,6 +39,7 @@ pub use auth::ADMIN_TOKEN;
 pub use cluster::SimCluster;
 pub use faults::FaultRule;
 pub use fleet::Fleet;
+pub use hubapi::{HubEndpoint, HubRequest};
 pub use seed::{Seed, SeedCluster, SimSettings};
 
 /// One API request as the simulator saw it (tests assert on these).

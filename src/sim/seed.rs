@@ -37,6 +37,8 @@ pub struct SimSettings {
     pub users: Vec<UserSpec>,
     pub faults: Vec<FaultRule>,
     pub logs: Vec<LogSpec>,
+    /// JupyterHubs whose REST API the simulator serves (see [`super::hubapi`]).
+    pub jupyterhub: Vec<super::hubapi::HubSpec>,
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,452 @@
+//! A small JupyterHub REST API for each simulated hub, consistent with the
+//! cluster's pods: the users a hub reports are its `component=singleuser-server`
+//! pods (plus users declared without a server), and stopping a server deletes
+//! the pod, as KubeSpawner does. opsbot's `jupyterhub.*` steps talk to this
+//! exactly as they would to a real hub's `/hub/api`.
+//!
+//! A hub is declared in its cluster's `sim.yaml`:
+//!
+//! ```yaml
+//! jupyterhub:
+//!   - namespace: staging
+//!     token: staging-hub-token        # the API token opsbot is configured with
+//!     users: [ola]                    # users with no server right now
+//!     last_activity: { bob.jones: -4d }   # default: when the pod started
+//! ```
+//!
+//! One plain-HTTP listener serves every hub of a fleet, under
+//! `/<cluster>/<namespace>/hub/api` (a real hub's API is plain HTTP inside the
+//! cluster, `http://hub:8081/hub/api`). The answers follow JupyterHub 5: user
+//! models with `server`, `pending` and `servers[""]`, `?state=active|ready|inactive`,
+//! `DELETE /users/{name}/server` answering 204, 202 while a stop is pending,
+//! 400 "`name` is not running" and 404 for unknown users, and 403 without a
+//! valid `Authorization: token …` header.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::cluster::ClusterState;
+use super::discovery;
+
+/// The JupyterHub version the simulated hubs report.
+pub const HUB_VERSION: &str = "5.2.1";
+
+/// One hub's entry in `sim.yaml` (`jupyterhub:`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpec {
+    /// The namespace the hub runs in (its pods are the hub's servers).
+    pub namespace: String,
+    /// The API token the hub accepts (`Authorization: token <token>`).
+    pub token: String,
+    /// Users who exist on the hub but have no server now.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Users with admin rights.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Last activity per user, relative (`-4d`) or RFC 3339; default: the
+    /// server's start time.
+    #[serde(default)]
+    pub last_activity: BTreeMap<String, String>,
+}
+
+/// Where one simulated hub's API answers, for configs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubEndpoint {
+    pub cluster: String,
+    pub namespace: String,
+    /// `http://127.0.0.1:PORT/<cluster>/<namespace>/hub/api`.
+    pub url: String,
+    pub token: String,
+}
+
+/// One request a simulated hub answered (tests assert the API was used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubRequest {
+    pub cluster: String,
+    pub namespace: String,
+    pub method: String,
+    /// The path below `/hub/api` (`/users/bob.jones/server`).
+    pub path: String,
+    pub status: u16,
+}
+
+struct Hub {
+    spec: HubSpec,
+    cluster: Arc<ClusterState>,
+    /// Every user seen so far (declared, or with a pod at some point).
+    known: Mutex<BTreeSet<String>>,
+    last_activity: BTreeMap<String, String>,
+}
+
+/// Every simulated hub of a fleet, by `(cluster, namespace)`.
+#[derive(Clone, Default)]
+pub struct HubApis {
+    hubs: Arc<BTreeMap<(String, String), Hub>>,
+    requests: Arc<Mutex<Vec<HubRequest>>>,
+}
+
+impl HubApis {
+    /// The hubs declared in each cluster's settings; `now` anchors relative times.
+    pub fn new(clusters: &[(Arc<ClusterState>, Vec<HubSpec>)], now: DateTime<Utc>) -> Self {
+        let mut hubs = BTreeMap::new();
+        for (state, specs) in clusters {
+            for spec in specs {
+                let last_activity = spec
+                    .last_activity
+                    .iter()
+                    .map(|(user, when)| (user.clone(), resolve_time(when, now)))
+                    .collect();
+                let hub = Hub {
+                    known: Mutex::new(spec.users.iter().cloned().collect()),
+                    spec: spec.clone(),
+                    cluster: state.clone(),
+                    last_activity,
+                };
+                hubs.insert((state.name.clone(), spec.namespace.clone()), hub);
+            }
+        }
+        HubApis {
+            hubs: Arc::new(hubs),
+            requests: Arc::default(),
+        }
+    }
+
+    /// True when no cluster declares a hub (then no listener is started).
+    pub fn is_empty(&self) -> bool {
+        self.hubs.is_empty()
+    }
+
+    /// Each hub's URL under `base` (`http://127.0.0.1:PORT`) and its token.
+    pub fn endpoints(&self, base: &str) -> Vec<HubEndpoint> {
+        self.hubs
+            .iter()
+            .map(|((cluster, ns), hub)| HubEndpoint {
+                cluster: cluster.clone(),
+                namespace: ns.clone(),
+                url: format!("{base}/{cluster}/{ns}/hub/api"),
+                token: hub.spec.token.clone(),
+            })
+            .collect()
+    }
+
+    /// Every request answered so far, oldest first.
+    pub fn requests(&self) -> Vec<HubRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The HTTP routes of every hub.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/{cluster}/{ns}/hub/api", get(version))
+            .route("/{cluster}/{ns}/hub/api/", get(version))
+            .route("/{cluster}/{ns}/hub/api/users", get(users))
+            .route("/{cluster}/{ns}/hub/api/users/{name}", get(user))
+            .route("/{cluster}/{ns}/hub/api/users/{name}/server", delete(stop))
+            .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
+            .with_state(self.clone())
+    }
+
+    fn record(&self, cluster: &str, ns: &str, method: &str, path: String, status: StatusCode) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(HubRequest {
+                cluster: cluster.to_string(),
+                namespace: ns.to_string(),
+                method: method.to_string(),
+                path,
+                status: status.as_u16(),
+            });
+    }
+
+    /// The hub, after checking the caller's token; `Err` is 404 or 403.
+    fn authorized(
+        &self,
+        cluster: &str,
+        ns: &str,
+        headers: &HeaderMap,
+    ) -> Result<&Hub, StatusCode> {
+        let Some(hub) = self.hubs.get(&(cluster.to_string(), ns.to_string())) else {
+            return Err(StatusCode::NOT_FOUND);
+        };
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("token ")
+                    .or_else(|| v.strip_prefix("Bearer "))
+            })
+            .map(str::trim);
+        if presented != Some(hub.spec.token.as_str()) {
+            return Err(StatusCode::FORBIDDEN);
+        }
+        Ok(hub)
+    }
+}
+
+fn resolve_time(when: &str, now: DateTime<Utc>) -> String {
+    match when
+        .strip_prefix('-')
+        .map(|d| humantime::parse_duration(d.trim()))
+    {
+        Some(Ok(d)) => (now - chrono::Duration::from_std(d).unwrap_or_default())
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        _ => when.to_string(),
+    }
+}
+
+fn refusal(code: StatusCode) -> Response {
+    error(code, code.canonical_reason().unwrap_or("Error"))
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "status": status.as_u16(), "message": message })),
+    )
+        .into_response()
+}
+
+/// A user's server as the hub sees its pod.
+struct Server {
+    pod: String,
+    ready: bool,
+    /// `spawn` while starting, `stop` while terminating.
+    pending: Option<&'static str>,
+    started: Option<String>,
+}
+
+impl Hub {
+    /// Current servers by raw username, from the namespace's user pods.
+    fn servers(&self) -> BTreeMap<String, Server> {
+        let (pods, _) = self.cluster.store.list("pods", Some(&self.spec.namespace));
+        let mut out = BTreeMap::new();
+        for pod in pods {
+            let labels = &pod["metadata"]["labels"];
+            if labels["component"] != "singleuser-server" {
+                continue;
+            }
+            let raw = pod["metadata"]["annotations"]["hub.jupyter.org/username"]
+                .as_str()
+                .or_else(|| labels["hub.jupyter.org/username"].as_str());
+            let Some(raw) = raw else { continue };
+            let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
+            if phase == "Succeeded" || phase == "Failed" {
+                continue;
+            }
+            let all_ready = pod["status"]["containerStatuses"]
+                .as_array()
+                .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c["ready"] == true));
+            let terminating = pod["metadata"].get("deletionTimestamp").is_some();
+            let ready = !terminating && phase == "Running" && all_ready;
+            let pending = if terminating {
+                Some("stop")
+            } else if ready {
+                None
+            } else {
+                Some("spawn")
+            };
+            out.insert(
+                raw.to_string(),
+                Server {
+                    pod: pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    ready,
+                    pending,
+                    started: pod["status"]["startTime"]
+                        .as_str()
+                        .or_else(|| pod["metadata"]["creationTimestamp"].as_str())
+                        .map(str::to_string),
+                },
+            );
+        }
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.extend(out.keys().cloned());
+        out
+    }
+
+    fn known(&self) -> BTreeSet<String> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn model(&self, name: &str, server: Option<&Server>) -> Value {
+        let last_activity = self
+            .last_activity
+            .get(name)
+            .cloned()
+            .or_else(|| server.and_then(|s| s.started.clone()));
+        let url = format!("/user/{name}/");
+        let servers = match server {
+            Some(s) => json!({ "": {
+                "name": "",
+                "ready": s.ready,
+                "stopped": false,
+                "pending": s.pending,
+                "url": url,
+                "progress_url": format!("/hub/api/users/{name}/server/progress"),
+                "started": s.started,
+                "last_activity": last_activity,
+                "state": { "pod_name": s.pod },
+                "user_options": {},
+            }}),
+            None => json!({}),
+        };
+        json!({
+            "kind": "user",
+            "name": name,
+            "admin": self.spec.admins.iter().any(|a| a == name),
+            "roles": ["user"],
+            "groups": [],
+            "server": server.filter(|s| s.ready).map(|_| url),
+            "pending": server.and_then(|s| s.pending),
+            "created": server.and_then(|s| s.started.clone()),
+            "last_activity": last_activity,
+            "servers": servers,
+        })
+    }
+}
+
+async fn version(
+    State(apis): State<HubApis>,
+    Path((cluster, ns)): Path<(String, String)>,
+) -> Response {
+    if !apis.hubs.contains_key(&(cluster.clone(), ns.clone())) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    apis.record(&cluster, &ns, "GET", "/".into(), StatusCode::OK);
+    Json(json!({ "version": HUB_VERSION })).into_response()
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    state: Option<String>,
+}
+
+async fn users(
+    State(apis): State<HubApis>,
+    Path((cluster, ns)): Path<(String, String)>,
+    Query(q): Query<UsersQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let hub = match apis.authorized(&cluster, &ns, &headers) {
+        Ok(h) => h,
+        Err(code) => {
+            apis.record(&cluster, &ns, "GET", "/users".into(), code);
+            return refusal(code);
+        }
+    };
+    let servers = hub.servers();
+    let keep = |s: Option<&Server>| match q.state.as_deref() {
+        None | Some("") => Ok(true),
+        Some("active") => Ok(s.is_some()),
+        Some("ready") => Ok(s.is_some_and(|s| s.ready)),
+        Some("inactive") => Ok(s.is_none()),
+        Some(other) => Err(other.to_string()),
+    };
+    let mut out = Vec::new();
+    for name in hub.known() {
+        let server = servers.get(&name);
+        match keep(server) {
+            Ok(true) => out.push(hub.model(&name, server)),
+            Ok(false) => {}
+            Err(other) => {
+                let r = error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Unrecognized state filter: {other:?}; use active, ready or inactive"),
+                );
+                apis.record(&cluster, &ns, "GET", "/users".into(), r.status());
+                return r;
+            }
+        }
+    }
+    apis.record(&cluster, &ns, "GET", "/users".into(), StatusCode::OK);
+    Json(Value::Array(out)).into_response()
+}
+
+async fn user(
+    State(apis): State<HubApis>,
+    Path((cluster, ns, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/users/{name}");
+    let hub = match apis.authorized(&cluster, &ns, &headers) {
+        Ok(h) => h,
+        Err(code) => {
+            apis.record(&cluster, &ns, "GET", path, code);
+            return refusal(code);
+        }
+    };
+    let servers = hub.servers();
+    if !hub.known().contains(&name) {
+        apis.record(&cluster, &ns, "GET", path, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    apis.record(&cluster, &ns, "GET", path, StatusCode::OK);
+    Json(hub.model(&name, servers.get(&name))).into_response()
+}
+
+async fn stop(
+    State(apis): State<HubApis>,
+    Path((cluster, ns, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/users/{name}/server");
+    let answer = stop_server(&apis, &cluster, &ns, &name, &headers);
+    apis.record(&cluster, &ns, "DELETE", path, answer.status());
+    answer
+}
+
+fn stop_server(
+    apis: &HubApis,
+    cluster: &str,
+    ns: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let hub = match apis.authorized(cluster, ns, headers) {
+        Ok(h) => h,
+        Err(code) => return refusal(code),
+    };
+    let servers = hub.servers();
+    if !hub.known().contains(name) {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let Some(server) = servers.get(name) else {
+        return error(StatusCode::BAD_REQUEST, &format!("{name} is not running"));
+    };
+    match server.pending {
+        Some("stop") => return StatusCode::ACCEPTED.into_response(),
+        Some(p) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("{name} is not running {p}"),
+            )
+        }
+        None => {}
+    }
+    let Some(def) = discovery::by_kind("v1", "Pod") else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "no Pod resource");
+    };
+    // KubeSpawner's default delete_grace_period is 1 second.
+    match hub
+        .cluster
+        .store
+        .delete(def, ns, &server.pod, Some(1), false)
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => StatusCode::ACCEPTED.into_response(),
+    }
+}
