@@ -30,6 +30,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     for name in fleet.cluster_names() {
         println!("{name}  {}", fleet.server_url(&name).unwrap_or_default());
     }
+    // The seed's own test tokens, not secrets of anything real.
+    for hub in fleet.hub_endpoints() {
+        println!(
+            "hub {}/{}  {}  (token {})",
+            hub.cluster, hub.namespace, hub.url, hub.token
+        );
+    }
     wait_for_signal().await;
     fleet.shutdown().await;
     Ok(())
