@@ -1,6 +1,7 @@
 //! `opsbot rbac`: its ClusterRole parses, and a simulator user holding exactly
-//! its rules can run every read-only shipped playbook against the demo fleet,
-//! while a user missing one rule is refused with Forbidden.
+//! its rules can run every shipped playbook against the demo fleet (the
+//! mutating ones for real), while a user missing one rule is refused with
+//! Forbidden.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -117,6 +118,75 @@ fn read_only_runs() -> Vec<(&'static str, Value)> {
             json!({"hub": hub("climate", "gcp-eu"), "user": ""}),
         ),
     ]
+}
+
+/// Every mutating shipped playbook, for real, in an order that leaves each
+/// one something to do.
+fn mutating_runs() -> Vec<(&'static str, Value)> {
+    let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    let node = |n: &str| json!({"cluster": {"name": "aws-us"}, "node": n});
+    vec![
+        (
+            "hub-restart",
+            json!({"hub": staging(), "reason": "rbac test"}),
+        ),
+        ("user-stop", json!({"hub": staging(), "user": alice})),
+        (
+            "dask-stop",
+            json!({"hub": hub("climate", "gcp-eu"), "name": "climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b"}),
+        ),
+        (
+            "placeholders-scale",
+            json!({"hub": hub("binder", "gcp-eu"), "replicas": 4}),
+        ),
+        (
+            "node-cordon",
+            node("ip-10-0-81-122.us-west-2.compute.internal"),
+        ),
+        (
+            "node-uncordon",
+            node("ip-10-0-81-122.us-west-2.compute.internal"),
+        ),
+        (
+            "node-drain",
+            node("ip-10-0-93-7.us-west-2.compute.internal"),
+        ),
+        (
+            "node-drain-all",
+            node("ip-10-0-70-15.us-west-2.compute.internal"),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_user_with_exactly_the_rbac_rules_runs_every_mutating_playbook() {
+    let rules = shipped_rules();
+    let (fleet, set, pbs) = start(Some(("rbac-bot", sim_rules(&rules)))).await;
+    let mut covered: Vec<&str> = Vec::new();
+    for (name, params) in mutating_runs() {
+        assert!(pbs.get(name).unwrap().mutates, "{name}");
+        let r = run_as(&pbs, &set, name, params, Some("rbac-bot".into())).await;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{name}: {}", r.output);
+        covered.push(name);
+    }
+    // Every mutating shipped playbook is in the list above.
+    let mut all: Vec<&str> = pbs
+        .iter()
+        .filter(|p| p.mutates)
+        .map(|p| p.name.as_str())
+        .collect();
+    all.sort();
+    covered.sort();
+    assert_eq!(covered, all);
+    // And they really ran as the impersonated user.
+    let as_bot = fleet
+        .cluster("aws-us")
+        .unwrap()
+        .requests()
+        .into_iter()
+        .filter(|q| q.impersonated.as_deref() == Some("rbac-bot") && q.verb == "patch")
+        .count();
+    assert!(as_bot > 0);
 }
 
 #[test]

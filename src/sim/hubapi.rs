@@ -174,12 +174,7 @@ impl HubApis {
     }
 
     /// The hub, after checking the caller's token; `Err` is 404 or 403.
-    fn authorized(
-        &self,
-        cluster: &str,
-        ns: &str,
-        headers: &HeaderMap,
-    ) -> Result<&Hub, StatusCode> {
+    fn authorized(&self, cluster: &str, ns: &str, headers: &HeaderMap) -> Result<&Hub, StatusCode> {
         let Some(hub) = self.hubs.get(&(cluster.to_string(), ns.to_string())) else {
             return Err(StatusCode::NOT_FOUND);
         };
