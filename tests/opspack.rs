@@ -290,3 +290,80 @@ async fn diagnose_uses_a_catalogue_directory_named_by_the_step() {
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert_eq!(r.output, "site-pending: Our own pending rule");
 }
+
+#[tokio::test]
+async fn pending_groups_the_stuck_servers_by_the_catalogues_finding() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(&pbs, &set, "pending", json!({"hub": staging()})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "**3 pending user servers on staging**, 2 reasons:",
+            // The biggest group first: two people blocked by one cause.
+            "- **No node has enough free memory for the server** (2): erin, yuki",
+            "- **The server's image cannot be pulled** (1): dave",
+            "- dave (`jupyter-dave`, 25m, ImagePullBackOff): Failed to pull image \"quay.io/jupyter/scipy-notebook:2024-13-01\"",
+            "What to do: Check the image name and tag",
+        ],
+    );
+    let erin = r.output.find("(2): erin").unwrap();
+    let dave = r.output.find("(1): dave").unwrap();
+    assert!(erin < dave, "{}", r.output);
+
+    let r = run(
+        &pbs,
+        &set,
+        "pending",
+        json!({"hub": hub("edu", "azure-au")}),
+    )
+    .await;
+    assert_eq!(r.output, "**No pending user servers on edu.**");
+}
+
+#[tokio::test]
+async fn pending_all_covers_every_hub_and_names_a_cluster_that_fails() {
+    let (fleet, set, pbs) = start().await;
+    let hubs = json!([
+        staging(),
+        hub("prod", "aws-us"),
+        hub("climate", "gcp-eu"),
+        hub("binder", "gcp-eu"),
+        hub("edu", "azure-au"),
+    ]);
+    let r = run(&pbs, &set, "pending-all", json!({"hubs": hubs})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "**4 pending user servers across 5 hubs**",
+            "- **staging** (aws-us/staging): 3",
+            "  - No node has enough free memory for the server (2): erin, yuki",
+            "- **prod** (aws-us/prod): 1",
+            "  - The server is taking too long to start (slow image pull) (1): leo",
+        ],
+    );
+    assert!(!r.output.contains("**edu**"), "hubs with none are left out");
+
+    fleet
+        .cluster("gcp-eu")
+        .unwrap()
+        .add_fault(opsbot::sim::FaultRule {
+            verbs: vec!["*".into()],
+            resources: vec!["*".into()],
+            namespaces: vec!["*".into()],
+            status: Some(503),
+            ..Default::default()
+        });
+    let r = run(&pbs, &set, "pending-all", json!({"hubs": hubs})).await;
+    assert!(matches!(r.outcome, Outcome::Partial(_)), "{:?}", r.outcome);
+    contains_all(
+        &r.output,
+        &[
+            "**4 pending user servers across 3 hubs** (2 hubs did not answer)",
+            "- **staging** (aws-us/staging): 3",
+            "- ⚠ **climate** (gcp-eu/climate) unreachable:",
+            "- ⚠ **binder** (gcp-eu/binder) unreachable:",
+        ],
+    );
+}

@@ -80,7 +80,7 @@ async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
         &[
             "- hub `hub`: 1/1 ready",
             "- proxy `proxy`: 1/1 ready",
-            "User servers: 7 · Pending: 2 · Running: 4 · Terminating: 1",
+            "User servers: 8 · Pending: 3 · Running: 4 · Terminating: 1",
             "Pod/jupyter-erin FailedScheduling: 0/6 nodes are available",
             "Pod/jupyter-dave Failed: Error: ImagePullBackOff",
         ],
@@ -89,7 +89,7 @@ async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
     contains_all(
         &r.output,
         &[
-            "**4 running user servers on staging** (3 more not running)",
+            "**4 running user servers on staging** (4 more not running)",
             "- bob.jones  age 4d  node ip-10-0-70-15.us-west-2.compute.internal",
             "- carol@uni.edu  age 35m",
         ],
@@ -98,10 +98,10 @@ async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
     contains_all(
         &r.output,
         &[
-            "**2 pending user servers on staging**",
-            "- erin (`jupyter-erin`, 18m): 0/6 nodes are available",
+            "**3 pending user servers on staging**, 2 reasons:",
+            "- erin (`jupyter-erin`, 18m, Pending): 0/6 nodes are available",
             "2 Insufficient memory",
-            "- dave (`jupyter-dave`, 25m): ImagePullBackOff (scheduled, waiting to start)",
+            "- dave (`jupyter-dave`, 25m, ImagePullBackOff): Failed to pull image",
         ],
     );
     let r = run(
@@ -113,7 +113,7 @@ async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
     .await;
     assert!(
         r.output
-            .starts_with("**5 warning events in staging since 1h**"),
+            .starts_with("**6 warning events in staging since 1h**"),
         "{}",
         r.output
     );

@@ -546,7 +546,8 @@ async fn pending_shows_the_scheduler_reason() {
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
-        r.output.contains("**1 pending user servers on staging**"),
+        r.output
+            .contains("**1 pending user server on staging**, 1 reason:\n- **No node has enough free memory for the server** (1): bob"),
         "{}",
         r.output
     );

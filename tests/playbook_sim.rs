@@ -297,7 +297,7 @@ async fn users_pending_nodes_and_triage_answer_with_the_seeded_facts() {
     let r = run("pending", json!({"hub": staging()}), &set).await;
     assert!(
         r.result.output.contains(
-            "- bob (`jupyter-bob`, 10m): 0/3 nodes are available: 3 Insufficient memory."
+            "- bob (`jupyter-bob`, 10m, Pending): 0/3 nodes are available: 3 Insufficient memory."
         ),
         "{}",
         r.result.output

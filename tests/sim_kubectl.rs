@@ -222,8 +222,8 @@ async fn get_user_servers_by_label_wide_shows_only_user_pods_and_their_nodes() {
     );
     assert_eq!(
         out.lines().count(),
-        1 + 7,
-        "header + 7 staging user servers:\n{out}"
+        1 + 8,
+        "header + 8 staging user servers:\n{out}"
     );
 
     let escaped = sim

@@ -37,17 +37,60 @@ struct DiagnoseArgs {
     catalogue: Option<String>,
 }
 
-/// The `diagnose` step kind.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PendingArgs {
+    cluster: String,
+    namespace: String,
+    #[serde(default)]
+    catalogue: Option<String>,
+}
+
+/// The `diagnose` and `diagnose.pending` step kinds.
 pub fn actions() -> Vec<ActionSpec> {
-    vec![ActionSpec {
-        name: "diagnose",
+    vec![
+        pending_spec(),
+        ActionSpec {
+            name: "diagnose",
+            mutates: false,
+            check: check_args::<DiagnoseArgs>,
+            permissions: |_| {
+                vec![
+                    Permission::new("list", "", "pods"),
+                    Permission::new("list", "", "events"),
+                    Permission::new("get", "", "pods/log"),
+                    Permission::new("list", "", "nodes"),
+                ]
+            },
+            describe: |a| {
+                let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                Target {
+                    verb: "diagnose".into(),
+                    target: format!(
+                        "v1 pods {}/user={} @{}",
+                        s("namespace"),
+                        s("user"),
+                        s("cluster")
+                    ),
+                }
+            },
+            run: Arc::new(|c| Box::pin(run(c))),
+        },
+    ]
+}
+
+/// `diagnose.pending`: every Pending user server of a namespace, each
+/// explained by the catalogue and grouped by finding, so "12 users cannot
+/// start" reads as two causes rather than twelve pods.
+fn pending_spec() -> ActionSpec {
+    ActionSpec {
+        name: "diagnose.pending",
         mutates: false,
-        check: check_args::<DiagnoseArgs>,
+        check: check_args::<PendingArgs>,
         permissions: |_| {
             vec![
                 Permission::new("list", "", "pods"),
                 Permission::new("list", "", "events"),
-                Permission::new("get", "", "pods/log"),
                 Permission::new("list", "", "nodes"),
             ]
         },
@@ -55,16 +98,133 @@ pub fn actions() -> Vec<ActionSpec> {
             let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             Target {
                 verb: "diagnose".into(),
-                target: format!(
-                    "v1 pods {}/user={} @{}",
-                    s("namespace"),
-                    s("user"),
-                    s("cluster")
-                ),
+                target: format!("v1 pods {}/phase=Pending @{}", s("namespace"), s("cluster")),
             }
         },
-        run: Arc::new(|c| Box::pin(run(c))),
-    }]
+        run: Arc::new(|c| Box::pin(pending(c))),
+    }
+}
+
+/// The catalogue a step names, or the built-in one.
+fn catalogue_for(dir: Option<&str>) -> Result<std::borrow::Cow<'static, Catalogue>, ActionError> {
+    match dir.filter(|d| !d.is_empty()) {
+        Some(dir) => Catalogue::load_dir(Path::new(dir))
+            .map(std::borrow::Cow::Owned)
+            .map_err(|d| ActionError::Invalid(format!("catalogue {dir}: {d}"))),
+        None => builtin_catalogue()
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(ActionError::Failed),
+    }
+}
+
+async fn pending(call: ActionCall) -> Result<Value, ActionError> {
+    let a: PendingArgs = parse_args(&call.args)?;
+    let catalogue = catalogue_for(a.catalogue.as_deref())?;
+    let client = client(&call, &a.cluster)?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
+    let stuck: Vec<Pod> = pods
+        .list(&ListParams::default().labels("component=singleuser-server"))
+        .await
+        .map_err(from_kube)?
+        .items
+        .into_iter()
+        .filter(|p| {
+            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending")
+                && p.metadata.deletion_timestamp.is_none()
+        })
+        .collect();
+    if stuck.is_empty() {
+        return Ok(json!({ "count": 0, "groups": [], "pods": [] }));
+    }
+    let events: Vec<Event> = Api::<Event>::namespaced(client.clone(), &a.namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(from_kube)?
+        .items;
+    let all_nodes: Vec<Node> = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(from_kube)?
+        .items;
+    let all_pods = Api::<Pod>::all(client)
+        .list(&ListParams::default())
+        .await
+        .map_err(from_kube)?
+        .items;
+    let pools = pool_capacity(&all_nodes, &all_pods);
+    let now = chrono::Utc::now();
+    // (finding id, title, fix) → the pods it explains, in first-seen order.
+    let mut groups: Vec<(String, String, String, Vec<Value>)> = Vec::new();
+    let mut summaries = Vec::new();
+    for pod in stuck {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .and_then(|n| {
+                all_nodes
+                    .iter()
+                    .find(|x| x.metadata.name.as_deref() == Some(n))
+            })
+            .cloned();
+        let summary = summarise("Pod", &serde_json::to_value(&pod).unwrap_or_default());
+        // The raw name (annotation), else the escaped one (label).
+        let user = [&pod.metadata.annotations, &pod.metadata.labels]
+            .into_iter()
+            .find_map(|m| m.as_ref()?.get("hub.jupyter.org/username").cloned())
+            .unwrap_or_else(|| name.clone());
+        let ev = Evidence {
+            events: events
+                .iter()
+                .filter(|e| e.involved_object.name.as_deref() == Some(name.as_str()))
+                .cloned()
+                .collect(),
+            pod: Some(pod),
+            logs: Vec::new(),
+            previous_logs: Vec::new(),
+            node,
+            pools: pools.clone(),
+            now,
+        };
+        let diagnosis = catalogue.diagnose(&ev);
+        let (id, title, fix, matched) = match diagnosis.top() {
+            Some(f) => (
+                f.id.clone(),
+                f.title.clone(),
+                f.fix.clone(),
+                f.matched.clone(),
+            ),
+            None => (
+                "unknown".to_string(),
+                "Pending for a reason the catalogue does not know".to_string(),
+                format!("Look at `triage <hub> {user}` and the pod's events."),
+                diagnosis.phase.clone(),
+            ),
+        };
+        let entry = json!({
+            "user": user,
+            "pod": name,
+            "age": summary["age"],
+            "age_seconds": summary["age_seconds"],
+            "state": diagnosis.phase,
+            "matched": matched,
+        });
+        summaries.push(entry.clone());
+        match groups.iter_mut().find(|g| g.0 == id) {
+            Some(g) => g.3.push(entry),
+            None => groups.push((id, title, fix, vec![entry])),
+        }
+    }
+    // Biggest group first: the cause that blocks most people.
+    groups.sort_by(|x, y| y.3.len().cmp(&x.3.len()));
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(id, title, fix, pods)| {
+            json!({ "id": id, "title": title, "fix": fix, "count": pods.len(), "pods": pods })
+        })
+        .collect();
+    Ok(json!({ "count": summaries.len(), "groups": groups, "pods": summaries }))
 }
 
 /// The built-in catalogue, parsed once.
@@ -80,15 +240,7 @@ pub fn builtin_catalogue() -> Result<&'static Catalogue, String> {
 
 async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let a: DiagnoseArgs = parse_args(&call.args)?;
-    let loaded;
-    let catalogue: &Catalogue = match a.catalogue.as_deref().filter(|d| !d.is_empty()) {
-        Some(dir) => {
-            loaded = Catalogue::load_dir(Path::new(dir))
-                .map_err(|d| ActionError::Invalid(format!("catalogue {dir}: {d}")))?;
-            &loaded
-        }
-        None => builtin_catalogue().map_err(ActionError::Failed)?,
-    };
+    let catalogue = catalogue_for(a.catalogue.as_deref())?;
     let client = client(&call, &a.cluster)?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
     let labels = format!(
@@ -184,7 +336,10 @@ mod tests {
 
     #[test]
     fn diagnose_args_reject_unknown_fields() {
-        let spec = &actions()[0];
+        let spec = actions()
+            .into_iter()
+            .find(|s| s.name == "diagnose")
+            .unwrap();
         assert!((spec.check)(&json!({"cluster": "c", "namespace": "n", "user": "u"})).is_ok());
         assert!((spec.check)(&json!({"cluster": "c", "namespace": "n", "usr": "u"})).is_err());
     }
