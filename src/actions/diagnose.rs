@@ -217,7 +217,7 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
         }
     }
     // Biggest group first: the cause that blocks most people.
-    groups.sort_by(|x, y| y.3.len().cmp(&x.3.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.3.len()));
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|(id, title, fix, pods)| {
