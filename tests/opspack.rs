@@ -367,3 +367,107 @@ async fn pending_all_covers_every_hub_and_names_a_cluster_that_fails() {
         ],
     );
 }
+
+#[tokio::test]
+async fn user_status_describes_the_last_termination_and_the_pods_own_events() {
+    let (_fleet, set, pbs) = start().await;
+    let judy = json!({"name": "judy", "escaped": "judy", "pod": "jupyter-judy"});
+    let r = run(
+        &pbs,
+        &set,
+        "user-status",
+        json!({"hub": hub("prod", "aws-us"), "user": judy}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "**judy** on prod: pod `jupyter-judy` is **Running** (ready 1/1, restarts 4,",
+            "- container notebook: running, 4 restarts; last terminated OOMKilled (exit 137)",
+            "- event Warning OOMKilling ×4",
+            "Memory cgroup out of memory",
+        ],
+    );
+
+    let erin = json!({"name": "erin", "escaped": "erin", "pod": "jupyter-erin"});
+    let r = run(
+        &pbs,
+        &set,
+        "user-status",
+        json!({"hub": staging(), "user": erin}),
+    )
+    .await;
+    contains_all(
+        &r.output,
+        &[
+            "is **Pending** (ready 0/1, restarts 0, age 18m, node none)",
+            "- condition PodScheduled=False (Unschedulable): 0/6 nodes are available",
+            "- event Warning FailedScheduling ×6",
+            "- event Normal NotTriggerScaleUp ×11",
+        ],
+    );
+    // Another pod's events are not this pod's story.
+    assert!(!r.output.contains("jupyter-dave"), "{}", r.output);
+}
+
+#[tokio::test]
+async fn kube_describe_summarises_a_node_and_a_deployment() {
+    let (_fleet, set, _pbs) = start().await;
+    let registry = opsbot::actions::Registry::builtin();
+    let spec = registry.get("kube.describe").unwrap();
+    let call = |args: Value| opsbot::actions::ActionCall {
+        args,
+        clusters: set.clone(),
+        dry_run: false,
+        impersonate: None,
+        cancel: CancellationToken::new(),
+    };
+    let node = (spec.run)(call(json!({
+        "cluster": "aws-us", "kind": "Node", "name": GINA_NODE
+    })))
+    .await
+    .unwrap();
+    let first = node["lines"][0].as_str().unwrap();
+    assert!(
+        first.starts_with(&format!("Node {GINA_NODE}: NotReady, pool user-r5-2xlarge")),
+        "{node:#}"
+    );
+    let not_ok: Vec<&str> = node["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    // Kubelet stopped posting: every condition is Unknown, Ready among them.
+    assert!(not_ok.contains(&"Ready") && not_ok.len() >= 2, "{node:#}");
+    assert!(
+        node["lines"][1]
+            .as_str()
+            .unwrap()
+            .ends_with("(NodeStatusUnknown): Kubelet stopped posting node status."),
+        "{node:#}"
+    );
+
+    let hub = (spec.run)(call(json!({
+        "cluster": "aws-us", "namespace": "staging", "kind": "Deployment", "name": "hub"
+    })))
+    .await
+    .unwrap();
+    assert_eq!(hub["ready"], "1/1", "{hub:#}");
+    assert!(
+        hub["lines"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Deployment hub: ready 1/1"),
+        "{hub:#}"
+    );
+    // A missing object is an error naming it.
+    let missing = (spec.run)(call(json!({
+        "cluster": "aws-us", "namespace": "staging", "kind": "Pod", "name": "jupyter-nobody"
+    })))
+    .await
+    .unwrap_err();
+    assert!(missing.to_string().contains("jupyter-nobody"), "{missing}");
+}

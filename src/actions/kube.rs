@@ -201,7 +201,7 @@ fn perm_kind(verb: &'static str) -> fn(&Value) -> Vec<Permission> {
     }
 }
 
-fn perms_for(args: &Value, verb: &str) -> Vec<Permission> {
+pub(crate) fn perms_for(args: &Value, verb: &str) -> Vec<Permission> {
     kind_of(args)
         .and_then(|k| kind_resource(&k).ok())
         .map(|(r, _)| vec![Permission::new(verb, &r.group, &r.plural)])
@@ -365,7 +365,7 @@ pub(crate) fn client(call: &ActionCall, cluster: &str) -> Result<kube::Client, A
     r.map_err(|e| ActionError::Invalid(e.to_string()))
 }
 
-fn dyn_api(
+pub(crate) fn dyn_api(
     call: &ActionCall,
     cluster: &str,
     kind: &str,
@@ -535,6 +535,20 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
     }
     let warnings = items.iter().filter(|e| e["type"] == "Warning").count();
     Ok(json!({ "count": items.len(), "warnings": warnings, "items": items }))
+}
+
+/// One object's events, newest first (for `kube.describe`).
+pub(crate) async fn events_of(
+    call: &ActionCall,
+    cluster: &str,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Result<Vec<Value>, ActionError> {
+    let mut c = call.clone();
+    c.args = json!({ "cluster": cluster, "namespace": namespace, "kind": kind, "name": name });
+    let out = events(c).await?;
+    Ok(out["items"].as_array().cloned().unwrap_or_default())
 }
 
 async fn rollout_restart(call: ActionCall) -> Result<Value, ActionError> {

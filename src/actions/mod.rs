@@ -8,6 +8,7 @@
 //! it. One file per step family (`kube`, `http`, `jupyterhub`); adding a family means adding
 //! a file and listing it in [`Registry::builtin`].
 
+pub mod describe;
 pub mod diagnose;
 pub mod evict;
 pub mod http;
@@ -146,6 +147,7 @@ impl Registry {
             .into_iter()
             .chain(http::actions())
             .chain(diagnose::actions())
+            .chain(describe::actions())
             .chain(evict::actions())
             .chain(jupyterhub::actions())
         {
