@@ -148,6 +148,21 @@ impl Demo {
     }
 }
 
+/// The demo's config lives in a temporary directory that is removed at exit;
+/// a relative `sqlite://` path means the current directory (as `--audit`
+/// says), so `opsbot audit list` finds the demo's runs afterwards.
+fn audit_url_here(url: &str) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() && !Path::new(path).is_absolute() => {
+            match std::env::current_dir() {
+                Ok(cwd) => format!("sqlite://{}", cwd.join(path).display()),
+                Err(_) => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// A simulated hub as the demo declares it: its REST API's URL and the file
 /// holding its token (the config refers to it as `${file:…}`, as a real
 /// deployment would to a mounted secret).
@@ -199,7 +214,7 @@ fn config_text(
     let mut text = format!(
         "listen: {}\naudit: {{ url: {} }}\ncommands: {}\nplaybooks: {}\ndiscover_hubs: true\nclusters:\n",
         args.listen,
-        serde_json::to_string(&args.audit).unwrap_or_default(),
+        serde_json::to_string(&audit_url_here(&args.audit)).unwrap_or_default(),
         q(&dir.join("commands")),
         q(&dir.join("playbooks")),
     );

@@ -328,3 +328,38 @@ fn demo_serves_health_readiness_and_metrics_and_stops_on_sigterm() {
     });
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn the_demos_default_audit_file_is_in_the_current_directory_and_outlives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = |cmd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_opsbot"))
+            .args(["demo", "--exec", cmd])
+            .current_dir(dir.path())
+            .env_remove("OPSBOT_AUDIT_URL")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(demo("hub status staging").status.code(), Some(0));
+    let second = demo("users prod");
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    // The second demo continued the same log: its run is number 2.
+    assert!(text(&second).contains("audit: run 2"), "{}", text(&second));
+    assert!(dir.path().join("opsbot-demo.db").exists());
+    std::fs::write(
+        dir.path().join("o.yaml"),
+        "audit: { url: \"sqlite://opsbot-demo.db\" }\n",
+    )
+    .unwrap();
+    let list = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["audit", "list", "--config", "o.yaml"])
+        .current_dir(dir.path())
+        .env_remove("OPSBOT_AUDIT_URL")
+        .output()
+        .unwrap();
+    let t = text(&list);
+    assert!(
+        t.contains("hub status staging") && t.contains("users prod"),
+        "{t}"
+    );
+}
