@@ -250,7 +250,9 @@ impl Runs {
             pb.mutates,
             pb.approval.approvers,
         );
-        let requested = NewEvent {
+        // Built only once the request will be recorded: a "busy" answer
+        // under load must cost as little as possible.
+        let requested = || NewEvent {
             run: None,
             kind: EventKind::Requested,
             actor: person.id.clone(),
@@ -269,7 +271,7 @@ impl Runs {
         };
         match decision {
             Decision::Deny { reason, who_can } => {
-                let rec = self.append(requested).await?;
+                let rec = self.append(requested()).await?;
                 self.append(NewEvent {
                     run: Some(rec.run),
                     kind: EventKind::Denied,
@@ -295,7 +297,7 @@ impl Runs {
             } => {
                 approval::request(
                     self,
-                    requested,
+                    requested(),
                     &inv.text,
                     person,
                     &pb,
@@ -314,7 +316,7 @@ impl Runs {
                     return Err(self.refuse(platform, "busy", None, "opsbot is busy",
                         &format!("{} runs are already waiting. Nothing was recorded or run; ask again in a minute.", ctx.limits.queued_runs)));
                 };
-                let rec = match self.append(requested).await {
+                let rec = match self.append(requested()).await {
                     Ok(rec) => rec,
                     Err(e) => {
                         self.release_lock(lock.as_deref());
