@@ -14,7 +14,7 @@
 //! ignored; edited and deleted comments run nothing.
 
 pub mod lines;
-mod render;
+pub mod render;
 
 use std::sync::Arc;
 use std::time::Duration;

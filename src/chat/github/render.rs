@@ -17,6 +17,8 @@ pub struct Story {
 }
 
 impl Story {
+    /// An empty story for a comment by `login` (refusals mention them: GitHub
+    /// has no private replies).
     pub fn new(login: String) -> Story {
         Story {
             login,
