@@ -27,6 +27,9 @@ struct FakeGithub {
     calls: Mutex<Vec<(String, String, Value)>>,
     violations: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
+    /// Refuse `POST …/labels` with 403, as GitHub does for a token without
+    /// the Issues write permission.
+    refuse_labels: bool,
 }
 
 /// The operations of the REST subset opsbot may call, with the body fields they require.
@@ -84,6 +87,9 @@ async fn api(
         .lock()
         .unwrap()
         .push((method.to_string(), path.clone(), body.clone()));
+    if method == Method::POST && path.ends_with("/labels") {
+        return labels_answer(&f, &body);
+    }
     let id = {
         let mut n = f.next_id.lock().unwrap();
         *n += 1;
@@ -109,6 +115,37 @@ async fn api(
     (code, axum::Json(comment)).into_response()
 }
 
+/// `POST /repos/{o}/{r}/issues/{n}/labels`: the issue's labels (GitHub's
+/// example shape), or GitHub's 403 when the fake refuses labels.
+fn labels_answer(f: &FakeGithub, body: &Value) -> axum::response::Response {
+    if f.refuse_labels {
+        let refusal = json!({
+            "message": "Resource not accessible by integration",
+            "documentation_url": "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue",
+            "status": "403"
+        });
+        return (StatusCode::FORBIDDEN, axum::Json(refusal)).into_response();
+    }
+    let labels: Vec<Value> = body["labels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, name)| {
+            json!({
+                "id": 208045946 + i,
+                "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
+                "url": format!("https://api.github.com/repos/Codertocat/Hello-World/labels/{}", name.as_str().unwrap_or_default()),
+                "name": name,
+                "description": null,
+                "color": "f29513",
+                "default": false
+            })
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(Value::Array(labels))).into_response()
+}
+
 struct Rig {
     bot: Bot,
     fake: Arc<FakeGithub>,
@@ -117,7 +154,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
-    let fake = Arc::new(FakeGithub::default());
+    rig_with(FakeGithub::default()).await
+}
+
+async fn rig_with(fake: FakeGithub) -> Rig {
+    let fake = Arc::new(fake);
     let app = axum::Router::new().fallback(api).with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_url = format!("http://{}", listener.local_addr().unwrap());
@@ -179,6 +220,31 @@ impl Rig {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The `POST …/labels` calls so far, as (path, body).
+    fn label_calls(&self) -> Vec<(String, Value)> {
+        self.fake
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p.ends_with("/labels"))
+            .map(|(_, p, b)| (p.clone(), b.clone()))
+            .collect()
+    }
+
+    async fn wait_for_label_call(&self) -> (String, Value) {
+        for _ in 0..300 {
+            if let Some(c) = self.label_calls().into_iter().next() {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no labels added; calls: {:#?}",
+            self.fake.calls.lock().unwrap()
+        );
     }
 
     async fn wait_for_comment(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
@@ -354,4 +420,70 @@ async fn an_unknown_commenter_is_told_in_the_thread_and_nothing_runs() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_triage_that_finds_the_cause_labels_the_issue_with_the_diagnosis() {
+    let r = rig().await;
+    let body = comment("bob-demo", "/ops triage staging dave\n");
+    assert_eq!(
+        r.deliver("issue_comment", "d-10", body, SECRET)
+            .await
+            .status(),
+        202
+    );
+    let done = r
+        .wait_for_comment("with the diagnosis", |b| b.contains("succeeded"))
+        .await;
+    assert!(
+        done.contains("The server's image cannot be pulled"),
+        "{done}"
+    );
+    let (path, body) = r.wait_for_label_call().await;
+    assert_eq!(path, "/repos/Codertocat/Hello-World/issues/1/labels");
+    assert_eq!(body, json!({ "labels": ["triage: image-pull"] }));
+    assert!(
+        r.fake.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        r.fake.violations.lock().unwrap()
+    );
+    let records = r.bot.records(1).await;
+    let end = records.last().unwrap();
+    assert_eq!(end.kind, EventKind::Finished);
+    assert_eq!(end.data["labels"], json!(["triage: image-pull"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_that_name_no_label_leave_the_issue_labels_alone() {
+    let r = rig().await;
+    let body = comment("bob-demo", "/ops hub status staging\n");
+    r.deliver("issue_comment", "d-11", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(r.label_calls().is_empty(), "{:#?}", r.label_calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_on_labels_still_leaves_the_comment_with_the_result() {
+    let r = rig_with(FakeGithub {
+        refuse_labels: true,
+        ..FakeGithub::default()
+    })
+    .await;
+    let body = comment("bob-demo", "/ops triage staging dave\n");
+    r.deliver("issue_comment", "d-12", body, SECRET).await;
+    let (_, body) = r.wait_for_label_call().await;
+    assert_eq!(body, json!({ "labels": ["triage: image-pull"] }));
+    let done = r
+        .wait_for_comment("with the result", |b| {
+            b.contains("succeeded") && b.contains("/ops audit 1")
+        })
+        .await;
+    assert!(done.contains("Reply to the user:"), "{done}");
+    // A refusal is final: asked once, not retried.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(r.label_calls().len(), 1, "{:#?}", r.label_calls());
+    let records = r.bot.records(1).await;
+    assert_eq!(records.last().unwrap().kind, EventKind::Finished);
 }

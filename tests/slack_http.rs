@@ -43,6 +43,7 @@ fn done(run: i64, command: &str, output: &str, steps: Vec<StepLine>) -> Update {
         output: output.to_string(),
         steps,
         millis: 1234,
+        labels: vec![],
     }
 }
 

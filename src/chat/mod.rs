@@ -134,6 +134,10 @@ pub enum Update {
         output: String,
         steps: Vec<StepLine>,
         millis: u64,
+        /// Short names classifying the answer (the playbook's `labels:`, e.g.
+        /// `triage: image-pull`), for platforms that can tag the conversation:
+        /// GitHub labels the issue. Empty for most runs.
+        labels: Vec<String>,
     },
     /// Nothing ran: not set up, parse error, denied, busy. Shown only to the asker.
     Refused {

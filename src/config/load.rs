@@ -135,8 +135,7 @@ struct RawGithub {
     #[serde(default)]
     teams: HashMap<S, Vec<S>>,
     min_permission: Option<S>,
-    #[serde(default)]
-    triage_labels: Vec<S>,
+    triage_labels: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -208,8 +208,10 @@ pub struct GithubConfig {
     pub teams: BTreeMap<String, Vec<String>>,
     /// Minimum repository permission a commenter needs, if any.
     pub min_permission: Option<RepoPermission>,
-    /// Labels added to the issue when a command runs from it.
-    pub triage_labels: Vec<String>,
+    /// Add the labels a finished run names (a playbook's `labels:`; `triage`
+    /// names its diagnosis, `triage: image-pull`) to the issue or pull request
+    /// it ran from, so tickets can be sorted by cause. Default true.
+    pub triage_labels: bool,
 }
 
 impl GithubConfig {

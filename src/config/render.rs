@@ -192,7 +192,7 @@ pub(super) fn to_yaml_redacted(cfg: &Config) -> String {
                     "min_permission",
                     g.min_permission.map(|p| s(p.word())).unwrap_or(Value::Null),
                 ),
-                ("triage_labels", list(&g.triage_labels)),
+                ("triage_labels", Value::Bool(g.triage_labels)),
             ])
         })
         .unwrap_or(Value::Null);

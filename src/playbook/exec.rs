@@ -89,6 +89,9 @@ pub struct RunResult {
     pub output: String,
     /// Step outputs by id.
     pub steps: Value,
+    /// The rendered `labels` of a run that got as far as its result: each
+    /// trimmed, empty ones and repeats dropped.
+    pub labels: Vec<String>,
 }
 
 /// Problems found before any step runs (planning, params).
@@ -154,6 +157,7 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                 outcome: Outcome::Failed(e.to_string()),
                 output: format!("{}: {e}", pb.name),
                 steps: json!({}),
+                labels: Vec::new(),
             }
         }
     };
@@ -182,6 +186,7 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                 outcome: Outcome::TimedOut,
                 output: msg,
                 steps,
+                labels: Vec::new(),
             }
         }
         Ok(Err(Stop::Cancelled)) => RunResult {
@@ -196,21 +201,20 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                     .unwrap_or_default()
             ),
             steps,
+            labels: Vec::new(),
         },
         Ok(Err(Stop::Failed(msg))) => RunResult {
             outcome: Outcome::Failed(msg.clone()),
             output: msg,
             steps,
+            labels: Vec::new(),
         },
         Ok(Ok(())) => {
+            let tctx = template::context(&Value::Object(state.ctx.clone()));
             let rendered = match &pb.result {
-                Some(t) => template::render_text(
-                    &env,
-                    t,
-                    &template::context(&Value::Object(state.ctx.clone())),
-                )
-                .map(|s| s.trim_end().to_string())
-                .map_err(|e| format!("the result template of {} failed: {e}", pb.name)),
+                Some(t) => template::render_text(&env, t, &tctx)
+                    .map(|s| s.trim_end().to_string())
+                    .map_err(|e| format!("the result template of {} failed: {e}", pb.name)),
                 None => Ok(format!("{} finished.", pb.name)),
             };
             match (rendered, state.partial.is_empty()) {
@@ -218,11 +222,13 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                     outcome: Outcome::Failed(e.clone()),
                     output: e,
                     steps,
+                    labels: Vec::new(),
                 },
                 (Ok(out), true) => RunResult {
                     outcome: Outcome::Succeeded,
                     output: out,
                     steps,
+                    labels: render_labels(pb, &env, &tctx),
                 },
                 (Ok(out), false) => {
                     let why = state.partial.join("; ");
@@ -230,11 +236,37 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                         outcome: Outcome::Partial(why.clone()),
                         output: format!("{out}\n\nPartial failure: {why}"),
                         steps,
+                        labels: render_labels(pb, &env, &tctx),
                     }
                 }
             }
         }
     }
+}
+
+/// The playbook's `labels`, rendered. A label is an extra (the answer is
+/// already rendered), so one that fails to render is logged and left out
+/// rather than failing a run that did its work.
+fn render_labels(
+    pb: &Playbook,
+    env: &minijinja::Environment<'static>,
+    ctx: &minijinja::Value,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in &pb.labels {
+        match template::render_text(env, t, ctx) {
+            Ok(l) => {
+                let l = l.trim().to_string();
+                if !l.is_empty() && !out.contains(&l) {
+                    out.push(l);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(playbook = %pb.name, error = %e, "a label template failed; label left out")
+            }
+        }
+    }
+    out
 }
 
 fn set_output(state: &mut State, id: &str, v: Value) {

@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "timeout",
     "steps",
     "result",
+    "labels",
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
@@ -411,6 +412,10 @@ impl Loader<'_> {
             self.check_template(n.span(), &s, false, &param_names, &ids, None, "result");
             Some(s)
         });
+        let labels = top
+            .get_node("labels")
+            .map(|n| self.labels(n, &param_names, &ids))
+            .unwrap_or_default();
         Playbook {
             name,
             summary,
@@ -421,8 +426,33 @@ impl Loader<'_> {
             timeout,
             steps,
             result,
+            labels,
             file: self.file.to_string(),
         }
+    }
+
+    /// `labels:`: a list of templates, each checked like `result`.
+    fn labels(
+        &mut self,
+        node: &Node,
+        params: &BTreeSet<String>,
+        ids: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let Node::Sequence(seq) = node else {
+            self.err(
+                node.span(),
+                "labels must be a list of templates, like [\"triage: {{ steps.diagnosis.top.id }}\"]",
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for n in seq.iter() {
+            if let Some(s) = self.string(n, "a label") {
+                self.check_template(n.span(), &s, false, params, ids, None, "labels");
+                out.push(s);
+            }
+        }
+        out
     }
 
     fn params(&mut self, node: &Node) -> Vec<ParamSpec> {

@@ -53,6 +53,10 @@ pub struct Playbook {
     pub steps: Vec<Step>,
     /// Template of the answer people read.
     pub result: Option<String>,
+    /// Templates of short names classifying the answer (`triage: image-pull`),
+    /// rendered with `result`. A platform that can tag the conversation uses
+    /// them (GitHub labels the issue); in text they would only repeat the answer.
+    pub labels: Vec<String>,
     /// The file it came from (for messages).
     pub file: String,
 }

@@ -460,6 +460,7 @@ pub(super) async fn deny(
         output,
         steps: vec![],
         millis: 0,
+        labels: vec![],
     };
     if let Some(o) = runs
         .inner

@@ -111,15 +111,13 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         playbook::Outcome::Cancelled => (Outcome::Cancelled, EventKind::Cancelled),
     };
     let output = ctx.redact.text(&result.output);
+    let labels: Vec<String> = result.labels.iter().map(|l| ctx.redact.text(l)).collect();
     let millis = started.elapsed().as_millis() as u64;
-    if let Err(e) = ctx
-        .audit
-        .append(record(
-            kind,
-            json!({ "outcome": outcome.word(), "output": output, "millis": millis }),
-        ))
-        .await
-    {
+    let mut end = json!({ "outcome": outcome.word(), "output": output, "millis": millis });
+    if !labels.is_empty() {
+        end["labels"] = json!(labels);
+    }
+    if let Err(e) = ctx.audit.append(record(kind, end)).await {
         tracing::error!(run = job.run, error = %e, "cannot record the end of a run");
     }
     ctx.metrics.run_finished(&job.command, outcome.word());
@@ -132,6 +130,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         output,
         steps,
         millis,
+        labels,
     });
 }
 

@@ -291,6 +291,7 @@ fn done(run: i64, command: &str, person: &str, output: String) -> Update {
         output,
         steps: vec![],
         millis: 7,
+        labels: vec![],
     }
 }
 

@@ -466,6 +466,7 @@ mod tests {
             output: "Hub **staging** is ready: 1/1 hub, 3 users running.".into(),
             steps: vec![],
             millis: 48,
+            labels: vec![],
         });
         insta::assert_json_snapshot!(json(story(&s)));
     }
@@ -485,6 +486,7 @@ mod tests {
             output: "step `logs` failed".into(),
             steps: vec![],
             millis: 80,
+            labels: vec![],
         });
         let v = json(story(&s));
         assert_eq!(v["embeds"][0]["color"], 0xED4245);
@@ -540,6 +542,7 @@ mod tests {
             output,
             steps: vec![],
             millis: 5,
+            labels: vec![],
         });
         let m = story(&s);
         let file = m.file.as_ref().expect("attachment");

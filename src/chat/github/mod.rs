@@ -31,10 +31,12 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use super::{Core, Platform, Request, Update};
+use super::{Core, Outcome, Platform, Request, Update};
 
 /// Webhook payloads can be large (a PR event carries the whole PR); GitHub caps them at 25 MB.
 const MAX_BODY: usize = 1024 * 1024;
+/// GitHub refuses label names longer than this (in characters).
+const MAX_LABEL: usize = 50;
 
 /// How to talk to GitHub.
 #[derive(Clone)]
@@ -49,6 +51,8 @@ pub struct GithubSettings {
     pub prefix: String,
     /// More command lines than this in one comment are refused as a whole.
     pub max_commands_per_comment: usize,
+    /// Label the issue with what a succeeded run names (`triage: image-pull`).
+    pub triage_labels: bool,
 }
 
 impl std::fmt::Debug for GithubSettings {
@@ -69,6 +73,7 @@ impl GithubSettings {
             api_url: c.api_url.trim_end_matches('/').to_string(),
             prefix: c.prefix.clone(),
             max_commands_per_comment: c.max_commands_per_comment.max(1),
+            triage_labels: c.triage_labels,
         }
     }
 }
@@ -237,6 +242,8 @@ struct Thread {
     owner: String,
     repo: String,
     issue: u64,
+    /// Whether a succeeded run's labels go on the issue.
+    labels: bool,
 }
 
 fn thread(s: &Shared, repo: &str, issue: u64) -> Thread {
@@ -246,6 +253,7 @@ fn thread(s: &Shared, repo: &str, issue: u64) -> Thread {
         owner: owner.to_string(),
         repo: name.to_string(),
         issue,
+        labels: s.settings.triage_labels,
     }
 }
 
@@ -258,9 +266,14 @@ impl Thread {
         let mut story = render::Story::new(login);
         let mut comment: Option<u64> = None;
         while let Some(first) = rx.recv().await {
-            story.apply(&first);
+            let mut labels = Vec::new();
+            let mut take = |u: &Update| {
+                story.apply(u);
+                labels.extend_from_slice(labels_of(u));
+            };
+            take(&first);
             while let Ok(more) = rx.try_recv() {
-                story.apply(&more);
+                take(&more);
             }
             let body = story.markdown();
             comment = match comment {
@@ -270,6 +283,47 @@ impl Thread {
                     Some(id)
                 }
             };
+            // After the comment: the answer is what matters, a label is an extra.
+            if self.labels && !labels.is_empty() {
+                self.label(&labels).await;
+            }
+        }
+    }
+
+    /// Add labels to the issue (GitHub creates labels the repository lacks).
+    /// A refusal (403 without the Issues write permission, 404, 422) is
+    /// logged and changes nothing else: the run and its comment stand.
+    async fn label(&self, labels: &[String]) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|l| l.chars().take(MAX_LABEL).collect())
+            .collect();
+        for attempt in 1..=ATTEMPTS {
+            let sent = self
+                .api
+                .issues(&self.owner, &self.repo)
+                .add_labels(self.issue, &labels)
+                .await;
+            match sent {
+                Ok(_) => return,
+                Err(octocrab::Error::GitHub { source, .. })
+                    if source.status_code.is_client_error()
+                        && source.status_code != StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    tracing::warn!(
+                        issue = self.issue,
+                        status = %source.status_code,
+                        message = %source.message,
+                        ?labels,
+                        "github: cannot label the issue; the run and its comment stand"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "github: labelling the issue failed");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
         }
     }
 
@@ -305,6 +359,18 @@ impl Thread {
                 }
             }
         }
+    }
+}
+
+/// The labels a succeeded run names; nothing for anything else.
+fn labels_of(u: &Update) -> &[String] {
+    match u {
+        Update::Done {
+            outcome: Outcome::Succeeded,
+            labels,
+            ..
+        } => labels,
+        _ => &[],
     }
 }
 

@@ -166,6 +166,7 @@ mod tests {
             output: "**Hub staging** is ready".into(),
             steps: vec![],
             millis: 40,
+            labels: vec![],
         });
         insta::assert_snapshot!(s.markdown(), @r"
         ✅ run 3 `hub status staging` succeeded in 40 ms

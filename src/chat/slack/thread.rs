@@ -189,6 +189,7 @@ impl Renderer {
                 output,
                 steps,
                 millis,
+                ..
             } => {
                 if self.dirty == Some(run) {
                     self.dirty = None;

@@ -163,7 +163,7 @@ pub(super) fn github(
         max_commands_per_comment: 5,
         teams: BTreeMap::new(),
         min_permission: None,
-        triage_labels: Vec::new(),
+        triage_labels: true,
     };
     if let Some(r) = r {
         if let Some(p) = &r.prefix {
@@ -211,11 +211,9 @@ pub(super) fn github(
                 ),
             }
         }
-        out.triage_labels = r
-            .triage_labels
-            .iter()
-            .filter_map(|l| cx.name("github.triage_labels", l))
-            .collect();
+        if let Some(on) = r.triage_labels {
+            out.triage_labels = on;
+        }
     }
     active.then_some(out)
 }
