@@ -375,3 +375,26 @@ hubs:
         "jupyterhub_api.token is a secret written literally",
     );
 }
+
+#[test]
+fn github_triage_labels_is_on_unless_turned_off_and_is_a_switch() {
+    let env = [("H", "hook"), ("T", "tok")];
+    let load = |extra: &str| {
+        let text =
+            format!("{BASE}github: {{ webhook_secret: \"${{H}}\", token: \"${{T}}\"{extra} }}\n");
+        Config::from_str("opsbot.yaml", &text, Path::new("/"), &env_of(&env))
+    };
+    let on = load("").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        on.github.unwrap().triage_labels,
+        "labelling is on by default"
+    );
+    let off = load(", triage_labels: false").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!off.github.unwrap().triage_labels);
+
+    let text = format!(
+        "{BASE}github: {{ webhook_secret: \"${{H}}\", token: \"${{T}}\", triage_labels: [opsbot] }}\n"
+    );
+    let errs = errors(&text, &env);
+    has(&errs, "opsbot.yaml:7:", "github.triage_labels");
+}

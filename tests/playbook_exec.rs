@@ -419,3 +419,65 @@ steps:
     );
     assert!(r.progress.is_empty());
 }
+
+#[tokio::test]
+async fn labels_render_with_the_result_trimmed_without_empties_or_repeats() {
+    let r = run(
+        r#"name: t
+params: { who: { type: string } }
+steps:
+  - id: a
+    fake.echo: { greeting: "hello {{ who }}" }
+labels:
+  - "said: {{ steps.a.greeting }}"
+  - "{% if steps.a.greeting == 'bye' %}never{% endif %}"
+  - "said: {{ steps.a.greeting }}"
+  - "  {{ who }}  "
+result: "{{ steps.a.greeting }}"
+"#,
+        json!({"who": "ada"}),
+    )
+    .await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded);
+    assert_eq!(r.result.labels, ["said: hello ada", "ada"]);
+}
+
+#[tokio::test]
+async fn a_label_that_fails_to_render_is_left_out_and_the_run_still_succeeds() {
+    let r = run(
+        r#"name: t
+steps:
+  - id: a
+    fake.echo: { greeting: "hi" }
+labels:
+  - "{{ steps.a.nothing.deeper }}"
+  - "ok: {{ steps.a.greeting }}"
+result: "{{ steps.a.greeting }}"
+"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded);
+    assert_eq!(r.result.output, "hi");
+    assert_eq!(r.result.labels, ["ok: hi"]);
+}
+
+#[tokio::test]
+async fn a_failed_run_names_no_labels() {
+    let r = run(
+        r#"name: t
+steps:
+  - id: a
+    fake.fail: { fail: true, code: 404, target: "x" }
+labels: ["always"]
+"#,
+        json!({}),
+    )
+    .await;
+    assert!(
+        matches!(r.result.outcome, Outcome::Failed(_)),
+        "{:?}",
+        r.result.outcome
+    );
+    assert!(r.result.labels.is_empty(), "{:?}", r.result.labels);
+}

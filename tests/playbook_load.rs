@@ -239,3 +239,24 @@ fn permissions_cover_every_step() {
         ]
     );
 }
+
+#[test]
+fn labels_are_templates_checked_like_the_result() {
+    let text = format!("{GOOD}labels: [\"restarted: {{{{ hub.name }}}}\"]\n");
+    let pbs = Playbooks::from_str("pb.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        pbs.get("hub-restart").unwrap().labels,
+        ["restarted: {{ hub.name }}"]
+    );
+
+    let e = one_error(&format!("{GOOD}labels: [\"{{{{ hubb.name }}}}\"]\n"));
+    assert!(
+        e.starts_with("pb.yaml:19:10: labels: unknown name 'hubb' (did you mean 'hub'?)"),
+        "{e}"
+    );
+    let e = one_error(&format!("{GOOD}labels: \"restarted\"\n"));
+    assert!(
+        e.starts_with("pb.yaml:19:9: labels must be a list of templates"),
+        "{e}"
+    );
+}
