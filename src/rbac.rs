@@ -36,13 +36,32 @@ pub fn permissions(playbooks: &Playbooks) -> BTreeSet<Permission> {
 pub fn rules(perms: &BTreeSet<Permission>, impersonated: &[String]) -> Vec<Rule> {
     // group → resource → verbs
     let mut by_group: BTreeMap<&str, BTreeMap<&str, BTreeSet<&str>>> = BTreeMap::new();
-    for p in perms {
+    for p in perms.iter().filter(|p| p.name.is_none()) {
         by_group
             .entry(&p.group)
             .or_default()
             .entry(&p.resource)
             .or_default()
             .insert(&p.verb);
+    }
+    // (group, resource) → verb → names, for the verbs not already granted on all.
+    let mut named: BTreeMap<(&str, &str), BTreeMap<&str, BTreeSet<&str>>> = BTreeMap::new();
+    for p in perms {
+        let Some(name) = p.name.as_deref() else {
+            continue;
+        };
+        let all = by_group
+            .get(p.group.as_str())
+            .and_then(|r| r.get(p.resource.as_str()))
+            .is_some_and(|v| v.contains(p.verb.as_str()));
+        if !all {
+            named
+                .entry((&p.group, &p.resource))
+                .or_default()
+                .entry(&p.verb)
+                .or_default()
+                .insert(name);
+        }
     }
     let mut rules = Vec::new();
     for (group, resources) in by_group {
@@ -62,6 +81,24 @@ pub fn rules(perms: &BTreeSet<Permission>, impersonated: &[String]) -> Vec<Rule>
                 api_groups: vec![group.to_string()],
                 resources: resources.into_iter().map(str::to_string).collect(),
                 resource_names: vec![],
+                verbs: verbs.into_iter().map(str::to_string).collect(),
+            });
+        }
+    }
+    for ((group, resource), verbs) in named {
+        // names → verbs, so verbs on the same objects share a rule.
+        let mut by_names: BTreeMap<Vec<&str>, Vec<&str>> = BTreeMap::new();
+        for (verb, names) in verbs {
+            by_names
+                .entry(names.into_iter().collect())
+                .or_default()
+                .push(verb);
+        }
+        for (names, verbs) in by_names {
+            rules.push(Rule {
+                api_groups: vec![group.to_string()],
+                resources: vec![resource.to_string()],
+                resource_names: names.into_iter().map(str::to_string).collect(),
                 verbs: verbs.into_iter().map(str::to_string).collect(),
             });
         }
@@ -127,5 +164,30 @@ mod tests {
         assert_eq!(r[3].verbs, ["impersonate"]);
         assert_eq!(r[3].resource_names, ["alice"]);
         assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn a_named_permission_is_its_own_rule_unless_the_verb_is_granted_on_all() {
+        let status = "cluster-autoscaler-status";
+        let perms: BTreeSet<Permission> = [
+            Permission::new("list", "", "pods"),
+            Permission::named("get", "", "configmaps", status),
+            Permission::named("list", "", "pods", "subsumed"),
+        ]
+        .into_iter()
+        .collect();
+        let r = rules(&perms, &[]);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r[0].resources, ["pods"]);
+        assert_eq!(r[0].verbs, ["list"]);
+        assert!(r[0].resource_names.is_empty());
+        assert_eq!(r[1].resources, ["configmaps"]);
+        assert_eq!(r[1].resource_names, [status]);
+        assert_eq!(r[1].verbs, ["get"]);
+        // once `get` is granted on every configmap, the named rule is redundant
+        let mut perms = perms;
+        perms.insert(Permission::new("get", "", "configmaps"));
+        let r = rules(&perms, &[]);
+        assert!(r.iter().all(|r| r.resource_names.is_empty()), "{r:?}");
     }
 }

@@ -10,14 +10,15 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
 use kube::api::{Api, ListParams, LogParams};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::kube::{client, from_kube, summarise};
 use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
-use crate::diagnose::{pool_capacity, Catalogue, Evidence};
+use crate::diagnose::autoscaler::{self, STATUS_CONFIGMAP, STATUS_KEY};
+use crate::diagnose::{pool_capacity, Catalogue, Evidence, PoolCapacity};
 
 /// The catalogue shipped with opsbot, used when a step names none.
 const BUILTIN_CATALOGUE: &str = include_str!("../../playbooks/knowledge/jupyterhub.yaml");
@@ -60,6 +61,7 @@ pub fn actions() -> Vec<ActionSpec> {
                     Permission::new("list", "", "events"),
                     Permission::new("get", "", "pods/log"),
                     Permission::new("list", "", "nodes"),
+                    autoscaler_status_permission(),
                 ]
             },
             describe: |a| {
@@ -92,6 +94,7 @@ fn pending_spec() -> ActionSpec {
                 Permission::new("list", "", "pods"),
                 Permission::new("list", "", "events"),
                 Permission::new("list", "", "nodes"),
+                autoscaler_status_permission(),
             ]
         },
         describe: |a| {
@@ -103,6 +106,35 @@ fn pending_spec() -> ActionSpec {
         },
         run: Arc::new(|c| Box::pin(pending(c))),
     }
+}
+
+/// Reading the cluster-autoscaler's status, and only that ConfigMap.
+fn autoscaler_status_permission() -> Permission {
+    Permission::named("get", "", "configmaps", STATUS_CONFIGMAP.1)
+}
+
+/// The node pools with what the cluster autoscaler says about them. Its
+/// status is best effort: a cluster without one, an unreadable or garbled
+/// status leave every pool's scaling unknown rather than failing the step.
+async fn pools(client: &kube::Client, nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
+    let mut pools = pool_capacity(nodes, pods);
+    let (namespace, name) = STATUS_CONFIGMAP;
+    let status = match Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+    {
+        Ok(cm) => cm.and_then(|cm| cm.data?.remove(STATUS_KEY)),
+        Err(e) => {
+            tracing::debug!(error = %e, "cluster-autoscaler status not readable");
+            None
+        }
+    };
+    match status.as_deref().map(autoscaler::parse_status) {
+        Some(Ok(groups)) => autoscaler::apply(&mut pools, &groups),
+        Some(Err(e)) => tracing::warn!(error = %e, "cluster-autoscaler status ignored"),
+        None => {}
+    }
+    pools
 }
 
 /// The catalogue a step names, or the built-in one.
@@ -146,12 +178,12 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
         .await
         .map_err(from_kube)?
         .items;
-    let all_pods = Api::<Pod>::all(client)
+    let all_pods = Api::<Pod>::all(client.clone())
         .list(&ListParams::default())
         .await
         .map_err(from_kube)?
         .items;
-    let pools = pool_capacity(&all_nodes, &all_pods);
+    let pools = pools(&client, &all_nodes, &all_pods).await;
     let now = chrono::Utc::now();
     // (finding id, title, fix) → the pods it explains, in first-seen order.
     let mut groups: Vec<(String, String, String, Vec<Value>)> = Vec::new();
@@ -293,13 +325,13 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
         .await
         .map_err(from_kube)?
         .items;
-    let all_pods: Api<Pod> = Api::all(client);
+    let all_pods: Api<Pod> = Api::all(client.clone());
     let all_pods = all_pods
         .list(&ListParams::default())
         .await
         .map_err(from_kube)?
         .items;
-    let pools = pool_capacity(&all_nodes, &all_pods);
+    let pools = pools(&client, &all_nodes, &all_pods).await;
 
     let pod_summary = pod
         .as_ref()

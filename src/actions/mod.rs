@@ -34,6 +34,9 @@ pub struct Permission {
     pub group: String,
     /// Plural resource, with `/subresource` when needed (`pods/log`).
     pub resource: String,
+    /// Only the object of this name (RBAC `resourceNames`), for a step that
+    /// reads one well-known object and should not see the others.
+    pub name: Option<String>,
 }
 
 impl Permission {
@@ -43,6 +46,15 @@ impl Permission {
             verb: verb.into(),
             group: group.into(),
             resource: resource.into(),
+            name: None,
+        }
+    }
+
+    /// `Permission::named("get", "", "configmaps", "cluster-autoscaler-status")`.
+    pub fn named(verb: &str, group: &str, resource: &str, name: &str) -> Self {
+        Permission {
+            name: Some(name.into()),
+            ..Permission::new(verb, group, resource)
         }
     }
 }

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::quantity::{bytes, cpu_millis};
-use super::PoolCapacity;
+use super::{PoolCapacity, PoolTaint};
 
 /// Node labels naming a node's pool, most specific (cloud) first; the
 /// JupyterHub purpose label is the fallback on clusters without pools.
@@ -80,11 +81,43 @@ pub fn pod_requests(pod: &Pod) -> (i64, i64) {
     (cpu, mem)
 }
 
+/// A pod every node of its kind runs (DaemonSet or static/mirror pod): a
+/// fresh node carries it too, so it is not room a user pod can have.
+fn runs_on_every_node(pod: &Pod) -> bool {
+    let daemon = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet");
+    let mirror = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    daemon || mirror
+}
+
+/// Taints that describe a node's condition (`not-ready`, `unreachable`,
+/// `unschedulable`, cloud `uninitialized`) rather than what the pool is for.
+fn lifecycle_taint(key: &str) -> bool {
+    key.starts_with("node.kubernetes.io/") || key.starts_with("node.cloudprovider.kubernetes.io/")
+}
+
+fn quantity(list: Option<&BTreeMap<String, Quantity>>, key: &str, parse: fn(&str) -> Option<i64>) -> i64 {
+    list.and_then(|a| a.get(key))
+        .and_then(|q| parse(&q.0))
+        .unwrap_or(0)
+}
+
 /// Free room per pool: for each pool, the largest free cpu and memory on one
 /// schedulable node (allocatable minus the requests of the non-finished pods
-/// bound to it), with ready/total node counts. Pools come out sorted by name.
+/// bound to it), what a fresh node would offer, with ready/total node counts,
+/// the labels and taints all its nodes share. Pools come out sorted by name,
+/// [`Scaling::Unknown`](super::Scaling::Unknown) until [`super::autoscaler::apply`] says otherwise.
 pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
-    let mut used: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    // node → (requests of all its pods, requests of its per-node pods)
+    let mut used: BTreeMap<&str, [(i64, i64); 2]> = BTreeMap::new();
     for pod in pods {
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
         if matches!(phase, Some("Succeeded") | Some("Failed")) {
@@ -93,41 +126,57 @@ pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
         if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
             let (c, m) = pod_requests(pod);
             let e = used.entry(node).or_default();
-            e.0 += c;
-            e.1 += m;
+            e[0].0 += c;
+            e[0].1 += m;
+            if runs_on_every_node(pod) {
+                e[1].0 += c;
+                e[1].1 += m;
+            }
         }
     }
     let mut pools: BTreeMap<String, PoolCapacity> = BTreeMap::new();
     for node in nodes {
         let name = pool_of(node);
+        let labels = node.metadata.labels.clone().unwrap_or_default();
+        let taints: Vec<PoolTaint> = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|t| t.effect != "PreferNoSchedule" && !lifecycle_taint(&t.key))
+            .map(|t| PoolTaint {
+                key: t.key.clone(),
+                value: t.value.clone().unwrap_or_default(),
+                effect: t.effect.clone(),
+            })
+            .collect();
         let p = pools.entry(name.clone()).or_insert_with(|| PoolCapacity {
             name,
-            largest_free_cpu_m: 0,
-            largest_free_memory: 0,
-            nodes_ready: 0,
-            nodes: 0,
+            labels: labels.clone(),
+            taints: taints.clone(),
+            ..Default::default()
         });
+        // What every node shares: a per-node label (hostname, zone) drops out.
+        p.labels.retain(|k, v| labels.get(k) == Some(v));
+        p.taints.retain(|t| taints.contains(t));
         p.nodes += 1;
-        if !schedulable(node) {
-            continue;
-        }
-        p.nodes_ready += 1;
         let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
-        let cpu = alloc
-            .and_then(|a| a.get("cpu"))
-            .and_then(|q| cpu_millis(&q.0))
-            .unwrap_or(0);
-        let mem = alloc
-            .and_then(|a| a.get("memory"))
-            .and_then(|q| bytes(&q.0))
-            .unwrap_or(0);
-        let (uc, um) = node
+        let cpu = quantity(alloc, "cpu", cpu_millis);
+        let mem = quantity(alloc, "memory", bytes);
+        let [(uc, um), (dc, dm)] = node
             .metadata
             .name
             .as_deref()
             .and_then(|n| used.get(n))
             .copied()
-            .unwrap_or((0, 0));
+            .unwrap_or_default();
+        p.new_node_cpu_m = p.new_node_cpu_m.max(cpu - dc);
+        p.new_node_memory = p.new_node_memory.max(mem - dm);
+        if !schedulable(node) {
+            continue;
+        }
+        p.nodes_ready += 1;
         p.largest_free_cpu_m = p.largest_free_cpu_m.max(cpu - uc);
         p.largest_free_memory = p.largest_free_memory.max(mem - um);
     }

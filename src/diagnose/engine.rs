@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::capacity::pod_requests;
 use super::catalogue::{Entry, Matcher, Source};
-use super::quantity::{human_bytes, pool_that_fits};
-use super::{Diagnosis, Evidence, Finding};
+use super::fit::{elsewhere, fit, may_use, Fit};
+use super::quantity::human_bytes;
+use super::{Diagnosis, Evidence, Finding, PoolCapacity, Scaling};
 
 /// How many log lines the evidence and the `last_logs` fact show.
 const LOG_TAIL: usize = 5;
@@ -248,7 +249,53 @@ fn match_entry(e: &Entry, ev: &Evidence, evs: &[EventFact]) -> Option<Vec<Hit>> 
     Some(hits)
 }
 
-fn cpu_text(m: i64) -> String {
+/// `fit`, `fit_pool`, `capacity` and `pool_that_fits`: where the pod would
+/// fit, on the pools it may use and (`pool_that_fits`) on any pool.
+fn capacity_facts(ev: &Evidence, pod: &Pod, put: &mut impl FnMut(&str, String)) {
+    if ev.pools.is_empty() {
+        put("fit", "unknown".into());
+        put("capacity", "No node pool capacity was gathered.".into());
+        put(
+            "pool_that_fits",
+            "unknown: no node pool capacity was gathered".into(),
+        );
+        return;
+    }
+    let verdict = fit(&ev.pools, pod);
+    let other = (!matches!(verdict, Fit::Now { .. } | Fit::ScaleUp { backoff: None, .. }))
+        .then(|| elsewhere(&ev.pools, pod))
+        .flatten();
+    let mut capacity = verdict.sentence();
+    match &other {
+        Some(Fit::Now { pool }) => capacity.push_str(&format!(
+            " Pool {pool}, which the server's profile does not use, has room for it now."
+        )),
+        Some(Fit::ScaleUp {
+            pool, nodes, max, ..
+        }) => capacity.push_str(&format!(
+            " Pool {pool}, which the server's profile does not use, would fit it once the autoscaler adds a node ({nodes}/{max})."
+        )),
+        _ => {}
+    }
+    let (cpu_m, mem) = pod_requests(pod);
+    let bigger_than_any_node = !ev.pools.iter().any(|p| {
+        p.new_node_cpu_m.max(p.largest_free_cpu_m) >= cpu_m
+            && p.new_node_memory.max(p.largest_free_memory) >= mem
+    });
+    let pool_that_fits = match (&verdict, &other) {
+        (Fit::Now { pool } | Fit::ScaleUp { pool, .. }, _) if verdict.will_start() => pool.clone(),
+        (_, Some(o)) => o.pool().unwrap_or_default().to_string(),
+        _ if bigger_than_any_node => "none: the request is larger than any node".into(),
+        _ => "none: every pool with nodes that big is full".into(),
+    };
+    put("fit", verdict.kind().into());
+    put("fit_pool", verdict.pool().unwrap_or_default().into());
+    put("capacity", capacity);
+    put("pool_that_fits", pool_that_fits);
+}
+
+/// `4000` → `"4"`, `3920` → `"3920m"`: CPU as a request is written.
+pub(super) fn cpu_text(m: i64) -> String {
     if m % 1000 == 0 {
         (m / 1000).to_string()
     } else {
@@ -299,15 +346,7 @@ fn facts(ev: &Evidence) -> BTreeMap<String, Value> {
     let (cpu_m, mem) = pod_requests(pod);
     put("requested_cpu", cpu_text(cpu_m));
     put("requested_memory", human_bytes(mem));
-    put(
-        "pool_that_fits",
-        if ev.pools.is_empty() {
-            "unknown: no node pool capacity was gathered".to_string()
-        } else {
-            pool_that_fits(&ev.pools, cpu_m, mem)
-                .unwrap_or_else(|| "none: the request is larger than any node".to_string())
-        },
-    );
+    capacity_facts(ev, pod, &mut put);
     if let Some(age) = pod_age(ev) {
         put("age", short_age(age));
     }
@@ -412,6 +451,15 @@ fn evidence_lines(
         fact("requested_memory"),
         fact("image")
     ));
+    let unscheduled = phase == "Pending" && pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none();
+    if unscheduled {
+        out.extend(
+            ev.pools
+                .iter()
+                .filter(|p| may_use(pod, p))
+                .map(pool_line),
+        );
+    }
     if let Some(age) = deletion_age(ev) {
         out.push(format!(
             "terminating for {} (finalizers: [{}])",
@@ -504,6 +552,40 @@ fn evidence_lines(
         }
     }
     out
+}
+
+/// One pool a Pending pod may use, as evidence: room now, on a new node, and
+/// what the autoscaler may do.
+fn pool_line(p: &PoolCapacity) -> String {
+    let scaling = match &p.scaling {
+        Scaling::Unknown => "autoscaler unknown".to_string(),
+        Scaling::Fixed => "not autoscaled".to_string(),
+        Scaling::Autoscaled {
+            nodes,
+            max,
+            backoff,
+            ..
+        } => {
+            let mut s = format!("autoscaler {nodes}/{max}");
+            if nodes >= max {
+                s += " (at max)";
+            }
+            if let Some(b) = backoff {
+                s += &format!(", backing off: {b}");
+            }
+            s
+        }
+    };
+    format!(
+        "pool {}: {}/{} nodes ready, most free on one node cpu {} memory {}, a new node cpu {} memory {}; {scaling}",
+        p.name,
+        p.nodes_ready,
+        p.nodes,
+        cpu_text(p.largest_free_cpu_m.max(0)),
+        human_bytes(p.largest_free_memory.max(0)),
+        cpu_text(p.new_node_cpu_m.max(p.largest_free_cpu_m)),
+        human_bytes(p.new_node_memory.max(p.largest_free_memory)),
+    )
 }
 
 fn render(template: &str, ctx: &BTreeMap<String, Value>) -> String {

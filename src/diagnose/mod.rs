@@ -45,8 +45,14 @@
 //!
 //! `cause`, `fix` and `reply` are minijinja templates (checked at load time).
 //! They see the named groups captured by the matching patterns and these facts:
-//! `image`, `node`, `pool_that_fits` (the pool whose largest free node fits the
-//! pod's requests, or `none: the request is larger than any node`),
+//! `image`, `node`, `capacity` (a sentence: where the pod would fit among the
+//! node pools it may use, e.g. "It fits once the autoscaler adds a node (pool
+//! user-pool at 4/6)." or "Pool P is full: ... at its maximum size (4/4) ..."),
+//! `fit` (that verdict as one word: `now`, `scale_up`, `at_max`,
+//! `no_scale_up`, `too_big`, `no_pool`, `unknown`), `fit_pool` (the pool it is
+//! about), `pool_that_fits` (a pool, its own or one another profile could
+//! use, that has room now or once the autoscaler adds a node; else `none: ...`
+//! saying why),
 //! `requested_memory`, `requested_cpu`, `age`, `deletion_age`, `finalizers`,
 //! `exit_code`, `user` (annotation `hub.jupyter.org/username`), `pod`,
 //! `home_claim` (the pod's first PersistentVolumeClaim), `pod_message` (`status.message`),
@@ -60,9 +66,11 @@
 //! (the generic CrashLoopBackOff, the healthy server) appear only when no
 //! specific entry matched, so a log-matched cause replaces the generic one.
 
+pub mod autoscaler;
 mod capacity;
 mod catalogue;
 mod engine;
+mod fit;
 mod quantity;
 
 #[cfg(test)]
@@ -71,8 +79,11 @@ mod fixtures;
 mod tests;
 
 pub use capacity::{pod_requests, pool_capacity, pool_of, POOL_LABELS};
+pub use fit::{fit, Fit};
 pub use catalogue::{Catalogue, Entry, Matcher, Source};
 pub use quantity::{bytes, cpu_millis, human_bytes, pool_that_fits};
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde::Serialize;
@@ -91,14 +102,17 @@ pub struct Evidence {
     pub previous_logs: Vec<String>,
     /// The node the pod is on, if any.
     pub node: Option<Node>,
-    /// Capacity per node pool, to say where a pod that does not fit would fit.
+    /// Capacity per node pool, to say where a pod that does not fit would fit
+    /// (with [`autoscaler::apply`] done, or every pool's scaling is unknown).
     pub pools: Vec<PoolCapacity>,
     /// The time ages are measured against (injected so tests are exact).
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Free room in one node pool, so a scheduling failure can name a pool that fits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Free room in one node pool, so a scheduling failure can name a pool that
+/// fits now, one that fits once the autoscaler adds a node, or say that the
+/// pool that would fit is at its maximum size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PoolCapacity {
     pub name: String,
     /// Allocatable minus requested CPU on the pool's emptiest ready node, in millicores.
@@ -107,6 +121,46 @@ pub struct PoolCapacity {
     pub largest_free_memory: i64,
     pub nodes_ready: usize,
     pub nodes: usize,
+    /// CPU a fresh node of the pool offers a user pod (allocatable less its
+    /// DaemonSet and static pods), in millicores; 0 when unknown.
+    pub new_node_cpu_m: i64,
+    /// Memory a fresh node of the pool offers a user pod, in bytes; 0 when unknown.
+    pub new_node_memory: i64,
+    /// Labels every node of the pool carries: what a pod's node selector and
+    /// required node affinity are checked against.
+    pub labels: BTreeMap<String, String>,
+    /// `NoSchedule`/`NoExecute` taints every node of the pool carries, less the
+    /// node-lifecycle ones (`node.kubernetes.io/...`) that come and go per node.
+    pub taints: Vec<PoolTaint>,
+    /// Whether and how far the cluster autoscaler may grow the pool.
+    pub scaling: Scaling,
+}
+
+/// A taint shared by a pool's nodes, which a pod must tolerate to go there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolTaint {
+    pub key: String,
+    pub value: String,
+    pub effect: String,
+}
+
+/// What the cluster autoscaler says about a pool (see [`autoscaler`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scaling {
+    /// No autoscaler status was read: nothing is known about growth.
+    #[default]
+    Unknown,
+    /// The autoscaler's status was read and does not manage this pool.
+    Fixed,
+    /// The autoscaler manages the pool: `nodes` is its current target size.
+    Autoscaled {
+        nodes: usize,
+        min: usize,
+        max: usize,
+        /// Why scale-ups of the pool are on hold after a failed one, if they are.
+        backoff: Option<String>,
+    },
 }
 
 /// What the catalogue concluded about one server.
