@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use opsbot::diagnose::{Catalogue, Evidence, PoolCapacity};
+use opsbot::diagnose::{Catalogue, Evidence, PoolCapacity, PoolTaint, Scaling};
 
 #[path = "../src/diagnose/fixtures.rs"]
 mod fixtures;
@@ -196,6 +196,7 @@ fn pool_capacity_is_usable_from_outside_the_crate() {
         largest_free_memory: 8 << 30,
         nodes_ready: 1,
         nodes: 1,
+        ..Default::default()
     }];
     let mem = opsbot::diagnose::bytes("7.5Gi").unwrap();
     assert_eq!(

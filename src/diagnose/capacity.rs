@@ -135,6 +135,8 @@ pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
         }
     }
     let mut pools: BTreeMap<String, PoolCapacity> = BTreeMap::new();
+    // pool → (largest allocatable, largest per-node pods' requests)
+    let mut shapes: BTreeMap<String, [(i64, i64); 2]> = BTreeMap::new();
     for node in nodes {
         let name = pool_of(node);
         let labels = node.metadata.labels.clone().unwrap_or_default();
@@ -171,8 +173,15 @@ pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
             .and_then(|n| used.get(n))
             .copied()
             .unwrap_or_default();
-        p.new_node_cpu_m = p.new_node_cpu_m.max(cpu - dc);
-        p.new_node_memory = p.new_node_memory.max(mem - dm);
+        // A new node: the biggest allocatable less the heaviest per-node
+        // load seen in the pool (a node may be missing some of those pods).
+        let shape = shapes.entry(p.name.clone()).or_default();
+        *shape = [
+            (shape[0].0.max(cpu), shape[0].1.max(mem)),
+            (shape[1].0.max(dc), shape[1].1.max(dm)),
+        ];
+        p.new_node_cpu_m = shape[0].0 - shape[1].0;
+        p.new_node_memory = shape[0].1 - shape[1].1;
         if !schedulable(node) {
             continue;
         }
@@ -248,6 +257,64 @@ mod tests {
         // a2: 3920m - 1000m; memory: 12Gi - 8Gi (the init container dominates)
         assert_eq!(small.largest_free_cpu_m, 2920);
         assert_eq!(small.largest_free_memory, 4 << 30);
+    }
+
+    #[test]
+    fn a_new_node_offers_allocatable_less_its_daemonset_and_static_pods() {
+        let mut n1 = node("a1", "user-small", "3920m", "12Gi", "True", false);
+        n1.spec.as_mut().unwrap().taints = Some(
+            serde_json::from_value(json!([
+                {"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NoSchedule"},
+                {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+            ]))
+            .unwrap(),
+        );
+        n1.metadata.labels.as_mut().unwrap().insert(
+            "topology.kubernetes.io/zone".into(),
+            "europe-west4-a".into(),
+        );
+        let mut n2 = node("a2", "user-small", "3920m", "12Gi", "Unknown", false);
+        n2.spec.as_mut().unwrap().taints = Some(
+            serde_json::from_value(json!([
+                {"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NoSchedule"},
+                {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+            ]))
+            .unwrap(),
+        );
+        n2.metadata.labels.as_mut().unwrap().insert(
+            "topology.kubernetes.io/zone".into(),
+            "europe-west4-b".into(),
+        );
+        let mut proxy = pod("a1", "100m", "0", "Running");
+        proxy.metadata.owner_references = Some(
+            serde_json::from_value(json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-proxy", "uid": "u"}]))
+                .unwrap(),
+        );
+        let mut fluentd = pod("a1", "200m", "512Mi", "Running");
+        fluentd.metadata.annotations =
+            Some([("kubernetes.io/config.mirror".to_string(), "x".to_string())].into());
+        fluentd.spec.as_mut().unwrap().init_containers = None;
+        proxy.spec.as_mut().unwrap().init_containers = None;
+        let user = pod("a1", "1", "4Gi", "Running");
+        let pools = pool_capacity(&[n1, n2], &[proxy, fluentd, user]);
+        let p = &pools[0];
+        // per-node pods: 100m+100m sidecar, 200m+100m; 128Mi+512Mi+128Mi
+        assert_eq!(p.new_node_cpu_m, 3920 - 500);
+        assert_eq!(p.new_node_memory, (12 << 30) - (768 << 20));
+        // the user pod's room counts only on the ready node; 8Gi init dominates
+        assert_eq!(p.largest_free_memory, (12 << 30) - (768 << 20) - (8 << 30));
+        // shared labels only (not the zone), shared non-lifecycle taints only
+        assert_eq!(p.labels.get("cloud.google.com/gke-nodepool").unwrap(), "user-small");
+        assert!(!p.labels.contains_key("topology.kubernetes.io/zone"));
+        assert_eq!(
+            p.taints,
+            [PoolTaint {
+                key: "hub.jupyter.org/dedicated".into(),
+                value: "user".into(),
+                effect: "NoSchedule".into()
+            }]
+        );
+        assert_eq!(p.scaling, crate::diagnose::Scaling::Unknown);
     }
 
     #[test]

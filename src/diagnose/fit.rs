@@ -115,7 +115,7 @@ impl Fit {
                 "Pool {pool} is full: a new node of it would fit the server; whether the pool can grow is unknown (no cluster-autoscaler status was readable)."
             ),
             Fit::TooBig { cpu_m, memory } => format!(
-                "No node it may run on is that big: a new node offers at most {} CPU and {} memory.",
+                "Even an empty node of the pools it may use is too small: a new node offers at most {} CPU and {} memory.",
                 cpu_text(*cpu_m),
                 human_bytes(*memory)
             ),
@@ -460,7 +460,7 @@ mod tests {
         );
         assert_eq!(
             f.sentence(),
-            "No node it may run on is that big: a new node offers at most 7810m CPU and 60Gi memory."
+            "Even an empty node of the pools it may use is too small: a new node offers at most 7810m CPU and 60Gi memory."
         );
     }
 

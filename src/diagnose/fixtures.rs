@@ -6,7 +6,7 @@
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde_json::{json, Value};
 
-use super::{Evidence, PoolCapacity};
+use super::{Evidence, PoolCapacity, PoolTaint, Scaling};
 
 /// The fixed "now" every fixture is measured against.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
@@ -120,31 +120,58 @@ pub fn node(name: &str, ready: &str) -> Node {
     .expect("fixture node is a valid Node")
 }
 
-/// The demo cluster's pools: core, a small and a large user pool.
+/// A GKE pool's shared labels and its `hub.jupyter.org/dedicated` taint.
+fn pool(name: &str, purpose: &str, free: (i64, i64), new: (i64, i64), nodes: usize) -> PoolCapacity {
+    PoolCapacity {
+        name: name.into(),
+        largest_free_cpu_m: free.0,
+        largest_free_memory: free.1,
+        nodes_ready: nodes,
+        nodes,
+        new_node_cpu_m: new.0,
+        new_node_memory: new.1,
+        labels: [
+            ("cloud.google.com/gke-nodepool", name),
+            ("hub.jupyter.org/node-purpose", purpose),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        taints: vec![PoolTaint {
+            key: "hub.jupyter.org/dedicated".into(),
+            value: purpose.into(),
+            effect: "NoSchedule".into(),
+        }],
+        scaling: Scaling::Unknown,
+    }
+}
+
+/// The demo cluster's pools: core, a small and a large user pool. The
+/// user pods of [`unschedulable`] are pinned to `user-small`.
 pub fn pools() -> Vec<PoolCapacity> {
     vec![
-        PoolCapacity {
-            name: "core".into(),
-            largest_free_cpu_m: 1200,
-            largest_free_memory: 3 << 30,
-            nodes_ready: 2,
-            nodes: 2,
-        },
-        PoolCapacity {
-            name: "user-small".into(),
-            largest_free_cpu_m: 3500,
-            largest_free_memory: 12 << 30,
-            nodes_ready: 3,
-            nodes: 3,
-        },
-        PoolCapacity {
-            name: "user-large".into(),
-            largest_free_cpu_m: 15_000,
-            largest_free_memory: 58 << 30,
-            nodes_ready: 1,
-            nodes: 1,
-        },
+        pool("core", "core", (1200, 3 << 30), (3920, 13 << 30), 2),
+        pool("user-small", "user", (3500, 6 << 30), (3920, 13 << 30), 3),
+        pool("user-large", "user", (15_000, 58 << 30), (15_890, 60 << 30), 1),
     ]
+}
+
+/// [`pools`] with the autoscaler's word on `user-small`: at `nodes` of `max`.
+pub fn pools_with_user_small_autoscaled(nodes: usize, max: usize) -> Vec<PoolCapacity> {
+    let mut pools = pools();
+    for p in &mut pools {
+        p.scaling = if p.name == "user-small" {
+            Scaling::Autoscaled {
+                nodes,
+                min: 1,
+                max,
+                backoff: None,
+            }
+        } else {
+            Scaling::Fixed
+        };
+    }
+    pools
 }
 
 fn evidence(pod: Option<Pod>, events: Vec<Event>, node: Option<Node>) -> Evidence {
@@ -206,6 +233,8 @@ pub fn image_pull() -> Evidence {
 
 fn unschedulable(mem: &str, cpu: &str, message: &str) -> Evidence {
     let mut v = pod_json(3, "Pending", None);
+    // the profile (kubespawner_override node_selector) pins it to the small pool
+    v["spec"]["nodeSelector"] = json!({"cloud.google.com/gke-nodepool": "user-small"});
     v["spec"]["containers"][0]["resources"] = json!({
         "requests": {"cpu": cpu, "memory": mem}, "limits": {"memory": mem}
     });
@@ -220,6 +249,15 @@ pub fn insufficient_memory() -> Evidence {
     unschedulable(
         "30Gi",
         "4",
+        "0/5 nodes are available: 2 node(s) had untolerated taint {hub.jupyter.org/dedicated: core}, 3 Insufficient memory. preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.",
+    )
+}
+
+/// 10Gi: more than a `user-small` node has free, less than a new one offers.
+pub fn insufficient_memory_for_a_new_node() -> Evidence {
+    unschedulable(
+        "10Gi",
+        "2",
         "0/5 nodes are available: 2 node(s) had untolerated taint {hub.jupyter.org/dedicated: core}, 3 Insufficient memory. preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.",
     )
 }
@@ -482,6 +520,11 @@ pub fn all() -> Vec<(&'static str, &'static str, Evidence)> {
             "insufficient_memory",
             "insufficient-resources",
             insufficient_memory(),
+        ),
+        (
+            "insufficient_memory_for_a_new_node",
+            "insufficient-resources",
+            insufficient_memory_for_a_new_node(),
         ),
         (
             "insufficient_memory_larger_than_any_node",

@@ -120,6 +120,7 @@ mod tests {
             largest_free_memory: bytes(mem).unwrap(),
             nodes_ready: ready,
             nodes: ready.max(1),
+            ..Default::default()
         }
     }
 

@@ -52,20 +52,93 @@ fn image_pull_error_names_the_broken_image() {
 }
 
 #[test]
-fn insufficient_memory_names_the_pool_whose_largest_free_node_fits() {
+fn insufficient_memory_names_the_pool_another_profile_could_use_now() {
     let d = shipped().diagnose(&fixtures::insufficient_memory());
     assert_eq!(d.phase, "Pending");
     let f = d.top().unwrap();
     assert_eq!(f.id, "insufficient-resources");
     assert_eq!(f.title, "No node has enough free memory for the server");
     assert!(f.cause.contains("4 CPU and 30Gi memory"), "{}", f.cause);
+    // its profile is pinned to user-small, whose nodes are all smaller
     assert!(
-        f.cause.contains("A pool that would fit it is user-large."),
+        f.cause.contains(
+            "Even an empty node of the pools it may use is too small: a new node offers at most 3920m CPU and 13Gi memory. Pool user-large, which the server's profile does not use, has room for it now."
+        ),
         "{}",
         f.cause
     );
+    assert!(f.fix.contains("(pool user-large fits it)"), "{}", f.fix);
     // the core nodes' taint in the same message is not a second finding
     assert_eq!(ids(&d), ["insufficient-resources"]);
+    // the pool it may use is in the evidence, with what is free and what a new node offers
+    assert!(
+        d.evidence.contains(
+            &"pool user-small: 3/3 nodes ready, most free on one node cpu 3500m memory 6Gi, a new node cpu 3920m memory 13Gi; autoscaler unknown".to_string()
+        ),
+        "{:?}",
+        d.evidence
+    );
+}
+
+#[test]
+fn a_full_pool_below_its_max_fits_once_the_autoscaler_adds_a_node() {
+    let mut ev = fixtures::insufficient_memory_for_a_new_node();
+    ev.pools = fixtures::pools_with_user_small_autoscaled(3, 5);
+    let d = shipped().diagnose(&ev);
+    let f = d.top().unwrap();
+    assert!(
+        f.cause
+            .ends_with("It fits once the autoscaler adds a node (pool user-small at 3/5)."),
+        "{}",
+        f.cause
+    );
+    assert!(f.fix.starts_with("Nothing to change"), "{}", f.fix);
+    assert!(f.reply.contains("A new machine is being added"), "{}", f.reply);
+    assert!(
+        d.evidence.iter().any(|e| e.starts_with("pool user-small:")
+            && e.ends_with("autoscaler 3/5")),
+        "{:?}",
+        d.evidence
+    );
+}
+
+#[test]
+fn a_full_pool_at_its_max_is_reported_full_and_nothing_is_promised() {
+    let mut ev = fixtures::insufficient_memory_for_a_new_node();
+    ev.pools = fixtures::pools_with_user_small_autoscaled(3, 3);
+    let d = shipped().diagnose(&ev);
+    let f = d.top().unwrap();
+    assert!(
+        f.cause.ends_with(
+            "Pool user-small is full: a new node of it would fit the server, but the pool is at its maximum size (3/3), so the autoscaler will not add one. Pool user-large, which the server's profile does not use, has room for it now."
+        ),
+        "{}",
+        f.cause
+    );
+    assert_eq!(
+        f.fix,
+        "Raise the maximum size of node pool user-small (its node group's settings in the cloud), choose a smaller profile, or offer a profile on the pool that fits (user-large)."
+    );
+    assert!(f.reply.contains("none is being added"), "{}", f.reply);
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.ends_with("autoscaler 3/3 (at max)")),
+        "{:?}",
+        d.evidence
+    );
+}
+
+#[test]
+fn without_the_autoscaler_status_growth_is_not_promised() {
+    let d = shipped().diagnose(&fixtures::insufficient_memory_for_a_new_node());
+    let f = d.top().unwrap();
+    assert!(
+        f.cause.contains("whether the pool can grow is unknown"),
+        "{}",
+        f.cause
+    );
+    assert!(f.fix.starts_with("Add a node to pool user-small"), "{}", f.fix);
 }
 
 #[test]
@@ -74,9 +147,13 @@ fn a_request_larger_than_any_node_says_no_pool_fits() {
     let f = d.top().unwrap();
     assert!(
         f.cause
-            .contains("none: the request is larger than any node"),
+            .contains("Even an empty node of the pools it may use is too small: a new node offers at most 3920m CPU and 13Gi memory."),
         "{}",
         f.cause
+    );
+    assert_eq!(
+        f.fix,
+        "Offer this profile on bigger nodes, or lower its requests below what a node offers."
     );
 }
 
