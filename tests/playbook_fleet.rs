@@ -173,7 +173,7 @@ async fn triage_explains_each_broken_user_server() {
             "No node has enough free memory for the server",
             &[
                 "requests 4 CPU and 48Gi memory",
-                "A pool that would fit it is",
+                "pool is at its maximum size (4/4)",
                 "Reply to the user:",
             ],
         ),
