@@ -187,7 +187,10 @@ async fn a_role_that_may_not_read_the_status_still_gets_a_triage() {
     }]});
     let rig = start(Some(user)).await;
     let out = triage_erin(&rig, Some("no-configmaps")).await;
-    assert!(out.contains("whether the pool can grow is unknown"), "{out}");
+    assert!(
+        out.contains("whether the pool can grow is unknown"),
+        "{out}"
+    );
 }
 
 #[test]

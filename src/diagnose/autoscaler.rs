@@ -106,16 +106,16 @@ pub fn parse_status(text: &str) -> Result<Vec<NodeGroupStatus>, StatusError> {
         .node_groups
         .into_iter()
         .map(|g| {
-            let backoff = g
-                .scale_up
-                .filter(|s| s.status == "Backoff")
-                .map(|s| match s.backoff_info {
-                    Some(b) if !b.error_message.is_empty() => {
-                        format!("{}: {}", b.error_code, b.error_message)
-                    }
-                    Some(b) if !b.error_code.is_empty() => b.error_code,
-                    _ => "a recent scale-up failed".to_string(),
-                });
+            let backoff =
+                g.scale_up
+                    .filter(|s| s.status == "Backoff")
+                    .map(|s| match s.backoff_info {
+                        Some(b) if !b.error_message.is_empty() => {
+                            format!("{}: {}", b.error_code, b.error_message)
+                        }
+                        Some(b) if !b.error_code.is_empty() => b.error_code,
+                        _ => "a recent scale-up failed".to_string(),
+                    });
             NodeGroupStatus {
                 name: g.name,
                 target: g.health.cloud_provider_target,
@@ -335,7 +335,10 @@ NodeGroups:
             }
         );
         let Scaling::Autoscaled {
-            nodes, max, backoff, ..
+            nodes,
+            max,
+            backoff,
+            ..
         } = &pools[2].scaling
         else {
             panic!("{:?}", pools[2].scaling)
@@ -358,7 +361,11 @@ NodeGroups:
         assert_eq!(pools[0].scaling, Scaling::Fixed);
         assert!(matches!(
             pools[1].scaling,
-            Scaling::Autoscaled { nodes: 4, max: 4, .. }
+            Scaling::Autoscaled {
+                nodes: 4,
+                max: 4,
+                ..
+            }
         ));
         assert_eq!(pools[2].scaling, Scaling::Fixed);
     }

@@ -104,7 +104,11 @@ fn lifecycle_taint(key: &str) -> bool {
     key.starts_with("node.kubernetes.io/") || key.starts_with("node.cloudprovider.kubernetes.io/")
 }
 
-fn quantity(list: Option<&BTreeMap<String, Quantity>>, key: &str, parse: fn(&str) -> Option<i64>) -> i64 {
+fn quantity(
+    list: Option<&BTreeMap<String, Quantity>>,
+    key: &str,
+    parse: fn(&str) -> Option<i64>,
+) -> i64 {
     list.and_then(|a| a.get(key))
         .and_then(|q| parse(&q.0))
         .unwrap_or(0)
@@ -304,7 +308,10 @@ mod tests {
         // the user pod's room counts only on the ready node; 8Gi init dominates
         assert_eq!(p.largest_free_memory, (12 << 30) - (768 << 20) - (8 << 30));
         // shared labels only (not the zone), shared non-lifecycle taints only
-        assert_eq!(p.labels.get("cloud.google.com/gke-nodepool").unwrap(), "user-small");
+        assert_eq!(
+            p.labels.get("cloud.google.com/gke-nodepool").unwrap(),
+            "user-small"
+        );
         assert!(!p.labels.contains_key("topology.kubernetes.io/zone"));
         assert_eq!(
             p.taints,

@@ -262,9 +262,12 @@ fn capacity_facts(ev: &Evidence, pod: &Pod, put: &mut impl FnMut(&str, String)) 
         return;
     }
     let verdict = fit(&ev.pools, pod);
-    let other = (!matches!(verdict, Fit::Now { .. } | Fit::ScaleUp { backoff: None, .. }))
-        .then(|| elsewhere(&ev.pools, pod))
-        .flatten();
+    let other = (!matches!(
+        verdict,
+        Fit::Now { .. } | Fit::ScaleUp { backoff: None, .. }
+    ))
+    .then(|| elsewhere(&ev.pools, pod))
+    .flatten();
     let mut capacity = verdict.sentence();
     match &other {
         Some(Fit::Now { pool }) => capacity.push_str(&format!(
@@ -451,14 +454,14 @@ fn evidence_lines(
         fact("requested_memory"),
         fact("image")
     ));
-    let unscheduled = phase == "Pending" && pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none();
+    let unscheduled = phase == "Pending"
+        && pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_none();
     if unscheduled {
-        out.extend(
-            ev.pools
-                .iter()
-                .filter(|p| may_use(pod, p))
-                .map(pool_line),
-        );
+        out.extend(ev.pools.iter().filter(|p| may_use(pod, p)).map(pool_line));
     }
     if let Some(age) = deletion_age(ev) {
         out.push(format!(

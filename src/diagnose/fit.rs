@@ -170,7 +170,10 @@ pub fn may_use(pod: &Pod, pool: &PoolCapacity) -> bool {
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
         .map(|r| r.node_selector_terms.as_slice());
     // Terms are ORed, their expressions ANDed; `matchFields` name single
     // nodes and cannot rule a pool out.
@@ -382,7 +385,11 @@ mod tests {
         let f = fit(&pools, &server("48Gi"));
         assert_eq!(f.kind(), "at_max");
         assert_eq!(f.pool(), Some("user-r5-2xlarge"));
-        assert!(f.sentence().contains("is at its maximum size (4/4)"), "{}", f.sentence());
+        assert!(
+            f.sentence().contains("is at its maximum size (4/4)"),
+            "{}",
+            f.sentence()
+        );
         assert!(!f.will_start());
         // core has no room either way, and the server may not go there
         assert_eq!(elsewhere(&pools, &server("48Gi")), None);
@@ -422,7 +429,8 @@ mod tests {
         let f = fit(&[p], &server("48Gi"));
         assert!(!f.will_start());
         assert!(
-            f.sentence().ends_with("after one failed: QUOTA_EXCEEDED: Quota 'CPUS' exceeded."),
+            f.sentence()
+                .ends_with("after one failed: QUOTA_EXCEEDED: Quota 'CPUS' exceeded."),
             "{}",
             f.sentence()
         );
@@ -469,7 +477,11 @@ mod tests {
         let big = pool("user-big", 90, 120, 1, Scaling::Fixed);
         let mut pod = server("48Gi");
         pod.spec.as_mut().unwrap().node_selector = Some(
-            [("eks.amazonaws.com/nodegroup".to_string(), "user-small".to_string())].into(),
+            [(
+                "eks.amazonaws.com/nodegroup".to_string(),
+                "user-small".to_string(),
+            )]
+            .into(),
         );
         let pools = [pool("user-small", 13, 28, 2, autoscaled(2, 8)), big];
         assert_eq!(fit(&pools, &pod).kind(), "too_big");
@@ -506,6 +518,10 @@ mod tests {
         assert!(!may_use(&pod, &pools[1]));
         assert_eq!(fit(&pools, &pod).pool(), Some("core"));
         pod.spec.as_mut().unwrap().affinity = None;
-        assert_eq!(fit(&pools, &pod).pool(), Some("core"), "tightest ready pool");
+        assert_eq!(
+            fit(&pools, &pod).pool(),
+            Some("core"),
+            "tightest ready pool"
+        );
     }
 }

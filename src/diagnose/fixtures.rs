@@ -121,7 +121,13 @@ pub fn node(name: &str, ready: &str) -> Node {
 }
 
 /// A GKE pool's shared labels and its `hub.jupyter.org/dedicated` taint.
-fn pool(name: &str, purpose: &str, free: (i64, i64), new: (i64, i64), nodes: usize) -> PoolCapacity {
+fn pool(
+    name: &str,
+    purpose: &str,
+    free: (i64, i64),
+    new: (i64, i64),
+    nodes: usize,
+) -> PoolCapacity {
     PoolCapacity {
         name: name.into(),
         largest_free_cpu_m: free.0,
@@ -152,7 +158,13 @@ pub fn pools() -> Vec<PoolCapacity> {
     vec![
         pool("core", "core", (1200, 3 << 30), (3920, 13 << 30), 2),
         pool("user-small", "user", (3500, 6 << 30), (3920, 13 << 30), 3),
-        pool("user-large", "user", (15_000, 58 << 30), (15_890, 60 << 30), 1),
+        pool(
+            "user-large",
+            "user",
+            (15_000, 58 << 30),
+            (15_890, 60 << 30),
+            1,
+        ),
     ]
 }
 

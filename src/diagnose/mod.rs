@@ -79,8 +79,8 @@ mod fixtures;
 mod tests;
 
 pub use capacity::{pod_requests, pool_capacity, pool_of, POOL_LABELS};
-pub use fit::{fit, Fit};
 pub use catalogue::{Catalogue, Entry, Matcher, Source};
+pub use fit::{fit, Fit};
 pub use quantity::{bytes, cpu_millis, human_bytes, pool_that_fits};
 
 use std::collections::BTreeMap;

@@ -93,10 +93,15 @@ fn a_full_pool_below_its_max_fits_once_the_autoscaler_adds_a_node() {
         f.cause
     );
     assert!(f.fix.starts_with("Nothing to change"), "{}", f.fix);
-    assert!(f.reply.contains("A new machine is being added"), "{}", f.reply);
     assert!(
-        d.evidence.iter().any(|e| e.starts_with("pool user-small:")
-            && e.ends_with("autoscaler 3/5")),
+        f.reply.contains("A new machine is being added"),
+        "{}",
+        f.reply
+    );
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.starts_with("pool user-small:") && e.ends_with("autoscaler 3/5")),
         "{:?}",
         d.evidence
     );
@@ -138,7 +143,11 @@ fn without_the_autoscaler_status_growth_is_not_promised() {
         "{}",
         f.cause
     );
-    assert!(f.fix.starts_with("Add a node to pool user-small"), "{}", f.fix);
+    assert!(
+        f.fix.starts_with("Add a node to pool user-small"),
+        "{}",
+        f.fix
+    );
 }
 
 #[test]
