@@ -148,12 +148,11 @@ async fn triage_of_a_server_too_big_for_its_pool_names_the_pool_that_fits_everyw
     let r = render_all(&updates);
     all_say(&r, "No node has enough free memory for the server");
     all_say(&r, "2 Insufficient memory");
-    // The demo fleet's 48Gi profile is larger than any node: the answer says
-    // so instead of naming a pool.
-    all_say(
-        &r,
-        "A pool that would fit it is none: the request is larger than any node",
-    );
+    // The demo fleet's 48Gi profile fits an empty user-r5-2xlarge node, but
+    // the ready ones are full and the autoscaler's status has the pool at
+    // its maximum: every renderer says so.
+    all_say(&r, "Pool user-r5-2xlarge is full");
+    all_say(&r, "at its maximum size (4/4)");
     assert_snapshots("triage_insufficient_memory", &r);
 }
 
