@@ -83,7 +83,8 @@ fn scaled(quantity: &str, exp10: i32) -> Option<i64> {
 /// millicores and `memory` bytes, so a "does not fit" diagnosis can say where
 /// it *would* fit. Pools without a ready node are skipped; among the pools that
 /// fit, the tightest fit (least free memory, then cpu) wins so a small server is
-/// not sent to the biggest machines. `None`: the request is larger than any node.
+/// not sent to the biggest machines. `None`: no ready node has that much free
+/// right now; [`fit`](super::fit()) also weighs new nodes and the autoscaler.
 pub fn pool_that_fits(pools: &[PoolCapacity], cpu_m: i64, memory: i64) -> Option<String> {
     pools
         .iter()
