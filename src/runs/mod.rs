@@ -475,14 +475,12 @@ impl Runs {
     }
 }
 
-/// The runtime playbooks run on, and the chat adapters' follow-up posting
-/// (progress and results in the thread): its own low-priority thread, apart
-/// from the one that answers chat. A flood of runs (or a slow cluster's or
-/// a slow chat API's retries) then competes with acknowledgements only
-/// through the OS scheduler, never by filling the acknowledging runtime's
-/// task queues, so the answer stays prompt and a full queue answers "busy"
-/// at once.
-pub(crate) fn executor() -> tokio::runtime::Handle {
+/// The runtime playbooks run on: its own thread, apart from the one that
+/// answers chat. A flood of runs (or a slow cluster's retries) then competes
+/// with acknowledgements only through the OS scheduler, never by filling
+/// the acknowledging runtime's task queues, so the answer stays prompt and
+/// a full queue answers "busy" at once.
+fn executor() -> tokio::runtime::Handle {
     static EXECUTOR: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     EXECUTOR
         .get_or_init(|| {

@@ -33,8 +33,7 @@ pub struct Thread {
 /// the HTTP answer already folded in; `show_now` edits the original response
 /// at once (the answer was a deferred "thinking…" response).
 pub fn spawn(thread: Thread, mut story: Story, mut rx: UnboundedReceiver<Update>, show_now: bool) {
-    // Editing the response happens off the acknowledging runtime.
-    crate::runs::executor().spawn(async move {
+    tokio::spawn(async move {
         if show_now {
             thread.show(&story).await;
         }

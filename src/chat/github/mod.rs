@@ -227,8 +227,7 @@ async fn webhook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
         };
         s.core.submit(req, tx).await;
         let t = thread(&s, &repo, number);
-        // Editing the comment happens off the acknowledging runtime.
-        crate::runs::executor().spawn(t.follow(rx, login.clone()));
+        tokio::spawn(t.follow(rx, login.clone()));
     }
     (
         StatusCode::ACCEPTED,

@@ -118,8 +118,7 @@ impl Slack {
         match self.renderers.clone().try_acquire_owned() {
             Ok(permit) => {
                 let slack = self.clone();
-                // Posting to the thread happens off the acknowledging runtime.
-                crate::runs::executor().spawn(async move {
+                tokio::spawn(async move {
                     thread::render(slack, place, ready, rx).await;
                     drop(permit);
                 });
