@@ -2,84 +2,13 @@
 //! stuck pods, Dask clusters, placeholders and node maintenance, each answer
 //! asserted on the facts seeded in `examples/fleet`.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+#[path = "support/fleet.rs"]
+mod fleet;
 
-use opsbot::cluster::ClusterSet;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
-use opsbot::sim::{Fleet, Seed};
+use fleet::{contains_all, dry, hub, run, staging, start};
+use opsbot::playbook::{Outcome, Playbooks};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-
-async fn start() -> (Fleet, ClusterSet, Playbooks) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let kc = fleet.kubeconfig();
-    let mut set = ClusterSet::new();
-    for name in fleet.cluster_names() {
-        let opts = kube::config::KubeConfigOptions {
-            context: Some(name.clone()),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
-            .await
-            .unwrap();
-        set.insert_config(&name, config).unwrap();
-    }
-    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
-    (fleet, set, pbs)
-}
-
-async fn run_in(
-    pbs: &Playbooks,
-    set: &ClusterSet,
-    name: &str,
-    params: Value,
-    mode: Mode,
-) -> RunResult {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: None,
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        execute(pbs.get(name).unwrap(), params, ctx),
-    )
-    .await
-    .expect("run finishes");
-    println!("== {name}\n{}\n", r.output);
-    r
-}
-
-fn staging() -> Value {
-    json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
-}
-
-fn hub(name: &str, cluster: &str) -> Value {
-    json!({"name": name, "cluster": cluster, "namespace": name})
-}
-
-fn contains_all(out: &str, facts: &[&str]) {
-    for f in facts {
-        assert!(out.contains(f), "missing {f:?} in:\n{out}");
-    }
-}
-
-async fn run(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
-    run_in(pbs, set, name, params, Mode::Real).await
-}
-
-async fn dry(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
-    run_in(pbs, set, name, params, Mode::DryRun).await
-}
 
 const GINA_NODE: &str = "ip-10-0-93-7.us-west-2.compute.internal";
 

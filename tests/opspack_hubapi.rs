@@ -3,39 +3,14 @@
 //! first (idle times; the idle culler's way of stopping a server), falling
 //! back to Kubernetes when the hub cannot help, saying why.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+#[path = "support/fleet.rs"]
+mod fleet;
 
-use opsbot::cluster::ClusterSet;
+use fleet::{run_as, start, user};
 use opsbot::hub_api::HubApi;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
-use opsbot::sim::{Fleet, HubEndpoint, Seed};
+use opsbot::playbook::{Mode, Outcome};
+use opsbot::sim::{Fleet, HubEndpoint};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
-
-async fn start() -> (Fleet, ClusterSet, Playbooks) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let mut set = ClusterSet::new();
-    for name in fleet.cluster_names() {
-        let config = fleet
-            .client_config(&name, opsbot::sim::ADMIN_TOKEN)
-            .unwrap();
-        set.insert_config(&name, config).unwrap();
-    }
-    for e in fleet.hub_endpoints() {
-        set.insert_hub_api(
-            &e.namespace,
-            HubApi::new(&e.url, e.token.clone().into()).unwrap(),
-        );
-    }
-    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
-    (fleet, set, pbs)
-}
 
 fn endpoint(fleet: &Fleet, ns: &str) -> HubEndpoint {
     fleet
@@ -45,38 +20,8 @@ fn endpoint(fleet: &Fleet, ns: &str) -> HubEndpoint {
         .unwrap()
 }
 
-async fn run_in(
-    pbs: &Playbooks,
-    set: &ClusterSet,
-    name: &str,
-    params: Value,
-    mode: Mode,
-) -> RunResult {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: None,
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        execute(pbs.get(name).unwrap(), params, ctx),
-    )
-    .await
-    .expect("run finishes");
-    println!("== {name}\n{}\n", r.output);
-    r
-}
-
 fn staging(api: bool) -> Value {
     json!({"name": "staging", "cluster": "aws-us", "namespace": "staging", "api": api})
-}
-
-fn user(raw: &str) -> Value {
-    let escaped = opsbot::kubespawner::escape_username(raw);
-    json!({"name": raw, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
 }
 
 fn pod_exists(fleet: &Fleet, ns: &str, name: &str) -> bool {
@@ -148,12 +93,13 @@ async fn the_simulated_hub_reports_its_pods_as_servers_and_checks_the_token() {
 #[tokio::test]
 async fn users_puts_the_idle_outliers_first_with_the_hubs_last_activity() {
     let (_fleet, set, pbs) = start().await;
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "users",
         json!({"hub": staging(true)}),
         Mode::Real,
+        None,
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
@@ -175,12 +121,13 @@ async fn users_puts_the_idle_outliers_first_with_the_hubs_last_activity() {
 #[tokio::test]
 async fn users_without_a_hub_api_still_lists_the_servers_by_age() {
     let (_fleet, set, pbs) = start().await;
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "users",
         json!({"hub": staging(false)}),
         Mode::Real,
+        None,
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
@@ -193,12 +140,13 @@ async fn user_stop_asks_the_hub_which_deletes_the_pod() {
     let (fleet, set, pbs) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
     sim.clear_requests();
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "user-stop",
         json!({"hub": staging(true), "user": user("alice")}),
         Mode::Real,
+        None,
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
@@ -226,12 +174,13 @@ async fn user_stop_asks_the_hub_which_deletes_the_pod() {
 async fn user_stop_of_a_server_still_starting_falls_back_to_the_pod_and_says_why() {
     let (fleet, set, pbs) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "user-stop",
         json!({"hub": staging(true), "user": user("dave")}),
         Mode::Real,
+        None,
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
@@ -254,12 +203,13 @@ async fn user_stop_of_a_server_still_starting_falls_back_to_the_pod_and_says_why
 #[tokio::test]
 async fn user_stop_dry_run_asks_the_hub_and_changes_nothing() {
     let (fleet, set, pbs) = start().await;
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "user-stop",
         json!({"hub": staging(true), "user": user("carol@uni.edu")}),
         Mode::DryRun,
+        None,
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
@@ -281,12 +231,13 @@ async fn user_stop_with_a_rejected_token_deletes_the_pod_and_never_shows_the_tok
         "staging",
         HubApi::new(&e.url, "wrong-token-value".to_string().into()).unwrap(),
     );
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "user-stop",
         json!({"hub": staging(true), "user": user("alice")}),
         Mode::Real,
+        None,
     )
     .await;
     // The pod is gone, and the run says a step failed on the way.
@@ -307,12 +258,13 @@ async fn user_stop_with_a_rejected_token_deletes_the_pod_and_never_shows_the_tok
 async fn user_stop_of_someone_without_a_server_changes_nothing() {
     let (fleet, set, pbs) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
-    let r = run_in(
+    let r = run_as(
         &pbs,
         &set,
         "user-stop",
         json!({"hub": staging(true), "user": user("ola")}),
         Mode::Real,
+        None,
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);

@@ -3,43 +3,18 @@
 //! mutating ones for real), while a user missing one rule is refused with
 //! Forbidden.
 
-use std::net::SocketAddr;
+#[path = "support/fleet.rs"]
+mod fleet;
+
 use std::path::Path;
-use std::time::Duration;
 
 use opsbot::cluster::ClusterSet;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
-use opsbot::sim::{Fleet, Seed};
+use opsbot::playbook::{Mode, Outcome, Playbooks, RunResult};
+use opsbot::sim::Fleet;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 async fn start(extra: Option<(&str, Vec<Value>)>) -> (Fleet, ClusterSet, Playbooks) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
-    if let Some((name, rules)) = extra {
-        let user: opsbot::sim::auth::UserSpec =
-            serde_json::from_value(json!({"name": name, "rules": rules})).unwrap();
-        for c in &mut seed.clusters {
-            c.settings.users.push(user.clone());
-        }
-    }
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let kc = fleet.kubeconfig();
-    let mut set = ClusterSet::new();
-    for name in fleet.cluster_names() {
-        let opts = kube::config::KubeConfigOptions {
-            context: Some(name.clone()),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
-            .await
-            .unwrap();
-        set.insert_config(&name, config).unwrap();
-    }
-    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
-    (fleet, set, pbs)
+    fleet::start_with_user(extra.map(|(name, rules)| json!({"name": name, "rules": rules}))).await
 }
 
 async fn run_as(
@@ -49,22 +24,7 @@ async fn run_as(
     params: Value,
     impersonate: Option<String>,
 ) -> RunResult {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode: Mode::Real,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate,
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        execute(pbs.get(name).unwrap(), params, ctx),
-    )
-    .await
-    .expect("run finishes");
-    println!("== {name}\n{}\n", r.output);
-    r
+    fleet::run_as(pbs, set, name, params, Mode::Real, impersonate.as_deref()).await
 }
 
 fn staging() -> Value {

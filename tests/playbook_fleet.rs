@@ -1,73 +1,15 @@
 //! The shipped playbooks against the demo fleet (`examples/fleet`) in the
 //! simulator: every answer carries the facts seeded there.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+#[path = "support/fleet.rs"]
+mod fleet;
 
-use opsbot::cluster::ClusterSet;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
-use opsbot::sim::{Fleet, Seed};
+use fleet::{contains_all, hub, run, staging, start};
+use opsbot::playbook::{Outcome, Playbooks};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
-
-async fn start() -> (Fleet, ClusterSet, Playbooks) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let kc = fleet.kubeconfig();
-    let mut set = ClusterSet::new();
-    for name in fleet.cluster_names() {
-        let opts = kube::config::KubeConfigOptions {
-            context: Some(name.clone()),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
-            .await
-            .unwrap();
-        set.insert_config(&name, config).unwrap();
-    }
-    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
-    (fleet, set, pbs)
-}
-
-async fn run(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode: Mode::Real,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: None,
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        execute(pbs.get(name).unwrap(), params, ctx),
-    )
-    .await
-    .expect("run finishes");
-    println!("== {name}\n{}\n", r.output);
-    r
-}
-
-fn staging() -> Value {
-    json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
-}
 
 fn user(name: &str, escaped: &str) -> Value {
     json!({"name": name, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
-}
-
-fn hub(name: &str, cluster: &str) -> Value {
-    json!({"name": name, "cluster": cluster, "namespace": name})
-}
-
-fn contains_all(out: &str, facts: &[&str]) {
-    for f in facts {
-        assert!(out.contains(f), "missing {f:?} in:\n{out}");
-    }
 }
 
 #[tokio::test]

@@ -5,17 +5,18 @@
 //! verdict into "fits once the autoscaler adds a node"; without a readable
 //! status nothing is promised.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+#[path = "support/fleet.rs"]
+mod fleet;
 
+use std::path::Path;
+
+use fleet::staging;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use opsbot::cluster::ClusterSet;
-use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
-use opsbot::sim::{Fleet, Seed};
+use opsbot::playbook::{Mode, Outcome, Playbooks, RunResult};
+use opsbot::sim::Fleet;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 struct Rig {
     _fleet: Fleet,
@@ -27,64 +28,20 @@ struct Rig {
 
 /// The demo fleet, with `extra` as one more simulator user on every cluster.
 async fn start(extra: Option<Value>) -> Rig {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
-    if let Some(user) = extra {
-        let user: opsbot::sim::auth::UserSpec = serde_json::from_value(user).unwrap();
-        for c in &mut seed.clusters {
-            c.settings.users.push(user.clone());
-        }
-    }
-    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let kc = fleet.kubeconfig();
-    let mut set = ClusterSet::new();
-    let mut admin = None;
-    for name in fleet.cluster_names() {
-        let opts = kube::config::KubeConfigOptions {
-            context: Some(name.clone()),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
-            .await
-            .unwrap();
-        if name == "aws-us" {
-            admin = Some(kube::Client::try_from(config.clone()).unwrap());
-        }
-        set.insert_config(&name, config).unwrap();
-    }
-    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    let (fleet, set, pbs) = fleet::start_with_user(extra).await;
+    let admin = fleet.client("aws-us").await.unwrap();
     Rig {
         _fleet: fleet,
         set,
         pbs,
-        admin: admin.expect("aws-us is in the demo fleet"),
+        admin,
     }
 }
 
 async fn run(rig: &Rig, name: &str, params: Value, impersonate: Option<&str>) -> RunResult {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: rig.set.clone(),
-        mode: Mode::Real,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: impersonate.map(str::to_string),
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        execute(rig.pbs.get(name).unwrap(), params, ctx),
-    )
-    .await
-    .expect("run finishes");
-    println!("== {name}\n{}\n", r.output);
+    let r = fleet::run_as(&rig.pbs, &rig.set, name, params, Mode::Real, impersonate).await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     r
-}
-
-fn staging() -> Value {
-    json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
 }
 
 async fn triage_erin(rig: &Rig, impersonate: Option<&str>) -> String {
