@@ -204,18 +204,23 @@ impl HubApi {
                 return Err(HubApiError::NoSuchUser(u.to_string()));
             }
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(&resp);
         Err(HubApiError::Status {
             status,
             message: message_of(resp).await,
             retry_after,
         })
     }
+}
+
+/// A `Retry-After: <seconds>` header, for the executor's retry delay
+/// (shared by every reqwest-based step).
+pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// JupyterHub's error body is `{"status": N, "message": "..."}`.

@@ -7,8 +7,9 @@
 mod fleet;
 
 use fleet::{run_as, start, user};
+use opsbot::cluster::ClusterSet;
 use opsbot::hub_api::HubApi;
-use opsbot::playbook::{Mode, Outcome};
+use opsbot::playbook::{Mode, Outcome, Playbooks, RunResult};
 use opsbot::sim::{Fleet, HubEndpoint};
 use serde_json::{json, Value};
 
@@ -22,6 +23,20 @@ fn endpoint(fleet: &Fleet, ns: &str) -> HubEndpoint {
 
 fn staging(api: bool) -> Value {
     json!({"name": "staging", "cluster": "aws-us", "namespace": "staging", "api": api})
+}
+
+/// `user stop staging <raw>` on a hub with its API.
+async fn user_stop(pbs: &Playbooks, set: &ClusterSet, raw: &str, mode: Mode) -> RunResult {
+    let params = json!({"hub": staging(true), "user": user(raw)});
+    run_as(pbs, set, "user-stop", params, mode, None).await
+}
+
+/// The pods opsbot itself deleted on a cluster.
+fn pod_deletes(sim: &opsbot::sim::SimCluster) -> Vec<opsbot::sim::RecordedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|q| q.verb == "delete")
+        .collect()
 }
 
 fn pod_exists(fleet: &Fleet, ns: &str, name: &str) -> bool {
@@ -140,15 +155,7 @@ async fn user_stop_asks_the_hub_which_deletes_the_pod() {
     let (fleet, set, pbs) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
     sim.clear_requests();
-    let r = run_as(
-        &pbs,
-        &set,
-        "user-stop",
-        json!({"hub": staging(true), "user": user("alice")}),
-        Mode::Real,
-        None,
-    )
-    .await;
+    let r = user_stop(&pbs, &set, "alice", Mode::Real).await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
         r.output.starts_with(
@@ -165,7 +172,7 @@ async fn user_stop_asks_the_hub_which_deletes_the_pod() {
         "{hub_calls:#?}"
     );
     // opsbot itself deleted nothing: the hub did.
-    assert!(!sim.requests().iter().any(|q| q.verb == "delete"));
+    assert!(pod_deletes(&sim).is_empty());
     assert!(!pod_exists(&fleet, "staging", "jupyter-alice"));
     assert!(pod_exists(&fleet, "staging", "jupyter-bob-2ejones"));
 }
@@ -174,15 +181,7 @@ async fn user_stop_asks_the_hub_which_deletes_the_pod() {
 async fn user_stop_of_a_server_still_starting_falls_back_to_the_pod_and_says_why() {
     let (fleet, set, pbs) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
-    let r = run_as(
-        &pbs,
-        &set,
-        "user-stop",
-        json!({"hub": staging(true), "user": user("dave")}),
-        Mode::Real,
-        None,
-    )
-    .await;
+    let r = user_stop(&pbs, &set, "dave", Mode::Real).await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
         r.output.contains(
@@ -191,11 +190,7 @@ async fn user_stop_of_a_server_still_starting_falls_back_to_the_pod_and_says_why
         "{}",
         r.output
     );
-    let deletes: Vec<_> = sim
-        .requests()
-        .into_iter()
-        .filter(|q| q.verb == "delete")
-        .collect();
+    let deletes = pod_deletes(&sim);
     assert_eq!(deletes.len(), 1, "{deletes:#?}");
     assert_eq!(deletes[0].name.as_deref(), Some("jupyter-dave"));
 }
@@ -203,15 +198,7 @@ async fn user_stop_of_a_server_still_starting_falls_back_to_the_pod_and_says_why
 #[tokio::test]
 async fn user_stop_dry_run_asks_the_hub_and_changes_nothing() {
     let (fleet, set, pbs) = start().await;
-    let r = run_as(
-        &pbs,
-        &set,
-        "user-stop",
-        json!({"hub": staging(true), "user": user("carol@uni.edu")}),
-        Mode::DryRun,
-        None,
-    )
-    .await;
+    let r = user_stop(&pbs, &set, "carol@uni.edu", Mode::DryRun).await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
         r.output
@@ -231,15 +218,7 @@ async fn user_stop_with_a_rejected_token_deletes_the_pod_and_never_shows_the_tok
         "staging",
         HubApi::new(&e.url, "wrong-token-value".to_string().into()).unwrap(),
     );
-    let r = run_as(
-        &pbs,
-        &set,
-        "user-stop",
-        json!({"hub": staging(true), "user": user("alice")}),
-        Mode::Real,
-        None,
-    )
-    .await;
+    let r = user_stop(&pbs, &set, "alice", Mode::Real).await;
     // The pod is gone, and the run says a step failed on the way.
     assert!(matches!(r.outcome, Outcome::Partial(_)), "{:?}", r.outcome);
     assert!(
@@ -258,15 +237,7 @@ async fn user_stop_with_a_rejected_token_deletes_the_pod_and_never_shows_the_tok
 async fn user_stop_of_someone_without_a_server_changes_nothing() {
     let (fleet, set, pbs) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
-    let r = run_as(
-        &pbs,
-        &set,
-        "user-stop",
-        json!({"hub": staging(true), "user": user("ola")}),
-        Mode::Real,
-        None,
-    )
-    .await;
+    let r = user_stop(&pbs, &set, "ola", Mode::Real).await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
     assert!(
         r.output
@@ -274,5 +245,5 @@ async fn user_stop_of_someone_without_a_server_changes_nothing() {
         "{}",
         r.output
     );
-    assert!(!sim.requests().iter().any(|q| q.verb == "delete"));
+    assert!(pod_deletes(&sim).is_empty());
 }

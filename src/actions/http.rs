@@ -63,12 +63,7 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
         ))
     })?;
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::hub_api::retry_after(&resp);
     let text = resp.text().await.map_err(|e| {
         ActionError::Transport(format!("reading the body failed: {}", e.without_url()))
     })?;

@@ -155,43 +155,43 @@ async fn users(call: ActionCall) -> Result<Value, ActionError> {
     Ok(json!({ "hub": a.hub, "count": items.len(), "items": items }))
 }
 
+/// What a stop did (or, in dry run, would do), in one shape for templates.
+fn stop_json(a: &StopArgs, dry_run: bool, stopped: bool, stopping: bool, message: String) -> Value {
+    json!({
+        "dry_run": dry_run,
+        "user": a.user,
+        // In dry run: the hub would stop it (the server is ready).
+        "would_stop": dry_run && stopped,
+        "stopped": !dry_run && stopped,
+        "stopping": stopping,
+        "not_running": !stopped,
+        "message": message,
+    })
+}
+
 async fn stop_server(call: ActionCall) -> Result<Value, ActionError> {
     let a: StopArgs = parse_args(&call.args)?;
     let api = api(&call, &a.hub)?;
     if call.dry_run {
         // Ask, change nothing: would the hub stop it?
-        let u = api.user(&a.user).await.map_err(from_hub)?;
-        let view = user_json(&u);
+        let view = user_json(&api.user(&a.user).await.map_err(from_hub)?);
         let would_stop = view["ready"] == true;
-        return Ok(json!({
-            "dry_run": true,
-            "user": a.user,
-            "would_stop": would_stop,
-            "stopped": false,
-            "not_running": !would_stop,
-            "message": if would_stop {
-                format!("the hub would stop {}'s server", a.user)
-            } else {
-                match view["pending"].as_str() {
-                    Some(p) => format!("{} is not running {p}", a.user),
-                    None => format!("{} is not running", a.user),
-                }
-            },
-        }));
+        let message = match (would_stop, view["pending"].as_str()) {
+            (true, _) => format!("the hub would stop {}'s server", a.user),
+            (false, Some(p)) => format!("{} is not running {p}", a.user),
+            (false, None) => format!("{} is not running", a.user),
+        };
+        return Ok(stop_json(&a, true, would_stop, false, message));
     }
-    let outcome = api.stop_server(&a.user).await.map_err(from_hub)?;
-    Ok(match outcome {
-        StopOutcome::Stopped => json!({
-            "dry_run": false, "user": a.user, "stopped": true, "stopping": false,
-            "not_running": false, "message": format!("the hub stopped {}'s server", a.user),
-        }),
-        StopOutcome::Stopping => json!({
-            "dry_run": false, "user": a.user, "stopped": true, "stopping": true,
-            "not_running": false, "message": format!("the hub is stopping {}'s server", a.user),
-        }),
-        StopOutcome::NotRunning(message) => json!({
-            "dry_run": false, "user": a.user, "stopped": false, "stopping": false,
-            "not_running": true, "message": message,
-        }),
+    Ok(match api.stop_server(&a.user).await.map_err(from_hub)? {
+        StopOutcome::Stopped => {
+            let message = format!("the hub stopped {}'s server", a.user);
+            stop_json(&a, false, true, false, message)
+        }
+        StopOutcome::Stopping => {
+            let message = format!("the hub is stopping {}'s server", a.user);
+            stop_json(&a, false, true, true, message)
+        }
+        StopOutcome::NotRunning(message) => stop_json(&a, false, false, false, message),
     })
 }

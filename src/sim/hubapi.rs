@@ -25,8 +25,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -156,21 +157,9 @@ impl HubApis {
             .route("/{cluster}/{ns}/hub/api/users", get(users))
             .route("/{cluster}/{ns}/hub/api/users/{name}", get(user))
             .route("/{cluster}/{ns}/hub/api/users/{name}/server", delete(stop))
-            .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
+            .fallback(|| async { refusal(StatusCode::NOT_FOUND) })
+            .layer(axum::middleware::from_fn_with_state(self.clone(), record))
             .with_state(self.clone())
-    }
-
-    fn record(&self, cluster: &str, ns: &str, method: &str, path: String, status: StatusCode) {
-        self.requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(HubRequest {
-                cluster: cluster.to_string(),
-                namespace: ns.to_string(),
-                method: method.to_string(),
-                path,
-                status: status.as_u16(),
-            });
     }
 
     /// The hub, after checking the caller's token; `Err` is 404 or 403.
@@ -314,15 +303,41 @@ impl Hub {
     }
 }
 
+/// Records every answered request (tests assert the API was used) in one
+/// place, whatever the handler answered.
+async fn record(State(apis): State<HubApis>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let answer = next.run(req).await;
+    let mut parts = path.trim_start_matches('/').splitn(3, '/');
+    let (cluster, ns) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let below = parts.next().unwrap_or("");
+    let below = below.strip_prefix("hub/api").unwrap_or(below);
+    let below = if below.is_empty() { "/" } else { below };
+    apis.requests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(HubRequest {
+            cluster: cluster.to_string(),
+            namespace: ns.to_string(),
+            method,
+            path: below.to_string(),
+            status: answer.status().as_u16(),
+        });
+    answer
+}
+
+/// A handler's answer: the JSON body, or an error response.
+type Answer = Result<Response, Response>;
+
 async fn version(
     State(apis): State<HubApis>,
     Path((cluster, ns)): Path<(String, String)>,
-) -> Response {
-    if !apis.hubs.contains_key(&(cluster.clone(), ns.clone())) {
-        return error(StatusCode::NOT_FOUND, "Not Found");
+) -> Answer {
+    if !apis.hubs.contains_key(&(cluster, ns)) {
+        return Err(refusal(StatusCode::NOT_FOUND));
     }
-    apis.record(&cluster, &ns, "GET", "/".into(), StatusCode::OK);
-    Json(json!({ "version": HUB_VERSION })).into_response()
+    Ok(Json(json!({ "version": HUB_VERSION })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -335,113 +350,80 @@ async fn users(
     Path((cluster, ns)): Path<(String, String)>,
     Query(q): Query<UsersQuery>,
     headers: HeaderMap,
-) -> Response {
-    let hub = match apis.authorized(&cluster, &ns, &headers) {
-        Ok(h) => h,
-        Err(code) => {
-            apis.record(&cluster, &ns, "GET", "/users".into(), code);
-            return refusal(code);
-        }
-    };
+) -> Answer {
+    let hub = apis.authorized(&cluster, &ns, &headers).map_err(refusal)?;
     let servers = hub.servers();
-    let keep = |s: Option<&Server>| match q.state.as_deref() {
-        None | Some("") => Ok(true),
-        Some("active") => Ok(s.is_some()),
-        Some("ready") => Ok(s.is_some_and(|s| s.ready)),
-        Some("inactive") => Ok(s.is_none()),
-        Some(other) => Err(other.to_string()),
-    };
-    let mut out = Vec::new();
-    for name in hub.known() {
-        let server = servers.get(&name);
-        match keep(server) {
-            Ok(true) => out.push(hub.model(&name, server)),
-            Ok(false) => {}
-            Err(other) => {
-                let r = error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Unrecognized state filter: {other:?}; use active, ready or inactive"),
-                );
-                apis.record(&cluster, &ns, "GET", "/users".into(), r.status());
-                return r;
-            }
+    let keep: fn(Option<&Server>) -> bool = match q.state.as_deref() {
+        None | Some("") => |_| true,
+        Some("active") => |s| s.is_some(),
+        Some("ready") => |s| s.is_some_and(|s| s.ready),
+        Some("inactive") => |s| s.is_none(),
+        Some(other) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &format!("Unrecognized state filter: {other:?}; use active, ready or inactive"),
+            ))
         }
-    }
-    apis.record(&cluster, &ns, "GET", "/users".into(), StatusCode::OK);
-    Json(Value::Array(out)).into_response()
+    };
+    let out: Vec<Value> = hub
+        .known()
+        .iter()
+        .filter(|name| keep(servers.get(*name)))
+        .map(|name| hub.model(name, servers.get(name)))
+        .collect();
+    Ok(Json(Value::Array(out)).into_response())
 }
 
 async fn user(
     State(apis): State<HubApis>,
     Path((cluster, ns, name)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
-    let path = format!("/users/{name}");
-    let hub = match apis.authorized(&cluster, &ns, &headers) {
-        Ok(h) => h,
-        Err(code) => {
-            apis.record(&cluster, &ns, "GET", path, code);
-            return refusal(code);
-        }
-    };
+) -> Answer {
+    let hub = apis.authorized(&cluster, &ns, &headers).map_err(refusal)?;
     let servers = hub.servers();
     if !hub.known().contains(&name) {
-        apis.record(&cluster, &ns, "GET", path, StatusCode::NOT_FOUND);
-        return error(StatusCode::NOT_FOUND, "Not Found");
+        return Err(refusal(StatusCode::NOT_FOUND));
     }
-    apis.record(&cluster, &ns, "GET", path, StatusCode::OK);
-    Json(hub.model(&name, servers.get(&name))).into_response()
+    Ok(Json(hub.model(&name, servers.get(&name))).into_response())
 }
 
 async fn stop(
     State(apis): State<HubApis>,
     Path((cluster, ns, name)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
-    let path = format!("/users/{name}/server");
-    let answer = stop_server(&apis, &cluster, &ns, &name, &headers);
-    apis.record(&cluster, &ns, "DELETE", path, answer.status());
-    answer
-}
-
-fn stop_server(
-    apis: &HubApis,
-    cluster: &str,
-    ns: &str,
-    name: &str,
-    headers: &HeaderMap,
-) -> Response {
-    let hub = match apis.authorized(cluster, ns, headers) {
-        Ok(h) => h,
-        Err(code) => return refusal(code),
-    };
+) -> Answer {
+    let hub = apis.authorized(&cluster, &ns, &headers).map_err(refusal)?;
     let servers = hub.servers();
-    if !hub.known().contains(name) {
-        return error(StatusCode::NOT_FOUND, "Not Found");
+    if !hub.known().contains(&name) {
+        return Err(refusal(StatusCode::NOT_FOUND));
     }
-    let Some(server) = servers.get(name) else {
-        return error(StatusCode::BAD_REQUEST, &format!("{name} is not running"));
+    let Some(server) = servers.get(&name) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("{name} is not running"),
+        ));
     };
     match server.pending {
-        Some("stop") => return StatusCode::ACCEPTED.into_response(),
+        Some("stop") => return Ok(StatusCode::ACCEPTED.into_response()),
         Some(p) => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 &format!("{name} is not running {p}"),
-            )
+            ))
         }
         None => {}
     }
-    let Some(def) = discovery::by_kind("v1", "Pod") else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "no Pod resource");
-    };
+    let def = discovery::by_kind("v1", "Pod")
+        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "no Pod resource"))?;
     // KubeSpawner's default delete_grace_period is 1 second.
-    match hub
-        .cluster
-        .store
-        .delete(def, ns, &server.pod, Some(1), false)
-    {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(_) => StatusCode::ACCEPTED.into_response(),
-    }
+    Ok(
+        match hub
+            .cluster
+            .store
+            .delete(def, &ns, &server.pod, Some(1), false)
+        {
+            Ok(_) => StatusCode::NO_CONTENT.into_response(),
+            Err(_) => StatusCode::ACCEPTED.into_response(),
+        },
+    )
 }
