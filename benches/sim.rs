@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use opsbot::sim::{Fleet, Seed};
+use opsbot_sim::{Fleet, Seed};
 
 fn percentile(sorted: &[Duration], p: f64) -> u128 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;

@@ -10,7 +10,7 @@
 //! The figure that matters for Slack is the one `../shared/bench/peers/run.sh`
 //! measures against `opsbot serve` over TCP; this one isolates the handler.
 
-#[path = "../tests/support/slack.rs"]
+#[path = "../tests/it/support/slack.rs"]
 mod support;
 
 use std::sync::Arc;

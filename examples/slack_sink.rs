@@ -1,7 +1,7 @@
 //! A do-nothing Slack Web API for benchmarks: answers every call `ok` so
 //! that opsbot's thread renderer has somewhere cheap to post while acks are
 //! measured (`benches/peers.sh` starts it). Not for tests: those use the
-//! format-checking fake in `tests/support/slack.rs`.
+//! format-checking fake in `tests/it/support/slack.rs`.
 
 use axum::routing::post;
 use axum::{Json, Router};

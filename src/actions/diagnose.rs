@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 
 use super::kube::{client, from_kube, summarise};
 use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
-use crate::diagnose::autoscaler::{self, STATUS_CONFIGMAP, STATUS_KEY};
-use crate::diagnose::{pool_capacity, Catalogue, Evidence, PoolCapacity};
+use crate::jupyterhub::diagnose::autoscaler::{self, STATUS_CONFIGMAP, STATUS_KEY};
+use crate::jupyterhub::diagnose::{pool_capacity, Catalogue, Evidence, PoolCapacity};
 
 /// The catalogue shipped with opsbot, used when a step names none.
 const BUILTIN_CATALOGUE: &str = include_str!("../../playbooks/knowledge/jupyterhub.yaml");

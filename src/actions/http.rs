@@ -63,7 +63,7 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
         ))
     })?;
     let status = resp.status().as_u16();
-    let retry_after = crate::hub_api::retry_after(&resp);
+    let retry_after = crate::jupyterhub::api::retry_after(&resp);
     let text = resp.text().await.map_err(|e| {
         ActionError::Transport(format!("reading the body failed: {}", e.without_url()))
     })?;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{check_args, parse_args, short_age, ActionCall, ActionError, ActionSpec, Target};
-use crate::hub_api::{HubApi, HubApiError, StopOutcome, User};
+use crate::jupyterhub::api::{HubApi, HubApiError, StopOutcome, User};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

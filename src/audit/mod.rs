@@ -37,7 +37,7 @@ use verify::Verifier;
 
 /// A run's number: allocated by the store when a run's `Requested` event is
 /// appended, and quoted in every reply so people can ask for its story.
-pub type RunId = i64;
+pub use crate::chat::model::RunId;
 
 /// What happened. The lifecycle kinds drive run state; `Replied`,
 /// `ReplyFailed` and `Note` only annotate a run.

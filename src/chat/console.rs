@@ -1,14 +1,13 @@
 //! The console adapter: `opsbot demo`'s prompt, `demo --exec` and `opsbot run`.
 //!
 //! It drives exactly the same path as chat (a [`Request`] into
-//! [`crate::runs::Runs::submit`]) and prints the [`Update`]s as readable text.
+//! [`Core::submit`]) and prints the [`Update`]s as readable text.
 
 use std::fmt::Write as _;
 
 use tokio::sync::mpsc;
 
-use super::{Outcome, Platform, Request, Update};
-use crate::runs::Runs;
+use super::{Core, Outcome, Platform, Request, Update};
 
 /// How one console command ended, for exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +35,7 @@ impl Ending {
 /// run's live steps, until it ends. `updates` is the conversation's channel:
 /// approvals given later also deliver the run's story there.
 pub async fn exec(
-    runs: &Runs,
+    runs: &dyn Core,
     person: &str,
     text: &str,
     tx: &mpsc::UnboundedSender<Update>,

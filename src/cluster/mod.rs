@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::hub_api::HubApi;
+use crate::jupyterhub::api::HubApi;
 
 /// The longest opsbot waits for bytes from an API server before treating
 /// the request as failed (and retryable): a hung cluster must not hold a

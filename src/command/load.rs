@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::usage;
 use super::{ArgSpec, ArgType, Builtin, CommandSpec, Grammar, NoNames, Target};
-use crate::yaml::{self, Diagnostic, Diagnostics, Spanned};
+use crate::diagnostic::{self, Diagnostic, Diagnostics, Spanned};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +67,7 @@ fn implicit(placeholder: &str) -> &'static str {
 
 /// The commands of one file.
 pub fn entries(file: &str, text: &str) -> Result<Vec<CommandSpec>, Diagnostics> {
-    let raw: Vec<RawEntry> = yaml::parse_str(file, text).map_err(Diagnostics::from)?;
+    let raw: Vec<RawEntry> = diagnostic::parse_str(file, text).map_err(Diagnostics::from)?;
     let mut out = Vec::new();
     let mut problems = Diagnostics::default();
     for e in raw {
@@ -81,7 +81,7 @@ pub fn entries(file: &str, text: &str) -> Result<Vec<CommandSpec>, Diagnostics> 
 
 fn entry(file: &str, e: RawEntry) -> Result<CommandSpec, Diagnostics> {
     let mut problems = Diagnostics::default();
-    let at = |span: &yaml::Span, msg: String| Diagnostic::at(file, span, msg);
+    let at = |span: &diagnostic::Span, msg: String| Diagnostic::at(file, span, msg);
     let line = e.command.span().start().map(|m| m.line()).unwrap_or(0);
     let (words, slots) = match usage::parse(&e.command) {
         Ok(x) => x,

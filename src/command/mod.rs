@@ -48,8 +48,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::kubespawner::Username;
-use crate::yaml::Diagnostics;
+use crate::diagnostic::Diagnostics;
+use crate::jupyterhub::username::Username;
 
 /// What runs when a command matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,7 +368,7 @@ impl Grammar {
     pub fn load_dir(dir: &Path) -> Result<Grammar, Diagnostics> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| {
-                Diagnostics::from(crate::yaml::Diagnostic::file(
+                Diagnostics::from(crate::diagnostic::Diagnostic::file(
                     dir.display().to_string(),
                     format!("cannot read the commands directory: {e}"),
                 ))
@@ -394,7 +394,7 @@ impl Grammar {
                     Ok(cmds) => grammar.commands.extend(cmds),
                     Err(d) => problems.extend(d),
                 },
-                Err(e) => problems.push(crate::yaml::Diagnostic::file(
+                Err(e) => problems.push(crate::diagnostic::Diagnostic::file(
                     &name,
                     format!("cannot read: {e}"),
                 )),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::tokenize::{tokenize, Token};
 use super::{ArgSpec, ArgType, CommandSpec, Grammar, Invocation, Names, ParseError, Value};
-use crate::kubespawner::Username;
+use crate::jupyterhub::username::Username;
 
 /// Parse `text` (see [`Grammar::parse`]).
 pub fn parse(g: &Grammar, text: &str, names: &dyn Names) -> Result<Invocation, ParseError> {

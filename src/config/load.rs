@@ -13,7 +13,7 @@ mod platforms;
 
 use super::expand::{self, Sources};
 use super::*;
-use crate::yaml::{Diagnostic, Diagnostics, Span, Spanned};
+use crate::diagnostic::{Diagnostic, Diagnostics, Span, Spanned};
 
 type S = Spanned<String>;
 
@@ -605,7 +605,7 @@ fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
         // Let the shared loader phrase the syntax error with its position.
         Err(_) => {
             return Err(
-                crate::yaml::parse_str::<serde::de::IgnoredAny>(cx.file, text)
+                crate::diagnostic::parse_str::<serde::de::IgnoredAny>(cx.file, text)
                     .err()
                     .unwrap_or_else(|| Diagnostic::file(cx.file, "the config is not valid YAML"))
                     .into(),

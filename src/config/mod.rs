@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::yaml;
+use crate::diagnostic;
 
-pub use crate::chat::Platform;
+pub use crate::chat::model::Platform;
 
 /// The whole, validated `opsbot.yaml` after substitution and env overrides.
 #[derive(Clone)]
@@ -324,10 +324,11 @@ impl Config {
     pub fn load(
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, yaml::Diagnostics> {
+    ) -> Result<Config, diagnostic::Diagnostics> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| yaml::Diagnostic::file(&name, format!("cannot read the config: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            diagnostic::Diagnostic::file(&name, format!("cannot read the config: {e}"))
+        })?;
         let base = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -343,7 +344,7 @@ impl Config {
         text: &str,
         base_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, yaml::Diagnostics> {
+    ) -> Result<Config, diagnostic::Diagnostics> {
         load::build(file, text, base_dir, env)
     }
 

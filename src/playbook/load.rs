@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
 use super::template;
 use crate::actions::Registry;
-use crate::yaml::{Diagnostic, Diagnostics, Span};
+use crate::diagnostic::{Diagnostic, Diagnostics, Span};
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -164,9 +164,9 @@ struct Loader<'a> {
 
 fn load_one(file: &str, text: &str, registry: &Registry) -> Result<(Playbook, Span), Diagnostics> {
     let node = marked_yaml::parse_yaml(0, text).map_err(|e| {
-        // Reuse crate::yaml's positions for syntax errors, without the
+        // Reuse crate::diagnostic's positions for syntax errors, without the
         // scanner's own "line:col: " prefix repeated in the message.
-        let mut d = crate::yaml::parse_str::<serde_json::Value>(file, text)
+        let mut d = crate::diagnostic::parse_str::<serde_json::Value>(file, text)
             .err()
             .unwrap_or_else(|| Diagnostic::file(file, e.to_string()));
         let prefix = format!("{}:{}: ", d.line, d.column);

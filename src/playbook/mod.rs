@@ -41,6 +41,7 @@ mod exec;
 mod load;
 mod model;
 mod plan;
+pub mod rbac;
 pub mod template;
 
 pub use crate::actions::Permission;

@@ -36,7 +36,7 @@ use crate::chat::{Replies, Request, Update};
 use crate::cluster::ClusterSet;
 use crate::command::{Grammar, Names, Target as CommandTarget};
 use crate::config::{Config, Person};
-use crate::hubs::HubDirectory;
+use crate::jupyterhub::directory::HubDirectory;
 use crate::metrics::Metrics;
 use crate::playbook::{Playbook, Playbooks};
 use crate::redact::Redactor;

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::authz::Target;
 use crate::command::{Invocation, Value};
-use crate::hubs::HubDirectory;
+use crate::jupyterhub::directory::HubDirectory;
 use crate::playbook::Playbook;
 
 /// A playbook's parameters and the target they touch.
@@ -66,6 +66,6 @@ fn convert(value: &Value, hubs: &HubDirectory, target: &mut Target) -> Result<Js
 
 /// What a playbook sees of a hub; `api` says whether `jupyterhub.*` steps can
 /// ask it (playbooks fall back to Kubernetes when not).
-fn hub_json(hub: &crate::hubs::Hub) -> Json {
+fn hub_json(hub: &crate::jupyterhub::directory::Hub) -> Json {
     json!({ "name": hub.name, "cluster": hub.cluster, "namespace": hub.namespace, "api": hub.api })
 }

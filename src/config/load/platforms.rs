@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::{expand, in_file_order, Ctx, RawDiscord, RawGithub, RawSlack};
 use crate::config::{DiscordConfig, GithubConfig, RepoPermission, SlackConfig};
-use crate::yaml::{Span, Spanned};
+use crate::diagnostic::{Span, Spanned};
 
 fn is_secret_env_set(ctx: &Ctx<'_>, vars: &[&str]) -> bool {
     vars.iter().any(|v| ctx.env_var(v).is_some())

@@ -1,0 +1,203 @@
+//! The platform-neutral conversation model at the bottom of the import graph:
+//! what a person asked ([`Request`]), from where ([`Platform`]), and what
+//! opsbot answers ([`Update`]). It imports nothing of opsbot's, so the config,
+//! the runner and every adapter can share it without a cycle.
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use futures::future::BoxFuture;
+
+/// A run's number: its audit log key, shown in every reply.
+pub type RunId = i64;
+
+/// Where a request came from; people are linked to an id on each.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Slack,
+    Github,
+    Discord,
+    Console,
+}
+
+impl Platform {
+    /// The lower-case name used in metrics, records and messages.
+    pub fn word(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Github => "github",
+            Platform::Discord => "discord",
+            Platform::Console => "console",
+        }
+    }
+}
+
+/// What a person asked, from where. The platform id is resolved to a person
+/// by [`crate::runs`]; adapters never decide who someone is.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub platform: Platform,
+    /// The sender's id on that platform (Slack user id, GitHub login, Discord
+    /// user id, or the person id for the console).
+    pub sender: String,
+    /// The command text with any `/ops` or mention prefix already stripped.
+    pub text: String,
+    /// Where the answer goes (channel + thread, issue number, interaction
+    /// token...), kept in the audit record so a restarted process can still
+    /// tell the thread what happened.
+    pub place: serde_json::Value,
+}
+
+/// How a run (or a refused request) ended, for colours, reactions and exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Partial,
+    Cancelled,
+    Denied,
+    Interrupted,
+}
+
+impl Outcome {
+    /// The word people read in replies and `audit list`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Partial => "partially failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Denied => "denied",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One step's line in a run's live progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLine {
+    pub id: String,
+    pub action: String,
+    pub target: String,
+    /// `ok`, `skipped`, `failed: …`, `partial: 2 ok, 1 failed`.
+    pub outcome: String,
+    pub millis: u64,
+    pub dry_run: bool,
+}
+
+/// Something to show the person, in order. A request produces exactly one
+/// final update (`Done`, `Refused`, `Info` or `AwaitingApproval`); runs add
+/// `Accepted` and `Step`s before it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    /// The run is recorded and queued: the adapter's fast answer.
+    Accepted {
+        run: RunId,
+        command: String,
+        person: String,
+    },
+    /// A step finished.
+    Step { run: RunId, step: StepLine },
+    /// A mutating run waits for someone else: show the plan and who can approve.
+    AwaitingApproval {
+        run: RunId,
+        command: String,
+        person: String,
+        plan: Vec<String>,
+        approvers: Vec<String>,
+        expires_in: String,
+    },
+    /// Someone approved or denied a run.
+    Decided {
+        run: RunId,
+        by: String,
+        approved: bool,
+    },
+    /// The run ended; `output` is the playbook's result text (Markdown).
+    Done {
+        run: RunId,
+        command: String,
+        person: String,
+        outcome: Outcome,
+        output: String,
+        steps: Vec<StepLine>,
+        millis: u64,
+        /// Short names classifying the answer (the playbook's `labels:`, e.g.
+        /// `triage: image-pull`), for platforms that can tag the conversation:
+        /// GitHub labels the issue. Empty for most runs.
+        labels: Vec<String>,
+    },
+    /// Nothing ran: not set up, parse error, denied, busy. Shown only to the asker.
+    Refused {
+        run: Option<RunId>,
+        reason: String,
+        detail: String,
+    },
+    /// A builtin's answer (help, runs, audit, clusters, hubs): shown only to the asker.
+    Info { title: String, body: String },
+}
+
+impl Update {
+    /// Whether this update ends what one request produces.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Update::Done { .. }
+                | Update::Refused { .. }
+                | Update::Info { .. }
+                | Update::AwaitingApproval { .. }
+        )
+    }
+
+    /// The run this update is about, if any.
+    pub fn run(&self) -> Option<RunId> {
+        match self {
+            Update::Accepted { run, .. }
+            | Update::Step { run, .. }
+            | Update::AwaitingApproval { run, .. }
+            | Update::Decided { run, .. }
+            | Update::Done { run, .. } => Some(*run),
+            Update::Refused { run, .. } => *run,
+            Update::Info { .. } => None,
+        }
+    }
+}
+
+/// Where a request's updates go. Adapters create one per request (or per
+/// conversation) and render what arrives.
+pub type Replies = mpsc::UnboundedSender<Update>;
+
+/// What a chat adapter needs from the core (implemented by `runs::Runs` in
+/// the assembled crate). Adapters are written against this trait so they
+/// can be tested with a recording fake.
+pub trait Core: Send + Sync + 'static {
+    /// Handle one request: identify, parse, decide, record durably, queue.
+    /// Returns once the request is recorded and acknowledged (the playbook
+    /// runs later); every [`Update`] goes to `replies`, exactly one final.
+    fn submit(&self, req: Request, replies: Replies) -> BoxFuture<'_, ()>;
+    /// `Ok(true)` the first time a delivery id is seen (durable across
+    /// restarts): webhook redeliveries and event retries must not run twice.
+    fn first_delivery<'a>(
+        &'a self,
+        source: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<bool>>;
+    /// Count a request refused before the core saw it (bad signature, stale
+    /// timestamp, oversized body...), by platform and reason.
+    fn refused(&self, platform: &str, reason: &str);
+    /// Names for autocomplete: command names, hub names, cluster names.
+    fn completions(&self) -> Completions;
+}
+
+/// Names a platform can offer while a person types.
+#[derive(Debug, Clone, Default)]
+pub struct Completions {
+    pub commands: Vec<String>,
+    pub hubs: Vec<String>,
+    pub clusters: Vec<String>,
+}

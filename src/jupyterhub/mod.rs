@@ -1,0 +1,9 @@
+//! What opsbot knows about JupyterHub, in one place: its REST API
+//! ([`api`]), the hubs of a fleet and how they are found ([`directory`]),
+//! how KubeSpawner names a user's pods ([`username`]), and the diagnosis
+//! engine behind `triage` and `pending` ([`diagnose`]).
+
+pub mod api;
+pub mod diagnose;
+pub mod directory;
+pub mod username;

@@ -1,0 +1,339 @@
+//! The Discord interactions endpoint, end to end: signed requests in, the
+//! HTTP answer, and the calls serenity's client makes to a local fake of
+//! Discord's API afterwards.
+
+use crate::support::discord;
+
+use discord::{autocomplete, button, command, Rig, ALICE, CAROL, PING, STRANGER};
+use ed25519_dalek::SigningKey;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+
+async fn json(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn is_original_edit(c: &discord::Call) -> bool {
+    c.method == "PATCH" && c.path.ends_with("/messages/@original")
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong() {
+    let rig = Rig::start().await;
+    let v = json(rig.send(PING).await).await;
+    assert_eq!(v, serde_json::json!({ "type": 1 }));
+}
+
+#[tokio::test]
+async fn forged_signature_is_refused_and_nothing_runs() {
+    let rig = Rig::start().await;
+    let other = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let r = rig
+        .send_signed(&command(ALICE, "hub status staging"), &ts, &other)
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("bad signature"));
+    assert!(rig.core.requests.lock().unwrap().is_empty());
+    assert_eq!(rig.core.refusals.lock().unwrap()[0].1, "bad_signature");
+}
+
+#[tokio::test]
+async fn stale_timestamp_is_refused_even_with_a_valid_signature() {
+    let rig = Rig::start().await;
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let r = rig
+        .send_signed(&command(ALICE, "hub status staging"), &old, &rig.key)
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("stale"));
+    assert!(rig.core.requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn missing_signature_headers_are_refused() {
+    let rig = Rig::start().await;
+    let r = rig.http.post(&rig.url).body(PING).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("X-Signature-Timestamp"));
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_that_says_what_was_expected() {
+    let rig = Rig::start().await;
+    let r = rig.send("{\"type\": 2, \"id\": ").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("malformed interaction"));
+    assert!(rig.core.requests.lock().unwrap().is_empty());
+    // The endpoint keeps serving.
+    assert_eq!(json(rig.send(PING).await).await["type"], 1);
+}
+
+#[tokio::test]
+async fn unknown_user_gets_a_private_not_set_up_answer() {
+    let rig = Rig::start().await;
+    let v = json(rig.send(&command(STRANGER, "hub status staging")).await).await;
+    assert_eq!(v["type"], 4);
+    assert_eq!(v["data"]["flags"], 64, "ephemeral: {v}");
+    assert!(v["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("not set up"));
+}
+
+#[tokio::test]
+async fn command_is_deferred_then_its_reply_is_edited_to_the_result() {
+    let rig = Rig::start().await;
+    let v = json(rig.send(&command(ALICE, "hub status staging")).await).await;
+    assert_eq!(v["type"], 5, "deferred answer: {v}");
+    assert_eq!(rig.core.texts(), vec!["hub status staging"]);
+    let req = rig.core.requests.lock().unwrap()[0].clone();
+    assert_eq!(req.sender, ALICE);
+    assert_eq!(req.place["channel_id"], "4444444444444444444");
+    assert!(
+        req.place.get("token").is_none(),
+        "the interaction token is a credential; it is not recorded"
+    );
+
+    let last = rig
+        .api
+        .wait_for("with the finished run", |c| {
+            is_original_edit(c)
+                && c.json()["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("succeeded")
+        })
+        .await;
+    assert!(
+        last.path
+            .contains("/webhooks/1111111111111111111/aW50ZXJhY3Rpb24tdG9rZW4tMg/"),
+        "{}",
+        last.path
+    );
+    let body = last.json();
+    assert_eq!(body["embeds"][0]["color"], 0x57F287, "green for success");
+    assert!(body["embeds"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Hub **staging** is ready."));
+    assert!(body["embeds"][0]["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("audit 42"));
+    assert_eq!(
+        body["components"],
+        serde_json::json!([]),
+        "no buttons on a finished run"
+    );
+    assert!(
+        rig.api.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        rig.api.violations.lock().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn long_output_is_sent_as_an_attached_file() {
+    let rig = Rig::start().await;
+    json(rig.send(&command(ALICE, "users staging")).await).await;
+    let call = rig
+        .api
+        .wait_for("with an attachment", |c| {
+            is_original_edit(c) && c.content_type.starts_with("multipart/")
+        })
+        .await;
+    assert!(
+        call.body_text().contains("filename=\"run-43.md\""),
+        "{}",
+        call.body_text()
+    );
+    assert!(
+        call.body_text().contains("jupyter-user299"),
+        "the whole output is in the file"
+    );
+    assert!(
+        rig.api.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        rig.api.violations.lock().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn slow_cluster_does_not_hold_up_the_answer() {
+    let rig = Rig::start().await;
+    rig.core.slow.store(true, Ordering::SeqCst);
+    // The run cannot finish until released, yet the answer arrives.
+    let v = json(rig.send(&command(ALICE, "hub status staging")).await).await;
+    assert_eq!(v["type"], 5);
+    rig.api
+        .wait_for("showing the run as running", |c| {
+            is_original_edit(c)
+                && c.json()["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("running")
+        })
+        .await;
+    assert!(!rig.api.calls().iter().any(|c| c.json()["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains("succeeded")));
+    rig.core.release.notify_one();
+    rig.api
+        .wait_for("with the finished run", |c| {
+            c.json()["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("succeeded")
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn autocomplete_offers_commands_then_hub_names() {
+    let rig = Rig::start().await;
+    let v = json(rig.send(&autocomplete(ALICE, "hub st")).await).await;
+    assert_eq!(v["type"], 8);
+    assert_eq!(v["data"]["choices"][0]["value"], "hub status");
+    let v = json(rig.send(&autocomplete(ALICE, "hub status st")).await).await;
+    assert_eq!(v["data"]["choices"][0]["value"], "hub status staging");
+    assert!(
+        rig.core.requests.lock().unwrap().is_empty(),
+        "typing runs nothing"
+    );
+}
+
+#[tokio::test]
+async fn approval_request_has_buttons_and_another_person_approves_it() {
+    let rig = Rig::start().await;
+    let v = json(
+        rig.send(&command(ALICE, "hub restart staging --reason config"))
+            .await,
+    )
+    .await;
+    assert_eq!(v["type"], 4);
+    let buttons = &v["data"]["components"][0]["components"];
+    assert_eq!(buttons[0]["custom_id"], "opsbot:approve:7");
+    assert_eq!(buttons[1]["custom_id"], "opsbot:deny:7");
+
+    let pressed = json(rig.send(&button(CAROL, "opsbot:approve:7")).await).await;
+    assert_eq!(
+        pressed["type"], 7,
+        "the approval message is updated in place: {pressed}"
+    );
+    assert!(pressed["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("approved by carol"));
+    assert_eq!(
+        pressed["data"]["components"],
+        serde_json::json!([]),
+        "no second approval"
+    );
+    let req = rig.core.requests.lock().unwrap()[1].clone();
+    assert_eq!(
+        (req.sender.as_str(), req.text.as_str()),
+        (CAROL, "approve 7")
+    );
+
+    // The requester's message then tells the run's story to its end.
+    let done = rig
+        .api
+        .wait_for("with the approved run's result", |c| {
+            is_original_edit(c)
+                && c.json()["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("succeeded")
+        })
+        .await;
+    let fields = done.json()["embeds"][0]["fields"].to_string();
+    assert!(
+        fields.contains("Approved by") && fields.contains("carol"),
+        "{fields}"
+    );
+}
+
+#[tokio::test]
+async fn self_approval_is_refused_privately() {
+    let rig = Rig::start().await;
+    json(
+        rig.send(&command(ALICE, "hub restart staging --reason config"))
+            .await,
+    )
+    .await;
+    let pressed = json(rig.send(&button(ALICE, "opsbot:approve:7")).await).await;
+    assert_eq!(pressed["type"], 4);
+    assert_eq!(pressed["data"]["flags"], 64);
+    assert!(pressed["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("cannot approve"));
+}
+
+#[tokio::test]
+async fn a_button_that_is_not_ours_does_nothing() {
+    let rig = Rig::start().await;
+    let pressed = json(rig.send(&button(CAROL, "opsbot:rm:7")).await).await;
+    assert_eq!(pressed["data"]["flags"], 64);
+    assert!(rig.core.requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn replayed_interaction_is_refused_and_runs_once() {
+    let rig = Rig::start().await;
+    let body = command(ALICE, "hub status staging");
+    json(rig.send(&body).await).await;
+    let again = rig.send(&body).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(rig.core.texts().len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limited_edits_are_retried_after_retry_after() {
+    let rig = Rig::start().await;
+    rig.api.rate_limit_next.store(1, Ordering::SeqCst);
+    json(rig.send(&command(ALICE, "hub status staging")).await).await;
+    rig.api
+        .wait_for("with the finished run after a 429", |c| {
+            c.json()["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("succeeded")
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn register_creates_the_ops_command_and_is_idempotent() {
+    let rig = Rig::start().await;
+    opsbot::chat::discord::register::register(&rig.settings, None)
+        .await
+        .unwrap();
+    opsbot::chat::discord::register::register(&rig.settings, Some(3333333333333333333))
+        .await
+        .unwrap();
+    let calls = rig.api.calls();
+    assert_eq!(calls[0].method, "POST");
+    assert_eq!(
+        calls[0].path,
+        "/api/v10/applications/1111111111111111111/commands"
+    );
+    assert_eq!(
+        calls[1].path,
+        "/api/v10/applications/1111111111111111111/guilds/3333333333333333333/commands"
+    );
+    let body = calls[0].json();
+    assert_eq!(body["name"], "ops");
+    assert_eq!(body["options"][0]["name"], "command");
+    assert_eq!(body["options"][0]["autocomplete"], true);
+    assert_eq!(
+        calls[0].json(),
+        calls[1].json(),
+        "the same definition everywhere"
+    );
+}

@@ -1,0 +1,243 @@
+//! The shipped playbooks against the demo fleet (`examples/fleet`) in the
+//! simulator: every answer carries the facts seeded there.
+
+use crate::support::fleet;
+
+use fleet::{contains_all, hub, run, staging, start};
+use opsbot::playbook::{Outcome, Playbooks};
+use serde_json::{json, Value};
+
+fn user(name: &str, escaped: &str) -> Value {
+    json!({"name": name, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
+}
+
+#[tokio::test]
+async fn hub_status_users_pending_and_events_carry_the_seeded_facts() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(&pbs, &set, "hub-status", json!({"hub": staging()})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "- hub `hub`: 1/1 ready",
+            "- proxy `proxy`: 1/1 ready",
+            "User servers: 8 · Pending: 3 · Running: 4 · Terminating: 1",
+            "Pod/jupyter-erin FailedScheduling: 0/6 nodes are available",
+            "Pod/jupyter-dave Failed: Error: ImagePullBackOff",
+        ],
+    );
+    let r = run(&pbs, &set, "users", json!({"hub": staging()})).await;
+    contains_all(
+        &r.output,
+        &[
+            "**4 running user servers on staging** (4 more not running)",
+            "- bob.jones  age 4d  node ip-10-0-70-15.us-west-2.compute.internal",
+            "- carol@uni.edu  age 35m",
+        ],
+    );
+    let r = run(&pbs, &set, "pending", json!({"hub": staging()})).await;
+    contains_all(
+        &r.output,
+        &[
+            "**3 pending user servers on staging**, 2 reasons:",
+            "- erin (`jupyter-erin`, 18m, Pending): 0/6 nodes are available",
+            "2 Insufficient memory",
+            "- dave (`jupyter-dave`, 25m, ImagePullBackOff): Failed to pull image",
+        ],
+    );
+    let r = run(
+        &pbs,
+        &set,
+        "events",
+        json!({"hub": staging(), "warnings": true}),
+    )
+    .await;
+    assert!(
+        r.output
+            .starts_with("**6 warning events in staging since 1h**"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn logs_and_nodes_carry_the_seeded_facts() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(
+        &pbs,
+        &set,
+        "logs",
+        json!({"hub": staging(), "component": "hub", "tail": 5}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &["last 5 lines:", "frank's server never showed up"],
+    );
+    let r = run(&pbs, &set, "nodes", json!({"cluster": {"name": "aws-us"}})).await;
+    contains_all(&r.output, &[
+        "**6 nodes on aws-us**",
+        "- ip-10-0-93-7.us-west-2.compute.internal  pool user-r5-2xlarge  user  ⚠ NotReady",
+        "- ip-10-0-101-58.us-west-2.compute.internal  pool user-r5-2xlarge  user  Ready  cordoned",
+        "pool core  core  Ready  cpu 3920m",
+    ]);
+    let r = run(
+        &pbs,
+        &set,
+        "nodes",
+        json!({"cluster": {"name": "aws-us"}, "pool": "core"}),
+    )
+    .await;
+    assert!(
+        r.output.starts_with("**2 nodes on aws-us in pool core**"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn triage_explains_each_broken_user_server() {
+    let (_fleet, set, pbs) = start().await;
+    let prod = hub("prod", "aws-us");
+    let edu = hub("edu", "azure-au");
+    let cases: Vec<(Value, &str, &str, &[&str])> = vec![
+        (
+            staging(),
+            "dave",
+            "The server's image cannot be pulled",
+            &["Cause: The image", "2024-13-01"],
+        ),
+        (
+            staging(),
+            "erin",
+            "No node has enough free memory for the server",
+            &[
+                "requests 4 CPU and 48Gi memory",
+                "pool is at its maximum size (4/4)",
+                "Reply to the user:",
+            ],
+        ),
+        (
+            staging(),
+            "frank",
+            "jupyterhub-singleuser cannot be started from the user's environment",
+            &["restarts 9"],
+        ),
+        // The NotReady node is why gina's pod cannot finish terminating: it leads.
+        (
+            staging(),
+            "gina",
+            "The server's node is not ready",
+            &["Also matched: ", "The server is stuck terminating"],
+        ),
+        (
+            prod.clone(),
+            "judy",
+            "The server ran out of memory",
+            &["OOMKilled"],
+        ),
+        (
+            prod.clone(),
+            "karl",
+            "The home volume is full",
+            &["No space left on device"],
+        ),
+        (
+            prod,
+            "leo",
+            "The server is taking too long to start",
+            &["Reply to the user:"],
+        ),
+        (
+            edu,
+            "tom@school.edu",
+            "jupyterhub-singleuser cannot be started from the user's environment",
+            &["not found"],
+        ),
+        (staging(), "alice", "Nothing wrong found", &["Running"]),
+    ];
+    for (h, name, title, facts) in cases {
+        let escaped = opsbot::jupyterhub::username::escape_username(name);
+        let hub_name = h["name"].as_str().unwrap().to_string();
+        let r = run(
+            &pbs,
+            &set,
+            "triage",
+            json!({"hub": h, "user": user(name, &escaped)}),
+        )
+        .await;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+        let head = format!("**Triage of {name} on {hub_name}: {title}");
+        assert!(
+            r.output.starts_with(&head),
+            "want {head:?} in:\n{}",
+            r.output
+        );
+        assert!(r.output.contains("What to do: "), "{}", r.output);
+        contains_all(&r.output, facts);
+    }
+}
+
+#[tokio::test]
+async fn user_status_finds_the_server_by_the_escaped_username_label() {
+    let (_fleet, set, pbs) = start().await;
+    let r = run(
+        &pbs,
+        &set,
+        "user-status",
+        json!({"hub": staging(), "user": user("bob.jones", "bob-2ejones")}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(&r.output, &[
+        "**bob.jones** on staging: pod `jupyter-bob-2ejones` is **Running** (ready 1/1, restarts 0, age 4d",
+        "Jupyter Server 2.14.2 is running",
+    ]);
+}
+
+#[tokio::test]
+async fn fleet_status_covers_every_hub_on_every_cluster() {
+    let (_fleet, set, pbs) = start().await;
+    let hubs = json!([
+        staging(),
+        hub("prod", "aws-us"),
+        hub("climate", "gcp-eu"),
+        hub("edu", "azure-au")
+    ]);
+    let r = run(&pbs, &set, "fleet-status", json!({ "hubs": hubs })).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    contains_all(
+        &r.output,
+        &[
+            "**Fleet: 4 hubs**",
+            "- staging (aws-us/staging): hub 1/1 ok, 4 users running",
+            "- prod (aws-us/prod): hub 1/1 ok, 5 users running",
+            "- climate (gcp-eu/climate): hub 1/1 ok, 3 users running",
+            "- edu (azure-au/edu): hub 1/1 ok, 4 users running",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn dask_clusters_are_listed_through_their_custom_resource() {
+    let (_fleet, set, _) = start().await;
+    let pbs = Playbooks::from_str(
+        "dask.yaml",
+        r#"name: dask
+steps:
+  - id: dc
+    kube.list: { cluster: gcp-eu, namespace: climate, kind: DaskCluster }
+result: "{{ steps.dc.items | map(attribute='name') | join(',') }}"
+"#,
+    )
+    .unwrap();
+    let r = run(&pbs, &set, "dask", json!({})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert!(
+        r.output
+            .contains("climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b"),
+        "{}",
+        r.output
+    );
+}

@@ -1,0 +1,119 @@
+//! The demo fleet (`examples/fleet`) in the simulator with opsbot's shipped
+//! playbooks, for tests that run playbooks directly (no chat, no audit log):
+//! one harness instead of one per test file.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use opsbot::cluster::ClusterSet;
+use opsbot::jupyterhub::api::HubApi;
+use opsbot::playbook::{execute, ExecContext, Mode, Playbooks, RunResult};
+use opsbot_sim::{Fleet, Seed};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// The demo fleet with every cluster reachable as its admin and every hub's
+/// REST API registered under the hub's (namespace) name.
+pub async fn start() -> (Fleet, ClusterSet, Playbooks) {
+    start_with_user(None).await
+}
+
+/// [`start`] with `extra` as one more simulator user (its rules, its name
+/// for impersonation) on every cluster.
+pub async fn start_with_user(extra: Option<Value>) -> (Fleet, ClusterSet, Playbooks) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seed = Seed::from_dir(&root.join("examples/fleet")).unwrap();
+    if let Some(user) = extra {
+        let user: opsbot_sim::auth::UserSpec = serde_json::from_value(user).unwrap();
+        for c in &mut seed.clusters {
+            c.settings.users.push(user.clone());
+        }
+    }
+    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let kc = fleet.kubeconfig();
+    let mut set = ClusterSet::new();
+    for name in fleet.cluster_names() {
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+            .await
+            .unwrap();
+        set.insert_config(&name, config).unwrap();
+    }
+    for e in fleet.hub_endpoints() {
+        set.insert_hub_api(
+            &e.namespace,
+            HubApi::new(&e.url, e.token.clone().into()).unwrap(),
+        );
+    }
+    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    (fleet, set, pbs)
+}
+
+/// Run a shipped playbook to its end (bounded: a hang fails the test) and
+/// print its answer for the test log.
+pub async fn run_as(
+    pbs: &Playbooks,
+    set: &ClusterSet,
+    name: &str,
+    params: Value,
+    mode: Mode,
+    impersonate: Option<&str>,
+) -> RunResult {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: impersonate.map(str::to_string),
+    };
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        execute(pbs.get(name).unwrap(), params, ctx),
+    )
+    .await
+    .expect("run finishes");
+    println!("== {name}\n{}\n", r.output);
+    r
+}
+
+/// [`run_as`] for real, as the admin.
+pub async fn run(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
+    run_as(pbs, set, name, params, Mode::Real, None).await
+}
+
+/// [`run_as`] in dry run, as the admin.
+pub async fn dry(pbs: &Playbooks, set: &ClusterSet, name: &str, params: Value) -> RunResult {
+    run_as(pbs, set, name, params, Mode::DryRun, None).await
+}
+
+/// A hub named after its namespace, as a playbook's `hub` parameter.
+pub fn hub(name: &str, cluster: &str) -> Value {
+    json!({"name": name, "cluster": cluster, "namespace": name})
+}
+
+/// The staging hub on aws-us.
+pub fn staging() -> Value {
+    hub("staging", "aws-us")
+}
+
+/// A user parameter, escaped the way KubeSpawner does.
+pub fn user(raw: &str) -> Value {
+    let escaped = opsbot::jupyterhub::username::escape_username(raw);
+    json!({"name": raw, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
+}
+
+/// Every fact must appear in the answer; the failure shows the whole answer.
+pub fn contains_all(out: &str, facts: &[&str]) {
+    for f in facts {
+        assert!(out.contains(f), "missing {f:?} in:\n{out}");
+    }
+}
