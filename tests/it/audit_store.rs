@@ -695,7 +695,10 @@ async fn secret_named_values_never_reach_the_log(b: Backend) {
         ))
         .await
         .unwrap();
-    assert_eq!(rec.data, json!({"http": {"authorization": "[redacted]"}}));
+    assert_eq!(
+        rec.data,
+        json!({"http": {"authorization": opsbot::audit::REDACTED}})
+    );
     let exported = serde_json::to_string(&log.export(0).await.unwrap()).unwrap();
     assert!(!exported.contains("abc123"), "{exported}");
     assert!(log.verify().await.unwrap().problems.is_empty());
