@@ -18,23 +18,33 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 
 use crate::diagnostic;
 
 pub use crate::chat::model::Platform;
 
 /// The whole, validated `opsbot.yaml` after substitution and env overrides.
-#[derive(Clone)]
+///
+/// `Serialize` writes the file's own shape with every secret (tokens, the
+/// audit URL's password) as [`crate::redact::PLACEHOLDER`]: this is what
+/// `demo --print-config` prints, so the printed schema cannot drift from the
+/// typed one. There is deliberately no way to serialize a secret in clear.
+#[derive(Clone, Serialize)]
 pub struct Config {
     /// The file it was loaded from (or the name given to [`Config::from_str`]).
+    #[serde(skip)]
     pub path: PathBuf,
     /// Where the HTTP server listens (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
     /// `sqlite://ABSOLUTE_PATH` or `postgres://...` (`OPSBOT_AUDIT_URL` wins).
+    #[serde(rename = "audit", serialize_with = "render::audit_section")]
     pub audit_url: String,
     /// Directory of `commands/*.yaml` (default `<config dir>/commands`).
+    #[serde(rename = "commands", serialize_with = "render::path")]
     pub commands_dir: PathBuf,
     /// Directory of `playbooks/*.yaml` (default `<config dir>/playbooks`).
+    #[serde(rename = "playbooks", serialize_with = "render::path")]
     pub playbooks_dir: PathBuf,
     pub clusters: Vec<ClusterConfig>,
     /// Hubs declared in the file; discovered ones are added at runtime by others.
@@ -45,13 +55,17 @@ pub struct Config {
     pub roles: BTreeMap<String, Role>,
     pub policy: Policy,
     /// Present when Slack has credentials (in the file or `SLACK_*` env).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slack: Option<SlackConfig>,
     /// Present when GitHub has credentials (in the file or `GITHUB_*` env).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubConfig>,
     /// Present when Discord has credentials (in the file or `DISCORD_*` env).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discord: Option<DiscordConfig>,
     /// Every command pattern the file mentions, with its position, so
     /// `opsbot check` can cross-check them against the grammar.
+    #[serde(skip)]
     pub pattern_sites: Vec<PatternSite>,
 }
 
@@ -65,7 +79,8 @@ pub struct PatternSite {
     pub column: usize,
 }
 
-/// A named Kubernetes cluster and how to reach it.
+/// A named Kubernetes cluster and how to reach it (serialized flat, as
+/// written in the file: `name` plus `kubeconfig`/`context` or `in_cluster`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub name: String,
@@ -86,34 +101,41 @@ pub enum ClusterSource {
 }
 
 /// A JupyterHub deployment that commands can target by name.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct HubConfig {
     pub name: String,
     /// Name of a [`ClusterConfig`].
     pub cluster: String,
     pub namespace: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jupyterhub_api: Option<JupyterHubApi>,
 }
 
 /// The hub's REST API, for commands that ask JupyterHub itself.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct JupyterHubApi {
     pub url: String,
+    #[serde(serialize_with = "render::secret")]
     pub token: SecretString,
 }
 
 /// Someone opsbot knows, with the identities they use on each platform.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Person {
     pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Slack user id (`U012ABCDEF`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slack: Option<String>,
     /// GitHub login (compared case-insensitively).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<String>,
     /// Discord user id (a snowflake, as a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discord: Option<String>,
     /// Kubernetes user to impersonate, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kube_user: Option<String>,
     pub roles: Vec<String>,
 }
@@ -133,25 +155,35 @@ impl Person {
 }
 
 /// What a role may run and approve, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Role {
     /// Command patterns: `"hub restart"`, `"hub *"` or `"*"`.
     pub run: Vec<String>,
     pub approve: Vec<String>,
+    /// Left out when printed if it is the default (anywhere).
+    #[serde(skip_serializing_if = "Scope::is_anywhere")]
     pub scope: Scope,
 }
 
 /// Where a role applies. An empty list or `"*"` means anywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Scope {
     pub hubs: Vec<String>,
     pub clusters: Vec<String>,
 }
 
+impl Scope {
+    /// True for the default scope (no restriction written).
+    fn is_anywhere(&self) -> bool {
+        *self == Scope::default()
+    }
+}
+
 /// Rules that apply to everyone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
     /// An approval request expires after this long (default 1h).
+    #[serde(serialize_with = "render::duration")]
     pub approval_ttl: Duration,
     /// Mutating commands that need no second person.
     pub exempt_from_approval: Vec<String>,
@@ -170,13 +202,25 @@ impl Default for Policy {
 }
 
 /// Slack app settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SlackConfig {
     /// Verifies HTTP requests (`SLACK_SIGNING_SECRET`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
     pub signing_secret: Option<SecretString>,
     /// `xoxb-` token for Web API calls (`SLACK_BOT_TOKEN`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
     pub bot_token: Option<SecretString>,
     /// `xapp-` token; when set, Socket Mode is used (`SLACK_APP_TOKEN`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
     pub app_token: Option<SecretString>,
     /// Web API base URL (`SLACK_API_URL`, default `https://slack.com/api`).
     pub api_url: String,
@@ -186,15 +230,25 @@ pub struct SlackConfig {
 }
 
 /// GitHub app/webhook settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GithubConfig {
     /// Verifies `X-Hub-Signature-256` (`GITHUB_WEBHOOK_SECRET`).
+    #[serde(serialize_with = "render::secret")]
     pub webhook_secret: SecretString,
     /// Plain token auth (`GITHUB_TOKEN`), the fallback to app auth.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
     pub token: Option<SecretString>,
     /// GitHub App id (`GITHUB_APP_ID`); set together with `private_key_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<u64>,
     /// PEM file of the app's private key (`GITHUB_PRIVATE_KEY_FILE`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_path"
+    )]
     pub private_key_file: Option<PathBuf>,
     /// REST base URL (`GITHUB_API_URL`, default `https://api.github.com`).
     pub api_url: String,
@@ -207,6 +261,7 @@ pub struct GithubConfig {
     /// `org/team` → roles granted to its members.
     pub teams: BTreeMap<String, Vec<String>>,
     /// Minimum repository permission a commenter needs, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_permission: Option<RepoPermission>,
     /// Add the labels a finished run names (a playbook's `labels:`; `triage`
     /// names its diagnosis, `triage: image-pull`) to the issue or pull request
@@ -245,8 +300,10 @@ fn granted<'a>(entries: impl Iterator<Item = (&'a String, &'a Vec<String>)>) -> 
     out
 }
 
-/// GitHub repository permission levels, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// GitHub repository permission levels, weakest first (serialized as
+/// [`RepoPermission::word`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RepoPermission {
     Read,
     Triage,
@@ -281,12 +338,16 @@ impl RepoPermission {
 }
 
 /// Discord application settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DiscordConfig {
     /// Ed25519 public key (hex) that verifies interactions; public, not secret.
     pub public_key: String,
     pub application_id: String,
     /// Bot token for messages outside interaction responses (`DISCORD_BOT_TOKEN`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
     pub bot_token: Option<SecretString>,
     /// REST base URL (`DISCORD_API_URL`, default `https://discord.com/api/v10`).
     pub api_url: String,
@@ -378,7 +439,8 @@ impl Config {
     }
 
     /// The effective config as YAML for people to read (`demo --print-config`),
-    /// every secret shown as `<redacted>`.
+    /// every secret shown as [`crate::redact::PLACEHOLDER`] (see the
+    /// `Serialize` impl).
     pub fn to_yaml_redacted(&self) -> String {
         render::to_yaml_redacted(self)
     }
