@@ -33,6 +33,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+mod verbs;
 mod watch;
 
 pub use auth::ADMIN_TOKEN;

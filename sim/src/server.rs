@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::auth::forbidden;
+use super::auth::{forbidden, UserSpec};
 use super::cluster::ClusterState;
 use super::discovery::{self, ResourceDef};
 use super::faults::FaultRule;
 use super::patch::{self, PatchKind};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::{controller, logs, table, watch, RecordedRequest};
+use super::{logs, verbs, RecordedRequest};
 
 /// The router of one cluster's API endpoint, plus `/sim/faults`: the
 /// control endpoint that adds (`POST`, a [`FaultRule`] as JSON) or clears
@@ -88,6 +88,17 @@ pub struct Target {
     pub sub: Option<String>,
 }
 
+impl Target {
+    /// The resource as RBAC names it: `pods`, or `pods/eviction` for a
+    /// subresource.
+    fn resource(&self) -> String {
+        match &self.sub {
+            Some(s) => format!("{}/{}", self.def.plural, s),
+            None => self.def.plural.to_string(),
+        }
+    }
+}
+
 fn parse_target(segs: &[&str]) -> Result<Option<Target>, ApiError> {
     let (group, version, rest) = match segs {
         ["api", v, rest @ ..] => ("", *v, rest),
@@ -148,7 +159,7 @@ fn k8s_verb(method: &Method, t: &Target, q: &HashMap<String, String>) -> &'stati
     }
 }
 
-fn json_response(code: u16, v: &Value) -> Response {
+pub(crate) fn json_response(code: u16, v: &Value) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     Response::builder()
         .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
@@ -192,6 +203,9 @@ async fn handle(
     resp
 }
 
+/// One API request, after it was recorded: each step below either answers
+/// (an error is an answer too) or hands on to the next, in the order a real
+/// apiserver applies them.
 async fn handle_inner(
     st: &Arc<ClusterState>,
     method: &Method,
@@ -201,12 +215,67 @@ async fn handle_inner(
     body: &Bytes,
     rec: &mut RecordedRequest,
 ) -> Result<Response, ApiError> {
-    // Unauthenticated endpoints, as on a default apiserver.
-    match segs {
-        ["healthz"] | ["livez"] | ["readyz"] => return Ok((StatusCode::OK, "ok").into_response()),
-        ["version"] => return Ok(json_response(200, &discovery::version_doc(&st.version))),
-        _ => {}
+    if let Some(resp) = unauthenticated(st, segs) {
+        return Ok(resp);
     }
+    let (user, effective) = authenticate(st, headers, rec)?;
+    if segs.first() == Some(&"sim") {
+        return sim_control(st, &user, method, segs, body);
+    }
+    if let Some(doc) = discovery_doc(segs) {
+        return doc;
+    }
+    let Some(t) = parse_target(segs)? else {
+        return Err(not_found_path());
+    };
+    let verb = k8s_verb(method, &t, q);
+    describe(rec, &t, verb);
+    let resource = t.resource();
+    inject_fault(st, verb, &resource, t.ns.as_deref(), rec).await?;
+    if t.def.plural == "selfsubjectaccessreviews" && verb == "create" {
+        return access_review(&effective, body);
+    }
+    authorize(&effective, verb, &t, &resource)?;
+    if t.def.namespaced && t.ns.is_none() && !matches!(verb, "list" | "watch") {
+        return Err(not_found_path());
+    }
+    let call = verbs::Call::new(st, t, q, headers, body);
+    if let (Some(name), Some(sub)) = (&call.t.name, &call.t.sub) {
+        return subresource(
+            st,
+            &call.t,
+            &call.ns,
+            name,
+            sub,
+            method,
+            q,
+            headers,
+            body,
+            call.dry_run,
+        )
+        .await;
+    }
+    verbs::serve(call, verb)
+}
+
+/// Health and version: answered without credentials, as on a default
+/// apiserver.
+fn unauthenticated(st: &ClusterState, segs: &[&str]) -> Option<Response> {
+    match segs {
+        ["healthz"] | ["livez"] | ["readyz"] => Some((StatusCode::OK, "ok").into_response()),
+        ["version"] => Some(json_response(200, &discovery::version_doc(&st.version))),
+        _ => None,
+    }
+}
+
+/// The bearer token's user and the user the request acts as (the same
+/// unless it impersonates, which only users allowed to may do). Records
+/// both.
+fn authenticate(
+    st: &ClusterState,
+    headers: &HeaderMap,
+    rec: &mut RecordedRequest,
+) -> Result<(UserSpec, UserSpec), ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -217,359 +286,209 @@ async fn handle_inner(
         return Err(ApiError::unauthorized());
     };
     rec.user = user.name.clone();
-    let mut effective = user.clone();
-    if let Some(imp) = headers
+    let Some(imp) = headers
         .get("impersonate-user")
         .and_then(|v| v.to_str().ok())
-    {
-        if !user.impersonate {
-            return Err(forbidden(
-                &user.name,
-                "impersonate",
-                "",
-                "users",
-                Some(imp),
-                None,
-            ));
-        }
-        rec.impersonated = Some(imp.to_string());
-        effective = st.users.by_name(imp);
-        let groups: Vec<String> = headers
-            .get_all("impersonate-group")
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(String::from))
-            .collect();
-        if !groups.is_empty() {
-            effective.groups = groups;
-        }
-    }
-
-    // Simulator control endpoint (admin only).
-    if segs.first() == Some(&"sim") {
-        if !user.allows("*", "*", None) {
-            return Err(forbidden(&user.name, "update", "", "sim", None, None));
-        }
-        return match (method, segs) {
-            (&Method::POST, ["sim", "faults"]) => {
-                let rules: Vec<FaultRule> = match serde_json::from_slice::<Value>(body) {
-                    Ok(Value::Array(a)) => a
-                        .into_iter()
-                        .map(serde_json::from_value)
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?,
-                    Ok(v) => vec![serde_json::from_value(v)
-                        .map_err(|e| ApiError::bad_request(format!("invalid fault rule: {e}")))?],
-                    Err(e) => {
-                        return Err(ApiError::bad_request(format!(
-                            "expected a JSON fault rule or list of rules: {e}"
-                        )))
-                    }
-                };
-                let n = rules.len();
-                rules.into_iter().for_each(|r| st.faults.add(r));
-                Ok(json_response(200, &json!({"added": n})))
-            }
-            (&Method::DELETE, ["sim", "faults"]) => {
-                st.faults.clear();
-                Ok(json_response(200, &json!({"cleared": true})))
-            }
-            _ => Err(ApiError::new(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            )),
-        };
-    }
-
-    // Discovery.
-    match segs {
-        ["api"] => return Ok(json_response(200, &discovery::core_versions())),
-        ["apis"] => return Ok(json_response(200, &discovery::group_list())),
-        ["api", v] => {
-            return discovery::resource_list("", v)
-                .map(|d| json_response(200, &d))
-                .ok_or_else(not_found_path)
-        }
-        ["apis", g] => {
-            return discovery::group(g)
-                .map(|d| json_response(200, &d))
-                .ok_or_else(not_found_path)
-        }
-        ["apis", g, v] => {
-            return discovery::resource_list(g, v)
-                .map(|d| json_response(200, &d))
-                .ok_or_else(not_found_path)
-        }
-        [first, ..] if first.starts_with("openapi") => return Err(not_found_path()),
-        _ => {}
-    }
-
-    let Some(t) = parse_target(segs)? else {
-        return Err(not_found_path());
+    else {
+        return Ok((user.clone(), user));
     };
-    let verb = k8s_verb(method, &t, q);
+    if !user.impersonate {
+        return Err(forbidden(
+            &user.name,
+            "impersonate",
+            "",
+            "users",
+            Some(imp),
+            None,
+        ));
+    }
+    rec.impersonated = Some(imp.to_string());
+    let mut effective = st.users.by_name(imp);
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(String::from))
+        .collect();
+    if !groups.is_empty() {
+        effective.groups = groups;
+    }
+    Ok((user, effective))
+}
+
+/// `/sim/faults` under the API prefix: admins add (`POST`) or clear
+/// (`DELETE`) injected faults.
+fn sim_control(
+    st: &ClusterState,
+    user: &UserSpec,
+    method: &Method,
+    segs: &[&str],
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    if !user.allows("*", "*", None) {
+        return Err(forbidden(&user.name, "update", "", "sim", None, None));
+    }
+    match (method, segs) {
+        (&Method::POST, ["sim", "faults"]) => {
+            let rules = fault_rules(body)?;
+            let n = rules.len();
+            rules.into_iter().for_each(|r| st.faults.add(r));
+            Ok(json_response(200, &json!({"added": n})))
+        }
+        (&Method::DELETE, ["sim", "faults"]) => {
+            st.faults.clear();
+            Ok(json_response(200, &json!({"cleared": true})))
+        }
+        _ => Err(not_found_path()),
+    }
+}
+
+/// One fault rule or a list of them, as JSON.
+fn fault_rules(body: &Bytes) -> Result<Vec<FaultRule>, ApiError> {
+    let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid fault rule: {e}"));
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(a)) => a
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()
+            .map_err(invalid),
+        Ok(v) => Ok(vec![serde_json::from_value(v).map_err(invalid)?]),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "expected a JSON fault rule or list of rules: {e}"
+        ))),
+    }
+}
+
+/// The discovery documents (`/api`, `/apis`, `/apis/GROUP[/VERSION]`), or
+/// `None` when the path names resources.
+fn discovery_doc(segs: &[&str]) -> Option<Result<Response, ApiError>> {
+    let doc = match segs {
+        ["api"] => Some(discovery::core_versions()),
+        ["apis"] => Some(discovery::group_list()),
+        ["api", v] => discovery::resource_list("", v),
+        ["apis", g] => discovery::group(g),
+        ["apis", g, v] => discovery::resource_list(g, v),
+        [first, ..] if first.starts_with("openapi") => None,
+        _ => return None,
+    };
+    Some(
+        doc.map(|d| json_response(200, &d))
+            .ok_or_else(not_found_path),
+    )
+}
+
+/// What the request addressed, for the request log.
+fn describe(rec: &mut RecordedRequest, t: &Target, verb: &str) {
     rec.verb = verb.to_string();
     rec.resource = Some(t.def.plural.to_string());
     rec.subresource = t.sub.clone();
     rec.namespace = t.ns.clone();
     rec.name = t.name.clone();
-    let resource = match &t.sub {
-        Some(s) => format!("{}/{}", t.def.plural, s),
-        None => t.def.plural.to_string(),
+}
+
+/// Applies the first matching injected fault: latency, then a hang, a
+/// dropped connection or an error status.
+async fn inject_fault(
+    st: &ClusterState,
+    verb: &str,
+    resource: &str,
+    ns: Option<&str>,
+    rec: &RecordedRequest,
+) -> Result<(), ApiError> {
+    let Some(rule) = st.faults.take(verb, resource, ns) else {
+        return Ok(());
     };
-
-    if let Some(rule) = st.faults.take(verb, &resource, t.ns.as_deref()) {
-        if let Some(d) = rule.latency {
-            tokio::time::sleep(d).await;
-        }
-        if rule.timeout || rule.drop {
-            // These never produce an answer: record the request now (status 0).
-            st.record(RecordedRequest {
-                status: 0,
-                ..rec.clone()
-            });
-        }
-        if rule.timeout {
-            std::future::pending::<()>().await;
-        }
-        if rule.drop {
-            // Unwinding the connection task closes the socket without an answer;
-            // resume_unwind skips the panic hook, so nothing is printed.
-            std::panic::resume_unwind(Box::new("sim: injected connection drop"));
-        }
-        if let Some(code) = rule.status {
-            let reason = match code {
-                429 => "TooManyRequests",
-                500 => "InternalError",
-                503 => "ServiceUnavailable",
-                504 => "Timeout",
-                _ => "",
-            };
-            let msg = match code {
-                429 => "Too many requests, please try again later.".to_string(),
-                503 => "the server is currently unable to handle the request".to_string(),
-                _ => "an error on the server (\"injected fault\") has prevented the request from succeeding".to_string(),
-            };
-            let mut e = ApiError::new(code, reason, msg);
+    if let Some(d) = rule.latency {
+        tokio::time::sleep(d).await;
+    }
+    if rule.timeout || rule.drop {
+        // These never produce an answer: record the request now (status 0).
+        st.record(RecordedRequest {
+            status: 0,
+            ..rec.clone()
+        });
+    }
+    if rule.timeout {
+        std::future::pending::<()>().await;
+    }
+    if rule.drop {
+        // Unwinding the connection task closes the socket without an answer;
+        // resume_unwind skips the panic hook, so nothing is printed.
+        std::panic::resume_unwind(Box::new("sim: injected connection drop"));
+    }
+    match rule.status {
+        Some(code) => {
+            let mut e = injected_status(code);
             e.retry_after = rule.retry_after;
-            return Err(e);
+            Err(e)
         }
+        None => Ok(()),
     }
+}
 
-    // `kubectl auth can-i`: every user may ask about themselves.
-    if t.def.plural == "selfsubjectaccessreviews" && verb == "create" {
-        let mut review: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("invalid SelfSubjectAccessReview: {e}")))?;
-        let a = review
-            .pointer("/spec/resourceAttributes")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let mut res = field("resource");
-        if !field("subresource").is_empty() {
-            res = format!("{res}/{}", field("subresource"));
+/// The error a real apiserver answers with this status code.
+fn injected_status(code: u16) -> ApiError {
+    let reason = match code {
+        429 => "TooManyRequests",
+        500 => "InternalError",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "",
+    };
+    let msg = match code {
+        429 => "Too many requests, please try again later.".to_string(),
+        503 => "the server is currently unable to handle the request".to_string(),
+        _ => {
+            "an error on the server (\"injected fault\") has prevented the request from succeeding"
+                .to_string()
         }
-        let ns = field("namespace");
-        let allowed = !res.is_empty()
-            && effective.allows(
-                &field("verb"),
-                &res,
-                (!ns.is_empty()).then_some(ns.as_str()),
-            );
-        review["apiVersion"] = json!("authorization.k8s.io/v1");
-        review["kind"] = json!("SelfSubjectAccessReview");
-        review["status"] = if allowed {
-            json!({"allowed": true, "reason": "allowed by simulated RBAC rules"})
-        } else {
-            json!({"allowed": false})
-        };
-        return Ok(json_response(201, &review));
-    }
-    // kubectl sends `create` for the eviction subresource; authorize it as pods/eviction.
-    if !effective.allows(verb, &resource, t.ns.as_deref()) {
-        return Err(forbidden(
-            &effective.name,
-            verb,
-            t.def.group,
-            &resource,
-            t.name.as_deref(),
-            t.ns.as_deref(),
-        ));
-    }
-    if t.def.namespaced && t.ns.is_none() && !matches!(verb, "list" | "watch") {
-        return Err(not_found_path());
-    }
+    };
+    ApiError::new(code, reason, msg)
+}
 
-    let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
-    let ns = t.ns.clone().unwrap_or_default();
-    let as_table = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("as=Table"));
-    let include_object = q
-        .get("includeObject")
-        .map(String::as_str)
-        .unwrap_or("Metadata")
-        .to_string();
-
-    if let (Some(name), Some(sub)) = (&t.name, &t.sub) {
-        return subresource(st, &t, &ns, name, sub, method, q, headers, body, dry_run).await;
+/// `kubectl auth can-i`: every user may ask about themselves.
+fn access_review(effective: &UserSpec, body: &Bytes) -> Result<Response, ApiError> {
+    let mut review: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid SelfSubjectAccessReview: {e}")))?;
+    let a = review
+        .pointer("/spec/resourceAttributes")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let mut res = field("resource");
+    if !field("subresource").is_empty() {
+        res = format!("{res}/{}", field("subresource"));
     }
+    let ns = field("namespace");
+    let allowed = !res.is_empty()
+        && effective.allows(
+            &field("verb"),
+            &res,
+            (!ns.is_empty()).then_some(ns.as_str()),
+        );
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    review["status"] = if allowed {
+        json!({"allowed": true, "reason": "allowed by simulated RBAC rules"})
+    } else {
+        json!({"allowed": false})
+    };
+    Ok(json_response(201, &review))
+}
 
-    match verb {
-        "get" => {
-            let name = t.name.as_deref().unwrap_or("");
-            if t.def.namespaced
-                && !ns.is_empty()
-                && t.def.plural != "namespaces"
-                && st.store.get("namespaces", "", &ns).is_none()
-                && st.store.get(t.def.store_key(), &ns, name).is_none()
-            {
-                return Err(ApiError::not_found(t.def.group, t.def.plural, name));
-            }
-            let obj = st
-                .store
-                .get(t.def.store_key(), &ns, name)
-                .ok_or_else(|| ApiError::not_found(t.def.group, t.def.plural, name))?;
-            let obj = present(t.def, obj);
-            if as_table {
-                let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
-                return Ok(json_response(
-                    200,
-                    &table::table(t.def, &[obj], meta, &include_object),
-                ));
-            }
-            Ok(json_response(200, &obj))
-        }
-        "list" => {
-            let (items, rv, cont, remaining) = list(st, &t, q)?;
-            let mut meta = json!({"resourceVersion": rv.to_string()});
-            if let Some(c) = cont {
-                meta["continue"] = json!(c);
-                meta["remainingItemCount"] = json!(remaining);
-            }
-            if as_table {
-                return Ok(json_response(
-                    200,
-                    &table::table(t.def, &items, meta, &include_object),
-                ));
-            }
-            Ok(json_response(
-                200,
-                &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": meta, "items": items}),
-            ))
-        }
-        "watch" => {
-            let label = selector(q)?;
-            let field = field_selector(q)?;
-            Ok(watch::serve(
-                st.store.clone(),
-                t.def,
-                t.ns.clone(),
-                label,
-                field,
-                q,
-                as_table,
-                include_object,
-            ))
-        }
-        "create" => {
-            let mut obj: Value = serde_json::from_slice(body).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "the body of the request could not be decoded as JSON: {e}"
-                ))
-            })?;
-            controller::default_fields(t.def, &mut obj);
-            if t.def.namespaced {
-                if let Some(bns) = obj.pointer("/metadata/namespace").and_then(Value::as_str) {
-                    if bns != ns {
-                        return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
-                    }
-                }
-                if st.store.get("namespaces", "", &ns).is_none() && t.def.plural != "events" {
-                    return Err(ApiError::not_found("", "namespaces", &ns));
-                }
-            }
-            let out = st.store.create(t.def, &ns, obj, dry_run)?;
-            Ok(json_response(201, &present(t.def, out)))
-        }
-        "update" => {
-            let name = t.name.as_deref().unwrap_or("");
-            let obj: Value = serde_json::from_slice(body).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "the body of the request could not be decoded as JSON: {e}"
-                ))
-            })?;
-            let out = st.store.update(t.def, &ns, name, obj, dry_run)?;
-            Ok(json_response(200, &present(t.def, out)))
-        }
-        "patch" => {
-            let name = t.name.as_deref().unwrap_or("");
-            let kind = PatchKind::from_content_type(
-                headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-            )?;
-            let mut obj = match st.store.get(t.def.store_key(), &ns, name) {
-                Some(o) => o,
-                None if kind == PatchKind::Apply => {
-                    let obj: Value = serde_yaml::from_slice(body)
-                        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-                    let out = st.store.create(t.def, &ns, obj, dry_run)?;
-                    return Ok(json_response(201, &present(t.def, out)));
-                }
-                None => return Err(ApiError::not_found(t.def.group, t.def.plural, name)),
-            };
-            let rv = obj["metadata"]["resourceVersion"].clone();
-            patch::apply(&mut obj, kind, body)?;
-            // A patch applies to the current version unless it names one itself.
-            if obj["metadata"]["resourceVersion"].is_null() {
-                obj["metadata"]["resourceVersion"] = rv;
-            }
-            let out = st.store.update(t.def, &ns, name, obj, dry_run)?;
-            Ok(json_response(200, &present(t.def, out)))
-        }
-        "delete" => {
-            let name = t.name.as_deref().unwrap_or("");
-            let (grace, propagation, body_dry) = delete_options(q, body);
-            let out = st
-                .store
-                .delete(t.def, &ns, name, grace, dry_run || body_dry)?;
-            if !(dry_run || body_dry) && propagation != "Orphan" {
-                cascade(st, &ns, out["metadata"]["uid"].as_str().unwrap_or(""));
-            }
-            Ok(json_response(200, &present(t.def, out)))
-        }
-        "deletecollection" => {
-            let (items, _, _, _) = list(
-                st,
-                &t,
-                &HashMap::from_iter(
-                    q.iter()
-                        .filter(|(k, _)| k.as_str() != "limit")
-                        .map(|(k, v)| (k.clone(), v.clone())),
-                ),
-            )?;
-            let (grace, _, body_dry) = delete_options(q, body);
-            let mut deleted = Vec::new();
-            for it in items {
-                let n = it["metadata"]["name"].as_str().unwrap_or("").to_string();
-                let ins = it["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                if let Ok(o) = st.store.delete(t.def, &ins, &n, grace, dry_run || body_dry) {
-                    deleted.push(o);
-                }
-            }
-            Ok(json_response(
-                200,
-                &json!({"kind": format!("{}List", t.def.kind), "apiVersion": t.def.api_version(), "metadata": {"resourceVersion": st.store.rv().to_string()}, "items": deleted}),
-            ))
-        }
-        _ => Err(ApiError::method_not_allowed()),
+/// Simulated RBAC. kubectl sends `create` for the eviction subresource; it
+/// is authorized as `pods/eviction`.
+fn authorize(effective: &UserSpec, verb: &str, t: &Target, resource: &str) -> Result<(), ApiError> {
+    if effective.allows(verb, resource, t.ns.as_deref()) {
+        return Ok(());
     }
+    Err(forbidden(
+        &effective.name,
+        verb,
+        t.def.group,
+        resource,
+        t.name.as_deref(),
+        t.ns.as_deref(),
+    ))
 }
 
 fn not_found_path() -> ApiError {
@@ -580,18 +499,18 @@ fn not_found_path() -> ApiError {
     )
 }
 
-fn selector(q: &HashMap<String, String>) -> Result<LabelSelector, ApiError> {
+pub(crate) fn selector(q: &HashMap<String, String>) -> Result<LabelSelector, ApiError> {
     LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)
 }
 
-fn field_selector(q: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
+pub(crate) fn field_selector(q: &HashMap<String, String>) -> Result<FieldSelector, ApiError> {
     FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)
 }
 
 /// Filtered, paged list: (items, rv, continue token, remaining count).
-fn list(
+pub(crate) fn list(
     st: &ClusterState,
     t: &Target,
     q: &HashMap<String, String>,
@@ -667,7 +586,10 @@ pub fn present(def: &ResourceDef, o: Value) -> Value {
     })
 }
 
-fn delete_options(q: &HashMap<String, String>, body: &Bytes) -> (Option<i64>, String, bool) {
+pub(crate) fn delete_options(
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> (Option<i64>, String, bool) {
     let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let grace = q
         .get("gracePeriodSeconds")
@@ -685,7 +607,7 @@ fn delete_options(q: &HashMap<String, String>, body: &Bytes) -> (Option<i64>, St
 }
 
 /// Delete dependents (owned by `uid`) in the namespace, recursively.
-fn cascade(st: &ClusterState, ns: &str, uid: &str) {
+pub(crate) fn cascade(st: &ClusterState, ns: &str, uid: &str) {
     if uid.is_empty() || ns.is_empty() {
         return;
     }

@@ -3,13 +3,13 @@
 //! Every problem found is collected; none stops the others from being found.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
 mod platforms;
+mod sections;
 
 use super::expand::{self, Sources};
 use super::*;
@@ -342,6 +342,10 @@ fn in_file_order<V>(map: &HashMap<S, V>) -> Vec<(&S, &V)> {
     v
 }
 
+/// Resolves `text` into a [`Config`]: parse, then each section in the order
+/// later ones depend on (roles need hubs and clusters, people need roles).
+/// Every problem is collected; the config is returned only when none was
+/// found.
 pub(super) fn build(
     file: &str,
     text: &str,
@@ -365,227 +369,33 @@ pub(super) fn build(
         path: PathBuf::from(file),
         ..Config::default()
     };
-
-    if let Some(l) = &raw.listen {
-        if let Some(s) = cx.string("listen", l) {
-            let s = s.trim();
-            let parsed = s.parse::<SocketAddr>().ok().or_else(|| {
-                s.strip_prefix("localhost:")
-                    .and_then(|p| p.parse::<u16>().ok())
-                    .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
-            });
-            match parsed {
-                Some(a) => cfg.listen = a,
-                None => cx.err(
-                    l.span(),
-                    format!(
-                        "listen: `{s}` is not an address; write IP:PORT such as `127.0.0.1:8080`"
-                    ),
-                ),
-            }
-        }
+    if let Some(listen) = raw
+        .listen
+        .as_ref()
+        .and_then(|l| sections::listen(&mut cx, l))
+    {
+        cfg.listen = listen;
     }
-
     cfg.audit_url = audit_url(&mut cx, raw.audit.as_ref());
     cfg.commands_dir = dir(&mut cx, "commands", raw.commands.as_ref());
     cfg.playbooks_dir = dir(&mut cx, "playbooks", raw.playbooks.as_ref());
 
-    // Clusters.
-    let mut seen = HashSet::new();
-    for c in &raw.clusters {
-        let Some(name) = cx.name("clusters[].name", &c.name) else {
-            continue;
-        };
-        if !seen.insert(name.clone()) {
-            cx.err(
-                c.name.span(),
-                format!("cluster `{name}` is defined twice; cluster names must be unique"),
-            );
-            continue;
-        }
-        let source = if c.in_cluster {
-            if c.kubeconfig.is_some() || c.context.is_some() {
-                cx.err(
-                    c.span(),
-                    format!("cluster `{name}`: `in_cluster: true` cannot be combined with `kubeconfig`/`context`; keep one of them"),
-                );
-            }
-            ClusterSource::InCluster
-        } else {
-            let path = c.kubeconfig.as_ref().and_then(|k| {
-                cx.name("kubeconfig", k)
-                    .map(|p| expand::resolve_path(&p, base_dir, env))
-            });
-            let context = c.context.as_ref().and_then(|k| cx.name("context", k));
-            ClusterSource::Kubeconfig { path, context }
-        };
-        cfg.clusters.push(ClusterConfig { name, source });
-    }
+    cfg.clusters = sections::clusters(&mut cx, &raw.clusters);
     let cluster_names: HashSet<String> = cfg.clusters.iter().map(|c| c.name.clone()).collect();
-
-    // Hubs.
-    let mut seen = HashSet::new();
-    for h in &raw.hubs {
-        let name = cx.name("hubs[].name", &h.name);
-        let cluster = cx.name("hubs[].cluster", &h.cluster);
-        let namespace = cx.name("hubs[].namespace", &h.namespace);
-        if let Some(c) = &cluster {
-            if !cluster_names.contains(c) {
-                let msg = format!(
-                    "hub cluster `{c}` is not defined under `clusters`{}",
-                    suggest(c, cluster_names.iter().map(String::as_str), "clusters")
-                );
-                cx.err(h.cluster.span(), msg);
-            }
-        }
-        let api = h.jupyterhub_api.as_ref().and_then(|a| {
-            let url = cx.name("jupyterhub_api.url", &a.url);
-            let token = cx.secret("jupyterhub_api.token", &a.token);
-            Some(JupyterHubApi {
-                url: url?.trim_end_matches('/').to_string(),
-                token: token?,
-            })
-        });
-        let (Some(name), Some(cluster), Some(namespace)) = (name, cluster, namespace) else {
-            continue;
-        };
-        if !seen.insert(name.clone()) {
-            cx.err(
-                h.name.span(),
-                format!("hub `{name}` is defined twice; hub names must be unique"),
-            );
-            continue;
-        }
-        cfg.hubs.push(HubConfig {
-            name,
-            cluster,
-            namespace,
-            jupyterhub_api: api,
-        });
-    }
+    cfg.hubs = sections::hubs(&mut cx, &raw.hubs, &cluster_names);
     cfg.discover_hubs = raw.discover_hubs;
     let hub_names: HashSet<String> = cfg.hubs.iter().map(|h| h.name.clone()).collect();
 
-    // Roles (before people, who refer to them).
+    // Roles before people, who refer to them.
     let role_names: HashSet<String> = raw.roles.keys().map(|k| k.trim().to_string()).collect();
-    for (key, r) in in_file_order(&raw.roles) {
-        let name = key.trim().to_string();
-        if name.is_empty() {
-            cx.err(key.span(), "a role needs a name");
-            continue;
-        }
-        if r.run.is_empty() && r.approve.is_empty() {
-            cx.err(
-                key.span(),
-                format!("role `{name}` grants nothing; give it `run: [...]` and/or `approve: [...]` command patterns"),
-            );
-        }
-        let run = cx.patterns(&format!("roles.{name}.run"), &r.run);
-        let approve = cx.patterns(&format!("roles.{name}.approve"), &r.approve);
-        let mut scope = Scope::default();
-        if let Some(s) = &r.scope {
-            for h in &s.hubs {
-                let h_name = h.trim().to_string();
-                if h_name != "*" && !hub_names.contains(&h_name) && !cfg.discover_hubs {
-                    let msg = format!(
-                        "roles.{name}.scope.hubs: hub `{h_name}` is not defined under `hubs` (and `discover_hubs` is off){}",
-                        suggest(&h_name, hub_names.iter().map(String::as_str), "hubs")
-                    );
-                    cx.err(h.span(), msg);
-                }
-                scope.hubs.push(h_name);
-            }
-            for c in &s.clusters {
-                let c_name = c.trim().to_string();
-                if c_name != "*" && !cluster_names.contains(&c_name) {
-                    let msg = format!(
-                        "roles.{name}.scope.clusters: cluster `{c_name}` is not defined under `clusters`{}",
-                        suggest(&c_name, cluster_names.iter().map(String::as_str), "clusters")
-                    );
-                    cx.err(c.span(), msg);
-                }
-                scope.clusters.push(c_name);
-            }
-        }
-        cfg.roles.insert(
-            name,
-            Role {
-                run,
-                approve,
-                scope,
-            },
-        );
-    }
-
-    // People.
-    let mut ids = HashSet::new();
-    let mut platform_ids: HashMap<(&'static str, String), String> = HashMap::new();
-    for p in &raw.people {
-        let Some(id) = cx.name("people[].id", &p.id) else {
-            continue;
-        };
-        if !ids.insert(id.clone()) {
-            cx.err(
-                p.id.span(),
-                format!("person `{id}` is defined twice; people ids must be unique"),
-            );
-            continue;
-        }
-        let mut ident = |cx: &mut Ctx<'_>,
-                         platform: &'static str,
-                         v: &Option<S>|
-         -> Option<String> {
-            let v = v.as_ref()?;
-            let s = cx.name(platform, v)?;
-            let key = if platform == "github" {
-                s.to_ascii_lowercase()
-            } else {
-                s.clone()
-            };
-            if let Some(other) = platform_ids.insert((platform, key), id.clone()) {
-                cx.err(
-                    v.span(),
-                    format!("{platform} id `{s}` of `{id}` is already used by `{other}`; each {platform} identity belongs to one person"),
-                );
-            }
-            Some(s)
-        };
-        let slack = ident(&mut cx, "slack", &p.slack);
-        let github = ident(&mut cx, "github", &p.github);
-        let discord = ident(&mut cx, "discord", &p.discord);
-        let name = p.name.as_ref().and_then(|n| cx.string("name", n));
-        let kube_user = p.kube_user.as_ref().and_then(|n| cx.name("kube_user", n));
-        let roles = cx.role_refs(&format!("people.{id}.roles"), &p.roles, &role_names);
-        cfg.people.push(Person {
-            id,
-            name,
-            slack,
-            github,
-            discord,
-            kube_user,
-            roles,
-        });
-    }
-
-    // Policy.
-    if let Some(pol) = &raw.policy {
-        if let Some(ttl) = &pol.approval_ttl {
-            if let Some(s) = cx.string("policy.approval_ttl", ttl) {
-                match humantime::parse_duration(s.trim()) {
-                    Ok(d) if !d.is_zero() => cfg.policy.approval_ttl = d,
-                    _ => cx.err(
-                        ttl.span(),
-                        format!("policy.approval_ttl: `{s}` is not a positive duration; write e.g. `30m` or `1h`"),
-                    ),
-                }
-            }
-        }
-        cfg.policy.exempt_from_approval =
-            cx.patterns("policy.exempt_from_approval", &pol.exempt_from_approval);
-        if let Some(a) = &pol.always_allowed {
-            cfg.policy.always_allowed = cx.patterns("policy.always_allowed", a);
-        }
-    }
+    let known = sections::Known {
+        hubs: &hub_names,
+        clusters: &cluster_names,
+        discover_hubs: cfg.discover_hubs,
+    };
+    cfg.roles = sections::roles(&mut cx, &raw.roles, &known);
+    cfg.people = sections::people(&mut cx, &raw.people, &role_names);
+    cfg.policy = sections::policy(&mut cx, raw.policy.as_ref());
 
     cfg.slack = platforms::slack(&mut cx, raw.slack.as_ref());
     cfg.github = platforms::github(&mut cx, raw.github.as_ref(), &role_names);
