@@ -7,7 +7,6 @@
 use crate::support::bot;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -29,6 +28,8 @@ struct FakeGithub {
     /// Refuse `POST …/labels` with 403, as GitHub does for a token without
     /// the Issues write permission.
     refuse_labels: bool,
+    /// Woken on every recorded call, so tests wait for calls, not time.
+    called: tokio::sync::Notify,
 }
 
 /// The operations of the REST subset opsbot may call, with the body fields they require.
@@ -86,6 +87,7 @@ async fn api(
         .lock()
         .unwrap()
         .push((method.to_string(), path.clone(), body.clone()));
+    f.called.notify_waiters();
     if method == Method::POST && path.ends_with("/labels") {
         return labels_answer(&f, &body);
     }
@@ -233,38 +235,46 @@ impl Rig {
             .collect()
     }
 
-    async fn wait_for_label_call(&self) -> (String, Value) {
-        for _ in 0..300 {
-            if let Some(c) = self.label_calls().into_iter().next() {
-                return c;
+    /// Waits until `found` picks something out of the calls so far (woken by
+    /// each new call); fails the test after [`bot::PATIENCE`].
+    async fn wait_for_call<T>(
+        &self,
+        what: &str,
+        found: impl Fn(&[(String, String, Value)]) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + bot::PATIENCE;
+        loop {
+            let called = self.fake.called.notified();
+            tokio::pin!(called);
+            called.as_mut().enable();
+            if let Some(t) = found(&self.fake.calls.lock().unwrap()) {
+                return t;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if tokio::time::timeout_at(deadline, called).await.is_err() {
+                panic!("{what}; calls: {:#?}", self.fake.calls.lock().unwrap());
+            }
         }
-        panic!(
-            "no labels added; calls: {:#?}",
-            self.fake.calls.lock().unwrap()
-        );
+    }
+
+    async fn wait_for_label_call(&self) -> (String, Value) {
+        self.wait_for_call("no labels added", |calls| {
+            calls
+                .iter()
+                .find(|(m, p, _)| m == "POST" && p.ends_with("/labels"))
+                .map(|(_, p, b)| (p.clone(), b.clone()))
+        })
+        .await
     }
 
     async fn wait_for_comment(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        for _ in 0..300 {
-            if let Some(b) = self
-                .fake
-                .calls
-                .lock()
-                .unwrap()
+        self.wait_for_call(&format!("no comment {what}"), |calls| {
+            calls
                 .iter()
                 .filter_map(|(_, _, b)| b["body"].as_str())
                 .find(|b| f(b))
-            {
-                return b.to_string();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "no comment {what}; calls: {:#?}",
-            self.fake.calls.lock().unwrap()
-        );
+                .map(str::to_string)
+        })
+        .await
     }
 }
 
@@ -383,15 +393,27 @@ async fn ping_quotes_code_and_bots_run_nothing() {
             .status(),
         202
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(r
-        .bot
-        .audit()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(r.fake.calls.lock().unwrap().is_empty());
+    // Each of those was decided before its answer. Then a real command: once
+    // its comment is final, it is the only run and the only comment.
+    let marker = comment("bob-demo", "/ops hub status staging");
+    assert_eq!(
+        r.deliver("issue_comment", "d-8b", marker, SECRET)
+            .await
+            .status(),
+        202
+    );
+    r.wait_for_comment("for the later command", |b| b.contains("succeeded"))
+        .await;
+    let runs = r.bot.audit().list(&Default::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "only the later command ran: {runs:?}");
+    assert_eq!(runs[0].command, "hub status staging");
+    let calls = r.fake.calls.lock().unwrap().clone();
+    assert!(
+        calls.iter().skip(1).all(|(m, p, _)| m == "PATCH"
+            && p.starts_with("/repos/Codertocat/Hello-World/issues/comments/"))
+            && calls[0].0 == "POST",
+        "nothing but the later command's one comment: {calls:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,12 +481,25 @@ async fn commands_that_name_no_label_leave_the_issue_labels_alone() {
     r.deliver("issue_comment", "d-11", body, SECRET).await;
     r.wait_for_comment("with the result", |b| b.contains("succeeded"))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(r.label_calls().is_empty(), "{:#?}", r.label_calls());
+    // A label would go out right after that final edit. A later run that
+    // does name a label is the marker: once its label call came, the status
+    // run's chance has passed, and the marker's must be the only one.
+    let marker = comment("bob-demo", "/ops triage staging dave\n");
+    r.deliver("issue_comment", "d-11b", marker, SECRET).await;
+    r.wait_for_label_call().await;
+    assert_eq!(
+        r.label_calls(),
+        vec![(
+            "/repos/Codertocat/Hello-World/issues/1/labels".to_string(),
+            json!({ "labels": ["triage: image-pull"] })
+        )],
+        "only the triage run labelled the issue"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_403_on_labels_still_leaves_the_comment_with_the_result() {
+    crate::support::logs::capture();
     let r = rig_with(FakeGithub {
         refuse_labels: true,
         ..FakeGithub::default()
@@ -480,8 +515,10 @@ async fn a_403_on_labels_still_leaves_the_comment_with_the_result() {
         })
         .await;
     assert!(done.contains("Reply to the user:"), "{done}");
-    // A refusal is final: asked once, not retried.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // A refusal is final: asked once, not retried. The adapter logs that it
+    // gives up (and only then) before it stops; after that line no retry
+    // can come.
+    crate::support::logs::wait_for(&["cannot label the issue", "403"]).await;
     assert_eq!(r.label_calls().len(), 1, "{:#?}", r.label_calls());
     let records = r.bot.records(1).await;
     assert_eq!(records.last().unwrap().kind, EventKind::Finished);

@@ -1,241 +1,298 @@
-//! The `kube.*` steps through the real kube client against a tiny loopback
-//! API server (a stand-in until the simulator branch lands): request shapes,
-//! dry-run, retries on 429 with Retry-After, partial fan-out on 503, and the
-//! human error text for API errors.
+//! The `kube.*` steps of the shipped playbooks through the real kube client
+//! against the simulator (`opsbot_sim`), each test on its own small seed:
+//! request shapes, dry-run, retries on 429, partial fan-out on 503, the human
+//! error text for API errors, logs with `tail`/`previous`, nodes and
+//! impersonation. The simulator records every request it answers, so the
+//! tests assert on what was really sent.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use opsbot::cluster::ClusterSet;
 use opsbot::playbook::{
     execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult, StepOutcome,
 };
+use opsbot_sim::{FaultRule, Fleet, RecordedRequest, Seed, SimCluster};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-#[derive(Default)]
-struct World {
-    objects: BTreeMap<String, Value>,
-    requests: Vec<(String, String, String)>,
-    /// Impersonate-User header of each request.
-    impersonated: Vec<Option<String>>,
-    /// Log text by pod path; `previous=true` reads `<path>?previous`.
-    logs: BTreeMap<String, String>,
-    /// (path substring, status, remaining times; u32::MAX = forever)
-    faults: Vec<(String, u16, u32)>,
+use crate::support::fleet::cluster_set;
+
+/// A hub namespace with a node to schedule on, the hub Deployment found by
+/// its `component=hub` label, and a proxy that must not be touched. The hub
+/// Deployment is `prod-hub`; see [`hub_namespace`] for another name.
+const HUB_NAMESPACE: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: { name: staging }
+---
+apiVersion: v1
+kind: Node
+metadata: { name: core-node-1 }
+status: { conditions: [{ type: Ready, status: "True" }] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: prod-hub, namespace: staging, labels: { component: hub } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: jupyterhub, name: prod-hub } }
+  template:
+    metadata: { labels: { app: jupyterhub, name: prod-hub } }
+    spec: { containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: proxy, namespace: staging, labels: { component: proxy } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: jupyterhub, name: proxy } }
+  template:
+    metadata: { labels: { app: jupyterhub, name: proxy } }
+    spec: { containers: [{ name: chp, image: "quay.io/jupyterhub/configurable-http-proxy:4.6.2" }] }
+"#;
+
+/// [`HUB_NAMESPACE`] with the hub Deployment named `name`.
+fn hub_namespace(name: &str) -> String {
+    HUB_NAMESPACE.replace("prod-hub", name)
 }
 
-type Shared = Arc<Mutex<World>>;
+/// A second hub, in `prod` (for the fan-out).
+const PROD_NAMESPACE: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: { name: prod }
+---
+apiVersion: v1
+kind: Node
+metadata: { name: core-node-1 }
+status: { conditions: [{ type: Ready, status: "True" }] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: hub, namespace: prod, labels: { component: hub } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { name: hub } }
+  template:
+    metadata: { labels: { name: hub } }
+    spec: { containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }] }
+"#;
 
-fn status(code: u16, reason: &str, message: &str, retry_after: u32) -> Response {
-    let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
-        "reason": reason, "code": code, "details": {"retryAfterSeconds": retry_after}});
-    (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response()
-}
+/// A hub namespace with user servers in three states (running, pending for
+/// lack of memory, crash-looping on a missing `jupyterhub-singleuser`) and
+/// the warnings the scheduler and kubelet left about them. The hub
+/// Deployment's pods carry no `component` label, so `logs` finds only the
+/// pods a test adds.
+const USERS_NAMESPACE: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: { name: staging }
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: user-node-1
+  labels: { hub.jupyter.org/node-purpose: user, cloud.google.com/gke-nodepool: user-pool }
+status:
+  allocatable: { cpu: "4", memory: 16Gi }
+  conditions: [{ type: Ready, status: "True" }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: hub, namespace: staging, labels: { component: hub } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { name: hub } }
+  template:
+    metadata: { labels: { name: hub } }
+    spec: { containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }] }
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: jupyter-alice
+  namespace: staging
+  creationTimestamp: -3h
+  labels: { component: singleuser-server, hub.jupyter.org/username: alice }
+spec: { nodeName: user-node-1, containers: [{ name: notebook }] }
+status:
+  phase: Running
+  containerStatuses: [{ name: notebook, ready: true, restartCount: 0, state: { running: {} } }]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: jupyter-bob
+  namespace: staging
+  creationTimestamp: -10m
+  labels: { component: singleuser-server, hub.jupyter.org/username: bob }
+spec: { containers: [{ name: notebook }] }
+status:
+  phase: Pending
+  containerStatuses: [{ name: notebook, ready: false, restartCount: 0, state: { waiting: { reason: ContainerCreating } } }]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: jupyter-frank
+  namespace: staging
+  creationTimestamp: -20m
+  labels: { component: singleuser-server, hub.jupyter.org/username: frank }
+spec: { nodeName: user-node-1, containers: [{ name: notebook }] }
+status:
+  phase: Running
+  containerStatuses:
+    - name: notebook
+      ready: false
+      restartCount: 4
+      state: { waiting: { reason: CrashLoopBackOff } }
+      lastState: { terminated: { reason: Error, exitCode: 127 } }
+---
+apiVersion: v1
+kind: Event
+metadata: { name: e1, namespace: staging }
+involvedObject: { kind: Pod, name: jupyter-bob, namespace: staging }
+reason: FailedScheduling
+message: "0/3 nodes are available: 3 Insufficient memory."
+type: Warning
+count: 3
+lastTimestamp: -1m
+---
+apiVersion: v1
+kind: Event
+metadata: { name: e2, namespace: staging }
+involvedObject: { kind: Pod, name: jupyter-frank, namespace: staging }
+reason: BackOff
+message: "Back-off restarting failed container notebook"
+type: Warning
+count: 3
+lastTimestamp: -1m
+"#;
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
-            i += 3;
-        } else {
-            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// The logs the kubelet would serve for [`USERS_NAMESPACE`], and a
+/// read-only person to impersonate.
+const USERS_SIM: &str = r#"
+users:
+  - name: alice@example.org
+    rules: [{ verbs: [get, list, watch], resources: ["*"], namespaces: ["*"] }]
+logs:
+  - namespace: staging
+    pod: jupyter-frank
+    container: notebook
+    text: "starting\n"
+    previous: "/bin/sh: 1: exec: jupyterhub-singleuser: not found\n"
+  - namespace: staging
+    pod: jupyter-alice
+    container: notebook
+    text: "[I] Jupyter Server is running\n"
+"#;
 
-fn labels_match(obj: &Value, selector: &str) -> bool {
-    selector.split(',').filter(|s| !s.is_empty()).all(|term| {
-        let (k, v) = term.split_once('=').unwrap_or((term, ""));
-        obj.pointer("/metadata/labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-            == Some(v)
-    })
-}
+/// The hub's own pod, found by `component=hub`, which crashed once.
+const HUB_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hub-7d9f-abcde
+  namespace: staging
+  labels: { component: hub, app: jupyterhub }
+spec: { nodeName: user-node-1, containers: [{ name: hub }] }
+status:
+  phase: Running
+  containerStatuses: [{ name: hub, ready: true, restartCount: 1, state: { running: {} } }]
+"#;
 
-async fn handle(
-    State(w): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
-    let mut w = w.lock().unwrap();
-    w.requests
-        .push((method.to_string(), path.clone(), query.clone()));
-    w.impersonated.push(
-        headers
-            .get("impersonate-user")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    );
-    if let Some(f) = w.faults.iter_mut().find(|f| path.contains(&f.0) && f.2 > 0) {
-        if f.2 != u32::MAX {
-            f.2 -= 1;
-        }
-        let code = f.1;
-        return if code == 429 {
-            status(
-                429,
-                "TooManyRequests",
-                "too many requests, please try again later",
-                0,
-            )
-        } else {
-            status(
-                code,
-                "ServiceUnavailable",
-                "the server is currently unable to handle the request",
-                0,
-            )
-        };
-    }
-    let q: BTreeMap<String, String> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), percent_decode(v)))
-        .collect();
-    let dry = q.get("dryRun").map(String::as_str) == Some("All");
-    if let Some(pod) = path.strip_suffix("/log") {
-        let key = if q.get("previous").map(String::as_str) == Some("true") {
-            format!("{pod}?previous")
-        } else {
-            pod.to_string()
-        };
-        return match w.logs.get(&key) {
-            Some(text) => text.clone().into_response(),
-            None => status(
-                400,
-                "BadRequest",
-                "previous terminated container \"notebook\" not found",
-                0,
-            ),
-        };
-    }
-    match method {
-        Method::GET => {
-            if let Some(o) = w.objects.get(&path) {
-                return axum::Json(o.clone()).into_response();
-            }
-            let prefix = format!("{path}/");
-            let items: Vec<Value> = w
-                .objects
+const HUB_POD_LOGS: &str = r#"
+logs:
+  - namespace: staging
+    pod: hub-7d9f-abcde
+    container: hub
+    text: "[I] hub running\n"
+    previous: "[E] hub crashed: database is locked\n"
+"#;
+
+/// A cluster with three nodes: a core one, a cordoned user one and a user
+/// one whose kubelet stopped reporting.
+const NODES: &str = r#"
+apiVersion: v1
+kind: Node
+metadata:
+  name: core-1
+  labels: { cloud.google.com/gke-nodepool: core-pool, hub.jupyter.org/node-purpose: user }
+spec: { unschedulable: false }
+status:
+  allocatable: { cpu: "4", memory: 16Gi }
+  conditions: [{ type: Ready, status: "True" }]
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: user-1
+  labels: { cloud.google.com/gke-nodepool: user-pool, hub.jupyter.org/node-purpose: user }
+spec: { unschedulable: true }
+status:
+  allocatable: { cpu: "4", memory: 16Gi }
+  conditions: [{ type: Ready, status: "True" }]
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: user-2
+  labels: { cloud.google.com/gke-nodepool: user-pool, hub.jupyter.org/node-purpose: user }
+spec: { unschedulable: false }
+status:
+  allocatable: { cpu: "4", memory: 16Gi }
+  conditions: [{ type: Ready, status: "Unknown" }]
+"#;
+
+/// A fleet of `clusters`, each `(name, [(file, yaml)])`, reachable as the
+/// simulator's admin.
+async fn start(clusters: &[(&str, &[(&str, &str)])]) -> (Fleet, ClusterSet) {
+    let files = clusters
+        .iter()
+        .flat_map(|(cluster, files)| {
+            files
                 .iter()
-                .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
-                .map(|(_, v)| v.clone())
-                .filter(|o| {
-                    labels_match(o, q.get("labelSelector").map(String::as_str).unwrap_or(""))
-                })
-                .collect();
-            let plurals = ["pods", "deployments", "events", "nodes", "statefulsets"];
-            let is_collection = plurals.iter().any(|p| path.ends_with(&format!("/{p}")));
-            if !is_collection {
-                let name = path.rsplit('/').next().unwrap_or("");
-                let res = path.rsplit('/').nth(1).unwrap_or("");
-                return status(404, "NotFound", &format!("{res} \"{name}\" not found"), 0);
-            }
-            axum::Json(json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}))
-                .into_response()
-        }
-        Method::PATCH => {
-            let patch: Value = serde_json::from_slice(&body).unwrap_or_default();
-            let Some(mut obj) = w.objects.get(&path).cloned() else {
-                return status(404, "NotFound", "not found", 0);
-            };
-            json_patch::merge(&mut obj, &patch);
-            if patch.get("spec").is_some() {
-                let g = obj["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-                obj["metadata"]["generation"] = json!(g);
-                // The rollout completes at once here.
-                obj["status"]["observedGeneration"] = json!(g);
-            }
-            if !dry {
-                w.objects.insert(path, obj.clone());
-            }
-            axum::Json(obj).into_response()
-        }
-        Method::DELETE => {
-            let Some(obj) = w.objects.get(&path).cloned() else {
-                return status(404, "NotFound", "not found", 0);
-            };
-            if !dry {
-                w.objects.remove(&path);
-            }
-            axum::Json(obj).into_response()
-        }
-        _ => status(405, "MethodNotAllowed", "method not allowed", 0),
-    }
-}
-
-fn deployment(ns: &str, name: &str, component: &str) -> (String, Value) {
-    (
-        format!("/apis/apps/v1/namespaces/{ns}/deployments/{name}"),
-        json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "generation": 1, "labels": {"component": component},
-                "creationTimestamp": "2024-01-01T00:00:00Z"},
-            "spec": {"replicas": 1, "template": {"metadata": {}}},
-            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1}}),
-    )
-}
-
-async fn start(objects: Vec<(String, Value)>) -> (Shared, String) {
-    let world: Shared = Arc::new(Mutex::new(World {
-        objects: objects.into_iter().collect(),
-        ..Default::default()
-    }));
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(world.clone());
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .map(|(file, text)| (cluster.to_string(), file.to_string(), text.to_string()))
+        })
+        .collect();
+    let names = clusters.iter().map(|(c, _)| c.to_string()).collect();
+    let seed = Seed::from_files(files, names).unwrap();
+    let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (world, url)
+    let set = cluster_set(&fleet).await;
+    (fleet, set)
 }
 
-fn clusters(urls: &[(&str, &str)]) -> ClusterSet {
-    let mut set = ClusterSet::new();
-    for (name, url) in urls {
-        let config = kube::Config::new(url.parse().unwrap());
-        set.insert_config(name, config).unwrap();
-    }
-    set
+/// The users namespace on `aws-us`.
+async fn users_world() -> (Fleet, ClusterSet) {
+    start(&[(
+        "aws-us",
+        &[("staging.yaml", USERS_NAMESPACE), ("sim.yaml", USERS_SIM)],
+    )])
+    .await
 }
 
 async fn run(
     pb_text: &str,
     params: Value,
-    set: ClusterSet,
+    set: &ClusterSet,
     mode: Mode,
 ) -> (RunResult, Vec<Progress>) {
     let pbs = Playbooks::from_str("t.yaml", pb_text).unwrap_or_else(|e| panic!("{e}"));
     let pb = pbs.iter().next().unwrap().clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = ExecContext {
-        clusters: set,
+        clusters: set.clone(),
         mode,
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: None,
     };
-    let r = tokio::time::timeout(Duration::from_secs(30), execute(&pb, params, ctx))
+    let r = tokio::time::timeout(Duration::from_secs(60), execute(&pb, params, ctx))
         .await
-        .unwrap();
+        .expect("the run finishes");
     let mut progress = Vec::new();
     while let Ok(p) = rx.try_recv() {
         progress.push(p);
@@ -255,17 +312,25 @@ fn hub(cluster: &str, ns: &str) -> Value {
     json!({"name": ns, "cluster": cluster, "namespace": ns})
 }
 
+fn user(name: &str) -> Value {
+    json!({"name": name, "escaped": name, "pod": format!("jupyter-{name}")})
+}
+
+fn sim(fleet: &Fleet, cluster: &str) -> SimCluster {
+    fleet.cluster(cluster).expect("the cluster is in the seed")
+}
+
+fn with_method<'a>(requests: &'a [RecordedRequest], method: &str) -> Vec<&'a RecordedRequest> {
+    requests.iter().filter(|r| r.method == method).collect()
+}
+
 #[tokio::test]
 async fn hub_restart_patches_the_restart_annotation_of_the_deployment_found_by_label() {
-    let (world, url) = start(vec![
-        deployment("staging", "prod-hub", "hub"),
-        deployment("staging", "proxy", "proxy"),
-    ])
-    .await;
+    let (fleet, set) = start(&[("aws-us", &[("staging.yaml", HUB_NAMESPACE)])]).await;
     let (r, progress) = run(
         &shipped("hub-restart"),
         json!({"hub": hub("aws-us", "staging"), "reason": "config change"}),
-        clusters(&[("aws-us", &url)]),
+        &set,
         Mode::Real,
     )
     .await;
@@ -276,15 +341,19 @@ async fn hub_restart_patches_the_restart_annotation_of_the_deployment_found_by_l
         "{}",
         r.output
     );
-    let w = world.lock().unwrap();
-    let patches: Vec<_> = w.requests.iter().filter(|r| r.0 == "PATCH").collect();
-    assert_eq!(patches.len(), 1, "{:?}", w.requests);
+    let aws = sim(&fleet, "aws-us");
+    let requests = aws.requests();
+    let patches = with_method(&requests, "PATCH");
+    assert_eq!(patches.len(), 1, "{requests:#?}");
     assert_eq!(
-        patches[0].1,
+        patches[0].path,
         "/apis/apps/v1/namespaces/staging/deployments/prod-hub"
     );
-    assert!(!patches[0].2.contains("dryRun"));
-    let obj = &w.objects["/apis/apps/v1/namespaces/staging/deployments/prod-hub"];
+    assert!(!patches[0].query.contains("dryRun"));
+    let obj = aws
+        .store()
+        .get("deployments", "staging", "prod-hub")
+        .unwrap();
     assert!(obj
         .pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt")
         .is_some());
@@ -305,12 +374,14 @@ async fn hub_restart_patches_the_restart_annotation_of_the_deployment_found_by_l
 
 #[tokio::test]
 async fn dry_run_sends_dry_run_all_and_changes_nothing() {
-    let (world, url) = start(vec![deployment("staging", "hub", "hub")]).await;
-    let before = world.lock().unwrap().objects.clone();
+    let staging = hub_namespace("hub");
+    let (fleet, set) = start(&[("aws-us", &[("staging.yaml", staging.as_str())])]).await;
+    let aws = sim(&fleet, "aws-us");
+    let before = aws.store().list("deployments", Some("staging")).0;
     let (r, progress) = run(
         &shipped("hub-restart"),
         json!({"hub": hub("aws-us", "staging"), "reason": "x"}),
-        clusters(&[("aws-us", &url)]),
+        &set,
         Mode::DryRun,
     )
     .await;
@@ -321,10 +392,13 @@ async fn dry_run_sends_dry_run_all_and_changes_nothing() {
         "{}",
         r.output
     );
-    let w = world.lock().unwrap();
-    let patch = w.requests.iter().find(|r| r.0 == "PATCH").unwrap();
-    assert!(patch.2.contains("dryRun=All"), "{patch:?}");
-    assert_eq!(w.objects, before);
+    let requests = aws.requests();
+    let patch = with_method(&requests, "PATCH")
+        .into_iter()
+        .next()
+        .expect("a patch was sent");
+    assert!(patch.query.contains("dryRun=All"), "{patch:?}");
+    assert_eq!(aws.store().list("deployments", Some("staging")).0, before);
     assert!(progress
         .iter()
         .any(|p| matches!(p, Progress::StepFinished { id, dry_run: true, .. } if id == "restart")));
@@ -332,16 +406,19 @@ async fn dry_run_sends_dry_run_all_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_429_storm_is_retried_then_succeeds() {
-    let (world, url) = start(vec![deployment("staging", "hub", "hub")]).await;
-    world
-        .lock()
-        .unwrap()
-        .faults
-        .push(("/deployments".into(), 429, 3));
+    let staging = hub_namespace("hub");
+    let (fleet, set) = start(&[("aws-us", &[("staging.yaml", staging.as_str())])]).await;
+    sim(&fleet, "aws-us").add_fault(FaultRule {
+        resources: vec!["deployments".into()],
+        status: Some(429),
+        retry_after: Some(0),
+        times: Some(3),
+        ..Default::default()
+    });
     let (r, progress) = run(
         &shipped("hub-status").replace("component in (hub,proxy)", "component=hub"),
         json!({"hub": hub("aws-us", "staging")}),
-        clusters(&[("aws-us", &url)]),
+        &set,
         Mode::Real,
     )
     .await;
@@ -356,13 +433,19 @@ async fn a_429_storm_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn fan_out_with_one_cluster_failing_forever_reports_partial() {
-    let (_w1, url1) = start(vec![deployment("staging", "hub", "hub")]).await;
-    let (w2, url2) = start(vec![deployment("prod", "hub", "hub")]).await;
-    w2.lock().unwrap().faults.push(("/".into(), 503, u32::MAX));
+    let (fleet, set) = start(&[
+        ("aws-us", &[("staging.yaml", HUB_NAMESPACE)]),
+        ("gcp-eu", &[("prod.yaml", PROD_NAMESPACE)]),
+    ])
+    .await;
+    sim(&fleet, "gcp-eu").add_fault(FaultRule {
+        status: Some(503),
+        ..Default::default()
+    });
     let (r, progress) = run(
         &shipped("fleet-status"),
         json!({"hubs": [hub("aws-us", "staging"), hub("gcp-eu", "prod")]}),
-        clusters(&[("aws-us", &url1), ("gcp-eu", &url2)]),
+        &set,
         Mode::Real,
     )
     .await;
@@ -388,7 +471,7 @@ async fn fan_out_with_one_cluster_failing_forever_reports_partial() {
 
 #[tokio::test]
 async fn api_errors_become_human_text_naming_step_and_target() {
-    let (_w, url) = start(vec![]).await;
+    let (_fleet, set) = start(&[("aws-us", &[])]).await;
     let (r, _) = run(
         r#"name: t
 steps:
@@ -396,23 +479,24 @@ steps:
     kube.get: { cluster: aws-us, namespace: staging, kind: Deployment, name: hub }
 "#,
         json!({}),
-        clusters(&[("aws-us", &url)]),
+        &set,
         Mode::Real,
     )
     .await;
+    // The apiserver names the resource with its group (`deployments.apps`).
     assert_eq!(
         r.output,
-        "step get (kube.get apps/v1 deployments staging/hub @aws-us): NotFound: deployments \"hub\" not found"
+        "step get (kube.get apps/v1 deployments staging/hub @aws-us): NotFound: deployments.apps \"hub\" not found"
     );
 }
 
 #[tokio::test]
 async fn an_unknown_cluster_lists_the_known_ones() {
-    let (_w, url) = start(vec![]).await;
+    let (_fleet, set) = start(&[("aws-us", &[])]).await;
     let (r, _) = run(
         &shipped("users"),
         json!({"hub": hub("nowhere", "staging")}),
-        clusters(&[("aws-us", &url)]),
+        &set,
         Mode::Real,
     )
     .await;
@@ -424,102 +508,13 @@ async fn an_unknown_cluster_lists_the_known_ones() {
     );
 }
 
-fn pod(ns: &str, name: &str, user: &str, phase: &str, container_status: Value) -> (String, Value) {
-    (
-        format!("/api/v1/namespaces/{ns}/pods/{name}"),
-        json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "creationTimestamp": "2024-01-01T00:00:00Z",
-                "labels": {"component": "singleuser-server", "hub.jupyter.org/username": user}},
-            "spec": {"nodeName": if phase == "Pending" { Value::Null } else { json!("user-node-1") },
-                "containers": [{"name": "notebook"}]},
-            "status": {"phase": phase, "containerStatuses": [container_status]}}),
-    )
-}
-
-fn event(ns: &str, name: &str, object: &str, reason: &str, message: &str) -> (String, Value) {
-    let now = chrono::Utc::now().to_rfc3339();
-    (
-        format!("/api/v1/namespaces/{ns}/events/{name}"),
-        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ns},
-            "involvedObject": {"kind": "Pod", "name": object, "namespace": ns},
-            "reason": reason, "message": message, "type": "Warning", "count": 3, "lastTimestamp": now}),
-    )
-}
-
-fn fleet_namespace() -> Vec<(String, Value)> {
-    vec![
-        deployment("staging", "hub", "hub"),
-        pod(
-            "staging",
-            "jupyter-alice",
-            "alice",
-            "Running",
-            json!({"name": "notebook", "ready": true, "restartCount": 0, "state": {"running": {}}}),
-        ),
-        pod(
-            "staging",
-            "jupyter-bob",
-            "bob",
-            "Pending",
-            json!({"name": "notebook", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}),
-        ),
-        pod(
-            "staging",
-            "jupyter-frank",
-            "frank",
-            "Running",
-            json!({"name": "notebook", "ready": false, "restartCount": 4,
-                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-                "lastState": {"terminated": {"reason": "Error", "exitCode": 127}}}),
-        ),
-        event(
-            "staging",
-            "e1",
-            "jupyter-bob",
-            "FailedScheduling",
-            "0/3 nodes are available: 3 Insufficient memory.",
-        ),
-        event(
-            "staging",
-            "e2",
-            "jupyter-frank",
-            "BackOff",
-            "Back-off restarting failed container notebook",
-        ),
-    ]
-}
-
-async fn fleet_world() -> (Shared, ClusterSet) {
-    let (world, url) = start(fleet_namespace()).await;
-    {
-        let mut w = world.lock().unwrap();
-        w.logs.insert(
-            "/api/v1/namespaces/staging/pods/jupyter-frank?previous".into(),
-            "/bin/sh: 1: exec: jupyterhub-singleuser: not found\n".into(),
-        );
-        w.logs.insert(
-            "/api/v1/namespaces/staging/pods/jupyter-frank".into(),
-            "starting\n".into(),
-        );
-        w.logs.insert(
-            "/api/v1/namespaces/staging/pods/jupyter-alice".into(),
-            "[I] Jupyter Server is running\n".into(),
-        );
-    }
-    (world, clusters(&[("aws-us", &url)]))
-}
-
-fn user(name: &str) -> Value {
-    json!({"name": name, "escaped": name, "pod": format!("jupyter-{name}")})
-}
-
 #[tokio::test]
 async fn users_lists_running_servers_with_node_and_counts_the_rest() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("users"),
         json!({"hub": hub("aws-us", "staging")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -536,11 +531,11 @@ async fn users_lists_running_servers_with_node_and_counts_the_rest() {
 
 #[tokio::test]
 async fn pending_shows_the_scheduler_reason() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("pending"),
         json!({"hub": hub("aws-us", "staging")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -557,11 +552,11 @@ async fn pending_shows_the_scheduler_reason() {
 
 #[tokio::test]
 async fn triage_recognises_a_missing_jupyterhub_singleuser_from_previous_logs() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("triage"),
         json!({"hub": hub("aws-us", "staging"), "user": user("frank")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -588,11 +583,11 @@ async fn triage_recognises_a_missing_jupyterhub_singleuser_from_previous_logs() 
 
 #[tokio::test]
 async fn triage_of_a_pending_server_names_the_missing_capacity() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("triage"),
         json!({"hub": hub("aws-us", "staging"), "user": user("bob")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -608,11 +603,11 @@ async fn triage_of_a_pending_server_names_the_missing_capacity() {
 
 #[tokio::test]
 async fn user_status_shows_phase_container_state_and_last_log_lines() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("user-status"),
         json!({"hub": hub("aws-us", "staging"), "user": user("alice")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -632,11 +627,11 @@ async fn user_status_shows_phase_container_state_and_last_log_lines() {
 
 #[tokio::test]
 async fn user_status_of_a_user_without_a_server_says_so() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("user-status"),
         json!({"hub": hub("aws-us", "staging"), "user": user("zoe")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -650,11 +645,11 @@ async fn user_status_of_a_user_without_a_server_says_so() {
 
 #[tokio::test]
 async fn user_stop_deletes_only_the_users_pod_with_a_grace_period() {
-    let (world, set) = fleet_world().await;
+    let (fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("user-stop"),
         json!({"hub": hub("aws-us", "staging"), "user": user("alice")}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -664,28 +659,28 @@ async fn user_stop_deletes_only_the_users_pod_with_a_grace_period() {
         "{}",
         r.output
     );
-    let w = world.lock().unwrap();
-    let deletes: Vec<_> = w.requests.iter().filter(|r| r.0 == "DELETE").collect();
+    let aws = sim(&fleet, "aws-us");
+    let requests = aws.requests();
+    let deletes = with_method(&requests, "DELETE");
     assert_eq!(deletes.len(), 1);
     assert_eq!(
-        deletes[0].1,
+        deletes[0].path,
         "/api/v1/namespaces/staging/pods/jupyter-alice"
     );
-    assert!(!w
-        .objects
-        .contains_key("/api/v1/namespaces/staging/pods/jupyter-alice"));
-    assert!(w
-        .objects
-        .contains_key("/api/v1/namespaces/staging/pods/jupyter-bob"));
+    assert!(aws
+        .store()
+        .get("pods", "staging", "jupyter-alice")
+        .is_none());
+    assert!(aws.store().get("pods", "staging", "jupyter-bob").is_some());
 }
 
 #[tokio::test]
 async fn events_lists_warnings_newest_first() {
-    let (_w, set) = fleet_world().await;
+    let (_fleet, set) = users_world().await;
     let (r, _) = run(
         &shipped("events"),
         json!({"hub": hub("aws-us", "staging"), "warnings": true}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -705,7 +700,7 @@ async fn events_lists_warnings_newest_first() {
 
 #[tokio::test]
 async fn impersonation_sends_the_impersonate_user_header() {
-    let (world, set) = fleet_world().await;
+    let (fleet, set) = users_world().await;
     let pbs = Playbooks::from_str("u.yaml", &shipped("users")).unwrap();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = ExecContext {
@@ -722,40 +717,21 @@ async fn impersonation_sends_the_impersonate_user_header() {
     )
     .await;
     assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
-    let w = world.lock().unwrap();
+    let requests = sim(&fleet, "aws-us").requests();
     assert_eq!(
-        w.impersonated.last().cloned().flatten().as_deref(),
+        requests.last().and_then(|r| r.impersonated.as_deref()),
         Some("alice@example.org"),
-        "{:?} {:?}",
-        w.impersonated,
-        w.requests
+        "{requests:#?}"
     );
-}
-
-fn node(name: &str, pool: &str, ready: bool, unschedulable: bool) -> (String, Value) {
-    (
-        format!("/api/v1/nodes/{name}"),
-        json!({"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"cloud.google.com/gke-nodepool": pool, "hub.jupyter.org/node-purpose": "user"}},
-            "spec": {"unschedulable": unschedulable},
-            "status": {"allocatable": {"cpu": "4", "memory": "16Gi"},
-                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" }}]}}),
-    )
 }
 
 #[tokio::test]
 async fn nodes_shows_pool_readiness_cordons_and_capacity_and_filters_by_pool() {
-    let (_w, url) = start(vec![
-        node("core-1", "core-pool", true, false),
-        node("user-1", "user-pool", true, true),
-        node("user-2", "user-pool", false, false),
-    ])
-    .await;
-    let set = clusters(&[("gcp-eu", &url)]);
+    let (_fleet, set) = start(&[("gcp-eu", &[("nodes.yaml", NODES)])]).await;
     let (r, _) = run(
         &shipped("nodes"),
         json!({"cluster": {"name": "gcp-eu"}}),
-        set.clone(),
+        &set,
         Mode::Real,
     )
     .await;
@@ -780,7 +756,7 @@ async fn nodes_shows_pool_readiness_cordons_and_capacity_and_filters_by_pool() {
     let (r, _) = run(
         &shipped("nodes"),
         json!({"cluster": {"name": "gcp-eu"}, "pool": "core-pool"}),
-        set,
+        &set,
         Mode::Real,
     )
     .await;
@@ -795,25 +771,19 @@ async fn nodes_shows_pool_readiness_cordons_and_capacity_and_filters_by_pool() {
 
 #[tokio::test]
 async fn logs_finds_the_component_pod_by_label_and_passes_tail_and_previous() {
-    let mut objects = fleet_namespace();
-    let (path, mut hub_pod) = pod(
-        "staging",
-        "hub-7d9f-abcde",
-        "",
-        "Running",
-        json!({"name": "hub", "ready": true, "restartCount": 1, "state": {"running": {}}}),
-    );
-    hub_pod["metadata"]["labels"] = json!({"component": "hub", "app": "jupyterhub"});
-    objects.push((path.clone(), hub_pod));
-    let (world, url) = start(objects).await;
-    world.lock().unwrap().logs.insert(
-        format!("{path}?previous"),
-        "[E] hub crashed: database is locked\n".into(),
-    );
+    let (fleet, set) = start(&[(
+        "aws-us",
+        &[
+            ("staging.yaml", USERS_NAMESPACE),
+            ("hub-pod.yaml", HUB_POD),
+            ("sim.yaml", HUB_POD_LOGS),
+        ],
+    )])
+    .await;
     let (r, _) = run(
         &shipped("logs"),
         json!({"hub": hub("aws-us", "staging"), "component": "hub", "tail": 20, "previous": true}),
-        clusters(&[("aws-us", &url)]),
+        &set,
         Mode::Real,
     )
     .await;
@@ -825,10 +795,10 @@ async fn logs_finds_the_component_pod_by_label_and_passes_tail_and_previous() {
         r.output
     );
     assert!(r.output.contains("database is locked"), "{}", r.output);
-    let w = world.lock().unwrap();
-    let log = w.requests.iter().find(|r| r.1.ends_with("/log")).unwrap();
+    let requests = sim(&fleet, "aws-us").requests();
+    let log = requests.iter().find(|r| r.path.ends_with("/log")).unwrap();
     assert!(
-        log.2.contains("tailLines=20") && log.2.contains("previous=true"),
+        log.query.contains("tailLines=20") && log.query.contains("previous=true"),
         "{log:?}"
     );
 }

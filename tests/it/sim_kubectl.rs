@@ -31,7 +31,9 @@ struct Out {
     stderr: String,
 }
 
-fn kubectl_available() -> bool {
+/// Fails the test, saying how to install kubectl, when it is missing: these
+/// tests prove what kubectl shows, so without it they cannot pass.
+fn require_kubectl() {
     let found = Command::new("kubectl")
         .args(["version", "--client"])
         .output()
@@ -39,9 +41,8 @@ fn kubectl_available() -> bool {
         .unwrap_or(false);
     assert!(
         found,
-        "kubectl is not installed: run scripts/test, which installs it"
+        "kubectl is not installed: run scripts/test, which installs it (or `apt-get install kubernetes-client`)"
     );
-    found
 }
 
 fn seed_dir() -> PathBuf {
@@ -129,9 +130,7 @@ fn row<'a>(table: &'a str, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_pods_all_namespaces_shows_hub_users_and_system_pods_with_their_states() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let out = sim.ok(&["get", "pods", "-A"]).await;
     let header = out.lines().next().unwrap();
@@ -186,9 +185,7 @@ async fn get_pods_all_namespaces_shows_hub_users_and_system_pods_with_their_stat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_user_servers_by_label_wide_shows_only_user_pods_and_their_nodes() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let out = sim
         .ok(&[
@@ -243,9 +240,7 @@ async fn get_user_servers_by_label_wide_shows_only_user_pods_and_their_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_broken_pods_shows_their_state_and_events() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let dave = sim
         .ok(&["describe", "pod", "jupyter-dave", "-n", "staging"])
@@ -290,9 +285,7 @@ async fn describe_broken_pods_shows_their_state_and_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_tail_and_previous_serve_the_seeded_text() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let tail = sim
         .ok(&["logs", "-n", "staging", "jupyter-alice", "--tail", "3"])
@@ -338,9 +331,7 @@ async fn logs_tail_and_previous_serve_the_seeded_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_statefulset_creates_the_placeholder_pods() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let out = sim
         .ok(&[
@@ -384,9 +375,7 @@ async fn scale_statefulset_creates_the_placeholder_pods() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollout_restart_of_the_hub_completes_and_replaces_its_pod() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let before = sim
         .ok(&[
@@ -441,9 +430,7 @@ async fn rollout_restart_of_the_hub_completes_and_replaces_its_pod() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_controller_owned_pod_brings_a_replacement() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let name = sim
         .ok(&[
@@ -478,9 +465,7 @@ async fn deleting_a_controller_owned_pod_brings_a_replacement() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cordon_and_uncordon_toggle_scheduling_disabled() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let node = "ip-10-0-70-15.us-west-2.compute.internal";
     let nodes = sim.ok(&["get", "nodes"]).await;
@@ -518,9 +503,7 @@ async fn cordon_and_uncordon_toggle_scheduling_disabled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_daskclusters_lists_the_custom_resources() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let out = sim
         .ok(&["--context", "gcp-eu", "get", "daskclusters", "-A"])
@@ -564,9 +547,7 @@ async fn get_daskclusters_lists_the_custom_resources() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_pod_is_reported_as_not_found() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let out = sim.kubectl(&["get", "pod", "nope", "-n", "staging"]).await;
     assert!(!out.ok);
@@ -578,9 +559,7 @@ async fn a_missing_pod_is_reported_as_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_read_only_support_user_is_forbidden_to_delete_to_read_secrets_and_other_hubs_logs() {
-    if !kubectl_available() {
-        return;
-    }
+    require_kubectl();
     let sim = Sim::start().await;
     let ro = ["--token", "readonly-token"];
     // Reading is allowed.

@@ -35,6 +35,21 @@ pub async fn start_with_user(extra: Option<Value>) -> (Fleet, ClusterSet, Playbo
     let fleet = Fleet::start(seed, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
+    let mut set = cluster_set(&fleet).await;
+    for e in fleet.hub_endpoints() {
+        set.insert_hub_api(
+            &e.namespace,
+            HubApi::new(&e.url, e.token.clone().into()).unwrap(),
+        );
+    }
+    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
+    (fleet, set, pbs)
+}
+
+/// Every cluster of `fleet` as its admin, with clients built from the
+/// simulator's kubeconfig (so impersonation works and the executor, not
+/// kube, owns retries).
+pub async fn cluster_set(fleet: &Fleet) -> ClusterSet {
     let kc = fleet.kubeconfig();
     let mut set = ClusterSet::new();
     for name in fleet.cluster_names() {
@@ -47,14 +62,7 @@ pub async fn start_with_user(extra: Option<Value>) -> (Fleet, ClusterSet, Playbo
             .unwrap();
         set.insert_config(&name, config).unwrap();
     }
-    for e in fleet.hub_endpoints() {
-        set.insert_hub_api(
-            &e.namespace,
-            HubApi::new(&e.url, e.token.clone().into()).unwrap(),
-        );
-    }
-    let pbs = Playbooks::load_dir(&root.join("playbooks")).unwrap();
-    (fleet, set, pbs)
+    set
 }
 
 /// Run a shipped playbook to its end (bounded: a hang fails the test) and
