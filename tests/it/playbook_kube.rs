@@ -6,7 +6,6 @@
 //! tests assert on what was really sent.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use opsbot::cluster::ClusterSet;
 use opsbot::playbook::{
@@ -14,6 +13,8 @@ use opsbot::playbook::{
 };
 use opsbot_sim::{FaultRule, Fleet, RecordedRequest, Seed, SimCluster};
 use serde_json::{json, Value};
+
+use crate::support::fleet::{self, shipped};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::fleet::cluster_set;
@@ -280,32 +281,7 @@ async fn run(
     set: &ClusterSet,
     mode: Mode,
 ) -> (RunResult, Vec<Progress>) {
-    let pbs = Playbooks::from_str("t.yaml", pb_text).unwrap_or_else(|e| panic!("{e}"));
-    let pb = pbs.iter().next().unwrap().clone();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: None,
-    };
-    let r = tokio::time::timeout(Duration::from_secs(60), execute(&pb, params, ctx))
-        .await
-        .expect("the run finishes");
-    let mut progress = Vec::new();
-    while let Ok(p) = rx.try_recv() {
-        progress.push(p);
-    }
-    (r, progress)
-}
-
-fn shipped(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/playbooks/{name}.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    fleet::execute_text(pb_text, params, set, mode).await
 }
 
 fn hub(cluster: &str, ns: &str) -> Value {

@@ -11,6 +11,8 @@ use opsbot::cluster::ClusterSet;
 use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult};
 use opsbot_sim::{FaultRule, Fleet, Seed};
 use serde_json::{json, Value};
+
+use crate::support::fleet::shipped;
 use tokio_util::sync::CancellationToken;
 
 const STAGING: &str = r#"
@@ -181,14 +183,6 @@ async fn start() -> (Fleet, ClusterSet) {
     (fleet, set)
 }
 
-fn shipped(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/playbooks/{name}.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
 fn staging() -> Value {
     json!({"name": "staging", "cluster": "aws-us", "namespace": "staging"})
 }
@@ -203,23 +197,7 @@ struct Ran {
 }
 
 async fn run_text(text: &str, params: Value, set: &ClusterSet, mode: Mode) -> Ran {
-    let pbs = Playbooks::from_str("t.yaml", text).unwrap_or_else(|e| panic!("{e}"));
-    let pb = pbs.iter().next().unwrap().clone();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: None,
-    };
-    let result = tokio::time::timeout(Duration::from_secs(60), execute(&pb, params, ctx))
-        .await
-        .expect("run finishes");
-    let mut progress = Vec::new();
-    while let Ok(p) = rx.try_recv() {
-        progress.push(p);
-    }
+    let (result, progress) = crate::support::fleet::execute_text(text, params, set, mode).await;
     Ran { result, progress }
 }
 

@@ -75,20 +75,7 @@ pub async fn run_as(
     mode: Mode,
     impersonate: Option<&str>,
 ) -> RunResult {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ctx = ExecContext {
-        clusters: set.clone(),
-        mode,
-        cancel: CancellationToken::new(),
-        progress: tx,
-        impersonate: impersonate.map(str::to_string),
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        execute(pbs.get(name).unwrap(), params, ctx),
-    )
-    .await
-    .expect("run finishes");
+    let (r, _) = execute_playbook(pbs.get(name).unwrap(), params, set, mode, impersonate).await;
     println!("== {name}\n{}\n", r.output);
     r
 }
@@ -124,4 +111,52 @@ pub fn contains_all(out: &str, facts: &[&str]) {
     for f in facts {
         assert!(out.contains(f), "missing {f:?} in:\n{out}");
     }
+}
+
+/// The text of a shipped playbook, `playbooks/NAME.yaml`.
+pub fn shipped(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/playbooks/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Run `playbook` to its end (bounded: a hang fails the test), returning its
+/// result and every progress event it sent: the one way these tests execute.
+pub async fn execute_playbook(
+    playbook: &opsbot::playbook::Playbook,
+    params: Value,
+    set: &ClusterSet,
+    mode: Mode,
+    impersonate: Option<&str>,
+) -> (RunResult, Vec<opsbot::playbook::Progress>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters: set.clone(),
+        mode,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: impersonate.map(str::to_string),
+    };
+    let result = tokio::time::timeout(Duration::from_secs(60), execute(playbook, params, ctx))
+        .await
+        .expect("the run finishes");
+    let mut progress = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        progress.push(p);
+    }
+    (result, progress)
+}
+
+/// Load the one playbook in `text` and [`execute_playbook`] it as the admin.
+pub async fn execute_text(
+    text: &str,
+    params: Value,
+    set: &ClusterSet,
+    mode: Mode,
+) -> (RunResult, Vec<opsbot::playbook::Progress>) {
+    let pbs = Playbooks::from_str("t.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+    let pb = pbs.iter().next().unwrap().clone();
+    execute_playbook(&pb, params, set, mode, None).await
 }
