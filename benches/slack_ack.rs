@@ -45,7 +45,7 @@ fn main() {
             "accepted run (renderer posts to a local fake Slack)",
             |req: &Request| Script {
                 now: vec![Update::Accepted {
-                    run: 42,
+                    run: opsbot::chat::RunId(42),
                     command: req.text.clone(),
                     person: "alice".into(),
                 }],

@@ -102,7 +102,7 @@ impl App {
             .context("recovering runs left in flight")?
         {
             tracing::warn!(
-                run,
+                run = %run,
                 "run was in flight when opsbot stopped; recorded as interrupted"
             );
         }

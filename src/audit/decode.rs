@@ -33,7 +33,7 @@ impl RawRow {
             .map_err(|e| corrupt(format!("data is not JSON ({e})")))?;
         Ok(Record {
             seq: self.seq,
-            run: self.run,
+            run: super::RunId(self.run),
             at,
             kind,
             actor: self.actor,

@@ -151,7 +151,7 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
             .query("SELECT run FROM audit_runs WHERE run = ANY($1)", &[&runs])
             .await?
         {
-            existing.insert(row.get::<_, i64>(0));
+            existing.insert(row.get::<_, RunId>(0));
         }
     }
     let mut ids: Vec<RunId> = Vec::new();
@@ -196,7 +196,7 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
         .await?;
     }
     if !plan.new_runs.is_empty() {
-        let runs: Vec<i64> = plan.new_runs.iter().map(|n| n.run).collect();
+        let runs: Vec<i64> = plan.new_runs.iter().map(|n| n.run.get()).collect();
         let at: Vec<&str> = plan
             .new_runs
             .iter()
@@ -218,7 +218,7 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
         .await?;
     }
     if !plan.touched.is_empty() {
-        let runs: Vec<i64> = plan.touched.iter().map(|t| t.0).collect();
+        let runs: Vec<i64> = plan.touched.iter().map(|t| t.0.get()).collect();
         let states: Vec<Option<&str>> = plan.touched.iter().map(|t| t.1.as_deref()).collect();
         let at: Vec<&str> = plan.touched.iter().map(|t| t.2.as_str()).collect();
         tx.execute(
@@ -256,7 +256,7 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
 async fn answer_read(client: &Client, read: Read) {
     match read {
         Read::Run(id, reply) => {
-            let _ = reply.send(records(client, "WHERE run = $1", id).await);
+            let _ = reply.send(records(client, "WHERE run = $1", id.get()).await);
         }
         Read::Export(since, reply) => {
             let _ = reply.send(records(client, "WHERE seq > $1", since).await);
@@ -304,16 +304,16 @@ async fn list(client: &Client, filter: &Filter) -> Result<Vec<RunSummary>, Audit
     let rows: Vec<tokio_postgres::Row> = rows.try_collect().await?;
     rows.iter()
         .map(|r| {
-            let run: i64 = r.get(0);
+            let run: RunId = r.get(0);
             Ok(RunSummary {
                 run,
-                requested_at: parse_time(run, r.get(1))?,
+                requested_at: parse_time(run.get(), r.get(1))?,
                 person: r.get(2),
                 command: r.get(3),
                 hub: r.get(4),
                 cluster: r.get(5),
                 state: r.get(6),
-                updated_at: parse_time(run, r.get(7))?,
+                updated_at: parse_time(run.get(), r.get(7))?,
             })
         })
         .collect()
@@ -344,4 +344,34 @@ async fn verify(client: &Client) -> Result<VerifyReport, AuditError> {
 async fn open_runs(client: &Client) -> Result<Vec<RunId>, AuditError> {
     let rows = client.query(&open_runs_sql(), &[]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Run numbers are stored as PostgreSQL `bigint`.
+impl tokio_postgres::types::ToSql for RunId {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.0.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <i64 as tokio_postgres::types::ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> tokio_postgres::types::FromSql<'a> for RunId {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        i64::from_sql(ty, raw).map(RunId)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <i64 as tokio_postgres::types::FromSql>::accepts(ty)
+    }
 }

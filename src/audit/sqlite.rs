@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Head,
-    Op, Plan, RawRow, Read, Record, RunSummary, Verifier, MAX_BATCH,
+    Op, Plan, RawRow, Read, Record, RunId, RunSummary, Verifier, MAX_BATCH,
 };
 
 const SCHEMA: &str = "
@@ -172,7 +172,7 @@ impl Store {
         }
         let plan = plan(&mut head, &requests, &existing, &mut || {
             next_run += 1;
-            next_run - 1
+            RunId(next_run - 1)
         });
         {
             let mut insert = tx.prepare_cached(
@@ -237,7 +237,7 @@ impl Store {
     fn read(&self, read: Read) {
         match read {
             Read::Run(id, reply) => {
-                let _ = reply.send(self.records("WHERE run = ?1", id));
+                let _ = reply.send(self.records("WHERE run = ?1", id.get()));
             }
             Read::Export(since, reply) => {
                 let _ = reply.send(self.records("WHERE seq > ?1", since));
@@ -271,7 +271,7 @@ impl Store {
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
             Ok((
-                r.get::<_, i64>(0)?,
+                r.get::<_, RunId>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
@@ -286,13 +286,13 @@ impl Store {
             let (run, requested_at, person, command, hub, cluster, state, updated_at) = row?;
             out.push(RunSummary {
                 run,
-                requested_at: parse_time(run, &requested_at)?,
+                requested_at: parse_time(run.get(), &requested_at)?,
                 person,
                 command,
                 hub,
                 cluster,
                 state,
-                updated_at: parse_time(run, &updated_at)?,
+                updated_at: parse_time(run.get(), &updated_at)?,
             });
         }
         Ok(out)
@@ -337,4 +337,17 @@ fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         prev_hash: r.get(6)?,
         hash: r.get(7)?,
     })
+}
+
+/// Run numbers are stored as SQLite integers.
+impl rusqlite::ToSql for super::RunId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for super::RunId {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(v).map(super::RunId)
+    }
 }

@@ -147,7 +147,7 @@ pub(super) fn plan(
             let seq = head.seq + 1;
             let hash = chain::hash(
                 seq,
-                run,
+                run.get(),
                 &at_text,
                 e.kind.as_str(),
                 &e.actor,
@@ -270,7 +270,7 @@ mod tests {
             hash: chain::GENESIS.into(),
         };
         let good = vec![NewEvent::requested("a", json!({"person": "a"}))];
-        let bad = vec![NewEvent::new(7, EventKind::Step, "a", json!({}))];
+        let bad = vec![NewEvent::new(RunId(7), EventKind::Step, "a", json!({}))];
         let also_good = vec![NewEvent::requested("b", json!({}))];
         let mut next = 41;
         let p = plan(
@@ -279,14 +279,17 @@ mod tests {
             &HashSet::new(),
             &mut || {
                 next += 1;
-                next
+                RunId(next)
             },
         );
-        assert!(matches!(p.outcomes[1], Err(AuditError::UnknownRun(7))));
+        assert!(matches!(
+            p.outcomes[1],
+            Err(AuditError::UnknownRun(RunId(7)))
+        ));
         let records: Vec<&Record> = p.sealed.iter().map(|s| &s.record).collect();
         assert_eq!(records.len(), 2);
-        assert_eq!((records[0].seq, records[0].run), (1, 42));
-        assert_eq!((records[1].seq, records[1].run), (2, 43));
+        assert_eq!((records[0].seq, records[0].run), (1, RunId(42)));
+        assert_eq!((records[1].seq, records[1].run), (2, RunId(43)));
         assert_eq!(records[1].prev_hash, records[0].hash);
         assert_eq!(head.seq, 2);
         assert_eq!(head.hash, records[1].hash);

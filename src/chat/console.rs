@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use tokio::sync::mpsc;
 
-use super::{Core, Outcome, Platform, Request, Update};
+use super::place::{ConsolePlace, Place};
+use super::{Core, Outcome, Request, Update};
 
 /// How one console command ended, for exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +44,11 @@ pub async fn exec(
     out: &mut dyn FnMut(&str),
 ) -> Ending {
     let req = Request {
-        platform: Platform::Console,
         sender: person.to_string(),
         text: text.to_string(),
-        place: serde_json::json!({ "console": person }),
+        place: Place::Console(ConsolePlace {
+            console: person.to_string(),
+        }),
     };
     runs.submit(req, tx.clone()).await;
     let mut waiting_for = None;

@@ -9,7 +9,10 @@ pub mod console;
 pub mod discord;
 pub mod github;
 pub mod model;
+pub mod place;
 pub mod render;
+pub mod retry;
 pub mod slack;
 
 pub use model::*;
+pub use place::Place;

@@ -8,8 +8,53 @@ use tokio::sync::mpsc;
 
 use futures::future::BoxFuture;
 
-/// A run's number: its audit log key, shown in every reply.
-pub type RunId = i64;
+use super::place::Place;
+
+/// A run's number: its audit log key, shown in every reply ("run 42").
+///
+/// A newtype rather than a bare `i64` so a run number cannot be confused
+/// with a count, a duration or a sequence number; it serialises as the plain
+/// number, so audit records and JSON answers are unchanged.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct RunId(pub i64);
+
+impl RunId {
+    /// The number as stored in the audit log.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<i64> for RunId {
+    fn from(n: i64) -> RunId {
+        RunId(n)
+    }
+}
+
+impl std::str::FromStr for RunId {
+    type Err = std::num::ParseIntError;
+
+    /// Accepts what people type after `approve`, `deny`, `cancel`, `audit`:
+    /// `42` or `#42`.
+    fn from_str(s: &str) -> Result<RunId, Self::Err> {
+        s.trim().trim_start_matches('#').parse().map(RunId)
+    }
+}
+
+impl PartialEq<i64> for RunId {
+    fn eq(&self, other: &i64) -> bool {
+        self.0 == *other
+    }
+}
 
 /// Where a request came from; people are linked to an id on each.
 #[derive(
@@ -39,7 +84,6 @@ impl Platform {
 /// by [`crate::runs`]; adapters never decide who someone is.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub platform: Platform,
     /// The sender's id on that platform (Slack user id, GitHub login, Discord
     /// user id, or the person id for the console).
     pub sender: String,
@@ -48,7 +92,14 @@ pub struct Request {
     /// Where the answer goes (channel + thread, issue number, interaction
     /// token...), kept in the audit record so a restarted process can still
     /// tell the thread what happened.
-    pub place: serde_json::Value,
+    pub place: Place,
+}
+
+impl Request {
+    /// The platform the request came from (its place says).
+    pub fn platform(&self) -> Platform {
+        self.place.platform()
+    }
 }
 
 /// How a run (or a refused request) ended, for colours, reactions and exit codes.

@@ -36,7 +36,7 @@ pub enum AuditAction {
     Show {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
-        run: i64,
+        run: crate::chat::RunId,
     },
     /// Check the hash chain; names any edited, deleted or reordered record.
     Verify {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{approval, Runs};
 use crate::audit::{EventKind, Filter, Record};
 use crate::authz::{self, Decision};
-use crate::chat::{render, Replies, Update};
+use crate::chat::{render, Replies, RunId, Update};
 use crate::command::{Builtin, Invocation, Target as CommandTarget, Value};
 use crate::config::Person;
 
@@ -41,9 +41,9 @@ pub(super) async fn run(
     Ok(())
 }
 
-fn run_arg(inv: &Invocation) -> Result<i64, Update> {
+fn run_arg(inv: &Invocation) -> Result<RunId, Update> {
     match inv.args.get("run") {
-        Some(Value::Int(n)) => Ok(*n),
+        Some(Value::Int(n)) => Ok(RunId(*n)),
         _ => Err(Update::Refused {
             run: None,
             reason: "which run?".into(),

@@ -63,7 +63,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         .append(record(EventKind::Started, json!({})))
         .await
     {
-        tracing::error!(run = job.run, error = %e, "cannot record run start; not running it");
+        tracing::error!(run = %job.run, error = %e, "cannot record run start; not running it");
         finish_bookkeeping(&runs, &job);
         let _ = job.replies.send(Update::Refused {
             run: Some(job.run),
@@ -118,7 +118,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         end["labels"] = json!(labels);
     }
     if let Err(e) = ctx.audit.append(record(kind, end)).await {
-        tracing::error!(run = job.run, error = %e, "cannot record the end of a run");
+        tracing::error!(run = %job.run, error = %e, "cannot record the end of a run");
     }
     ctx.metrics.run_finished(&job.command, outcome.word());
     finish_bookkeeping(&runs, &job);
@@ -189,7 +189,7 @@ async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLi
         })
         .await
     {
-        tracing::error!(run = job.run, error = %e, "cannot record a step");
+        tracing::error!(run = %job.run, error = %e, "cannot record a step");
     }
     steps.push(line.clone());
     let _ = job.replies.send(Update::Step {

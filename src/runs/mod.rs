@@ -87,7 +87,9 @@ struct Inner {
     /// Runs executing now: their cancel switch.
     live: Mutex<HashMap<RunId, CancellationToken>>,
     /// Lock keys held by queued or running runs (`hub/aws-us/staging` → run).
-    locks: Mutex<HashMap<String, RunId>>,
+    /// Lock key → the run holding it; `None` while a request that claimed it
+    /// is being recorded (it has no number yet).
+    locks: Mutex<HashMap<String, Option<RunId>>>,
     /// Where to send a waiting run's story once someone approves it.
     origins: Mutex<HashMap<RunId, Replies>>,
     accepting: AtomicBool,
@@ -154,7 +156,7 @@ impl Runs {
 
     async fn handle(&self, req: Request, replies: &Replies) -> Result<(), Update> {
         let ctx = &self.inner.ctx;
-        let platform = req.platform.word();
+        let platform = req.platform().word();
         if !self.inner.accepting.load(Ordering::SeqCst) {
             return Err(self.refuse(
                 platform,
@@ -164,7 +166,7 @@ impl Runs {
                 "Nothing was run. Ask again in a minute.",
             ));
         }
-        let Some(person) = ctx.config.person_by(req.platform, &req.sender) else {
+        let Some(person) = ctx.config.person_by(req.platform(), &req.sender) else {
             return Err(self.refuse(
                 platform,
                 "unknown_person",
@@ -198,17 +200,9 @@ impl Runs {
             ));
         };
         // Slack channels may be limited to some commands (`slack.channels`).
-        if req.platform == crate::chat::Platform::Slack {
-            if let Some(channel) = req.place.get("channel").and_then(|c| c.as_str()) {
-                if let Err(why) = authz::channel_allows(&ctx.config, channel, &inv.command) {
-                    return Err(self.refuse(
-                        platform,
-                        "channel",
-                        None,
-                        "not in this channel",
-                        &why,
-                    ));
-                }
+        if let Some(channel) = req.place.slack_channel() {
+            if let Err(why) = authz::channel_allows(&ctx.config, channel, &inv.command) {
+                return Err(self.refuse(platform, "channel", None, "not in this channel", &why));
             }
         }
         match &spec.target {
@@ -232,7 +226,7 @@ impl Runs {
         replies: &Replies,
     ) -> Result<(), Update> {
         let ctx = &self.inner.ctx;
-        let platform = req.platform.word();
+        let platform = req.platform().word();
         let resolved = resolve::params(&inv, &pb, &ctx.hubs).map_err(|e| {
             self.refuse(
                 platform,
@@ -382,7 +376,7 @@ impl Runs {
         };
         let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(holder) = locks.get(key) {
-            let detail = if *holder > 0 {
+            let detail = if let Some(holder) = holder {
                 format!("`{key}` is being changed by run {holder}. Wait for it (`audit {holder}`) or cancel it (`cancel {holder}`).")
             } else {
                 format!(
@@ -395,7 +389,7 @@ impl Runs {
                 detail,
             });
         }
-        locks.insert(key.to_string(), 0);
+        locks.insert(key.to_string(), None);
         Ok(LockClaim(Some(key.to_string())))
     }
 
@@ -521,7 +515,7 @@ impl LockClaim {
                 .locks
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(key, run);
+                .insert(key, Some(run));
         }
     }
 }

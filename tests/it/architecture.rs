@@ -10,7 +10,15 @@ use std::path::{Path, PathBuf};
 
 /// Layers, lowest first. A module may import only from layers below its own.
 const LAYERS: &[&[&str]] = &[
-    &["diagnostic", "redact", "metrics", "chat::model"],
+    &[
+        "diagnostic",
+        "redact",
+        "metrics",
+        "chat::model",
+        "chat::place",
+        "chat::retry",
+        "chat::view",
+    ],
     &[
         "config",
         "jupyterhub::api",
@@ -23,6 +31,7 @@ const LAYERS: &[&[&str]] = &[
         "authz",
         "command",
         "chat::render",
+        "chat::verify",
     ],
     &["cluster"],
     &["actions"],
@@ -69,7 +78,13 @@ fn target_of(path: &str) -> String {
     let segs: Vec<&str> = path.split("::").collect();
     if segs.first() == Some(&"chat") {
         match segs.get(1) {
-            Some(s) if ["slack", "github", "discord", "console", "render"].contains(s) => {
+            Some(s)
+                if [
+                    "slack", "github", "discord", "console", "render", "place", "retry", "view",
+                    "verify",
+                ]
+                .contains(s) =>
+            {
                 return format!("chat::{s}")
             }
             _ => return "chat::model".into(),

@@ -5,6 +5,7 @@
 //!
 //! The child is this same test binary running the ignored helper test below.
 
+use opsbot::chat::RunId;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -86,7 +87,7 @@ async fn a_killed_process_loses_no_acknowledged_record_and_leaves_no_half_record
         let mut parts = rest.split(' ');
         let seq: i64 = parts.next().unwrap().parse().unwrap();
         let hash = parts.next().unwrap().to_owned();
-        let run: i64 = parts.next().unwrap().parse().unwrap();
+        let run: RunId = parts.next().unwrap().parse().unwrap();
         acked.push((seq, hash, run));
         if acked.len() == ACKS_BEFORE_KILL {
             child.kill().expect("SIGKILL the child mid-append");

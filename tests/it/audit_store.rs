@@ -128,7 +128,7 @@ async fn appended_records_read_back_in_order_with_a_valid_chain(b: Backend) {
     assert_eq!(second.prev_hash, first.hash);
     let story = log.run(run).await.unwrap();
     assert_eq!(story, vec![first.clone(), second.clone()]);
-    assert!(log.run(run + 1000).await.unwrap().is_empty());
+    assert!(log.run(RunId(run.get() + 1000)).await.unwrap().is_empty());
     let report = log.verify().await.unwrap();
     assert_eq!(report.records, 2);
     assert!(report.problems.is_empty(), "{:?}", report.problems);
@@ -167,11 +167,14 @@ async fn append_many_is_atomic_and_none_refers_to_the_run_it_opened(b: Backend) 
     let err = log
         .append_many(vec![
             event(recs[0].run, EventKind::Note, json!({})),
-            event(9_999_999, EventKind::Step, json!({})),
+            event(RunId(9_999_999), EventKind::Step, json!({})),
         ])
         .await
         .unwrap_err();
-    assert!(matches!(err, AuditError::UnknownRun(9_999_999)), "{err}");
+    assert!(
+        matches!(err, AuditError::UnknownRun(RunId(9_999_999))),
+        "{err}"
+    );
     assert_eq!(log.export(0).await.unwrap().len(), before);
     log.close().await;
 }
@@ -194,21 +197,25 @@ async fn invalid_events_are_refused_with_a_reason_and_others_still_land(b: Backe
     assert!(err.to_string().contains("only a requested event"), "{err}");
     let err = log
         .append(NewEvent {
-            run: Some(3),
+            run: Some(RunId(3)),
             kind: EventKind::Requested,
             actor: "x".into(),
             data: json!({}),
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, AuditError::RunGiven(3)), "{err}");
+    assert!(matches!(err, AuditError::RunGiven(RunId(3))), "{err}");
     // Refused requests sharing a batch with good ones do not hurt them.
     let run = some_run(&log, 0).await;
     let mut tasks = Vec::new();
     for i in 0..40i64 {
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
-            let target = if i % 2 == 0 { run } else { 1_000_000 + i };
+            let target = if i % 2 == 0 {
+                run
+            } else {
+                RunId(1_000_000 + i)
+            };
             log.append(event(target, EventKind::Note, json!({"i": i})))
                 .await
         }));

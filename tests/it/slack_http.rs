@@ -3,6 +3,7 @@
 //! checks every call against Slack's documented formats.
 
 use crate::support::slack as support;
+use opsbot::chat::RunId;
 
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ fn step(id: &str) -> StepLine {
     }
 }
 
-fn accepted(run: i64, command: &str) -> Update {
+fn accepted(run: impl Into<RunId>, command: &str) -> Update {
+    let run: RunId = run.into();
     Update::Accepted {
         run,
         command: command.to_string(),
@@ -33,7 +35,8 @@ fn accepted(run: i64, command: &str) -> Update {
     }
 }
 
-fn done(run: i64, command: &str, output: &str, steps: Vec<StepLine>) -> Update {
+fn done(run: impl Into<RunId>, command: &str, output: &str, steps: Vec<StepLine>) -> Update {
+    let run: RunId = run.into();
     Update::Done {
         run,
         command: command.to_string(),
@@ -47,7 +50,14 @@ fn done(run: i64, command: &str, output: &str, steps: Vec<StepLine>) -> Update {
 }
 
 /// A run that is accepted at once, then (after `gate`) reports steps and ends.
-fn simple_run(run: i64, command: &str, gate: Option<Gate>, steps: usize, output: &str) -> Script {
+fn simple_run(
+    run: impl Into<RunId>,
+    command: &str,
+    gate: Option<Gate>,
+    steps: usize,
+    output: &str,
+) -> Script {
+    let run: RunId = run.into();
     let lines: Vec<StepLine> = (0..steps).map(|i| step(&format!("step{i}"))).collect();
     let mut later: Vec<Update> = lines
         .iter()
@@ -107,8 +117,14 @@ async fn slash_command_is_answered_while_the_cluster_is_still_busy() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].sender, ALICE);
     assert_eq!(requests[0].text, "hub status staging");
-    assert_eq!(requests[0].place["channel"], CHANNEL);
-    assert_eq!(requests[0].place["source"], "slash_command");
+    assert_eq!(
+        serde_json::to_value(&requests[0].place).unwrap()["channel"],
+        CHANNEL
+    );
+    assert_eq!(
+        serde_json::to_value(&requests[0].place).unwrap()["source"],
+        "slash_command"
+    );
 
     gate.open();
     h.slack
@@ -221,7 +237,7 @@ async fn progress_is_shown_by_editing_the_status_message_before_the_run_ends() {
     let h = Harness::start(move |_| Script {
         now: vec![accepted(11, "hub restart staging")],
         later: vec![Update::Step {
-            run: 11,
+            run: RunId(11),
             step: step("rolled-out"),
         }],
         gate: Some(cluster.clone()),
@@ -296,7 +312,7 @@ fn approval_core(req: &Request) -> Script {
     match (req.sender.as_str(), req.text.as_str()) {
         (ALICE, "approve 5") => Script {
             now: vec![Update::Refused {
-                run: Some(5),
+                run: Some(RunId(5)),
                 reason: "you cannot approve your own run".into(),
                 detail: "ask someone else with the approve right (bob, carol)".into(),
             }],
@@ -305,7 +321,7 @@ fn approval_core(req: &Request) -> Script {
         (BOB, "approve 5") => Script {
             now: vec![
                 Update::Decided {
-                    run: 5,
+                    run: RunId(5),
                     by: "bob".into(),
                     approved: true,
                 },
@@ -313,7 +329,7 @@ fn approval_core(req: &Request) -> Script {
             ],
             later: vec![
                 Update::Step {
-                    run: 5,
+                    run: RunId(5),
                     step: step("restart"),
                 },
                 done(
@@ -327,7 +343,7 @@ fn approval_core(req: &Request) -> Script {
         },
         _ => Script {
             now: vec![Update::AwaitingApproval {
-                run: 5,
+                run: RunId(5),
                 command: command.into(),
                 person: "alice".into(),
                 plan: vec!["rollout restart deployment/hub in staging".into()],
@@ -473,8 +489,14 @@ async fn a_mention_in_a_thread_runs_the_text_after_the_mention_and_answers_there
         .await;
     let req = &h.core.requests()[0];
     assert_eq!(req.text, "user status staging alice");
-    assert_eq!(req.place["thread_ts"], "1515449438.000011");
-    assert_eq!(req.place["source"], "mention");
+    assert_eq!(
+        serde_json::to_value(&req.place).unwrap()["thread_ts"],
+        "1515449438.000011"
+    );
+    assert_eq!(
+        serde_json::to_value(&req.place).unwrap()["source"],
+        "mention"
+    );
     assert!(h
         .slack
         .messages()
@@ -682,7 +704,10 @@ async fn a_cancel_button_becomes_a_cancel_request_from_the_presser() {
     let req = &h.core.requests()[1];
     assert_eq!(req.text, "cancel 21");
     assert_eq!(req.sender, BOB);
-    assert_eq!(req.place["message_ts"], status.ts);
+    assert_eq!(
+        serde_json::to_value(&req.place).unwrap()["message_ts"],
+        status.ts
+    );
     h.slack
         .wait_until("the ephemeral answer", |s| !s.ephemerals().is_empty())
         .await;

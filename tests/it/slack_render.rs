@@ -3,6 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use opsbot::chat::slack::render::{self, Approval, Done, Phase};
+use opsbot::chat::RunId;
 use opsbot::chat::{Outcome, StepLine};
 use serde_json::Value;
 
@@ -38,7 +39,7 @@ fn at() -> chrono::DateTime<Utc> {
 #[test]
 fn ack_text() {
     assert_eq!(
-        render::ack_text("hub status staging", 42),
+        render::ack_text("hub status staging", RunId(42)),
         "running `hub status staging` as run 42"
     );
 }
@@ -46,7 +47,7 @@ fn ack_text() {
 #[test]
 fn status_while_running() {
     insta::assert_json_snapshot!(json(&render::status(
-        42,
+        RunId(42),
         "hub restart staging --reason 'config change'",
         "alice",
         &steps()[..1],
@@ -57,7 +58,7 @@ fn status_while_running() {
 #[test]
 fn status_when_finished() {
     insta::assert_json_snapshot!(json(&render::status(
-        42,
+        RunId(42),
         "hub restart staging --reason 'config change'",
         "alice",
         &steps(),
@@ -72,7 +73,7 @@ fn status_when_finished() {
 fn result_with_table_output() {
     let output = "## Hub staging\n**ready**: 1/1 on aws-us\n\n| pod | phase | restarts |\n|---|---|---|\n| hub-7d9 | Running | 0 |\n| proxy-55f | Running | 2 |\n\nSee [the dashboard](https://grafana.example.org/d/hub).";
     let rendered = render::result(&Done {
-        run: 42,
+        run: RunId(42),
         command: "hub status staging",
         person: "alice",
         outcome: Outcome::Succeeded,
@@ -89,7 +90,7 @@ fn result_cut_with_audit_pointer() {
         .map(|i| format!("jupyter-user-{i:04} Running\n"))
         .collect();
     let rendered = render::result(&Done {
-        run: 43,
+        run: RunId(43),
         command: "users staging",
         person: "bob",
         outcome: Outcome::Partial,
@@ -120,7 +121,7 @@ fn result_cut_with_audit_pointer() {
 #[test]
 fn audit_reference() {
     insta::assert_json_snapshot!(json(&render::audit_reference(
-        42,
+        RunId(42),
         "alice",
         "hub status staging",
         Outcome::Succeeded,
@@ -130,7 +131,7 @@ fn audit_reference() {
 
 fn plan() -> Approval {
     Approval {
-        run: 44,
+        run: RunId(44),
         command: "hub restart staging --reason 'config change'".into(),
         person: "alice".into(),
         plan: vec![
@@ -149,14 +150,20 @@ fn approval_with_buttons() {
 
 #[test]
 fn approval_after_decision() {
-    insta::assert_json_snapshot!(json(&render::decided(Some(&plan()), 44, "bob", true, at())));
+    insta::assert_json_snapshot!(json(&render::decided(
+        Some(&plan()),
+        RunId(44),
+        "bob",
+        true,
+        at()
+    )));
 }
 
 #[test]
 fn denial_after_decision() {
     insta::assert_json_snapshot!(json(&render::decided(
         Some(&plan()),
-        44,
+        RunId(44),
         "carol",
         false,
         at()
@@ -183,7 +190,7 @@ fn help_info() {
 #[test]
 fn user_text_is_escaped_everywhere() {
     let content = json(&render::status(
-        1,
+        RunId(1),
         "hub status <!channel>",
         "<@U1>",
         &[],

@@ -4,6 +4,7 @@
 //! carry their answer in the ack payload, and `disconnect` reconnects.
 
 use crate::support::slack as support;
+use opsbot::chat::RunId;
 
 use futures::{SinkExt, StreamExt};
 use opsbot::chat::{Request, Update};
@@ -71,7 +72,7 @@ fn slash_envelope(id: &str, text: &str) -> Value {
 fn script(req: &Request) -> Script {
     Script {
         now: vec![Update::Accepted {
-            run: 42,
+            run: RunId(42),
             command: req.text.clone(),
             person: "steve".into(),
         }],

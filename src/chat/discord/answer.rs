@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 
 use super::render::{self, Message, Story};
 use super::story::{self, Thread};
-use crate::chat::{Core, Platform, Request, Update};
+use crate::chat::place::{DiscordPlace, Place};
+use crate::chat::{Core, Request, Update};
 
 /// The `/ops` option that carries the text.
 pub const OPTION: &str = "command";
@@ -43,14 +44,14 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "help".to_string());
-    let place = serde_json::json!({
-        "guild_id": ci.guild_id.map(|g| g.to_string()),
-        "channel_id": ci.channel_id.to_string(),
-        "interaction_id": ci.id.to_string(),
+    let place = Place::Discord(DiscordPlace {
+        guild_id: ci.guild_id.map(|g| g.to_string()),
+        channel_id: ci.channel_id.to_string(),
+        interaction_id: ci.id.to_string(),
+        message_id: None,
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let req = Request {
-        platform: Platform::Discord,
         sender: ci.user.id.to_string(),
         text,
         place,
@@ -112,15 +113,14 @@ pub async fn button(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &ComponentIntera
             "This button is not one of opsbot's; nothing was done.",
         ));
     };
-    let place = serde_json::json!({
-        "guild_id": ci.guild_id.map(|g| g.to_string()),
-        "channel_id": ci.channel_id.to_string(),
-        "interaction_id": ci.id.to_string(),
-        "message_id": ci.message.id.to_string(),
+    let place = Place::Discord(DiscordPlace {
+        guild_id: ci.guild_id.map(|g| g.to_string()),
+        channel_id: ci.channel_id.to_string(),
+        interaction_id: ci.id.to_string(),
+        message_id: Some(ci.message.id.to_string()),
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let req = Request {
-        platform: Platform::Discord,
         sender: ci.user.id.to_string(),
         text,
         place,

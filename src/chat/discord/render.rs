@@ -435,12 +435,12 @@ mod tests {
     fn running() -> Story {
         let mut s = Story::default();
         s.apply(&Update::Accepted {
-            run: 42,
+            run: RunId(42),
             command: "hub status staging".into(),
             person: "alice".into(),
         });
         s.apply(&Update::Step {
-            run: 42,
+            run: RunId(42),
             step: step("hub", "ok"),
         });
         s
@@ -459,7 +459,7 @@ mod tests {
     fn finished_run_is_green_with_the_result_and_no_buttons() {
         let mut s = running();
         s.apply(&Update::Done {
-            run: 42,
+            run: RunId(42),
             command: "hub status staging".into(),
             person: "alice".into(),
             outcome: Outcome::Succeeded,
@@ -475,11 +475,11 @@ mod tests {
     fn failed_run_is_red_and_shows_the_failing_step() {
         let mut s = running();
         s.apply(&Update::Step {
-            run: 42,
+            run: RunId(42),
             step: step("logs", "failed: 403 Forbidden: pods/log"),
         });
         s.apply(&Update::Done {
-            run: 42,
+            run: RunId(42),
             command: "hub status staging".into(),
             person: "alice".into(),
             outcome: Outcome::Failed,
@@ -497,7 +497,7 @@ mod tests {
     fn approval_request_lists_the_plan_and_offers_approve_and_deny() {
         let mut s = Story::default();
         s.apply(&Update::AwaitingApproval {
-            run: 7,
+            run: RunId(7),
             command: "hub restart staging --reason config change".into(),
             person: "alice".into(),
             plan: vec!["restart: kube.rollout_restart aws-us/staging deployment/hub".into()],
@@ -511,7 +511,7 @@ mod tests {
     fn denied_request_says_who_denied_and_drops_the_buttons() {
         let mut s = Story::default();
         s.apply(&Update::AwaitingApproval {
-            run: 7,
+            run: RunId(7),
             command: "hub restart staging --reason x".into(),
             person: "alice".into(),
             plan: vec![],
@@ -519,7 +519,7 @@ mod tests {
             expires_in: "1h".into(),
         });
         s.apply(&Update::Decided {
-            run: 7,
+            run: RunId(7),
             by: "carol".into(),
             approved: false,
         });
@@ -535,7 +535,7 @@ mod tests {
             .map(|i| format!("line {i}: jupyter-user{i} Running\n"))
             .collect();
         s.apply(&Update::Done {
-            run: 42,
+            run: RunId(42),
             command: "users staging".into(),
             person: "alice".into(),
             outcome: Outcome::Succeeded,

@@ -75,7 +75,7 @@ impl Thread {
         })
         .await;
         if let Err(e) = result {
-            tracing::warn!(run = story.run, error = %e, "discord: editing the reply failed; giving up on this edit");
+            tracing::warn!(run = ?story.run, error = %e, "discord: editing the reply failed; giving up on this edit");
         }
     }
 
@@ -99,7 +99,7 @@ impl Thread {
     async fn to_channel(&self, story: &Story) {
         let msg = render::story(story).into_channel_message();
         if let Err(e) = self.channel.send_message(&*self.http, msg).await {
-            tracing::warn!(run = story.run, error = %e, "discord: the interaction token expired and posting to the channel failed (is DISCORD_BOT_TOKEN set?)");
+            tracing::warn!(run = ?story.run, error = %e, "discord: the interaction token expired and posting to the channel failed (is DISCORD_BOT_TOKEN set?)");
         }
     }
 }

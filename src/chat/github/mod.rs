@@ -31,7 +31,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use super::{Core, Outcome, Platform, Request, Update};
+use super::place::{GithubPlace, Place};
+use super::{Core, Outcome, Request, Update};
 
 /// Webhook payloads can be large (a PR event carries the whole PR); GitHub caps them at 25 MB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -220,10 +221,13 @@ async fn webhook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
     for text in &commands {
         let (tx, rx) = mpsc::unbounded_channel();
         let req = Request {
-            platform: Platform::Github,
             sender: login.clone(),
             text: text.clone(),
-            place: json!({ "repo": repo, "issue": number, "comment_id": comment_id }),
+            place: Place::Github(GithubPlace {
+                repo: repo.clone(),
+                issue: number,
+                comment_id,
+            }),
         };
         s.core.submit(req, tx).await;
         let t = thread(&s, &repo, number);

@@ -137,18 +137,18 @@ impl Story {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::StepLine;
+    use crate::chat::{RunId, StepLine};
 
     #[test]
     fn a_finished_run_reads_as_one_comment_with_its_audit_reference() {
         let mut s = Story::new("bob-demo".into());
         s.apply(&Update::Accepted {
-            run: 3,
+            run: RunId(3),
             command: "hub status staging".into(),
             person: "bob".into(),
         });
         s.apply(&Update::Step {
-            run: 3,
+            run: RunId(3),
             step: StepLine {
                 id: "hub".into(),
                 action: "kube.list".into(),
@@ -159,7 +159,7 @@ mod tests {
             },
         });
         s.apply(&Update::Done {
-            run: 3,
+            run: RunId(3),
             command: "hub status staging".into(),
             person: "bob".into(),
             outcome: Outcome::Succeeded,

@@ -1,10 +1,10 @@
 //! The Slack Web API client opsbot uses: slack-morphism's hyper client
 //! pointed at a configurable base URL, with retries.
 //!
-//! Retries: a 429 waits for its `Retry-After` (capped), transient failures
-//! (5xx, transport errors, Slack's `internal_error`-style codes) back off
-//! exponentially; anything else fails at once. Every call is logged with
-//! its method name only, never the token.
+//! Retries follow the one [`RetryPolicy`]: a 429 waits for its `Retry-After`
+//! (capped), transient failures (5xx, transport errors, Slack's
+//! `internal_error`-style codes) back off exponentially; anything else fails
+//! at once. Every call is logged with its method name only, never the token.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,26 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
-/// How Web API calls are retried.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Total attempts per call, the first one included.
-    pub max_attempts: u32,
-    /// First backoff for transient failures; doubles per attempt.
-    pub base_delay: Duration,
-    /// No single wait (backoff or `Retry-After`) is longer than this.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
+use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
 
 /// A Web API call that failed for good (after retries).
 #[derive(Debug, thiserror::Error)]
@@ -192,54 +173,39 @@ impl SlackApi {
         ) -> futures::future::BoxFuture<'s, ClientResult<T>>,
     {
         let session = self.client.open_session(token);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let err = match f(&session).await {
-                Ok(value) => return Ok(value),
-                Err(err) => err,
-            };
-            let wait = match retry_after(&err, &self.retry, attempt) {
-                Some(wait) if attempt < self.retry.max_attempts => wait,
-                _ => {
-                    return Err(SlackApiError {
-                        method,
-                        attempts: attempt,
-                        cause: describe(&err),
-                    })
-                }
-            };
-            tracing::warn!(
+        let what = format!("Slack {method}");
+        self.retry
+            .run(
+                &what,
+                |e: &Described| classify(&e.0),
+                || async { f(&session).await.map_err(Described) },
+            )
+            .await
+            .map_err(|GaveUp { error, attempts }| SlackApiError {
                 method,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                cause = %describe(&err),
-                "Slack API call failed, retrying"
-            );
-            tokio::time::sleep(wait).await;
-        }
+                attempts,
+                cause: describe(&error.0),
+            })
     }
 }
 
-/// How long to wait before retrying `err`, or `None` when it is not worth it.
-fn retry_after(err: &SlackClientError, policy: &RetryPolicy, attempt: u32) -> Option<Duration> {
-    let backoff = || {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        policy
-            .base_delay
-            .saturating_mul(factor)
-            .min(policy.max_delay)
-    };
+/// A client error shown by [`describe`] in retry logs.
+struct Described(SlackClientError);
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(&self.0))
+    }
+}
+
+/// Whether `err` is worth another try.
+fn classify(err: &SlackClientError) -> Retry {
     match err {
-        SlackClientError::RateLimitError(rate) => Some(
-            rate.retry_after
-                .unwrap_or(Duration::from_secs(1))
-                .min(policy.max_delay),
-        ),
-        SlackClientError::HttpError(http) if http.status_code.is_server_error() => Some(backoff()),
-        SlackClientError::HttpProtocolError(_) | SlackClientError::EndOfStream(_) => {
-            Some(backoff())
+        SlackClientError::RateLimitError(rate) => {
+            Retry::After(rate.retry_after.unwrap_or(Duration::from_secs(1)))
         }
+        SlackClientError::HttpError(http) if http.status_code.is_server_error() => Retry::Backoff,
+        SlackClientError::HttpProtocolError(_) | SlackClientError::EndOfStream(_) => Retry::Backoff,
         SlackClientError::ApiError(api)
             if matches!(
                 api.code.as_str(),
@@ -250,9 +216,9 @@ fn retry_after(err: &SlackClientError, policy: &RetryPolicy, attempt: u32) -> Op
                     | "ratelimited"
             ) =>
         {
-            Some(backoff())
+            Retry::Backoff
         }
-        _ => None,
+        _ => Retry::Never,
     }
 }
 

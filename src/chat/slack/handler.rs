@@ -15,10 +15,11 @@ use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::api::SlackApi;
-use super::inbound::{Inbound, Source};
+use super::inbound::Inbound;
 use super::render;
 use super::thread::{self, Threads};
 use super::SlackSettings;
+use crate::chat::place::SlackSource;
 use crate::chat::{Core, Update};
 
 /// The adapter's shared state: one per process, behind an `Arc`.
@@ -107,8 +108,8 @@ impl Slack {
             ready.push(update);
         }
         let mut ack = match place.source {
-            Source::SlashCommand => slash_answer(&text, &mut ready),
-            Source::Mention | Source::Button => Ack::Empty,
+            SlackSource::SlashCommand => slash_answer(&text, &mut ready),
+            SlackSource::Mention | SlackSource::Button => Ack::Empty,
         };
         // Nothing left to render when the core already dropped its sender
         // (checked before emptiness: a send just before the drop still counts).
@@ -128,7 +129,7 @@ impl Slack {
                 // thread is skipped, and the asker is told where to look.
                 let run = ready.iter().find_map(Update::run);
                 tracing::warn!(
-                    run,
+                    run = ?run,
                     limit = self.max_live_threads,
                     "too many runs are being rendered in Slack; this one is not followed in a thread"
                 );

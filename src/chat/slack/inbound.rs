@@ -3,42 +3,13 @@
 //! Pure functions over already-verified bytes: a slash command (form-encoded
 //! over HTTP, JSON in Socket Mode), an Events API callback (JSON), and an
 //! interactivity payload (`payload=<JSON>` form over HTTP, JSON in Socket
-//! Mode). Each becomes an [`Inbound`]: a [`Request`] plus the [`Place`] its
+//! Mode). Each becomes an [`Inbound`]: a [`Request`] plus the [`SlackPlace`] its
 //! answers go to, a URL challenge, or nothing to do.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::chat::{Platform, Request};
-
-/// How the request reached us; decides how refusals and the first answer
-/// are shown (slash commands answer in the HTTP response).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    SlashCommand,
-    Mention,
-    Button,
-}
-
-/// Where a request came from and where its answers go. Serialised into
-/// [`Request::place`], so the audit record (and a restarted process) knows
-/// the thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Place {
-    pub source: Source,
-    /// The channel (or DM) id.
-    pub channel: String,
-    /// The Slack user id of the person who asked (or pressed).
-    pub user: String,
-    /// The thread the request was made in, if any: replies go there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thread_ts: Option<String>,
-    /// The message a button was pressed on (an approval or status message).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_ts: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
-}
+use crate::chat::place::{Place, SlackPlace, SlackSource};
+use crate::chat::Request;
 
 /// What an inbound payload asks of us.
 // Moved once per request and never stored: boxing the big variant would
@@ -52,7 +23,7 @@ pub enum Inbound {
     /// Events API `event_id`), `None` where Slack never redelivers.
     Command {
         request: Request,
-        place: Place,
+        place: SlackPlace,
         delivery: Option<String>,
     },
     /// A payload we do not act on (other event types, the bot's own
@@ -109,8 +80,8 @@ fn slash_command(cmd: SlashCommand) -> Result<Inbound, ParseError> {
             "user_id and channel_id must be set",
         ));
     }
-    let place = Place {
-        source: Source::SlashCommand,
+    let place = SlackPlace {
+        source: SlackSource::SlashCommand,
         channel: cmd.channel_id,
         user: cmd.user_id,
         thread_ts: None,
@@ -193,8 +164,8 @@ pub fn parse_event_json(value: serde_json::Value) -> Result<Inbound, ParseError>
     };
     let bot_user = authorizations.iter().find_map(|a| a.user_id.as_deref());
     let text = strip_mention(&unescape(&mention.text), bot_user);
-    let place = Place {
-        source: Source::Mention,
+    let place = SlackPlace {
+        source: SlackSource::Mention,
         channel: mention.channel,
         user,
         // A mention at the top level starts a thread under itself.
@@ -303,8 +274,8 @@ pub fn parse_interaction_json(value: serde_json::Value) -> Result<Inbound, Parse
         .and_then(|m| m.thread_ts.clone())
         .or_else(|| container.and_then(|c| c.thread_ts.clone()))
         .or_else(|| message_ts.clone());
-    let place = Place {
-        source: Source::Button,
+    let place = SlackPlace {
+        source: SlackSource::Button,
         channel,
         user: it.user.id,
         thread_ts,
@@ -314,12 +285,11 @@ pub fn parse_interaction_json(value: serde_json::Value) -> Result<Inbound, Parse
     Ok(command(place, format!("{verb} {run}"), None))
 }
 
-fn command(place: Place, text: String, delivery: Option<String>) -> Inbound {
+fn command(place: SlackPlace, text: String, delivery: Option<String>) -> Inbound {
     let request = Request {
-        platform: Platform::Slack,
         sender: place.user.clone(),
         text,
-        place: serde_json::to_value(&place).unwrap_or(serde_json::Value::Null),
+        place: Place::Slack(place.clone()),
     };
     Inbound::Command {
         request,

@@ -30,7 +30,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-pub use api::{RetryPolicy, SlackApi, SlackApiError};
+pub use crate::chat::retry::RetryPolicy;
+pub use api::{SlackApi, SlackApiError};
 pub use http::routes;
 pub use socket::run_socket_mode;
 pub use verify::{verify_signature, Rejection};

@@ -21,8 +21,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::handler::Slack;
-use super::inbound::Place;
 use super::render::{self, Approval, Phase};
+use crate::chat::place::SlackPlace;
 use crate::chat::{RunId, StepLine, Update};
 
 /// Where each live run's messages are, shared by every renderer task.
@@ -74,7 +74,7 @@ impl Threads {
 /// Renders every update of one request until the core drops its sender.
 pub(crate) async fn render(
     slack: Arc<Slack>,
-    place: Place,
+    place: SlackPlace,
     first: Vec<Update>,
     mut updates: UnboundedReceiver<Update>,
 ) {
@@ -141,7 +141,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 struct Renderer {
     slack: Arc<Slack>,
-    place: Place,
+    place: SlackPlace,
     /// A run whose status message has step lines not yet shown.
     dirty: Option<RunId>,
     next_edit: Instant,
@@ -359,7 +359,7 @@ impl Renderer {
                 )
                 .await;
             if let Err(err) = uploaded {
-                tracing::error!(run = done.run, error = %err, "cannot upload a run's full output to Slack");
+                tracing::error!(run = %done.run, error = %err, "cannot upload a run's full output to Slack");
             }
         }
         let reference = render::audit_reference(

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use opsbot::audit::{AuditLog, EventKind, Record, RunId};
-use opsbot::chat::{Platform, Request, Update};
+use opsbot::chat::place::{ConsolePlace, Place};
+use opsbot::chat::{Request, Update};
 use opsbot::cli::demo::{Demo, DemoArgs};
 use opsbot::runs::Limits;
 use tokio::sync::mpsc;
@@ -88,10 +89,11 @@ impl Bot {
     /// Submit without waiting for anything but the durable acknowledgement.
     pub async fn submit(&mut self, person: &str, text: &str) {
         let req = Request {
-            platform: Platform::Console,
             sender: person.to_string(),
             text: text.to_string(),
-            place: serde_json::json!({ "console": person }),
+            place: Place::Console(ConsolePlace {
+                console: person.to_string(),
+            }),
         };
         self.demo.app.runs.submit(req, self.tx.clone()).await;
     }
@@ -125,12 +127,12 @@ impl Bot {
     }
 
     /// Records of one run, in order.
-    pub async fn records(&self, run: RunId) -> Vec<Record> {
-        self.audit().run(run).await.expect("audit readable")
+    pub async fn records(&self, run: impl Into<RunId>) -> Vec<Record> {
+        self.audit().run(run.into()).await.expect("audit readable")
     }
 
     /// Record kinds of one run, in order.
-    pub async fn kinds(&self, run: RunId) -> Vec<EventKind> {
+    pub async fn kinds(&self, run: impl Into<RunId>) -> Vec<EventKind> {
         self.records(run)
             .await
             .into_iter()

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use opsbot::chat::RunId;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -282,7 +283,8 @@ fn step(id: &str) -> StepLine {
     }
 }
 
-fn done(run: i64, command: &str, person: &str, output: String) -> Update {
+fn done(run: impl Into<RunId>, command: &str, person: &str, output: String) -> Update {
+    let run: RunId = run.into();
     Update::Done {
         run,
         command: command.into(),
@@ -322,7 +324,7 @@ impl Core for FakeCore {
                 });
             } else if let Some(hub) = text.strip_prefix("hub status ") {
                 let _ = replies.send(Update::Accepted {
-                    run: 42,
+                    run: RunId(42),
                     command: text.into(),
                     person: person.into(),
                 });
@@ -335,7 +337,7 @@ impl Core for FakeCore {
                         release.notified().await;
                     }
                     let _ = replies.send(Update::Step {
-                        run: 42,
+                        run: RunId(42),
                         step: step("hub"),
                     });
                     let _ =
@@ -343,7 +345,7 @@ impl Core for FakeCore {
                 });
             } else if text.starts_with("users ") {
                 let _ = replies.send(Update::Accepted {
-                    run: 43,
+                    run: RunId(43),
                     command: text.into(),
                     person: person.into(),
                 });
@@ -354,7 +356,7 @@ impl Core for FakeCore {
             } else if text.starts_with("hub restart ") {
                 self.origins.lock().unwrap().insert(7, replies.clone());
                 let _ = replies.send(Update::AwaitingApproval {
-                    run: 7,
+                    run: RunId(7),
                     command: text.into(),
                     person: person.into(),
                     plan: vec![
@@ -366,30 +368,30 @@ impl Core for FakeCore {
             } else if text == "approve 7" {
                 if person == "alice" {
                     let _ = replies.send(Update::Refused {
-                        run: Some(7),
+                        run: Some(RunId(7)),
                         reason: "you cannot approve run 7".into(),
                         detail: "Someone other than the requester must approve.".into(),
                     });
                     return;
                 }
                 let _ = replies.send(Update::Decided {
-                    run: 7,
+                    run: RunId(7),
                     by: person.into(),
                     approved: true,
                 });
                 if let Some(origin) = self.origins.lock().unwrap().remove(&7) {
                     let _ = origin.send(Update::Decided {
-                        run: 7,
+                        run: RunId(7),
                         by: person.into(),
                         approved: true,
                     });
                     let _ = origin.send(Update::Accepted {
-                        run: 7,
+                        run: RunId(7),
                         command: "hub restart staging".into(),
                         person: "alice".into(),
                     });
                     let _ = origin.send(Update::Step {
-                        run: 7,
+                        run: RunId(7),
                         step: step("restart"),
                     });
                     let _ = origin.send(done(
