@@ -46,11 +46,7 @@ impl App {
         let platforms = Platforms {
             slack: config.slack.as_ref().and_then(SlackSettings::from_config),
             github: config.github.as_ref().map(GithubSettings::from_config),
-            discord: config
-                .discord
-                .as_ref()
-                .map(DiscordSettings::from_config)
-                .transpose()?,
+            discord: config.discord.as_ref().map(DiscordSettings::from_config),
         };
         let (grammar, playbooks) = pack::load_all(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
         let mut clusters = ClusterSet::new();

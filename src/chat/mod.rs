@@ -13,6 +13,8 @@ pub mod place;
 pub mod render;
 pub mod retry;
 pub mod slack;
+pub mod verify;
+pub mod view;
 
 pub use model::*;
 pub use place::Place;

@@ -14,9 +14,8 @@ pub async fn register(config: Option<PathBuf>, guild: Option<u64>) -> anyhow::Re
         Some(path) => load_config(&path)?
             .discord
             .as_ref()
-            .map(DiscordSettings::from_config)
-            .transpose()?,
-        None => DiscordSettings::from_env(&env)?,
+            .map(DiscordSettings::from_config),
+        None => DiscordSettings::from_env_only(&env)?,
     }
     .context("Discord is not configured: set DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID (and DISCORD_BOT_TOKEN)")?;
     register::register(&settings, guild).await?;

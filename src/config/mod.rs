@@ -342,7 +342,10 @@ impl RepoPermission {
 pub struct DiscordConfig {
     /// Ed25519 public key (hex) that verifies interactions; public, not secret.
     pub public_key: String,
-    pub application_id: String,
+    /// The numeric Application ID, checked once here (printed quoted, as
+    /// Discord writes snowflakes).
+    #[serde(serialize_with = "render::as_string")]
+    pub application_id: u64,
     /// Bot token for messages outside interaction responses (`DISCORD_BOT_TOKEN`).
     #[serde(
         skip_serializing_if = "Option::is_none",

@@ -79,6 +79,11 @@ pub(super) fn optional_path<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<
 }
 
 /// A duration the way the file writes it (`1h`, `15m`).
+/// Numbers people copy as text (Discord snowflakes), printed quoted.
+pub(super) fn as_string<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&n.to_string())
+}
+
 pub(super) fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_duration(*d))
 }

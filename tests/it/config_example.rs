@@ -74,7 +74,7 @@ fn platform_env_vars_switch_platforms_on_keeping_the_file_settings() {
     assert_eq!(gh.prefix, "/ops");
     assert_eq!(gh.teams["example-org/sre"], vec!["engineer"]);
     let dc = cfg.discord.as_ref().expect("discord is on");
-    assert_eq!(dc.application_id, "42");
+    assert_eq!(dc.application_id, 42);
     assert_eq!(dc.roles["112233445566778899"], vec!["support"]);
     assert_eq!(cfg.audit_url, "sqlite:///tmp/elsewhere.db");
 

@@ -7,6 +7,7 @@
 //! every word, mark and layout choice of the renderers stays pinned.
 
 use crate::support::bot;
+use opsbot::chat::view::RunView;
 
 use bot::{done_output, Bot};
 use opsbot::chat::{console, discord, github, slack, Outcome, Update};
@@ -58,14 +59,14 @@ fn render_all(updates: &[Update]) -> Rendered {
     };
 
     // GitHub: the one comment, folded from every update.
-    let mut story = github::render::Story::new(GITHUB_LOGIN.into());
+    let mut view = RunView::default();
     for u in updates {
-        story.apply(u);
+        view.apply(u);
     }
-    let github = story.markdown();
+    let github = github::render::markdown(&view, GITHUB_LOGIN);
 
     // Discord: the edited interaction response (content, embed, components).
-    let mut story = discord::render::Story::default();
+    let mut story = RunView::default();
     for u in updates {
         assert!(story.apply(u), "not part of a run's story: {u:#?}");
     }

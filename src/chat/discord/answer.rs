@@ -14,9 +14,10 @@ use serenity::model::application::{
 };
 use tokio::sync::mpsc;
 
-use super::render::{self, Message, Story};
-use super::story::{self, Thread};
+use super::render::{self, Message};
+use super::thread::{self, Thread};
 use crate::chat::place::{DiscordPlace, Place};
+use crate::chat::view::RunView;
 use crate::chat::{Core, Request, Update};
 
 /// The `/ops` option that carries the text.
@@ -63,7 +64,7 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
         channel: ci.channel_id,
         opened: Instant::now(),
     };
-    let mut story = Story::default();
+    let mut story = RunView::default();
     match rx.try_recv() {
         Ok(u @ (Update::Refused { .. } | Update::Info { .. })) => {
             let m = render::private(&u);
@@ -86,18 +87,18 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
         Ok(u @ Update::AwaitingApproval { .. }) => {
             story.apply(&u);
             let m = render::story(&story);
-            story::spawn(thread, story, rx, false);
+            thread::spawn(thread, story, rx, false);
             Json(CreateInteractionResponse::Message(m.into_response()))
         }
         Ok(u) => {
             story.apply(&u);
-            story::spawn(thread, story, rx, true);
+            thread::spawn(thread, story, rx, true);
             Json(CreateInteractionResponse::Defer(
                 CreateInteractionResponseMessage::new(),
             ))
         }
         Err(_) => {
-            story::spawn(thread, story, rx, false);
+            thread::spawn(thread, story, rx, false);
             Json(CreateInteractionResponse::Defer(
                 CreateInteractionResponseMessage::new(),
             ))
@@ -136,7 +137,7 @@ pub async fn button(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &ComponentIntera
         channel: ci.channel_id,
         opened: Instant::now(),
     };
-    let mut story = Story::default();
+    let mut story = RunView::default();
     let mut story_changed = false;
     let mut decision = None;
     let mut notes = Vec::new();
@@ -154,19 +155,19 @@ pub async fn button(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &ComponentIntera
         // The run's story continues on this message (its requester's
         // conversation is gone, e.g. after a restart).
         let m = render::story(&story);
-        story::spawn(thread, story, rx, false);
+        thread::spawn(thread, story, rx, false);
         return update(m);
     }
     if let Some((by, approved)) = decision {
         let m = decided_message(ci, &by, approved);
-        story::spawn(thread, story, rx, false);
+        thread::spawn(thread, story, rx, false);
         return update(m);
     }
     let m = match notes.first() {
         Some(u) => render::private(u),
         None => render::note("Noted."),
     };
-    story::spawn(thread, story, rx, false);
+    thread::spawn(thread, story, rx, false);
     private(m)
 }
 

@@ -13,6 +13,7 @@ use serenity::http::{Http, HttpBuilder};
 use serenity::model::id::ApplicationId;
 
 use super::settings::{DiscordSettings, DEFAULT_API_URL};
+use crate::chat::retry::{Retry, RetryPolicy};
 
 /// The path serenity puts after the host; only the host can be replaced.
 const API_PATH: &str = "/api/v10";
@@ -32,36 +33,29 @@ pub fn client(settings: &DiscordSettings) -> anyhow::Result<Http> {
     Ok(builder.build())
 }
 
-/// Run `call` until it succeeds, retrying 429s and 5xx answers (and
-/// connection errors) with exponential backoff, at most `attempts` times.
-pub async fn retry<T, F, Fut>(what: &str, attempts: u32, mut call: F) -> serenity::Result<T>
+/// Run `call` under the one [`RetryPolicy`]: 429s, 5xx answers and
+/// connection errors back off; anything else fails at once.
+pub async fn retry<T, F, Fut>(what: &str, call: F) -> serenity::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = serenity::Result<T>>,
 {
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt < attempts && retryable(&e) => {
-                let wait = std::time::Duration::from_millis(250 << attempt.min(6));
-                tracing::warn!(attempt, ?wait, error = %e, "discord: {what} failed; retrying");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    RetryPolicy::default()
+        .run(&format!("discord: {what}"), classify, call)
+        .await
+        .map_err(|gave_up| gave_up.error)
 }
 
-fn retryable(e: &serenity::Error) -> bool {
+fn classify(e: &serenity::Error) -> Retry {
     use serenity::http::HttpError;
     match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            r.status_code.as_u16() == 429 || r.status_code.is_server_error()
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r))
+            if r.status_code.as_u16() == 429 || r.status_code.is_server_error() =>
+        {
+            Retry::Backoff
         }
-        serenity::Error::Http(HttpError::Request(_)) => true,
-        _ => false,
+        serenity::Error::Http(HttpError::Request(_)) => Retry::Backoff,
+        _ => Retry::Never,
     }
 }
 

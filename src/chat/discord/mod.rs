@@ -17,34 +17,42 @@
 mod answer;
 mod api;
 mod autocomplete;
+pub mod inbound;
 pub mod register;
 pub mod render;
 mod settings;
-mod story;
+mod thread;
 mod verify;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use bytes::Bytes;
 use serenity::model::application::Interaction;
 
+use super::verify::{refuse, Gate, Refusal, Verified, Verify};
 use super::Core;
 pub use settings::DiscordSettings;
 pub use verify::SignatureError;
-
-/// Interactions are small JSON documents; anything bigger is not from Discord.
-const MAX_BODY: usize = 64 * 1024;
 
 /// What the handler needs, shared by every request.
 struct Shared {
     core: Arc<dyn Core>,
     verifier: verify::Verifier,
     http: Arc<serenity::http::Http>,
+}
+
+impl Gate for Shared {
+    fn verifier(&self) -> &dyn Verify {
+        &self.verifier
+    }
+
+    fn core(&self) -> &dyn Core {
+        self.core.as_ref()
+    }
 }
 
 /// The `POST /discord/interactions` endpoint, ready to be merged into the server.
@@ -58,28 +66,22 @@ pub fn routes(core: Arc<dyn Core>, settings: DiscordSettings) -> anyhow::Result<
     });
     Ok(Router::new()
         .route("/discord/interactions", post(interactions))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared))
 }
 
-async fn interactions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = s
-        .verifier
-        .check(&headers, &body, chrono::Utc::now().timestamp())
-    {
-        s.core.refused("discord", e.reason());
-        tracing::info!(reason = e.reason(), "discord interaction refused: {e}");
-        return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
-    }
-    let interaction = match parse(&body) {
+async fn interactions(State(s): State<Arc<Shared>>, v: Verified) -> Response {
+    let interaction = match inbound::parse(&v.body) {
         Ok(i) => i,
         Err(e) => {
-            s.core.refused("discord", "malformed");
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("malformed interaction: {e}; expected an interaction object as Discord documents it"),
+            return refuse(
+                s.core.as_ref(),
+                "discord",
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    format!("malformed interaction: {e}; expected an interaction object as Discord documents it"),
+                ),
             )
-                .into_response();
         }
     };
     match interaction {
@@ -104,24 +106,6 @@ async fn interactions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
                 .into_response()
         }
     }
-}
-
-/// Parse with serenity's model. serenity 0.12.5 insists on
-/// `attachment_size_limit`, which Discord added in 2025 and older payloads
-/// (and Discord's own documentation examples) lack; it is filled with
-/// Discord's default upload limit so such payloads are not refused.
-fn parse(body: &[u8]) -> Result<Interaction, serde_json::Error> {
-    let mut v: serde_json::Value = serde_json::from_slice(body)?;
-    if let Some(obj) = v.as_object_mut() {
-        let kind = obj.get("type").and_then(|t| t.as_u64()).unwrap_or(0);
-        if kind >= 2 && !obj.contains_key("attachment_size_limit") {
-            obj.insert(
-                "attachment_size_limit".into(),
-                serde_json::json!(10 * 1024 * 1024),
-            );
-        }
-    }
-    serde_json::from_value(v)
 }
 
 /// Discord never sends an interaction twice; a second copy is a replay and

@@ -11,6 +11,7 @@ use serenity::builder::{
 };
 use serenity::model::application::ButtonStyle;
 
+use crate::chat::view::{Approval, Phase, RunView};
 use crate::chat::{Outcome, RunId, StepLine, Update};
 
 /// Output longer than this goes into an attached file, with a preview inline.
@@ -19,111 +20,6 @@ const CONTENT_MAX: usize = 2000;
 const DESCRIPTION_MAX: usize = 4096;
 const FIELD_MAX: usize = 1024;
 const PREVIEW: usize = 1200;
-
-/// Everything known about one request's run so far, folded from updates.
-#[derive(Debug, Clone, Default)]
-pub struct Story {
-    pub run: Option<RunId>,
-    pub command: String,
-    pub person: String,
-    pub steps: Vec<StepLine>,
-    pub phase: Phase,
-    /// `(who, approved)` in the order they decided.
-    pub decisions: Vec<(String, bool)>,
-}
-
-/// Where the run is.
-#[derive(Debug, Clone, Default)]
-pub enum Phase {
-    #[default]
-    Running,
-    Waiting {
-        plan: Vec<String>,
-        approvers: Vec<String>,
-        expires_in: String,
-    },
-    Done {
-        outcome: Outcome,
-        output: String,
-        millis: u64,
-    },
-}
-
-impl Story {
-    /// Fold one update in. Returns false for updates that are not part of a
-    /// run's story (refusals and builtin answers are rendered on their own).
-    pub fn apply(&mut self, u: &Update) -> bool {
-        match u {
-            Update::Accepted {
-                run,
-                command,
-                person,
-            } => {
-                self.run = Some(*run);
-                self.command.clone_from(command);
-                self.person.clone_from(person);
-                self.phase = Phase::Running;
-            }
-            Update::Step { run, step } => {
-                self.run = Some(*run);
-                self.steps.push(step.clone());
-            }
-            Update::AwaitingApproval {
-                run,
-                command,
-                person,
-                plan,
-                approvers,
-                expires_in,
-            } => {
-                self.run = Some(*run);
-                self.command.clone_from(command);
-                self.person.clone_from(person);
-                self.phase = Phase::Waiting {
-                    plan: plan.clone(),
-                    approvers: approvers.clone(),
-                    expires_in: expires_in.clone(),
-                };
-            }
-            Update::Decided { run, by, approved } => {
-                self.run = Some(*run);
-                self.decisions.push((by.clone(), *approved));
-                if !approved {
-                    self.phase = Phase::Done {
-                        outcome: Outcome::Denied,
-                        output: String::new(),
-                        millis: 0,
-                    };
-                }
-            }
-            Update::Done {
-                run,
-                command,
-                person,
-                outcome,
-                output,
-                millis,
-                ..
-            } => {
-                self.run = Some(*run);
-                self.command.clone_from(command);
-                self.person.clone_from(person);
-                self.phase = Phase::Done {
-                    outcome: *outcome,
-                    output: output.clone(),
-                    millis: *millis,
-                };
-            }
-            Update::Refused { .. } | Update::Info { .. } => return false,
-        }
-        true
-    }
-
-    /// Whether nothing more will happen to this story.
-    pub fn finished(&self) -> bool {
-        matches!(self.phase, Phase::Done { .. })
-    }
-}
 
 /// One Discord message, independent of how it is sent (interaction
 /// response, edit of the original response, or channel message).
@@ -181,11 +77,11 @@ impl Message {
 }
 
 /// Colours people learn to read at a glance.
-pub fn colour(story: &Story) -> u32 {
-    match &story.phase {
-        Phase::Running => 0x5865F2,
-        Phase::Waiting { .. } => 0xFEE75C,
-        Phase::Done { outcome, .. } => match outcome {
+pub fn colour(story: &RunView) -> u32 {
+    match story.outcome() {
+        None if story.phase == Phase::Waiting => 0xFEE75C,
+        None => 0x5865F2,
+        Some(outcome) => match outcome {
             Outcome::Succeeded => 0x57F287,
             Outcome::Failed => 0xED4245,
             Outcome::Partial => 0xE67E22,
@@ -195,7 +91,7 @@ pub fn colour(story: &Story) -> u32 {
 }
 
 /// The message for a run's story as it stands.
-pub fn story(story: &Story) -> Message {
+pub fn story(story: &RunView) -> Message {
     let run = story
         .run
         .map(|r| r.to_string())
@@ -206,15 +102,27 @@ pub fn story(story: &Story) -> Message {
         description.push('\n');
     }
     let mut file = None;
-    let (content, buttons) = match &story.phase {
-        Phase::Running => (
+    // A denial reads as a run that ended denied, with nothing to show.
+    let denied = Phase::Done {
+        outcome: Outcome::Denied,
+        output: String::new(),
+        millis: 0,
+    };
+    let phase = if story.phase == Phase::Denied {
+        &denied
+    } else {
+        &story.phase
+    };
+    let (content, buttons) = match phase {
+        // (`Denied` was turned into `Done` above.)
+        Phase::Running | Phase::Denied => (
             format!(
                 "▶ run {run} `{}` running for {}",
                 story.command, story.person
             ),
             vec![button(&run, "cancel", "Cancel", ButtonStyle::Secondary)],
         ),
-        Phase::Waiting { .. } => (
+        Phase::Waiting => (
             format!(
                 "⏸ run {run} `{}` by {} needs approval from someone else",
                 story.command, story.person
@@ -274,11 +182,14 @@ pub fn story(story: &Story) -> Message {
         .footer(CreateEmbedFooter::new(format!(
             "audit: run {run} · `audit {run}` shows every step"
         )));
-    if let Phase::Waiting {
-        plan,
-        approvers,
-        expires_in,
-    } = &story.phase
+    if let (
+        Phase::Waiting,
+        Some(Approval {
+            plan,
+            approvers,
+            expires_in,
+        }),
+    ) = (&story.phase, &story.approval)
     {
         let plan: Vec<String> = plan.iter().map(|p| format!("• {p}")).collect();
         embed = embed
@@ -432,8 +343,8 @@ mod tests {
         }
     }
 
-    fn running() -> Story {
-        let mut s = Story::default();
+    fn running() -> RunView {
+        let mut s = RunView::default();
         s.apply(&Update::Accepted {
             run: RunId(42),
             command: "hub status staging".into(),
@@ -495,7 +406,7 @@ mod tests {
 
     #[test]
     fn approval_request_lists_the_plan_and_offers_approve_and_deny() {
-        let mut s = Story::default();
+        let mut s = RunView::default();
         s.apply(&Update::AwaitingApproval {
             run: RunId(7),
             command: "hub restart staging --reason config change".into(),
@@ -509,7 +420,7 @@ mod tests {
 
     #[test]
     fn denied_request_says_who_denied_and_drops_the_buttons() {
-        let mut s = Story::default();
+        let mut s = RunView::default();
         s.apply(&Update::AwaitingApproval {
             run: RunId(7),
             command: "hub restart staging --reason x".into(),

@@ -1,10 +1,10 @@
-//! Discord settings, read from the environment (DESIGN §4) so that a
-//! deployment or a test needs no file edits.
+//! Discord settings: what the adapter needs, typed, taken from the loaded
+//! config (which reads the `DISCORD_*` variables of DESIGN §4).
 
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
 use secrecy::SecretString;
+use std::path::Path;
 
 /// Discord's public REST API base; `DISCORD_API_URL` replaces it.
 pub const DEFAULT_API_URL: &str = "https://discord.com/api/v10";
@@ -38,59 +38,30 @@ impl std::fmt::Debug for DiscordSettings {
 }
 
 impl DiscordSettings {
-    /// `Ok(None)` when Discord is not configured (`DISCORD_PUBLIC_KEY` and
-    /// `DISCORD_APPLICATION_ID` unset); an error when it is half configured
-    /// or a value is malformed, so a typo is never silently "Discord off".
-    pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Option<DiscordSettings>> {
-        let get = |k: &str| {
-            env(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let key = get("DISCORD_PUBLIC_KEY");
-        let app = get("DISCORD_APPLICATION_ID");
-        let (public_key, app) = match (key, app) {
-            (None, None) => return Ok(None),
-            (Some(k), Some(a)) => (k, a),
-            (Some(_), None) => bail!("DISCORD_PUBLIC_KEY is set but DISCORD_APPLICATION_ID is not; set both (developer portal → General Information)"),
-            (None, Some(_)) => bail!("DISCORD_APPLICATION_ID is set but DISCORD_PUBLIC_KEY is not; set both (developer portal → General Information)"),
-        };
-        let application_id = app
-            .parse::<u64>()
-            .with_context(|| format!("DISCORD_APPLICATION_ID must be a numeric snowflake like 1111111111111111111, not `{app}`"))?;
-        super::verify::Verifier::new(&public_key, Duration::from_secs(1))
-            .context("DISCORD_PUBLIC_KEY")?;
-        Ok(Some(DiscordSettings {
-            public_key,
-            application_id,
-            bot_token: get("DISCORD_BOT_TOKEN").map(SecretString::from),
-            api_url: get("DISCORD_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-            max_clock_skew: Duration::from_secs(300),
-        }))
-    }
-}
-
-impl DiscordSettings {
-    /// From the loaded config (which already applied the environment
-    /// overrides and checked the key and id).
-    pub fn from_config(c: &crate::config::DiscordConfig) -> anyhow::Result<DiscordSettings> {
-        let application_id = c.application_id.parse::<u64>().with_context(|| {
-            format!(
-                "discord.application_id must be a numeric snowflake, not `{}`",
-                c.application_id
-            )
-        })?;
-        super::verify::Verifier::new(&c.public_key, Duration::from_secs(1))
-            .context("discord.public_key")?;
-        Ok(DiscordSettings {
+    /// From the loaded config, which already applied the `DISCORD_*`
+    /// environment overrides and checked the key and the id: the settings
+    /// are parsed once, there.
+    pub fn from_config(c: &crate::config::DiscordConfig) -> DiscordSettings {
+        DiscordSettings {
             public_key: c.public_key.clone(),
-            application_id,
+            application_id: c.application_id,
             bot_token: c.bot_token.clone(),
             api_url: c.api_url.clone(),
             max_clock_skew: Duration::from_secs(300),
-        })
+        }
+    }
+
+    /// Discord's settings from the environment alone (`opsbot discord
+    /// register` without `--config`), read by the config loader like any
+    /// other config: `Ok(None)` when Discord is not configured, an error
+    /// naming the variable when it is half configured or malformed.
+    pub fn from_env_only(
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<DiscordSettings>> {
+        let config =
+            crate::config::Config::from_str("environment", "discord: {}\n", Path::new("."), env)
+                .map_err(|d| anyhow::anyhow!("{d}"))?;
+        Ok(config.discord.as_ref().map(DiscordSettings::from_config))
     }
 }
 
@@ -110,28 +81,31 @@ mod tests {
 
     #[test]
     fn unset_means_discord_is_off() {
-        assert!(DiscordSettings::from_env(&env(&[])).unwrap().is_none());
+        assert!(DiscordSettings::from_env_only(&env(&[])).unwrap().is_none());
     }
 
     #[test]
     fn half_configured_is_an_error_naming_the_missing_variable() {
-        let e = DiscordSettings::from_env(&env(&[("DISCORD_PUBLIC_KEY", KEY)])).unwrap_err();
+        let e = DiscordSettings::from_env_only(&env(&[("DISCORD_PUBLIC_KEY", KEY)])).unwrap_err();
         assert!(e.to_string().contains("DISCORD_APPLICATION_ID"), "{e}");
     }
 
     #[test]
     fn bad_public_key_is_rejected_at_startup() {
-        let e = DiscordSettings::from_env(&env(&[
+        let e = DiscordSettings::from_env_only(&env(&[
             ("DISCORD_PUBLIC_KEY", "abc"),
             ("DISCORD_APPLICATION_ID", "1"),
         ]))
         .unwrap_err();
-        assert!(format!("{e:#}").contains("64 hex digits"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("64-character hex public key"),
+            "{e:#}"
+        );
     }
 
     #[test]
     fn api_url_override_and_token_are_read_and_the_token_is_not_printed() {
-        let s = DiscordSettings::from_env(&env(&[
+        let s = DiscordSettings::from_env_only(&env(&[
             ("DISCORD_PUBLIC_KEY", KEY),
             ("DISCORD_APPLICATION_ID", "1111111111111111111"),
             ("DISCORD_BOT_TOKEN", "very-secret-token"),

@@ -5,7 +5,12 @@
 
 use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::chat::verify::{Refusal, Verify};
+
+/// Interactions are small JSON documents; anything bigger is not from Discord.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// Why a request was refused before anything looked at it. Each variant is
 /// also a metrics label ([`SignatureError::reason`]).
@@ -55,7 +60,12 @@ impl Verifier {
     }
 
     /// Verify the headers and body of one request at time `now` (Unix seconds).
-    pub fn check(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), SignatureError> {
+    pub fn check_at(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let (Some(sig), Some(ts)) = (
             header("x-signature-ed25519"),
@@ -71,5 +81,20 @@ impl Verifier {
         self.inner
             .verify(sig, ts, body)
             .map_err(|_| SignatureError::Forged)
+    }
+}
+
+impl Verify for Verifier {
+    fn platform(&self) -> &'static str {
+        "discord"
+    }
+
+    fn max_body(&self) -> usize {
+        MAX_BODY
+    }
+
+    fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+        self.check_at(headers, body, chrono::Utc::now().timestamp())
+            .map_err(|e| Refusal::new(StatusCode::UNAUTHORIZED, e.reason(), e.to_string()))
     }
 }

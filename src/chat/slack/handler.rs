@@ -26,8 +26,7 @@ use crate::chat::{Core, Update};
 pub(crate) struct Slack {
     pub core: Arc<dyn Core>,
     pub api: SlackApi,
-    pub verifier: SlackEventSignatureVerifier,
-    pub max_body_bytes: usize,
+    pub verifier: super::verify::Verifier,
     pub edit_interval: Duration,
     pub threads: Threads,
     /// Bounds the spawned renderer tasks, so a flood of requests (or a
@@ -62,8 +61,10 @@ impl Slack {
         Ok(Slack {
             core,
             api,
-            verifier: SlackEventSignatureVerifier::new(&secret),
-            max_body_bytes: settings.max_body_bytes,
+            verifier: super::verify::Verifier {
+                signature: SlackEventSignatureVerifier::new(&secret),
+                max_body: settings.max_body_bytes,
+            },
             edit_interval: settings.edit_interval,
             threads: Threads::default(),
             renderers: Arc::new(Semaphore::new(settings.max_live_threads)),

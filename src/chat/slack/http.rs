@@ -1,23 +1,24 @@
 //! The HTTP endpoints: `POST /slack/commands`, `/slack/events`,
 //! `/slack/interactions`.
 //!
-//! Each one reads the body under the size cap, verifies the signature, and
-//! only then parses; a refusal is counted (`core.refused`) and answered
-//! 401/413/400 without running anything. The rest is the shared ack path.
+//! Each one passes the shared [`Verified`] gate (body under the size cap,
+//! signature, refusal metric) and only then parses; a refusal is counted
+//! (`core.refused`) and answered 401/413/400 without running anything. The
+//! rest is the shared ack path.
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 
 use super::handler::{ephemeral_json, Ack, Slack};
 use super::inbound::{self, Inbound, ParseError};
-use super::verify::{verify_signature, Rejection};
+use super::verify::Rejection;
 use super::SlackSettings;
+use crate::chat::verify::{refuse, Gate, Verified, Verify};
 use crate::chat::Core;
 
 /// The Slack endpoints, ready for the server to `.merge()`. If the Web API
@@ -41,68 +42,45 @@ pub fn routes(core: Arc<dyn Core>, settings: SlackSettings) -> Router {
     }
 }
 
-async fn commands(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
-    serve(&slack, &headers, body, inbound::parse_slash_command_form).await
+impl Gate for Slack {
+    fn verifier(&self) -> &dyn Verify {
+        &self.verifier
+    }
+
+    fn core(&self) -> &dyn Core {
+        self.core.as_ref()
+    }
 }
 
-async fn events(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
-    if let Some(retry) = headers.get("x-slack-retry-num") {
+async fn commands(State(slack): State<Arc<Slack>>, v: Verified) -> Response {
+    serve(&slack, v, inbound::parse_slash_command_form).await
+}
+
+async fn events(State(slack): State<Arc<Slack>>, v: Verified) -> Response {
+    if let Some(retry) = v.headers.get("x-slack-retry-num") {
         tracing::debug!(retry = ?retry, "Slack event redelivery");
     }
-    serve(&slack, &headers, body, inbound::parse_event).await
+    serve(&slack, v, inbound::parse_event).await
 }
 
-async fn interactions(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
-    serve(&slack, &headers, body, inbound::parse_interaction_form).await
+async fn interactions(State(slack): State<Arc<Slack>>, v: Verified) -> Response {
+    serve(&slack, v, inbound::parse_interaction_form).await
 }
 
-/// Cap, verify, parse, then the shared ack path.
+/// Parse what the gate let through, then the shared ack path.
 async fn serve(
     slack: &Arc<Slack>,
-    headers: &HeaderMap,
-    body: Body,
+    v: Verified,
     parse: fn(&[u8]) -> Result<Inbound, ParseError>,
 ) -> Response {
-    let bytes = match read_verified(slack, headers, body).await {
-        Ok(bytes) => bytes,
-        Err(rejection) => return reject(slack, rejection),
-    };
-    let inbound = match parse(&bytes) {
+    let inbound = match parse(&v.body) {
         Ok(inbound) => inbound,
         Err(err) => {
             tracing::warn!(error = %err, "signed Slack payload did not parse");
-            return reject(slack, Rejection::Malformed);
+            return refuse(slack.core.as_ref(), "slack", Rejection::Malformed.into());
         }
     };
     answer(slack.handle(inbound).await)
-}
-
-async fn read_verified(
-    slack: &Slack,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<axum::body::Bytes, Rejection> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > slack.max_body_bytes) {
-        return Err(Rejection::BodyTooLarge);
-    }
-    let bytes = axum::body::to_bytes(body, slack.max_body_bytes)
-        .await
-        .map_err(|_| Rejection::BodyTooLarge)?;
-    verify_signature(&slack.verifier, headers, &bytes)?;
-    Ok(bytes)
-}
-
-fn reject(slack: &Slack, rejection: Rejection) -> Response {
-    slack.core.refused("slack", rejection.reason());
-    tracing::warn!(
-        reason = rejection.reason(),
-        "Slack request refused: {rejection}"
-    );
-    (rejection.status(), rejection.to_string()).into_response()
 }
 
 fn answer(ack: Ack) -> Response {

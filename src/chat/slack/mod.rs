@@ -10,7 +10,8 @@
 //! The same handlers serve the HTTP endpoints ([`routes`]) and Socket Mode
 //! ([`run_socket_mode`]); only the transport of the answer differs.
 //!
-//! Layout: `verify` (signature, timestamp, body cap), `inbound` (payload
+//! Layout: `settings` (typed, from the config), `verify` (signature,
+//! timestamp, body cap, for the shared gate), `inbound` (payload
 //! parsing, pure), `render` (Block Kit, pure, snapshot-tested), `api` (the
 //! slack-morphism Web API client with retries), `thread` (the per-request
 //! renderer that keeps a run's story in one thread), `handler` (the ack path
@@ -22,177 +23,16 @@ mod handler;
 mod http;
 pub mod inbound;
 pub mod render;
+mod settings;
 mod socket;
 mod thread;
 mod verify;
 
-use std::time::Duration;
-
-use secrecy::SecretString;
-
 pub use crate::chat::retry::RetryPolicy;
 pub use api::{SlackApi, SlackApiError};
 pub use http::routes;
+pub use settings::{
+    SlackSettings, DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_LIVE_THREADS,
+};
 pub use socket::run_socket_mode;
 pub use verify::{verify_signature, Rejection};
-
-/// Slack's public Web API base URL, used when `SLACK_API_URL` is not set.
-pub const DEFAULT_API_URL: &str = "https://slack.com/api";
-
-/// Largest request body accepted before verification: Slack's own payloads
-/// (a `block_actions` form carrying the whole message) stay far below this.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// How many requests may be rendered into Slack at once by default.
-pub const DEFAULT_MAX_LIVE_THREADS: usize = 4096;
-
-/// Everything the Slack adapter needs to run, resolved once at start-up.
-///
-/// Secrets are [`SecretString`]s so a `Debug` print of the settings never
-/// shows them.
-#[derive(Debug, Clone)]
-pub struct SlackSettings {
-    /// Verifies every HTTP request (`X-Slack-Signature`). May be empty when
-    /// only Socket Mode is used; the HTTP endpoints then refuse everything.
-    pub signing_secret: SecretString,
-    /// `xoxb-…`: posts and edits messages, uploads files.
-    pub bot_token: SecretString,
-    /// `xapp-…`: when set, Socket Mode is used instead of a public URL.
-    pub app_token: Option<SecretString>,
-    /// Web API base URL (`https://slack.com/api`); tests point it at a fake.
-    /// `apps.connections.open` is called here too, so it is also where the
-    /// Socket Mode WebSocket URL comes from.
-    pub api_url: String,
-    /// Bodies larger than this are refused (413) before any parsing.
-    pub max_body_bytes: usize,
-    /// The least time between two edits of a run's status message; step
-    /// updates arriving faster are coalesced into one edit (Slack allows
-    /// roughly one `chat.update` per second per message).
-    pub edit_interval: Duration,
-    /// How Web API calls are retried (429 `Retry-After`, 5xx, transport).
-    pub retry: RetryPolicy,
-    /// The most requests whose updates are being rendered into Slack at
-    /// once. Past it, new runs still run and are acked, but are not
-    /// followed in a thread (the asker is pointed to `/ops audit N`).
-    pub max_live_threads: usize,
-}
-
-impl SlackSettings {
-    /// Settings with the defaults for everything but the credentials.
-    pub fn new(signing_secret: SecretString, bot_token: SecretString) -> Self {
-        SlackSettings {
-            signing_secret,
-            bot_token,
-            app_token: None,
-            api_url: DEFAULT_API_URL.to_string(),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            edit_interval: Duration::from_secs(1),
-            retry: RetryPolicy::default(),
-            max_live_threads: DEFAULT_MAX_LIVE_THREADS,
-        }
-    }
-
-    /// Reads `SLACK_SIGNING_SECRET`, `SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN` and
-    /// `SLACK_API_URL` (DESIGN §4). `None` when Slack is not configured: a
-    /// bot token plus a signing secret (HTTP mode) or an app token (Socket
-    /// Mode) are needed. Empty values count as unset.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
-        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let bot_token = get("SLACK_BOT_TOKEN")?;
-        let signing_secret = get("SLACK_SIGNING_SECRET");
-        let app_token = get("SLACK_APP_TOKEN");
-        if signing_secret.is_none() && app_token.is_none() {
-            return None;
-        }
-        let mut settings = SlackSettings::new(
-            SecretString::from(signing_secret.unwrap_or_default()),
-            SecretString::from(bot_token),
-        );
-        settings.app_token = app_token.map(SecretString::from);
-        if let Some(url) = get("SLACK_API_URL") {
-            settings.api_url = url.trim_end_matches('/').to_string();
-        }
-        Some(settings)
-    }
-}
-
-impl SlackSettings {
-    /// From the loaded config (which already applied the `SLACK_*`
-    /// environment overrides). `None` without a bot token: opsbot cannot
-    /// answer anyone then.
-    pub fn from_config(c: &crate::config::SlackConfig) -> Option<SlackSettings> {
-        let bot_token = c.bot_token.clone()?;
-        let mut settings = SlackSettings::new(
-            c.signing_secret
-                .clone()
-                .unwrap_or_else(|| SecretString::from(String::new())),
-            bot_token,
-        );
-        settings.app_token = c.app_token.clone();
-        settings.api_url = c.api_url.trim_end_matches('/').to_string();
-        Some(settings)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use secrecy::ExposeSecret;
-
-    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    #[test]
-    fn from_env_reads_the_design_variables() {
-        let settings = SlackSettings::from_env(&env(&[
-            ("SLACK_SIGNING_SECRET", "s3cr3t"),
-            ("SLACK_BOT_TOKEN", "xoxb-1"),
-            ("SLACK_APP_TOKEN", "xapp-1"),
-            ("SLACK_API_URL", "http://127.0.0.1:9/api/"),
-        ]))
-        .expect("configured");
-        assert_eq!(settings.signing_secret.expose_secret(), "s3cr3t");
-        assert_eq!(settings.bot_token.expose_secret(), "xoxb-1");
-        assert_eq!(
-            settings
-                .app_token
-                .as_ref()
-                .map(|t| t.expose_secret().to_string()),
-            Some("xapp-1".to_string())
-        );
-        assert_eq!(settings.api_url, "http://127.0.0.1:9/api");
-    }
-
-    #[test]
-    fn from_env_is_none_without_a_bot_token_or_any_way_to_receive() {
-        assert!(SlackSettings::from_env(&env(&[("SLACK_SIGNING_SECRET", "s")])).is_none());
-        assert!(SlackSettings::from_env(&env(&[("SLACK_BOT_TOKEN", "xoxb-1")])).is_none());
-        assert!(SlackSettings::from_env(&env(&[
-            ("SLACK_BOT_TOKEN", "xoxb-1"),
-            ("SLACK_SIGNING_SECRET", "")
-        ]))
-        .is_none());
-        let socket_only = SlackSettings::from_env(&env(&[
-            ("SLACK_BOT_TOKEN", "xoxb-1"),
-            ("SLACK_APP_TOKEN", "xapp-1"),
-        ]))
-        .expect("Socket Mode needs no signing secret");
-        assert_eq!(socket_only.api_url, DEFAULT_API_URL);
-    }
-
-    #[test]
-    fn debug_print_of_settings_shows_no_secret() {
-        let mut settings =
-            SlackSettings::new(SecretString::from("sign-me"), SecretString::from("xoxb-42"));
-        settings.app_token = Some(SecretString::from("xapp-42"));
-        let printed = format!("{settings:?}");
-        for secret in ["sign-me", "xoxb-42", "xapp-42"] {
-            assert!(!printed.contains(secret), "{printed}");
-        }
-    }
-}

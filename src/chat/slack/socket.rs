@@ -12,7 +12,6 @@
 //! dropped socket, a fresh URL is fetched and the loop reconnects.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::{SinkExt, StreamExt};
@@ -25,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::handler::{ephemeral_json, Ack, Slack};
 use super::inbound::{self, Inbound, ParseError};
 use super::SlackSettings;
+use crate::chat::retry::Retry;
 use crate::chat::Core;
 
 /// Serves Slack over Socket Mode until `shutdown` is cancelled,
@@ -48,9 +48,11 @@ pub async fn run_socket_mode(
             Ok(()) => failures = 0,
             Err(err) => {
                 failures += 1;
-                let wait = Duration::from_millis(500)
-                    .saturating_mul(2u32.saturating_pow(failures.min(6)))
-                    .min(Duration::from_secs(30));
+                // Reconnecting never gives up, but waits as every API call does.
+                let wait = settings
+                    .retry
+                    .delay(Retry::Backoff, failures)
+                    .unwrap_or(settings.retry.max_delay);
                 tracing::warn!(error = %err, wait_ms = wait.as_millis() as u64, "Slack Socket Mode connection failed; reconnecting");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}

@@ -14,6 +14,8 @@ use slack_morphism::signature_verifier::{
     SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
 };
 
+use crate::chat::verify::{Refusal, Verify};
+
 /// Why a request was refused before the core saw it. [`Rejection::reason`]
 /// is the metric label; the status is what Slack gets back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -83,4 +85,30 @@ pub fn verify_signature(
             SlackEventSignatureVerifierError::AbsentSignatureError(_)
             | SlackEventSignatureVerifierError::WrongSignatureError(_) => Rejection::BadSignature,
         })
+}
+
+impl From<Rejection> for Refusal {
+    fn from(r: Rejection) -> Refusal {
+        Refusal::new(r.status(), r.reason(), r.to_string())
+    }
+}
+
+/// Slack's side of the shared [`Verified`](crate::chat::verify::Verified) gate.
+pub struct Verifier {
+    pub signature: SlackEventSignatureVerifier,
+    pub max_body: usize,
+}
+
+impl Verify for Verifier {
+    fn platform(&self) -> &'static str {
+        "slack"
+    }
+
+    fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+        verify_signature(&self.signature, headers, body).map_err(Refusal::from)
+    }
 }

@@ -274,19 +274,22 @@ pub(super) fn discord(
     let application_id = match application_id {
         Some((a, sp)) => {
             let a = a.trim().to_string();
-            if a.is_empty() || !a.chars().all(|c| c.is_ascii_digit()) {
-                let sp = if sp.start().is_some() { sp } else { span };
-                cx.err(&sp, format!("discord.application_id: `{a}` is not an id; write the numeric Application ID (DISCORD_APPLICATION_ID)"));
+            match a.parse::<u64>() {
+                Ok(id) => id,
+                Err(_) => {
+                    let sp = if sp.start().is_some() { sp } else { span };
+                    cx.err(&sp, format!("discord.application_id: `{a}` is not an id; write the numeric Application ID (DISCORD_APPLICATION_ID)"));
+                    0
+                }
             }
-            a
         }
-        None if !active => String::new(),
+        None if !active => 0,
         None => {
             cx.err(
                 &span,
                 "discord: needs `application_id`; set DISCORD_APPLICATION_ID",
             );
-            String::new()
+            0
         }
     };
     let mut out_roles = BTreeMap::new();

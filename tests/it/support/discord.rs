@@ -467,7 +467,7 @@ impl Rig {
             ("DISCORD_BOT_TOKEN", "test-bot-token".to_string()),
             ("DISCORD_API_URL", api_url),
         ]);
-        let settings = DiscordSettings::from_env(&|k| vars.get(k).cloned())
+        let settings = DiscordSettings::from_env_only(&|k| vars.get(k).cloned())
             .unwrap()
             .unwrap();
         let core = Arc::new(FakeCore::default());

@@ -1,5 +1,5 @@
 //! One task per interaction that keeps its message up to date after the
-//! HTTP answer: every update is folded into a [`Story`] and the original
+//! HTTP answer: every update is folded into a [`RunView`] and the original
 //! response is edited (edits are coalesced: whatever arrived while the last
 //! edit was in flight goes out as one). Interaction tokens last 15 minutes;
 //! a run that outlives its token ends with a message in the channel instead
@@ -14,12 +14,12 @@ use serenity::model::id::ChannelId;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::api;
-use super::render::{self, Message, Story};
+use super::render::{self, Message};
+use crate::chat::view::RunView;
 use crate::chat::Update;
 
 /// Interaction tokens are valid for 15 minutes; keep a margin.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
-const ATTEMPTS: u32 = 5;
 
 /// Where a story's message lives.
 pub struct Thread {
@@ -32,7 +32,12 @@ pub struct Thread {
 /// Follow a request's updates until its channel closes. `story` holds what
 /// the HTTP answer already folded in; `show_now` edits the original response
 /// at once (the answer was a deferred "thinking…" response).
-pub fn spawn(thread: Thread, mut story: Story, mut rx: UnboundedReceiver<Update>, show_now: bool) {
+pub fn spawn(
+    thread: Thread,
+    mut story: RunView,
+    mut rx: UnboundedReceiver<Update>,
+    show_now: bool,
+) {
     tokio::spawn(async move {
         if show_now {
             thread.show(&story).await;
@@ -67,8 +72,8 @@ pub fn spawn(thread: Thread, mut story: Story, mut rx: UnboundedReceiver<Update>
 }
 
 impl Thread {
-    async fn show(&self, story: &Story) {
-        let result = api::retry("editing the reply", ATTEMPTS, || {
+    async fn show(&self, story: &RunView) {
+        let result = api::retry("editing the reply", || {
             render::story(story)
                 .into_edit()
                 .execute(&*self.http, &self.token)
@@ -96,7 +101,7 @@ impl Thread {
         }
     }
 
-    async fn to_channel(&self, story: &Story) {
+    async fn to_channel(&self, story: &RunView) {
         let msg = render::story(story).into_channel_message();
         if let Err(e) = self.channel.send_message(&*self.http, msg).await {
             tracing::warn!(run = ?story.run, error = %e, "discord: the interaction token expired and posting to the channel failed (is DISCORD_BOT_TOKEN set?)");

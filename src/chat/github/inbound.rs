@@ -1,0 +1,136 @@
+//! A verified delivery, read: which event it is and, for a new issue or
+//! pull-request comment, who wrote what where. Pure: no I/O, so every
+//! payload shape is tested without a server.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::chat::verify::Refusal;
+
+/// What a delivery asks of us.
+#[derive(Debug)]
+pub enum Inbound {
+    /// GitHub's `ping` when a webhook is created: answered with its zen.
+    Ping { zen: Value },
+    /// Another event, or a comment opsbot does not act on.
+    Ignored(&'static str),
+    /// A new comment (its command lines are found by [`super::lines`]).
+    Comment(Comment),
+}
+
+/// A new comment on an issue or pull request.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub login: String,
+    /// `owner/name`.
+    pub repo: String,
+    pub issue: u64,
+    pub comment_id: u64,
+    pub body: String,
+}
+
+/// Read one delivery of event `event` (the `X-GitHub-Event` header).
+pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
+    let payload: Value = serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("malformed JSON payload: {e}"),
+        )
+    })?;
+    if event == "ping" {
+        return Ok(Inbound::Ping {
+            zen: payload["zen"].clone(),
+        });
+    }
+    if event != "issue_comment" || payload["action"] != "created" {
+        return Ok(Inbound::Ignored(
+            "ignored: opsbot acts on new issue and pull-request comments",
+        ));
+    }
+    let user = &payload["comment"]["user"];
+    let login = user["login"].as_str().unwrap_or_default().to_string();
+    if user["type"] == "Bot" || login.ends_with("[bot]") {
+        return Ok(Inbound::Ignored(
+            "ignored: comments by bots never run commands",
+        ));
+    }
+    let (Some(repo), Some(issue), Some(comment_id)) = (
+        payload["repository"]["full_name"].as_str(),
+        payload["issue"]["number"].as_u64(),
+        payload["comment"]["id"].as_u64(),
+    ) else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "an issue_comment event needs repository.full_name, issue.number and comment.id",
+        ));
+    };
+    Ok(Inbound::Comment(Comment {
+        login,
+        repo: repo.to_string(),
+        issue,
+        comment_id,
+        body: payload["comment"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(user: Value) -> Vec<u8> {
+        serde_json::json!({
+            "action": "created",
+            "repository": {"full_name": "o/r"},
+            "issue": {"number": 7},
+            "comment": {"id": 99, "body": "/ops help", "user": user},
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_new_comment_reads_as_who_wrote_what_where() {
+        let Inbound::Comment(c) = parse(
+            "issue_comment",
+            &comment(serde_json::json!({"login": "alice", "type": "User"})),
+        )
+        .unwrap() else {
+            panic!("a comment");
+        };
+        assert_eq!(
+            (
+                c.login.as_str(),
+                c.repo.as_str(),
+                c.issue,
+                c.comment_id,
+                c.body.as_str()
+            ),
+            ("alice", "o/r", 7, 99, "/ops help")
+        );
+    }
+
+    #[test]
+    fn bots_other_events_and_broken_json_run_nothing() {
+        let bot = parse(
+            "issue_comment",
+            &comment(serde_json::json!({"login": "ci[bot]"})),
+        )
+        .unwrap();
+        assert!(matches!(bot, Inbound::Ignored(_)));
+        assert!(matches!(parse("push", b"{}").unwrap(), Inbound::Ignored(_)));
+        assert_eq!(
+            parse("issue_comment", b"{").unwrap_err().reason,
+            "malformed"
+        );
+        let no_issue = br#"{"action":"created","comment":{"id":1,"user":{"login":"a"}}}"#;
+        assert_eq!(
+            parse("issue_comment", no_issue).unwrap_err().reason,
+            "malformed"
+        );
+    }
+}

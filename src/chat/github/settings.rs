@@ -1,0 +1,44 @@
+//! How to talk to GitHub, resolved once from the loaded config.
+
+use secrecy::SecretString;
+
+/// Everything the GitHub adapter needs. Secrets are [`SecretString`]s and
+/// `Debug` prints neither.
+#[derive(Clone)]
+pub struct GithubSettings {
+    /// Verifies deliveries (`GITHUB_WEBHOOK_SECRET`).
+    pub webhook_secret: SecretString,
+    /// Posts and edits comments (`GITHUB_TOKEN`).
+    pub token: Option<SecretString>,
+    /// REST API base (`https://api.github.com`, or a local fake in tests).
+    pub api_url: String,
+    /// A comment line starting with this runs a command.
+    pub prefix: String,
+    /// More command lines than this in one comment are refused as a whole.
+    pub max_commands_per_comment: usize,
+    /// Label the issue with what a succeeded run names (`triage: image-pull`).
+    pub triage_labels: bool,
+}
+
+impl std::fmt::Debug for GithubSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubSettings")
+            .field("api_url", &self.api_url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GithubSettings {
+    /// From the loaded config (which applied the `GITHUB_*` overrides).
+    pub fn from_config(c: &crate::config::GithubConfig) -> GithubSettings {
+        GithubSettings {
+            webhook_secret: c.webhook_secret.clone(),
+            token: c.token.clone(),
+            api_url: c.api_url.trim_end_matches('/').to_string(),
+            prefix: c.prefix.clone(),
+            max_commands_per_comment: c.max_commands_per_comment.max(1),
+            triage_labels: c.triage_labels,
+        }
+    }
+}
