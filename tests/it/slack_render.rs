@@ -2,7 +2,8 @@
 //! A change here changes what people see in Slack: review it as such.
 
 use chrono::{TimeZone, Utc};
-use opsbot::chat::slack::render::{self, Approval, Done, Phase};
+use opsbot::chat::slack::render::{self, Approval, Done};
+use opsbot::chat::view::{Phase, RunView};
 use opsbot::chat::RunId;
 use opsbot::chat::{Outcome, StepLine};
 use serde_json::Value;
@@ -32,6 +33,18 @@ fn steps() -> Vec<StepLine> {
     ]
 }
 
+/// The folded run a status message is drawn from.
+fn view(run: RunId, command: &str, person: &str, steps: &[StepLine], phase: Phase) -> RunView {
+    RunView {
+        run: Some(run),
+        command: command.into(),
+        person: person.into(),
+        steps: steps.to_vec(),
+        phase,
+        ..RunView::default()
+    }
+}
+
 fn at() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 6, 54, 0).unwrap()
 }
@@ -46,27 +59,28 @@ fn ack_text() {
 
 #[test]
 fn status_while_running() {
-    insta::assert_json_snapshot!(json(&render::status(
+    insta::assert_json_snapshot!(json(&render::status(&view(
         RunId(42),
         "hub restart staging --reason 'config change'",
         "alice",
         &steps()[..1],
         Phase::Running
-    )));
+    ))));
 }
 
 #[test]
 fn status_when_finished() {
-    insta::assert_json_snapshot!(json(&render::status(
+    insta::assert_json_snapshot!(json(&render::status(&view(
         RunId(42),
         "hub restart staging --reason 'config change'",
         "alice",
         &steps(),
-        Phase::Finished {
+        Phase::Done {
             outcome: Outcome::Failed,
+            output: String::new(),
             millis: 180_084
         }
-    )));
+    ))));
 }
 
 #[test]
@@ -189,13 +203,13 @@ fn help_info() {
 
 #[test]
 fn user_text_is_escaped_everywhere() {
-    let content = json(&render::status(
+    let content = json(&render::status(&view(
         RunId(1),
         "hub status <!channel>",
         "<@U1>",
         &[],
         Phase::Running,
-    ));
+    )));
     let text = content.to_string();
     assert!(!text.contains("<!channel>"));
     assert!(!text.contains("<@U1>"));

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use slack_morphism::prelude::*;
 
+use crate::chat::view::{Phase, RunView};
 use crate::chat::{Outcome, RunId, StepLine};
 
 /// Block Kit: at most 50 blocks per message.
@@ -26,35 +27,31 @@ pub fn ack_text(command: &str, run: RunId) -> String {
     format!("running {} as run {run}", code(command))
 }
 
-/// Where a run stands, for its status message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Running,
-    AwaitingApproval,
-    Finished { outcome: Outcome, millis: u64 },
-}
-
 /// The one status message of a run, edited in place as steps finish: the
 /// ack line, one line per finished step, and a Cancel button while running.
-pub fn status(
-    run: RunId,
-    command: &str,
-    person: &str,
-    steps: &[StepLine],
-    phase: Phase,
-) -> SlackMessageContent {
-    let headline = match phase {
+pub fn status(view: &RunView) -> SlackMessageContent {
+    let run = view.run.unwrap_or_default();
+    let (command, person, steps) = (view.command.as_str(), view.person.as_str(), &view.steps);
+    let headline = match &view.phase {
         Phase::Running => format!(":hourglass_flowing_sand: {}", ack_text(command, run)),
-        Phase::AwaitingApproval => format!(
+        Phase::Waiting => format!(
             ":raised_hand: run {run} {} waits for approval",
             code(command)
         ),
-        Phase::Finished { outcome, millis } => format!(
+        Phase::Denied => format!(
+            "{} run {run} {} {}",
+            outcome_emoji(Outcome::Denied),
+            code(command),
+            Outcome::Denied.word()
+        ),
+        Phase::Done {
+            outcome, millis, ..
+        } => format!(
             "{} run {run} {} {} in {}",
-            outcome_emoji(outcome),
+            outcome_emoji(*outcome),
             code(command),
             outcome.word(),
-            duration(millis)
+            duration(*millis)
         ),
     };
     let mut blocks = vec![
@@ -64,7 +61,7 @@ pub fn status(
     if !steps.is_empty() {
         blocks.push(section(&step_lines(steps, MAX_SECTION_CHARS)));
     }
-    if phase == Phase::Running {
+    if view.phase == Phase::Running {
         blocks.push(buttons(run, &[("cancel", "Cancel", None)]));
     }
     content(strip_emoji(&headline), blocks)

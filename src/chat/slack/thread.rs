@@ -21,8 +21,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::handler::Slack;
-use super::render::{self, Approval, Phase};
+use super::render::{self, Approval};
 use crate::chat::place::SlackPlace;
+use crate::chat::view::RunView;
 use crate::chat::{RunId, StepLine, Update};
 
 /// Where each live run's messages are, shared by every renderer task.
@@ -40,10 +41,8 @@ struct RunThread {
     status_ts: Option<String>,
     approval_ts: Option<String>,
     approval: Option<Approval>,
-    command: String,
-    person: String,
-    steps: Vec<StepLine>,
-    phase: Phase,
+    /// The run as folded so far: what the status message shows.
+    view: RunView,
 }
 
 impl Threads {
@@ -156,7 +155,9 @@ impl Renderer {
                 person,
             } => self.accepted(run, command, person).await,
             Update::Step { run, step } => {
-                self.slack.threads.update(run, |t| t.steps.push(step));
+                self.slack
+                    .threads
+                    .update(run, |t| _ = t.view.apply(&Update::Step { run, step }));
                 if self.dirty.is_some_and(|d| d != run) {
                     self.flush().await;
                 }
@@ -216,34 +217,25 @@ impl Renderer {
     }
 
     /// A new thread for a run the place does not know yet.
-    fn fresh(&self, command: String, person: String) -> RunThread {
+    fn fresh(&self) -> RunThread {
         RunThread {
             channel: self.place.channel.clone(),
             thread_ts: self.place.thread_ts.clone(),
             status_ts: None,
             approval_ts: None,
             approval: None,
-            command,
-            person,
-            steps: Vec::new(),
-            phase: Phase::Running,
+            view: RunView::default(),
         }
     }
 
     async fn accepted(&mut self, run: RunId, command: String, person: String) {
-        let mut thread = self
-            .slack
-            .threads
-            .get(run)
-            .unwrap_or_else(|| self.fresh(command, person));
-        thread.phase = Phase::Running;
-        let content = render::status(
+        let mut thread = self.slack.threads.get(run).unwrap_or_else(|| self.fresh());
+        thread.view.apply(&Update::Accepted {
             run,
-            &thread.command,
-            &thread.person,
-            &thread.steps,
-            thread.phase,
-        );
+            command,
+            person,
+        });
+        let content = render::status(&thread.view);
         match &thread.status_ts {
             Some(ts) => self.edit(&thread.channel, ts, content).await,
             None => {
@@ -261,12 +253,15 @@ impl Renderer {
 
     async fn awaiting_approval(&mut self, approval: Approval) {
         let run = approval.run;
-        let mut thread = self
-            .slack
-            .threads
-            .get(run)
-            .unwrap_or_else(|| self.fresh(approval.command.clone(), approval.person.clone()));
-        thread.phase = Phase::AwaitingApproval;
+        let mut thread = self.slack.threads.get(run).unwrap_or_else(|| self.fresh());
+        thread.view.apply(&Update::AwaitingApproval {
+            run,
+            command: approval.command.clone(),
+            person: approval.person.clone(),
+            plan: approval.plan.clone(),
+            approvers: approval.approvers.clone(),
+            expires_in: approval.expires_in.clone(),
+        });
         let ts = self
             .post(
                 &thread.channel,
@@ -317,22 +312,22 @@ impl Renderer {
             .slack
             .threads
             .remove(done.run)
-            .unwrap_or_else(|| self.fresh(done.command.to_string(), done.person.to_string()));
-        let steps = if steps.is_empty() {
-            thread.steps.clone()
-        } else {
-            steps
-        };
-        let status = render::status(
-            done.run,
-            done.command,
-            done.person,
-            &steps,
-            Phase::Finished {
-                outcome: done.outcome,
-                millis: done.millis,
-            },
-        );
+            .unwrap_or_else(|| self.fresh());
+        let mut view = thread.view.clone();
+        if !steps.is_empty() {
+            view.steps = steps;
+        }
+        view.apply(&Update::Done {
+            run: done.run,
+            command: done.command.to_string(),
+            person: done.person.to_string(),
+            outcome: done.outcome,
+            output: String::new(),
+            steps: Vec::new(),
+            millis: done.millis,
+            labels: Vec::new(),
+        });
+        let status = render::status(&view);
         let mut thread_ts = thread.thread_ts.clone();
         match &thread.status_ts {
             Some(ts) => self.edit(&thread.channel, ts, status).await,
@@ -385,13 +380,7 @@ impl Renderer {
         let Some(ts) = thread.status_ts.as_deref() else {
             return;
         };
-        let content = render::status(
-            run,
-            &thread.command,
-            &thread.person,
-            &thread.steps,
-            thread.phase,
-        );
+        let content = render::status(&thread.view);
         self.edit(&thread.channel, ts, content).await;
     }
 
