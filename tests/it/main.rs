@@ -39,3 +39,4 @@ mod slack_http;
 mod slack_render;
 mod slack_socket;
 mod triage_autoscaling;
+mod trust_binary;

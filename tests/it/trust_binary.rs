@@ -1,0 +1,93 @@
+//! Issue 17 "Trust" through the binary: `opsbot run` against `opsbot sim` in
+//! its own process, with the bot on its own narrower Kubernetes user and
+//! people mapped to cluster users narrower still, so the cluster's RBAC for
+//! the person is what decides.
+
+use crate::support::binary::{opsbot_run, output_text, SimProcess};
+
+/// One cluster, two hubs. The bot (`opsbot-bot`) may read everything and
+/// impersonate; alice's Kubernetes user may read only namespace `staging`.
+const SIM_YAML: &str = r#"
+users:
+  - name: opsbot-bot
+    token: bot-token
+    impersonate: true
+    rules:
+      - { verbs: [get, list, watch], resources: ["*"], namespaces: ["*"] }
+  - name: alice@example.org
+    rules:
+      - { verbs: [get, list, watch], resources: [deployments, pods, events], namespaces: [staging] }
+"#;
+
+fn hub(namespace: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{ name: {namespace} }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hub
+  namespace: {namespace}
+  labels: {{ app: jupyterhub, component: hub }}
+spec:
+  replicas: 1
+  selector: {{ matchLabels: {{ app: jupyterhub, component: hub }} }}
+  template:
+    metadata: {{ labels: {{ app: jupyterhub, component: hub }} }}
+    spec:
+      containers: [{{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }}]
+"#
+    )
+}
+
+fn start() -> (SimProcess, std::path::PathBuf) {
+    let staging = hub("staging");
+    let prod = hub("prod");
+    let sim = SimProcess::start(&[
+        ("aws-us/sim.yaml", SIM_YAML),
+        ("aws-us/10-staging.yaml", &staging),
+        ("aws-us/20-prod.yaml", &prod),
+    ]);
+    let kubeconfig = sim.kubeconfig_with_token("bot-token");
+    let config = sim.write_config(&format!(
+        r#"
+clusters:
+  - {{ name: aws-us, kubeconfig: "{}", context: aws-us }}
+hubs:
+  - {{ name: staging, cluster: aws-us, namespace: staging }}
+  - {{ name: prod, cluster: aws-us, namespace: prod }}
+people:
+  - {{ id: alice, kube_user: alice@example.org, roles: [engineer] }}
+roles:
+  engineer: {{ run: ["*"], approve: ["*"] }}
+"#,
+        kubeconfig.display()
+    ));
+    (sim, config)
+}
+
+#[test]
+fn a_person_with_a_kube_user_reads_what_that_user_may_and_is_refused_the_rest_in_plain_words() {
+    let (_sim, config) = start();
+    let ok = opsbot_run(&config, "alice", "hub status staging");
+    let text = output_text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(text.contains("Hub staging"), "{text}");
+    assert!(
+        !text.contains("cannot impersonate") && !text.contains("ClusterSet"),
+        "{text}"
+    );
+
+    let refused = opsbot_run(&config, "alice", "hub status prod");
+    let text = output_text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("Forbidden"), "the cluster's refusal: {text}");
+    assert!(
+        text.contains("alice@example.org") && text.contains("prod"),
+        "names who was refused where: {text}"
+    );
+    assert!(!text.contains("ClusterSet"), "no internal names: {text}");
+}
