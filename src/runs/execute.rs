@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::state::RunState;
 use super::Runs;
 use crate::audit::{EventKind, NewEvent, RunId};
 use crate::chat::{Outcome, Replies, StepLine, Update};
@@ -58,11 +59,29 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         actor: "opsbot".into(),
         data: ctx.redact.json(data),
     };
-    if let Err(e) = ctx
+    let deciding = inner.deciding.lock().await;
+    if let Err(why) = may_start(&runs, job.run).await {
+        drop(deciding);
+        tracing::info!(run = job.run, reason = %why, "not starting a run the lifecycle has moved on");
+        finish_bookkeeping(&runs, &job);
+        let _ = job.replies.send(Update::Done {
+            run: job.run,
+            command: job.text.clone(),
+            person: job.person.clone(),
+            outcome: Outcome::Cancelled,
+            output: format!("Not started: {why}. Nothing was changed."),
+            steps: vec![],
+            millis: 0,
+            labels: vec![],
+        });
+        return;
+    }
+    let start = ctx
         .audit
         .append(record(EventKind::Started, json!({})))
-        .await
-    {
+        .await;
+    drop(deciding);
+    if let Err(e) = start {
         tracing::error!(run = job.run, error = %e, "cannot record run start; not running it");
         finish_bookkeeping(&runs, &job);
         let _ = job.replies.send(Update::Refused {
@@ -132,6 +151,22 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         millis,
         labels,
     });
+}
+
+/// Whether the lifecycle lets `run` start now: a run cancelled while it
+/// was queued has moved on, and must not run.
+async fn may_start(runs: &Runs, run: RunId) -> Result<(), String> {
+    let records = runs
+        .inner
+        .ctx
+        .audit
+        .run(run)
+        .await
+        .map_err(|_| "the audit log cannot be read".to_string())?;
+    match RunState::of(&records) {
+        Some(state) => state.allows(run, &EventKind::Started).map_err(|e| e.reason),
+        None => Err(format!("run {run} has no record")),
+    }
 }
 
 fn finish_bookkeeping(runs: &Runs, job: &Job) {

@@ -19,6 +19,7 @@ mod approval;
 mod builtins;
 mod execute;
 mod resolve;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,6 +91,10 @@ struct Inner {
     locks: Mutex<HashMap<String, RunId>>,
     /// Where to send a waiting run's story once someone approves it.
     origins: Mutex<HashMap<RunId, Replies>>,
+    /// Held while a decision moves a run (approve, deny, cancel, start), so
+    /// each reads the run's state and records the next one with nobody in
+    /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
+    deciding: tokio::sync::Mutex<()>,
     accepting: AtomicBool,
     shutting_down: AtomicBool,
     stop: CancellationToken,
@@ -107,6 +112,7 @@ impl Runs {
             live: Mutex::default(),
             locks: Mutex::default(),
             origins: Mutex::default(),
+            deciding: tokio::sync::Mutex::new(()),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),

@@ -27,6 +27,7 @@ mod playbook_shipped;
 mod playbook_sim;
 mod render_snapshots;
 mod runs_lifecycle;
+mod runs_state;
 mod sim_client;
 mod sim_http;
 mod sim_kube;

@@ -1,0 +1,196 @@
+//! The run state machine (issue 17): a run moves requested → awaiting
+//! approval → queued → running → an end, once, whatever people type in
+//! between: deny on a running run, a second approval, cancel while queued,
+//! an approval answered "busy".
+
+use std::time::Duration;
+
+use crate::support::bot::{self, Bot};
+use bot::{refusal, run_of};
+use opsbot::audit::{EventKind, RunId};
+use opsbot::chat::{Outcome, Update};
+use opsbot::runs::Limits;
+use opsbot_sim::FaultRule;
+
+/// Hold the next `list` in `namespace` for a while, so a run that reaches it
+/// is observably running (the test waits on its `started` record, not on time).
+fn slow_next_list(bot: &Bot, namespace: &str, times: Option<u32>) {
+    bot.demo
+        .fleet
+        .cluster("aws-us")
+        .unwrap()
+        .add_fault(FaultRule {
+            verbs: vec!["list".into()],
+            namespaces: vec![namespace.into()],
+            latency: Some(Duration::from_secs(4)),
+            times,
+            ..FaultRule::default()
+        });
+}
+
+fn count(kinds: &[EventKind], kind: EventKind) -> usize {
+    kinds.iter().filter(|k| **k == kind).count()
+}
+
+fn is_done_of(run: RunId) -> impl Fn(&Update) -> bool {
+    move |u| matches!(u, Update::Done { run: r, .. } if *r == run)
+}
+
+fn done_of(updates: &[Update], run: RunId) -> (Outcome, String) {
+    updates
+        .iter()
+        .find_map(|u| match u {
+            Update::Done {
+                run: r,
+                outcome,
+                output,
+                ..
+            } if *r == run => Some((*outcome, output.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no end of run {run} in {updates:#?}"))
+}
+
+/// alice asks for a restart of staging; returns its run, waiting for approval.
+async fn requested_restart(bot: &mut Bot) -> RunId {
+    let asked = bot
+        .ask("alice", "hub restart staging --reason config change")
+        .await;
+    assert!(
+        matches!(asked.last(), Some(Update::AwaitingApproval { .. })),
+        "{asked:#?}"
+    );
+    run_of(&asked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_on_a_running_run_is_refused_and_the_run_finishes_once() {
+    let mut bot = Bot::start().await;
+    let run = requested_restart(&mut bot).await;
+    slow_next_list(&bot, "staging", Some(1));
+    bot.submit("carol", &format!("approve {run}")).await;
+    bot.wait_for_record(run, EventKind::Started).await;
+
+    bot.submit("dave", &format!("deny {run}")).await;
+    let seen = bot.until(is_done_of(run)).await;
+    let refused = seen
+        .iter()
+        .find_map(|u| match u {
+            Update::Refused { reason, detail, .. } => Some(format!("{reason}: {detail}")),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("deny was not refused: {seen:#?}"));
+    assert!(
+        refused.contains(&format!("run {run} is already running"))
+            && refused.contains(&format!("cancel {run}")),
+        "{refused}"
+    );
+    let (outcome, output) = done_of(&seen, run);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let kinds = bot.kinds(run).await;
+    assert_eq!(count(&kinds, EventKind::Rejected), 0, "{kinds:?}");
+    assert_eq!(count(&kinds, EventKind::Started), 1, "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&EventKind::Finished), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_approval_while_it_runs_is_refused_and_records_nothing() {
+    let mut bot = Bot::start().await;
+    let run = requested_restart(&mut bot).await;
+    slow_next_list(&bot, "staging", Some(1));
+    bot.submit("carol", &format!("approve {run}")).await;
+    bot.wait_for_record(run, EventKind::Started).await;
+
+    bot.submit("dave", &format!("approve {run}")).await;
+    let seen = bot.until(is_done_of(run)).await;
+    let (reason, _) = refusal(
+        &seen
+            .iter()
+            .filter(|u| matches!(u, Update::Refused { .. }))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    assert!(reason.contains("already running"), "{reason}");
+    let kinds = bot.kinds(run).await;
+    assert_eq!(count(&kinds, EventKind::Approved), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, EventKind::Started), 1, "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_on_a_queued_run_stops_it_from_ever_starting() {
+    let mut bot = Bot::start_with(Limits {
+        concurrent_runs: 1,
+        queued_runs: 1,
+    })
+    .await;
+    let run = requested_restart(&mut bot).await;
+    // bob's slow read holds the only runner; the approved restart queues.
+    slow_next_list(&bot, "prod", Some(1));
+    bot.submit("bob", "hub status prod").await;
+    let busy_run = run + 1;
+    bot.wait_for_record(busy_run, EventKind::Started).await;
+    bot.submit("carol", &format!("approve {run}")).await;
+    bot.until(|u| matches!(u, Update::Accepted { run: r, .. } if *r == run))
+        .await;
+
+    bot.submit("alice", &format!("cancel {run}")).await;
+    let told = bot
+        .until(|u| matches!(u, Update::Info { title, .. } if title.contains("cancelled")))
+        .await;
+    let Some(Update::Info { body, .. }) = told.last() else {
+        unreachable!()
+    };
+    assert!(body.contains("will not start"), "{body}");
+
+    let seen = bot.until(is_done_of(run)).await;
+    let (outcome, output) = done_of(&seen, run);
+    assert_eq!(outcome, Outcome::Cancelled, "{output}");
+    let kinds = bot.kinds(run).await;
+    assert!(!kinds.contains(&EventKind::Started), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&EventKind::Cancelled), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_answered_busy_can_be_given_again_and_the_run_starts_once() {
+    let mut bot = Bot::start_with(Limits {
+        concurrent_runs: 1,
+        queued_runs: 1,
+    })
+    .await;
+    let run = requested_restart(&mut bot).await;
+    // Slow reads of prod fill the runner, the dispatcher's hand and the
+    // one queue slot (a "busy" answer meanwhile just means the dispatcher
+    // has not taken the previous one off the queue yet: ask again).
+    slow_next_list(&bot, "prod", None);
+    let mut accepted = Vec::new();
+    for _ in 0..200 {
+        if accepted.len() == 3 {
+            break;
+        }
+        bot.submit("bob", "hub status prod").await;
+        let ack = bot
+            .until(|u| matches!(u, Update::Accepted { .. } | Update::Refused { .. }))
+            .await;
+        match ack.last() {
+            Some(Update::Accepted { run, .. }) => accepted.push(*run),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert_eq!(accepted.len(), 3, "three slow reads fill opsbot");
+    let busy = bot.ask("carol", &format!("approve {run}")).await;
+    let (reason, detail) = refusal(&busy);
+    assert!(reason.contains("busy"), "{reason}");
+    assert!(detail.contains("approve again"), "{detail}");
+    assert_eq!(count(&bot.kinds(run).await, EventKind::Approved), 0);
+
+    bot.demo.fleet.cluster("aws-us").unwrap().clear_faults();
+    for r in accepted {
+        bot.until(is_done_of(r)).await;
+    }
+    let again = bot.ask("carol", &format!("approve {run}")).await;
+    let (outcome, output) = done_of(&again, run);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let kinds = bot.kinds(run).await;
+    assert_eq!(count(&kinds, EventKind::Approved), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, EventKind::Started), 1, "{kinds:?}");
+}
