@@ -302,6 +302,12 @@ pub fn decide(
     }
 }
 
+/// Does one of `person`'s roles let them run `command` at `target`? For
+/// fleet-wide commands, asked hub by hub, so a scoped role sees only its hubs.
+pub fn may_run_at(cfg: &Config, person: &Person, command: &str, target: &Target) -> bool {
+    check(cfg, person, Right::Run, command, target).is_ok()
+}
+
 /// May `approver` approve the run of `command` at `target` that `requester`
 /// (a person id) asked for? Refuses self-approval and anyone without the
 /// approve right in that scope; the `Err` text is shown to the approver.

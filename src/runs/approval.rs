@@ -449,6 +449,7 @@ impl Slot<'_> {
                 .person(&a.person)
                 .and_then(|p| p.kube_user.clone()),
             lock: self.lock,
+            note: None,
             replies,
         });
     }

@@ -25,6 +25,8 @@ pub struct Job {
     pub person: String,
     pub impersonate: Option<String>,
     pub lock: Option<String>,
+    /// Said before the playbook's output (hubs left out by scope).
+    pub note: Option<String>,
     pub replies: Replies,
 }
 
@@ -129,7 +131,10 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         }
         playbook::Outcome::Cancelled => (Outcome::Cancelled, EventKind::Cancelled),
     };
-    let output = ctx.redact.text(&result.output);
+    let output = match &job.note {
+        Some(note) => format!("{note}\n{}", ctx.redact.text(&result.output)),
+        None => ctx.redact.text(&result.output),
+    };
     let labels: Vec<String> = result.labels.iter().map(|l| ctx.redact.text(l)).collect();
     let millis = started.elapsed().as_millis() as u64;
     let mut end = json!({ "outcome": outcome.word(), "output": output, "millis": millis });

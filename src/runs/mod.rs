@@ -239,7 +239,7 @@ impl Runs {
     ) -> Result<(), Update> {
         let ctx = &self.inner.ctx;
         let platform = req.platform.word();
-        let resolved = resolve::params(&inv, &pb, &ctx.hubs).map_err(|e| {
+        let mut resolved = resolve::params(&inv, &pb, &ctx.hubs).map_err(|e| {
             self.refuse(
                 platform,
                 "parse_error",
@@ -248,6 +248,34 @@ impl Runs {
                 &e,
             )
         })?;
+        // A fleet-wide command reads only the hubs the asker's roles cover
+        // (someone with no role for the command at all gets `decide`'s answer).
+        let may_run = |t: &authz::Target| authz::may_run_at(&ctx.config, person, &inv.command, t);
+        let left_out = if may_run(&authz::Target::default()) {
+            resolved.keep_covered(may_run)
+        } else {
+            Ok(0)
+        }
+            .map_err(|total| {
+                self.refuse(
+                    platform,
+                    "scope",
+                    None,
+                    &format!("none of the {total} hubs is within your roles"),
+                    &format!(
+                        "`{}` reads only the hubs your roles ({}) cover. Ask an opsbot admin to widen a role's scope, or ask someone whose role covers them.",
+                        inv.command,
+                        person.roles.join(", ")
+                    ),
+                )
+            })?;
+        let note = (left_out > 0).then(|| {
+            format!(
+                "{left_out} hub{} outside your roles {} left out.",
+                if left_out == 1 { "" } else { "s" },
+                if left_out == 1 { "was" } else { "were" }
+            )
+        });
         let decision = authz::decide(
             &ctx.config,
             person,
@@ -344,6 +372,7 @@ impl Runs {
                     person: person.id.clone(),
                     impersonate: person.kube_user.clone(),
                     lock,
+                    note,
                     replies: replies.clone(),
                 });
                 Ok(())

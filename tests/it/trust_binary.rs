@@ -43,35 +43,46 @@ spec:
     )
 }
 
-fn start() -> (SimProcess, std::path::PathBuf) {
+/// The sim with hubs staging, prod and class on aws-us, and an opsbot
+/// config whose bot reads as `opsbot-bot` (gcp-eu: a second name for the
+/// same server, with no hubs), with `people_and_roles` as given.
+fn start(people_and_roles: &str) -> (SimProcess, std::path::PathBuf) {
     let staging = hub("staging");
     let prod = hub("prod");
+    let class = hub("class");
     let sim = SimProcess::start(&[
         ("aws-us/sim.yaml", SIM_YAML),
         ("aws-us/10-staging.yaml", &staging),
         ("aws-us/20-prod.yaml", &prod),
+        ("aws-us/30-class.yaml", &class),
     ]);
     let kubeconfig = sim.kubeconfig_with_token("bot-token");
     let config = sim.write_config(&format!(
         r#"
 clusters:
-  - {{ name: aws-us, kubeconfig: "{}", context: aws-us }}
+  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us }}
+  - {{ name: gcp-eu, kubeconfig: "{kc}", context: aws-us }}
 hubs:
   - {{ name: staging, cluster: aws-us, namespace: staging }}
   - {{ name: prod, cluster: aws-us, namespace: prod }}
-people:
-  - {{ id: alice, kube_user: alice@example.org, roles: [engineer] }}
-roles:
-  engineer: {{ run: ["*"], approve: ["*"] }}
+  - {{ name: class, cluster: aws-us, namespace: class }}
+{people_and_roles}
 "#,
-        kubeconfig.display()
+        kc = kubeconfig.display()
     ));
     (sim, config)
 }
 
+const ALICE_ENGINEER: &str = r#"
+people:
+  - { id: alice, kube_user: alice@example.org, roles: [engineer] }
+roles:
+  engineer: { run: ["*"], approve: ["*"] }
+"#;
+
 #[test]
 fn a_person_with_a_kube_user_reads_what_that_user_may_and_is_refused_the_rest_in_plain_words() {
-    let (_sim, config) = start();
+    let (_sim, config) = start(ALICE_ENGINEER);
     let ok = opsbot_run(&config, "alice", "hub status staging");
     let text = output_text(&ok);
     assert_eq!(ok.status.code(), Some(0), "{text}");
@@ -90,4 +101,35 @@ fn a_person_with_a_kube_user_reads_what_that_user_may_and_is_refused_the_rest_in
         "names who was refused where: {text}"
     );
     assert!(!text.contains("ClusterSet"), "no internal names: {text}");
+}
+
+const SCOPED: &str = r#"
+people:
+  - { id: stella, roles: [staging-reader] }
+  - { id: una, roles: [nowhere-reader] }
+roles:
+  staging-reader: { run: ["pending all", "fleet status"], scope: { hubs: [staging] } }
+  nowhere-reader: { run: ["pending all"], scope: { clusters: [gcp-eu] } }
+"#;
+
+#[test]
+fn a_fleet_wide_command_reads_only_the_hubs_the_askers_roles_cover_and_says_how_many_were_left_out()
+{
+    let (_sim, config) = start(SCOPED);
+    let out = opsbot_run(&config, "stella", "pending all");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("across 1 hub"), "only staging: {text}");
+    assert!(
+        text.contains("2 hubs outside your roles were left out"),
+        "{text}"
+    );
+
+    let none = opsbot_run(&config, "una", "pending all");
+    let text = output_text(&none);
+    assert_eq!(none.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("none of the 3 hubs is within your roles"),
+        "refused when no hub is covered: {text}"
+    );
 }
