@@ -308,6 +308,25 @@ pub fn may_run_at(cfg: &Config, person: &Person, command: &str, target: &Target)
     check(cfg, person, Right::Run, command, target).is_ok()
 }
 
+/// May `person` see a run (in `runs` and `audit RUN`) that `requester`
+/// asked for at `target`? Their own runs always; others' runs on hubs and
+/// clusters one of their roles' scopes covers. A run aimed at nothing in
+/// particular (a fleet-wide read) is seen only through an unscoped role,
+/// since it may have read hubs outside a scoped one.
+pub fn may_see_run(cfg: &Config, person: &Person, requester: &str, target: &Target) -> bool {
+    if person.id == requester {
+        return true;
+    }
+    let aimed = target.hub.is_some() || target.cluster.is_some();
+    roles_of(cfg, person).any(|(_, role)| {
+        if aimed {
+            scope_covers(cfg, &role.scope, target).is_ok()
+        } else {
+            unrestricted(&role.scope.hubs) && unrestricted(&role.scope.clusters)
+        }
+    })
+}
+
 /// May `approver` approve the run of `command` at `target` that `requester`
 /// (a person id) asked for? Refuses self-approval and anyone without the
 /// approve right in that scope; the `Err` text is shown to the approver.

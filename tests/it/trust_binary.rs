@@ -133,3 +133,45 @@ fn a_fleet_wide_command_reads_only_the_hubs_the_askers_roles_cover_and_says_how_
         "refused when no hub is covered: {text}"
     );
 }
+
+const ENGINEER_AND_SCOPED: &str = r#"
+people:
+  - { id: alice, roles: [engineer] }
+  - { id: stella, roles: [staging-reader] }
+roles:
+  engineer: { run: ["*"], approve: ["*"] }
+  staging-reader: { run: ["hub status", "pending all"], scope: { hubs: [staging] } }
+"#;
+
+#[test]
+fn runs_and_audit_show_a_scoped_person_only_their_runs_and_runs_on_hubs_their_roles_cover() {
+    let (_sim, config) = start(ENGINEER_AND_SCOPED);
+    for text in ["hub status prod", "hub status staging"] {
+        let out = opsbot_run(&config, "alice", text);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    }
+    let own = opsbot_run(&config, "stella", "hub status staging");
+    assert_eq!(own.status.code(), Some(0), "{}", output_text(&own));
+
+    let list = output_text(&opsbot_run(&config, "stella", "runs"));
+    assert!(list.contains("hub status staging"), "{list}");
+    assert!(
+        !list.contains("hub status prod"),
+        "alice's prod run is hidden: {list}"
+    );
+
+    let prod_story = opsbot_run(&config, "stella", "audit 1");
+    let text = output_text(&prod_story);
+    assert_eq!(prod_story.status.code(), Some(1), "{text}");
+    assert!(text.contains("run 1 is outside your roles"), "{text}");
+    assert!(!text.contains("asked `hub status prod`"), "{text}");
+
+    let staging_story = output_text(&opsbot_run(&config, "stella", "audit 2"));
+    assert!(
+        staging_story.contains("asked `hub status staging`"),
+        "{staging_story}"
+    );
+
+    let everything = output_text(&opsbot_run(&config, "alice", "runs"));
+    assert!(everything.contains("hub status prod"), "{everything}");
+}
