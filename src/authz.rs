@@ -351,9 +351,18 @@ pub fn can_approve(
 
 /// May `command` be run in this Slack channel? Channels listed under
 /// `slack.channels` allow only their patterns; other channels add no limit.
+/// A request with no channel (`None`) fails closed when any channel is
+/// limited: opsbot cannot tell that it is not from a limited one.
 /// The `Err` text is shown to the person.
-pub fn channel_allows(cfg: &Config, channel: &str, command: &str) -> Result<(), String> {
-    let Some(allowed) = cfg.slack.as_ref().and_then(|s| s.channels.get(channel)) else {
+pub fn channel_allows(cfg: &Config, channel: Option<&str>, command: &str) -> Result<(), String> {
+    let channels = cfg.slack.as_ref().map(|s| &s.channels);
+    let Some(channel) = channel else {
+        if channels.is_some_and(|c| !c.is_empty()) {
+            return Err("this request came without its channel, and commands here are limited by channel; ask again from a channel or a direct message".to_string());
+        }
+        return Ok(());
+    };
+    let Some(allowed) = channels.and_then(|c| c.get(channel)) else {
         return Ok(());
     };
     if any_matches(allowed, command) {

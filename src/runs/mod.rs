@@ -205,16 +205,9 @@ impl Runs {
         };
         // Slack channels may be limited to some commands (`slack.channels`).
         if req.platform == crate::chat::Platform::Slack {
-            if let Some(channel) = req.place.get("channel").and_then(|c| c.as_str()) {
-                if let Err(why) = authz::channel_allows(&ctx.config, channel, &inv.command) {
-                    return Err(self.refuse(
-                        platform,
-                        "channel",
-                        None,
-                        "not in this channel",
-                        &why,
-                    ));
-                }
+            let channel = req.place.get("channel").and_then(|c| c.as_str());
+            if let Err(why) = authz::channel_allows(&ctx.config, channel, &inv.command) {
+                return Err(self.refuse(platform, "channel", None, "not in this channel", &why));
             }
         }
         match &spec.target {
