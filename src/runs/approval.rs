@@ -146,6 +146,91 @@ async fn dry_run(
     lines
 }
 
+/// How often the sweeper looks for expired approval requests: a quarter of
+/// the TTL, so a request outlives its expiry by at most that, within bounds.
+fn sweep_interval(ttl: std::time::Duration) -> std::time::Duration {
+    (ttl / 4).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    )
+}
+
+/// Expire, on a schedule, approval requests nobody decided within
+/// `policy.approval_ttl`: each gets an `expired` record, its thread is told,
+/// and its reply channel is let go (so the platform's renderer for that
+/// thread finishes). Ends when the runner is gone or stops accepting work.
+pub(super) async fn sweep_expired(inner: std::sync::Weak<super::Inner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let runs = Runs { inner: strong };
+        if !runs
+            .inner
+            .accepting
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let interval = sweep_interval(runs.inner.ctx.config.policy.approval_ttl);
+        if let Err(e) = sweep_once(&runs).await {
+            tracing::warn!(error = %e, "cannot sweep expired approval requests; trying again later");
+        }
+        drop(runs);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
+    let audit = &runs.inner.ctx.audit;
+    for run in audit.open_runs().await? {
+        let _deciding = runs.inner.deciding.lock().await;
+        let records = audit.run(run).await?;
+        let waiting = matches!(
+            RunState::of(&records),
+            Some(RunState::AwaitingApproval { .. })
+        );
+        let expired = waiting_record(&records)
+            .and_then(expiry)
+            .is_some_and(|at| at <= Utc::now());
+        if !waiting || !expired {
+            continue;
+        }
+        audit
+            .append(NewEvent {
+                run: Some(run),
+                kind: EventKind::Expired,
+                actor: "opsbot".into(),
+                data: json!({ "reason": "nobody decided before the approval request expired" }),
+            })
+            .await?;
+        let origin = runs
+            .inner
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run);
+        if let Some(thread) = origin {
+            let a = asked(&records);
+            let _ = thread.send(Update::Done {
+                run,
+                command: a.as_ref().map(|a| a.text.clone()).unwrap_or_default(),
+                person: a.as_ref().map(|a| a.person.clone()).unwrap_or_default(),
+                outcome: crate::chat::Outcome::Cancelled,
+                output: format!(
+                    "The approval request expired: nobody approved or denied it within {}. Nothing was changed; ask again to run it.",
+                    humantime::format_duration(runs.inner.ctx.config.policy.approval_ttl)
+                ),
+                steps: vec![],
+                millis: 0,
+                labels: vec![],
+            });
+        }
+        tracing::info!(run, "approval request expired");
+    }
+    Ok(())
+}
+
 /// Whether a run left open by a previous process is an approval request
 /// that may still be approved.
 pub(super) fn still_waiting(records: &[Record]) -> bool {

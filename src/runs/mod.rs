@@ -120,6 +120,7 @@ impl Runs {
         });
         let runs = Runs { inner };
         executor().spawn(execute::dispatch(runs.clone(), rx, slots));
+        executor().spawn(approval::sweep_expired(Arc::downgrade(&runs.inner)));
         runs
     }
 

@@ -194,3 +194,97 @@ async fn an_approval_answered_busy_can_be_given_again_and_the_run_starts_once() 
     assert_eq!(count(&kinds, EventKind::Approved), 1, "{kinds:?}");
     assert_eq!(count(&kinds, EventKind::Started), 1, "{kinds:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_request_nobody_decides_is_expired_by_the_sweeper_and_its_thread_told() {
+    use crate::support::binary::SimProcess;
+    let sim = SimProcess::start(&[(
+        "aws-us/10-staging.yaml",
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: { name: staging }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: hub, namespace: staging, labels: { app: jupyterhub, component: hub } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: jupyterhub, component: hub } }
+  template:
+    metadata: { labels: { app: jupyterhub, component: hub } }
+    spec: { containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }] }
+"#,
+    )]);
+    let kubeconfig = sim.kubeconfig_with_token("opsbot-sim-admin");
+    let path = sim.write_config(&format!(
+        r#"
+clusters:
+  - {{ name: aws-us, kubeconfig: "{}", context: aws-us }}
+hubs:
+  - {{ name: staging, cluster: aws-us, namespace: staging }}
+people:
+  - {{ id: alice, roles: [engineer] }}
+  - {{ id: carol, roles: [engineer] }}
+roles:
+  engineer: {{ run: ["*"], approve: ["*"] }}
+policy:
+  approval_ttl: 1s
+"#,
+        kubeconfig.display()
+    ));
+    let config = opsbot::config::Config::load(&path, &|_| None).unwrap();
+    let app = opsbot::app::App::build(config, Limits::default())
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    app.runs
+        .submit(
+            opsbot::chat::Request {
+                platform: opsbot::chat::Platform::Console,
+                sender: "alice".into(),
+                text: "hub restart staging --reason config change".into(),
+                place: serde_json::json!({ "console": "alice" }),
+            },
+            tx,
+        )
+        .await;
+    // The thread's own story is the marker: its approval request, then its end.
+    let mut seen = Vec::new();
+    let (run, output) = loop {
+        let u = tokio::time::timeout(bot::PATIENCE, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("the request never ended: {seen:#?}"))
+            .unwrap_or_else(|| panic!("the thread's channel closed without an end: {seen:#?}"));
+        if let Update::Done { run, output, .. } = &u {
+            break (*run, output.clone());
+        }
+        seen.push(u);
+    };
+    assert!(
+        matches!(seen.last(), Some(Update::AwaitingApproval { run: r, .. }) if *r == run),
+        "{seen:#?}"
+    );
+    assert!(output.contains("approval request expired"), "{output}");
+    let kinds: Vec<EventKind> = app
+        .runs
+        .context()
+        .audit
+        .run(run)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(kinds.last(), Some(&EventKind::Expired), "{kinds:?}");
+    assert!(!kinds.contains(&EventKind::Started), "{kinds:?}");
+    // The reply channel was let go: nothing holds the thread open any more.
+    assert!(
+        tokio::time::timeout(bot::PATIENCE, rx.recv())
+            .await
+            .expect("the channel closes")
+            .is_none(),
+        "the expired request's reply channel is released"
+    );
+    app.runs.shutdown(Duration::from_secs(5)).await;
+}
