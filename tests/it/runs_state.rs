@@ -288,3 +288,65 @@ policy:
     );
     app.runs.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutating_step_whose_connection_drops_is_not_sent_twice() {
+    let mut bot = Bot::start().await;
+    let run = requested_restart(&mut bot).await;
+    let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
+    let patches = || {
+        cluster
+            .requests()
+            .into_iter()
+            .filter(|q| {
+                q.verb == "patch"
+                    && q.namespace.as_deref() == Some("staging")
+                    && !q.query.contains("dryRun")
+            })
+            .count()
+    };
+    assert_eq!(patches(), 0, "only the dry run patched so far");
+    // The first real PATCH loses its connection: the client cannot know
+    // whether it was applied. (A drop answers at once: no timeout to wait out.)
+    cluster.add_fault(FaultRule {
+        verbs: vec!["patch".into()],
+        namespaces: vec!["staging".into()],
+        drop: true,
+        times: Some(1),
+        ..FaultRule::default()
+    });
+    let approved = bot.ask("carol", &format!("approve {run}")).await;
+    let (outcome, output) = done_of(&approved, run);
+    assert_eq!(outcome, Outcome::Failed, "{output}");
+    assert_eq!(patches(), 1, "the PATCH was sent once, not retried");
+    let steps: Vec<String> = bot
+        .records(run)
+        .await
+        .into_iter()
+        .filter(|r| r.kind == EventKind::Step)
+        .map(|r| r.data["outcome"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|o| o.contains("may already have been applied")),
+        "{steps:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_step_whose_connection_drops_is_still_retried() {
+    let mut bot = Bot::start().await;
+    let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
+    cluster.add_fault(FaultRule {
+        verbs: vec!["list".into()],
+        namespaces: vec!["staging".into()],
+        drop: true,
+        times: Some(1),
+        ..FaultRule::default()
+    });
+    let answer = bot.ask("bob", "hub status staging").await;
+    let run = run_of(&answer);
+    let (outcome, output) = done_of(&answer, run);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+}
