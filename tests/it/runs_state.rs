@@ -350,3 +350,29 @@ async fn a_read_step_whose_connection_drops_is_still_retried() {
     let (outcome, output) = done_of(&answer, run);
     assert_eq!(outcome, Outcome::Succeeded, "{output}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutating_run_whose_audit_log_stops_accepting_records_is_stopped_and_fails() {
+    let mut bot = Bot::start().await;
+    let run = requested_restart(&mut bot).await;
+    slow_next_list(&bot, "staging", Some(1));
+    bot.submit("carol", &format!("approve {run}")).await;
+    bot.wait_for_record(run, EventKind::Started).await;
+    // While the first step (a read) is in flight, the audit file starts
+    // refusing every new record, as a full or broken disk would.
+    let db = rusqlite::Connection::open(bot.dir.path().join("audit.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(30)).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_records BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'injected: disk full'); END;",
+    )
+    .unwrap();
+
+    let seen = bot.until(is_done_of(run)).await;
+    let (outcome, output) = done_of(&seen, run);
+    assert_eq!(outcome, Outcome::Failed, "{output}");
+    assert!(
+        output.contains("audit log stopped accepting records"),
+        "{output}"
+    );
+}
