@@ -302,6 +302,31 @@ pub fn decide(
     }
 }
 
+/// Does one of `person`'s roles let them run `command` at `target`? For
+/// fleet-wide commands, asked hub by hub, so a scoped role sees only its hubs.
+pub fn may_run_at(cfg: &Config, person: &Person, command: &str, target: &Target) -> bool {
+    check(cfg, person, Right::Run, command, target).is_ok()
+}
+
+/// May `person` see a run (in `runs` and `audit RUN`) that `requester`
+/// asked for at `target`? Their own runs always; others' runs on hubs and
+/// clusters one of their roles' scopes covers. A run aimed at nothing in
+/// particular (a fleet-wide read) is seen only through an unscoped role,
+/// since it may have read hubs outside a scoped one.
+pub fn may_see_run(cfg: &Config, person: &Person, requester: &str, target: &Target) -> bool {
+    if person.id == requester {
+        return true;
+    }
+    let aimed = target.hub.is_some() || target.cluster.is_some();
+    roles_of(cfg, person).any(|(_, role)| {
+        if aimed {
+            scope_covers(cfg, &role.scope, target).is_ok()
+        } else {
+            unrestricted(&role.scope.hubs) && unrestricted(&role.scope.clusters)
+        }
+    })
+}
+
 /// May `approver` approve the run of `command` at `target` that `requester`
 /// (a person id) asked for? Refuses self-approval and anyone without the
 /// approve right in that scope; the `Err` text is shown to the approver.
@@ -326,9 +351,18 @@ pub fn can_approve(
 
 /// May `command` be run in this Slack channel? Channels listed under
 /// `slack.channels` allow only their patterns; other channels add no limit.
+/// A request with no channel (`None`) fails closed when any channel is
+/// limited: opsbot cannot tell that it is not from a limited one.
 /// The `Err` text is shown to the person.
-pub fn channel_allows(cfg: &Config, channel: &str, command: &str) -> Result<(), String> {
-    let Some(allowed) = cfg.slack.as_ref().and_then(|s| s.channels.get(channel)) else {
+pub fn channel_allows(cfg: &Config, channel: Option<&str>, command: &str) -> Result<(), String> {
+    let channels = cfg.slack.as_ref().map(|s| &s.channels);
+    let Some(channel) = channel else {
+        if channels.is_some_and(|c| !c.is_empty()) {
+            return Err("this request came without its channel, and commands here are limited by channel; ask again from a channel or a direct message".to_string());
+        }
+        return Ok(());
+    };
+    let Some(allowed) = channels.and_then(|c| c.get(channel)) else {
         return Ok(());
     };
     if any_matches(allowed, command) {

@@ -101,6 +101,22 @@ impl ActionError {
             _ => None,
         }
     }
+
+    /// Like [`ActionError::retry_hint`], for a step that changes things:
+    /// only a failure that proves the server did not act may be retried.
+    /// 429 is answered before the request is handled; a dropped or timed-out
+    /// connection, a 500 or a 504 may come after the change was applied, so
+    /// sending a PATCH or DELETE again could apply it twice.
+    pub fn retry_hint_if_unapplied(&self) -> Option<Option<Duration>> {
+        match self {
+            ActionError::Api {
+                code: 429,
+                retry_after,
+                ..
+            } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
 
 /// Everything one action invocation gets: rendered args plus the run's context.

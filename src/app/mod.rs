@@ -51,14 +51,19 @@ impl App {
         let (grammar, playbooks) = pack::load_all(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
         let mut clusters = ClusterSet::new();
         for c in &config.clusters {
-            let client = match &c.source {
+            // Registered with its whole kube::Config, not a bare client: a
+            // person's `kube_user` is impersonated from that config.
+            let kube_config = match &c.source {
                 ClusterSource::Kubeconfig { path, context } => {
-                    ClusterSet::from_kubeconfig(&c.name, path.as_deref(), context.as_deref()).await
+                    ClusterSet::config_from_kubeconfig(&c.name, path.as_deref(), context.as_deref())
+                        .await
                 }
-                ClusterSource::InCluster => ClusterSet::in_cluster().await,
+                ClusterSource::InCluster => ClusterSet::in_cluster_config(),
             }
             .with_context(|| format!("cluster {}: cannot build a client", c.name))?;
-            clusters.insert(&c.name, client);
+            clusters
+                .insert_config(&c.name, kube_config)
+                .with_context(|| format!("cluster {}: cannot build a client", c.name))?;
         }
         for h in &config.hubs {
             if let Some(api) = &h.jupyterhub_api {

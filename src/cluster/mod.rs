@@ -39,8 +39,9 @@ pub enum ClusterError {
     #[error("unknown cluster '{name}' (known: {known})")]
     Unknown { name: String, known: String },
     /// The cluster was registered as a bare client, without the config that
-    /// impersonation needs.
-    #[error("cluster '{0}' cannot impersonate users: it was registered without its kube config (use ClusterSet::insert_config)")]
+    /// impersonation needs (only code embedding opsbot can do that: the
+    /// binary always registers clusters with their config).
+    #[error("opsbot cannot act as you on cluster '{0}': it was set up without its kubeconfig, so it cannot impersonate; ask an opsbot admin, or remove `kube_user` from your entry under `people`")]
     NoImpersonation(String),
     /// The hub has no `jupyterhub_api` in the config.
     #[error("hub '{0}' has no JupyterHub API configured; add `jupyterhub_api: {{ url, token }}` to it under `hubs` in opsbot.yaml")]
@@ -136,24 +137,11 @@ impl ClusterSet {
         }
     }
 
-    /// A client for a kubeconfig context (see [`ClusterSet::config_from_kubeconfig`]).
-    pub async fn from_kubeconfig(
-        name: &str,
-        path: Option<&Path>,
-        context: Option<&str>,
-    ) -> anyhow::Result<kube::Client> {
-        let mut config = Self::config_from_kubeconfig(name, path, context).await?;
-        tune(&mut config);
-        kube::Client::try_from(config)
-            .with_context(|| format!("cluster '{name}': cannot build a kube client"))
-    }
-
-    /// A client for the cluster opsbot itself runs in (service account).
-    pub async fn in_cluster() -> anyhow::Result<kube::Client> {
-        let mut config = kube::Config::incluster()
-            .context("not running inside a Kubernetes pod (no service account token)")?;
-        tune(&mut config);
-        kube::Client::try_from(config).context("cannot build the in-cluster kube client")
+    /// The config of the cluster opsbot itself runs in (its service account),
+    /// kept whole so that impersonation works there too.
+    pub fn in_cluster_config() -> anyhow::Result<kube::Config> {
+        kube::Config::incluster()
+            .context("not running inside a Kubernetes pod (no service account token)")
     }
 
     /// The client for `name`, or an error listing the known clusters.

@@ -511,12 +511,24 @@ async fn run_one(
             let r = (step.action.run)(call.clone()).await;
             match r {
                 Ok(v) => return Ok(v),
-                Err(e) => match e.retry_hint() {
-                    Some(hint) if attempts <= step.retries => {
-                        tokio::time::sleep(backoff(attempts, hint)).await;
+                Err(e) => {
+                    let hint = if step.mutates() {
+                        e.retry_hint_if_unapplied()
+                    } else {
+                        e.retry_hint()
+                    };
+                    match hint {
+                        Some(hint) if attempts <= step.retries => {
+                            tokio::time::sleep(backoff(attempts, hint)).await;
+                        }
+                        None if step.mutates() && e.retry_hint().is_some() => {
+                            return Err(ActionError::Failed(format!(
+                                "{e}; not retried, because the change may already have been applied: check the target before asking again"
+                            )))
+                        }
+                        _ => return Err(e),
                     }
-                    _ => return Err(e),
-                },
+                }
             }
         }
     };

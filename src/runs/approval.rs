@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::state::RunState;
 use super::{Job, Runs};
 use crate::audit::{EventKind, NewEvent, Record, RunId};
 use crate::authz::{self, Target};
@@ -145,6 +146,91 @@ async fn dry_run(
     lines
 }
 
+/// How often the sweeper looks for expired approval requests: a quarter of
+/// the TTL, so a request outlives its expiry by at most that, within bounds.
+fn sweep_interval(ttl: std::time::Duration) -> std::time::Duration {
+    (ttl / 4).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    )
+}
+
+/// Expire, on a schedule, approval requests nobody decided within
+/// `policy.approval_ttl`: each gets an `expired` record, its thread is told,
+/// and its reply channel is let go (so the platform's renderer for that
+/// thread finishes). Ends when the runner is gone or stops accepting work.
+pub(super) async fn sweep_expired(inner: std::sync::Weak<super::Inner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let runs = Runs { inner: strong };
+        if !runs
+            .inner
+            .accepting
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let interval = sweep_interval(runs.inner.ctx.config.policy.approval_ttl);
+        if let Err(e) = sweep_once(&runs).await {
+            tracing::warn!(error = %e, "cannot sweep expired approval requests; trying again later");
+        }
+        drop(runs);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
+    let audit = &runs.inner.ctx.audit;
+    for run in audit.open_runs().await? {
+        let _deciding = runs.inner.deciding.lock().await;
+        let records = audit.run(run).await?;
+        let waiting = matches!(
+            RunState::of(&records),
+            Some(RunState::AwaitingApproval { .. })
+        );
+        let expired = waiting_record(&records)
+            .and_then(expiry)
+            .is_some_and(|at| at <= Utc::now());
+        if !waiting || !expired {
+            continue;
+        }
+        audit
+            .append(NewEvent {
+                run: Some(run),
+                kind: EventKind::Expired,
+                actor: "opsbot".into(),
+                data: json!({ "reason": "nobody decided before the approval request expired" }),
+            })
+            .await?;
+        let origin = runs
+            .inner
+            .origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run);
+        if let Some(thread) = origin {
+            let a = asked(&records);
+            let _ = thread.send(Update::Done {
+                run,
+                command: a.as_ref().map(|a| a.text.clone()).unwrap_or_default(),
+                person: a.as_ref().map(|a| a.person.clone()).unwrap_or_default(),
+                outcome: crate::chat::Outcome::Cancelled,
+                output: format!(
+                    "The approval request expired: nobody approved or denied it within {}. Nothing was changed; ask again to run it.",
+                    humantime::format_duration(runs.inner.ctx.config.policy.approval_ttl)
+                ),
+                steps: vec![],
+                millis: 0,
+                labels: vec![],
+            });
+        }
+        tracing::info!(run = %run, "approval request expired");
+    }
+    Ok(())
+}
+
 /// Whether a run left open by a previous process is an approval request
 /// that may still be approved.
 pub(super) fn still_waiting(records: &[Record]) -> bool {
@@ -223,8 +309,15 @@ fn refused(run: RunId, reason: impl Into<String>, detail: impl Into<String>) -> 
     }
 }
 
-/// Load a run that should be waiting for a decision, or explain why not.
-async fn waiting_run(runs: &Runs, run: RunId) -> Result<(Vec<Record>, Asked), Update> {
+/// Load a run that should be waiting for a decision, or explain why not:
+/// the lifecycle ([`RunState::allows`]) decides whether `to` (approved or
+/// rejected) may follow, so an approved, queued or running run is never
+/// decided again.
+async fn waiting_run(
+    runs: &Runs,
+    run: RunId,
+    to: EventKind,
+) -> Result<(Vec<Record>, Asked), Update> {
     let records = runs.inner.ctx.audit.run(run).await.map_err(|_| {
         refused(
             run,
@@ -232,21 +325,16 @@ async fn waiting_run(runs: &Runs, run: RunId) -> Result<(Vec<Record>, Asked), Up
             "Try again; an operator has the details.",
         )
     })?;
-    let Some(a) = asked(&records) else {
+    let (Some(a), Some(state)) = (asked(&records), RunState::of(&records)) else {
         return Err(refused(
             run,
             format!("there is no run {run}"),
             "`runs` lists recent runs.",
         ));
     };
-    let last = records.last().map(|r| r.kind.clone());
-    if let Some(k) = last.filter(|k| k.is_terminal()) {
-        return Err(refused(
-            run,
-            format!("run {run} has already ended ({})", kind_word(&k)),
-            format!("`audit {run}` shows its story."),
-        ));
-    }
+    state
+        .allows(run, &to)
+        .map_err(|e| refused(run, e.reason, e.next))?;
     let Some(w) = waiting_record(&records) else {
         return Err(refused(
             run,
@@ -277,13 +365,6 @@ async fn waiting_run(runs: &Runs, run: RunId) -> Result<(Vec<Record>, Asked), Up
     Ok((records, a))
 }
 
-fn kind_word(k: &EventKind) -> String {
-    serde_json::to_value(k)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-        .unwrap_or_default()
-}
-
 /// `approve RUN`: check the right and the plan, record, start when enough.
 pub(super) async fn approve(
     runs: &Runs,
@@ -292,7 +373,10 @@ pub(super) async fn approve(
     replies: &Replies,
 ) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
-    let (records, a) = waiting_run(runs, run).await?;
+    // One decision at a time: two approvers racing must not both see the
+    // run waiting and both start it (compare-and-set on the run's state).
+    let _deciding = runs.inner.deciding.lock().await;
+    let (records, a) = waiting_run(runs, run, EventKind::Approved).await?;
     authz::can_approve(&ctx.config, approver, &a.person, &a.command, &a.target)
         .map_err(|why| refused(run, format!("you cannot approve run {run}"), why))?;
     let approved_by: Vec<&str> = records
@@ -336,14 +420,29 @@ pub(super) async fn approve(
             format!("The playbook or the fleet changed after run {run} was requested, so approving it would run something nobody saw. Ask {} to request `{}` again.", a.person, a.command),
         ));
     }
-    runs.append(NewEvent {
-        run: Some(run),
-        kind: EventKind::Approved,
-        actor: approver.id.clone(),
-        data: json!({ "plan_hash": shown_hash }),
-    })
-    .await?;
     let have = approved_by.len() + 1;
+    // The approval that completes the set reserves the lock and a queue slot
+    // before it is recorded: when opsbot is busy nothing is recorded, so the
+    // same approver can simply approve again and the run starts exactly once.
+    let start = if have >= required {
+        Some(reserve(runs, run, &a, &pb)?)
+    } else {
+        None
+    };
+    if let Err(e) = runs
+        .append(NewEvent {
+            run: Some(run),
+            kind: EventKind::Approved,
+            actor: approver.id.clone(),
+            data: json!({ "plan_hash": shown_hash }),
+        })
+        .await
+    {
+        if let Some(slot) = start {
+            runs.release_lock(slot.lock.as_deref());
+        }
+        return Err(e);
+    }
     let origin = runs
         .inner
         .origins
@@ -359,15 +458,15 @@ pub(super) async fn approve(
     if let Some(o) = &origin {
         let _ = o.send(decided.clone());
     }
-    if have < required {
+    let Some(slot) = start else {
         let _ = replies.send(info(
             format!("run {run}: approval recorded"),
             format!("{have} of {required} approvals; one more person must approve."),
         ));
         return Ok(());
-    }
+    };
     let story = origin.clone().unwrap_or_else(|| replies.clone());
-    start_approved(runs, run, &a, pb, story)?;
+    slot.start(runs, run, &a, pb, story);
     runs.inner
         .origins
         .lock()
@@ -379,45 +478,66 @@ pub(super) async fn approve(
     Ok(())
 }
 
-fn start_approved(
-    runs: &Runs,
-    run: RunId,
-    a: &Asked,
-    pb: Arc<Playbook>,
-    replies: Replies,
-) -> Result<(), Update> {
-    let ctx = &runs.inner.ctx;
+/// The lock and the queue slot an approved run will start with.
+struct Slot<'a> {
+    claim: super::LockClaim,
+    lock: Option<String>,
+    permit: tokio::sync::mpsc::Permit<'a, Job>,
+}
+
+/// Claim the run's lock and a queue slot, or say opsbot is busy (nothing
+/// recorded: approving again later works).
+fn reserve<'a>(runs: &'a Runs, run: RunId, a: &Asked, pb: &Playbook) -> Result<Slot<'a>, Update> {
     let lock = pb.lock_key(&a.params);
-    let claim = runs.claim_lock(lock.as_deref())?;
+    let claim = runs.claim_lock(lock.as_deref()).map_err(|u| match u {
+        Update::Refused { reason, detail, .. } => refused(
+            run,
+            reason,
+            format!("{detail} Your approval was not recorded; approve again once it is free."),
+        ),
+        other => other,
+    })?;
     let Ok(permit) = runs.inner.queue.try_reserve() else {
         runs.release_lock(lock.as_deref());
         return Err(refused(
             run,
             "opsbot is busy",
-            "The approval is recorded; approve again in a minute to start it.",
+            "Your approval was not recorded; approve again in a minute to start it.",
         ));
     };
-    claim.confirm(runs, run);
-    let _ = replies.send(Update::Accepted {
-        run,
-        command: a.text.clone(),
-        person: a.person.clone(),
-    });
-    permit.send(Job {
-        run,
-        playbook: pb,
-        params: a.params.clone(),
-        text: a.text.clone(),
-        command: a.command.clone(),
-        person: a.person.clone(),
-        impersonate: ctx
-            .config
-            .person(&a.person)
-            .and_then(|p| p.kube_user.clone()),
+    Ok(Slot {
+        claim,
         lock,
-        replies,
-    });
-    Ok(())
+        permit,
+    })
+}
+
+impl Slot<'_> {
+    /// Hand the approved run to the executor.
+    fn start(self, runs: &Runs, run: RunId, a: &Asked, pb: Arc<Playbook>, replies: Replies) {
+        let ctx = &runs.inner.ctx;
+        self.claim.confirm(runs, run);
+        let _ = replies.send(Update::Accepted {
+            run,
+            command: a.text.clone(),
+            person: a.person.clone(),
+        });
+        self.permit.send(Job {
+            run,
+            playbook: pb,
+            params: a.params.clone(),
+            text: a.text.clone(),
+            command: a.command.clone(),
+            person: a.person.clone(),
+            impersonate: ctx
+                .config
+                .person(&a.person)
+                .and_then(|p| p.kube_user.clone()),
+            lock: self.lock,
+            note: None,
+            replies,
+        });
+    }
 }
 
 /// `deny RUN`: an approver (or the requester, withdrawing) refuses the plan.
@@ -429,7 +549,8 @@ pub(super) async fn deny(
     replies: &Replies,
 ) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
-    let (_, a) = waiting_run(runs, run).await?;
+    let _deciding = runs.inner.deciding.lock().await;
+    let (_, a) = waiting_run(runs, run, EventKind::Rejected).await?;
     if who.id != a.person {
         authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target)
             .map_err(|why| refused(run, format!("you cannot deny run {run}"), why))?;
@@ -487,29 +608,22 @@ pub(super) async fn cancel(
     replies: &Replies,
 ) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
+    let _deciding = runs.inner.deciding.lock().await;
     let records = ctx
         .audit
         .run(run)
         .await
         .map_err(|_| refused(run, "the audit log cannot be read", "Try again."))?;
-    let Some(a) = asked(&records) else {
+    let (Some(a), Some(state)) = (asked(&records), RunState::of(&records)) else {
         return Err(refused(
             run,
             format!("there is no run {run}"),
             "`runs` lists recent runs.",
         ));
     };
-    if let Some(k) = records
-        .last()
-        .map(|r| r.kind.clone())
-        .filter(|k| k.is_terminal())
-    {
-        return Err(refused(
-            run,
-            format!("run {run} has already ended ({})", kind_word(&k)),
-            format!("`audit {run}` shows its story."),
-        ));
-    }
+    state
+        .allows(run, &EventKind::Cancelled)
+        .map_err(|e| refused(run, e.reason, e.next))?;
     if who.id != a.person {
         authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target).map_err(|why| {
             refused(
@@ -541,9 +655,11 @@ pub(super) async fn cancel(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&run);
-    let _ = replies.send(info(
-        format!("run {run} cancelled"),
-        "It was not running; nothing was changed.".into(),
-    ));
+    let body = if state == RunState::Queued {
+        "It was approved and queued; it will not start, and nothing was changed."
+    } else {
+        "It was not running; nothing was changed."
+    };
+    let _ = replies.send(info(format!("run {run} cancelled"), body.into()));
     Ok(())
 }

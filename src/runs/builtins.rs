@@ -22,8 +22,8 @@ pub(super) async fn run(
         Builtin::Help => help(runs, person, inv),
         Builtin::Clusters => clusters(runs),
         Builtin::Hubs => hubs(runs),
-        Builtin::Runs => history(runs, inv).await,
-        Builtin::Audit => story(runs, inv).await,
+        Builtin::Runs => history(runs, person, inv).await,
+        Builtin::Audit => story(runs, person, inv).await,
         Builtin::Approve => return approval::approve(runs, person, run_arg(inv)?, replies).await,
         Builtin::Deny => {
             return approval::deny(
@@ -220,16 +220,30 @@ fn hubs(runs: &Runs) -> Update {
     }
 }
 
-async fn history(runs: &Runs, inv: &Invocation) -> Update {
+/// Runs people may see in `runs`/`audit`: see [`authz::may_see_run`].
+fn visible(runs: &Runs, person: &Person, requester: &str, target: authz::Target) -> bool {
+    authz::may_see_run(&runs.context().config, person, requester, &target)
+}
+
+async fn history(runs: &Runs, person: &Person, inv: &Invocation) -> Update {
     let limit = int_arg(inv, &["limit", "n"]).unwrap_or(20).clamp(1, 500) as usize;
+    // Read further back than asked: some runs may be hidden from this person.
     let filter = Filter {
-        limit,
+        limit: (limit * 5).min(2500),
         ..Filter::default()
     };
     match runs.context().audit.list(&filter).await {
         Ok(list) => {
             let rows: Vec<Vec<String>> = list
                 .iter()
+                .filter(|r| {
+                    let target = authz::Target {
+                        hub: r.hub.clone(),
+                        cluster: r.cluster.clone(),
+                    };
+                    visible(runs, person, &r.person, target)
+                })
+                .take(limit)
                 .map(|r| {
                     vec![
                         r.run.to_string(),
@@ -256,7 +270,7 @@ async fn history(runs: &Runs, inv: &Invocation) -> Update {
     }
 }
 
-async fn story(runs: &Runs, inv: &Invocation) -> Update {
+async fn story(runs: &Runs, person: &Person, inv: &Invocation) -> Update {
     let run = match run_arg(inv) {
         Ok(r) => r,
         Err(u) => return u,
@@ -266,6 +280,13 @@ async fn story(runs: &Runs, inv: &Invocation) -> Update {
             run: Some(run),
             reason: format!("there is no run {run}"),
             detail: "`runs` lists recent runs.".into(),
+        },
+        Ok(records) if !may_see_story(runs, person, &records) => Update::Refused {
+            run: Some(run),
+            reason: format!("run {run} is outside your roles"),
+            detail:
+                "You may see your own runs and runs on hubs your roles cover; `runs` lists them."
+                    .into(),
         },
         Ok(records) => Update::Info {
             title: format!("run {run}"),
@@ -277,6 +298,24 @@ async fn story(runs: &Runs, inv: &Invocation) -> Update {
             detail: e.to_string(),
         },
     }
+}
+
+fn may_see_story(runs: &Runs, person: &Person, records: &[Record]) -> bool {
+    let Some(asked) = records.iter().find(|r| r.kind == EventKind::Requested) else {
+        return false;
+    };
+    let field = |k: &str| {
+        asked
+            .data
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let target = authz::Target {
+        hub: field("hub"),
+        cluster: field("cluster"),
+    };
+    visible(runs, person, &field("person").unwrap_or_default(), target)
 }
 
 /// One line per record: the story `audit show` and `audit RUN` tell.

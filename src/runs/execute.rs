@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::state::RunState;
 use super::Runs;
 use crate::audit::{EventKind, NewEvent, RunId};
 use crate::chat::{Outcome, Replies, StepLine, Update};
@@ -24,6 +25,8 @@ pub struct Job {
     pub person: String,
     pub impersonate: Option<String>,
     pub lock: Option<String>,
+    /// Said before the playbook's output (hubs left out by scope).
+    pub note: Option<String>,
     pub replies: Replies,
 }
 
@@ -58,11 +61,29 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         actor: "opsbot".into(),
         data: ctx.redact.json(data),
     };
-    if let Err(e) = ctx
+    let deciding = inner.deciding.lock().await;
+    if let Err(why) = may_start(&runs, job.run).await {
+        drop(deciding);
+        tracing::info!(run = %job.run, reason = %why, "not starting a run the lifecycle has moved on");
+        finish_bookkeeping(&runs, &job);
+        let _ = job.replies.send(Update::Done {
+            run: job.run,
+            command: job.text.clone(),
+            person: job.person.clone(),
+            outcome: Outcome::Cancelled,
+            output: format!("Not started: {why}. Nothing was changed."),
+            steps: vec![],
+            millis: 0,
+            labels: vec![],
+        });
+        return;
+    }
+    let start = ctx
         .audit
         .append(record(EventKind::Started, json!({})))
-        .await
-    {
+        .await;
+    drop(deciding);
+    if let Err(e) = start {
         tracing::error!(run = %job.run, error = %e, "cannot record run start; not running it");
         finish_bookkeeping(&runs, &job);
         let _ = job.replies.send(Update::Refused {
@@ -88,18 +109,28 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
     );
     tokio::pin!(exec);
     let mut steps = Vec::new();
+    // A run that changes things stops as soon as a step cannot be recorded:
+    // opsbot never goes on changing a cluster without a durable record.
+    let mut unrecorded = false;
+    let mut on_step = |recorded: bool| {
+        if !recorded && job.playbook.mutates && !unrecorded {
+            unrecorded = true;
+            cancel.cancel();
+        }
+    };
     let result = loop {
         tokio::select! {
             result = &mut exec => break result,
-            Some(p) = prx.recv() => on_progress(&runs, &job, p, &mut steps).await,
+            Some(p) = prx.recv() => on_step(on_progress(&runs, &job, p, &mut steps).await),
         }
     };
     while let Ok(p) = prx.try_recv() {
-        on_progress(&runs, &job, p, &mut steps).await;
+        on_step(on_progress(&runs, &job, p, &mut steps).await);
     }
 
     let interrupted = inner.shutting_down.load(Ordering::SeqCst);
     let (outcome, kind) = match &result.outcome {
+        _ if unrecorded => (Outcome::Failed, EventKind::Failed),
         playbook::Outcome::Succeeded => (Outcome::Succeeded, EventKind::Finished),
         playbook::Outcome::Partial(_) => (Outcome::Partial, EventKind::Failed),
         playbook::Outcome::Failed(_) | playbook::Outcome::TimedOut => {
@@ -110,7 +141,14 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         }
         playbook::Outcome::Cancelled => (Outcome::Cancelled, EventKind::Cancelled),
     };
-    let output = ctx.redact.text(&result.output);
+    let output = if unrecorded {
+        "Stopped: the audit log stopped accepting records, and opsbot never changes things without one. The steps above are all that ran; an operator has the details in the log.".to_string()
+    } else {
+        match &job.note {
+            Some(note) => format!("{note}\n{}", ctx.redact.text(&result.output)),
+            None => ctx.redact.text(&result.output),
+        }
+    };
     let labels: Vec<String> = result.labels.iter().map(|l| ctx.redact.text(l)).collect();
     let millis = started.elapsed().as_millis() as u64;
     let mut end = json!({ "outcome": outcome.word(), "output": output, "millis": millis });
@@ -134,6 +172,22 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
     });
 }
 
+/// Whether the lifecycle lets `run` start now: a run cancelled while it
+/// was queued has moved on, and must not run.
+async fn may_start(runs: &Runs, run: RunId) -> Result<(), String> {
+    let records = runs
+        .inner
+        .ctx
+        .audit
+        .run(run)
+        .await
+        .map_err(|_| "the audit log cannot be read".to_string())?;
+    match RunState::of(&records) {
+        Some(state) => state.allows(run, &EventKind::Started).map_err(|e| e.reason),
+        None => Err(format!("run {run} has no record")),
+    }
+}
+
 fn finish_bookkeeping(runs: &Runs, job: &Job) {
     runs.inner.ctx.metrics.in_flight(-1);
     runs.inner
@@ -144,7 +198,8 @@ fn finish_bookkeeping(runs: &Runs, job: &Job) {
     runs.release_lock(job.lock.as_deref());
 }
 
-async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLine>) {
+/// Record and relay one step; false when its record could not be written.
+async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLine>) -> bool {
     let Progress::StepFinished {
         id,
         action,
@@ -156,7 +211,7 @@ async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLi
         dry_run,
     } = p
     else {
-        return;
+        return true;
     };
     let ctx = &runs.inner.ctx;
     let outcome_text = match &outcome {
@@ -179,7 +234,7 @@ async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLi
         "step": id, "action": action, "verb": verb, "target": target,
         "outcome": outcome_text, "millis": millis, "attempts": attempts, "dry_run": dry_run,
     });
-    if let Err(e) = ctx
+    let recorded = match ctx
         .audit
         .append(NewEvent {
             run: Some(job.run),
@@ -189,13 +244,18 @@ async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLi
         })
         .await
     {
-        tracing::error!(run = %job.run, error = %e, "cannot record a step");
-    }
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(run = %job.run, error = %e, "cannot record a step");
+            false
+        }
+    };
     steps.push(line.clone());
     let _ = job.replies.send(Update::Step {
         run: job.run,
         step: line,
     });
+    recorded
 }
 
 /// Cancel a running run; false when it is not running here.

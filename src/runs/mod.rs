@@ -19,6 +19,7 @@ mod approval;
 mod builtins;
 mod execute;
 mod resolve;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,6 +93,10 @@ struct Inner {
     locks: Mutex<HashMap<String, Option<RunId>>>,
     /// Where to send a waiting run's story once someone approves it.
     origins: Mutex<HashMap<RunId, Replies>>,
+    /// Held while a decision moves a run (approve, deny, cancel, start), so
+    /// each reads the run's state and records the next one with nobody in
+    /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
+    deciding: tokio::sync::Mutex<()>,
     accepting: AtomicBool,
     shutting_down: AtomicBool,
     stop: CancellationToken,
@@ -109,6 +114,7 @@ impl Runs {
             live: Mutex::default(),
             locks: Mutex::default(),
             origins: Mutex::default(),
+            deciding: tokio::sync::Mutex::new(()),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),
@@ -116,6 +122,7 @@ impl Runs {
         });
         let runs = Runs { inner };
         executor().spawn(execute::dispatch(runs.clone(), rx, slots));
+        executor().spawn(approval::sweep_expired(Arc::downgrade(&runs.inner)));
         runs
     }
 
@@ -200,7 +207,9 @@ impl Runs {
             ));
         };
         // Slack channels may be limited to some commands (`slack.channels`).
-        if let Some(channel) = req.place.slack_channel() {
+        if let crate::chat::Place::Slack(slack) = &req.place {
+            // An empty channel is a Slack request that came without one.
+            let channel = Some(slack.channel.as_str()).filter(|c| !c.is_empty());
             if let Err(why) = authz::channel_allows(&ctx.config, channel, &inv.command) {
                 return Err(self.refuse(platform, "channel", None, "not in this channel", &why));
             }
@@ -227,7 +236,7 @@ impl Runs {
     ) -> Result<(), Update> {
         let ctx = &self.inner.ctx;
         let platform = req.platform().word();
-        let resolved = resolve::params(&inv, &pb, &ctx.hubs).map_err(|e| {
+        let mut resolved = resolve::params(&inv, &pb, &ctx.hubs).map_err(|e| {
             self.refuse(
                 platform,
                 "parse_error",
@@ -236,6 +245,34 @@ impl Runs {
                 &e,
             )
         })?;
+        // A fleet-wide command reads only the hubs the asker's roles cover
+        // (someone with no role for the command at all gets `decide`'s answer).
+        let may_run = |t: &authz::Target| authz::may_run_at(&ctx.config, person, &inv.command, t);
+        let left_out = if may_run(&authz::Target::default()) {
+            resolved.keep_covered(may_run)
+        } else {
+            Ok(0)
+        }
+            .map_err(|total| {
+                self.refuse(
+                    platform,
+                    "scope",
+                    None,
+                    &format!("none of the {total} hubs is within your roles"),
+                    &format!(
+                        "`{}` reads only the hubs your roles ({}) cover. Ask an opsbot admin to widen a role's scope, or ask someone whose role covers them.",
+                        inv.command,
+                        person.roles.join(", ")
+                    ),
+                )
+            })?;
+        let note = (left_out > 0).then(|| {
+            format!(
+                "{left_out} hub{} outside your roles {} left out.",
+                if left_out == 1 { "" } else { "s" },
+                if left_out == 1 { "was" } else { "were" }
+            )
+        });
         let decision = authz::decide(
             &ctx.config,
             person,
@@ -332,6 +369,7 @@ impl Runs {
                     person: person.id.clone(),
                     impersonate: person.kube_user.clone(),
                     lock,
+                    note,
                     replies: replies.clone(),
                 });
                 Ok(())

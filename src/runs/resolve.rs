@@ -15,6 +15,36 @@ use crate::playbook::Playbook;
 pub struct Resolved {
     pub params: Json,
     pub target: Target,
+    /// True when `params.hubs` was filled with every hub (a fleet-wide
+    /// command such as `pending all`), so the asker's scopes still apply.
+    pub fleet_wide: bool,
+}
+
+impl Resolved {
+    /// Keep only the hubs of a fleet-wide command that `covers` (the
+    /// asker's roles) reaches. `Ok(n)`: n hubs were left out; `Err(n)`: none
+    /// of the n hubs is covered, so nothing should run.
+    pub fn keep_covered(&mut self, covers: impl Fn(&Target) -> bool) -> Result<usize, usize> {
+        if !self.fleet_wide {
+            return Ok(0);
+        }
+        let Some(Json::Array(hubs)) = self.params.get_mut("hubs") else {
+            return Ok(0);
+        };
+        let total = hubs.len();
+        hubs.retain(|h| {
+            let s = |k: &str| h.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            covers(&Target {
+                hub: s("name"),
+                cluster: s("cluster"),
+            })
+        });
+        let left_out = total - hubs.len();
+        if hubs.is_empty() && total > 0 {
+            return Err(total);
+        }
+        Ok(left_out)
+    }
 }
 
 /// Resolve `inv`'s arguments for `pb`; the error is text for the person.
@@ -27,13 +57,15 @@ pub fn params(inv: &Invocation, pb: &Playbook, hubs: &HubDirectory) -> Result<Re
     for (name, value) in &inv.args {
         params.insert(name.clone(), convert(value, hubs, &mut target)?);
     }
-    if pb.params.iter().any(|p| p.name == "hubs") && !params.contains_key("hubs") {
+    let fleet_wide = pb.params.iter().any(|p| p.name == "hubs") && !params.contains_key("hubs");
+    if fleet_wide {
         let all: Vec<Json> = hubs.all().iter().map(hub_json).collect();
         params.insert("hubs".into(), Json::Array(all));
     }
     Ok(Resolved {
         params: Json::Object(params),
         target,
+        fleet_wide,
     })
 }
 

@@ -262,10 +262,10 @@ fn restricted_slack_channels_allow_only_their_patterns() {
     })
     .unwrap();
     assert_eq!(
-        opsbot::authz::channel_allows(&c, "C0SUPPORT1", "hub status"),
+        opsbot::authz::channel_allows(&c, Some("C0SUPPORT1"), "hub status"),
         Ok(())
     );
-    let err = opsbot::authz::channel_allows(&c, "C0SUPPORT1", "hub restart").unwrap_err();
+    let err = opsbot::authz::channel_allows(&c, Some("C0SUPPORT1"), "hub restart").unwrap_err();
     assert!(
         err.starts_with(
             "`hub restart` is not run in this channel; here you may use: hub status, users"
@@ -273,7 +273,23 @@ fn restricted_slack_channels_allow_only_their_patterns() {
         "{err}"
     );
     assert_eq!(
-        opsbot::authz::channel_allows(&c, "C0OTHER", "hub restart"),
+        opsbot::authz::channel_allows(&c, Some("C0OTHER"), "hub restart"),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_request_without_a_channel_fails_closed_where_channels_are_limited() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/opsbot.yaml"));
+    let limited = Config::load(path, &|k| {
+        (k == "SLACK_SIGNING_SECRET").then(|| "s".to_string())
+    })
+    .unwrap();
+    let err = opsbot::authz::channel_allows(&limited, None, "hub status").unwrap_err();
+    assert!(err.contains("without its channel"), "{err}");
+    // Where no channel is limited, a missing channel limits nothing.
+    assert_eq!(
+        opsbot::authz::channel_allows(&cfg(), None, "hub restart"),
         Ok(())
     );
 }

@@ -285,3 +285,41 @@ async fn an_expired_approval_request_cannot_be_approved_and_is_recorded_as_expir
     );
     assert!(!bot.kinds(asked.run).await.contains(&EventKind::Started));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_request_without_a_channel_is_refused_where_channels_are_limited_and_runs_nothing()
+{
+    // With Slack configured the demo limits channel C0READONLY.
+    let bot = Bot::start_with_env(&[("SLACK_SIGNING_SECRET", "test-secret")]).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let req = opsbot::chat::Request {
+        sender: "U0DEMOBOB".into(),
+        text: "hub status staging".into(),
+        // A Slack place whose channel did not come with the request.
+        place: opsbot::chat::Place::Slack(opsbot::chat::place::SlackPlace {
+            source: opsbot::chat::place::SlackSource::Mention,
+            channel: String::new(),
+            user: "U0DEMOBOB".into(),
+            thread_ts: None,
+            message_ts: None,
+            team: None,
+        }),
+    };
+    bot.demo.app.runs.submit(req, tx).await;
+    let answer = tokio::time::timeout(bot::PATIENCE, rx.recv())
+        .await
+        .expect("an answer")
+        .expect("an update");
+    let (reason, detail) = refusal(std::slice::from_ref(&answer));
+    assert_eq!(reason, "not in this channel", "{detail}");
+    assert!(detail.contains("without its channel"), "{detail}");
+    let recent = bot
+        .audit()
+        .list(&opsbot::audit::Filter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(recent.is_empty(), "nothing recorded or run: {recent:?}");
+}

@@ -126,6 +126,41 @@ impl Bot {
         }
     }
 
+    /// Updates up to and including the first one `stop` accepts (bounded by
+    /// [`PATIENCE`]): for waiting on one update while runs overlap.
+    pub async fn until(&mut self, stop: impl Fn(&Update) -> bool) -> Vec<Update> {
+        let mut seen = Vec::new();
+        loop {
+            let u = match tokio::time::timeout(PATIENCE, self.rx.recv()).await {
+                Ok(Some(u)) => u,
+                Ok(None) => panic!("reply channel closed; saw {seen:#?}"),
+                Err(_) => panic!("no matching update within {PATIENCE:?}; saw {seen:#?}"),
+            };
+            let last = stop(&u);
+            seen.push(u);
+            if last {
+                return seen;
+            }
+        }
+    }
+
+    /// Wait until run `run` has a record of kind `kind` (the audit log is the
+    /// marker), polling the log, bounded by [`PATIENCE`].
+    pub async fn wait_for_record(&self, run: RunId, kind: EventKind) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if self.kinds(run).await.contains(&kind) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} has no {kind:?} record within {PATIENCE:?}: {:?}",
+                self.kinds(run).await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Records of one run, in order.
     pub async fn records(&self, run: impl Into<RunId>) -> Vec<Record> {
         self.audit().run(run.into()).await.expect("audit readable")

@@ -1,9 +1,11 @@
-//! What the integration tests share: an in-process bot on the demo fleet
+//! What the integration tests share: the binary against `opsbot sim` in its
+//! own process ([`binary`]), an in-process bot on the demo fleet
 //! ([`bot`]), the simulated fleet with the shipped playbooks ([`fleet`]),
 //! recording fakes of the Slack and Discord APIs ([`slack`], [`discord`]) and
 //! a throwaway PostgreSQL ([`postgres`]), and the library's log lines
 //! ([`logs`]) for waiting on decisions that leave no other trace.
 
+pub mod binary;
 pub mod bot;
 pub mod discord;
 pub mod fleet;
