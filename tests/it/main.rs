@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod audit_anchor;
 mod audit_crash;
 mod audit_store;
 mod cli;
