@@ -63,9 +63,128 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_limited(listener, router, shutdown, ListenLimits::from_env()).await
+}
+
+/// What one client may hold of the server: without these a client that
+/// sends half a header keeps a connection (and a task) forever, and enough
+/// of them starve the platforms' webhooks.
+#[derive(Clone, Debug)]
+pub struct ListenLimits {
+    /// Time to send the whole request head (`OPSBOT_HTTP_HEADER_TIMEOUT`, default 10s).
+    pub header_read: Duration,
+    /// Time for the whole request to be answered (`OPSBOT_HTTP_REQUEST_TIMEOUT`, default 30s).
+    pub request: Duration,
+    /// Connections served at once; more wait in the listen backlog
+    /// (`OPSBOT_HTTP_MAX_CONNECTIONS`, default 512).
+    pub max_connections: usize,
+}
+
+impl Default for ListenLimits {
+    fn default() -> Self {
+        ListenLimits {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
+}
+
+impl ListenLimits {
+    /// The defaults, overridden by `OPSBOT_HTTP_*` (a value that does not
+    /// parse is logged and the default kept).
+    pub fn from_env() -> ListenLimits {
+        let mut l = ListenLimits::default();
+        let duration = |key: &str, into: &mut Duration| {
+            if let Ok(v) = std::env::var(key) {
+                match humantime::parse_duration(v.trim()) {
+                    Ok(d) if !d.is_zero() => *into = d,
+                    _ => {
+                        tracing::warn!(%key, value = %v, "not a positive duration such as 10s; keeping the default")
+                    }
+                }
+            }
+        };
+        duration("OPSBOT_HTTP_HEADER_TIMEOUT", &mut l.header_read);
+        duration("OPSBOT_HTTP_REQUEST_TIMEOUT", &mut l.request);
+        if let Ok(v) = std::env::var("OPSBOT_HTTP_MAX_CONNECTIONS") {
+            match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => l.max_connections = n,
+                _ => {
+                    tracing::warn!(value = %v, "OPSBOT_HTTP_MAX_CONNECTIONS is not a positive number; keeping the default")
+                }
+            }
+        }
+        l
+    }
+}
+
+/// The accept loop with [`ListenLimits`]: hyper's header-read timeout, a
+/// request timeout around the router (503 when exceeded), and a semaphore
+/// that stops accepting while `max_connections` are open. On `shutdown`
+/// open connections finish their current request.
+pub async fn serve_limited(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: ListenLimits,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let request_limit = limits.request;
+    let router = router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(request_limit, next.run(req)).await {
+                Ok(resp) => resp,
+                Err(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the request took too long and was stopped; try again\n",
+                )
+                    .into_response(),
+            }
+        },
+    ));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let tasks = tokio_util::task::TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = slots.clone().acquire_owned() => p?,
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    continue;
+                }
+            },
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let stop = stop.clone();
+        let header_read = limits.header_read;
+        tasks.spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod diagnose_catalogue;
 mod discord_e2e;
 mod discord_interactions;
 mod github_webhook;
+mod http_limits;
 mod names;
 mod opspack;
 mod opspack_bot;

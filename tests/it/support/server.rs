@@ -97,12 +97,6 @@ impl Server {
         }
     }
 
-    /// Everything logged so far.
-    pub fn logs(&self) -> String {
-        let (store, _) = &*self.lines;
-        store.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
-    }
-
     /// A plain HTTP/1.1 GET: (status, body), or `None` when the connection
     /// failed.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
