@@ -23,7 +23,10 @@ pub fn router(app: App) -> anyhow::Result<Router> {
     let core: Arc<dyn Core> = Arc::new(app.runs.clone());
     let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", {
+            let cache = Arc::new(ReadyCache::default());
+            get(move |state: State<App>| readyz(state, cache.clone()))
+        })
         .route("/metrics", get(metrics))
         .with_state(app.clone());
     if let Some(slack) = app.platforms.slack.clone() {
@@ -192,30 +195,76 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the audit log takes writes and every cluster answers.
-async fn readyz(State(app): State<App>) -> Response {
+/// How long one readiness probe answers `/readyz`: probes poll every few
+/// seconds, and each probe is a durable audit write plus one call per
+/// cluster, which an unauthenticated caller must not be able to multiply.
+const READY_FOR: Duration = Duration::from_secs(5);
+
+/// The last probe's answer and when it was taken.
+#[derive(Default)]
+struct ReadyCache(std::sync::Mutex<Option<(std::time::Instant, StatusCode, serde_json::Value)>>);
+
+/// Ready when the audit log takes writes and every cluster answers. The
+/// answer names what is not ready (`not ready: cluster aws-us`) but never
+/// the backend's error text, which is logged instead: it can hold hosts,
+/// users and paths an anonymous caller has no business reading.
+async fn readyz(State(app): State<App>, cache: Arc<ReadyCache>) -> Response {
+    let fresh = |c: &ReadyCache| {
+        c.0.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(at, _, _)| at.elapsed() < READY_FOR)
+            .map(|(_, code, body)| (*code, body.clone()))
+    };
+    if let Some((code, body)) = fresh(&cache) {
+        return (code, Json(body)).into_response();
+    }
+    let (code, body) = probe(&app).await;
+    *cache.0.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((std::time::Instant::now(), code, body.clone()));
+    (code, Json(body)).into_response()
+}
+
+async fn probe(app: &App) -> (StatusCode, serde_json::Value) {
     let ctx = app.runs.context();
+    let mut down: Vec<String> = Vec::new();
     let audit = match ctx.audit.ping().await {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("error: {e}"),
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the audit store is not ready");
+            down.push("audit store".into());
+            "not ready"
+        }
     };
     let mut clusters = serde_json::Map::new();
-    let mut ready = audit == "ok";
     for name in ctx.clusters.names() {
-        let state = match ctx.clusters.get(&name) {
+        let answer = match ctx.clusters.get(&name) {
             Ok(client) => {
                 match tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await
                 {
-                    Ok(Ok(_)) => "ok".to_string(),
-                    Ok(Err(e)) => format!("error: {e}"),
-                    Err(_) => "error: no answer within 3s".to_string(),
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("no answer within 3s".to_string()),
                 }
             }
-            Err(e) => format!("error: {e}"),
+            Err(e) => Err(e.to_string()),
         };
-        ready &= state == "ok";
+        let state = match answer {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(cluster = %name, error = %e, "readiness: cluster not ready");
+                down.push(format!("cluster {name}"));
+                "not ready"
+            }
+        };
         clusters.insert(name, state.into());
     }
+    let ready = down.is_empty();
+    let message = if ready {
+        "ready".to_string()
+    } else {
+        format!("not ready: {}", down.join(", "))
+    };
     let code = if ready {
         StatusCode::OK
     } else {
@@ -223,9 +272,8 @@ async fn readyz(State(app): State<App>) -> Response {
     };
     (
         code,
-        Json(json!({ "ready": ready, "audit": audit, "clusters": clusters })),
+        json!({ "ready": ready, "message": message, "audit": audit, "clusters": clusters }),
     )
-        .into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {

@@ -78,3 +78,40 @@ fn connections_beyond_the_limit_wait_until_a_slot_frees() {
         "served while the only slot was held: {closed:?}"
     );
 }
+
+#[test]
+fn readyz_under_a_broken_cluster_names_it_without_the_error_text() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: every call to this "cluster" is refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: aws-us\n\
+             clusters: [{{name: aws-us, cluster: {{server: \"https://127.0.0.1:{dead_port}\", insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: bot, user: {{token: secret-bot-token}}}}]\n\
+             contexts: [{{name: aws-us, context: {{cluster: aws-us, user: bot}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let cfg = serve_config(dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "clusters:\n  - {{ name: aws-us, kubeconfig: \"{}\", context: aws-us }}\n",
+        kubeconfig.display()
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let server = Server::start(&cfg, &[]);
+    let (code, body) = server.get("/readyz").expect("readyz answers");
+    assert_eq!(code, 503, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["message"], "not ready: cluster aws-us", "{body}");
+    assert_eq!(v["clusters"]["aws-us"], "not ready", "{body}");
+    assert!(
+        !body.contains(&dead_port.to_string()) && !body.to_lowercase().contains("refused"),
+        "backend error text echoed: {body}"
+    );
+}
