@@ -23,7 +23,10 @@ pub fn router(app: App) -> anyhow::Result<Router> {
     let core: Arc<dyn Core> = Arc::new(app.runs.clone());
     let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", {
+            let cache = Arc::new(ReadyCache::default());
+            get(move |state: State<App>| readyz(state, cache.clone()))
+        })
         .route("/metrics", get(metrics))
         .with_state(app.clone());
     if let Some(slack) = app.platforms.slack.clone() {
@@ -63,9 +66,128 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_limited(listener, router, shutdown, ListenLimits::from_env()).await
+}
+
+/// What one client may hold of the server: without these a client that
+/// sends half a header keeps a connection (and a task) forever, and enough
+/// of them starve the platforms' webhooks.
+#[derive(Clone, Debug)]
+pub struct ListenLimits {
+    /// Time to send the whole request head (`OPSBOT_HTTP_HEADER_TIMEOUT`, default 10s).
+    pub header_read: Duration,
+    /// Time for the whole request to be answered (`OPSBOT_HTTP_REQUEST_TIMEOUT`, default 30s).
+    pub request: Duration,
+    /// Connections served at once; more wait in the listen backlog
+    /// (`OPSBOT_HTTP_MAX_CONNECTIONS`, default 512).
+    pub max_connections: usize,
+}
+
+impl Default for ListenLimits {
+    fn default() -> Self {
+        ListenLimits {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
+}
+
+impl ListenLimits {
+    /// The defaults, overridden by `OPSBOT_HTTP_*` (a value that does not
+    /// parse is logged and the default kept).
+    pub fn from_env() -> ListenLimits {
+        let mut l = ListenLimits::default();
+        let duration = |key: &str, into: &mut Duration| {
+            if let Ok(v) = std::env::var(key) {
+                match humantime::parse_duration(v.trim()) {
+                    Ok(d) if !d.is_zero() => *into = d,
+                    _ => {
+                        tracing::warn!(%key, value = %v, "not a positive duration such as 10s; keeping the default")
+                    }
+                }
+            }
+        };
+        duration("OPSBOT_HTTP_HEADER_TIMEOUT", &mut l.header_read);
+        duration("OPSBOT_HTTP_REQUEST_TIMEOUT", &mut l.request);
+        if let Ok(v) = std::env::var("OPSBOT_HTTP_MAX_CONNECTIONS") {
+            match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => l.max_connections = n,
+                _ => {
+                    tracing::warn!(value = %v, "OPSBOT_HTTP_MAX_CONNECTIONS is not a positive number; keeping the default")
+                }
+            }
+        }
+        l
+    }
+}
+
+/// The accept loop with [`ListenLimits`]: hyper's header-read timeout, a
+/// request timeout around the router (503 when exceeded), and a semaphore
+/// that stops accepting while `max_connections` are open. On `shutdown`
+/// open connections finish their current request.
+pub async fn serve_limited(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: ListenLimits,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let request_limit = limits.request;
+    let router = router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(request_limit, next.run(req)).await {
+                Ok(resp) => resp,
+                Err(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the request took too long and was stopped; try again\n",
+                )
+                    .into_response(),
+            }
+        },
+    ));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let tasks = tokio_util::task::TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = slots.clone().acquire_owned() => p?,
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    continue;
+                }
+            },
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let stop = stop.clone();
+        let header_read = limits.header_read;
+        tasks.spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    stop.cancel();
+    tasks.close();
+    tasks.wait().await;
     Ok(())
 }
 
@@ -73,30 +195,76 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the audit log takes writes and every cluster answers.
-async fn readyz(State(app): State<App>) -> Response {
+/// How long one readiness probe answers `/readyz`: probes poll every few
+/// seconds, and each probe is a durable audit write plus one call per
+/// cluster, which an unauthenticated caller must not be able to multiply.
+const READY_FOR: Duration = Duration::from_secs(5);
+
+/// The last probe's answer and when it was taken.
+#[derive(Default)]
+struct ReadyCache(std::sync::Mutex<Option<(std::time::Instant, StatusCode, serde_json::Value)>>);
+
+/// Ready when the audit log takes writes and every cluster answers. The
+/// answer names what is not ready (`not ready: cluster aws-us`) but never
+/// the backend's error text, which is logged instead: it can hold hosts,
+/// users and paths an anonymous caller has no business reading.
+async fn readyz(State(app): State<App>, cache: Arc<ReadyCache>) -> Response {
+    let fresh = |c: &ReadyCache| {
+        c.0.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(at, _, _)| at.elapsed() < READY_FOR)
+            .map(|(_, code, body)| (*code, body.clone()))
+    };
+    if let Some((code, body)) = fresh(&cache) {
+        return (code, Json(body)).into_response();
+    }
+    let (code, body) = probe(&app).await;
+    *cache.0.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((std::time::Instant::now(), code, body.clone()));
+    (code, Json(body)).into_response()
+}
+
+async fn probe(app: &App) -> (StatusCode, serde_json::Value) {
     let ctx = app.runs.context();
+    let mut down: Vec<String> = Vec::new();
     let audit = match ctx.audit.ping().await {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("error: {e}"),
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the audit store is not ready");
+            down.push("audit store".into());
+            "not ready"
+        }
     };
     let mut clusters = serde_json::Map::new();
-    let mut ready = audit == "ok";
     for name in ctx.clusters.names() {
-        let state = match ctx.clusters.get(&name) {
+        let answer = match ctx.clusters.get(&name) {
             Ok(client) => {
                 match tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await
                 {
-                    Ok(Ok(_)) => "ok".to_string(),
-                    Ok(Err(e)) => format!("error: {e}"),
-                    Err(_) => "error: no answer within 3s".to_string(),
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("no answer within 3s".to_string()),
                 }
             }
-            Err(e) => format!("error: {e}"),
+            Err(e) => Err(e.to_string()),
         };
-        ready &= state == "ok";
+        let state = match answer {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(cluster = %name, error = %e, "readiness: cluster not ready");
+                down.push(format!("cluster {name}"));
+                "not ready"
+            }
+        };
         clusters.insert(name, state.into());
     }
+    let ready = down.is_empty();
+    let message = if ready {
+        "ready".to_string()
+    } else {
+        format!("not ready: {}", down.join(", "))
+    };
     let code = if ready {
         StatusCode::OK
     } else {
@@ -104,9 +272,8 @@ async fn readyz(State(app): State<App>) -> Response {
     };
     (
         code,
-        Json(json!({ "ready": ready, "audit": audit, "clusters": clusters })),
+        json!({ "ready": ready, "message": message, "audit": audit, "clusters": clusters }),
     )
-        .into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {

@@ -46,7 +46,7 @@ pub(super) enum Read {
     Run(RunId, Reply<Vec<Record>>),
     List(Filter, Reply<Vec<RunSummary>>),
     Export(i64, Reply<Vec<Record>>),
-    Verify(Reply<VerifyReport>),
+    Verify(Vec<super::Anchor>, Reply<VerifyReport>),
     OpenRuns(Reply<Vec<RunId>>),
 }
 
@@ -130,7 +130,19 @@ impl AuditLog {
     /// Re-hashes the whole log and walks the chain, naming every record that
     /// was edited, deleted or reordered.
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
-        self.read(Read::Verify).await
+        self.verify_anchored(Vec::new()).await
+    }
+
+    /// [`AuditLog::verify`], and also that the log still holds every one of
+    /// `anchors` (heads recorded outside the database), which catches a
+    /// truncated tail whose head row was rewritten to match. The rows and
+    /// the head row are read in one snapshot, so appends racing the check
+    /// never look like tampering.
+    pub async fn verify_anchored(
+        &self,
+        anchors: Vec<super::Anchor>,
+    ) -> Result<VerifyReport, AuditError> {
+        self.read(|r| Read::Verify(anchors, r)).await
     }
 
     /// Runs with no terminal event, oldest first: after a crash these were in

@@ -21,6 +21,7 @@
 //! last state) is written in the same transaction; it serves [`AuditLog::list`]
 //! and [`AuditLog::open_runs`] and can always be rebuilt from the log.
 
+pub mod anchor;
 pub mod chain;
 mod decode;
 mod log;
@@ -34,6 +35,7 @@ mod writer;
 /// The one redaction of the crate, re-exported under the names the audit API
 /// has always had.
 pub use crate::redact::{secret_keys as redact_secrets, PLACEHOLDER as REDACTED};
+pub use anchor::Anchor;
 pub use log::AuditLog;
 pub use model::{AuditError, EventKind, Filter, NewEvent, Record, RunId, RunSummary, VerifyReport};
 

@@ -211,6 +211,9 @@ pub struct RunSummary {
 pub struct VerifyReport {
     pub records: u64,
     pub problems: Vec<String>,
+    /// The last record read (the chain's head as the rows say), what
+    /// `opsbot audit anchor` prints; `None` for an empty log.
+    pub last: Option<super::Anchor>,
 }
 
 impl VerifyReport {

@@ -264,8 +264,8 @@ async fn answer_read(client: &Client, read: Read) {
         Read::List(filter, reply) => {
             let _ = reply.send(list(client, &filter).await);
         }
-        Read::Verify(reply) => {
-            let _ = reply.send(verify(client).await);
+        Read::Verify(anchors, reply) => {
+            let _ = reply.send(verify(client, anchors).await);
         }
         Read::OpenRuns(reply) => {
             let _ = reply.send(open_runs(client).await);
@@ -319,8 +319,24 @@ async fn list(client: &Client, filter: &Filter) -> Result<Vec<RunSummary>, Audit
         .collect()
 }
 
-async fn verify(client: &Client) -> Result<VerifyReport, AuditError> {
-    let mut verifier = Verifier::new();
+/// Verify inside one REPEATABLE READ snapshot, so the rows and the head row
+/// agree even while other replicas append. The reader connection runs one
+/// request at a time, so the transaction is opened with plain statements.
+async fn verify(client: &Client, anchors: Vec<super::Anchor>) -> Result<VerifyReport, AuditError> {
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let report = verify_rows(client, anchors).await;
+    let end = if report.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(end).await?;
+    report
+}
+
+async fn verify_rows(
+    client: &Client,
+    anchors: Vec<super::Anchor>,
+) -> Result<VerifyReport, AuditError> {
+    let mut verifier = Verifier::new(anchors);
     let rows = client
         .query_raw(
             &format!("SELECT {RECORD_COLUMNS} FROM audit_events ORDER BY seq"),

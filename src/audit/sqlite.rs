@@ -245,8 +245,8 @@ impl Store {
             Read::List(filter, reply) => {
                 let _ = reply.send(self.list(&filter));
             }
-            Read::Verify(reply) => {
-                let _ = reply.send(self.verify());
+            Read::Verify(anchors, reply) => {
+                let _ = reply.send(self.verify(anchors));
             }
             Read::OpenRuns(reply) => {
                 let _ = reply.send(self.open_runs());
@@ -298,17 +298,21 @@ impl Store {
         Ok(out)
     }
 
-    fn verify(&self) -> Result<super::VerifyReport, AuditError> {
-        let mut verifier = Verifier::new();
-        let mut stmt = self.conn.prepare(
+    fn verify(&self, anchors: Vec<super::Anchor>) -> Result<super::VerifyReport, AuditError> {
+        // One read transaction: the rows and the head row from one snapshot
+        // (WAL), so a writer committing in between is no false alarm.
+        let snapshot = self.conn.unchecked_transaction()?;
+        let mut verifier = Verifier::new(anchors);
+        let mut stmt = snapshot.prepare(
             "SELECT seq, run, at, kind, actor, data, prev_hash, hash FROM audit_events ORDER BY seq",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             verifier.row(&raw_row(row)?);
         }
-        let head = self
-            .conn
+        drop(rows);
+        drop(stmt);
+        let head = snapshot
             .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
                 Ok(Head {
                     seq: r.get(0)?,
@@ -316,6 +320,7 @@ impl Store {
                 })
             })
             .optional()?;
+        snapshot.commit()?;
         Ok(verifier.finish(head))
     }
 

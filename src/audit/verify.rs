@@ -3,7 +3,8 @@
 //! shorter than the head row says) or reordered (hash fits another position,
 //! or a broken `prev_hash` link).
 
-use super::{chain, Head, RawRow, VerifyReport};
+use super::anchor::AnchorCheck;
+use super::{chain, Anchor, Head, RawRow, VerifyReport};
 
 /// How far from its position `verify` looks for the seq a moved record was
 /// written with.
@@ -18,20 +19,29 @@ pub(super) struct Verifier {
     /// which record a broken link really points at.
     recent: std::collections::HashMap<String, i64>,
     recent_order: std::collections::VecDeque<String>,
+    anchors: AnchorCheck,
 }
 
 impl Verifier {
-    pub(super) fn new() -> Verifier {
+    /// A verifier that also checks the log still holds each of `anchors`.
+    pub(super) fn new(anchors: Vec<Anchor>) -> Verifier {
         Verifier {
             report: VerifyReport::default(),
             prev: None,
             recent: Default::default(),
             recent_order: Default::default(),
+            anchors: AnchorCheck::new(anchors),
         }
     }
 
     pub(super) fn row(&mut self, r: &RawRow) {
         self.report.records += 1;
+        self.anchors.row(r.seq, r.run, &r.hash);
+        self.report.last = Some(Anchor {
+            seq: r.seq,
+            run: r.run,
+            hash: r.hash.clone(),
+        });
         let name = format!("record {} (run {}, {})", r.seq, r.run, r.kind);
         let (expected_seq, expected_prev) = match &self.prev {
             Some((seq, hash)) => (seq + 1, hash.as_str()),
@@ -109,6 +119,8 @@ impl Verifier {
                 ));
             }
         }
+        let anchored = std::mem::take(&mut self.anchors).finish();
+        self.report.problems.extend(anchored);
         self.report
     }
 }

@@ -1,11 +1,13 @@
-//! `opsbot audit list|show|verify|export`: read and verify the audit log.
+//! `opsbot audit list|show|verify|anchor|export`: read and verify the audit log.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::audit::{AuditLog, Filter};
+use anyhow::Context as _;
+
+use crate::audit::{anchor, Anchor, AuditLog, Filter};
 
 use super::load_config;
 
@@ -42,6 +44,18 @@ pub enum AuditAction {
     Verify {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+        /// A line `opsbot audit anchor` printed, or `@FILE` of such lines:
+        /// the log must still hold each (catches a truncated tail).
+        #[arg(long, value_name = "LINE|@FILE")]
+        anchor: Vec<String>,
+    },
+    /// Print the chain head as one line, to keep outside the database.
+    Anchor {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Also append the line to this file.
+        #[arg(long, value_name = "FILE")]
+        to: Option<PathBuf>,
     },
     /// Every record as JSON lines.
     Export {
@@ -111,9 +125,10 @@ pub async fn run(action: AuditAction) -> anyhow::Result<u8> {
             print!("{}", crate::runs::story_text(&records));
             Ok(0)
         }
-        AuditAction::Verify { config } => {
+        AuditAction::Verify { config, anchor } => {
+            let anchors = read_anchors(&anchor)?;
             let log = AuditLog::open(&open(&config)?).await?;
-            let report = log.verify().await?;
+            let report = log.verify_anchored(anchors).await?;
             if report.problems.is_empty() {
                 println!("ok: {} records, hash chain intact", report.records);
                 Ok(0)
@@ -129,6 +144,15 @@ pub async fn run(action: AuditAction) -> anyhow::Result<u8> {
                 Ok(1)
             }
         }
+        AuditAction::Anchor { config, to } => {
+            let log = AuditLog::open(&open(&config)?).await?;
+            let anchor = crate::audit::anchor::take(&log).await?;
+            if let Some(to) = &to {
+                crate::audit::anchor::append_to(to, &anchor)?;
+            }
+            println!("{anchor}");
+            Ok(0)
+        }
         AuditAction::Export { config, since_seq } => {
             let log = AuditLog::open(&open(&config)?).await?;
             for r in log.export(since_seq).await? {
@@ -137,4 +161,24 @@ pub async fn run(action: AuditAction) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `--anchor` values: a line, or `@FILE` holding one anchor per line.
+fn read_anchors(args: &[String]) -> anyhow::Result<Vec<Anchor>> {
+    let mut out = Vec::new();
+    for arg in args {
+        match arg.strip_prefix('@') {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the anchor file {path}"))?;
+                let anchors = anchor::parse_lines(&text).with_context(|| format!("in {path}"))?;
+                if anchors.is_empty() {
+                    anyhow::bail!("{path} holds no anchors; write them with `opsbot audit anchor --to {path}`");
+                }
+                out.extend(anchors);
+            }
+            None => out.push(arg.parse()?),
+        }
+    }
+    Ok(out)
 }

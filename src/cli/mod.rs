@@ -116,8 +116,7 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSBOT_LOG")
-        .unwrap_or_else(|_| "warn,opsbot=info".into());
+    let filter = log_filter(|k| std::env::var(k).ok());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -126,6 +125,16 @@ fn init_logging() {
     } else {
         builder.json().init();
     }
+}
+
+/// The log level: `OPSBOT_LOG` when set, else the `RUST_LOG` every Rust
+/// operator already knows (the README promises it), else opsbot's default.
+fn log_filter(var: impl Fn(&str) -> Option<String>) -> tracing_subscriber::EnvFilter {
+    ["OPSBOT_LOG", "RUST_LOG"]
+        .iter()
+        .filter_map(|k| var(k))
+        .find_map(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| "warn,opsbot=info".into())
 }
 
 pub(crate) fn env(key: &str) -> Option<String> {
@@ -152,5 +161,29 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Discord {
             action: DiscordAction::Register { config, guild },
         } => discord::register(config, guild).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    fn filter(vars: &[(&str, &str)]) -> String {
+        log_filter(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn rust_log_sets_the_level_and_opsbot_log_wins_over_it() {
+        assert_eq!(filter(&[("RUST_LOG", "debug")]), "debug");
+        assert_eq!(
+            filter(&[("RUST_LOG", "debug"), ("OPSBOT_LOG", "trace")]),
+            "trace"
+        );
+        assert_eq!(filter(&[]), "opsbot=info,warn");
     }
 }

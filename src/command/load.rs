@@ -52,7 +52,7 @@ struct RawArg {
 }
 
 const TYPES: &[&str] = &[
-    "string", "int", "bool", "duration", "enum", "text", "cluster", "hub", "node", "user",
+    "string", "int", "bool", "duration", "enum", "text", "cluster", "hub", "node", "user", "name",
 ];
 
 fn implicit(placeholder: &str) -> &'static str {
@@ -61,6 +61,7 @@ fn implicit(placeholder: &str) -> &'static str {
         "cluster" => "cluster",
         "user" => "user",
         "node" => "node",
+        "name" => "name",
         "text" | "reason" => "text",
         "duration" => "duration",
         "int" | "n" | "run" => "int",
@@ -297,6 +298,7 @@ fn arg_type(
         "hub" => ArgType::Hub,
         "node" => ArgType::Node,
         "user" => ArgType::User,
+        "name" => ArgType::Name,
         other => {
             let hint = strsim_best(other, TYPES)
                 .map(|b| format!(" Did you mean `{b}`?"))

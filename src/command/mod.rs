@@ -92,16 +92,28 @@ impl Builtin {
 /// An argument's type, with its constraints.
 #[derive(Debug, Clone)]
 pub enum ArgType {
-    Str { pattern: Option<regex::Regex> },
-    Int { min: Option<i64>, max: Option<i64> },
+    Str {
+        pattern: Option<regex::Regex>,
+    },
+    Int {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
     Bool,
     Duration,
-    Enum { values: Vec<String> },
-    Text { max_len: Option<usize> },
+    Enum {
+        values: Vec<String>,
+    },
+    Text {
+        max_len: Option<usize>,
+    },
     Cluster,
     Hub,
     Node,
     User,
+    /// A Kubernetes object name (DNS subdomain: `a-b.c`, at most 253),
+    /// checked before it reaches a URL path or a selector.
+    Name,
 }
 
 impl ArgType {
@@ -118,6 +130,7 @@ impl ArgType {
             ArgType::Hub => "hub",
             ArgType::Node => "node",
             ArgType::User => "user",
+            ArgType::Name => "name",
         }
     }
 }

@@ -192,11 +192,19 @@ fn near<'a>(word: &str, candidates: &'a [String]) -> Option<&'a String> {
         .map(|(_, c)| c)
 }
 
-fn is_k8s_name(s: &str) -> bool {
+/// A Kubernetes DNS subdomain: dot-separated DNS labels (lower-case
+/// letters, digits and `-`, alphanumeric at both ends, at most 63), at most
+/// 253 in all. So `..`, `a..b`, `a/b` and `%2e` never reach an API path.
+pub(crate) fn is_k8s_name(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// One DNS label (RFC 1123), as Kubernetes checks namespaces and labels.
+fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 253
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && s.len() <= 63
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -299,7 +307,15 @@ pub fn convert(arg: &ArgSpec, word: &str, names: &dyn Names) -> Result<Value, St
         }
         ArgType::User => Username::new(word)
             .map(Value::User)
-            .map_err(|e| format!("{e}.")),
+            .map_err(|e| format!("`{word}` is not a JupyterHub username: {e}.")),
+        ArgType::Name => {
+            if !is_k8s_name(word) {
+                return Err(format!(
+                    "`{word}` is not a Kubernetes name (lower-case letters, digits, - and ., at most 253 characters)."
+                ));
+            }
+            Ok(Value::Str(word.to_string()))
+        }
     }
 }
 

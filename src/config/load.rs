@@ -40,6 +40,14 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     url: S,
+    anchor: Option<Spanned<RawAnchor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnchor {
+    every: S,
+    to: S,
 }
 
 #[derive(Deserialize)]
@@ -377,6 +385,11 @@ pub(super) fn build(
         cfg.listen = listen;
     }
     cfg.audit_url = audit_url(&mut cx, raw.audit.as_ref());
+    cfg.audit_anchor = raw
+        .audit
+        .as_ref()
+        .and_then(|a| a.anchor.as_ref())
+        .and_then(|a| audit_anchor(&mut cx, a));
     cfg.commands_dir = dir(&mut cx, "commands", raw.commands.as_ref());
     cfg.playbooks_dir = dir(&mut cx, "playbooks", raw.playbooks.as_ref());
 
@@ -568,6 +581,29 @@ fn dir(cx: &mut Ctx<'_>, field: &str, v: Option<&S>) -> PathBuf {
         Some(p) => expand::resolve_path(&p, cx.base_dir, cx.env),
         None => cx.base_dir.join(field),
     }
+}
+
+/// `audit.anchor: { every: 1h, to: FILE }`: `serve` appends the chain head to
+/// FILE on that schedule.
+fn audit_anchor(cx: &mut Ctx<'_>, raw: &Spanned<RawAnchor>) -> Option<AnchorSchedule> {
+    let every = cx.string("audit.anchor.every", &raw.every)?;
+    let every = match humantime::parse_duration(every.trim()) {
+        Ok(d) if !d.is_zero() => d,
+        _ => {
+            cx.err(
+                raw.every.span(),
+                format!(
+                    "audit.anchor.every: `{every}` is not a positive duration; write e.g. `1h`"
+                ),
+            );
+            return None;
+        }
+    };
+    let to = cx.name("audit.anchor.to", &raw.to)?;
+    Some(AnchorSchedule {
+        every,
+        to: expand::resolve_path(&to, cx.base_dir, cx.env),
+    })
 }
 
 fn audit_url(cx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> String {

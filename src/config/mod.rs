@@ -40,6 +40,9 @@ pub struct Config {
     /// `sqlite://ABSOLUTE_PATH` or `postgres://...` (`OPSBOT_AUDIT_URL` wins).
     #[serde(rename = "audit", serialize_with = "render::audit_section")]
     pub audit_url: String,
+    /// `audit.anchor`: where and how often `serve` records the chain head.
+    #[serde(skip)]
+    pub audit_anchor: Option<AnchorSchedule>,
     /// Directory of `commands/*.yaml` (default `<config dir>/commands`).
     #[serde(rename = "commands", serialize_with = "render::path")]
     pub commands_dir: PathBuf,
@@ -67,6 +70,15 @@ pub struct Config {
     /// `opsbot check` can cross-check them against the grammar.
     #[serde(skip)]
     pub pattern_sites: Vec<PatternSite>,
+}
+
+/// `audit.anchor: { every, to }`: an external copy of the chain head, so a
+/// truncated tail is caught by `opsbot audit verify --anchor @FILE` even when
+/// the database's own head row was rewritten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorSchedule {
+    pub every: std::time::Duration,
+    pub to: PathBuf,
 }
 
 /// One command pattern written in the config and where it was written.
@@ -366,6 +378,7 @@ impl Default for Config {
             path: PathBuf::from("opsbot.yaml"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             audit_url: "sqlite://opsbot.db".to_string(),
+            audit_anchor: None,
             commands_dir: PathBuf::from("commands"),
             playbooks_dir: PathBuf::from("playbooks"),
             clusters: Vec::new(),

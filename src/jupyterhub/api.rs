@@ -54,6 +54,10 @@ pub enum HubApiError {
     /// An answer that is not what JupyterHub sends.
     #[error("unexpected answer from the hub's API: {0}")]
     Unexpected(String),
+    /// A name that would re-route the request path (`..`, `a/b`): refused
+    /// before anything is sent, whatever template produced it.
+    #[error("`{name}` is not a JupyterHub username: {why}")]
+    BadUsername { name: String, why: String },
 }
 
 /// A user as `GET /users` describes them (the fields opsbot uses).
@@ -160,6 +164,11 @@ impl HubApi {
 
     /// `<url>/users/<name><rest>`, the name percent-encoded as one path segment.
     fn user_url(&self, name: &str, rest: &str) -> Result<reqwest::Url, HubApiError> {
+        // The url crate drops `.`/`..` segments rather than encoding them.
+        super::username::Username::new(name).map_err(|e| HubApiError::BadUsername {
+            name: name.to_string(),
+            why: e.to_string(),
+        })?;
         let mut url = reqwest::Url::parse(&self.url)
             .map_err(|e| HubApiError::Unexpected(format!("bad hub API URL {}: {e}", self.url)))?;
         {

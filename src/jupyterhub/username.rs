@@ -43,7 +43,19 @@ pub enum UsernameError {
     Control,
     #[error("a username is at most 255 characters")]
     TooLong,
+    /// `.` and `..` are path steps, not names: in the hub's API URL
+    /// (`/users/../server`) they would address another resource.
+    #[error("`.` and `..` are not usernames")]
+    DotSegment,
+    /// Characters that mean something in a URL path or query, so a name
+    /// holding one could not be the name JupyterHub stores.
+    #[error("a username cannot contain `{0}`")]
+    Reserved(char),
 }
+
+/// Characters JupyterHub names never hold that would split or re-route a
+/// URL (`a/b`, `%2e%2e`, `x?y`, `x#y`, `a\b`).
+const RESERVED: &[char] = &['/', '\\', '%', '?', '#'];
 
 impl Username {
     /// Check and escape.
@@ -56,6 +68,12 @@ impl Username {
         }
         if raw.chars().count() > 255 {
             return Err(UsernameError::TooLong);
+        }
+        if raw == "." || raw == ".." {
+            return Err(UsernameError::DotSegment);
+        }
+        if let Some(c) = raw.chars().find(|c| RESERVED.contains(c)) {
+            return Err(UsernameError::Reserved(c));
         }
         Ok(Username {
             raw: raw.to_string(),
@@ -78,6 +96,17 @@ impl fmt::Display for Username {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_would_rewrite_the_hub_api_path_are_refused() {
+        for bad in [".", "..", "a/b", "%2e%2e", "", "x?y", "x#y", "a\\b"] {
+            assert!(Username::new(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(Username::new(&"a".repeat(300)), Err(UsernameError::TooLong));
+        for good in ["bob.jones", "carol@uni.edu", "josé", "名", "...x", "a-b"] {
+            assert!(Username::new(good).is_ok(), "{good:?} refused");
+        }
+    }
 
     #[test]
     fn safe_names_are_unchanged() {

@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod audit_anchor;
 mod audit_crash;
 mod audit_store;
 mod cli;
@@ -14,6 +15,8 @@ mod diagnose_catalogue;
 mod discord_e2e;
 mod discord_interactions;
 mod github_webhook;
+mod http_limits;
+mod names;
 mod opspack;
 mod opspack_bot;
 mod opspack_hubapi;

@@ -31,7 +31,10 @@ impl std::fmt::Debug for DiscordSettings {
         f.debug_struct("DiscordSettings")
             .field("public_key", &self.public_key)
             .field("application_id", &self.application_id)
-            .field("bot_token", &self.bot_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "bot_token",
+                &self.bot_token.as_ref().map(|_| crate::redact::PLACEHOLDER),
+            )
             .field("api_url", &self.api_url)
             .finish()
     }

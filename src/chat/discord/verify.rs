@@ -21,7 +21,7 @@ pub enum SignatureError {
     #[error("X-Signature-Timestamp must be Unix seconds")]
     BadTimestamp,
     #[error("stale request: X-Signature-Timestamp is {0} s away from now (at most {1} s allowed)")]
-    Stale(i64, u64),
+    Stale(u64, u64),
     #[error("bad signature: the body was not signed with this application's key (check DISCORD_PUBLIC_KEY)")]
     Forged,
 }
@@ -74,8 +74,9 @@ impl Verifier {
             return Err(SignatureError::Missing);
         };
         let at: i64 = ts.parse().map_err(|_| SignatureError::BadTimestamp)?;
-        let skew = (now - at).abs();
-        if skew as u64 > self.max_skew.as_secs() {
+        // abs_diff: a timestamp such as i64::MIN must be "stale", not an overflow.
+        let skew = now.abs_diff(at);
+        if skew > self.max_skew.as_secs() {
             return Err(SignatureError::Stale(skew, self.max_skew.as_secs()));
         }
         self.inner
@@ -96,5 +97,36 @@ impl Verify for Verifier {
     fn check(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
         self.check_at(headers, body, chrono::Utc::now().timestamp())
             .map_err(|e| Refusal::new(StatusCode::UNAUTHORIZED, e.reason(), e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        // RFC 8032 test vector 1: a valid Ed25519 public key.
+        let v = Verifier::new(
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            Duration::from_secs(300),
+        )
+        .unwrap();
+        for ts in [i64::MIN, i64::MAX] {
+            let mut h = HeaderMap::new();
+            h.insert("x-signature-ed25519", HeaderValue::from_static("00"));
+            h.insert(
+                "x-signature-timestamp",
+                HeaderValue::from_str(&ts.to_string()).unwrap(),
+            );
+            for now in [0, i64::MAX, i64::MIN] {
+                let err = v.check_at(&h, b"{}", now);
+                assert!(
+                    matches!(err, Err(SignatureError::Stale(..))) || (ts == now),
+                    "{ts} at {now}: {err:?}"
+                );
+            }
+        }
     }
 }
