@@ -110,16 +110,31 @@ impl RunState {
     /// error says why not and what to do instead.
     pub fn allows(self, run: RunId, to: &EventKind) -> Result<(), Illegal> {
         use EventKind as K;
-        let ok = match (self, to) {
-            (_, K::Step | K::Replied | K::ReplyFailed | K::Note) => true,
-            (RunState::Requested, K::AwaitingApproval | K::Started | K::Denied) => true,
-            (RunState::AwaitingApproval { .. }, K::Approved | K::Rejected | K::Expired) => true,
-            (RunState::Requested | RunState::AwaitingApproval { .. }, K::Cancelled) => true,
-            (RunState::Queued, K::Started | K::Cancelled) => true,
-            (RunState::Running, K::Finished | K::Failed | K::Cancelled | K::Interrupted) => true,
-            (RunState::Queued | RunState::AwaitingApproval { .. }, K::Interrupted) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (self, to),
+            (_, K::Step | K::Replied | K::ReplyFailed | K::Note)
+                | (
+                    RunState::Requested,
+                    K::AwaitingApproval | K::Started | K::Denied
+                )
+                | (
+                    RunState::AwaitingApproval { .. },
+                    K::Approved | K::Rejected | K::Expired
+                )
+                | (
+                    RunState::Requested | RunState::AwaitingApproval { .. },
+                    K::Cancelled
+                )
+                | (RunState::Queued, K::Started | K::Cancelled)
+                | (
+                    RunState::Running,
+                    K::Finished | K::Failed | K::Cancelled | K::Interrupted
+                )
+                | (
+                    RunState::Queued | RunState::AwaitingApproval { .. },
+                    K::Interrupted
+                )
+        );
         if ok {
             return Ok(());
         }
