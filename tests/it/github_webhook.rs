@@ -28,6 +28,8 @@ struct FakeGithub {
     /// Refuse `POST …/labels` with 403, as GitHub does for a token without
     /// the Issues write permission.
     refuse_labels: bool,
+    /// Answer `POST …/labels` with 500, as GitHub does in an outage.
+    fail_labels: bool,
     /// Woken on every recorded call, so tests wait for calls, not time.
     called: tokio::sync::Notify,
 }
@@ -119,6 +121,13 @@ async fn api(
 /// `POST /repos/{o}/{r}/issues/{n}/labels`: the issue's labels (GitHub's
 /// example shape), or GitHub's 403 when the fake refuses labels.
 fn labels_answer(f: &FakeGithub, body: &Value) -> axum::response::Response {
+    if f.fail_labels {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({ "message": "Server Error" })),
+        )
+            .into_response();
+    }
     if f.refuse_labels {
         let refusal = json!({
             "message": "Resource not accessible by integration",
@@ -522,4 +531,22 @@ async fn a_403_on_labels_still_leaves_the_comment_with_the_result() {
     assert_eq!(r.label_calls().len(), 1, "{:#?}", r.label_calls());
     let records = r.bot.records(1).await;
     assert_eq!(records.last().unwrap().kind, EventKind::Finished);
+}
+
+/// octocrab's own retry used to run inside opsbot's: every attempt became
+/// four HTTP calls (twenty for one label). Now the one policy decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_on_labels_is_tried_exactly_as_often_as_the_one_retry_policy_allows() {
+    crate::support::logs::capture();
+    let r = rig_with(FakeGithub {
+        fail_labels: true,
+        ..FakeGithub::default()
+    })
+    .await;
+    let body = comment("bob-demo", "/ops triage staging dave\n");
+    r.deliver("issue_comment", "d-13", body, SECRET).await;
+    // Logged once, after the last attempt: no call can follow it.
+    crate::support::logs::wait_for(&["giving up labelling the issue"]).await;
+    let attempts = opsbot::chat::retry::RetryPolicy::default().max_attempts as usize;
+    assert_eq!(r.label_calls().len(), attempts, "{:#?}", r.label_calls());
 }

@@ -12,6 +12,10 @@ use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
 
 /// GitHub refuses label names longer than this (in characters).
 const MAX_LABEL: usize = 50;
+/// Connecting to GitHub takes well under this.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// No REST call opsbot makes should take longer to read or write.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The client, cheap to clone.
 #[derive(Clone)]
@@ -42,7 +46,16 @@ impl Issue {
 
 impl GithubApi {
     pub fn new(settings: &GithubSettings) -> anyhow::Result<GithubApi> {
-        let mut builder = octocrab::Octocrab::builder().base_uri(settings.api_url.as_str())?;
+        // octocrab's own retry (3 immediate repeats of any 5xx, POSTs
+        // included) would run inside ours and multiply every call: off, so
+        // the one policy decides. Timeouts so a silent GitHub cannot hold a
+        // thread task forever.
+        let mut builder = octocrab::Octocrab::builder()
+            .base_uri(settings.api_url.as_str())?
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(CALL_TIMEOUT))
+            .set_write_timeout(Some(CALL_TIMEOUT));
         if let Some(t) = &settings.token {
             builder = builder.personal_token(t.expose_secret().to_string());
         }
