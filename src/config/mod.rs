@@ -495,9 +495,11 @@ impl Config {
                 add(t);
             }
         }
-        if let Some(pw) = render::url_password(&self.audit_url) {
-            out.push(pw.to_string());
-        }
+        out.extend(
+            render::url_passwords(&self.audit_url)
+                .into_iter()
+                .map(str::to_string),
+        );
         out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         out.dedup();
         out

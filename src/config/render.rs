@@ -19,22 +19,48 @@ use crate::redact::PLACEHOLDER;
 
 /// The password part of `scheme://user:password@host/...`, if any.
 pub(super) fn url_password(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?']).next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, pw) = userinfo.split_once(':')?;
-    (!pw.is_empty()).then_some(pw)
+    url_passwords(url).into_iter().next()
 }
 
-/// `url` with its password (if any) replaced by [`PLACEHOLDER`].
-pub(super) fn redact_url(url: &str) -> String {
-    match url_password(url) {
-        Some(pw) => {
-            let start = pw.as_ptr() as usize - url.as_ptr() as usize;
-            format!("{}{PLACEHOLDER}{}", &url[..start], &url[start + pw.len()..])
+/// Every password `url` carries: the userinfo's (`user:PW@host`) and each
+/// `password=PW` of the query (libpq accepts both), in order.
+pub(super) fn url_passwords(url: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let Some((_, rest)) = url.split_once("://") else {
+        return out;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if let Some((_, pw)) = userinfo.split_once(':') {
+            if !pw.is_empty() {
+                out.push(pw);
+            }
         }
-        None => url.to_string(),
     }
+    if let Some((_, query)) = rest.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((k, v)) = pair.split_once('=') {
+                if k.eq_ignore_ascii_case("password") && !v.is_empty() {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `url` with every password (see [`url_passwords`]) replaced by [`PLACEHOLDER`].
+pub(super) fn redact_url(url: &str) -> String {
+    let mut out = String::new();
+    let mut from = 0;
+    for pw in url_passwords(url) {
+        let start = pw.as_ptr() as usize - url.as_ptr() as usize;
+        out.push_str(&url[from..start]);
+        out.push_str(PLACEHOLDER);
+        from = start + pw.len();
+    }
+    out.push_str(&url[from..]);
+    out
 }
 
 /// The config as one YAML document, every secret redacted.
@@ -120,5 +146,21 @@ mod tests {
         assert_eq!(redact_url(u), "postgres://opsbot:<redacted>@db:5432/opsbot");
         assert_eq!(url_password("postgres://db/opsbot"), None);
         assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+    }
+
+    #[test]
+    fn a_password_in_the_query_of_a_postgres_url_is_redacted_too() {
+        let u = "postgres://opsbot@db/opsbot?sslmode=require&password=hunter2&PASSWORD=x";
+        assert_eq!(url_passwords(u), vec!["hunter2", "x"]);
+        let r = redact_url(u);
+        assert_eq!(
+            r,
+            "postgres://opsbot@db/opsbot?sslmode=require&password=<redacted>&PASSWORD=<redacted>"
+        );
+        let both = "postgres://u:pw1@db/x?password=pw2";
+        assert_eq!(
+            redact_url(both),
+            "postgres://u:<redacted>@db/x?password=<redacted>"
+        );
     }
 }
