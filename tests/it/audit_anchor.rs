@@ -3,34 +3,10 @@
 //! consistent) but not `audit verify --anchor`, and `serve` writes anchors on
 //! the `audit.anchor` schedule.
 
+use crate::support::binary::{opsbot, output_text as text};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::support::server::Server;
-
-fn opsbot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opsbot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SLACK_SIGNING_SECRET")
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("GITHUB_WEBHOOK_SECRET")
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .env(
-            "OPSBOT_AUDIT_URL",
-            format!("sqlite://{}", dir.join("audit.db").display()),
-        )
-        .output()
-        .expect("the opsbot binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A log with two runs, and a config pointing at it.
 fn two_runs(dir: &Path) -> String {

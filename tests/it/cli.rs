@@ -3,31 +3,10 @@
 //! audit commands catching a tampered log.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn opsbot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opsbot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SLACK_SIGNING_SECRET")
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("GITHUB_WEBHOOK_SECRET")
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .env(
-            "OPSBOT_AUDIT_URL",
-            format!("sqlite://{}", dir.join("audit.db").display()),
-        )
-        .output()
-        .expect("the opsbot binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::support::binary::{opsbot, output_text as text};
+use crate::support::server::http_get;
 
 #[test]
 fn demo_exec_exit_codes_say_succeeded_refused_or_waiting() {
@@ -244,24 +223,6 @@ fn check_reports_every_problem_with_its_position_and_fails() {
 }
 
 /// A plain HTTP/1.1 GET over loopback: (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let code = raw.split_whitespace().nth(1)?.parse().ok()?;
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((code, body))
-}
-
 #[test]
 fn demo_serves_health_readiness_and_metrics_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,30 +4,12 @@
 //! `%2e%2e` would address another resource.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::binary::{opsbot, output_text as text};
 
 fn demo_exec(dir: &Path, text: &str, who: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opsbot"))
-        .args(["demo", "--exec", text, "--as", who])
-        .current_dir(dir)
-        .env_remove("SLACK_SIGNING_SECRET")
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("GITHUB_WEBHOOK_SECRET")
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .env(
-            "OPSBOT_AUDIT_URL",
-            format!("sqlite://{}", dir.join("audit.db").display()),
-        )
-        .output()
-        .expect("the opsbot binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    opsbot(dir, &["demo", "--exec", text, "--as", who])
 }
 
 #[test]
@@ -44,15 +26,7 @@ fn usernames_that_would_rewrite_the_hub_api_path_are_refused_at_parse_time() {
         );
         assert!(!t.contains("as run"), "{bad} must not start a run: {t}");
     }
-    let list = Command::new(env!("CARGO_BIN_EXE_opsbot"))
-        .args(["audit", "list", "--config", "/dev/null"])
-        .current_dir(dir.path())
-        .env(
-            "OPSBOT_AUDIT_URL",
-            format!("sqlite://{}", dir.path().join("audit.db").display()),
-        )
-        .output()
-        .unwrap();
+    let list = opsbot(dir.path(), &["audit", "list", "--config", "/dev/null"]);
     assert!(
         !String::from_utf8_lossy(&list.stdout).contains("user stop"),
         "nothing was recorded as requested: {}",

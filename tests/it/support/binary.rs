@@ -144,6 +144,25 @@ pub fn opsbot_run(config: &Path, person: &str, text: &str) -> Output {
     }
 }
 
+/// `opsbot ARGS…` in `dir`, with no platform secrets from the environment and
+/// the audit log in `dir/audit.db`: the demo and audit subcommands as a
+/// person at a shell runs them.
+pub fn opsbot(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SLACK_SIGNING_SECRET")
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .env_remove("DISCORD_PUBLIC_KEY")
+        .env(
+            "OPSBOT_AUDIT_URL",
+            format!("sqlite://{}", dir.join("audit.db").display()),
+        )
+        .output()
+        .expect("the opsbot binary runs")
+}
+
 /// stdout then stderr of a finished command, as one text for assertions.
 pub fn output_text(o: &Output) -> String {
     format!(
