@@ -25,6 +25,9 @@ pub enum EventKind {
     Rejected,
     Expired,
     Started,
+    /// A mutating step is about to send this change (written before the
+    /// call, so a change attempted by a process that then died is on record).
+    Intent,
     Step,
     Finished,
     Failed,
@@ -37,7 +40,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in lifecycle order (for parsing and for tests).
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Requested,
         EventKind::Denied,
         EventKind::AwaitingApproval,
@@ -45,6 +48,7 @@ impl EventKind {
         EventKind::Rejected,
         EventKind::Expired,
         EventKind::Started,
+        EventKind::Intent,
         EventKind::Step,
         EventKind::Finished,
         EventKind::Failed,
@@ -89,6 +93,7 @@ impl EventKind {
             EventKind::Rejected => "rejected",
             EventKind::Expired => "expired",
             EventKind::Started => "started",
+            EventKind::Intent => "intent",
             EventKind::Step => "step",
             EventKind::Finished => "finished",
             EventKind::Failed => "failed",

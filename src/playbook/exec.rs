@@ -2,8 +2,10 @@
 //! fan-out, retries with backoff, per-step and per-run timeouts and
 //! cancellation, reporting progress as it goes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use rand::Rng;
 use serde_json::{json, Map, Value};
@@ -34,6 +36,38 @@ pub struct ExecContext {
     pub progress: UnboundedSender<Progress>,
     /// Run Kubernetes calls as this Kubernetes user when set.
     pub impersonate: Option<String>,
+    /// Asked before every change a mutating step makes (see [`ChangeGuard`]).
+    pub guard: Option<Arc<dyn ChangeGuard>>,
+}
+
+/// One change a mutating step is about to make, fully resolved: what the
+/// audit log and an approver see (`patch` `apps/v1 deployments staging/hub
+/// @aws-us`).
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub step: &'a str,
+    pub verb: &'a str,
+    pub target: &'a str,
+    /// A server-side dry run, not the real change.
+    pub dry_run: bool,
+}
+
+impl Change<'_> {
+    /// The change as one line (`restart: patch apps/v1 deployments staging/hub @aws-us`),
+    /// the unit an approver approves and the executor checks.
+    pub fn line(&self) -> String {
+        format!("{}: {} {}", self.step, self.verb, self.target)
+    }
+}
+
+/// Consulted before each call of a mutating step, after its target is
+/// resolved and before anything is sent to the cluster. The runner uses it
+/// to record the intent durably (so the audit log shows a change that was
+/// attempted even when the process dies during the call) and to refuse a
+/// change nobody approved; a dry run uses it to learn what would change.
+/// An `Err` fails the step with that reason and nothing is sent.
+pub trait ChangeGuard: Send + Sync {
+    fn before_change<'a>(&'a self, change: Change<'a>) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// How one step ended.
@@ -497,6 +531,17 @@ async fn run_one(
         }
     };
     let target = (step.action.describe)(&args);
+    if let (true, Some(guard)) = (step.mutates(), &ctx.guard) {
+        let change = Change {
+            step: &step.id,
+            verb: &target.verb,
+            target: &target.target,
+            dry_run: ctx.mode == Mode::DryRun,
+        };
+        if let Err(why) = guard.before_change(change).await {
+            return (Err(format!("{}: {why}", label(&target))), target, 0);
+        }
+    }
     let call = ActionCall {
         args,
         clusters: ctx.clusters.clone(),

@@ -45,7 +45,10 @@ pub mod rbac;
 pub mod template;
 
 pub use crate::actions::Permission;
-pub use exec::{execute, ExecContext, ExecError, Mode, Outcome, Progress, RunResult, StepOutcome};
+pub use exec::{
+    execute, Change, ChangeGuard, ExecContext, ExecError, Mode, Outcome, Progress, RunResult,
+    StepOutcome,
+};
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
 pub use plan::{Plan, PlannedStep};

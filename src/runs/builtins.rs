@@ -328,6 +328,12 @@ pub fn story_text(records: &[Record]) -> String {
                 r.actor,
                 r.data.get("text").and_then(|v| v.as_str()).unwrap_or("")
             ),
+            EventKind::Intent => format!(
+                "step {} about to {} {}",
+                s(&r.data, "step"),
+                s(&r.data, "verb"),
+                s(&r.data, "target")
+            ),
             EventKind::Step => format!(
                 "step {} {} {} → {} ({} ms{})",
                 s(&r.data, "step"),

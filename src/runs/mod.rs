@@ -18,6 +18,7 @@
 mod approval;
 mod builtins;
 mod execute;
+mod guard;
 mod resolve;
 mod state;
 
@@ -370,6 +371,7 @@ impl Runs {
                     impersonate: person.kube_user.clone(),
                     lock,
                     note,
+                    approved: None,
                     replies: replies.clone(),
                 });
                 Ok(())

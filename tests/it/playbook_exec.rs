@@ -115,6 +115,7 @@ fn context(mode: Mode) -> (ExecContext, mpsc::UnboundedReceiver<Progress>) {
             cancel: CancellationToken::new(),
             progress: tx,
             impersonate: None,
+            guard: None,
         },
         rx,
     )

@@ -54,6 +54,7 @@ async fn run(text: &str, base: &str) -> (RunResult, Vec<Progress>) {
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: None,
+        guard: None,
     };
     let r = execute(pbs.get("h").unwrap(), json!({ "base": base }), ctx).await;
     let mut progress = Vec::new();

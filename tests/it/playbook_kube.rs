@@ -685,6 +685,7 @@ async fn impersonation_sends_the_impersonate_user_header() {
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: Some("alice@example.org".into()),
+        guard: None,
     };
     let r = execute(
         pbs.get("users").unwrap(),

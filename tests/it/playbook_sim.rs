@@ -460,6 +460,7 @@ async fn cancellation_stops_a_run_waiting_on_a_slow_api() {
         cancel: cancel.clone(),
         progress: tx,
         impersonate: None,
+        guard: None,
     };
     let task =
         tokio::spawn(
@@ -550,6 +551,7 @@ async fn impersonated_runs_get_the_clusters_forbidden_message_naming_the_step() 
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: Some("support@example.org".into()),
+        guard: None,
     };
     let r = execute(
         pbs.get("hub-restart").unwrap(),

@@ -138,6 +138,7 @@ pub async fn execute_playbook(
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: impersonate.map(str::to_string),
+        guard: None,
     };
     let result = tokio::time::timeout(Duration::from_secs(60), execute(playbook, params, ctx))
         .await
