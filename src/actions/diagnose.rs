@@ -54,6 +54,7 @@ pub fn actions() -> Vec<ActionSpec> {
         ActionSpec {
             name: "diagnose",
             mutates: false,
+            idempotent: false,
             check: check_args::<DiagnoseArgs>,
             permissions: |_| {
                 vec![
@@ -88,6 +89,7 @@ fn pending_spec() -> ActionSpec {
     ActionSpec {
         name: "diagnose.pending",
         mutates: false,
+        idempotent: false,
         check: check_args::<PendingArgs>,
         permissions: |_| {
             vec![

@@ -29,6 +29,7 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "http.get",
         mutates: false,
+        idempotent: false,
         check: check_args::<GetArgs>,
         permissions: |_| Vec::new(),
         describe: |a| Target {

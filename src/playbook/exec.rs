@@ -542,31 +542,37 @@ async fn run_one(
             return (Err(format!("{}: {why}", label(&target))), target, 0);
         }
     }
-    let call = ActionCall {
+    let mut call = ActionCall {
         args,
         clusters: ctx.clusters.clone(),
         dry_run: ctx.mode == Mode::DryRun && step.mutates(),
         impersonate: ctx.impersonate.clone(),
         cancel: ctx.cancel.clone(),
+        attempt: 0,
+        issued_at: chrono::Utc::now(),
     };
+    // A change that is idempotent may be sent again after an answer that
+    // leaves open whether it was applied; any other only after a 429.
+    let retry_unsure = !step.mutates() || step.action.idempotent;
     let mut attempts = 0u32;
     let retrying = async {
         loop {
             attempts += 1;
+            call.attempt = attempts;
             let r = (step.action.run)(call.clone()).await;
             match r {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    let hint = if step.mutates() {
-                        e.retry_hint_if_unapplied()
-                    } else {
+                    let hint = if retry_unsure {
                         e.retry_hint()
+                    } else {
+                        e.retry_hint_if_unapplied()
                     };
                     match hint {
                         Some(hint) if attempts <= step.retries => {
                             tokio::time::sleep(backoff(attempts, hint)).await;
                         }
-                        None if step.mutates() && e.retry_hint().is_some() => {
+                        None if !retry_unsure && e.retry_hint().is_some() => {
                             return Err(ActionError::Failed(format!(
                                 "{e}; not retried, because the change may already have been applied: check the target before asking again"
                             )))

@@ -7,7 +7,6 @@ use crate::support::fleet;
 use fleet::{contains_all, dry, hub, run, staging, start};
 use opsbot::playbook::{Outcome, Playbooks};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 const GINA_NODE: &str = "ip-10-0-93-7.us-west-2.compute.internal";
 
@@ -344,13 +343,7 @@ async fn kube_describe_summarises_a_node_and_a_deployment() {
     let (_fleet, set, _pbs) = start().await;
     let registry = opsbot::actions::Registry::builtin();
     let spec = registry.get("kube.describe").unwrap();
-    let call = |args: Value| opsbot::actions::ActionCall {
-        args,
-        clusters: set.clone(),
-        dry_run: false,
-        impersonate: None,
-        cancel: CancellationToken::new(),
-    };
+    let call = |args: Value| opsbot::actions::ActionCall::new(args, set.clone());
     let node = (spec.run)(call(json!({
         "cluster": "aws-us", "kind": "Node", "name": GINA_NODE
     })))

@@ -292,12 +292,15 @@ policy:
     app.runs.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A rollout restart is stamped with when it was first issued, so the retry
+/// after a dropped connection (the client cannot know whether the PATCH was
+/// applied) sends the very same change, and the workload rolls out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutating_step_whose_connection_drops_is_not_sent_twice() {
+async fn a_restart_whose_connection_drops_is_sent_again_as_the_same_change_and_rolls_out_once() {
     let mut bot = Bot::start().await;
     let run = requested_restart(&mut bot).await;
     let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
-    let patches = || {
+    let real_patches = || {
         cluster
             .requests()
             .into_iter()
@@ -306,11 +309,18 @@ async fn a_mutating_step_whose_connection_drops_is_not_sent_twice() {
                     && q.namespace.as_deref() == Some("staging")
                     && !q.query.contains("dryRun")
             })
-            .count()
+            .collect::<Vec<_>>()
     };
-    assert_eq!(patches(), 0, "only the dry run patched so far");
-    // The first real PATCH loses its connection: the client cannot know
-    // whether it was applied. (A drop answers at once: no timeout to wait out.)
+    assert_eq!(real_patches().len(), 0, "only the dry runs patched so far");
+    let generation = || {
+        cluster
+            .store()
+            .get("deployments", "staging", "hub")
+            .unwrap()["metadata"]["generation"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = generation();
     cluster.add_fault(FaultRule {
         verbs: vec!["patch".into()],
         namespaces: vec!["staging".into()],
@@ -321,21 +331,11 @@ async fn a_mutating_step_whose_connection_drops_is_not_sent_twice() {
     });
     let approved = bot.ask("carol", &format!("approve {run}")).await;
     let (outcome, output) = done_of(&approved, run);
-    assert_eq!(outcome, Outcome::Failed, "{output}");
-    assert_eq!(patches(), 1, "the PATCH was sent once, not retried");
-    let steps: Vec<String> = bot
-        .records(run)
-        .await
-        .into_iter()
-        .filter(|r| r.kind == EventKind::Step)
-        .map(|r| r.data["outcome"].as_str().unwrap_or("").to_string())
-        .collect();
-    assert!(
-        steps
-            .iter()
-            .any(|o| o.contains("may already have been applied")),
-        "{steps:?}"
-    );
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let sent = real_patches();
+    assert_eq!(sent.len(), 2, "the dropped PATCH and its retry: {sent:#?}");
+    assert_eq!(sent[0].body, sent[1].body, "the retry is the same change");
+    assert_eq!(generation(), before + 1, "one rollout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,4 +478,47 @@ async fn a_mutating_step_records_its_intent_before_the_change_and_its_outcome_af
 
 fn bot_kinds(records: &[opsbot::audit::Record]) -> Vec<EventKind> {
     records.iter().map(|r| r.kind.clone()).collect()
+}
+
+/// A DELETE whose answer is lost is retried only after checking the object:
+/// the retry deletes exactly the object it just saw (uid precondition), and
+/// one already gone counts as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_whose_connection_drops_is_retried_against_the_same_object_and_succeeds() {
+    let mut bot = Bot::start().await;
+    let asked = bot.ask("alice", "user stop staging dave").await;
+    let run = run_of(&asked);
+    bot.preview().await;
+    let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
+    let uid = cluster
+        .store()
+        .get("pods", "staging", "jupyter-dave")
+        .unwrap()["metadata"]["uid"]
+        .clone();
+    cluster.add_fault(FaultRule {
+        verbs: vec!["delete".into()],
+        namespaces: vec!["staging".into()],
+        drop: true,
+        times: Some(1),
+        dry_run: Some(false),
+        ..FaultRule::default()
+    });
+    let approved = bot.ask("carol", &format!("approve {run}")).await;
+    let (outcome, output) = done_of(&approved, run);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let real_deletes: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|q| {
+            q.verb == "delete"
+                && q.name.as_deref() == Some("jupyter-dave")
+                && !q.body.as_ref().is_some_and(|b| b["dryRun"][0] == "All")
+        })
+        .collect();
+    assert_eq!(real_deletes.len(), 2, "{real_deletes:#?}");
+    assert_eq!(
+        real_deletes[1].body.as_ref().unwrap()["preconditions"]["uid"],
+        uid,
+        "the retry names the object it saw"
+    );
 }
