@@ -175,3 +175,65 @@ fn runs_and_audit_show_a_scoped_person_only_their_runs_and_runs_on_hubs_their_ro
     let everything = output_text(&opsbot_run(&config, "alice", "runs"));
     assert!(everything.contains("hub status prod"), "{everything}");
 }
+
+/// A signed Slack slash command captured and sent again (within Slack's
+/// five-minute signature window, so the signature still verifies) is
+/// recognised by its `trigger_id` and not run a second time: through
+/// `opsbot serve` on the simulator, counted in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_slack_slash_command_runs_once() {
+    use crate::support::server::Server;
+    use crate::support::slack::{self, FakeSlack};
+    let fake = FakeSlack::start().await;
+    let (_sim, config) = start(&format!(
+        r#"
+people:
+  - {{ id: alice, slack: U0ALICE, roles: [engineer] }}
+roles:
+  engineer: {{ run: ["*"], approve: ["*"] }}
+slack: {{ api_url: "{}" }}
+listen: 127.0.0.1:0
+"#,
+        fake.api_url()
+    ));
+    let cfg = config.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        Server::start(
+            &cfg,
+            &[
+                ("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET),
+                ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let body = slack::slash_form("U0ALICE", "C0OPS", "hub status staging").into_bytes();
+    let ts = slack::now();
+    let signature = slack::sign(slack::SIGNING_SECRET, ts, &body);
+    let http = reqwest::Client::new();
+    let send = || {
+        http.post(format!("http://127.0.0.1:{}/slack/commands", server.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature.clone())
+            .body(body.clone())
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let replay = send().await.unwrap();
+    assert_eq!(
+        replay.status(),
+        200,
+        "a replay is acknowledged, not an error"
+    );
+    fake.wait_until("the run's thread ends with its audit reference", |f| {
+        f.messages().iter().any(|m| m.all_text().contains("run 1"))
+    })
+    .await;
+    let url = format!("sqlite://{}", config.with_file_name("audit.db").display());
+    let log = opsbot::audit::AuditLog::open(&url).await.unwrap();
+    let runs = log.list(&opsbot::audit::Filter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "the replay ran nothing: {runs:#?}");
+}
