@@ -253,12 +253,20 @@ pub enum AuditError {
     /// The PostgreSQL server failed or could not be reached.
     #[error("audit store (PostgreSQL): {0}")]
     Postgres(#[source] Arc<tokio_postgres::Error>),
+    /// Connecting to PostgreSQL failed; the message has the whole cause
+    /// (a TLS failure names what was wrong with the certificate).
+    #[error("audit store cannot connect to PostgreSQL: {0}; check the URL's host, port, user, sslmode and sslrootcert")]
+    PostgresConnect(String),
     /// The writer could not be started (a thread or socket failed).
     #[error("audit store writer could not start: {0}")]
     Io(#[source] Arc<std::io::Error>),
     /// The store was closed (or its writer stopped) before the request ran.
     #[error("audit store is closed; no more events can be appended")]
     Closed,
+    /// The store did not answer in time (a database that hangs or whose
+    /// network drops packets): the caller is told instead of waiting forever.
+    #[error("audit store did not answer within {}; check that the database is up and reachable", humantime::format_duration(*.0))]
+    Unavailable(std::time::Duration),
 }
 
 impl From<rusqlite::Error> for AuditError {
