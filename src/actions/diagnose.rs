@@ -31,7 +31,8 @@ const LOG_TAIL: i64 = 50;
 struct DiagnoseArgs {
     cluster: String,
     namespace: String,
-    /// The kubespawner-escaped user name (the `hub.jupyter.org/username` label).
+    /// The user as typed (`alice`, `Alice`, `alice:gpu`); found however
+    /// the hub named the pod (see `kube.user_server`).
     user: String,
     /// A directory of catalogue files replacing the built-in one.
     #[serde(default)]
@@ -58,6 +59,7 @@ pub fn actions() -> Vec<ActionSpec> {
             permissions: |_| {
                 vec![
                     Permission::new("list", "", "pods"),
+                    Permission::new("list", "", "persistentvolumeclaims"),
                     Permission::new("list", "", "events"),
                     Permission::new("get", "", "pods/log"),
                     Permission::new("list", "", "nodes"),
@@ -201,11 +203,9 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             })
             .cloned();
         let summary = summarise("Pod", &serde_json::to_value(&pod).unwrap_or_default());
-        // The raw name (annotation), else the escaped one (label).
-        let user = [&pod.metadata.annotations, &pod.metadata.labels]
-            .into_iter()
-            .find_map(|m| m.as_ref()?.get("hub.jupyter.org/username").cloned())
-            .unwrap_or_else(|| name.clone());
+        // The raw name (annotation), else the slug (label), `:server` for a named server.
+        let user =
+            crate::jupyterhub::server_pod::owner(&pod.metadata).unwrap_or_else(|| name.clone());
         let ev = Evidence {
             events: events
                 .iter()
@@ -274,16 +274,10 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let a: DiagnoseArgs = parse_args(&call.args)?;
     let catalogue = catalogue_for(a.catalogue.as_deref())?;
     let client = client(&call, &a.cluster)?;
+    let user = super::user_server::username(&a.user)?;
+    let found = super::user_server::find(&client, &a.namespace, &user).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
-    let labels = format!(
-        "component=singleuser-server,hub.jupyter.org/username={}",
-        a.user
-    );
-    let found = pods
-        .list(&ListParams::default().labels(&labels))
-        .await
-        .map_err(from_kube)?;
-    let pod = found.items.into_iter().next();
+    let pod = found.pod.as_ref().map(|(p, _)| p.clone());
 
     let mut events = Vec::new();
     let mut logs = Vec::new();
@@ -349,6 +343,10 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let mut out = diagnosis.to_json();
     out["pod"] = pod_summary.unwrap_or(Value::Null);
     out["found"] = json!(out["pod"].is_object());
+    let lookup = found.to_json();
+    for key in ["how", "claims", "tried", "closest"] {
+        out[key] = lookup[key].clone();
+    }
     out["top"] = diagnosis
         .top()
         .map(|_| out["findings"][0].clone())

@@ -199,7 +199,7 @@ impl Value {
             Value::Int(i) => json!(i),
             Value::Bool(b) => json!(b),
             Value::Duration(d) => json!(humantime::format_duration(*d).to_string()),
-            Value::User(u) => json!({ "name": u.raw, "escaped": u.escaped, "pod": u.pod_name() }),
+            Value::User(u) => u.to_json(),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
             }

@@ -74,7 +74,7 @@ fn users_are_escaped_like_kubespawner() {
     let inv = g.parse("user status staging bob.jones", &Fleet).unwrap();
     assert_eq!(
         inv.args_json()["user"],
-        serde_json::json!({ "name": "bob.jones", "escaped": "bob-2ejones", "pod": "jupyter-bob-2ejones" })
+        serde_json::json!({ "name": "bob.jones", "escaped": "bob-2ejones", "pod": "jupyter-bob-2ejones", "server": "", "input": "bob.jones" })
     );
 }
 
