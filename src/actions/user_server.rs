@@ -60,6 +60,7 @@ pub fn permissions() -> Vec<Permission> {
 
 /// A user's server as found in one namespace.
 pub struct Found {
+    pub lookup: Lookup,
     pub pod: Option<(Pod, How)>,
     pub claims: Vec<String>,
     pub tried: Vec<String>,
@@ -135,10 +136,12 @@ pub async fn find(
     } else {
         Vec::new()
     };
+    let tried = lookup.tried();
     Ok(Found {
+        lookup,
         pod,
         claims: claim_names,
-        tried: lookup.tried(),
+        tried,
         closest,
     })
 }

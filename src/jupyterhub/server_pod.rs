@@ -165,6 +165,31 @@ impl Lookup {
             .then_some(How::Name)
     }
 
+    /// The pod names the user's server may have had (`jupyter-<slug>`
+    /// under either scheme): what events about a pod that is gone name.
+    pub fn pod_names(&self) -> Vec<String> {
+        self.name_slugs
+            .iter()
+            .map(|s| format!("jupyter-{s}"))
+            .collect()
+    }
+
+    /// Whether a log line is about this user: it holds a raw name as a
+    /// word, or one of the pod names.
+    pub fn mentioned_in(&self, line: &str) -> bool {
+        self.pod_names().iter().any(|p| line.contains(p.as_str()))
+            || self.names.iter().any(|n| {
+                line.match_indices(n.as_str()).any(|(at, _)| {
+                    let before = line[..at].chars().next_back();
+                    let after = line[at + n.len()..].chars().next();
+                    let edge = |c: Option<char>| {
+                        c.is_none_or(|c| !(c.is_alphanumeric() || "._@-".contains(c)))
+                    };
+                    edge(before) && (edge(after) || after == Some(':') || after == Some('\''))
+                })
+            })
+    }
+
     /// For people: each way a match was looked for.
     pub fn tried(&self) -> Vec<String> {
         let mut out = vec![format!(

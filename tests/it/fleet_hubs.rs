@@ -2,7 +2,11 @@
 //! hub called `hub03`, with an `opsbot.yaml` that lists no hubs (so they are
 //! discovered), through `opsbot run --config` against `opsbot sim`.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+
+/// `opsbot run` processes of this file one at a time: they share one
+/// SQLite audit file, which refuses a second writer while one holds it.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 use crate::support::binary::{opsbot_run, output_text, SimProcess};
 
@@ -62,7 +66,9 @@ roles:
 }
 
 fn run(text: &str) -> (Option<i32>, String) {
-    let out = opsbot_run(config(), "sam", text);
+    let config = config();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = opsbot_run(config, "sam", text);
     (out.status.code(), output_text(&out))
 }
 

@@ -4,7 +4,11 @@
 //! and a named server). Each user's failing server is found and explained;
 //! nobody is told "nothing is starting".
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+
+/// `opsbot run` processes of this file one at a time: they share one
+/// SQLite audit file, which refuses a second writer while one holds it.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 use crate::support::binary::{opsbot_run, output_text, SimProcess};
 
@@ -33,7 +37,9 @@ roles:
 }
 
 fn run(text: &str) -> String {
-    let out = opsbot_run(config(), "sam", text);
+    let config = config();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = opsbot_run(config, "sam", text);
     let body = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{text}: {body}");
     assert!(!body.contains("nothing is starting"), "{text}: {body}");
@@ -43,7 +49,10 @@ fn run(text: &str) -> String {
 #[test]
 fn an_escape_labelled_server_of_a_z2jh_3_hub_is_triaged() {
     let text = run("triage legacy bob-smith");
-    assert!(text.contains("image cannot be pulled"), "{text}");
+    assert!(
+        text.contains("image cannot be pulled") && text.contains("does not exist in its registry"),
+        "{text}"
+    );
     assert!(text.contains("jupyter-bob-2dsmith"), "{text}");
 }
 
@@ -57,7 +66,10 @@ fn a_pod_with_only_the_escape_label_and_no_annotation_is_found() {
 #[test]
 fn a_safe_slug_that_kept_a_valid_name_is_found() {
     let text = run("triage lab carol-lee");
-    assert!(text.contains("image cannot be pulled"), "{text}");
+    assert!(
+        text.contains("image cannot be pulled") && text.contains("does not exist in its registry"),
+        "{text}"
+    );
     assert!(text.contains("jupyter-carol-lee"), "{text}");
 }
 
