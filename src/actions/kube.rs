@@ -457,7 +457,7 @@ async fn logs(call: ActionCall) -> Result<Value, ActionError> {
     let a: LogsArgs = parse_args(&call.args)?;
     let api: Api<Pod> = Api::namespaced(client(&call, &a.cluster)?, &a.namespace);
     let lp = LogParams {
-        container: a.container.clone(),
+        container: a.container.clone().filter(|c| !c.is_empty()),
         tail_lines: a.tail,
         previous: a.previous.unwrap_or(false),
         since_seconds: match &a.since {
@@ -469,7 +469,7 @@ async fn logs(call: ActionCall) -> Result<Value, ActionError> {
     let text = api.logs(&a.name, &lp).await.map_err(from_kube)?;
     let lines: Vec<&str> = text.lines().collect();
     Ok(
-        json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container }),
+        json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container, "previous": a.previous.unwrap_or(false) }),
     )
 }
 

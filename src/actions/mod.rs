@@ -14,6 +14,7 @@ pub mod evict;
 pub mod http;
 pub mod jupyterhub;
 pub mod kube;
+pub mod user_server;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -207,6 +208,7 @@ impl Registry {
             .chain(describe::actions())
             .chain(evict::actions())
             .chain(jupyterhub::actions())
+            .chain(user_server::actions())
         {
             r.register(spec);
         }

@@ -35,7 +35,7 @@
 //! `{{ expr }}` keeps the expression's type (a list, a number).
 //! Parameter values arrive already resolved by the command layer:
 //! `hub` → `{name, cluster, namespace}`, `hubs` → list of those,
-//! `cluster` → `{name}`, `user` → `{name, escaped, pod}`.
+//! `cluster` → `{name}`, `user` → `{name, escaped, pod, server, input}` (`input`: `alice:gpu` as typed).
 
 mod exec;
 mod load;

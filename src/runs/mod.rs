@@ -566,6 +566,9 @@ impl Names for Context {
     fn hubs(&self) -> Vec<String> {
         self.hubs.names()
     }
+    fn resolve_hub(&self, word: &str) -> Result<String, String> {
+        crate::command::hub_in(&self.hubs, word)
+    }
     fn clusters(&self) -> Vec<String> {
         self.config
             .clusters

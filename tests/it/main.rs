@@ -14,6 +14,8 @@ mod config_example;
 mod diagnose_catalogue;
 mod discord_e2e;
 mod discord_interactions;
+mod fleet_hubs;
+mod fleet_naming;
 mod github_webhook;
 mod http_limits;
 mod names;

@@ -298,7 +298,9 @@ async fn pending_all_covers_every_hub_and_names_a_cluster_that_fails() {
 #[tokio::test]
 async fn user_status_describes_the_last_termination_and_the_pods_own_events() {
     let (_fleet, set, pbs) = start().await;
-    let judy = json!({"name": "judy", "escaped": "judy", "pod": "jupyter-judy"});
+    let judy = opsbot::jupyterhub::username::Username::new("judy")
+        .unwrap()
+        .to_json();
     let r = run(
         &pbs,
         &set,
@@ -317,7 +319,9 @@ async fn user_status_describes_the_last_termination_and_the_pods_own_events() {
         ],
     );
 
-    let erin = json!({"name": "erin", "escaped": "erin", "pod": "jupyter-erin"});
+    let erin = opsbot::jupyterhub::username::Username::new("erin")
+        .unwrap()
+        .to_json();
     let r = run(
         &pbs,
         &set,

@@ -289,7 +289,9 @@ fn hub(cluster: &str, ns: &str) -> Value {
 }
 
 fn user(name: &str) -> Value {
-    json!({"name": name, "escaped": name, "pod": format!("jupyter-{name}")})
+    opsbot::jupyterhub::username::Username::new(name)
+        .unwrap()
+        .to_json()
 }
 
 fn sim(fleet: &Fleet, cluster: &str) -> SimCluster {

@@ -102,8 +102,9 @@ pub fn staging() -> Value {
 
 /// A user parameter, escaped the way KubeSpawner does.
 pub fn user(raw: &str) -> Value {
-    let escaped = opsbot::jupyterhub::username::escape_username(raw);
-    json!({"name": raw, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
+    opsbot::jupyterhub::username::Username::new(raw)
+        .unwrap()
+        .to_json()
 }
 
 /// Every fact must appear in the answer; the failure shows the whole answer.
