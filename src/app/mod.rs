@@ -45,7 +45,10 @@ impl App {
     pub async fn build(config: Config, limits: Limits) -> anyhow::Result<App> {
         let platforms = Platforms {
             slack: config.slack.as_ref().and_then(SlackSettings::from_config),
-            github: config.github.as_ref().map(GithubSettings::from_config),
+            github: config
+                .github
+                .as_ref()
+                .map(|g| GithubSettings::from_config(g, &config.people)),
             discord: config.discord.as_ref().map(DiscordSettings::from_config),
         };
         let (grammar, playbooks) = pack::load_all(&config).map_err(|d| anyhow::anyhow!("{d}"))?;

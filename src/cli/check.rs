@@ -9,9 +9,13 @@ use crate::config::Config;
 use super::env;
 
 pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
+    let mut notes = Vec::new();
     let result = match &config {
         Some(path) => match Config::load(path, &env) {
-            Ok(cfg) => pack::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count())),
+            Ok(cfg) => {
+                notes = platform_notes(&cfg);
+                pack::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count()))
+            }
             Err(d) => Err(d),
         },
         None => pack::load_dirs("commands".as_ref(), "playbooks".as_ref())
@@ -20,6 +24,9 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
     match result {
         Ok((commands, playbooks)) => {
             println!("ok: {commands} commands, {playbooks} playbooks");
+            for n in notes {
+                println!("{n}");
+            }
             Ok(0)
         }
         Err(problems) => {
@@ -28,4 +35,25 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
             Ok(1)
         }
     }
+}
+
+/// How the configured platforms will identify people and authenticate,
+/// for the operator to confirm.
+fn platform_notes(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(g) = &cfg.github {
+        // Issue 16: App installation tokens are not made yet; say so rather
+        // than let an App-only deployment fail silently.
+        let auth = match (g.app_id, &g.token) {
+            (Some(id), Some(_)) => format!("github: auth: token (GITHUB_TOKEN); app_id {id} is set, but opsbot does not make App installation tokens yet, so the token is used"),
+            (Some(id), None) => format!("github: auth: none that works: app_id {id} is set, but opsbot does not make App installation tokens yet; set GITHUB_TOKEN or replies fail"),
+            (None, _) => "github: auth: token (GITHUB_TOKEN); comments by the token's own account (GET /user) never run".to_string(),
+        };
+        out.push(auth);
+        let plan = crate::chat::github::people::Plan::of(
+            cfg.people.iter().filter_map(|p| p.github.as_deref()),
+        );
+        out.push(plan.describe());
+    }
+    out
 }

@@ -213,6 +213,23 @@ async fn autocomplete_offers_commands_then_hub_names() {
     );
 }
 
+/// Issue 16: any member could crash the handler with text whose lower case
+/// is longer than itself (`İ`); now it is answered like any other text.
+#[tokio::test]
+async fn autocomplete_on_text_whose_lower_case_is_longer_answers_and_keeps_serving() {
+    let rig = Rig::start().await;
+    let resp = rig.send(&autocomplete(ALICE, "hub status İİ ")).await;
+    assert_eq!(resp.status(), 200);
+    let v = json(resp).await;
+    assert_eq!(v["type"], 8);
+    assert_eq!(v["data"]["choices"][0]["value"], "hub status İİ staging");
+    let v = json(rig.send(&autocomplete(ALICE, "hub st")).await).await;
+    assert_eq!(
+        v["data"]["choices"][0]["value"], "hub status",
+        "still serving"
+    );
+}
+
 #[tokio::test]
 async fn approval_request_has_buttons_and_another_person_approves_it() {
     let rig = Rig::start().await;

@@ -30,8 +30,40 @@ struct FakeGithub {
     refuse_labels: bool,
     /// Answer `POST …/labels` with 500, as GitHub does in an outage.
     fail_labels: bool,
+    /// Answer `POST …/comments` with 502 after recording it, as a proxy in
+    /// front of GitHub may when the comment was in fact created.
+    fail_comment_posts: bool,
     /// Woken on every recorded call, so tests wait for calls, not time.
     called: tokio::sync::Notify,
+}
+
+/// The accounts the fake GitHub knows: login → immutable id.
+const ACCOUNTS: &[(&str, u64)] = &[
+    ("alice-demo", 1001),
+    ("bob-demo", 1002),
+    ("carol-demo", 1003),
+    ("dave-demo", 1004),
+    ("Codertocat", 21031067),
+    (OPSBOT_LOGIN, OPSBOT_ID),
+];
+
+/// The machine account `GITHUB_TOKEN` belongs to (`GET /user`).
+const OPSBOT_LOGIN: &str = "opsbot-machine";
+const OPSBOT_ID: u64 = 4242;
+
+fn account_id(login: &str) -> Option<u64> {
+    ACCOUNTS
+        .iter()
+        .find(|(l, _)| l.eq_ignore_ascii_case(login))
+        .map(|(_, id)| *id)
+}
+
+/// GitHub's user shape (the fields opsbot reads, and a few more).
+fn account(login: &str, id: u64) -> Value {
+    json!({
+        "login": login, "id": id, "node_id": "MDQ6VXNlcjE=", "type": "User",
+        "site_admin": false, "url": format!("https://api.github.com/users/{login}"),
+    })
 }
 
 /// The operations of the REST subset opsbot may call, with the body fields they require.
@@ -92,6 +124,26 @@ async fn api(
     f.called.notify_waiters();
     if method == Method::POST && path.ends_with("/labels") {
         return labels_answer(&f, &body);
+    }
+    if method == Method::GET && path == "/user" {
+        return axum::Json(account(OPSBOT_LOGIN, OPSBOT_ID)).into_response();
+    }
+    if let (true, Some(login)) = (method == Method::GET, path.strip_prefix("/users/")) {
+        return match ACCOUNTS.iter().find(|(l, _)| *l == login) {
+            Some((l, id)) => axum::Json(account(l, *id)).into_response(),
+            None => (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({ "message": "Not Found", "status": "404" })),
+            )
+                .into_response(),
+        };
+    }
+    if f.fail_comment_posts && method == Method::POST && path.ends_with("/comments") {
+        return (
+            StatusCode::BAD_GATEWAY,
+            axum::Json(json!({ "message": "Server Error" })),
+        )
+            .into_response();
     }
     let id = {
         let mut n = f.next_id.lock().unwrap();
@@ -167,12 +219,18 @@ async fn rig() -> Rig {
     rig_with(FakeGithub::default()).await
 }
 
-async fn rig_with(fake: FakeGithub) -> Rig {
+/// The fake GitHub API on a loopback port: it and its base URL.
+async fn start_fake(fake: FakeGithub) -> (Arc<FakeGithub>, String) {
     let fake = Arc::new(fake);
     let app = axum::Router::new().fallback(api).with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (fake, api_url)
+}
+
+async fn rig_with(fake: FakeGithub) -> Rig {
+    let (fake, api_url) = start_fake(fake).await;
     let bot = Bot::start_with_env(&[
         ("GITHUB_WEBHOOK_SECRET", SECRET),
         ("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000"),
@@ -201,11 +259,25 @@ fn sign(body: &[u8], secret: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// GitHub's example comment, from `login`, with `body`.
+/// GitHub's example comment, from `login` (with that account's id), with `body`.
 fn comment(login: &str, body: &str) -> Vec<u8> {
+    comment_by(
+        login,
+        account_id(login).expect("an account of the fake"),
+        body,
+    )
+}
+
+/// GitHub's example comment by account `id`, showing login `login`.
+fn comment_by(login: &str, id: u64, body: &str) -> Vec<u8> {
     let mut v: Value =
         serde_json::from_str(include_str!("fixtures/github/issue_comment.created.0.json")).unwrap();
+    // Each comment its own: GitHub never sends two comments with one id.
+    static NEXT_COMMENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    v["comment"]["id"] =
+        json!(7_000_000 + NEXT_COMMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     v["comment"]["user"]["login"] = json!(login);
+    v["comment"]["user"]["id"] = json!(id);
     v["comment"]["user"]["type"] = json!("User");
     v["sender"]["login"] = json!(login);
     v["comment"]["body"] = json!(body);
@@ -230,6 +302,18 @@ impl Rig {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The calls so far that write (the GET look-ups of accounts left out).
+    fn comment_calls(&self) -> Vec<(String, String, Value)> {
+        self.fake
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _, _)| m != "GET")
+            .cloned()
+            .collect()
     }
 
     /// The `POST …/labels` calls so far, as (path, body).
@@ -299,7 +383,7 @@ async fn a_comment_command_runs_and_its_comment_ends_with_the_result_and_audit_r
         })
         .await;
     assert!(done.contains("Hub staging"), "{done}");
-    let calls = r.fake.calls.lock().unwrap().clone();
+    let calls = r.comment_calls();
     assert_eq!(calls[0].0, "POST");
     assert_eq!(
         calls[0].1,
@@ -380,7 +464,8 @@ async fn ping_quotes_code_and_bots_run_nothing() {
         202
     );
     let mut bot_comment: Value =
-        serde_json::from_slice(&comment("opsbot[bot]", "/ops hub status staging")).unwrap();
+        serde_json::from_slice(&comment_by("opsbot[bot]", 9_999, "/ops hub status staging"))
+            .unwrap();
     bot_comment["comment"]["user"]["type"] = json!("Bot");
     assert_eq!(
         r.deliver(
@@ -416,7 +501,7 @@ async fn ping_quotes_code_and_bots_run_nothing() {
     let runs = r.bot.audit().list(&Default::default()).await.unwrap();
     assert_eq!(runs.len(), 1, "only the later command ran: {runs:?}");
     assert_eq!(runs[0].command, "hub status staging");
-    let calls = r.fake.calls.lock().unwrap().clone();
+    let calls = r.comment_calls();
     assert!(
         calls.iter().skip(1).all(|(m, p, _)| m == "PATCH"
             && p.starts_with("/repos/Codertocat/Hello-World/issues/comments/"))
@@ -549,4 +634,281 @@ async fn a_500_on_labels_is_tried_exactly_as_often_as_the_one_retry_policy_allow
     crate::support::logs::wait_for(&["giving up labelling the issue"]).await;
     let attempts = opsbot::chat::retry::RetryPolicy::default().max_attempts as usize;
     assert_eq!(r.label_calls().len(), attempts, "{:#?}", r.label_calls());
+}
+
+/// Issue 17: who asked is the account id, not the login in the payload. A
+/// renamed account keeps its person; someone who takes over a freed login
+/// (another id) is nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commenter_is_matched_by_account_id_so_a_recycled_login_is_nobody() {
+    let r = rig().await;
+    // Someone else now holds the login `bob-demo`: a new account id.
+    let impostor = comment_by("bob-demo", 777_000, "/ops hub status staging");
+    assert_eq!(
+        r.deliver("issue_comment", "id-1", impostor, SECRET)
+            .await
+            .status(),
+        202
+    );
+    let said = r
+        .wait_for_comment("refusing the impostor", |b| b.contains("not set up"))
+        .await;
+    assert!(said.starts_with("@bob-demo"), "{said}");
+    // bob renamed his account: the same id under a new login is still bob.
+    let renamed = comment_by("bob-renamed", 1002, "/ops hub status prod");
+    r.deliver("issue_comment", "id-2", renamed, SECRET).await;
+    r.wait_for_comment("for bob's run", |b| b.contains("succeeded"))
+        .await;
+    let runs = r.bot.audit().list(&Default::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "only bob's run: {runs:?}");
+    assert_eq!(runs[0].command, "hub status prod");
+    assert_eq!(runs[0].person, "bob");
+    let calls = r.fake.calls.lock().unwrap().clone();
+    assert!(
+        calls
+            .iter()
+            .any(|(m, p, _)| m == "GET" && p == "/users/bob-demo"),
+        "the configured login was resolved to its id: {calls:#?}"
+    );
+    assert!(
+        r.fake.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        r.fake.violations.lock().unwrap()
+    );
+}
+
+/// Issue 17: `X-GitHub-Delivery` is not signed. A captured body sent again
+/// under a new delivery id is the same signed comment and runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_body_replayed_under_a_new_delivery_id_runs_nothing() {
+    let r = rig().await;
+    let body = comment("bob-demo", "/ops hub status staging");
+    assert_eq!(
+        r.deliver("issue_comment", "rp-1", body.clone(), SECRET)
+            .await
+            .status(),
+        202
+    );
+    let again = r
+        .deliver("issue_comment", "rp-2-forged", body, SECRET)
+        .await;
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("duplicate"));
+    r.wait_for_comment("for the one run", |b| b.contains("succeeded"))
+        .await;
+    let runs = r.bot.audit().list(&Default::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "exactly one run: {runs:?}");
+}
+
+/// Issue 17: opsbot's token may be a machine user's (type `User`, no
+/// `[bot]`); its own replies (help lists `/ops` lines) must never run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_by_the_tokens_own_account_run_nothing() {
+    let r = rig().await;
+    let own = comment_by(OPSBOT_LOGIN, OPSBOT_ID, "/ops hub status staging");
+    let resp = r.deliver("issue_comment", "own-1", own, SECRET).await;
+    assert_eq!(resp.status(), 202);
+    assert!(resp.text().await.unwrap().contains("opsbot's own"));
+    // A real command afterwards is the marker: once it is answered, it is
+    // the only run and the only comment.
+    r.deliver(
+        "issue_comment",
+        "own-2",
+        comment("bob-demo", "/ops hub status prod"),
+        SECRET,
+    )
+    .await;
+    r.wait_for_comment("for bob's run", |b| b.contains("succeeded"))
+        .await;
+    let runs = r.bot.audit().list(&Default::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].command, "hub status prod");
+    let calls = r.fake.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p.ends_with("/comments"))
+            .count(),
+        1,
+        "{calls:#?}"
+    );
+    assert!(calls.iter().any(|(m, p, _)| m == "GET" && p == "/user"));
+}
+
+/// Issue 16 "one retry policy": a comment POST that failed after it went
+/// out (a 502 may hide a created comment) is not posted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_post_that_may_have_been_applied_is_not_repeated() {
+    crate::support::logs::capture();
+    let r = rig_with(FakeGithub {
+        fail_comment_posts: true,
+        ..FakeGithub::default()
+    })
+    .await;
+    r.deliver(
+        "issue_comment",
+        "np-1",
+        comment("bob-demo", "/ops hub status staging"),
+        SECRET,
+    )
+    .await;
+    // Logged when the adapter gives up on the first comment; any repeat of
+    // it would have been sent before that line. (A later update of the run
+    // may post its own, different, comment.)
+    crate::support::logs::wait_for(&["giving up posting a comment"]).await;
+    let bodies: Vec<String> = r
+        .fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p.ends_with("/comments"))
+        .map(|(_, _, b)| b["body"].to_string())
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = bodies.iter().collect();
+    assert!(!bodies.is_empty());
+    assert_eq!(
+        distinct.len(),
+        bodies.len(),
+        "no comment posted twice: {bodies:#?}"
+    );
+}
+
+fn posted(fake: &FakeGithub) -> Vec<String> {
+    fake.calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p.ends_with("/comments"))
+        .map(|(_, _, b)| b["body"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Waits until `fake` has recorded `n` posted comments (woken by each call).
+async fn wait_for_posts(fake: &FakeGithub, n: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + bot::PATIENCE;
+    loop {
+        let called = fake.called.notified();
+        tokio::pin!(called);
+        called.as_mut().enable();
+        let now = posted(fake);
+        if now.len() >= n {
+            return now;
+        }
+        if tokio::time::timeout_at(deadline, called).await.is_err() {
+            panic!("not {n} comments posted: {now:#?}");
+        }
+    }
+}
+
+/// Issue 17 through the binary: `opsbot serve` with GitHub configured from
+/// the environment. A captured delivery replayed under a new delivery id
+/// runs nothing, and a login taken over by another account is nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_matches_commenters_by_account_id_and_drops_a_replayed_body_under_a_new_delivery_id()
+{
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cfg = dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:0\naudit: {{ url: \"sqlite://{db}\" }}\n\
+             commands: {root}/commands\nplaybooks: {root}/playbooks\n\
+             people:\n  - {{ id: bob, github: bob-demo, roles: [support] }}\n\
+             roles:\n  support: {{ run: [help] }}\n",
+            db = dir.path().join("audit.db").display()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("GITHUB_WEBHOOK_SECRET", SECRET.to_string()),
+        (
+            "GITHUB_TOKEN",
+            "ghp_servetoken000000000000000000000000000".to_string(),
+        ),
+        ("GITHUB_API_URL", api_url),
+    ];
+    let server = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::support::server::Server::start(&cfg, &env)
+    })
+    .await
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/github/webhook", server.port);
+    let http = reqwest::Client::new();
+    let deliver = |delivery: &'static str, body: Vec<u8>| {
+        http.post(&url)
+            .header("x-github-event", "issue_comment")
+            .header("x-github-delivery", delivery)
+            .header("x-hub-signature-256", sign(&body, SECRET))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let bobs = comment("bob-demo", "/ops help");
+    assert_eq!(deliver("sv-1", bobs.clone()).await.unwrap().status(), 202);
+    let first = wait_for_posts(&fake, 1).await;
+    assert!(!first[0].contains("not set up"), "bob is bob: {first:?}");
+
+    let replay = deliver("sv-2-new-id", bobs).await.unwrap();
+    assert_eq!(replay.status(), 200);
+    assert!(replay.text().await.unwrap().contains("duplicate"));
+
+    let impostor = comment_by("bob-demo", 777_000, "/ops help");
+    assert_eq!(deliver("sv-3", impostor).await.unwrap().status(), 202);
+    let all = wait_for_posts(&fake, 2).await;
+    assert!(all[1].contains("not set up"), "{all:#?}");
+    assert_eq!(all.len(), 2, "the replay posted nothing: {all:#?}");
+    assert!(
+        fake.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        fake.violations.lock().unwrap()
+    );
+    drop(server);
+}
+
+/// Issue 17: `opsbot check` says how GitHub commenters will be matched
+/// (account ids; logins resolved through the API) and which auth is used.
+#[test]
+fn check_says_how_github_people_are_matched_and_which_auth_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "audit: {{ url: \"sqlite://{db}\" }}\ncommands: {root}/commands\nplaybooks: {root}/playbooks\n\
+             github: {{ webhook_secret: \"${{GH_SECRET}}\", token: \"${{GH_TOKEN}}\" }}\n\
+             people:\n  - {{ id: ann, github: \"id:583231\", roles: [r] }}\n  - {{ id: ben, github: ben-gh, roles: [r] }}\n\
+             roles:\n  r: {{ run: [help] }}\n",
+            db = dir.path().join("audit.db").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .env_remove("GITHUB_TOKEN")
+        .env("GH_SECRET", "s3cret-for-check")
+        .env("GH_TOKEN", "ghp_checktoken")
+        .output()
+        .unwrap();
+    let text = crate::support::binary::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("github: auth: token (GITHUB_TOKEN)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 person(s) written as `id:NUMBER`, 1 login(s) resolved to ids"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ghp_checktoken") && !text.contains("s3cret"),
+        "{text}"
+    );
 }

@@ -7,7 +7,9 @@
 //! with another API URL the limiter is off and [`retry`] backs off on 429s
 //! and server errors instead.
 
-use anyhow::bail;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
 use secrecy::ExposeSecret;
 use serenity::http::{Http, HttpBuilder};
 use serenity::model::id::ApplicationId;
@@ -18,15 +20,30 @@ use crate::chat::retry::{Retry, RetryPolicy};
 /// The path serenity puts after the host; only the host can be replaced.
 const API_PATH: &str = "/api/v10";
 
-/// Build the client for these settings.
+/// Connecting to Discord takes well under this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// No call opsbot makes should take longer, answer included.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Build the client for these settings. serenity's own client has no
+/// timeouts, so a silent Discord would hold a run's reply task forever: it
+/// gets a reqwest client with [`DiscordSettings::connect_timeout`] and
+/// [`DiscordSettings::call_timeout`] (rustls, as serenity's default).
 pub fn client(settings: &DiscordSettings) -> anyhow::Result<Http> {
     let token = settings
         .bot_token
         .as_ref()
         .map(|t| t.expose_secret().to_string())
         .unwrap_or_default();
-    let mut builder =
-        HttpBuilder::new(token).application_id(ApplicationId::new(settings.application_id));
+    let reqwest = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.call_timeout)
+        .build()
+        .context("building the HTTP client for Discord")?;
+    let mut builder = HttpBuilder::new(token)
+        .client(reqwest)
+        .application_id(ApplicationId::new(settings.application_id));
     if let Some(origin) = origin(&settings.api_url)? {
         builder = builder.proxy(origin).ratelimiter_disabled(true);
     }
@@ -34,7 +51,9 @@ pub fn client(settings: &DiscordSettings) -> anyhow::Result<Http> {
 }
 
 /// Run `call` under the one [`RetryPolicy`]: 429s, 5xx answers and
-/// connection errors back off; anything else fails at once.
+/// connection errors back off; anything else fails at once. Only for calls
+/// that may be repeated (editing a reply): a message POST must not go
+/// through here, a timed-out one may have been posted.
 pub async fn retry<T, F, Fut>(what: &str, call: F) -> serenity::Result<T>
 where
     F: FnMut() -> Fut,
@@ -78,6 +97,42 @@ fn origin(api_url: &str) -> anyhow::Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::origin;
+    use crate::chat::discord::DiscordSettings;
+
+    /// A Discord API that accepts the connection and never answers: the
+    /// call fails on the call timeout instead of waiting forever.
+    #[tokio::test]
+    async fn a_silent_discord_api_fails_the_call_on_its_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                open.push(conn);
+            }
+        });
+        let settings = DiscordSettings {
+            public_key: "0".repeat(64),
+            application_id: 1,
+            bot_token: Some("t".to_string().into()),
+            api_url: format!("http://{addr}/api/v10"),
+            max_clock_skew: std::time::Duration::from_secs(300),
+            connect_timeout: std::time::Duration::from_millis(200),
+            call_timeout: std::time::Duration::from_millis(200),
+        };
+        let http = super::client(&settings).unwrap();
+        // Without a timeout this never returns; the outer bound only turns
+        // such a hang into a failure.
+        let got = tokio::time::timeout(std::time::Duration::from_secs(60), http.get_current_user())
+            .await
+            .expect("the client's own timeout ended the call");
+        let err = got.expect_err("nothing answered");
+        assert!(
+            matches!(&err, serenity::Error::Http(serenity::http::HttpError::Request(e)) if e.is_timeout()),
+            "{err:?}"
+        );
+        held.abort();
+    }
 
     #[test]
     fn discord_itself_needs_no_proxy() {

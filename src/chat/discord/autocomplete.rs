@@ -25,8 +25,14 @@ pub fn answer(ci: &CommandInteraction, names: &Completions) -> CreateInteraction
 }
 
 /// Whole-text suggestions for `typed` (case-insensitive prefix matches).
+///
+/// The lower-case form is only ever compared, never sliced with offsets taken
+/// from the typed text: lower-casing can change a string's byte length
+/// (`İ` is 2 bytes, its lower case `i̇` 3), so the text is split where it was
+/// typed and each part lower-cased on its own.
 pub fn suggest(typed: &str, names: &Completions) -> Vec<String> {
-    let lower = typed.trim_start().to_lowercase();
+    let typed = typed.trim_start();
+    let lower = typed.to_lowercase();
     let mut out: Vec<String> = names
         .commands
         .iter()
@@ -40,13 +46,13 @@ pub fn suggest(typed: &str, names: &Completions) -> Vec<String> {
         .filter(|c| lower.starts_with(&format!("{} ", c.to_lowercase())))
         .max_by_key(|c| c.len())
     {
-        let (done, partial) = match lower.rfind(' ') {
-            Some(i) => (&typed.trim_start()[..=i], &lower[i + 1..]),
-            None => (cmd.as_str(), ""),
+        let (done, partial) = match typed.rfind(' ') {
+            Some(i) => (&typed[..=i], typed[i + 1..].to_lowercase()),
+            None => (cmd.as_str(), String::new()),
         };
         let mut seen = std::collections::BTreeSet::new();
         for name in names.hubs.iter().chain(&names.clusters) {
-            if name.to_lowercase().starts_with(partial) && seen.insert(name.clone()) {
+            if name.to_lowercase().starts_with(&partial) && seen.insert(name.clone()) {
                 out.push(format!("{done}{name}"));
             }
         }
@@ -90,6 +96,44 @@ mod tests {
             vec!["hub status staging".to_string()]
         );
         assert_eq!(suggest("hub status ", &names()).len(), 3);
+    }
+
+    /// Issue 16: `İ` lower-cases to a longer string, and an offset found in
+    /// the lower-case text used to slice the typed text off a char boundary.
+    #[test]
+    fn text_whose_lower_case_is_longer_completes_without_panicking() {
+        assert_eq!(suggest("hub status İİ ", &names()).len(), 3);
+        assert_eq!(
+            suggest("HUB STATUS İİ st", &names()),
+            vec!["HUB STATUS İİ staging".to_string()],
+            "what was typed is kept as typed, the last word completed"
+        );
+        assert_eq!(
+            suggest("İİ hub status st", &names()),
+            Vec::<String>::new(),
+            "no command starts with İ"
+        );
+        assert_eq!(
+            suggest("HUB STATUS ST", &names()),
+            vec!["HUB STATUS staging".to_string()]
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever a Discord member types, suggesting answers (and within
+        /// Discord's limits).
+        #[test]
+        fn any_typed_text_gets_an_answer_within_discords_limits(typed in "\\PC{0,60}") {
+            let out = suggest(&typed, &names());
+            proptest::prop_assert!(out.len() <= MAX_CHOICES);
+            proptest::prop_assert!(out.iter().all(|c| c.chars().count() <= MAX_LEN));
+        }
+
+        #[test]
+        fn a_known_command_then_any_text_gets_an_answer(rest in "[İıßẞΣς ǅa-z]{0,30}") {
+            let out = suggest(&format!("hub status {rest}"), &names());
+            proptest::prop_assert!(out.len() <= MAX_CHOICES);
+        }
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct DiscordSettings {
     pub api_url: String,
     /// How far an interaction's timestamp may be from our clock.
     pub max_clock_skew: Duration,
+    /// Connecting to the API may take this long at most.
+    pub connect_timeout: Duration,
+    /// One API call, answer included, may take this long at most.
+    pub call_timeout: Duration,
 }
 
 impl std::fmt::Debug for DiscordSettings {
@@ -51,6 +55,8 @@ impl DiscordSettings {
             bot_token: c.bot_token.clone(),
             api_url: c.api_url.clone(),
             max_clock_skew: Duration::from_secs(300),
+            connect_timeout: super::api::CONNECT_TIMEOUT,
+            call_timeout: super::api::CALL_TIMEOUT,
         }
     }
 

@@ -66,15 +66,24 @@ impl GithubApi {
     }
 
     /// Post a comment; its id, or `None` (logged) when GitHub never took it.
+    ///
+    /// A new comment is not idempotent: only a call GitHub certainly did not
+    /// apply is tried again (a 429, or a connection never made). A timeout
+    /// or a 5xx after the request went out may have posted it, so it is
+    /// given up rather than posted twice.
     pub async fn post_comment(&self, issue: &Issue, body: &str) -> Option<u64> {
         let sent = self
             .retry
-            .run("github: posting a comment", classify, || async {
-                self.octo
-                    .issues(&issue.owner, &issue.repo)
-                    .create_comment(issue.number, body)
-                    .await
-            })
+            .run(
+                "github: posting a comment",
+                classify_not_idempotent,
+                || async {
+                    self.octo
+                        .issues(&issue.owner, &issue.repo)
+                        .create_comment(issue.number, body)
+                        .await
+                },
+            )
             .await;
         match sent {
             Ok(c) => Some(c.id.into_inner()),
@@ -138,6 +147,71 @@ impl GithubApi {
             }
         }
     }
+
+    /// The numeric id of the account with this login (`GET /users/{login}`):
+    /// `Ok(None)` when GitHub has no such account. Logins are checked before
+    /// they go into a path.
+    pub async fn user_id(&self, login: &str) -> Result<Option<u64>, ApiError> {
+        if !is_login(login) {
+            return Ok(None);
+        }
+        let route = format!("/users/{login}");
+        let got = self
+            .retry
+            .run("github: looking up a user", classify, || {
+                self.octo
+                    .get::<serde_json::Value, _, ()>(&route, None::<&()>)
+            })
+            .await;
+        match got {
+            Ok(user) => user["id"].as_u64().map(Some).ok_or(ApiError::Shape(
+                "GET /users/{login} answered without a numeric `id`",
+            )),
+            Err(GaveUp {
+                error: octocrab::Error::GitHub { source, .. },
+                ..
+            }) if source.status_code == StatusCode::NOT_FOUND => Ok(None),
+            Err(GaveUp { error, .. }) => Err(ApiError::Call(error.to_string())),
+        }
+    }
+
+    /// The account the token belongs to (`GET /user`): its id and login.
+    pub async fn authenticated_user(&self) -> Result<(u64, String), ApiError> {
+        let got = self
+            .retry
+            .run("github: asking who the token is", classify, || {
+                self.octo
+                    .get::<serde_json::Value, _, ()>("/user", None::<&()>)
+            })
+            .await
+            .map_err(|g| ApiError::Call(g.error.to_string()))?;
+        match (got["id"].as_u64(), got["login"].as_str()) {
+            (Some(id), Some(login)) => Ok((id, login.to_string())),
+            _ => Err(ApiError::Shape(
+                "GET /user answered without a numeric `id` and a `login`",
+            )),
+        }
+    }
+}
+
+/// A GitHub look-up that did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("GitHub's API failed: {0}; check GITHUB_TOKEN and GITHUB_API_URL")]
+    Call(String),
+    #[error("GitHub's API answered in an unexpected shape: {0}")]
+    Shape(&'static str),
+}
+
+/// A GitHub login: 1 to 39 ASCII letters, digits and single hyphens, not
+/// starting or ending with a hyphen (what GitHub allows at sign-up).
+pub fn is_login(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 39
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
 }
 
 /// Whether an octocrab error is worth another try.
@@ -153,5 +227,86 @@ fn classify_status(status: StatusCode) -> Retry {
         Retry::Never
     } else {
         Retry::Backoff
+    }
+}
+
+/// For calls that must not be applied twice (creating a comment): retried
+/// only when GitHub certainly did not apply it, a 429 or a connection that
+/// was never made. A 5xx, a timeout or a dropped connection after the
+/// request went out may have been applied.
+fn classify_not_idempotent(e: &octocrab::Error) -> Retry {
+    match e {
+        octocrab::Error::GitHub { source, .. } => {
+            classify_status_not_idempotent(source.status_code)
+        }
+        octocrab::Error::Service { source, .. } if never_connected(source.as_ref()) => {
+            Retry::Backoff
+        }
+        _ => Retry::Never,
+    }
+}
+
+/// GitHub answered: only a 429 says for certain that nothing was applied.
+fn classify_status_not_idempotent(status: StatusCode) -> Retry {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        Retry::Backoff
+    } else {
+        Retry::Never
+    }
+}
+
+/// Whether the error chain says the connection was never made (so nothing
+/// was sent).
+fn never_connected(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
+            return h.is_connect();
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_logins_go_into_a_path() {
+        for ok in ["octocat", "bob-demo", "a", "A1-b2"] {
+            assert!(is_login(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a--b",
+            "../app",
+            "a/b",
+            "a?x=1",
+            &"x".repeat(40),
+            "İ",
+        ] {
+            assert!(!is_login(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refused_or_failed_comment_post_is_never_repeated_but_a_429_is() {
+        let status = |code: u16| StatusCode::from_u16(code).unwrap();
+        for code in [500, 502, 503, 403, 404, 422] {
+            assert_eq!(
+                classify_status_not_idempotent(status(code)),
+                Retry::Never,
+                "{code}"
+            );
+        }
+        assert_eq!(classify_status_not_idempotent(status(429)), Retry::Backoff);
+        assert_eq!(
+            classify_status(status(502)),
+            Retry::Backoff,
+            "an edit may be repeated"
+        );
     }
 }

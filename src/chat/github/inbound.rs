@@ -21,7 +21,15 @@ pub enum Inbound {
 /// A new comment on an issue or pull request.
 #[derive(Debug, Clone)]
 pub struct Comment {
+    /// For display only (mentions): logins can be renamed and recycled.
     pub login: String,
+    /// Who wrote it: the account's immutable id (`comment.user.id`).
+    pub user_id: u64,
+    /// The delivery's `action` (`created`).
+    pub action: String,
+    /// `comment.updated_at` as GitHub wrote it: with the comment id and the
+    /// action it names this version of the comment, inside the signed body.
+    pub updated_at: String,
     /// `owner/name`.
     pub repo: String,
     pub issue: u64,
@@ -55,19 +63,29 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
             "ignored: comments by bots never run commands",
         ));
     }
-    let (Some(repo), Some(issue), Some(comment_id)) = (
+    let (Some(repo), Some(issue), Some(comment_id), Some(user_id)) = (
         payload["repository"]["full_name"].as_str(),
         payload["issue"]["number"].as_u64(),
         payload["comment"]["id"].as_u64(),
+        user["id"].as_u64(),
     ) else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "malformed",
-            "an issue_comment event needs repository.full_name, issue.number and comment.id",
+            "an issue_comment event needs repository.full_name, issue.number, comment.id and comment.user.id",
         ));
     };
+    let comment = &payload["comment"];
+    let updated_at = comment["updated_at"]
+        .as_str()
+        .or(comment["created_at"].as_str())
+        .unwrap_or_default()
+        .to_string();
     Ok(Inbound::Comment(Comment {
         login,
+        user_id,
+        action: payload["action"].as_str().unwrap_or_default().to_string(),
+        updated_at,
         repo: repo.to_string(),
         issue,
         comment_id,
@@ -87,7 +105,7 @@ mod tests {
             "action": "created",
             "repository": {"full_name": "o/r"},
             "issue": {"number": 7},
-            "comment": {"id": 99, "body": "/ops help", "user": user},
+            "comment": {"id": 99, "body": "/ops help", "user": user, "updated_at": "2026-01-01T00:00:00Z"},
         })
         .to_string()
         .into_bytes()
@@ -97,7 +115,7 @@ mod tests {
     fn a_new_comment_reads_as_who_wrote_what_where() {
         let Inbound::Comment(c) = parse(
             "issue_comment",
-            &comment(serde_json::json!({"login": "alice", "type": "User"})),
+            &comment(serde_json::json!({"login": "alice", "id": 5, "type": "User"})),
         )
         .unwrap() else {
             panic!("a comment");
@@ -105,12 +123,22 @@ mod tests {
         assert_eq!(
             (
                 c.login.as_str(),
+                c.user_id,
                 c.repo.as_str(),
                 c.issue,
                 c.comment_id,
-                c.body.as_str()
+                c.body.as_str(),
+                c.updated_at.as_str()
             ),
-            ("alice", "o/r", 7, 99, "/ops help")
+            (
+                "alice",
+                5,
+                "o/r",
+                7,
+                99,
+                "/ops help",
+                "2026-01-01T00:00:00Z"
+            )
         );
     }
 
@@ -131,6 +159,12 @@ mod tests {
         assert_eq!(
             parse("issue_comment", no_issue).unwrap_err().reason,
             "malformed"
+        );
+        let no_user_id = comment(serde_json::json!({"login": "alice", "type": "User"}));
+        assert_eq!(
+            parse("issue_comment", &no_user_id).unwrap_err().reason,
+            "malformed",
+            "who wrote it is the user id; without one nothing runs"
         );
     }
 }

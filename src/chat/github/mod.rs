@@ -9,13 +9,19 @@
 //! tells its story ([`thread`], rendered by [`render`]) and is edited as the
 //! run goes on, through octocrab pointed at `GITHUB_API_URL` ([`api`]).
 //!
-//! Who asked is the commenter's login, matched to `people[].github`
-//! (case-insensitive). Comments by bots (including opsbot's own) are
-//! ignored; edited and deleted comments run nothing.
+//! Who asked is the commenter's account id (`comment.user.id`), matched to
+//! `people[].github` through [`people`] (logins there are resolved to ids;
+//! the login in a delivery is never trusted, it can be renamed or
+//! recycled). Comments by bots and by opsbot's own account are ignored;
+//! edited and deleted comments run nothing. A delivery runs once: its
+//! `X-GitHub-Delivery` id is recorded, and so is what the signature covers
+//! (comment id, action, `updated_at`), since the header is not signed and a
+//! captured body could come back under a new delivery id.
 
 pub mod api;
 pub mod inbound;
 pub mod lines;
+pub mod people;
 pub mod render;
 mod settings;
 mod thread;
@@ -44,6 +50,7 @@ struct Shared {
     settings: GithubSettings,
     verifier: verify::Verifier,
     api: GithubApi,
+    people: people::People,
 }
 
 impl Gate for Shared {
@@ -65,6 +72,7 @@ pub fn routes(core: Arc<dyn Core>, settings: GithubSettings) -> anyhow::Result<R
     Ok(Router::new()
         .route("/github/webhook", post(webhook))
         .with_state(Arc::new(Shared {
+            people: people::People::new(api.clone(), settings.token.is_some(), &settings.people),
             core,
             settings,
             verifier,
@@ -82,25 +90,31 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     if let Inbound::Ping { zen } = inbound {
         return Json(json!({ "ok": true, "zen": zen })).into_response();
     }
-    if let Some(delivery) = header("x-github-delivery") {
-        match s.core.first_delivery("github", delivery).await {
-            Ok(true) => {}
-            Ok(false) => {
-                s.core.refused("github", "replayed");
+    // Before anything is recorded: if opsbot cannot tell whether this is its
+    // own comment, GitHub should redeliver it later rather than have it run.
+    if let Inbound::Comment(c) = &inbound {
+        match s.people.is_me(c.user_id).await {
+            Ok(false) => {}
+            Ok(true) => {
                 return (
-                    StatusCode::OK,
-                    "duplicate delivery: already handled, nothing run again",
+                    StatusCode::ACCEPTED,
+                    "ignored: opsbot's own comments never run commands",
                 )
-                    .into_response();
+                    .into_response()
             }
             Err(e) => {
-                tracing::error!(error = %e, "github: cannot record the delivery id");
+                tracing::error!(error = %e, "github: cannot learn which account opsbot posts as");
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "cannot record this delivery right now; GitHub will redeliver",
+                    "cannot tell whether this comment is opsbot's own right now; GitHub will redeliver",
                 )
                     .into_response();
             }
+        }
+    }
+    if let Some(delivery) = header("x-github-delivery") {
+        if let Some(stop) = first_time(&s, "github", delivery).await {
+            return stop;
         }
     }
     let comment = match inbound {
@@ -108,6 +122,15 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         Inbound::Ignored(why) => return (StatusCode::ACCEPTED, why).into_response(),
         Inbound::Ping { .. } => unreachable!("answered above"),
     };
+    // The delivery header is not signed; this key is.
+    let signed = format!(
+        "{}:{}:{}",
+        comment.comment_id, comment.action, comment.updated_at
+    );
+    if let Some(stop) = first_time(&s, "github-comment", &signed).await {
+        return stop;
+    }
+    let sender = s.people.who(comment.user_id).await;
     let commands = lines::commands(&comment.body, &s.settings.prefix);
     if commands.len() > s.settings.max_commands_per_comment {
         let t = thread(&s, &comment.repo, comment.issue);
@@ -128,7 +151,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     for text in &commands {
         let (tx, rx) = mpsc::unbounded_channel();
         let req = Request {
-            sender: comment.login.clone(),
+            sender: sender.clone(),
             text: text.clone(),
             place: Place::Github(GithubPlace {
                 repo: comment.repo.clone(),
@@ -145,6 +168,34 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         Json(json!({ "commands": commands.len() })),
     )
         .into_response()
+}
+
+/// Record `key` under `source`: `None` the first time (go on), or the
+/// answer to give when it was seen before or cannot be recorded.
+async fn first_time(s: &Shared, source: &str, key: &str) -> Option<Response> {
+    match s.core.first_delivery(source, key).await {
+        Ok(true) => None,
+        Ok(false) => {
+            s.core.refused("github", "replayed");
+            Some(
+                (
+                    StatusCode::OK,
+                    "duplicate delivery: already handled, nothing run again",
+                )
+                    .into_response(),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "github: cannot record the delivery");
+            Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot record this delivery right now; GitHub will redeliver",
+                )
+                    .into_response(),
+            )
+        }
+    }
 }
 
 fn thread(s: &Shared, repo: &str, issue: u64) -> Thread {

@@ -18,6 +18,9 @@ pub struct GithubSettings {
     pub max_commands_per_comment: usize,
     /// Label the issue with what a succeeded run names (`triage: image-pull`).
     pub triage_labels: bool,
+    /// Every `people[].github` value (a login, or `id:NUMBER`): commenters
+    /// are matched to these by account id (see [`super::people`]).
+    pub people: Vec<String>,
 }
 
 impl std::fmt::Debug for GithubSettings {
@@ -30,8 +33,12 @@ impl std::fmt::Debug for GithubSettings {
 }
 
 impl GithubSettings {
-    /// From the loaded config (which applied the `GITHUB_*` overrides).
-    pub fn from_config(c: &crate::config::GithubConfig) -> GithubSettings {
+    /// From the loaded config (which applied the `GITHUB_*` overrides) and
+    /// its people.
+    pub fn from_config(
+        c: &crate::config::GithubConfig,
+        people: &[crate::config::Person],
+    ) -> GithubSettings {
         GithubSettings {
             webhook_secret: c.webhook_secret.clone(),
             token: c.token.clone(),
@@ -39,6 +46,7 @@ impl GithubSettings {
             prefix: c.prefix.clone(),
             max_commands_per_comment: c.max_commands_per_comment.max(1),
             triage_labels: c.triage_labels,
+            people: people.iter().filter_map(|p| p.github.clone()).collect(),
         }
     }
 }
