@@ -32,6 +32,7 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "kube.user_server",
         mutates: false,
+        idempotent: false,
         check: check_args::<Args>,
         permissions: |_| permissions(),
         describe: |a| {
