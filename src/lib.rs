@@ -21,3 +21,4 @@ pub mod metrics;
 pub mod playbook;
 pub mod redact;
 pub mod runs;
+pub mod urlpath;

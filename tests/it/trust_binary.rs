@@ -237,3 +237,35 @@ listen: 127.0.0.1:0
     let runs = log.list(&opsbot::audit::Filter::default()).await.unwrap();
     assert_eq!(runs.len(), 1, "the replay ran nothing: {runs:#?}");
 }
+
+/// `hubs` and `clusters` list the part of the fleet the asker's roles
+/// cover, and say how much was left out; an unscoped role sees it all.
+#[test]
+fn hubs_and_clusters_list_only_what_the_askers_roles_cover() {
+    let (_sim, config) = start(ENGINEER_AND_SCOPED);
+    let out = opsbot_run(&config, "stella", "hubs");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 hubs") || text.contains("1 hub"), "{text}");
+    assert!(text.contains("staging"), "{text}");
+    assert!(!text.contains("prod") && !text.contains("class"), "{text}");
+    assert!(
+        text.contains("2 hubs outside your roles are not listed"),
+        "{text}"
+    );
+    let out = opsbot_run(&config, "stella", "clusters");
+    let text = output_text(&out);
+    assert!(
+        text.contains("aws-us") && !text.contains("gcp-eu"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 cluster outside your roles is not listed"),
+        "{text}"
+    );
+    let all = output_text(&opsbot_run(&config, "alice", "hubs"));
+    for hub in ["staging", "prod", "class"] {
+        assert!(all.contains(hub), "{all}");
+    }
+    assert!(!all.contains("not listed"), "{all}");
+}
