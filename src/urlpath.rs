@@ -38,7 +38,8 @@ pub fn unencoded_in_url(template: &str) -> Vec<String> {
                 .rsplit('.')
                 .next()
                 .is_some_and(|n| n == "url" || n.ends_with("_url"));
-        if !(expr.contains('|') && last_filter == "segment") && !is_url_var {
+        let encoded = expr.contains('|') && last_filter == "segment";
+        if !(encoded || is_url_var) {
             bad.push(expr.to_string());
         }
         rest = &after[end + 2..];
