@@ -155,8 +155,7 @@ async fn names_reach_a_url_only_as_one_encoded_segment() {
         &pb("{{ base_url }}/users/{{ who }}"),
         &Registry::builtin(),
     )
-    .err()
-    .expect("a raw interpolation is refused")
+    .expect_err("a raw interpolation is refused")
     .to_string();
     assert!(raw.contains("`who | segment`"), "{raw}");
 
