@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use rand::Rng;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +15,7 @@ use super::model::{Playbook, Step};
 use super::template;
 use crate::actions::{ActionCall, ActionError, Target};
 use crate::cluster::ClusterSet;
+use crate::retry::{GaveUp, Retry, RetryPolicy};
 
 /// Real changes, or server-side dry runs (`dryRun=All`) of every mutating step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -554,34 +554,40 @@ async fn run_one(
     // A change that is idempotent may be sent again after an answer that
     // leaves open whether it was applied; any other only after a 429.
     let retry_unsure = !step.mutates() || step.action.idempotent;
+    let policy = step_policy(step.retries);
     let mut attempts = 0u32;
     let retrying = async {
-        loop {
-            attempts += 1;
-            call.attempt = attempts;
-            let r = (step.action.run)(call.clone()).await;
-            match r {
-                Ok(v) => return Ok(v),
-                Err(e) => {
+        let ran = policy
+            .run(
+                &format!("step {} ({})", step.id, step.action_name()),
+                |e: &ActionError| {
                     let hint = if retry_unsure {
                         e.retry_hint()
                     } else {
                         e.retry_hint_if_unapplied()
                     };
                     match hint {
-                        Some(hint) if attempts <= step.retries => {
-                            tokio::time::sleep(backoff(attempts, hint)).await;
-                        }
-                        None if !retry_unsure && e.retry_hint().is_some() => {
-                            return Err(ActionError::Failed(format!(
-                                "{e}; not retried, because the change may already have been applied: check the target before asking again"
-                            )))
-                        }
-                        _ => return Err(e),
+                        Some(Some(after)) => Retry::After(after),
+                        Some(None) => Retry::Backoff,
+                        None => Retry::Never,
                     }
-                }
+                },
+                || {
+                    attempts += 1;
+                    call.attempt = attempts;
+                    (step.action.run)(call.clone())
+                },
+            )
+            .await;
+        ran.map_err(|GaveUp { error, .. }| {
+            if !retry_unsure && error.retry_hint().is_some() {
+                ActionError::Failed(format!(
+                    "{error}; not retried, because the change may already have been applied: check the target before asking again"
+                ))
+            } else {
+                error
             }
-        }
+        })
     };
     let result: Result<Value, String> = match step.timeout {
         Some(limit) => match tokio::time::timeout(limit, retrying).await {
@@ -600,13 +606,12 @@ async fn run_one(
     )
 }
 
-/// Exponential backoff with jitter; a server's Retry-After wins when given.
-fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
-    if let Some(d) = hint {
-        return d;
+/// The one retry policy, sized by the step's `retries`: backoff from
+/// 200 ms doubling to at most 10 s, a server's Retry-After obeyed up to that.
+fn step_policy(retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: retries.saturating_add(1),
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(10),
     }
-    let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
-    let base = base.min(Duration::from_secs(10));
-    let jitter = rand::thread_rng().gen_range(0.5..1.5);
-    base.mul_f64(jitter)
 }

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "metrics",
         "chat::model",
         "chat::place",
-        "chat::retry",
+        "retry",
         "chat::view",
         "urlpath",
     ],

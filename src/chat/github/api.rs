@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::settings::GithubSettings;
-use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
+use crate::retry::{GaveUp, Retry, RetryPolicy};
 
 /// GitHub refuses label names longer than this (in characters).
 const MAX_LABEL: usize = 50;

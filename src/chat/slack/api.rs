@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
-use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
+use crate::retry::{GaveUp, Retry, RetryPolicy};
 
 /// A Web API call that failed for good (after retries).
 #[derive(Debug, thiserror::Error)]
