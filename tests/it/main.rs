@@ -16,6 +16,7 @@ mod discord_e2e;
 mod discord_interactions;
 mod fleet_hubs;
 mod fleet_naming;
+mod fuzz;
 mod github_webhook;
 mod http_limits;
 mod names;
