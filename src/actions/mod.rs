@@ -125,7 +125,8 @@ impl ActionError {
 pub struct ActionCall {
     pub args: Value,
     pub clusters: ClusterSet,
-    /// Mutating actions send `dryRun=All` when set.
+    /// Part of a dry run: mutating actions send `dryRun=All`, waits for a
+    /// change return at once.
     pub dry_run: bool,
     /// Run Kubernetes calls as this user when set.
     pub impersonate: Option<String>,

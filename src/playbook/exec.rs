@@ -545,7 +545,10 @@ async fn run_one(
     let mut call = ActionCall {
         args,
         clusters: ctx.clusters.clone(),
-        dry_run: ctx.mode == Mode::DryRun && step.mutates(),
+        // Every step of a dry run knows it is one: changes are sent with
+        // dryRun=All, and a step that waits for a change (a rollout) does
+        // not wait for one that was never made.
+        dry_run: ctx.mode == Mode::DryRun,
         impersonate: ctx.impersonate.clone(),
         cancel: ctx.cancel.clone(),
         attempt: 0,

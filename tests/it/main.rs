@@ -19,6 +19,7 @@ mod fleet_naming;
 mod fuzz;
 mod github_webhook;
 mod http_limits;
+mod lifecycle_binary;
 mod names;
 mod opspack;
 mod opspack_bot;

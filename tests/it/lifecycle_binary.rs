@@ -1,0 +1,237 @@
+//! The run state machine (issue 17) through the binary: `opsbot serve` on
+//! `opsbot sim`, people pressing Slack buttons on a stand-in Slack API. A
+//! second approval and a deny sent while the approved restart runs are
+//! refused, nothing is recorded for them, and the run ends once.
+
+use std::time::Duration;
+
+use opsbot::audit::{AuditLog, EventKind, RunId};
+use serde_json::{json, Value};
+
+use crate::support::binary::SimProcess;
+use crate::support::server::Server;
+use crate::support::slack::{self, FakeSlack};
+
+/// The bot may do everything; a rollout takes 3 s, so an approved restart
+/// is observably running for that long.
+const SIM_YAML: &str = r#"
+rollout_delay: 3s
+users:
+  - name: opsbot-bot
+    token: bot-token
+    rules:
+      - { verbs: ["*"], resources: ["*"], namespaces: ["*"] }
+"#;
+
+const STAGING: &str = r#"
+apiVersion: v1
+kind: Node
+metadata: { name: node-1, labels: { kubernetes.io/hostname: node-1 } }
+status:
+  conditions: [{ type: Ready, status: "True", reason: KubeletReady, lastTransitionTime: -1d }]
+  allocatable: { cpu: "8", memory: 32Gi, pods: "110" }
+  capacity: { cpu: "8", memory: 32Gi, pods: "110" }
+---
+apiVersion: v1
+kind: Namespace
+metadata: { name: staging }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hub
+  namespace: staging
+  labels: { app: jupyterhub, component: hub }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: jupyterhub, component: hub } }
+  template:
+    metadata: { labels: { app: jupyterhub, component: hub } }
+    spec:
+      containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }]
+"#;
+
+const CHANNEL: &str = "C0OPS";
+
+struct Rig {
+    fake: FakeSlack,
+    server: Server,
+    audit: AuditLog,
+    _sim: SimProcess,
+}
+
+async fn rig() -> Rig {
+    let fake = FakeSlack::start().await;
+    let sim = SimProcess::start(&[
+        ("aws-us/sim.yaml", SIM_YAML),
+        ("aws-us/10-staging.yaml", STAGING),
+    ]);
+    let kubeconfig = sim.kubeconfig_with_token("bot-token");
+    let config = sim.write_config(&format!(
+        r#"
+clusters:
+  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us }}
+hubs:
+  - {{ name: staging, cluster: aws-us, namespace: staging }}
+people:
+  - {{ id: alice, slack: U0ALICE, roles: [engineer] }}
+  - {{ id: carol, slack: U0CAROL, roles: [engineer] }}
+  - {{ id: dave, slack: U0DAVE, roles: [engineer] }}
+roles:
+  engineer: {{ run: ["*"], approve: ["*"] }}
+slack: {{ api_url: "{api}" }}
+listen: 127.0.0.1:0
+"#,
+        kc = kubeconfig.display(),
+        api = fake.api_url(),
+    ));
+    let cfg = config.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        Server::start(
+            &cfg,
+            &[
+                ("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET),
+                ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let audit = AuditLog::open(&format!(
+        "sqlite://{}",
+        config.with_file_name("audit.db").display()
+    ))
+    .await
+    .unwrap();
+    Rig {
+        fake,
+        server,
+        audit,
+        _sim: sim,
+    }
+}
+
+impl Rig {
+    async fn post(&self, path: &str, body: String) -> reqwest::Response {
+        let ts = slack::now();
+        let signature = slack::sign(slack::SIGNING_SECRET, ts, body.as_bytes());
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}{path}", self.server.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn slash(&self, user: &str, text: &str) {
+        let r = self
+            .post("/slack/commands", slack::slash_form(user, CHANNEL, text))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    /// `user` presses `action` on run `run`'s approval message.
+    async fn press(&self, user: &str, action: &str, run: i64) {
+        // The approval message (its buttons go once someone decided; a
+        // second press is on the same message, as in a Slack client that
+        // has not refreshed yet).
+        let approval = self
+            .fake
+            .messages()
+            .into_iter()
+            .find(|m| {
+                m.all_text().contains(&format!("run {run}")) && m.all_text().contains("approv")
+            })
+            .expect("the approval message");
+        let mut payload: Value =
+            serde_json::from_str(include_str!("fixtures/slack/block_actions.json")).unwrap();
+        payload["user"]["id"] = json!(user);
+        payload["channel"]["id"] = json!(CHANNEL);
+        payload["container"]["channel_id"] = json!(CHANNEL);
+        payload["container"]["message_ts"] = json!(approval.ts);
+        payload["message"]["ts"] = json!(approval.ts);
+        payload["message"]["thread_ts"] = json!(approval.thread_ts);
+        payload["actions"][0]["action_id"] = json!(action);
+        payload["actions"][0]["value"] = json!(run.to_string());
+        payload["trigger_id"] = json!(slack::fresh_trigger_id());
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let r = self.post("/slack/interactions", body).await;
+        assert_eq!(r.status(), 200);
+    }
+
+    async fn kinds(&self, run: i64) -> Vec<EventKind> {
+        self.audit
+            .run(RunId(run))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.kind)
+            .collect()
+    }
+
+    /// Wait until run `run` has a `kind` record (the audit log is the marker).
+    async fn wait_for(&self, run: i64, kind: EventKind) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.kinds(run).await.contains(&kind) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} has no {kind:?}: {:?}",
+                self.kinds(run).await
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Wait until a private answer containing `text` was sent.
+    async fn wait_for_ephemeral(&self, text: &str) {
+        self.fake
+            .wait_until(&format!("a private answer saying {text:?}"), |f| {
+                f.ephemerals().iter().any(|e| e.to_string().contains(text))
+            })
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_and_deny_while_an_approved_restart_runs_are_refused_and_it_ends_once() {
+    let r = rig().await;
+    r.slash("U0ALICE", "hub restart staging --reason state machine")
+        .await;
+    // The approval message is edited to the dry run's resolved plan.
+    r.fake
+        .wait_until("the resolved plan in the approval message", |f| {
+            f.calls_to("chat.update")
+                .iter()
+                .any(|c| c.body.to_string().contains("dry run ok"))
+        })
+        .await;
+    r.press("U0CAROL", "approve", 1).await;
+    r.wait_for(1, EventKind::Started).await;
+
+    r.press("U0DAVE", "approve", 1).await;
+    r.wait_for_ephemeral("already running").await;
+    r.press("U0DAVE", "deny", 1).await;
+    r.wait_for(1, EventKind::Finished).await;
+
+    let kinds = r.kinds(1).await;
+    let count = |k: EventKind| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(count(EventKind::Approved), 1, "{kinds:?}");
+    assert_eq!(count(EventKind::Started), 1, "{kinds:?}");
+    assert_eq!(count(EventKind::Rejected), 0, "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&EventKind::Finished), "{kinds:?}");
+    assert!(
+        kinds.contains(&EventKind::Intent),
+        "the change was on record first: {kinds:?}"
+    );
+    let refusals = r
+        .fake
+        .ephemerals()
+        .iter()
+        .filter(|e| e.to_string().contains("already running"))
+        .count();
+    assert_eq!(refusals, 2, "both the approval and the deny were refused");
+    assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
