@@ -99,14 +99,6 @@ impl Server {
 
     /// A plain HTTP/1.1 GET: (status, body), or `None` when the connection
     /// failed.
-    /// Everything logged so far.
-    pub fn log(&self) -> Vec<String> {
-        self.lines
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
 
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         http_get(self.port, path)
