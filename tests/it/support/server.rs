@@ -99,7 +99,6 @@ impl Server {
 
     /// A plain HTTP/1.1 GET: (status, body), or `None` when the connection
     /// failed.
-
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         http_get(self.port, path)
     }
