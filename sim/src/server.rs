@@ -570,8 +570,14 @@ fn item_key(o: &Value) -> String {
     )
 }
 
-/// The object as this resource's API version shows it (events.k8s.io events are converted).
+/// The object as this resource's API version shows it: events are one
+/// store, shown as `events.k8s.io/v1` (note, regarding) or core `v1`
+/// (message, involvedObject) whichever way they were written, as an
+/// apiserver does.
 pub fn present(def: &ResourceDef, o: Value) -> Value {
+    if def.group.is_empty() && def.kind == "Event" && o["apiVersion"] == "events.k8s.io/v1" {
+        return core_event(o);
+    }
     if def.group != "events.k8s.io" || o["apiVersion"] != "v1" {
         return o;
     }
@@ -591,6 +597,37 @@ pub fn present(def: &ResourceDef, o: Value) -> Value {
         "deprecatedFirstTimestamp": o["firstTimestamp"],
         "deprecatedLastTimestamp": o["lastTimestamp"],
         "deprecatedSource": o["source"],
+    })
+}
+
+/// An `events.k8s.io/v1` Event as core `v1` shows it.
+fn core_event(o: Value) -> Value {
+    let pick = |new: &str, old: &str| {
+        o.get(new)
+            .filter(|v| !v.is_null())
+            .or_else(|| o.get(old))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let source = o.get("deprecatedSource").cloned().unwrap_or_else(
+        || json!({ "component": o.get("reportingController").cloned().unwrap_or(json!("")) }),
+    );
+    json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": o["metadata"],
+        "involvedObject": pick("regarding", "involvedObject"),
+        "reason": o["reason"],
+        "message": pick("note", "message"),
+        "type": o["type"],
+        "count": o.pointer("/series/count").or_else(|| o.get("deprecatedCount")).cloned().unwrap_or(json!(1)),
+        "firstTimestamp": o.get("deprecatedFirstTimestamp").cloned().unwrap_or(Value::Null),
+        "lastTimestamp": o.pointer("/series/lastObservedTime").or_else(|| o.get("deprecatedLastTimestamp")).cloned().unwrap_or(Value::Null),
+        "eventTime": o.get("eventTime").cloned().unwrap_or(Value::Null),
+        "source": source,
+        "reportingComponent": o.get("reportingController").cloned().unwrap_or(json!("")),
+        "reportingInstance": o.get("reportingInstance").cloned().unwrap_or(json!("")),
+        "action": o.get("action").cloned().unwrap_or(json!("")),
     })
 }
 

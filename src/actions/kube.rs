@@ -412,7 +412,7 @@ pub fn from_kube(e: kube::Error) -> ActionError {
     }
 }
 
-fn dry(call: &ActionCall) -> PatchParams {
+pub(crate) fn dry(call: &ActionCall) -> PatchParams {
     let pp = PatchParams::default();
     if call.dry_run {
         pp.dry_run()

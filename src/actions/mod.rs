@@ -8,6 +8,8 @@
 //! it. One file per step family (`kube`, `http`, `jupyterhub`); adding a family means adding
 //! a file and listing it in [`Registry::builtin`].
 
+pub mod binder;
+pub mod dask;
 pub mod describe;
 pub mod diagnose;
 pub mod evict;
@@ -210,6 +212,8 @@ impl Registry {
             .chain(evict::actions())
             .chain(jupyterhub::actions())
             .chain(user_server::actions())
+            .chain(dask::actions())
+            .chain(binder::actions())
         {
             r.register(spec);
         }

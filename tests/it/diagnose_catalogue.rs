@@ -7,7 +7,7 @@ use std::path::Path;
 use opsbot::jupyterhub::diagnose::{Catalogue, Evidence, PoolCapacity, PoolTaint, Scaling};
 
 #[path = "../../src/jupyterhub/diagnose/fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 
 fn shipped() -> Catalogue {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/knowledge");

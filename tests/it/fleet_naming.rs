@@ -134,3 +134,44 @@ fn pending_names_users_by_their_raw_names_under_both_schemes() {
     assert!(text.contains("carol-lee"), "{text}");
     assert!(text.contains("alice:gpu"), "the named server: {text}");
 }
+
+#[test]
+fn an_evicted_server_that_stayed_failed_is_explained() {
+    let text = run("triage lab fay");
+    assert!(text.contains("evicted from its node"), "{text}");
+    assert!(text.contains("ephemeral-storage"), "{text}");
+}
+
+#[test]
+fn an_eviction_is_explained_after_the_pod_is_gone() {
+    let text = run("triage lab gus");
+    assert!(text.contains("evicted from its node"), "{text}");
+    assert!(text.contains("no server pod exists now"), "{text}");
+    assert!(text.contains("resource: memory"), "{text}");
+}
+
+#[test]
+fn a_failing_init_container_is_named() {
+    let text = run("triage lab hana");
+    assert!(
+        text.contains("setup step before the server starts"),
+        "{text}"
+    );
+    assert!(text.contains("block-cloud-metadata"), "{text}");
+}
+
+#[test]
+fn the_autoscalers_events_say_the_pool_is_at_its_maximum_without_its_status_configmap() {
+    let text = run("triage lab ivan");
+    assert!(text.contains("No node has enough free memory"), "{text}");
+    assert!(text.contains("max node group size reached"), "{text}");
+    assert!(text.contains("Raise the maximum size"), "{text}");
+}
+
+#[test]
+fn a_quota_refusal_that_never_became_a_pod_is_read_from_the_hubs_log() {
+    let text = run("triage lab kim");
+    assert!(text.contains("resource quota refused the server"), "{text}");
+    assert!(text.contains("lab-quota"), "{text}");
+    assert!(text.contains("limits.memory=64Gi"), "{text}");
+}

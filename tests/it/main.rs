@@ -14,6 +14,8 @@ mod config_example;
 mod diagnose_catalogue;
 mod discord_e2e;
 mod discord_interactions;
+mod fleet_binder_dask;
+mod fleet_catalogue;
 mod fleet_hubs;
 mod fleet_naming;
 mod fuzz;

@@ -78,6 +78,7 @@ fn read_only_runs() -> Vec<(&'static str, Value)> {
             "dask-clusters",
             json!({"hub": hub("climate", "gcp-eu"), "user": ""}),
         ),
+        ("binder-builds", json!({"hub": hub("binder", "gcp-eu")})),
     ]
 }
 
@@ -94,6 +95,10 @@ fn mutating_runs() -> Vec<(&'static str, Value)> {
             json!({"hub": staging(), "reason": "rbac test"}),
         ),
         ("user-stop", json!({"hub": staging(), "user": alice})),
+        (
+            "dask-scale",
+            json!({"hub": hub("climate", "gcp-eu"), "name": "climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b", "workers": 3}),
+        ),
         (
             "dask-stop",
             json!({"hub": hub("climate", "gcp-eu"), "name": "climate.7c1e3f9a2b4d4e6f8a0b1c2d3e4f5a6b"}),

@@ -42,6 +42,7 @@ fn mutating_playbooks_take_a_lock_and_need_approval() {
     assert_eq!(
         mutating,
         [
+            "dask-scale",
             "dask-stop",
             "hub-restart",
             "node-cordon",

@@ -494,6 +494,19 @@ fn evidence_lines(
     let mut out = Vec::new();
     let Some(pod) = ev.pod.as_ref() else {
         out.push("no pod: the user's server is not running".to_string());
+        // What happened to a pod that is gone, and what the hub said.
+        for e in &evs[evs.len().saturating_sub(EVENT_TAIL)..] {
+            let kind = if e.kind == "Warning" { "warning " } else { "" };
+            out.push(format!(
+                "{kind}event {}{}: {}",
+                e.reason,
+                ago(ev.now, e.at),
+                e.message
+            ));
+        }
+        for l in &ev.hub_logs[ev.hub_logs.len().saturating_sub(LOG_TAIL)..] {
+            out.push(format!("hub log: {l}"));
+        }
         return out;
     };
     let phase = pod
