@@ -36,6 +36,7 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "binder.builds",
         mutates: false,
+        idempotent: false,
         check: check_args::<BuildsArgs>,
         permissions: |_| {
             vec![

@@ -31,6 +31,8 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "dask.scale",
         mutates: true,
+        // An absolute worker count: sending it twice sets it once.
+        idempotent: true,
         check: check_args::<ScaleArgs>,
         permissions: |_| {
             vec![

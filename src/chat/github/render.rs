@@ -208,11 +208,16 @@ fn step_line(step: &StepLine) -> String {
         _ => "✗",
     };
     let dry = if step.dry_run { " (dry run)" } else { "" };
+    // A skipped step has no target: nothing to show in its place.
+    let target = if step.target.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" {}", code(&step.target))
+    };
     format!(
-        "- {mark} {} {} {} · {} ms{dry}",
+        "- {mark} {} {}{target} · {} ms{dry}",
         code(&step.id),
         escape(&step.action),
-        code(&step.target),
         step.millis
     )
 }
