@@ -33,8 +33,121 @@ struct FakeGithub {
     /// Answer `POST …/comments` with 502 after recording it, as a proxy in
     /// front of GitHub may when the comment was in fact created.
     fail_comment_posts: bool,
+    /// Act as GitHub for an App: installation tokens are issued for a JWT
+    /// signed with the test key, and every other call must carry a live one.
+    app: Option<FakeApp>,
     /// Woken on every recorded call, so tests wait for calls, not time.
     called: tokio::sync::Notify,
+}
+
+/// The App side of the fake: what it issued and what it refuses.
+#[derive(Default)]
+struct FakeApp {
+    /// How long an issued token lives (GitHub: an hour).
+    lifetime: chrono::Duration,
+    /// The first token issued stops working after its first use (401), as
+    /// when GitHub revokes a token.
+    revoke_first_after_use: bool,
+    /// Tokens issued so far, in order: (installation, token).
+    issued: Mutex<Vec<(u64, String)>>,
+    /// How often each token was used.
+    used: Mutex<std::collections::HashMap<String, usize>>,
+    /// The Authorization header of every call but the token exchanges.
+    auths: Mutex<Vec<(String, Option<String>)>>,
+}
+
+const APP_ID: u64 = 4711;
+const INSTALLATION: u64 = 2311213;
+
+/// The App's JWT as GitHub checks it: RS256 under the App's public key,
+/// issued by the App id, not expired, not valid for more than 10 minutes.
+fn verify_app_jwt(auth: Option<&str>) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        iss: String,
+        iat: i64,
+        exp: i64,
+    }
+    let jwt = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .ok_or("no `Authorization: Bearer JWT`")?;
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(include_bytes!(
+        "fixtures/github/test-app-key.pub.pem"
+    ))
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_required_spec_claims(&["exp", "iat", "iss"]);
+    v.set_issuer(&[APP_ID.to_string()]);
+    let c = jsonwebtoken::decode::<Claims>(jwt, &key, &v)
+        .map_err(|e| format!("JWT refused: {e}"))?
+        .claims;
+    if c.exp - c.iat > 600 {
+        return Err(format!(
+            "JWT valid for {} s; GitHub allows 600",
+            c.exp - c.iat
+        ));
+    }
+    assert_eq!(c.iss, APP_ID.to_string());
+    Ok(())
+}
+
+impl FakeApp {
+    fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        auth: Option<&str>,
+    ) -> Option<axum::response::Response> {
+        let unauthorized = |why: String| {
+            Some(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({ "message": why, "status": "401" })),
+                )
+                    .into_response(),
+            )
+        };
+        if let Some(rest) = path.strip_prefix("/app/installations/") {
+            if let Err(why) = verify_app_jwt(auth) {
+                return unauthorized(why);
+            }
+            let installation: u64 = rest.split('/').next()?.parse().ok()?;
+            let mut issued = self.issued.lock().unwrap();
+            let token = format!("ghs_fake{:02}", issued.len() + 1);
+            issued.push((installation, token.clone()));
+            let expires_at = chrono::Utc::now() + self.lifetime;
+            return Some(
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({
+                        "token": token,
+                        "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        "permissions": { "issues": "write", "metadata": "read" },
+                        "repository_selection": "all"
+                    })),
+                )
+                    .into_response(),
+            );
+        }
+        self.auths
+            .lock()
+            .unwrap()
+            .push((format!("{method} {path}"), auth.map(str::to_string)));
+        let token = auth
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let issued = self.issued.lock().unwrap();
+        let Some(pos) = issued.iter().position(|(_, t)| t == token) else {
+            return unauthorized(format!("`{token}` is no token this App was issued"));
+        };
+        let mut used = self.used.lock().unwrap();
+        let n = used.entry(token.to_string()).or_default();
+        *n += 1;
+        if self.revoke_first_after_use && pos == 0 && *n > 1 {
+            return unauthorized("Bad credentials".into());
+        }
+        None
+    }
 }
 
 /// The accounts the fake GitHub knows: login → immutable id.
@@ -99,10 +212,15 @@ async fn api(
     State(f): State<Arc<FakeGithub>>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
     let path = uri.path().trim_start_matches("/api").to_string();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     match allowed(method.as_str(), &path) {
         None => f.violations.lock().unwrap().push(format!(
             "{method} {path} is not an operation of GitHub's REST API subset"
@@ -121,6 +239,12 @@ async fn api(
         .lock()
         .unwrap()
         .push((method.to_string(), path.clone(), body.clone()));
+    if let Some(app) = &f.app {
+        if let Some(refusal) = app.answer(&method, &path, auth.as_deref()) {
+            f.called.notify_waiters();
+            return refusal;
+        }
+    }
     f.called.notify_waiters();
     if method == Method::POST && path.ends_with("/labels") {
         return labels_answer(&f, &body);
@@ -230,13 +354,38 @@ async fn start_fake(fake: FakeGithub) -> (Arc<FakeGithub>, String) {
 }
 
 async fn rig_with(fake: FakeGithub) -> Rig {
+    rig_env(
+        fake,
+        &[("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000")],
+    )
+    .await
+}
+
+/// An App-only deployment: App id and the test key, no token.
+async fn rig_app(app: FakeApp) -> Rig {
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/github/test-app-key.pem"
+    );
+    let app_id = APP_ID.to_string();
+    rig_env(
+        FakeGithub {
+            app: Some(app),
+            ..FakeGithub::default()
+        },
+        &[("GITHUB_APP_ID", &app_id), ("GITHUB_PRIVATE_KEY_FILE", key)],
+    )
+    .await
+}
+
+async fn rig_env(fake: FakeGithub, auth: &[(&str, &str)]) -> Rig {
     let (fake, api_url) = start_fake(fake).await;
-    let bot = Bot::start_with_env(&[
+    let mut env = vec![
         ("GITHUB_WEBHOOK_SECRET", SECRET),
-        ("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000"),
         ("GITHUB_API_URL", api_url.as_str()),
-    ])
-    .await;
+    ];
+    env.extend_from_slice(auth);
+    let bot = Bot::start_with_env(&env).await;
     assert!(
         bot.demo.app.platforms.github.is_some(),
         "GitHub is configured from the environment alone"
@@ -911,4 +1060,166 @@ fn check_says_how_github_people_are_matched_and_which_auth_is_used() {
         !text.contains("ghp_checktoken") && !text.contains("s3cret"),
         "{text}"
     );
+}
+
+/// `body` as delivered to the App installed as [`INSTALLATION`].
+fn from_installation(body: Vec<u8>) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    v["installation"] = json!({ "id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMjMxMTIxMw==" });
+    serde_json::to_vec(&v).unwrap()
+}
+
+impl Rig {
+    fn app(&self) -> &FakeApp {
+        self.fake.app.as_ref().expect("an App rig")
+    }
+
+    fn issued(&self) -> Vec<(u64, String)> {
+        self.app().issued.lock().unwrap().clone()
+    }
+
+    fn assert_no_violations(&self) {
+        let v = self.fake.violations.lock().unwrap();
+        assert!(v.is_empty(), "{v:?}");
+    }
+}
+
+/// Issue 16: with only `app_id` and the private key, replies are posted
+/// with an installation token, fetched with a JWT GitHub accepts (verified
+/// by the fake with the test key) and cached for the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_only_deployment_replies_with_an_installation_token_from_a_verified_jwt() {
+    let r = rig_app(FakeApp {
+        lifetime: chrono::Duration::hours(1),
+        ..FakeApp::default()
+    })
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    assert_eq!(
+        r.deliver("issue_comment", "app-1", body, SECRET)
+            .await
+            .status(),
+        202
+    );
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status prod"));
+    r.deliver("issue_comment", "app-2", body, SECRET).await;
+    r.wait_for_comment("with the second result", |b| {
+        b.contains("succeeded") && b.contains("hub status prod")
+    })
+    .await;
+    assert_eq!(
+        r.issued(),
+        vec![(INSTALLATION, "ghs_fake01".to_string())],
+        "one token for the installation, cached"
+    );
+    let auths = r.app().auths.lock().unwrap().clone();
+    assert!(
+        auths
+            .iter()
+            .all(|(_, a)| a.as_deref() == Some("Bearer ghs_fake01")),
+        "{auths:#?}"
+    );
+    assert!(auths.iter().any(|(c, _)| c.starts_with("POST /repos/")));
+    r.assert_no_violations();
+}
+
+/// Issue 16: a token about to expire is not used; a new one is fetched first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_token_about_to_expire_is_replaced_before_it_is_used() {
+    // Four minutes left is inside the five-minute margin: every call fetches.
+    let r = rig_app(FakeApp {
+        lifetime: chrono::Duration::minutes(4),
+        ..FakeApp::default()
+    })
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    r.deliver("issue_comment", "exp-1", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    let issued = r.issued();
+    let auths = r.app().auths.lock().unwrap().clone();
+    assert!(issued.len() >= 2, "{issued:?}");
+    let used: std::collections::BTreeSet<_> = auths.iter().map(|(_, a)| a.clone()).collect();
+    assert_eq!(
+        (issued.len(), used.len()),
+        (auths.len(), auths.len()),
+        "a fresh token for every call, none used twice: {auths:#?}"
+    );
+    r.assert_no_violations();
+}
+
+/// Issue 16: GitHub answers 401 to a token it revoked; the token is
+/// forgotten, a new one fetched once, and the call goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_fetches_a_new_installation_token_once_and_the_reply_goes_through() {
+    let r = rig_app(FakeApp {
+        lifetime: chrono::Duration::hours(1),
+        revoke_first_after_use: true,
+        ..FakeApp::default()
+    })
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    r.deliver("issue_comment", "401-1", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    let issued: Vec<String> = r.issued().into_iter().map(|(_, t)| t).collect();
+    assert_eq!(issued, vec!["ghs_fake01", "ghs_fake02"]);
+    let auths = r.app().auths.lock().unwrap().clone();
+    let with_first = auths
+        .iter()
+        .filter(|(_, a)| a.as_deref() == Some("Bearer ghs_fake01"))
+        .count();
+    assert_eq!(
+        with_first, 2,
+        "used once, refused once, then never again: {auths:#?}"
+    );
+    r.assert_no_violations();
+}
+
+/// Issue 16: `opsbot check` says an App is used, and finds a broken key
+/// before the first delivery does.
+#[test]
+fn check_names_app_auth_and_refuses_a_key_that_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let check = |key: &str| {
+        let cfg = dir.path().join("opsbot.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "audit: {{ url: \"sqlite://{db}\" }}\ncommands: {root}/commands\nplaybooks: {root}/playbooks\n\
+                 github: {{ webhook_secret: \"${{GH_SECRET}}\", app_id: {APP_ID}, private_key_file: \"{key}\" }}\n",
+                db = dir.path().join("audit.db").display()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+            .args(["check", "--config"])
+            .arg(&cfg)
+            .env_remove("GITHUB_WEBHOOK_SECRET")
+            .env_remove("GITHUB_TOKEN")
+            .env("GH_SECRET", "s3cret-for-check")
+            .output()
+            .unwrap()
+    };
+    let good = check(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/github/test-app-key.pem"
+    ));
+    let text = crate::support::binary::output_text(&good);
+    assert_eq!(good.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "github: auth: GitHub App {APP_ID}: an installation token per installation"
+        )),
+        "{text}"
+    );
+    let not_a_key = dir.path().join("key.pem");
+    std::fs::write(&not_a_key, "hello").unwrap();
+    let bad = check(not_a_key.to_str().unwrap());
+    let text = crate::support::binary::output_text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("not an RSA private key"), "{text}");
 }

@@ -1,12 +1,22 @@
 //! The GitHub REST calls opsbot makes (post and edit a comment, label an
-//! issue): octocrab pointed at `GITHUB_API_URL`, every call through the one
-//! [`RetryPolicy`]. A 4xx other than 429 is permanent (no permission, no
-//! such issue) and fails at once; 429, 5xx and transport errors back off.
+//! issue, look up accounts): octocrab pointed at `GITHUB_API_URL`, every
+//! call through the one [`RetryPolicy`]. A 4xx other than 429 is permanent
+//! (no permission, no such issue) and fails at once; 429, 5xx and transport
+//! errors back off.
+//!
+//! Who calls: with a GitHub App configured, the installation the delivery
+//! came from ([`Issue::installation`]), with a token from [`AppAuth`]; a 401
+//! forgets that token and the call is made once more with a new one.
+//! Otherwise (or for a delivery without an installation) the plain token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+use super::auth::{AppAuth, AuthError};
 use super::settings::GithubSettings;
 use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
 
@@ -20,49 +30,159 @@ const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The client, cheap to clone.
 #[derive(Clone)]
 pub struct GithubApi {
+    /// With the plain token, or unauthenticated when there is none.
     octo: octocrab::Octocrab,
+    app: Option<Arc<AppAuth>>,
+    api_url: String,
+    /// One octocrab per installation, with the token it was built with.
+    installations: Arc<Mutex<HashMap<u64, (SecretString, octocrab::Octocrab)>>>,
     retry: RetryPolicy,
 }
 
-/// Where a comment goes: `owner/name` and the issue number.
+/// Where a comment goes: `owner/name`, the issue number, and the App
+/// installation the delivery came from.
 #[derive(Debug, Clone)]
 pub struct Issue {
     pub owner: String,
     pub repo: String,
     pub number: u64,
+    pub installation: Option<u64>,
 }
 
 impl Issue {
-    /// From `owner/name` and a number.
-    pub fn new(full_name: &str, number: u64) -> Issue {
+    /// From `owner/name`, a number and the delivery's installation.
+    pub fn new(full_name: &str, number: u64, installation: Option<u64>) -> Issue {
         let (owner, repo) = full_name.split_once('/').unwrap_or((full_name, ""));
         Issue {
             owner: owner.to_string(),
             repo: repo.to_string(),
             number,
+            installation,
         }
     }
 }
 
+/// A call that did not succeed: no token could be had, or GitHub's answer.
+#[derive(Debug)]
+pub enum CallError {
+    Auth(AuthError),
+    Api(GaveUp<octocrab::Error>),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Auth(e) => write!(f, "{e}"),
+            CallError::Api(g) => write!(f, "{} (after {} attempt(s))", g.error, g.attempts),
+        }
+    }
+}
+
+/// An octocrab client for `api_url`, with `token` when given.
+fn octocrab_for(api_url: &str, token: Option<&SecretString>) -> anyhow::Result<octocrab::Octocrab> {
+    // octocrab's own retry (3 immediate repeats of any 5xx, POSTs
+    // included) would run inside ours and multiply every call: off, so
+    // the one policy decides. Timeouts so a silent GitHub cannot hold a
+    // thread task forever.
+    let mut builder = octocrab::Octocrab::builder()
+        .base_uri(api_url)?
+        .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+        .set_connect_timeout(Some(CONNECT_TIMEOUT))
+        .set_read_timeout(Some(CALL_TIMEOUT))
+        .set_write_timeout(Some(CALL_TIMEOUT));
+    if let Some(t) = token {
+        builder = builder.personal_token(t.expose_secret().to_string());
+    }
+    Ok(builder.build()?)
+}
+
 impl GithubApi {
     pub fn new(settings: &GithubSettings) -> anyhow::Result<GithubApi> {
-        // octocrab's own retry (3 immediate repeats of any 5xx, POSTs
-        // included) would run inside ours and multiply every call: off, so
-        // the one policy decides. Timeouts so a silent GitHub cannot hold a
-        // thread task forever.
-        let mut builder = octocrab::Octocrab::builder()
-            .base_uri(settings.api_url.as_str())?
-            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(CALL_TIMEOUT))
-            .set_write_timeout(Some(CALL_TIMEOUT));
-        if let Some(t) = &settings.token {
-            builder = builder.personal_token(t.expose_secret().to_string());
-        }
+        let app = match &settings.app {
+            Some((app_id, key_file)) => {
+                let pem = std::fs::read_to_string(key_file).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read github.private_key_file {}: {e}; point GITHUB_PRIVATE_KEY_FILE at the .pem file downloaded from the App's settings page",
+                        key_file.display()
+                    )
+                })?;
+                let auth = AppAuth::new(
+                    *app_id,
+                    &SecretString::from(pem),
+                    &settings.api_url,
+                    CONNECT_TIMEOUT,
+                    CALL_TIMEOUT,
+                )?;
+                Some(Arc::new(auth))
+            }
+            None => None,
+        };
         Ok(GithubApi {
-            octo: builder.build()?,
+            octo: octocrab_for(&settings.api_url, settings.token.as_ref())?,
+            app,
+            api_url: settings.api_url.clone(),
+            installations: Arc::default(),
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// The client for calls about `installation`.
+    async fn client(&self, installation: Option<u64>) -> Result<octocrab::Octocrab, CallError> {
+        let (Some(app), Some(id)) = (&self.app, installation) else {
+            return Ok(self.octo.clone());
+        };
+        let token = app.token(id).await.map_err(CallError::Auth)?;
+        let mut cache = self.installations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((built_with, octo)) = cache.get(&id) {
+            // The token itself, not its expiry: two tokens fetched within a
+            // second expire in the same second.
+            if built_with.expose_secret() == token.secret.expose_secret() {
+                return Ok(octo.clone());
+            }
+        }
+        let octo = octocrab_for(&self.api_url, Some(&token.secret))
+            .map_err(|e| CallError::Auth(AuthError::Transport(e.to_string())))?;
+        cache.insert(id, (token.secret.clone(), octo.clone()));
+        Ok(octo)
+    }
+
+    /// Run `call` with the right client under the retry policy; a 401 with
+    /// an installation token forgets it and tries once more with a new one.
+    async fn call<T, F, Fut>(
+        &self,
+        installation: Option<u64>,
+        what: &str,
+        classify: fn(&octocrab::Error) -> Retry,
+        call: F,
+    ) -> Result<T, CallError>
+    where
+        F: Fn(octocrab::Octocrab) -> Fut,
+        Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
+    {
+        let mut refreshed = false;
+        loop {
+            let octo = self.client(installation).await?;
+            match self.retry.run(what, classify, || call(octo.clone())).await {
+                Err(GaveUp {
+                    error: octocrab::Error::GitHub { source, .. },
+                    ..
+                }) if source.status_code == StatusCode::UNAUTHORIZED
+                    && !refreshed
+                    && self.app.is_some()
+                    && installation.is_some() =>
+                {
+                    if let (Some(app), Some(id)) = (&self.app, installation) {
+                        tracing::warn!(
+                            installation = id,
+                            "github: 401 with the installation token; fetching a new one"
+                        );
+                        app.forget(id);
+                    }
+                    refreshed = true;
+                }
+                other => return other.map_err(CallError::Api),
+            }
+        }
     }
 
     /// Post a comment; its id, or `None` (logged) when GitHub never took it.
@@ -73,13 +193,12 @@ impl GithubApi {
     /// given up rather than posted twice.
     pub async fn post_comment(&self, issue: &Issue, body: &str) -> Option<u64> {
         let sent = self
-            .retry
-            .run(
+            .call(
+                issue.installation,
                 "github: posting a comment",
                 classify_not_idempotent,
-                || async {
-                    self.octo
-                        .issues(&issue.owner, &issue.repo)
+                |octo| async move {
+                    octo.issues(&issue.owner, &issue.repo)
                         .create_comment(issue.number, body)
                         .await
                 },
@@ -87,8 +206,8 @@ impl GithubApi {
             .await;
         match sent {
             Ok(c) => Some(c.id.into_inner()),
-            Err(GaveUp { error, attempts }) => {
-                tracing::warn!(attempts, error = %error, issue = issue.number, "github: giving up posting a comment");
+            Err(e) => {
+                tracing::warn!(error = %e, issue = issue.number, "github: giving up posting a comment");
                 None
             }
         }
@@ -100,14 +219,21 @@ impl GithubApi {
         let route = format!("/repos/{}/{}/issues/comments/{id}", issue.owner, issue.repo);
         let patch = json!({ "body": body });
         let sent = self
-            .retry
-            .run("github: editing a comment", classify, || {
-                self.octo
-                    .patch::<octocrab::models::issues::Comment, _, _>(&route, Some(&patch))
-            })
+            .call(
+                issue.installation,
+                "github: editing a comment",
+                classify,
+                |octo| {
+                    let (route, patch) = (route.clone(), patch.clone());
+                    async move {
+                        octo.patch::<octocrab::models::issues::Comment, _, _>(&route, Some(&patch))
+                            .await
+                    }
+                },
+            )
             .await;
-        if let Err(GaveUp { error, attempts }) = sent {
-            tracing::warn!(attempts, error = %error, issue = issue.number, "github: giving up editing a comment");
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, issue = issue.number, "github: giving up editing a comment");
         }
     }
 
@@ -120,20 +246,26 @@ impl GithubApi {
             .map(|l| l.chars().take(MAX_LABEL).collect())
             .collect();
         let sent = self
-            .retry
-            .run("github: labelling the issue", classify, || async {
-                self.octo
-                    .issues(&issue.owner, &issue.repo)
-                    .add_labels(issue.number, &labels)
-                    .await
-            })
+            .call(
+                issue.installation,
+                "github: labelling the issue",
+                classify,
+                |octo| {
+                    let labels = labels.clone();
+                    async move {
+                        octo.issues(&issue.owner, &issue.repo)
+                            .add_labels(issue.number, &labels)
+                            .await
+                    }
+                },
+            )
             .await;
         match sent {
             Ok(_) => {}
-            Err(GaveUp {
+            Err(CallError::Api(GaveUp {
                 error: octocrab::Error::GitHub { source, .. },
                 ..
-            }) if classify_status(source.status_code) == Retry::Never => {
+            })) if classify_status(source.status_code) == Retry::Never => {
                 tracing::warn!(
                     issue = issue.number,
                     status = %source.status_code,
@@ -142,8 +274,8 @@ impl GithubApi {
                     "github: cannot label the issue; the run and its comment stand"
                 );
             }
-            Err(GaveUp { error, attempts }) => {
-                tracing::warn!(attempts, error = %error, "github: giving up labelling the issue");
+            Err(e) => {
+                tracing::warn!(error = %e, "github: giving up labelling the issue");
             }
         }
     }
@@ -151,40 +283,55 @@ impl GithubApi {
     /// The numeric id of the account with this login (`GET /users/{login}`):
     /// `Ok(None)` when GitHub has no such account. Logins are checked before
     /// they go into a path.
-    pub async fn user_id(&self, login: &str) -> Result<Option<u64>, ApiError> {
+    pub async fn user_id(
+        &self,
+        login: &str,
+        installation: Option<u64>,
+    ) -> Result<Option<u64>, ApiError> {
         if !is_login(login) {
             return Ok(None);
         }
         let route = format!("/users/{login}");
         let got = self
-            .retry
-            .run("github: looking up a user", classify, || {
-                self.octo
-                    .get::<serde_json::Value, _, ()>(&route, None::<&()>)
-            })
+            .call(
+                installation,
+                "github: looking up a user",
+                classify,
+                |octo| {
+                    let route = route.clone();
+                    async move {
+                        octo.get::<serde_json::Value, _, ()>(&route, None::<&()>)
+                            .await
+                    }
+                },
+            )
             .await;
         match got {
             Ok(user) => user["id"].as_u64().map(Some).ok_or(ApiError::Shape(
                 "GET /users/{login} answered without a numeric `id`",
             )),
-            Err(GaveUp {
+            Err(CallError::Api(GaveUp {
                 error: octocrab::Error::GitHub { source, .. },
                 ..
-            }) if source.status_code == StatusCode::NOT_FOUND => Ok(None),
-            Err(GaveUp { error, .. }) => Err(ApiError::Call(error.to_string())),
+            })) if source.status_code == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(ApiError::Call(e.to_string())),
         }
     }
 
-    /// The account the token belongs to (`GET /user`): its id and login.
+    /// The account the plain token belongs to (`GET /user`): its id and login.
     pub async fn authenticated_user(&self) -> Result<(u64, String), ApiError> {
         let got = self
-            .retry
-            .run("github: asking who the token is", classify, || {
-                self.octo
-                    .get::<serde_json::Value, _, ()>("/user", None::<&()>)
-            })
+            .call(
+                None,
+                "github: asking who the token is",
+                classify,
+                |octo| async move {
+                    octo.get::<serde_json::Value, _, ()>("/user", None::<&()>)
+                        .await
+                },
+            )
             .await
-            .map_err(|g| ApiError::Call(g.error.to_string()))?;
+            .map_err(|e| ApiError::Call(e.to_string()))?;
         match (got["id"].as_u64(), got["login"].as_str()) {
             (Some(id), Some(login)) => Ok((id, login.to_string())),
             _ => Err(ApiError::Shape(

@@ -32,6 +32,8 @@ pub struct Comment {
     pub updated_at: String,
     /// `owner/name`.
     pub repo: String,
+    /// The GitHub App installation the delivery came from, if any.
+    pub installation: Option<u64>,
     pub issue: u64,
     pub comment_id: u64,
     pub body: String,
@@ -87,6 +89,7 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
         action: payload["action"].as_str().unwrap_or_default().to_string(),
         updated_at,
         repo: repo.to_string(),
+        installation: payload["installation"]["id"].as_u64(),
         issue,
         comment_id,
         body: payload["comment"]["body"]

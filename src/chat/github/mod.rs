@@ -19,6 +19,7 @@
 //! captured body could come back under a new delivery id.
 
 pub mod api;
+pub mod auth;
 pub mod inbound;
 pub mod lines;
 pub mod people;
@@ -130,10 +131,10 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     if let Some(stop) = first_time(&s, "github-comment", &signed).await {
         return stop;
     }
-    let sender = s.people.who(comment.user_id).await;
+    let sender = s.people.who(comment.user_id, comment.installation).await;
     let commands = lines::commands(&comment.body, &s.settings.prefix);
     if commands.len() > s.settings.max_commands_per_comment {
-        let t = thread(&s, &comment.repo, comment.issue);
+        let t = thread(&s, &comment);
         let note = format!(
             "@{} this comment has {} `{}` lines; at most {} run from one comment. Nothing was run.",
             comment.login,
@@ -160,7 +161,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
             }),
         };
         s.core.submit(req, tx).await;
-        let t = thread(&s, &comment.repo, comment.issue);
+        let t = thread(&s, &comment);
         tokio::spawn(t.follow(rx, comment.login.clone()));
     }
     (
@@ -198,10 +199,10 @@ async fn first_time(s: &Shared, source: &str, key: &str) -> Option<Response> {
     }
 }
 
-fn thread(s: &Shared, repo: &str, issue: u64) -> Thread {
+fn thread(s: &Shared, c: &inbound::Comment) -> Thread {
     Thread {
         api: s.api.clone(),
-        issue: Issue::new(repo, issue),
+        issue: Issue::new(&c.repo, c.issue, c.installation),
         labels: s.settings.triage_labels,
     }
 }

@@ -8,8 +8,11 @@ use secrecy::SecretString;
 pub struct GithubSettings {
     /// Verifies deliveries (`GITHUB_WEBHOOK_SECRET`).
     pub webhook_secret: SecretString,
-    /// Posts and edits comments (`GITHUB_TOKEN`).
+    /// Posts and edits comments (`GITHUB_TOKEN`); the fallback to the App.
     pub token: Option<SecretString>,
+    /// The GitHub App (`GITHUB_APP_ID`) and its private key file
+    /// (`GITHUB_PRIVATE_KEY_FILE`), read when the adapter starts.
+    pub app: Option<(u64, std::path::PathBuf)>,
     /// REST API base (`https://api.github.com`, or a local fake in tests).
     pub api_url: String,
     /// A comment line starting with this runs a command.
@@ -42,6 +45,7 @@ impl GithubSettings {
         GithubSettings {
             webhook_secret: c.webhook_secret.clone(),
             token: c.token.clone(),
+            app: c.app_id.zip(c.private_key_file.clone()),
             api_url: c.api_url.trim_end_matches('/').to_string(),
             prefix: c.prefix.clone(),
             max_commands_per_comment: c.max_commands_per_comment.max(1),
