@@ -262,6 +262,14 @@ async fn api(
                 .into_response(),
         };
     }
+    if method == Method::POST && path.ends_with("/reactions") {
+        let reaction = json!({
+            "id": 1, "node_id": "MDg6UmVhY3Rpb24x", "content": body["content"],
+            "created_at": "2016-05-20T20:09:31Z",
+            "user": account(OPSBOT_LOGIN, OPSBOT_ID),
+        });
+        return (StatusCode::CREATED, axum::Json(reaction)).into_response();
+    }
     if f.fail_comment_posts && method == Method::POST && path.ends_with("/comments") {
         return (
             StatusCode::BAD_GATEWAY,
@@ -453,15 +461,32 @@ impl Rig {
             .unwrap()
     }
 
-    /// The calls so far that write (the GET look-ups of accounts left out).
+    /// The calls so far that write the comments (look-ups and reactions left out).
     fn comment_calls(&self) -> Vec<(String, String, Value)> {
         self.fake
             .calls
             .lock()
             .unwrap()
             .iter()
-            .filter(|(m, _, _)| m != "GET")
+            .filter(|(m, p, _)| m != "GET" && !p.ends_with("/reactions"))
             .cloned()
+            .collect()
+    }
+
+    /// The reactions posted so far, as (comment path, content).
+    fn reactions(&self) -> Vec<(String, String)> {
+        self.fake
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p.ends_with("/reactions"))
+            .map(|(_, p, b)| {
+                (
+                    p.clone(),
+                    b["content"].as_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect()
     }
 
@@ -1222,4 +1247,54 @@ fn check_names_app_auth_and_refuses_a_key_that_is_not_one() {
     let text = crate::support::binary::output_text(&bad);
     assert_eq!(bad.status.code(), Some(1), "{text}");
     assert!(text.contains("not an RSA private key"), "{text}");
+}
+
+/// Issue 16: the command's own comment gets `eyes` when the command is
+/// accepted and `rocket` when its run succeeded, as GitHub's reactions API
+/// defines them; a refused command gets `confused`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_comment_gets_eyes_then_rocket_or_confused_when_nothing_ran() {
+    let r = rig().await;
+    let mut ok: Value =
+        serde_json::from_slice(&comment("bob-demo", "/ops hub status staging")).unwrap();
+    ok["comment"]["id"] = json!(555_001);
+    r.deliver(
+        "issue_comment",
+        "re-1",
+        serde_json::to_vec(&ok).unwrap(),
+        SECRET,
+    )
+    .await;
+    let on_ok = "/repos/Codertocat/Hello-World/issues/comments/555001/reactions".to_string();
+    r.wait_for_call("no rocket", |calls| {
+        calls
+            .iter()
+            .any(|(_, p, b)| *p == on_ok && b["content"] == "rocket")
+            .then_some(())
+    })
+    .await;
+    let mut refused: Value =
+        serde_json::from_slice(&comment("Codertocat", "/ops hub status staging")).unwrap();
+    refused["comment"]["id"] = json!(555_002);
+    r.deliver(
+        "issue_comment",
+        "re-2",
+        serde_json::to_vec(&refused).unwrap(),
+        SECRET,
+    )
+    .await;
+    let on_refused = "/repos/Codertocat/Hello-World/issues/comments/555002/reactions".to_string();
+    r.wait_for_call("no confused", |calls| {
+        calls.iter().any(|(_, p, _)| *p == on_refused).then_some(())
+    })
+    .await;
+    assert_eq!(
+        r.reactions(),
+        vec![
+            (on_ok.clone(), "eyes".to_string()),
+            (on_ok, "rocket".to_string()),
+            (on_refused, "confused".to_string()),
+        ]
+    );
+    r.assert_no_violations();
 }

@@ -280,6 +280,32 @@ impl GithubApi {
         }
     }
 
+    /// React to comment `comment` of this issue (`eyes`, `rocket`,
+    /// `confused`: GitHub's reaction contents). Reacting twice with the same
+    /// content is harmless (GitHub answers 200 with the existing reaction),
+    /// so it is retried like an edit. A refusal is logged; the run stands.
+    pub async fn react(&self, issue: &Issue, comment: u64, content: &str) {
+        let route = format!(
+            "/repos/{}/{}/issues/comments/{comment}/reactions",
+            issue.owner, issue.repo
+        );
+        let body = json!({ "content": content });
+        let sent = self
+            .call(
+                issue.installation,
+                "github: reacting to a comment",
+                classify,
+                |octo| {
+                    let (route, body) = (route.clone(), body.clone());
+                    async move { octo.post::<_, serde_json::Value>(&route, Some(&body)).await }
+                },
+            )
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, content, comment, "github: cannot react to the command's comment; the run stands");
+        }
+    }
+
     /// The numeric id of the account with this login (`GET /users/{login}`):
     /// `Ok(None)` when GitHub has no such account. Logins are checked before
     /// they go into a path.

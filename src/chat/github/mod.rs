@@ -203,6 +203,7 @@ fn thread(s: &Shared, c: &inbound::Comment) -> Thread {
     Thread {
         api: s.api.clone(),
         issue: Issue::new(&c.repo, c.issue, c.installation),
+        command_comment: c.comment_id,
         labels: s.settings.triage_labels,
     }
 }
