@@ -262,6 +262,30 @@ async fn api(
                 .into_response(),
         };
     }
+    if let (true, Some(login)) = (
+        method == Method::GET,
+        path.strip_suffix("/permission")
+            .and_then(|p| p.rsplit_once("/collaborators/"))
+            .map(|(_, l)| l.to_string()),
+    ) {
+        // alice may write; bob may only read; anyone else is no collaborator.
+        let (permission, role) = match login.as_str() {
+            "alice-demo" => ("write", "maintain"),
+            "bob-demo" => ("read", "triage"),
+            _ => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({ "message": "Not Found" })),
+                )
+                    .into_response()
+            }
+        };
+        let id = account_id(&login).unwrap_or(1);
+        return axum::Json(json!({
+            "permission": permission, "role_name": role, "user": account(&login, id)
+        }))
+        .into_response();
+    }
     if method == Method::POST && path.ends_with("/reactions") {
         let reaction = json!({
             "id": 1, "node_id": "MDg6UmVhY3Rpb24x", "content": body["content"],
@@ -1297,4 +1321,102 @@ async fn the_command_comment_gets_eyes_then_rocket_or_confused_when_nothing_ran(
         ]
     );
     r.assert_no_violations();
+}
+
+/// `opsbot serve` on a config with `github_section` (secrets from the
+/// environment) and the people alice and bob, against the fake at `api_url`.
+async fn serve_github(
+    github_section: &str,
+    api_url: String,
+) -> (crate::support::server::Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cfg = dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:0\naudit: {{ url: \"sqlite://{db}\" }}\n\
+             commands: {root}/commands\nplaybooks: {root}/playbooks\n\
+             github: {{ webhook_secret: \"${{GITHUB_WEBHOOK_SECRET}}\", token: \"${{GITHUB_TOKEN}}\", {github_section} }}\n\
+             people:\n  - {{ id: alice, github: alice-demo, roles: [support] }}\n  - {{ id: bob, github: bob-demo, roles: [support] }}\n\
+             roles:\n  support: {{ run: [help] }}\n",
+            db = dir.path().join("audit.db").display()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("GITHUB_WEBHOOK_SECRET", SECRET.to_string()),
+        (
+            "GITHUB_TOKEN",
+            "ghp_servetoken000000000000000000000000000".to_string(),
+        ),
+        ("GITHUB_API_URL", api_url),
+    ];
+    let server = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::support::server::Server::start(&cfg, &env)
+    })
+    .await
+    .unwrap();
+    (server, dir)
+}
+
+async fn deliver_to(port: u16, event: &str, delivery: &str, body: Vec<u8>) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/github/webhook"))
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", sign(&body, SECRET))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Issue 16: `github.min_permission` is checked against the commenter's
+/// repository permission (GitHub's role name); below it, the reply names
+/// the rule and nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_permission_refuses_a_commenter_below_it_naming_the_rule_and_runs_nothing() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let (server, _dir) = serve_github("min_permission: write", api_url).await;
+    let resp = deliver_to(
+        server.port,
+        "issue_comment",
+        "mp-1",
+        comment("bob-demo", "/ops help"),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    assert!(resp.text().await.unwrap().contains("min_permission"));
+    let refused = wait_for_posts(&fake, 1).await;
+    assert!(
+        refused[0].contains("refused by `github.min_permission`")
+            && refused[0].contains("need `write`")
+            && refused[0].contains("you have `triage`"),
+        "{refused:?}"
+    );
+    deliver_to(
+        server.port,
+        "issue_comment",
+        "mp-2",
+        comment("alice-demo", "/ops help"),
+    )
+    .await;
+    let all = wait_for_posts(&fake, 2).await;
+    assert!(
+        !all[1].contains("refused"),
+        "alice (maintain) may: {all:#?}"
+    );
+    assert_eq!(all.len(), 2);
+    let calls = fake.calls.lock().unwrap().clone();
+    assert!(calls.iter().any(|(m, p, _)| m == "GET"
+        && p == "/repos/Codertocat/Hello-World/collaborators/bob-demo/permission"));
+    assert!(
+        fake.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        fake.violations.lock().unwrap()
+    );
+    drop(server);
 }

@@ -19,6 +19,7 @@ use serde_json::json;
 use super::auth::{AppAuth, AuthError};
 use super::settings::GithubSettings;
 use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
+use crate::config::RepoPermission;
 
 /// GitHub refuses label names longer than this (in characters).
 const MAX_LABEL: usize = 50;
@@ -304,6 +305,49 @@ impl GithubApi {
         if let Err(e) = sent {
             tracing::warn!(error = %e, content, comment, "github: cannot react to the command's comment; the run stands");
         }
+    }
+
+    /// `login`'s permission on the issue's repository
+    /// (`GET /repos/{o}/{r}/collaborators/{login}/permission`): the finer
+    /// `role_name` (triage, maintain) when GitHub gives one, else
+    /// `permission`; `None` for no access.
+    pub async fn permission(
+        &self,
+        issue: &Issue,
+        login: &str,
+    ) -> Result<Option<RepoPermission>, ApiError> {
+        if !is_login(login) {
+            return Ok(None);
+        }
+        let route = format!(
+            "/repos/{}/{}/collaborators/{login}/permission",
+            issue.owner, issue.repo
+        );
+        let got = self
+            .call(
+                issue.installation,
+                "github: checking a permission",
+                classify,
+                |octo| {
+                    let route = route.clone();
+                    async move {
+                        octo.get::<serde_json::Value, _, ()>(&route, None::<&()>)
+                            .await
+                    }
+                },
+            )
+            .await;
+        let v = match got {
+            Ok(v) => v,
+            // Not a collaborator (or no such account): no access.
+            Err(CallError::Api(GaveUp {
+                error: octocrab::Error::GitHub { source, .. },
+                ..
+            })) if source.status_code == StatusCode::NOT_FOUND => return Ok(None),
+            Err(e) => return Err(ApiError::Call(e.to_string())),
+        };
+        let word = |k: &str| v[k].as_str().and_then(RepoPermission::parse);
+        Ok(word("role_name").or_else(|| word("permission")))
     }
 
     /// The numeric id of the account with this login (`GET /users/{login}`):

@@ -132,6 +132,15 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         return stop;
     }
     let sender = s.people.who(comment.user_id, comment.installation).await;
+    if let Some(refusal) = permission_refusal(&s, &comment).await {
+        let t = thread(&s, &comment);
+        tokio::spawn(async move { t.post(&refusal).await });
+        return (
+            StatusCode::ACCEPTED,
+            "refused by github.min_permission; nothing run",
+        )
+            .into_response();
+    }
     let commands = lines::commands(&comment.body, &s.settings.prefix);
     if commands.len() > s.settings.max_commands_per_comment {
         let t = thread(&s, &comment);
@@ -169,6 +178,30 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         Json(json!({ "commands": commands.len() })),
     )
         .into_response()
+}
+
+/// With `github.min_permission`, the refusal to post when the commenter's
+/// permission on the repository is lower, or cannot be checked (fails
+/// closed); `None` when they may go on.
+async fn permission_refusal(s: &Shared, c: &inbound::Comment) -> Option<String> {
+    let needed = s.settings.min_permission?;
+    let issue = Issue::new(&c.repo, c.issue, c.installation);
+    let login = render::escape(&c.login);
+    match s.api.permission(&issue, &c.login).await {
+        Ok(Some(have)) if have >= needed => None,
+        Ok(have) => Some(format!(
+            "@{login} ✖ refused by `github.min_permission`: commands here need `{}` permission on {}; you have `{}`. Nothing was run. A repository admin can raise it (Settings → Collaborators and teams).",
+            needed.word(),
+            render::code(&c.repo),
+            have.map_or("none", |p| p.word()),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "github: cannot check the commenter's permission");
+            Some(format!(
+                "@{login} ✖ refused: `github.min_permission` is set and GitHub's API did not answer the permission check. Nothing was run; comment again in a minute."
+            ))
+        }
+    }
 }
 
 /// Record `key` under `source`: `None` the first time (go on), or the

@@ -21,6 +21,8 @@ pub struct GithubSettings {
     pub max_commands_per_comment: usize,
     /// Label the issue with what a succeeded run names (`triage: image-pull`).
     pub triage_labels: bool,
+    /// A commenter needs at least this permission on the repository.
+    pub min_permission: Option<crate::config::RepoPermission>,
     /// Every `people[].github` value (a login, or `id:NUMBER`): commenters
     /// are matched to these by account id (see [`super::people`]).
     pub people: Vec<String>,
@@ -50,6 +52,7 @@ impl GithubSettings {
             prefix: c.prefix.clone(),
             max_commands_per_comment: c.max_commands_per_comment.max(1),
             triage_labels: c.triage_labels,
+            min_permission: c.min_permission,
             people: people.iter().filter_map(|p| p.github.clone()).collect(),
         }
     }
