@@ -1330,8 +1330,19 @@ async fn serve_github(
     api_url: String,
 ) -> (crate::support::server::Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
+    let server = serve_github_in(dir.path(), github_section, api_url).await;
+    (server, dir)
+}
+
+/// [`serve_github`] with its config and audit log in `dir` (so a second
+/// start is a restart on the same audit log).
+async fn serve_github_in(
+    dir: &std::path::Path,
+    github_section: &str,
+    api_url: String,
+) -> crate::support::server::Server {
     let root = env!("CARGO_MANIFEST_DIR");
-    let cfg = dir.path().join("serve.yaml");
+    let cfg = dir.join("serve.yaml");
     std::fs::write(
         &cfg,
         format!(
@@ -1340,7 +1351,7 @@ async fn serve_github(
              github: {{ webhook_secret: \"${{GITHUB_WEBHOOK_SECRET}}\", token: \"${{GITHUB_TOKEN}}\", {github_section} }}\n\
              people:\n  - {{ id: alice, github: alice-demo, roles: [support] }}\n  - {{ id: bob, github: bob-demo, roles: [support] }}\n\
              roles:\n  support: {{ run: [help] }}\n",
-            db = dir.path().join("audit.db").display()
+            db = dir.join("audit.db").display()
         ),
     )
     .unwrap();
@@ -1358,7 +1369,7 @@ async fn serve_github(
     })
     .await
     .unwrap();
-    (server, dir)
+    server
 }
 
 async fn deliver_to(port: u16, event: &str, delivery: &str, body: Vec<u8>) -> reqwest::Response {
@@ -1419,4 +1430,87 @@ async fn min_permission_refuses_a_commenter_below_it_naming_the_rule_and_runs_no
         fake.violations.lock().unwrap()
     );
     drop(server);
+}
+
+/// An edit of the comment `id` (GitHub's edited delivery) with `body`, as
+/// of `updated_at`.
+fn edited(id: u64, body: &str, updated_at: &str) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&comment("alice-demo", body)).unwrap();
+    v["action"] = json!("edited");
+    v["changes"] = json!({ "body": { "from": "(before)" } });
+    v["comment"]["id"] = json!(id);
+    v["comment"]["updated_at"] = json!(updated_at);
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Issue 16: with `run_on_edit`, an edit runs only the command line it
+/// added; a line already run never runs again, also after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_runs_only_its_new_line_and_no_line_runs_twice_across_a_restart() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_github_in(dir.path(), "run_on_edit: true", api_url.clone()).await;
+    let mut first: Value = serde_json::from_slice(&comment("alice-demo", "/ops help")).unwrap();
+    first["comment"]["id"] = json!(880_001);
+    let first = serde_json::to_vec(&first).unwrap();
+    assert_eq!(
+        deliver_to(server.port, "issue_comment", "ed-1", first)
+            .await
+            .status(),
+        202
+    );
+    wait_for_posts(&fake, 1).await;
+    let two_lines = "/ops help\n\n/ops help hub status\n";
+    let resp = deliver_to(
+        server.port,
+        "issue_comment",
+        "ed-2",
+        edited(880_001, two_lines, "2026-01-01T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"commands":1}"#,
+        "only the new line"
+    );
+    let posts = wait_for_posts(&fake, 2).await;
+    assert!(posts[1].contains("hub status"), "{posts:#?}");
+    drop(server);
+
+    let server = serve_github_in(dir.path(), "run_on_edit: true", api_url).await;
+    let three_lines = "/ops help\n\n/ops help hub status\n\n/ops help runs\n";
+    let resp = deliver_to(
+        server.port,
+        "issue_comment",
+        "ed-3",
+        edited(880_001, three_lines, "2026-01-01T11:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"commands":1}"#,
+        "after the restart, too"
+    );
+    let posts = wait_for_posts(&fake, 3).await;
+    assert_eq!(posts.len(), 3, "{posts:#?}");
+    assert!(posts[2].contains("runs"), "{posts:#?}");
+    drop(server);
+}
+
+/// Without `run_on_edit` an edit runs nothing, even a new line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_run_on_edit_an_edited_comment_runs_nothing() {
+    let r = rig().await;
+    let resp = r
+        .deliver(
+            "issue_comment",
+            "noedit-1",
+            edited(880_101, "/ops hub status staging", "2026-01-01T10:00:00Z"),
+            SECRET,
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    assert!(resp.text().await.unwrap().contains("run_on_edit"));
+    assert!(r.comment_calls().is_empty());
 }

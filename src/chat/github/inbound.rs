@@ -25,7 +25,7 @@ pub struct Comment {
     pub login: String,
     /// Who wrote it: the account's immutable id (`comment.user.id`).
     pub user_id: u64,
-    /// The delivery's `action` (`created`).
+    /// The delivery's `action`: `created` or `edited`.
     pub action: String,
     /// `comment.updated_at` as GitHub wrote it: with the comment id and the
     /// action it names this version of the comment, inside the signed body.
@@ -53,9 +53,13 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
             zen: payload["zen"].clone(),
         });
     }
-    if event != "issue_comment" || payload["action"] != "created" {
+    // Edited comments are read too; whether their new lines run is the
+    // adapter's `run_on_edit` decision.
+    if event != "issue_comment"
+        || !(payload["action"] == "created" || payload["action"] == "edited")
+    {
         return Ok(Inbound::Ignored(
-            "ignored: opsbot acts on new issue and pull-request comments",
+            "ignored: opsbot acts on new (and, with run_on_edit, edited) issue and pull-request comments",
         ));
     }
     let user = &payload["comment"]["user"];

@@ -21,6 +21,8 @@ pub struct GithubSettings {
     pub max_commands_per_comment: usize,
     /// Label the issue with what a succeeded run names (`triage: image-pull`).
     pub triage_labels: bool,
+    /// Run the command lines an edit adds (never a line run before).
+    pub run_on_edit: bool,
     /// A commenter needs at least this permission on the repository.
     pub min_permission: Option<crate::config::RepoPermission>,
     /// Every `people[].github` value (a login, or `id:NUMBER`): commenters
@@ -53,6 +55,7 @@ impl GithubSettings {
             max_commands_per_comment: c.max_commands_per_comment.max(1),
             triage_labels: c.triage_labels,
             min_permission: c.min_permission,
+            run_on_edit: c.run_on_edit,
             people: people.iter().filter_map(|p| p.github.clone()).collect(),
         }
     }
