@@ -1514,3 +1514,52 @@ async fn without_run_on_edit_an_edited_comment_runs_nothing() {
     assert!(resp.text().await.unwrap().contains("run_on_edit"));
     assert!(r.comment_calls().is_empty());
 }
+
+/// Issue 16: a command in a pull-request review comment (GitHub's example
+/// delivery) is answered in that review thread: a reply, edited in place,
+/// and the reactions on the review comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_comment_command_is_answered_in_its_review_thread() {
+    let r = rig().await;
+    let mut v: Value = serde_json::from_str(include_str!(
+        "fixtures/github/pull_request_review_comment.created.0.json"
+    ))
+    .unwrap();
+    v["comment"]["user"]["login"] = json!("bob-demo");
+    v["comment"]["user"]["id"] = json!(1002);
+    v["comment"]["body"] = json!("Before merging:\n\n/ops hub status staging\n");
+    let body = serde_json::to_vec(&v).unwrap();
+    let resp = r
+        .deliver("pull_request_review_comment", "rv-1", body, SECRET)
+        .await;
+    assert_eq!(resp.status(), 202);
+    let done = r
+        .wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    assert!(done.contains("Hub staging"), "{done}");
+    let calls = r.comment_calls();
+    assert_eq!(
+        (calls[0].0.as_str(), calls[0].1.as_str()),
+        (
+            "POST",
+            "/repos/Codertocat/Hello-World/pulls/2/comments/284312630/replies"
+        ),
+        "{calls:#?}"
+    );
+    assert!(
+        calls.iter().skip(1).all(|(m, p, _)| m == "PATCH"
+            && p.starts_with("/repos/Codertocat/Hello-World/pulls/comments/")),
+        "the reply is edited in place: {calls:#?}"
+    );
+    r.wait_for_call("no rocket on the review comment", |calls| {
+        calls
+            .iter()
+            .any(|(_, p, b)| {
+                p == "/repos/Codertocat/Hello-World/pulls/comments/284312630/reactions"
+                    && b["content"] == "rocket"
+            })
+            .then_some(())
+    })
+    .await;
+    r.assert_no_violations();
+}

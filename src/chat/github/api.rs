@@ -48,6 +48,9 @@ pub struct Issue {
     pub repo: String,
     pub number: u64,
     pub installation: Option<u64>,
+    /// Answer in this pull-request review thread (its first comment's id)
+    /// instead of the issue's conversation.
+    pub review_thread: Option<u64>,
 }
 
 impl Issue {
@@ -59,7 +62,24 @@ impl Issue {
             repo: repo.to_string(),
             number,
             installation,
+            review_thread: None,
         }
+    }
+
+    /// The same place, answered in review thread `thread` when given.
+    pub fn in_review_thread(mut self, thread: Option<u64>) -> Issue {
+        self.review_thread = thread;
+        self
+    }
+
+    /// Where the comment with `id` is edited or reacted to.
+    fn comment_route(&self, id: u64) -> String {
+        let kind = if self.review_thread.is_some() {
+            "pulls"
+        } else {
+            "issues"
+        };
+        format!("/repos/{}/{}/{kind}/comments/{id}", self.owner, self.repo)
     }
 }
 
@@ -199,9 +219,25 @@ impl GithubApi {
                 "github: posting a comment",
                 classify_not_idempotent,
                 |octo| async move {
-                    octo.issues(&issue.owner, &issue.repo)
-                        .create_comment(issue.number, body)
-                        .await
+                    match issue.review_thread {
+                        // octocrab has no call for replies: GitHub's route.
+                        Some(thread) => {
+                            let route = format!(
+                                "/repos/{}/{}/pulls/{}/comments/{thread}/replies",
+                                issue.owner, issue.repo, issue.number
+                            );
+                            octo.post::<_, octocrab::models::issues::Comment>(
+                                route,
+                                Some(&json!({ "body": body })),
+                            )
+                            .await
+                        }
+                        None => {
+                            octo.issues(&issue.owner, &issue.repo)
+                                .create_comment(issue.number, body)
+                                .await
+                        }
+                    }
                 },
             )
             .await;
@@ -217,7 +253,7 @@ impl GithubApi {
     /// Replace a comment's body.
     pub async fn edit_comment(&self, issue: &Issue, id: u64, body: &str) {
         // octocrab's `update_comment` POSTs; GitHub documents PATCH.
-        let route = format!("/repos/{}/{}/issues/comments/{id}", issue.owner, issue.repo);
+        let route = issue.comment_route(id);
         let patch = json!({ "body": body });
         let sent = self
             .call(
@@ -286,10 +322,7 @@ impl GithubApi {
     /// content is harmless (GitHub answers 200 with the existing reaction),
     /// so it is retried like an edit. A refusal is logged; the run stands.
     pub async fn react(&self, issue: &Issue, comment: u64, content: &str) {
-        let route = format!(
-            "/repos/{}/{}/issues/comments/{comment}/reactions",
-            issue.owner, issue.repo
-        );
+        let route = format!("{}/reactions", issue.comment_route(comment));
         let body = json!({ "content": content });
         let sent = self
             .call(

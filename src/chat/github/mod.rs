@@ -1,4 +1,5 @@
-//! GitHub: `/ops …` lines in issue and pull-request comments.
+//! GitHub: `/ops …` lines in issue and pull-request comments, and in
+//! pull-request review comments (answered in their review thread).
 //!
 //! GitHub POSTs webhook deliveries to `POST /github/webhook`. The answer
 //! path: the [`Verified`] gate (size cap, `X-Hub-Signature-256`, refusal
@@ -282,7 +283,7 @@ async fn first_time(s: &Shared, source: &str, key: &str) -> Option<Response> {
 fn thread(s: &Shared, c: &inbound::Comment) -> Thread {
     Thread {
         api: s.api.clone(),
-        issue: Issue::new(&c.repo, c.issue, c.installation),
+        issue: Issue::new(&c.repo, c.issue, c.installation).in_review_thread(c.review_thread),
         command_comment: c.comment_id,
         labels: s.settings.triage_labels,
     }
