@@ -63,6 +63,12 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
             cfg.people.iter().filter_map(|p| p.github.as_deref()),
         );
         out.push(plan.describe());
+        if !g.teams.is_empty() {
+            out.push(format!(
+                "github.teams: {} team(s) configured, but team membership grants no roles yet; give those people their roles under `people:`",
+                g.teams.len()
+            ));
+        }
     }
     out
 }

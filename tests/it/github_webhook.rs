@@ -1563,3 +1563,42 @@ async fn a_review_comment_command_is_answered_in_its_review_thread() {
     .await;
     r.assert_no_violations();
 }
+
+/// Issue 16: the App manifest asks for what opsbot uses and subscribes to
+/// the events it acts on, each of which the endpoint reads as a comment.
+#[test]
+fn the_app_manifest_asks_for_the_permissions_and_events_opsbot_uses() {
+    let manifest: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/github-app-manifest.json"
+    )))
+    .unwrap();
+    assert_eq!(
+        manifest["default_permissions"],
+        json!({ "issues": "write", "pull_requests": "write", "metadata": "read", "members": "read" })
+    );
+    assert_eq!(
+        manifest["default_events"],
+        json!(["issue_comment", "pull_request_review_comment"])
+    );
+    assert!(manifest["hook_attributes"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/github/webhook"));
+    for (event, fixture) in [
+        (
+            "issue_comment",
+            include_str!("fixtures/github/issue_comment.created.0.json"),
+        ),
+        (
+            "pull_request_review_comment",
+            include_str!("fixtures/github/pull_request_review_comment.created.0.json"),
+        ),
+    ] {
+        let read = opsbot::chat::github::inbound::parse(event, fixture.as_bytes()).unwrap();
+        assert!(
+            matches!(read, opsbot::chat::github::inbound::Inbound::Comment(_)),
+            "{event}: {read:?}"
+        );
+    }
+}
