@@ -352,11 +352,85 @@ async fn register_creates_the_ops_command_and_is_idempotent() {
     );
     let body = calls[0].json();
     assert_eq!(body["name"], "ops");
-    assert_eq!(body["options"][0]["name"], "command");
-    assert_eq!(body["options"][0]["autocomplete"], true);
+    // `/ops run TEXT` first: the free-text fallback.
+    assert_eq!(body["options"][0]["name"], "run");
+    assert_eq!(body["options"][0]["type"], 1);
+    assert_eq!(body["options"][0]["options"][0]["name"], "command");
+    assert_eq!(body["options"][0]["options"][0]["autocomplete"], true);
+    // Then the typed subcommands from commands/: `/ops hub status <hub>`.
+    let hub = body["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "hub")
+        .expect("a hub group");
+    assert_eq!(hub["type"], 2);
+    let status = hub["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "status")
+        .expect("hub status");
+    assert_eq!(status["options"][0]["name"], "hub");
+    assert_eq!(status["options"][0]["type"], 3);
+    assert_eq!(status["options"][0]["required"], true);
+    assert!(body["options"].as_array().unwrap().len() <= 25);
     assert_eq!(
         calls[0].json(),
         calls[1].json(),
         "the same definition everywhere"
+    );
+}
+
+/// `/ops hub status` with its typed `hub` option (as Discord sends a
+/// subcommand group) runs the same text as `/ops run hub status staging`.
+#[tokio::test]
+async fn a_typed_subcommand_runs_the_command_its_options_spell() {
+    let rig = Rig::start().await;
+    let mut v: Value = serde_json::from_str(&command(ALICE, "")).unwrap();
+    v["data"]["options"] = serde_json::json!([{
+        "name": "hub", "type": 2,
+        "options": [{ "name": "status", "type": 1,
+            "options": [{ "name": "hub", "type": 3, "value": "staging" }] }]
+    }]);
+    let resp = rig.send(&v.to_string()).await;
+    assert_eq!(resp.status(), 200);
+    json(resp).await;
+    assert_eq!(rig.core.texts(), vec!["hub status staging".to_string()]);
+    let mut run: Value = serde_json::from_str(&command(ALICE, "")).unwrap();
+    run["data"]["options"] = serde_json::json!([{
+        "name": "run", "type": 1,
+        "options": [{ "name": "command", "type": 3, "value": "users staging" }]
+    }]);
+    json(rig.send(&run.to_string()).await).await;
+    assert_eq!(rig.core.texts()[1], "users staging");
+}
+
+/// Autocomplete on a typed hub option offers the core's hub names,
+/// also for text whose lower case is longer than itself.
+#[tokio::test]
+async fn autocomplete_on_a_typed_hub_option_offers_hub_names() {
+    let rig = Rig::start().await;
+    let ask = |typed: &str| {
+        let mut v: Value = serde_json::from_str(&command(ALICE, "")).unwrap();
+        v["type"] = serde_json::json!(4);
+        v["data"]["options"] = serde_json::json!([{
+            "name": "hub", "type": 2,
+            "options": [{ "name": "status", "type": 1,
+                "options": [{ "name": "hub", "type": 3, "value": typed, "focused": true }] }]
+        }]);
+        v.to_string()
+    };
+    let v = json(rig.send(&ask("st")).await).await;
+    assert_eq!(v["type"], 8);
+    assert_eq!(
+        v["data"]["choices"],
+        serde_json::json!([{ "name": "staging", "value": "staging" }])
+    );
+    let v = json(rig.send(&ask("İİ")).await).await;
+    assert_eq!(v["data"]["choices"], serde_json::json!([]));
+    assert!(
+        rig.core.requests.lock().unwrap().is_empty(),
+        "typing runs nothing"
     );
 }
