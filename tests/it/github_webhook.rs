@@ -1602,3 +1602,93 @@ fn the_app_manifest_asks_for_the_permissions_and_events_opsbot_uses() {
         );
     }
 }
+
+/// JSON values of any shape, a few levels deep, with the keys GitHub's
+/// comment deliveries use (so the decoder's paths are reached).
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let keys = prop::sample::select(vec![
+        "action",
+        "comment",
+        "user",
+        "id",
+        "login",
+        "type",
+        "body",
+        "issue",
+        "number",
+        "repository",
+        "full_name",
+        "installation",
+        "pull_request",
+        "in_reply_to_id",
+        "updated_at",
+        "zen",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(vec![
+            "created",
+            "edited",
+            "Bot",
+            "User",
+            "/ops help",
+            "x[bot]"
+        ])
+        .prop_map(Value::from),
+        "\\PC{0,20}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+    /// No delivery body, however shaped, panics the GitHub decoder: it
+    /// reads as an event or is refused as malformed.
+    #[test]
+    fn the_github_decoder_never_panics_on_any_json(v in any_json(), review in proptest::bool::ANY) {
+        let event = if review { "pull_request_review_comment" } else { "issue_comment" };
+        let _ = opsbot::chat::github::inbound::parse(event, &serde_json::to_vec(&v).unwrap());
+        let _ = opsbot::chat::github::inbound::parse("ping", &serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn the_github_decoder_never_panics_on_any_bytes(b in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let _ = opsbot::chat::github::inbound::parse("issue_comment", &b);
+    }
+
+    /// Any comment text: the command lines found are prefixed lines, never a panic.
+    #[test]
+    fn finding_command_lines_never_panics(body in "(\\PC|\\n|`|>|/ops ){0,200}") {
+        let found = opsbot::chat::github::lines::commands(&body, "/ops");
+        proptest::prop_assert!(found.len() <= body.matches("/ops").count());
+    }
+
+    /// Whatever the cluster says, the rendered comment mentions nobody
+    /// outside code.
+    #[test]
+    fn sanitized_markdown_mentions_nobody(text in "(\\PC|\\n|@[a-z]{1,5}|<[a-z]{1,4}>){0,80}") {
+        let safe = opsbot::chat::github::render::sanitize(&text);
+        for event in pulldown_cmark::Parser::new(&safe) {
+            if let pulldown_cmark::Event::Text(t) = &event {
+                let chars: Vec<char> = t.chars().collect();
+                for w in chars.windows(2) {
+                    proptest::prop_assert!(!(w[0] == '@' && w[1].is_ascii_alphanumeric()), "{safe:?}");
+                }
+            }
+            proptest::prop_assert!(!matches!(event, pulldown_cmark::Event::Html(_) | pulldown_cmark::Event::InlineHtml(_)), "{safe:?}");
+        }
+    }
+}
