@@ -33,6 +33,9 @@ struct FakeGithub {
     /// Answer `POST …/comments` with 502 after recording it, as a proxy in
     /// front of GitHub may when the comment was in fact created.
     fail_comment_posts: bool,
+    /// Answer the first `POST …/comments` with GitHub's 429 and
+    /// `Retry-After: 1` (a rate limit: nothing was created).
+    rate_limit_first_post: std::sync::atomic::AtomicBool,
     /// Act as GitHub for an App: installation tokens are issued for a JWT
     /// signed with the test key, and every other call must carry a live one.
     app: Option<FakeApp>,
@@ -293,6 +296,18 @@ async fn api(
             "user": account(OPSBOT_LOGIN, OPSBOT_ID),
         });
         return (StatusCode::CREATED, axum::Json(reaction)).into_response();
+    }
+    if method == Method::POST
+        && path.ends_with("/comments")
+        && f.rate_limit_first_post
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            axum::Json(json!({ "message": "API rate limit exceeded" })),
+        )
+            .into_response();
     }
     if f.fail_comment_posts && method == Method::POST && path.ends_with("/comments") {
         return (
@@ -1691,4 +1706,43 @@ proptest::proptest! {
             proptest::prop_assert!(!matches!(event, pulldown_cmark::Event::Html(_) | pulldown_cmark::Event::InlineHtml(_)), "{safe:?}");
         }
     }
+}
+
+/// Issue 16 "one retry policy": a rate-limited comment POST (nothing was
+/// created) is sent again after exactly the `Retry-After` GitHub named, and
+/// the comment is posted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_comment_is_posted_after_githubs_retry_after_and_only_once() {
+    crate::support::logs::capture();
+    let r = rig_with(FakeGithub {
+        rate_limit_first_post: true.into(),
+        ..FakeGithub::default()
+    })
+    .await;
+    r.deliver(
+        "issue_comment",
+        "rl-1",
+        comment("bob-demo", "/ops hub status staging"),
+        SECRET,
+    )
+    .await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    crate::support::logs::wait_for(&["posting a comment failed; retrying", "wait_ms=1000"]).await;
+    let posts: Vec<_> = r
+        .comment_calls()
+        .into_iter()
+        .filter(|(m, _, _)| m == "POST")
+        .collect();
+    assert_eq!(
+        posts.len(),
+        2,
+        "the refused one and the one that was created: {posts:#?}"
+    );
+    assert_eq!(posts[0].2, posts[1].2, "the same comment, sent again");
+    assert!(r
+        .comment_calls()
+        .iter()
+        .skip(2)
+        .all(|(m, _, _)| m == "PATCH"));
 }

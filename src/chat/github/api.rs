@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -87,7 +87,7 @@ impl Issue {
 #[derive(Debug)]
 pub enum CallError {
     Auth(AuthError),
-    Api(GaveUp<octocrab::Error>),
+    Api(GaveUp<Failure>),
 }
 
 impl std::fmt::Display for CallError {
@@ -167,82 +167,77 @@ impl GithubApi {
         Ok(octo)
     }
 
-    /// Run `call` with the right client under the retry policy; a 401 with
-    /// an installation token forgets it and tries once more with a new one.
-    async fn call<T, F, Fut>(
+    /// One REST call with the right client under the retry policy: the
+    /// answer's JSON, or why not. A 401 with an installation token forgets
+    /// it and the call is made once more with a new one (at most once).
+    async fn call(
         &self,
         installation: Option<u64>,
         what: &str,
-        classify: fn(&octocrab::Error) -> Retry,
-        call: F,
-    ) -> Result<T, CallError>
-    where
-        F: Fn(octocrab::Octocrab) -> Fut,
-        Fut: std::future::Future<Output = Result<T, octocrab::Error>>,
-    {
+        classify: fn(&Failure) -> Retry,
+        method: Method,
+        route: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, CallError> {
         let mut refreshed = false;
         loop {
             let octo = self.client(installation).await?;
-            match self.retry.run(what, classify, || call(octo.clone())).await {
-                Err(GaveUp {
-                    error: octocrab::Error::GitHub { source, .. },
-                    ..
-                }) if source.status_code == StatusCode::UNAUTHORIZED
-                    && !refreshed
-                    && self.app.is_some()
-                    && installation.is_some() =>
+            let sent = self
+                .retry
+                .run(what, classify, || send(&octo, method.clone(), route, body))
+                .await;
+            match (sent, &self.app, installation) {
+                (Err(g), Some(app), Some(id))
+                    if g.error.status == Some(StatusCode::UNAUTHORIZED) && !refreshed =>
                 {
-                    if let (Some(app), Some(id)) = (&self.app, installation) {
-                        tracing::warn!(
-                            installation = id,
-                            "github: 401 with the installation token; fetching a new one"
-                        );
-                        app.forget(id);
-                    }
+                    tracing::warn!(
+                        installation = id,
+                        "github: 401 with the installation token; fetching a new one"
+                    );
+                    app.forget(id);
                     refreshed = true;
                 }
-                other => return other.map_err(CallError::Api),
+                (other, _, _) => return other.map_err(CallError::Api),
             }
         }
     }
 
     /// Post a comment; its id, or `None` (logged) when GitHub never took it.
+    /// In a review thread it is a reply (`…/pulls/{n}/comments/{thread}/replies`).
     ///
     /// A new comment is not idempotent: only a call GitHub certainly did not
-    /// apply is tried again (a 429, or a connection never made). A timeout
-    /// or a 5xx after the request went out may have posted it, so it is
-    /// given up rather than posted twice.
+    /// apply is tried again (a 429 or a rate-limit 403, or a connection
+    /// never made). A timeout or a 5xx after the request went out may have
+    /// posted it, so it is given up rather than posted twice.
     pub async fn post_comment(&self, issue: &Issue, body: &str) -> Option<u64> {
+        let route = match issue.review_thread {
+            Some(thread) => format!(
+                "/repos/{}/{}/pulls/{}/comments/{thread}/replies",
+                issue.owner, issue.repo, issue.number
+            ),
+            None => format!(
+                "/repos/{}/{}/issues/{}/comments",
+                issue.owner, issue.repo, issue.number
+            ),
+        };
         let sent = self
             .call(
                 issue.installation,
                 "github: posting a comment",
                 classify_not_idempotent,
-                |octo| async move {
-                    match issue.review_thread {
-                        // octocrab has no call for replies: GitHub's route.
-                        Some(thread) => {
-                            let route = format!(
-                                "/repos/{}/{}/pulls/{}/comments/{thread}/replies",
-                                issue.owner, issue.repo, issue.number
-                            );
-                            octo.post::<_, octocrab::models::issues::Comment>(
-                                route,
-                                Some(&json!({ "body": body })),
-                            )
-                            .await
-                        }
-                        None => {
-                            octo.issues(&issue.owner, &issue.repo)
-                                .create_comment(issue.number, body)
-                                .await
-                        }
-                    }
-                },
+                Method::POST,
+                &route,
+                Some(&json!({ "body": body })),
             )
             .await;
         match sent {
-            Ok(c) => Some(c.id.into_inner()),
+            Ok(c) => c["id"].as_u64().or_else(|| {
+                tracing::warn!(
+                    issue = issue.number,
+                    "github: the new comment came back without an id; it will not be edited"
+                );
+                None
+            }),
             Err(e) => {
                 tracing::warn!(error = %e, issue = issue.number, "github: giving up posting a comment");
                 None
@@ -250,23 +245,16 @@ impl GithubApi {
         }
     }
 
-    /// Replace a comment's body.
+    /// Replace a comment's body (GitHub documents PATCH).
     pub async fn edit_comment(&self, issue: &Issue, id: u64, body: &str) {
-        // octocrab's `update_comment` POSTs; GitHub documents PATCH.
-        let route = issue.comment_route(id);
-        let patch = json!({ "body": body });
         let sent = self
             .call(
                 issue.installation,
                 "github: editing a comment",
                 classify,
-                |octo| {
-                    let (route, patch) = (route.clone(), patch.clone());
-                    async move {
-                        octo.patch::<octocrab::models::issues::Comment, _, _>(&route, Some(&patch))
-                            .await
-                    }
-                },
+                Method::PATCH,
+                &issue.comment_route(id),
+                Some(&json!({ "body": body })),
             )
             .await;
         if let Err(e) = sent {
@@ -282,31 +270,27 @@ impl GithubApi {
             .iter()
             .map(|l| l.chars().take(MAX_LABEL).collect())
             .collect();
+        let route = format!(
+            "/repos/{}/{}/issues/{}/labels",
+            issue.owner, issue.repo, issue.number
+        );
         let sent = self
             .call(
                 issue.installation,
                 "github: labelling the issue",
                 classify,
-                |octo| {
-                    let labels = labels.clone();
-                    async move {
-                        octo.issues(&issue.owner, &issue.repo)
-                            .add_labels(issue.number, &labels)
-                            .await
-                    }
-                },
+                Method::POST,
+                &route,
+                Some(&json!({ "labels": labels })),
             )
             .await;
         match sent {
             Ok(_) => {}
-            Err(CallError::Api(GaveUp {
-                error: octocrab::Error::GitHub { source, .. },
-                ..
-            })) if classify_status(source.status_code) == Retry::Never => {
+            Err(CallError::Api(GaveUp { error, .. })) if classify(&error) == Retry::Never => {
                 tracing::warn!(
                     issue = issue.number,
-                    status = %source.status_code,
-                    message = %source.message,
+                    status = %error.status.map(|s| s.as_u16()).unwrap_or(0),
+                    message = %error.message,
                     ?labels,
                     "github: cannot label the issue; the run and its comment stand"
                 );
@@ -323,16 +307,14 @@ impl GithubApi {
     /// so it is retried like an edit. A refusal is logged; the run stands.
     pub async fn react(&self, issue: &Issue, comment: u64, content: &str) {
         let route = format!("{}/reactions", issue.comment_route(comment));
-        let body = json!({ "content": content });
         let sent = self
             .call(
                 issue.installation,
                 "github: reacting to a comment",
                 classify,
-                |octo| {
-                    let (route, body) = (route.clone(), body.clone());
-                    async move { octo.post::<_, serde_json::Value>(&route, Some(&body)).await }
-                },
+                Method::POST,
+                &route,
+                Some(&json!({ "content": content })),
             )
             .await;
         if let Err(e) = sent {
@@ -361,22 +343,17 @@ impl GithubApi {
                 issue.installation,
                 "github: checking a permission",
                 classify,
-                |octo| {
-                    let route = route.clone();
-                    async move {
-                        octo.get::<serde_json::Value, _, ()>(&route, None::<&()>)
-                            .await
-                    }
-                },
+                Method::GET,
+                &route,
+                None,
             )
             .await;
         let v = match got {
             Ok(v) => v,
             // Not a collaborator (or no such account): no access.
-            Err(CallError::Api(GaveUp {
-                error: octocrab::Error::GitHub { source, .. },
-                ..
-            })) if source.status_code == StatusCode::NOT_FOUND => return Ok(None),
+            Err(CallError::Api(g)) if g.error.status == Some(StatusCode::NOT_FOUND) => {
+                return Ok(None)
+            }
             Err(e) => return Err(ApiError::Call(e.to_string())),
         };
         let word = |k: &str| v[k].as_str().and_then(RepoPermission::parse);
@@ -400,23 +377,16 @@ impl GithubApi {
                 installation,
                 "github: looking up a user",
                 classify,
-                |octo| {
-                    let route = route.clone();
-                    async move {
-                        octo.get::<serde_json::Value, _, ()>(&route, None::<&()>)
-                            .await
-                    }
-                },
+                Method::GET,
+                &route,
+                None,
             )
             .await;
         match got {
             Ok(user) => user["id"].as_u64().map(Some).ok_or(ApiError::Shape(
                 "GET /users/{login} answered without a numeric `id`",
             )),
-            Err(CallError::Api(GaveUp {
-                error: octocrab::Error::GitHub { source, .. },
-                ..
-            })) if source.status_code == StatusCode::NOT_FOUND => Ok(None),
+            Err(CallError::Api(g)) if g.error.status == Some(StatusCode::NOT_FOUND) => Ok(None),
             Err(e) => Err(ApiError::Call(e.to_string())),
         }
     }
@@ -428,10 +398,9 @@ impl GithubApi {
                 None,
                 "github: asking who the token is",
                 classify,
-                |octo| async move {
-                    octo.get::<serde_json::Value, _, ()>("/user", None::<&()>)
-                        .await
-                },
+                Method::GET,
+                "/user",
+                None,
             )
             .await
             .map_err(|e| ApiError::Call(e.to_string()))?;
@@ -442,6 +411,80 @@ impl GithubApi {
             )),
         }
     }
+}
+
+/// Why one attempt of a call failed: GitHub's answer (status, its
+/// `Retry-After`, its message), or no answer.
+#[derive(Debug)]
+pub struct Failure {
+    /// `None`: no answer (connection, timeout).
+    pub status: Option<StatusCode>,
+    /// GitHub's `Retry-After` (seconds), sent with 429 and with the 403 of a
+    /// secondary rate limit.
+    pub retry_after: Option<std::time::Duration>,
+    /// Whether the request may have reached GitHub.
+    pub sent: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "GitHub answered {s}: {}", self.message),
+            None => write!(f, "no answer from GitHub: {}", self.message),
+        }
+    }
+}
+
+/// One attempt: `method route` with `body`, through octocrab's raw calls
+/// (so the status and `Retry-After` are ours to read).
+async fn send(
+    octo: &octocrab::Octocrab,
+    method: Method,
+    route: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, Failure> {
+    let no_answer = |e: octocrab::Error| Failure {
+        status: None,
+        retry_after: None,
+        sent: !matches!(&e, octocrab::Error::Service { source, .. } if never_connected(source.as_ref())),
+        message: e.to_string(),
+    };
+    let response = match method {
+        Method::GET => octo._get(route).await,
+        Method::PATCH => octo._patch(route, body).await,
+        _ => octo._post(route, body).await,
+    }
+    .map_err(no_answer)?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    let text = octo.body_to_string(response).await.map_err(no_answer)?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        return Err(Failure {
+            status: Some(status),
+            retry_after,
+            sent: true,
+            message,
+        });
+    }
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_str(&text).map_err(|e| Failure {
+        status: Some(status),
+        retry_after: None,
+        sent: true,
+        message: format!("an answer that is not JSON: {e}"),
+    })
 }
 
 /// A GitHub look-up that did not give an answer.
@@ -464,12 +507,20 @@ pub fn is_login(s: &str) -> bool {
         && !s.contains("--")
 }
 
-/// Whether an octocrab error is worth another try.
-fn classify(e: &octocrab::Error) -> Retry {
-    match e {
-        octocrab::Error::GitHub { source, .. } => classify_status(source.status_code),
-        _ => Retry::Backoff,
+/// Whether a failed attempt is worth another: GitHub's rate limits (429,
+/// or a 403 with `Retry-After`) wait as long as it says, 5xx and no answer
+/// back off, any other 4xx is final.
+fn classify(f: &Failure) -> Retry {
+    match (f.status, f.retry_after) {
+        (Some(s), Some(wait)) if rate_limited(s) => Retry::After(wait),
+        (Some(s), None) if s == StatusCode::TOO_MANY_REQUESTS => Retry::Backoff,
+        (Some(s), _) => classify_status(s),
+        (None, _) => Retry::Backoff,
     }
+}
+
+fn rate_limited(s: StatusCode) -> bool {
+    s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::FORBIDDEN
 }
 
 fn classify_status(status: StatusCode) -> Retry {
@@ -481,18 +532,15 @@ fn classify_status(status: StatusCode) -> Retry {
 }
 
 /// For calls that must not be applied twice (creating a comment): retried
-/// only when GitHub certainly did not apply it, a 429 or a connection that
-/// was never made. A 5xx, a timeout or a dropped connection after the
-/// request went out may have been applied.
-fn classify_not_idempotent(e: &octocrab::Error) -> Retry {
-    match e {
-        octocrab::Error::GitHub { source, .. } => {
-            classify_status_not_idempotent(source.status_code)
-        }
-        octocrab::Error::Service { source, .. } if never_connected(source.as_ref()) => {
-            Retry::Backoff
-        }
-        _ => Retry::Never,
+/// only when GitHub certainly did not apply it, a rate limit or a
+/// connection that was never made. A 5xx, a timeout or a dropped
+/// connection after the request went out may have been applied.
+fn classify_not_idempotent(f: &Failure) -> Retry {
+    match (f.status, f.retry_after) {
+        (Some(s), Some(wait)) if rate_limited(s) => Retry::After(wait),
+        (Some(s), _) => classify_status_not_idempotent(s),
+        (None, _) if !f.sent => Retry::Backoff,
+        (None, _) => Retry::Never,
     }
 }
 
@@ -540,6 +588,39 @@ mod tests {
         ] {
             assert!(!is_login(bad), "{bad}");
         }
+    }
+
+    fn failure(status: Option<u16>, retry_after: Option<u64>, sent: bool) -> Failure {
+        Failure {
+            status: status.map(|s| StatusCode::from_u16(s).unwrap()),
+            retry_after: retry_after.map(std::time::Duration::from_secs),
+            sent,
+            message: "x".into(),
+        }
+    }
+
+    #[test]
+    fn githubs_retry_after_is_honoured_on_429_and_on_a_rate_limit_403() {
+        let wait = Retry::After(std::time::Duration::from_secs(7));
+        assert_eq!(classify(&failure(Some(429), Some(7), true)), wait);
+        assert_eq!(classify(&failure(Some(403), Some(7), true)), wait);
+        assert_eq!(
+            classify_not_idempotent(&failure(Some(403), Some(7), true)),
+            wait
+        );
+        assert_eq!(classify(&failure(Some(403), None, true)), Retry::Never);
+        assert_eq!(classify(&failure(Some(404), None, true)), Retry::Never);
+        assert_eq!(classify(&failure(None, None, true)), Retry::Backoff);
+        assert_eq!(
+            classify_not_idempotent(&failure(None, None, true)),
+            Retry::Never,
+            "a timeout may have posted it"
+        );
+        assert_eq!(
+            classify_not_idempotent(&failure(None, None, false)),
+            Retry::Backoff,
+            "never connected"
+        );
     }
 
     #[test]
