@@ -60,10 +60,18 @@ async fn measure(name: &str, script: impl Fn(&Request) -> Script + Send + Sync +
     let slack = FakeSlack::start().await;
     let core = FakeCore::new(script);
     let router = opsbot::chat::slack::routes(core.clone(), support::settings(&slack.api_url()));
-    let body = support::slash_form("U2147483697", "C2147483705", "hub status staging");
+    // Every request is a distinct invocation (its own signed trigger_id), as
+    // Slack sends them: a repeated body would measure the replay check.
     let ts = support::now();
-    let signature = support::sign(SIGNING_SECRET, ts, body.as_bytes());
-    let request = move || {
+    let signed: Vec<(String, String)> = (0..REQUESTS)
+        .map(|_| {
+            let body = support::slash_form("U2147483697", "C2147483705", "hub status staging");
+            let signature = support::sign(SIGNING_SECRET, ts, body.as_bytes());
+            (body, signature)
+        })
+        .collect();
+    let signed = Arc::new(signed);
+    let request = move |(body, signature): &(String, String)| {
         HttpRequest::post("/slack/commands")
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
@@ -71,17 +79,21 @@ async fn measure(name: &str, script: impl Fn(&Request) -> Script + Send + Sync +
             .body(Body::from(body.clone()))
             .expect("a request")
     };
-    let request = Arc::new(request);
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
+    let per_worker = REQUESTS / CONCURRENCY;
+    for w in 0..CONCURRENCY {
         let router = router.clone();
-        let request = request.clone();
+        let signed = signed.clone();
         workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(REQUESTS / CONCURRENCY);
-            for _ in 0..REQUESTS / CONCURRENCY {
+            let mut latencies = Vec::with_capacity(per_worker);
+            for one in &signed[w * per_worker..(w + 1) * per_worker] {
                 let sent = Instant::now();
-                let response = router.clone().oneshot(request()).await.expect("infallible");
+                let response = router
+                    .clone()
+                    .oneshot(request(one))
+                    .await
+                    .expect("infallible");
                 assert!(response.status().is_success(), "{}", response.status());
                 latencies.push(sent.elapsed());
             }

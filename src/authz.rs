@@ -327,6 +327,13 @@ pub fn may_see_run(cfg: &Config, person: &Person, requester: &str, target: &Targ
     })
 }
 
+/// Does one of `person`'s roles cover `target` (a hub, a cluster)? What the
+/// `hubs` and `clusters` listings show them: a scoped role sees its part of
+/// the fleet, not the names of everything else.
+pub fn covers(cfg: &Config, person: &Person, target: &Target) -> bool {
+    roles_of(cfg, person).any(|(_, role)| scope_covers(cfg, &role.scope, target).is_ok())
+}
+
 /// May `approver` approve the run of `command` at `target` that `requester`
 /// (a person id) asked for? Refuses self-approval and anyone without the
 /// approve right in that scope; the `Err` text is shown to the approver.

@@ -20,4 +20,6 @@ pub mod jupyterhub;
 pub mod metrics;
 pub mod playbook;
 pub mod redact;
+pub mod retry;
 pub mod runs;
+pub mod urlpath;

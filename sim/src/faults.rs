@@ -27,6 +27,9 @@ pub struct FaultRule {
     pub drop: bool,
     /// Apply this many times, then stop (forever when absent).
     pub times: Option<u32>,
+    /// Only server-side dry runs (`true`, `?dryRun=All`) or only real
+    /// requests (`false`); both when absent.
+    pub dry_run: Option<bool>,
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -47,7 +50,7 @@ pub(crate) fn duration_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur
 }
 
 impl FaultRule {
-    fn matches(&self, verb: &str, resource: &str, ns: Option<&str>) -> bool {
+    fn matches(&self, verb: &str, resource: &str, ns: Option<&str>, dry_run: bool) -> bool {
         let any =
             |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == "*" || x == v);
         let base = resource.split('/').next().unwrap_or("");
@@ -58,6 +61,7 @@ impl FaultRule {
                     .iter()
                     .any(|x| x == "*" || x == resource || (x == base && !resource.contains('/'))))
             && (self.namespaces.is_empty() || ns.is_some_and(|n| any(&self.namespaces, n)))
+            && self.dry_run.is_none_or(|d| d == dry_run)
     }
 }
 
@@ -86,11 +90,17 @@ impl Faults {
     }
 
     /// The first rule matching this request, consuming one of its `times`.
-    pub fn take(&self, verb: &str, resource: &str, ns: Option<&str>) -> Option<FaultRule> {
+    pub fn take(
+        &self,
+        verb: &str,
+        resource: &str,
+        ns: Option<&str>,
+        dry_run: bool,
+    ) -> Option<FaultRule> {
         let mut g = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        let idx = g
-            .iter()
-            .position(|(r, left)| left.is_none_or(|n| n > 0) && r.matches(verb, resource, ns))?;
+        let idx = g.iter().position(|(r, left)| {
+            left.is_none_or(|n| n > 0) && r.matches(verb, resource, ns, dry_run)
+        })?;
         let (rule, left) = &mut g[idx];
         if let Some(n) = left {
             *n -= 1;

@@ -394,7 +394,15 @@ async fn inject_fault(
     ns: Option<&str>,
     rec: &RecordedRequest,
 ) -> Result<(), ApiError> {
-    let Some(rule) = st.faults.take(verb, resource, ns) else {
+    // A dry run says so in the query (create, patch) or, for a delete, in
+    // its DeleteOptions body.
+    let dry_run = rec.query.split('&').any(|kv| kv == "dryRun=All")
+        || rec.body.as_ref().is_some_and(|b| {
+            b["dryRun"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|v| v == "All"))
+        });
+    let Some(rule) = st.faults.take(verb, resource, ns, dry_run) else {
         return Ok(());
     };
     if let Some(d) = rule.latency {

@@ -34,6 +34,7 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "kube.describe",
         mutates: false,
+        idempotent: false,
         check: |v| {
             check_args::<DescribeArgs>(v)?;
             match v.get("kind").and_then(Value::as_str) {

@@ -31,7 +31,8 @@ const LOG_TAIL: i64 = 50;
 struct DiagnoseArgs {
     cluster: String,
     namespace: String,
-    /// The kubespawner-escaped user name (the `hub.jupyter.org/username` label).
+    /// The user as typed (`alice`, `Alice`, `alice:gpu`); found however
+    /// the hub named the pod (see `kube.user_server`).
     user: String,
     /// A directory of catalogue files replacing the built-in one.
     #[serde(default)]
@@ -54,10 +55,12 @@ pub fn actions() -> Vec<ActionSpec> {
         ActionSpec {
             name: "diagnose",
             mutates: false,
+            idempotent: false,
             check: check_args::<DiagnoseArgs>,
             permissions: |_| {
                 vec![
                     Permission::new("list", "", "pods"),
+                    Permission::new("list", "", "persistentvolumeclaims"),
                     Permission::new("list", "", "events"),
                     Permission::new("get", "", "pods/log"),
                     Permission::new("list", "", "nodes"),
@@ -88,6 +91,7 @@ fn pending_spec() -> ActionSpec {
     ActionSpec {
         name: "diagnose.pending",
         mutates: false,
+        idempotent: false,
         check: check_args::<PendingArgs>,
         permissions: |_| {
             vec![
@@ -201,11 +205,9 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             })
             .cloned();
         let summary = summarise("Pod", &serde_json::to_value(&pod).unwrap_or_default());
-        // The raw name (annotation), else the escaped one (label).
-        let user = [&pod.metadata.annotations, &pod.metadata.labels]
-            .into_iter()
-            .find_map(|m| m.as_ref()?.get("hub.jupyter.org/username").cloned())
-            .unwrap_or_else(|| name.clone());
+        // The raw name (annotation), else the slug (label), `:server` for a named server.
+        let user =
+            crate::jupyterhub::server_pod::owner(&pod.metadata).unwrap_or_else(|| name.clone());
         let ev = Evidence {
             events: events
                 .iter()
@@ -215,6 +217,7 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             pod: Some(pod),
             logs: Vec::new(),
             previous_logs: Vec::new(),
+            hub_logs: Vec::new(),
             node,
             pools: pools.clone(),
             now,
@@ -259,6 +262,55 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
     Ok(json!({ "count": summaries.len(), "groups": groups, "pods": summaries }))
 }
 
+/// How many lines of the hub's log are searched for the user.
+const HUB_LOG_TAIL: i64 = 2000;
+/// How many of the hub's lines about the user the engine sees (the newest).
+const HUB_LOG_KEEP: usize = 20;
+
+/// The claims a pod mounts.
+fn claims_of(p: &Pod) -> Vec<String> {
+    p.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| Some(v.persistent_volume_claim.as_ref()?.claim_name.clone()))
+        .collect()
+}
+
+/// The hub's own log lines about this user: best effort (no hub pod, no
+/// permission, no log: none), newest last.
+async fn hub_log_lines(
+    pods: &Api<Pod>,
+    lookup: &crate::jupyterhub::server_pod::Lookup,
+) -> Vec<String> {
+    let Ok(hubs) = pods
+        .list(&ListParams::default().labels("component=hub"))
+        .await
+    else {
+        return Vec::new();
+    };
+    let Some(name) = hubs.items.into_iter().find_map(|p| p.metadata.name) else {
+        return Vec::new();
+    };
+    let lp = LogParams {
+        container: Some("hub".into()),
+        tail_lines: Some(HUB_LOG_TAIL),
+        ..Default::default()
+    };
+    let Ok(text) = pods.logs(&name, &lp).await else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| lookup.mentioned_in(l))
+        .map(str::to_string)
+        .collect();
+    let skip = lines.len().saturating_sub(HUB_LOG_KEEP);
+    lines.drain(..skip);
+    lines
+}
+
 /// The built-in catalogue, parsed once.
 pub fn builtin_catalogue() -> Result<&'static Catalogue, String> {
     static CAT: OnceLock<Result<Catalogue, String>> = OnceLock::new();
@@ -274,34 +326,39 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let a: DiagnoseArgs = parse_args(&call.args)?;
     let catalogue = catalogue_for(a.catalogue.as_deref())?;
     let client = client(&call, &a.cluster)?;
+    let user = super::user_server::username(&a.user)?;
+    let found = super::user_server::find(&client, &a.namespace, &user).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
-    let labels = format!(
-        "component=singleuser-server,hub.jupyter.org/username={}",
-        a.user
-    );
-    let found = pods
-        .list(&ListParams::default().labels(&labels))
-        .await
-        .map_err(from_kube)?;
-    let pod = found.items.into_iter().next();
+    let pod = found.pod.as_ref().map(|(p, _)| p.clone());
 
-    let mut events = Vec::new();
+    // Events about the pod, its volume claims, and (when the pod is gone)
+    // any pod the user's server may have been: an eviction outlives its pod.
+    let mut about: Vec<String> = match &pod {
+        Some(p) => p.metadata.name.clone().into_iter().collect(),
+        None => found.lookup.pod_names(),
+    };
+    about.extend(found.claims.iter().cloned());
+    if let Some(p) = &pod {
+        about.extend(claims_of(p));
+    }
+    let events: Vec<Event> = Api::<Event>::namespaced(client.clone(), &a.namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(from_kube)?
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object
+                .name
+                .as_ref()
+                .is_some_and(|n| about.contains(n))
+        })
+        .collect();
     let mut logs = Vec::new();
     let mut previous_logs = Vec::new();
     let mut node = None;
     if let Some(p) = &pod {
         let name = p.metadata.name.clone().unwrap_or_default();
-        let ev_api: Api<Event> = Api::namespaced(client.clone(), &a.namespace);
-        let list = ev_api
-            .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
-            .await
-            .map_err(from_kube)?;
-        // Field selectors may be unsupported by a server: filter here too.
-        events = list
-            .items
-            .into_iter()
-            .filter(|e| e.involved_object.name.as_deref() == Some(name.as_str()))
-            .collect();
         // Logs are best effort: a Pending pod has none, a fresh one no previous.
         for (previous, out) in [(false, &mut logs), (true, &mut previous_logs)] {
             let lp = LogParams {
@@ -319,6 +376,7 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
             node = nodes.get_opt(&n).await.ok().flatten();
         }
     }
+    let hub_logs = hub_log_lines(&pods, &found.lookup).await;
     let nodes: Api<Node> = Api::all(client.clone());
     let all_nodes = nodes
         .list(&ListParams::default())
@@ -341,6 +399,7 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
         events,
         logs,
         previous_logs,
+        hub_logs,
         node,
         pools,
         now: chrono::Utc::now(),
@@ -349,6 +408,10 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let mut out = diagnosis.to_json();
     out["pod"] = pod_summary.unwrap_or(Value::Null);
     out["found"] = json!(out["pod"].is_object());
+    let lookup = found.to_json();
+    for key in ["how", "claims", "tried", "closest"] {
+        out[key] = lookup[key].clone();
+    }
     out["top"] = diagnosis
         .top()
         .map(|_| out["findings"][0].clone())

@@ -25,6 +25,8 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "kube.evict",
         mutates: true,
+        // A retry finds the pod already gone (or replaced) and is done.
+        idempotent: true,
         check: check_args::<EvictArgs>,
         permissions: |_| vec![Permission::new("create", "", "pods/eviction")],
         describe: |a| {
@@ -53,6 +55,23 @@ async fn evict(call: ActionCall) -> Result<Value, ActionError> {
             field_manager: None,
         },
     };
+    if call.attempt > 1 && !call.dry_run {
+        // The earlier try may have evicted it before its answer was lost.
+        let gone = match api.get_opt(&a.name).await.map_err(from_kube)? {
+            None => true,
+            Some(p) => super::kube::created_after(&p.metadata, call.issued_at),
+        };
+        if gone {
+            return Ok(json!({
+                "name": a.name,
+                "namespace": a.namespace,
+                "evicted": true,
+                "already": true,
+                "dry_run": false,
+                "change": format!("evict pod {}/{}", a.namespace, a.name),
+            }));
+        }
+    }
     api.evict(&a.name, &ep).await.map_err(from_kube)?;
     Ok(json!({
         "name": a.name,

@@ -29,7 +29,25 @@ pub fn actions() -> Vec<ActionSpec> {
     vec![ActionSpec {
         name: "http.get",
         mutates: false,
-        check: check_args::<GetArgs>,
+        idempotent: false,
+        check: |v| {
+            check_args::<GetArgs>(v)?;
+            // Names typed by people reach the URL only as one encoded
+            // segment each, never as raw path text.
+            let url = v.get("url").and_then(Value::as_str).unwrap_or("");
+            let bad = crate::urlpath::unencoded_in_url(url);
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                // (No braces in the message: the loader reads those as a
+                // value still to be rendered.)
+                Err(format!(
+                    "url: {} would go into the URL unencoded, so a value could add or climb path segments; pipe it through the segment filter (`{} | segment`), or use a variable that is itself a URL, such as hub.url",
+                    bad.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "),
+                    bad[0]
+                ))
+            }
+        },
         permissions: |_| Vec::new(),
         describe: |a| Target {
             verb: "GET".into(),

@@ -40,6 +40,7 @@ pub fn actions() -> Vec<ActionSpec> {
         ActionSpec {
             name: "jupyterhub.users",
             mutates: false,
+            idempotent: false,
             check: check_args::<UsersArgs>,
             permissions: |_| Vec::new(),
             describe: |a| Target {
@@ -51,6 +52,7 @@ pub fn actions() -> Vec<ActionSpec> {
         ActionSpec {
             name: "jupyterhub.stop_server",
             mutates: true,
+            idempotent: false,
             check: check_args::<StopArgs>,
             permissions: |_| Vec::new(),
             describe: |a| Target {

@@ -174,6 +174,10 @@ fn spec<A: serde::de::DeserializeOwned + 'static>(
     ActionSpec {
         name,
         mutates,
+        // Every Kubernetes change here is written to be idempotent: absolute
+        // values (scale, cordon), a stable restart stamp, a delete that
+        // checks on retry whether its object is already gone.
+        idempotent: mutates,
         check: |v| {
             check_args::<A>(v)?;
             // A literal kind must be one we know.
@@ -453,7 +457,7 @@ async fn logs(call: ActionCall) -> Result<Value, ActionError> {
     let a: LogsArgs = parse_args(&call.args)?;
     let api: Api<Pod> = Api::namespaced(client(&call, &a.cluster)?, &a.namespace);
     let lp = LogParams {
-        container: a.container.clone(),
+        container: a.container.clone().filter(|c| !c.is_empty()),
         tail_lines: a.tail,
         previous: a.previous.unwrap_or(false),
         since_seconds: match &a.since {
@@ -465,7 +469,7 @@ async fn logs(call: ActionCall) -> Result<Value, ActionError> {
     let text = api.logs(&a.name, &lp).await.map_err(from_kube)?;
     let lines: Vec<&str> = text.lines().collect();
     Ok(
-        json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container }),
+        json!({ "text": text, "lines": lines, "line_count": lines.len(), "pod": a.name, "container": a.container, "previous": a.previous.unwrap_or(false) }),
     )
 }
 
@@ -563,7 +567,12 @@ async fn rollout_restart(call: ActionCall) -> Result<Value, ActionError> {
         )));
     }
     let (api, _) = dyn_api(&call, &a.cluster, &a.kind, Some(&a.namespace))?;
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // Stamped with when the call was first issued, so a retry after a lost
+    // answer sends the same patch: Kubernetes sees no change and does not
+    // roll the workload out a second time.
+    let at = call
+        .issued_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let patch = json!({ "spec": { "template": { "metadata": { "annotations": {
         "kubectl.kubernetes.io/restartedAt": at } } } } });
     let obj = api
@@ -663,11 +672,46 @@ async fn delete(call: ActionCall) -> Result<Value, ActionError> {
     if call.dry_run {
         dp = dp.dry_run();
     }
-    api.delete(&a.name, &dp).await.map_err(from_kube)?;
-    Ok(
-        json!({ "name": a.name, "deleted": !call.dry_run, "dry_run": call.dry_run,
-        "change": format!("delete {} {}", a.kind, a.name) }),
-    )
+    let done = |already: bool| {
+        json!({ "name": a.name, "deleted": !call.dry_run, "dry_run": call.dry_run, "already": already,
+        "change": format!("delete {} {}", a.kind, a.name) })
+    };
+    if call.attempt > 1 && !call.dry_run {
+        // The earlier try may have deleted it before its answer was lost.
+        match api.get_opt(&a.name).await.map_err(from_kube)? {
+            None => return Ok(done(true)),
+            Some(obj) if created_after(&obj.metadata, call.issued_at) => return Ok(done(true)),
+            Some(obj) => {
+                // Delete exactly the object just seen, never a successor.
+                if let Some(uid) = obj.metadata.uid {
+                    dp.preconditions = Some(kube::api::Preconditions {
+                        uid: Some(uid),
+                        resource_version: None,
+                    });
+                }
+            }
+        }
+    }
+    match api.delete(&a.name, &dp).await {
+        Ok(_) => Ok(done(false)),
+        Err(kube::Error::Api(e)) if call.attempt > 1 && matches!(e.code, 404 | 409) => {
+            Ok(done(true))
+        }
+        Err(e) => Err(from_kube(e)),
+    }
+}
+
+/// Whether an object was created after `t`: a successor that took the name
+/// of one an earlier try already deleted (a StatefulSet pod, say).
+pub(crate) fn created_after(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    t: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    meta.creation_timestamp.as_ref().is_some_and(|c| {
+        let secs = c.0.as_second();
+        // Creation stamps have whole seconds: only a later second is sure.
+        secs > t.timestamp()
+    })
 }
 
 async fn cordon(call: ActionCall, on: bool) -> Result<Value, ActionError> {

@@ -14,6 +14,7 @@ pub mod evict;
 pub mod http;
 pub mod jupyterhub;
 pub mod kube;
+pub mod user_server;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -130,6 +131,28 @@ pub struct ActionCall {
     pub impersonate: Option<String>,
     /// Long waits abort when this fires.
     pub cancel: CancellationToken,
+    /// Which try this is (1 for the first): a retry of an idempotent change
+    /// checks whether the earlier try already made it.
+    pub attempt: u32,
+    /// When the executor first issued this call, the same on every retry:
+    /// a change stamped with it (a rollout restart's `restartedAt`) is the
+    /// same change when sent again, so Kubernetes applies it once.
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ActionCall {
+    /// A first try issued now (for callers outside the executor).
+    pub fn new(args: Value, clusters: ClusterSet) -> ActionCall {
+        ActionCall {
+            args,
+            clusters,
+            dry_run: false,
+            impersonate: None,
+            cancel: CancellationToken::new(),
+            attempt: 1,
+            issued_at: chrono::Utc::now(),
+        }
+    }
 }
 
 /// The async body of an action.
@@ -142,6 +165,13 @@ pub struct ActionSpec {
     pub name: &'static str,
     /// Changes something (needs `mutates: true` on the playbook; honours dry-run).
     pub mutates: bool,
+    /// Sending the change again has the effect of sending it once (an
+    /// absolute value, a delete that finds its object already gone, a
+    /// restart stamped with [`ActionCall::issued_at`]): the executor may
+    /// retry it after an answer that leaves open whether it was applied (a
+    /// dropped connection, a 5xx). A change that is not idempotent is
+    /// retried only on a 429, which proves the server did not act.
+    pub idempotent: bool,
     /// Deserialize the args into the typed struct; `Err(serde message)` on
     /// unknown/missing fields or bad types. Templated strings are still raw.
     pub check: fn(&Value) -> Result<(), String>,
@@ -178,6 +208,7 @@ impl Registry {
             .chain(describe::actions())
             .chain(evict::actions())
             .chain(jupyterhub::actions())
+            .chain(user_server::actions())
         {
             r.register(spec);
         }

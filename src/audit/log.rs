@@ -13,6 +13,11 @@ use super::{
 /// How many requests wait for the writer before callers feel back-pressure.
 const QUEUE: usize = 16 * 1024;
 
+/// How long a write (or a run's records, read on the ack path) may take
+/// before the caller gets [`AuditError::Unavailable`]: a blackholed database
+/// must not hang every chat request. Long reads (export, verify) have none.
+pub const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The handle everyone holds: cheap to clone, all clones talk to one writer.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -80,11 +85,23 @@ impl AuditLog {
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, AuditError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(make(reply))
+        let asked = async {
+            self.tx
+                .send(make(reply))
+                .await
+                .map_err(|_| AuditError::Closed)?;
+            answer.await.map_err(|_| AuditError::Closed)?
+        };
+        tokio::time::timeout(ANSWER_LIMIT, asked)
             .await
-            .map_err(|_| AuditError::Closed)?;
-        answer.await.map_err(|_| AuditError::Closed)?
+            .unwrap_or(Err(AuditError::Unavailable(ANSWER_LIMIT)))
+    }
+
+    /// A read the ack path waits for, bounded like a write.
+    async fn read_bounded<T>(&self, make: impl FnOnce(Reply<T>) -> Read) -> Result<T, AuditError> {
+        tokio::time::timeout(ANSWER_LIMIT, self.read(make))
+            .await
+            .unwrap_or(Err(AuditError::Unavailable(ANSWER_LIMIT)))
     }
 
     async fn read<T>(&self, make: impl FnOnce(Reply<T>) -> Read) -> Result<T, AuditError> {
@@ -108,12 +125,13 @@ impl AuditLog {
         if es.is_empty() {
             return Ok(Vec::new());
         }
+        let es = es.into_iter().map(without_nul).collect();
         self.call(|r| Op::Append(es, r)).await
     }
 
     /// A run's whole story, in order (empty when the run does not exist).
     pub async fn run(&self, id: RunId) -> Result<Vec<Record>, AuditError> {
-        self.read(|r| Read::Run(id, r)).await
+        self.read_bounded(|r| Read::Run(id, r)).await
     }
 
     /// Runs matching `f`, newest first.
@@ -182,4 +200,36 @@ impl AuditLog {
             }
         }
     }
+}
+
+/// The event with every NUL character replaced by U+FFFD: PostgreSQL text
+/// cannot hold NUL, and one `--reason` containing it must not fail the
+/// whole group commit it shares with others. Done before sealing, so both
+/// backends store (and hash) the same text.
+fn without_nul(mut e: NewEvent) -> NewEvent {
+    fn clean(s: &mut String) {
+        if s.contains('\0') {
+            *s = s.replace('\0', "\u{FFFD}");
+        }
+    }
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => clean(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            serde_json::Value::Object(o) => {
+                if o.keys().any(|k| k.contains('\0')) {
+                    let entries: Vec<_> = std::mem::take(o).into_iter().collect();
+                    for (mut k, v) in entries {
+                        clean(&mut k);
+                        o.insert(k, v);
+                    }
+                }
+                o.values_mut().for_each(walk);
+            }
+            _ => {}
+        }
+    }
+    clean(&mut e.actor);
+    walk(&mut e.data);
+    e
 }

@@ -26,6 +26,7 @@ pub mod chain;
 mod decode;
 mod log;
 mod model;
+mod pg_connect;
 mod postgres;
 mod query;
 mod sqlite;

@@ -25,6 +25,9 @@ pub enum EventKind {
     Rejected,
     Expired,
     Started,
+    /// A mutating step is about to send this change (written before the
+    /// call, so a change attempted by a process that then died is on record).
+    Intent,
     Step,
     Finished,
     Failed,
@@ -37,7 +40,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in lifecycle order (for parsing and for tests).
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Requested,
         EventKind::Denied,
         EventKind::AwaitingApproval,
@@ -45,6 +48,7 @@ impl EventKind {
         EventKind::Rejected,
         EventKind::Expired,
         EventKind::Started,
+        EventKind::Intent,
         EventKind::Step,
         EventKind::Finished,
         EventKind::Failed,
@@ -89,6 +93,7 @@ impl EventKind {
             EventKind::Rejected => "rejected",
             EventKind::Expired => "expired",
             EventKind::Started => "started",
+            EventKind::Intent => "intent",
             EventKind::Step => "step",
             EventKind::Finished => "finished",
             EventKind::Failed => "failed",
@@ -248,12 +253,20 @@ pub enum AuditError {
     /// The PostgreSQL server failed or could not be reached.
     #[error("audit store (PostgreSQL): {0}")]
     Postgres(#[source] Arc<tokio_postgres::Error>),
+    /// Connecting to PostgreSQL failed; the message has the whole cause
+    /// (a TLS failure names what was wrong with the certificate).
+    #[error("audit store cannot connect to PostgreSQL: {0}; check the URL's host, port, user, sslmode and sslrootcert")]
+    PostgresConnect(String),
     /// The writer could not be started (a thread or socket failed).
     #[error("audit store writer could not start: {0}")]
     Io(#[source] Arc<std::io::Error>),
     /// The store was closed (or its writer stopped) before the request ran.
     #[error("audit store is closed; no more events can be appended")]
     Closed,
+    /// The store did not answer in time (a database that hangs or whose
+    /// network drops packets): the caller is told instead of waiting forever.
+    #[error("audit store did not answer within {}; check that the database is up and reachable", humantime::format_duration(*.0))]
+    Unavailable(std::time::Duration),
 }
 
 impl From<rusqlite::Error> for AuditError {

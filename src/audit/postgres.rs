@@ -11,7 +11,9 @@ use std::collections::HashSet;
 
 use futures::TryStreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::Client;
+
+use super::pg_connect::Target;
 
 use super::{
     chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Filter,
@@ -69,36 +71,25 @@ pub(super) async fn start(
     writes: mpsc::Receiver<Op>,
     reads: mpsc::Receiver<Op>,
 ) -> Result<(), AuditError> {
-    let mut config: Config = url
-        .parse()
-        .map_err(|_| AuditError::BadUrl("not a valid postgres:// connection URL".into()))?;
-    if config.get_connect_timeout().is_none() {
-        // An unreachable server should fail `open` (and `/readyz`), not hang.
-        config.connect_timeout(std::time::Duration::from_secs(10));
-    }
-    let mut client = connect(&config).await?;
+    let target = std::sync::Arc::new(Target::parse(url)?);
+    let mut client = target.connect().await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await?;
     tx.batch_execute(SCHEMA).await?;
     tx.commit().await?;
-    let reader = connect(&config).await?;
-    tokio::spawn(serve(config.clone(), client, writes));
-    tokio::spawn(serve(config, reader, reads));
+    let reader = target.connect().await?;
+    tokio::spawn(serve(target.clone(), client, writes));
+    tokio::spawn(serve(target, reader, reads));
     Ok(())
 }
 
-async fn connect(config: &Config) -> Result<Client, AuditError> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "audit store connection to PostgreSQL ended");
-        }
-    });
-    Ok(client)
-}
+/// A batch whose transaction takes longer than this is abandoned (its
+/// callers told the store is unavailable) and the connection replaced:
+/// the server's statement timeout covers a slow query, this a dead socket.
+const BATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn serve(config: Config, mut client: Client, mut rx: mpsc::Receiver<Op>) {
+async fn serve(target: std::sync::Arc<Target>, mut client: Client, mut rx: mpsc::Receiver<Op>) {
     while let Some(first) = rx.recv().await {
         let mut batch = Drained::new();
         batch.push(first);
@@ -110,7 +101,7 @@ async fn serve(config: Config, mut client: Client, mut rx: mpsc::Receiver<Op>) {
         }
         if client.is_closed() {
             // The server went away (restart, failover): try once per batch.
-            match connect(&config).await {
+            match target.connect().await {
                 Ok(c) => client = c,
                 Err(e) => {
                     tracing::warn!(error = %e, "audit store cannot reconnect to PostgreSQL");
@@ -118,7 +109,16 @@ async fn serve(config: Config, mut client: Client, mut rx: mpsc::Receiver<Op>) {
             }
         }
         if batch.has_writes() {
-            let result = write(&mut client, &batch).await;
+            let result = match tokio::time::timeout(BATCH_LIMIT, write(&mut client, &batch)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(limit = ?BATCH_LIMIT, "audit store write to PostgreSQL hung; reconnecting");
+                    if let Ok(c) = target.connect().await {
+                        client = c;
+                    }
+                    Err(AuditError::Unavailable(BATCH_LIMIT))
+                }
+            };
             batch.answer_writes(result);
         }
         for read in std::mem::take(&mut batch.reads) {

@@ -32,6 +32,10 @@ impl Ending {
     }
 }
 
+/// How long the console waits for an approval request's resolved plan
+/// (the runner's preview has 30 s) before printing the plan as stated.
+const PREVIEW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(35);
+
 /// Submit `text` as `person` and print everything it produces, including the
 /// run's live steps, until it ends. `updates` is the conversation's channel:
 /// approvals given later also deliver the run's story there.
@@ -53,6 +57,23 @@ pub async fn exec(
     runs.submit(req, tx.clone()).await;
     let mut waiting_for = None;
     while let Some(u) = rx.recv().await {
+        // An approval request is answered with the plan as stated; the dry
+        // run's resolved plan follows and replaces it. Print the resolved one
+        // (or the stated one when none comes in time).
+        let u = match u {
+            Update::AwaitingApproval { run, .. } if waiting_for.is_none_or(|w| w == run) => {
+                match tokio::time::timeout(PREVIEW_PATIENCE, rx.recv()).await {
+                    Ok(Some(next @ Update::AwaitingApproval { run: r, .. })) if r == run => next,
+                    Ok(Some(other)) => {
+                        out(&render(&u));
+                        out(&render(&other));
+                        return Ending::AwaitingApproval;
+                    }
+                    _ => u,
+                }
+            }
+            u => u,
+        };
         out(&render(&u));
         match &u {
             Update::Accepted { run, .. } => waiting_for = Some(*run),

@@ -11,7 +11,6 @@ pub mod github;
 pub mod model;
 pub mod place;
 pub mod render;
-pub mod retry;
 pub mod slack;
 pub mod verify;
 pub mod view;

@@ -38,6 +38,7 @@
 
 mod load;
 mod parse;
+pub use parse::hub_in;
 pub mod tokenize;
 mod usage;
 
@@ -199,7 +200,7 @@ impl Value {
             Value::Int(i) => json!(i),
             Value::Bool(b) => json!(b),
             Value::Duration(d) => json!(humantime::format_duration(*d).to_string()),
-            Value::User(u) => json!({ "name": u.raw, "escaped": u.escaped, "pod": u.pod_name() }),
+            Value::User(u) => u.to_json(),
             Value::List(items) => {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
             }
@@ -297,6 +298,33 @@ impl Invocation {
 pub trait Names {
     fn hubs(&self) -> Vec<String>;
     fn clusters(&self) -> Vec<String>;
+    /// The canonical name of the hub a typed word means (`hub`,
+    /// `cluster/hub`), or the text saying why none. The default knows only
+    /// the names of [`Names::hubs`]; a hub directory knows more
+    /// ([`parse::hub_in`]).
+    fn resolve_hub(&self, word: &str) -> Result<String, String> {
+        let list = self.hubs();
+        if list.is_empty() || list.iter().any(|n| n == word) {
+            return Ok(word.to_string());
+        }
+        let hubs = list
+            .iter()
+            .map(|n| crate::jupyterhub::directory::Hub {
+                name: n.clone(),
+                cluster: n
+                    .split_once('/')
+                    .map(|(c, _)| c.to_string())
+                    .unwrap_or_default(),
+                namespace: String::new(),
+                source: "config",
+                api: false,
+            })
+            .collect();
+        parse::hub_in(
+            &crate::jupyterhub::directory::HubDirectory::from_hubs(hubs),
+            word,
+        )
+    }
 }
 
 /// Accepts any well-formed name (for checking examples at load time).

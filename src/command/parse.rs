@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::tokenize::{tokenize, Token};
 use super::{ArgSpec, ArgType, CommandSpec, Grammar, Invocation, Names, ParseError, Value};
+use crate::jupyterhub::directory::{qualified, HubDirectory, HubLookupError};
 use crate::jupyterhub::username::Username;
 
 /// Parse `text` (see [`Grammar::parse`]).
@@ -192,6 +193,52 @@ fn near<'a>(word: &str, candidates: &'a [String]) -> Option<&'a String> {
         .map(|(_, c)| c)
 }
 
+/// `hub` or `cluster/hub`, each part a Kubernetes name.
+fn is_hub_word(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((cluster, hub)) => is_k8s_name(cluster) && is_k8s_name(hub),
+        None => is_k8s_name(s),
+    }
+}
+
+/// The hub `word` names in `dir`, as its canonical name; else the text for
+/// the person: the qualified choices of an ambiguous name, or "did you
+/// mean" (offering `cluster/hub` where a short name is shared) and the known hubs.
+pub fn hub_in(dir: &HubDirectory, word: &str) -> Result<String, String> {
+    if dir.all().is_empty() {
+        return Ok(word.to_string());
+    }
+    match dir.resolve(word) {
+        Ok(h) => Ok(h.name.clone()),
+        Err(e @ HubLookupError::Ambiguous { .. }) => Err(format!("{e}.")),
+        Err(HubLookupError::Unknown(_)) => {
+            let names = dir.names();
+            let short = word.rsplit_once('/').map_or(word, |(_, n)| n);
+            let by_short: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.rsplit_once('/').map(|(_, b)| b.to_string()))
+                .collect();
+            let hint = if let Some(n) = near(word, &names) {
+                format!(" Did you mean `{n}`?")
+            } else if let Some(b) = near(short, &by_short) {
+                let choices: Vec<String> = dir
+                    .all()
+                    .iter()
+                    .filter(|h| h.name.rsplit_once('/').is_some_and(|(_, x)| x == b))
+                    .map(qualified)
+                    .collect();
+                format!(" Did you mean one of {}?", choices.join(", "))
+            } else {
+                String::new()
+            };
+            Err(format!(
+                "unknown hub `{word}`.{hint} Known hubs: {}.",
+                names.join(", ")
+            ))
+        }
+    }
+}
+
 /// A Kubernetes DNS subdomain: dot-separated DNS labels (lower-case
 /// letters, digits and `-`, alphanumeric at both ends, at most 63), at most
 /// 253 in all. So `..`, `a..b`, `a/b` and `%2e` never reach an API path.
@@ -284,11 +331,12 @@ pub fn convert(arg: &ArgSpec, word: &str, names: &dyn Names) -> Result<Value, St
             Ok(Value::Text(word.to_string()))
         }
         ArgType::Hub => {
-            known("hub", names.hubs(), word)?;
-            if !is_k8s_name(word) {
-                return Err(format!("`{word}` is not a hub name."));
+            if !is_hub_word(word) {
+                return Err(format!(
+                    "`{word}` is not a hub name; write a hub such as staging, or cluster/hub such as aws-us/staging."
+                ));
             }
-            Ok(Value::Hub(word.to_string()))
+            Ok(Value::Hub(names.resolve_hub(word)?))
         }
         ArgType::Cluster => {
             known("cluster", names.clusters(), word)?;

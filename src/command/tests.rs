@@ -74,7 +74,7 @@ fn users_are_escaped_like_kubespawner() {
     let inv = g.parse("user status staging bob.jones", &Fleet).unwrap();
     assert_eq!(
         inv.args_json()["user"],
-        serde_json::json!({ "name": "bob.jones", "escaped": "bob-2ejones", "pod": "jupyter-bob-2ejones" })
+        serde_json::json!({ "name": "bob.jones", "escaped": "bob-2ejones", "pod": "jupyter-bob-2ejones", "server": "", "input": "bob.jones" })
     );
 }
 
@@ -88,7 +88,7 @@ fn unknown_command_suggests_the_near_one() {
 fn unknown_hub_names_the_near_one_and_the_known_ones() {
     let e = shipped().parse("hub status stagin", &Fleet).unwrap_err();
     insta::assert_snapshot!(usage_message(e), @r"
-    <hub>: unknown hub `stagin`. Did you mean `staging`? Known hubs: staging, prod.
+    <hub>: unknown hub `stagin`. Did you mean `staging`? Known hubs: prod, staging.
     Usage: `hub status <hub>`
     Example: `hub status staging`
     ");
@@ -208,4 +208,36 @@ proptest! {
             prop_assert_eq!(again, inv);
         }
     }
+}
+
+/// Names as a discovered fleet has them: `hub03` on two clusters.
+struct SharedNames;
+
+impl Names for SharedNames {
+    fn hubs(&self) -> Vec<String> {
+        vec!["c00/hub03".into(), "c03/hub03".into(), "staging".into()]
+    }
+    fn clusters(&self) -> Vec<String> {
+        vec!["c00".into(), "c03".into()]
+    }
+}
+
+#[test]
+fn a_qualified_hub_parses_and_a_shared_bare_name_is_refused_with_the_choices() {
+    let g = shipped();
+    let inv = g.parse("hub status c03/hub03", &SharedNames).unwrap();
+    assert_eq!(inv.args_json()["hub"], "c03/hub03");
+    let e = g.parse("hub status hub03", &SharedNames).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("`hub03` is the name of 2 hubs: write one of c00/hub03, c03/hub03"),
+        "{e}"
+    );
+    let e = g.parse("hub status hub3", &SharedNames).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Did you mean one of c00/hub03, c03/hub03?"),
+        "{e}"
+    );
+    assert!(g.parse("hub status c03/../x", &SharedNames).is_err());
 }

@@ -27,7 +27,8 @@ struct RawConfig {
     playbooks: Option<S>,
     clusters: Vec<Spanned<RawCluster>>,
     hubs: Vec<Spanned<RawHub>>,
-    discover_hubs: bool,
+    /// `None`: not written, so on exactly when `hubs:` is absent.
+    discover_hubs: Option<bool>,
     people: Vec<Spanned<RawPerson>>,
     roles: HashMap<S, RawRole>,
     policy: Option<RawPolicy>,
@@ -396,7 +397,9 @@ pub(super) fn build(
     cfg.clusters = sections::clusters(&mut cx, &raw.clusters);
     let cluster_names: HashSet<String> = cfg.clusters.iter().map(|c| c.name.clone()).collect();
     cfg.hubs = sections::hubs(&mut cx, &raw.hubs, &cluster_names);
-    cfg.discover_hubs = raw.discover_hubs;
+    // A config that lists no hubs means "find them": discovery is on
+    // unless the file says `discover_hubs: false`.
+    cfg.discover_hubs = raw.discover_hubs.unwrap_or(raw.hubs.is_empty());
     let hub_names: HashSet<String> = cfg.hubs.iter().map(|h| h.name.clone()).collect();
 
     // Roles before people, who refer to them.
@@ -453,7 +456,7 @@ fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
             "playbooks" => raw.playbooks = cx.node(k, value),
             "clusters" => raw.clusters = cx.items(k, value),
             "hubs" => raw.hubs = cx.items(k, value),
-            "discover_hubs" => raw.discover_hubs = cx.node(k, value).unwrap_or(false),
+            "discover_hubs" => raw.discover_hubs = cx.node(k, value),
             "people" => raw.people = cx.items(k, value),
             "roles" => raw.roles = cx.entries(k, value),
             "policy" => raw.policy = cx.node(k, value),

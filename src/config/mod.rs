@@ -52,7 +52,8 @@ pub struct Config {
     pub clusters: Vec<ClusterConfig>,
     /// Hubs declared in the file; discovered ones are added at runtime by others.
     pub hubs: Vec<HubConfig>,
-    /// Discover hubs by labels `app=jupyterhub,component=hub` at runtime.
+    /// Discover hubs by labels `app=jupyterhub,component=hub` at runtime
+    /// (default: on when the file declares no `hubs:`).
     pub discover_hubs: bool,
     pub people: Vec<Person>,
     pub roles: BTreeMap<String, Role>,

@@ -2,10 +2,11 @@
 //! fan-out, retries with backoff, per-step and per-run timeouts and
 //! cancellation, reporting progress as it goes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use futures::StreamExt;
-use rand::Rng;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +15,7 @@ use super::model::{Playbook, Step};
 use super::template;
 use crate::actions::{ActionCall, ActionError, Target};
 use crate::cluster::ClusterSet;
+use crate::retry::{GaveUp, Retry, RetryPolicy};
 
 /// Real changes, or server-side dry runs (`dryRun=All`) of every mutating step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,6 +36,38 @@ pub struct ExecContext {
     pub progress: UnboundedSender<Progress>,
     /// Run Kubernetes calls as this Kubernetes user when set.
     pub impersonate: Option<String>,
+    /// Asked before every change a mutating step makes (see [`ChangeGuard`]).
+    pub guard: Option<Arc<dyn ChangeGuard>>,
+}
+
+/// One change a mutating step is about to make, fully resolved: what the
+/// audit log and an approver see (`patch` `apps/v1 deployments staging/hub
+/// @aws-us`).
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub step: &'a str,
+    pub verb: &'a str,
+    pub target: &'a str,
+    /// A server-side dry run, not the real change.
+    pub dry_run: bool,
+}
+
+impl Change<'_> {
+    /// The change as one line (`restart: patch apps/v1 deployments staging/hub @aws-us`),
+    /// the unit an approver approves and the executor checks.
+    pub fn line(&self) -> String {
+        format!("{}: {} {}", self.step, self.verb, self.target)
+    }
+}
+
+/// Consulted before each call of a mutating step, after its target is
+/// resolved and before anything is sent to the cluster. The runner uses it
+/// to record the intent durably (so the audit log shows a change that was
+/// attempted even when the process dies during the call) and to refuse a
+/// change nobody approved; a dry run uses it to learn what would change.
+/// An `Err` fails the step with that reason and nothing is sent.
+pub trait ChangeGuard: Send + Sync {
+    fn before_change<'a>(&'a self, change: Change<'a>) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// How one step ended.
@@ -497,40 +531,63 @@ async fn run_one(
         }
     };
     let target = (step.action.describe)(&args);
-    let call = ActionCall {
+    if let (true, Some(guard)) = (step.mutates(), &ctx.guard) {
+        let change = Change {
+            step: &step.id,
+            verb: &target.verb,
+            target: &target.target,
+            dry_run: ctx.mode == Mode::DryRun,
+        };
+        if let Err(why) = guard.before_change(change).await {
+            return (Err(format!("{}: {why}", label(&target))), target, 0);
+        }
+    }
+    let mut call = ActionCall {
         args,
         clusters: ctx.clusters.clone(),
         dry_run: ctx.mode == Mode::DryRun && step.mutates(),
         impersonate: ctx.impersonate.clone(),
         cancel: ctx.cancel.clone(),
+        attempt: 0,
+        issued_at: chrono::Utc::now(),
     };
+    // A change that is idempotent may be sent again after an answer that
+    // leaves open whether it was applied; any other only after a 429.
+    let retry_unsure = !step.mutates() || step.action.idempotent;
+    let policy = step_policy(step.retries);
     let mut attempts = 0u32;
     let retrying = async {
-        loop {
-            attempts += 1;
-            let r = (step.action.run)(call.clone()).await;
-            match r {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let hint = if step.mutates() {
-                        e.retry_hint_if_unapplied()
-                    } else {
+        let ran = policy
+            .run(
+                &format!("step {} ({})", step.id, step.action_name()),
+                |e: &ActionError| {
+                    let hint = if retry_unsure {
                         e.retry_hint()
+                    } else {
+                        e.retry_hint_if_unapplied()
                     };
                     match hint {
-                        Some(hint) if attempts <= step.retries => {
-                            tokio::time::sleep(backoff(attempts, hint)).await;
-                        }
-                        None if step.mutates() && e.retry_hint().is_some() => {
-                            return Err(ActionError::Failed(format!(
-                                "{e}; not retried, because the change may already have been applied: check the target before asking again"
-                            )))
-                        }
-                        _ => return Err(e),
+                        Some(Some(after)) => Retry::After(after),
+                        Some(None) => Retry::Backoff,
+                        None => Retry::Never,
                     }
-                }
+                },
+                || {
+                    attempts += 1;
+                    call.attempt = attempts;
+                    (step.action.run)(call.clone())
+                },
+            )
+            .await;
+        ran.map_err(|GaveUp { error, .. }| {
+            if !retry_unsure && error.retry_hint().is_some() {
+                ActionError::Failed(format!(
+                    "{error}; not retried, because the change may already have been applied: check the target before asking again"
+                ))
+            } else {
+                error
             }
-        }
+        })
     };
     let result: Result<Value, String> = match step.timeout {
         Some(limit) => match tokio::time::timeout(limit, retrying).await {
@@ -549,13 +606,12 @@ async fn run_one(
     )
 }
 
-/// Exponential backoff with jitter; a server's Retry-After wins when given.
-fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
-    if let Some(d) = hint {
-        return d;
+/// The one retry policy, sized by the step's `retries`: backoff from
+/// 200 ms doubling to at most 10 s, a server's Retry-After obeyed up to that.
+fn step_policy(retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: retries.saturating_add(1),
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(10),
     }
-    let base = Duration::from_millis(200) * 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
-    let base = base.min(Duration::from_secs(10));
-    let jitter = rand::thread_rng().gen_range(0.5..1.5);
-    base.mul_f64(jitter)
 }

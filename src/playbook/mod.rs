@@ -35,7 +35,7 @@
 //! `{{ expr }}` keeps the expression's type (a list, a number).
 //! Parameter values arrive already resolved by the command layer:
 //! `hub` → `{name, cluster, namespace}`, `hubs` → list of those,
-//! `cluster` → `{name}`, `user` → `{name, escaped, pod}`.
+//! `cluster` → `{name}`, `user` → `{name, escaped, pod, server, input}` (`input`: `alice:gpu` as typed).
 
 mod exec;
 mod load;
@@ -45,7 +45,10 @@ pub mod rbac;
 pub mod template;
 
 pub use crate::actions::Permission;
-pub use exec::{execute, ExecContext, ExecError, Mode, Outcome, Progress, RunResult, StepOutcome};
+pub use exec::{
+    execute, Change, ChangeGuard, ExecContext, ExecError, Mode, Outcome, Progress, RunResult,
+    StepOutcome,
+};
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
 pub use plan::{Plan, PlannedStep};

@@ -90,7 +90,7 @@ pub struct ParamSpec {
 
 /// The value types a parameter may have, and the JSON shape each takes in
 /// templates: `hub` → `{name, cluster, namespace}`, `hubs` → a list of those,
-/// `cluster` → `{name}`, `user` → `{name, escaped, pod}`, `node` → a string,
+/// `cluster` → `{name}`, `user` → `{name, escaped, pod, server, input}` (`input`: `alice:gpu` as typed), `node` → a string,
 /// `int`/`bool` → numbers/booleans, the rest → strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {

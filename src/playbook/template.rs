@@ -27,6 +27,12 @@ pub fn env() -> Environment<'static> {
                 )
             })
     });
+    // `{{ user.name | segment }}`: one URL path segment, percent-encoded,
+    // so a name cannot add segments or climb out of its place (`..`).
+    env.add_filter("segment", |v: String| -> Result<String, minijinja::Error> {
+        crate::urlpath::segment(&v)
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))
+    });
     env
 }
 
@@ -174,6 +180,36 @@ pub fn context(v: &Value) -> minijinja::Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_segment_is_percent_encoded_and_dot_segments_are_refused() {
+        assert_eq!(
+            crate::urlpath::segment("jo.doe@uni.org").unwrap(),
+            "jo.doe%40uni.org"
+        );
+        assert_eq!(
+            crate::urlpath::segment("a/b?c#d e").unwrap(),
+            "a%2Fb%3Fc%23d%20e"
+        );
+        assert_eq!(crate::urlpath::segment("İ").unwrap(), "%C4%B0");
+        for bad in ["", ".", ".."] {
+            assert!(crate::urlpath::segment(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_url_template_may_interpolate_only_urls_and_segments() {
+        assert!(
+            crate::urlpath::unencoded_in_url("{{ hub.url }}/users/{{ user.name | segment }}")
+                .is_empty()
+        );
+        assert_eq!(
+            crate::urlpath::unencoded_in_url(
+                "{{ base_url }}/users/{{ user.name }}/{{ x | lower }}"
+            ),
+            ["user.name", "x | lower"]
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -6,13 +6,14 @@
 //! Approving re-computes the plan from the recorded parameters and refuses
 //! when it no longer matches: approving one plan never runs another.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::state::RunState;
-use super::{Job, Runs};
+use super::{guard, Job, Runs};
 use crate::audit::{EventKind, NewEvent, Record, RunId};
 use crate::authz::{self, Target};
 use crate::chat::{Replies, Update};
@@ -20,13 +21,18 @@ use crate::config::Person;
 use crate::playbook::Playbook;
 
 /// Record the request and the plan, and tell the person who can approve.
+///
+/// This is on the ack path, so it records and answers with the plan as the
+/// playbook states it; what it would really touch (targets that come from
+/// read steps, resolved by a server-side dry run) is worked out afterwards
+/// by [`preview`], which records it and updates the approval message.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn request(
     runs: &Runs,
     requested: NewEvent,
     command: &str,
     person: &Person,
-    pb: &Playbook,
+    pb: &Arc<Playbook>,
     params: &serde_json::Value,
     approvers: u32,
     who_can: Vec<String>,
@@ -38,18 +44,12 @@ pub(super) async fn request(
         reason: "I could not work out what this would change".into(),
         detail: ctx.redact.text(&e.to_string()),
     })?;
-    let mut lines: Vec<String> = plan
+    let lines: Vec<String> = plan
         .steps
         .iter()
         .filter(|s| s.mutates)
         .map(|s| format!("{}: {} {}", s.id, s.action, s.target))
         .collect();
-    // What it would really touch: a server-side dry run (reads for real,
-    // changes with dryRun=All), bounded so the answer stays prompt.
-    let preview = dry_run(runs, pb, params, person.kube_user.clone()).await;
-    if !preview.is_empty() {
-        lines = preview;
-    }
     let ttl = ctx.config.policy.approval_ttl;
     let expires_at =
         Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
@@ -72,34 +72,143 @@ pub(super) async fn request(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(rec.run, replies.clone());
-    let _ = replies.send(Update::AwaitingApproval {
+    let asking = Update::AwaitingApproval {
         run: rec.run,
         command: command.to_string(),
         person: person.id.clone(),
         plan: lines,
         approvers: who_can,
         expires_in: humantime::format_duration(ttl).to_string(),
-    });
+    };
+    let _ = replies.send(asking.clone());
+    let (r, pb, params, who) = (
+        runs.clone(),
+        pb.clone(),
+        params.clone(),
+        person.kube_user.clone(),
+    );
+    runs.inner.tasks.spawn_on(
+        async move { preview(&r, rec.run, &pb, &params, who, asking).await },
+        &super::executor(),
+    );
     Ok(())
 }
 
-/// How long the approval request waits for its dry run before showing the
-/// plan as templates instead.
-const DRY_RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the preview's dry run may take before the approval request
+/// says it could not be made (off the ack path, so it can be generous).
+const PREVIEW_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The mutating steps as a server-side dry run resolves them (`restart:
-/// patch apps/v1 deployments staging/hub @aws-us (dry run ok)`); empty when
-/// the dry run did not finish within [`DRY_RUN_BUDGET`].
-async fn dry_run(
+/// Resolve what `run` would change with a server-side dry run, record it
+/// (a `note` with `changes` and their `preview_hash`: what approvers approve)
+/// and show it in the approval message. When the dry run fails or takes too
+/// long, record that instead: approving then runs the plan as stated, and
+/// the message says the targets could not be checked beforehand.
+async fn preview(
+    runs: &Runs,
+    run: RunId,
+    pb: &Playbook,
+    params: &serde_json::Value,
+    impersonate: Option<String>,
+    asking: Update,
+) {
+    let ctx = &runs.inner.ctx;
+    let (data, shown) = match dry_run(runs, pb, params, impersonate, PREVIEW_BUDGET).await {
+        Ok(p) => (
+            json!({
+                "preview": p.shown,
+                "changes": p.changes,
+                "preview_hash": guard::hash(&p.changes),
+            }),
+            p.shown,
+        ),
+        Err(why) => {
+            let why = ctx.redact.text(&why);
+            (
+                json!({ "preview_failed": why }),
+                vec![format!("(the dry run could not resolve the targets: {why}; approving runs the plan as stated above)")],
+            )
+        }
+    };
+    let _deciding = runs.inner.deciding.lock().await;
+    let Ok(records) = ctx.audit.run(run).await else {
+        return;
+    };
+    if !matches!(
+        RunState::of(&records),
+        Some(RunState::AwaitingApproval { .. })
+    ) {
+        return;
+    }
+    if let Err(e) = ctx
+        .audit
+        .append(NewEvent {
+            run: Some(run),
+            kind: EventKind::Note,
+            actor: "opsbot".into(),
+            data,
+        })
+        .await
+    {
+        tracing::warn!(run = %run, error = %e, "cannot record an approval preview");
+        return;
+    }
+    let origin = runs
+        .inner
+        .origins
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&run)
+        .cloned();
+    if let (
+        Some(o),
+        Update::AwaitingApproval {
+            run,
+            command,
+            person,
+            approvers,
+            expires_in,
+            ..
+        },
+    ) = (origin, asking)
+    {
+        let plan = if shown.is_empty() {
+            vec!["nothing: as things stand, no step would change anything".to_string()]
+        } else {
+            shown
+        };
+        let _ = o.send(Update::AwaitingApproval {
+            run,
+            command,
+            person,
+            plan,
+            approvers,
+            expires_in,
+        });
+    }
+}
+
+/// What a dry run found: the changes (what is approved) and the lines
+/// people are shown (each change with its dry-run verdict, and the
+/// playbook's own first line of output).
+pub(super) struct Previewed {
+    pub changes: std::collections::BTreeSet<String>,
+    pub shown: Vec<String>,
+}
+
+/// Run `pb` as a server-side dry run (reads for real, changes with
+/// `dryRun=All`) within `budget`.
+pub(super) async fn dry_run(
     runs: &Runs,
     pb: &Playbook,
     params: &serde_json::Value,
     impersonate: Option<String>,
-) -> Vec<String> {
-    use crate::playbook::{execute, ExecContext, Mode, Progress, StepOutcome};
+    budget: std::time::Duration,
+) -> Result<Previewed, String> {
+    use crate::playbook::{execute, ExecContext, Mode, Outcome, Progress, StepOutcome};
     let ctx = &runs.inner.ctx;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let cancel = tokio_util::sync::CancellationToken::new();
+    let cancel = runs.inner.stop.child_token();
+    let found = Arc::new(guard::Preview::default());
     let exec = execute(
         pb,
         params.clone(),
@@ -109,13 +218,23 @@ async fn dry_run(
             cancel: cancel.clone(),
             progress: tx,
             impersonate,
+            guard: Some(found.clone()),
         },
     );
-    let Ok(result) = tokio::time::timeout(DRY_RUN_BUDGET, exec).await else {
+    let Ok(result) = tokio::time::timeout(budget, exec).await else {
         cancel.cancel();
-        return Vec::new();
+        return Err(format!(
+            "it took longer than {}",
+            humantime::format_duration(budget)
+        ));
     };
-    let mut lines = Vec::new();
+    match &result.outcome {
+        Outcome::Succeeded | Outcome::Partial(_) => {}
+        Outcome::Failed(e) => return Err(e.clone()),
+        Outcome::TimedOut => return Err(result.output.clone()),
+        Outcome::Cancelled => return Err("opsbot is shutting down".into()),
+    }
+    let mut shown = Vec::new();
     while let Ok(p) = rx.try_recv() {
         if let Progress::StepFinished {
             id,
@@ -133,7 +252,7 @@ async fn dry_run(
                 StepOutcome::Failed(e) => format!("dry run failed: {}", ctx.redact.text(&e)),
                 StepOutcome::Partial { ok, failed } => format!("dry run: {ok} ok, {failed} failed"),
             };
-            lines.push(format!("{id}: {verb} {target} ({verdict})"));
+            shown.push(format!("{id}: {verb} {target} ({verdict})"));
         }
     }
     // The playbook's own words for what the dry run found (which way a
@@ -141,9 +260,12 @@ async fn dry_run(
     if let Some(first) = result.output.lines().find(|l| !l.trim().is_empty()) {
         let first = first.trim();
         let first = first.strip_prefix("Dry run: ").unwrap_or(first);
-        lines.push(format!("dry run: {}", ctx.redact.text(first)));
+        shown.push(format!("dry run: {}", ctx.redact.text(first)));
     }
-    lines
+    Ok(Previewed {
+        changes: found.lines(),
+        shown,
+    })
 }
 
 /// How often the sweeper looks for expired approval requests: a quarter of
@@ -420,6 +542,7 @@ pub(super) async fn approve(
             format!("The playbook or the fleet changed after run {run} was requested, so approving it would run something nobody saw. Ask {} to request `{}` again.", a.person, a.command),
         ));
     }
+    let (approved_changes, preview_hash) = approved_changes(&records, run, waiting)?;
     let have = approved_by.len() + 1;
     // The approval that completes the set reserves the lock and a queue slot
     // before it is recorded: when opsbot is busy nothing is recorded, so the
@@ -434,7 +557,7 @@ pub(super) async fn approve(
             run: Some(run),
             kind: EventKind::Approved,
             actor: approver.id.clone(),
-            data: json!({ "plan_hash": shown_hash }),
+            data: json!({ "plan_hash": shown_hash, "preview_hash": preview_hash }),
         })
         .await
     {
@@ -466,7 +589,7 @@ pub(super) async fn approve(
         return Ok(());
     };
     let story = origin.clone().unwrap_or_else(|| replies.clone());
-    slot.start(runs, run, &a, pb, story);
+    slot.start(runs, run, &a, pb, story, approved_changes);
     runs.inner
         .origins
         .lock()
@@ -476,6 +599,51 @@ pub(super) async fn approve(
         let _ = replies.send(decided);
     }
     Ok(())
+}
+
+/// What the approvers were shown as the run's resolved changes, and its
+/// hash: the set the executor holds the run to. `None` when the preview
+/// could not be made (the approval message said the plan runs as stated).
+/// While the preview is still being made, approving is refused (nothing is
+/// recorded), since nobody has seen what would change yet.
+#[allow(clippy::type_complexity)]
+fn approved_changes(
+    records: &[Record],
+    run: RunId,
+    waiting: &Record,
+) -> Result<(Option<Arc<BTreeSet<String>>>, Option<String>), Update> {
+    let preview = records.iter().rev().find(|r| {
+        r.kind == EventKind::Note
+            && (r.data.get("preview_hash").is_some() || r.data.get("preview_failed").is_some())
+    });
+    match preview {
+        Some(p) => match p.data.get("preview_hash").and_then(|h| h.as_str()) {
+            Some(hash) => {
+                let changes: BTreeSet<String> = p
+                    .data
+                    .get("changes")
+                    .and_then(|c| c.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect();
+                Ok((Some(Arc::new(changes)), Some(hash.to_string())))
+            }
+            None => Ok((None, None)),
+        },
+        // A preview that never arrived (its process stopped) is as good as
+        // one that failed once its budget is long past.
+        None if Utc::now() - waiting.at
+            > chrono::Duration::from_std(PREVIEW_BUDGET * 2).unwrap_or(chrono::Duration::MAX) =>
+        {
+            Ok((None, None))
+        }
+        None => Err(refused(
+            run,
+            format!("what run {run} would change is still being worked out"),
+            "A dry run is resolving the plan's targets. Your approval was not recorded; approve again once the approval message lists them.",
+        )),
+    }
 }
 
 /// The lock and the queue slot an approved run will start with.
@@ -514,7 +682,15 @@ fn reserve<'a>(runs: &'a Runs, run: RunId, a: &Asked, pb: &Playbook) -> Result<S
 
 impl Slot<'_> {
     /// Hand the approved run to the executor.
-    fn start(self, runs: &Runs, run: RunId, a: &Asked, pb: Arc<Playbook>, replies: Replies) {
+    fn start(
+        self,
+        runs: &Runs,
+        run: RunId,
+        a: &Asked,
+        pb: Arc<Playbook>,
+        replies: Replies,
+        approved: Option<Arc<BTreeSet<String>>>,
+    ) {
         let ctx = &runs.inner.ctx;
         self.claim.confirm(runs, run);
         let _ = replies.send(Update::Accepted {
@@ -535,6 +711,7 @@ impl Slot<'_> {
                 .and_then(|p| p.kube_user.clone()),
             lock: self.lock,
             note: None,
+            approved,
             replies,
         });
     }

@@ -20,8 +20,8 @@ pub(super) async fn run(
 ) -> Result<(), Update> {
     let update = match b {
         Builtin::Help => help(runs, person, inv),
-        Builtin::Clusters => clusters(runs),
-        Builtin::Hubs => hubs(runs),
+        Builtin::Clusters => clusters(runs, person),
+        Builtin::Hubs => hubs(runs, person),
         Builtin::Runs => history(runs, person, inv).await,
         Builtin::Audit => story(runs, person, inv).await,
         Builtin::Approve => return approval::approve(runs, person, run_arg(inv)?, replies).await,
@@ -177,34 +177,67 @@ fn or_nobody(ids: &[String]) -> String {
     }
 }
 
-fn clusters(runs: &Runs) -> Update {
+/// The hubs `person`'s roles cover.
+fn visible_hubs<'a>(
+    runs: &'a Runs,
+    person: &'a Person,
+) -> impl Iterator<Item = &'a crate::jupyterhub::directory::Hub> + 'a {
+    let cfg = &runs.context().config;
+    runs.context().hubs.all().iter().filter(move |h| {
+        authz::covers(
+            cfg,
+            person,
+            &authz::Target {
+                hub: Some(h.name.clone()),
+                cluster: Some(h.cluster.clone()),
+            },
+        )
+    })
+}
+
+/// "N more outside your roles." when some were left out.
+fn left_out(n: usize, what: &str) -> String {
+    match n {
+        0 => String::new(),
+        1 => format!("\n1 {what} outside your roles is not listed."),
+        n => format!("\n{n} {what}s outside your roles are not listed."),
+    }
+}
+
+fn clusters(runs: &Runs, person: &Person) -> Update {
     let ctx = runs.context();
+    let hubs: Vec<_> = visible_hubs(runs, person).collect();
     let rows: Vec<Vec<String>> = ctx
         .config
         .clusters
         .iter()
-        .map(|c| {
-            let hubs = ctx
-                .hubs
-                .all()
-                .iter()
-                .filter(|h| h.cluster == c.name)
-                .count();
-            vec![c.name.clone(), hubs.to_string()]
+        .filter_map(|c| {
+            let on = hubs.iter().filter(|h| h.cluster == c.name).count();
+            let covered = authz::covers(
+                &ctx.config,
+                person,
+                &authz::Target {
+                    hub: None,
+                    cluster: Some(c.name.clone()),
+                },
+            );
+            (covered || on > 0).then(|| vec![c.name.clone(), on.to_string()])
         })
         .collect();
+    let hidden = ctx.config.clusters.len() - rows.len();
     Update::Info {
         title: format!("{} clusters", rows.len()),
-        body: render::table(&["cluster", "hubs"], &rows),
+        body: format!(
+            "{}{}",
+            render::table(&["cluster", "hubs"], &rows),
+            left_out(hidden, "cluster")
+        ),
     }
 }
 
-fn hubs(runs: &Runs) -> Update {
+fn hubs(runs: &Runs, person: &Person) -> Update {
     let ctx = runs.context();
-    let rows: Vec<Vec<String>> = ctx
-        .hubs
-        .all()
-        .iter()
+    let rows: Vec<Vec<String>> = visible_hubs(runs, person)
         .map(|h| {
             vec![
                 h.name.clone(),
@@ -214,9 +247,14 @@ fn hubs(runs: &Runs) -> Update {
             ]
         })
         .collect();
+    let hidden = ctx.hubs.all().len() - rows.len();
     Update::Info {
         title: format!("{} hubs", rows.len()),
-        body: render::table(&["hub", "cluster", "namespace", "from"], &rows),
+        body: format!(
+            "{}{}",
+            render::table(&["hub", "cluster", "namespace", "from"], &rows),
+            left_out(hidden, "hub")
+        ),
     }
 }
 
@@ -327,6 +365,12 @@ pub fn story_text(records: &[Record]) -> String {
                 "{} asked `{}`",
                 r.actor,
                 r.data.get("text").and_then(|v| v.as_str()).unwrap_or("")
+            ),
+            EventKind::Intent => format!(
+                "step {} about to {} {}",
+                s(&r.data, "step"),
+                s(&r.data, "verb"),
+                s(&r.data, "target")
             ),
             EventKind::Step => format!(
                 "step {} {} {} → {} ({} ms{})",

@@ -1,5 +1,6 @@
 //! Executing accepted runs: the bounded pool behind the ack path.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,6 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::guard::Journal;
 use super::state::RunState;
 use super::Runs;
 use crate::audit::{EventKind, NewEvent, RunId};
@@ -27,6 +29,8 @@ pub struct Job {
     pub lock: Option<String>,
     /// Said before the playbook's output (hubs left out by scope).
     pub note: Option<String>,
+    /// The resolved changes its approvers saw; the run makes no other.
+    pub approved: Option<Arc<BTreeSet<String>>>,
     pub replies: Replies,
 }
 
@@ -95,6 +99,46 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         return;
     }
 
+    // What was approved is checked once more as a whole, now, before the
+    // first change: a run whose changes moved since the preview changes
+    // nothing at all (the guard below would stop it only at the first
+    // change that differs).
+    if let Some(approved) = &job.approved {
+        if let Err(why) = still_as_approved(&runs, &job, approved).await {
+            let output = ctx.redact.text(&format!("Not run: {why} Nothing was changed; request the command again to see and approve what it would change now."));
+            let millis = started.elapsed().as_millis() as u64;
+            if let Err(e) = ctx
+                .audit
+                .append(record(
+                    EventKind::Failed,
+                    json!({ "outcome": "failed", "output": output, "millis": millis, "reason": "plan_changed" }),
+                ))
+                .await
+            {
+                tracing::error!(run = %job.run, error = %e, "cannot record the end of a run");
+            }
+            ctx.metrics.run_finished(&job.command, "failed");
+            finish_bookkeeping(&runs, &job);
+            let _ = job.replies.send(Update::Done {
+                run: job.run,
+                command: job.text.clone(),
+                person: job.person.clone(),
+                outcome: Outcome::Failed,
+                output,
+                steps: vec![],
+                millis,
+                labels: vec![],
+            });
+            return;
+        }
+    }
+    let guard: Option<Arc<dyn playbook::ChangeGuard>> = job.playbook.mutates.then(|| {
+        Arc::new(Journal {
+            runs: runs.clone(),
+            run: job.run,
+            approved: job.approved.clone(),
+        }) as Arc<dyn playbook::ChangeGuard>
+    });
     let (ptx, mut prx) = mpsc::unbounded_channel();
     let exec = playbook::execute(
         &job.playbook,
@@ -105,6 +149,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
             cancel: cancel.clone(),
             progress: ptx,
             impersonate: job.impersonate.clone(),
+            guard,
         },
     );
     tokio::pin!(exec);
@@ -170,6 +215,56 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         millis,
         labels,
     });
+}
+
+/// How long the check of an approved plan may take before the run starts
+/// anyway, held to the approved changes by the guard step by step.
+const RECHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Re-resolve an approved run's changes with a dry run: every change it
+/// would make now must be one the approvers saw. Fewer is fine (something
+/// is already as wanted); a dry run that cannot finish leaves the per-step
+/// guard as the check.
+async fn still_as_approved(
+    runs: &Runs,
+    job: &Job,
+    approved: &BTreeSet<String>,
+) -> Result<(), String> {
+    let now = match super::approval::dry_run(
+        runs,
+        &job.playbook,
+        &job.params,
+        job.impersonate.clone(),
+        RECHECK_BUDGET,
+    )
+    .await
+    {
+        Ok(p) => p.changes,
+        Err(why) => {
+            tracing::info!(run = %job.run, reason = %why, "could not re-check an approved plan; each change is checked as it is made");
+            return Ok(());
+        }
+    };
+    let new: Vec<&String> = now.difference(approved).collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "what it would change is no longer what was approved: now {}, approved {}.",
+        new.iter()
+            .map(|l| format!("`{l}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if approved.is_empty() {
+            "nothing".to_string()
+        } else {
+            approved
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ))
 }
 
 /// Whether the lifecycle lets `run` start now: a run cancelled while it

@@ -18,6 +18,7 @@
 mod approval;
 mod builtins;
 mod execute;
+mod guard;
 mod resolve;
 mod state;
 
@@ -370,6 +371,7 @@ impl Runs {
                     impersonate: person.kube_user.clone(),
                     lock,
                     note,
+                    approved: None,
                     replies: replies.clone(),
                 });
                 Ok(())
@@ -563,6 +565,9 @@ impl LockClaim {
 impl Names for Context {
     fn hubs(&self) -> Vec<String> {
         self.hubs.names()
+    }
+    fn resolve_hub(&self, word: &str) -> Result<String, String> {
+        crate::command::hub_in(&self.hubs, word)
     }
     fn clusters(&self) -> Vec<String> {
         self.config

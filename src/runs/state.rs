@@ -98,8 +98,8 @@ impl RunState {
                 (_, EventKind::Rejected) => RunState::Ended(Ending::Rejected),
                 (_, EventKind::Expired) => RunState::Ended(Ending::Expired),
                 (_, EventKind::Denied) => RunState::Ended(Ending::Denied),
-                // An approval after the run left the waiting state, steps,
-                // replies and notes: the state stays.
+                // An approval after the run left the waiting state, intents,
+                // steps, replies and notes: the state stays.
                 (s, _) => s?,
             });
         }
@@ -113,6 +113,7 @@ impl RunState {
         let ok = matches!(
             (self, to),
             (_, K::Step | K::Replied | K::ReplyFailed | K::Note)
+                | (RunState::Running, K::Intent)
                 | (
                     RunState::Requested,
                     K::AwaitingApproval | K::Started | K::Denied

@@ -712,6 +712,43 @@ async fn secret_named_values_never_reach_the_log(b: Backend) {
     log.close().await;
 }
 
+/// PostgreSQL text cannot hold NUL; a `--reason` with one (in the run's
+/// text, its data and its actor) is stored with U+FFFD instead, and the
+/// records sharing its group commit land too.
+async fn a_nul_in_one_record_does_not_fail_the_group_commit_it_shares(b: Backend) {
+    let log = b.open().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = if i == 3 {
+                "hub restart staging --reason a\0b".to_string()
+            } else {
+                format!("hub status staging {i}")
+            };
+            let mut e = requested("alice", "hub restart", &text, "staging", "aws-us");
+            if i == 3 {
+                e.actor = "ali\0ce".into();
+                e.data["reason"] = json!("a\0b");
+            }
+            log.append(e).await
+        }));
+    }
+    for t in tasks {
+        let rec = t.await.unwrap().expect("every record lands");
+        assert!(!rec.actor.contains('\0') && !rec.data.to_string().contains("\\u0000"));
+    }
+    let all = log.export(0).await.unwrap();
+    assert_eq!(all.len(), 8);
+    let odd = all
+        .iter()
+        .find(|r| r.actor == "ali\u{FFFD}ce")
+        .expect("the NUL record");
+    assert_eq!(odd.data["reason"], "a\u{FFFD}b");
+    assert!(log.verify().await.unwrap().problems.is_empty());
+    log.close().await;
+}
+
 /// Generates one `#[tokio::test]` per backend for each behaviour above.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -752,7 +789,70 @@ on_both_backends!(
     ping_succeeds_and_a_closed_store_says_so,
     two_writers_on_one_database_keep_one_chain,
     secret_named_values_never_reach_the_log,
+    a_nul_in_one_record_does_not_fail_the_group_commit_it_shares,
 );
+
+/// `sslmode=verify-full` with `sslrootcert`: the store talks TLS (rustls) to
+/// a server that refuses anything else, and checks its certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_over_tls_verifies_the_server_and_plaintext_is_refused() {
+    let server = PgServer::start_tls();
+    let ca = server.ca_file();
+    let tls = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        server.url("postgres"),
+        ca.display()
+    );
+    let log = AuditLog::open(&tls)
+        .await
+        .expect("TLS with the CA verifies");
+    let run = some_run(&log, 2).await;
+    assert_eq!(log.run(run).await.unwrap().len(), 3);
+    assert!(log.verify().await.unwrap().problems.is_empty());
+    log.close().await;
+
+    let plain = AuditLog::open(&format!("{}?sslmode=disable", server.url("postgres"))).await;
+    assert!(plain.is_err(), "the server takes TLS only");
+    // The Mozilla roots do not include the test CA: verify-full refuses.
+    let untrusted = AuditLog::open(&format!("{}?sslmode=verify-full", server.url("postgres")))
+        .await
+        .expect_err("an untrusted certificate is refused");
+    assert!(
+        untrusted.to_string().to_lowercase().contains("certificate"),
+        "{untrusted}"
+    );
+    // `require` encrypts without checking, as libpq does.
+    let log = AuditLog::open(&format!("{}?sslmode=require", server.url("postgres")))
+        .await
+        .expect("require connects");
+    log.close().await;
+}
+
+/// A database that stops answering (here: its processes are stopped) gives
+/// callers `Unavailable` within the answer limit instead of hanging them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_that_stops_answering_says_unavailable_instead_of_hanging() {
+    let server = PgServer::start();
+    let log = AuditLog::open(&server.url("postgres")).await.unwrap();
+    some_run(&log, 0).await;
+    let paused = server.pause();
+    let err = log
+        .append(requested(
+            "alice",
+            "hub status",
+            "hub status staging",
+            "staging",
+            "aws-us",
+        ))
+        .await
+        .expect_err("no answer from a stopped database");
+    assert!(
+        matches!(err, opsbot::audit::AuditError::Unavailable(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("did not answer within"), "{err}");
+    drop(paused);
+}
 
 #[tokio::test]
 async fn a_throwaway_postgres_server_stops_when_dropped() {

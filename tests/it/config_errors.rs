@@ -97,6 +97,17 @@ fn scope_may_name_undeclared_hubs_when_discovery_is_on() {
 }
 
 #[test]
+fn discovery_is_on_when_the_config_lists_no_hubs_unless_it_says_otherwise() {
+    let load = |text: &str| Config::from_str("o.yaml", text, Path::new("/"), &env_of(&[])).unwrap();
+    let c = "clusters: [{ name: c1, in_cluster: true }]\n";
+    assert!(load(c).discover_hubs, "no hubs: section");
+    assert!(!load(&format!("{c}discover_hubs: false\n")).discover_hubs);
+    let declared = format!("{c}hubs: [{{ name: h1, cluster: c1, namespace: h1 }}]\n");
+    assert!(!load(&declared).discover_hubs, "declared hubs only");
+    assert!(load(&format!("{declared}discover_hubs: true\n")).discover_hubs);
+}
+
+#[test]
 fn bad_command_patterns_are_refused_with_the_accepted_forms() {
     let text = format!("{BASE}  bad: {{ run: [\"\", \"hub * x\", \"hu?b\"] }}\n  empty: {{ scope: {{ hubs: [h1] }} }}\n");
     let errs = errors(&text, &[]);

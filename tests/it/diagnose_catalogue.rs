@@ -51,6 +51,31 @@ fn every_shipped_entry_is_exercised_by_a_fixture_that_ranks_it_first() {
 }
 
 #[test]
+fn every_catalogue_entry_is_listed_with_its_evidence_in_the_readme_and_the_opspack_doc() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["README.md", "docs/opspack.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for entry in shipped().entries() {
+            let row = text
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", entry.id)));
+            let Some(row) = row else {
+                panic!(
+                    "{doc}: the catalogue entry `{}` ({}:{}) has no row `| `{}` | what it is | evidence |` in the catalogue table",
+                    entry.id, entry.file, entry.line, entry.id
+                );
+            };
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            assert!(
+                cells.len() >= 5 && !cells[2].is_empty() && !cells[3].is_empty(),
+                "{doc}: the row of `{}` needs what it is and its evidence: {row}",
+                entry.id
+            );
+        }
+    }
+}
+
+#[test]
 fn every_fixture_expects_an_entry_that_exists() {
     let cat = shipped();
     for (name, id, _) in fixtures::all() {

@@ -80,6 +80,11 @@ async fn a_restart_asked_on_discord_is_approved_by_another_engineer_and_runs() {
         asked["data"]["components"][0]["components"][0]["custom_id"],
         "opsbot:approve:1"
     );
+    r.api
+        .wait_for("the approval message edited to the resolved plan", |c| {
+            c.method == "PATCH" && c.body_text().contains("dry run ok")
+        })
+        .await;
     let own = r.send(&button(ALICE, "opsbot:approve:1")).await;
     assert_eq!(
         own["data"]["flags"], 64,

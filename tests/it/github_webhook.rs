@@ -845,7 +845,7 @@ async fn a_500_on_labels_is_tried_exactly_as_often_as_the_one_retry_policy_allow
     r.deliver("issue_comment", "d-13", body, SECRET).await;
     // Logged once, after the last attempt: no call can follow it.
     crate::support::logs::wait_for(&["giving up labelling the issue"]).await;
-    let attempts = opsbot::chat::retry::RetryPolicy::default().max_attempts as usize;
+    let attempts = opsbot::retry::RetryPolicy::default().max_attempts as usize;
     assert_eq!(r.label_calls().len(), attempts, "{:#?}", r.label_calls());
 }
 

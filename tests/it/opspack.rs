@@ -7,7 +7,6 @@ use crate::support::fleet;
 use fleet::{contains_all, dry, hub, run, staging, start};
 use opsbot::playbook::{Outcome, Playbooks};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 const GINA_NODE: &str = "ip-10-0-93-7.us-west-2.compute.internal";
 
@@ -299,7 +298,9 @@ async fn pending_all_covers_every_hub_and_names_a_cluster_that_fails() {
 #[tokio::test]
 async fn user_status_describes_the_last_termination_and_the_pods_own_events() {
     let (_fleet, set, pbs) = start().await;
-    let judy = json!({"name": "judy", "escaped": "judy", "pod": "jupyter-judy"});
+    let judy = opsbot::jupyterhub::username::Username::new("judy")
+        .unwrap()
+        .to_json();
     let r = run(
         &pbs,
         &set,
@@ -318,7 +319,9 @@ async fn user_status_describes_the_last_termination_and_the_pods_own_events() {
         ],
     );
 
-    let erin = json!({"name": "erin", "escaped": "erin", "pod": "jupyter-erin"});
+    let erin = opsbot::jupyterhub::username::Username::new("erin")
+        .unwrap()
+        .to_json();
     let r = run(
         &pbs,
         &set,
@@ -344,13 +347,7 @@ async fn kube_describe_summarises_a_node_and_a_deployment() {
     let (_fleet, set, _pbs) = start().await;
     let registry = opsbot::actions::Registry::builtin();
     let spec = registry.get("kube.describe").unwrap();
-    let call = |args: Value| opsbot::actions::ActionCall {
-        args,
-        clusters: set.clone(),
-        dry_run: false,
-        impersonate: None,
-        cancel: CancellationToken::new(),
-    };
+    let call = |args: Value| opsbot::actions::ActionCall::new(args, set.clone());
     let node = (spec.run)(call(json!({
         "cluster": "aws-us", "kind": "Node", "name": GINA_NODE
     })))

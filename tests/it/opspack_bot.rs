@@ -73,6 +73,8 @@ async fn mutating_pack_commands_wait_for_approval_with_a_plan() {
         });
         let plan = waiting.unwrap_or_else(|| panic!("{text}: no approval asked: {updates:#?}"));
         assert!(!plan.is_empty(), "{text}: empty plan");
+        let resolved = bot.preview().await;
+        assert!(!resolved.is_empty(), "{text}: empty resolved plan");
     }
 }
 
@@ -90,7 +92,8 @@ fn plan_of(updates: &[opsbot::chat::Update]) -> Vec<String> {
 async fn user_stop_preview_says_which_way_the_stop_would_go_and_the_hub_does_it() {
     let mut bot = Bot::start().await;
     // dave's server is still starting: the hub cannot stop it, the pod goes.
-    let plan = plan_of(&bot.ask("alice", "user stop staging dave").await);
+    plan_of(&bot.ask("alice", "user stop staging dave").await);
+    let plan = bot.preview().await;
     assert!(
         plan.iter()
             .any(|l| l.starts_with("pod: delete v1 pods staging/jupyter-dave")),
@@ -104,7 +107,8 @@ async fn user_stop_preview_says_which_way_the_stop_would_go_and_the_hub_does_it(
 
     // alice's server is ready: the hub stops it, and no pod step is planned.
     let asked = bot.ask("dave", "user stop staging alice").await;
-    let plan = plan_of(&asked);
+    plan_of(&asked);
+    let plan = bot.preview().await;
     assert!(!plan.iter().any(|l| l.starts_with("pod:")), "{plan:#?}");
     assert!(
         plan.iter()

@@ -51,7 +51,9 @@ fn shipped_rules() -> Vec<opsbot::playbook::rbac::Rule> {
 
 /// Every read-only shipped playbook with realistic parameters.
 fn read_only_runs() -> Vec<(&'static str, Value)> {
-    let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    let alice = opsbot::jupyterhub::username::Username::new("alice")
+        .unwrap()
+        .to_json();
     vec![
         (
             "events",
@@ -82,7 +84,9 @@ fn read_only_runs() -> Vec<(&'static str, Value)> {
 /// Every mutating shipped playbook, for real, in an order that leaves each
 /// one something to do.
 fn mutating_runs() -> Vec<(&'static str, Value)> {
-    let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    let alice = opsbot::jupyterhub::username::Username::new("alice")
+        .unwrap()
+        .to_json();
     let node = |n: &str| json!({"cluster": {"name": "aws-us"}, "node": n});
     vec![
         (

@@ -34,6 +34,7 @@ fn registry(counter: Arc<AtomicU32>) -> Registry {
     let base = |name: &'static str, mutates: bool, run: opsbot::actions::RunFn| ActionSpec {
         name,
         mutates,
+        idempotent: false,
         check: |_| Ok(()),
         permissions: |_| Vec::new(),
         describe,
@@ -93,6 +94,35 @@ fn registry(counter: Arc<AtomicU32>) -> Registry {
             })
         }),
     ));
+    // Changes that fail once with a 503 (the server may have acted), the
+    // one idempotent, the other not; each answers with every try's stamp.
+    let stamps = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for (name, idempotent) in [("fake.set_once", true), ("fake.bump_once", false)] {
+        let stamps = stamps.clone();
+        r.register(ActionSpec {
+            idempotent,
+            ..base(
+                name,
+                true,
+                Arc::new(move |c| {
+                    let stamps = stamps.clone();
+                    Box::pin(async move {
+                        let mut seen = stamps.lock().unwrap();
+                        seen.push((c.attempt, c.issued_at));
+                        if seen.len() == 1 {
+                            return Err(ActionError::Api {
+                                code: 503,
+                                reason: "ServiceUnavailable".into(),
+                                message: "the answer was lost".into(),
+                                retry_after: None,
+                            });
+                        }
+                        Ok(json!({ "tries": seen.iter().map(|(a, t)| json!([a, t.to_rfc3339()])).collect::<Vec<_>>() }))
+                    })
+                }),
+            )
+        });
+    }
     r.register(base(
         "fake.mutate",
         true,
@@ -115,6 +145,7 @@ fn context(mode: Mode) -> (ExecContext, mpsc::UnboundedReceiver<Progress>) {
             cancel: CancellationToken::new(),
             progress: tx,
             impersonate: None,
+            guard: None,
         },
         rx,
     )
@@ -480,4 +511,49 @@ labels: ["always"]
         r.result.outcome
     );
     assert!(r.result.labels.is_empty(), "{:?}", r.result.labels);
+}
+
+#[tokio::test]
+async fn a_change_that_is_not_idempotent_is_not_sent_again_after_an_answer_that_may_hide_it_was_applied(
+) {
+    let r = run(
+        r#"name: t
+mutates: true
+steps:
+  - id: bump
+    retries: 3
+    fake.bump_once: {}
+"#,
+        json!({}),
+    )
+    .await;
+    let Outcome::Failed(msg) = &r.result.outcome else {
+        panic!("{:?}", r.result.outcome)
+    };
+    assert!(msg.contains("may already have been applied"), "{msg}");
+    assert_eq!(finished(&r.progress, "bump").1, 1, "sent once");
+}
+
+#[tokio::test]
+async fn an_idempotent_change_is_sent_again_as_the_same_change_after_an_unsure_answer() {
+    let r = run(
+        r#"name: t
+mutates: true
+steps:
+  - id: set
+    retries: 3
+    fake.set_once: {}
+"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
+    assert_eq!(finished(&r.progress, "set").1, 2, "sent twice");
+    let tries = r.result.steps["set"]["tries"].as_array().unwrap().clone();
+    assert_eq!(tries[0][0], 1);
+    assert_eq!(tries[1][0], 2);
+    assert_eq!(
+        tries[0][1], tries[1][1],
+        "the same stamp on every try: {tries:?}"
+    );
 }

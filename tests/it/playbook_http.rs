@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::routing::get;
+use opsbot::actions::Registry;
 use opsbot::cluster::ClusterSet;
 use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, Progress, RunResult};
 use serde_json::json;
@@ -19,6 +20,14 @@ async fn server() -> String {
         .route(
             "/hub/health",
             get(|| async { axum::Json(json!({"status": "ok", "users": 7})) }),
+        )
+        .route(
+            "/users/{who}",
+            get(
+                |axum::extract::Path(who): axum::extract::Path<String>| async move {
+                    axum::Json(json!({ "who": who }))
+                },
+            ),
         )
         .route(
             "/down",
@@ -54,8 +63,9 @@ async fn run(text: &str, base: &str) -> (RunResult, Vec<Progress>) {
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: None,
+        guard: None,
     };
-    let r = execute(pbs.get("h").unwrap(), json!({ "base": base }), ctx).await;
+    let r = execute(pbs.get("h").unwrap(), json!({ "base_url": base }), ctx).await;
     let mut progress = Vec::new();
     while let Ok(p) = rx.try_recv() {
         progress.push(p);
@@ -68,10 +78,10 @@ async fn json_bodies_reach_the_result_template() {
     let base = server().await;
     let (r, _) = run(
         r#"name: h
-params: { base: { type: string } }
+params: { base_url: { type: string } }
 steps:
   - id: health
-    http.get: { url: "{{ base }}/hub/health", headers: { Accept: application/json } }
+    http.get: { url: "{{ base_url }}/hub/health", headers: { Accept: application/json } }
 result: "{{ steps.health.status }} {{ steps.health.json.status }} users={{ steps.health.json.users }}"
 "#,
         &base,
@@ -86,10 +96,10 @@ async fn an_unexpected_status_fails_without_retry_and_hides_the_query() {
     let base = server().await;
     let (r, progress) = run(
         r#"name: h
-params: { base: { type: string } }
+params: { base_url: { type: string } }
 steps:
   - id: page
-    http.get: { url: "{{ base }}/down?token=s3cret" }
+    http.get: { url: "{{ base_url }}/down?token=s3cret" }
 "#,
         &base,
     )
@@ -113,10 +123,10 @@ async fn a_503_is_retried_until_the_endpoint_answers() {
     let base = server().await;
     let (r, progress) = run(
         r#"name: h
-params: { base: { type: string } }
+params: { base_url: { type: string } }
 steps:
   - id: page
-    http.get: { url: "{{ base }}/flaky", expect_status: 200 }
+    http.get: { url: "{{ base_url }}/flaky", expect_status: 200 }
 result: "{{ steps.page.text }}"
 "#,
         &base,
@@ -127,4 +137,58 @@ result: "{{ steps.page.text }}"
     assert!(progress
         .iter()
         .any(|p| matches!(p, Progress::StepFinished { attempts: 3, .. })));
+}
+
+/// A name typed by a person reaches the URL only as one percent-encoded
+/// segment: `..` is refused, `/` and `?` are encoded; a URL template that
+/// interpolates a value raw is refused when the playbook loads.
+#[tokio::test]
+async fn names_reach_a_url_only_as_one_encoded_segment() {
+    let base = server().await;
+    let pb = |url: &str| {
+        format!(
+            "name: h\nparams: {{ base_url: {{ type: string }}, who: {{ type: string }} }}\nsteps:\n  - id: get\n    http.get: {{ url: \"{url}\" }}\n"
+        )
+    };
+    let raw = Playbooks::from_str_with(
+        "h.yaml",
+        &pb("{{ base_url }}/users/{{ who }}"),
+        &Registry::builtin(),
+    )
+    .expect_err("a raw interpolation is refused")
+    .to_string();
+    assert!(raw.contains("`who | segment`"), "{raw}");
+
+    let text = pb("{{ base_url }}/users/{{ who | segment }}");
+    let pbs = Playbooks::from_str_with("h.yaml", &text, &Registry::builtin()).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = |tx| ExecContext {
+        clusters: ClusterSet::new(),
+        mode: Mode::Real,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: None,
+        guard: None,
+    };
+    let up = execute(
+        pbs.get("h").unwrap(),
+        json!({ "base_url": base, "who": ".." }),
+        ctx(tx.clone()),
+    )
+    .await;
+    let Outcome::Failed(msg) = &up.outcome else {
+        panic!("{:?}", up.outcome)
+    };
+    assert!(msg.contains("cannot be a URL path segment"), "{msg}");
+    let sneaky = execute(
+        pbs.get("h").unwrap(),
+        json!({ "base_url": base, "who": "a/../../admin?x" }),
+        ctx(tx),
+    )
+    .await;
+    assert_eq!(sneaky.outcome, Outcome::Succeeded, "{}", sneaky.output);
+    assert_eq!(
+        sneaky.steps["get"]["json"]["who"], "a/../../admin?x",
+        "the whole value arrived as the one segment it was meant to be"
+    );
 }

@@ -289,7 +289,9 @@ fn hub(cluster: &str, ns: &str) -> Value {
 }
 
 fn user(name: &str) -> Value {
-    json!({"name": name, "escaped": name, "pod": format!("jupyter-{name}")})
+    opsbot::jupyterhub::username::Username::new(name)
+        .unwrap()
+        .to_json()
 }
 
 fn sim(fleet: &Fleet, cluster: &str) -> SimCluster {
@@ -685,6 +687,7 @@ async fn impersonation_sends_the_impersonate_user_header() {
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: Some("alice@example.org".into()),
+        guard: None,
     };
     let r = execute(
         pbs.get("users").unwrap(),

@@ -81,7 +81,7 @@ fn user_stop_plan_names_the_hub_call_and_the_pod_it_falls_back_to() {
         .unwrap()
         .plan(&serde_json::json!({
             "hub": {"name": "staging", "cluster": "aws-us", "namespace": "staging", "api": true},
-            "user": {"name": "Frank", "escaped": "frank", "pod": "jupyter-frank"}
+            "user": {"name": "Frank", "escaped": "frank", "pod": "jupyter-frank", "server": "", "input": "Frank"}
         }))
         .unwrap();
     let targets: Vec<&str> = plan.steps.iter().map(|s| s.target.as_str()).collect();

@@ -288,7 +288,9 @@ async fn users_pending_nodes_and_triage_answer_with_the_seeded_facts() {
         "{}",
         r.result.output
     );
-    let user = json!({"name": "bob", "escaped": "bob", "pod": "jupyter-bob"});
+    let user = opsbot::jupyterhub::username::Username::new("bob")
+        .unwrap()
+        .to_json();
     let r = run("triage", json!({"hub": staging(), "user": user}), &set).await;
     assert!(
         r.result
@@ -460,6 +462,7 @@ async fn cancellation_stops_a_run_waiting_on_a_slow_api() {
         cancel: cancel.clone(),
         progress: tx,
         impersonate: None,
+        guard: None,
     };
     let task =
         tokio::spawn(
@@ -489,7 +492,9 @@ async fn cancellation_stops_a_run_waiting_on_a_slow_api() {
 async fn user_stop_deletes_the_users_pod_and_nothing_else() {
     let (fleet, set) = start().await;
     let sim = fleet.cluster("aws-us").unwrap();
-    let user = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    let user = opsbot::jupyterhub::username::Username::new("alice")
+        .unwrap()
+        .to_json();
     let r = run("user-stop", json!({"hub": staging(), "user": user}), &set).await;
     assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
     let deletes: Vec<_> = sim
@@ -505,7 +510,9 @@ async fn user_stop_deletes_the_users_pod_and_nothing_else() {
 #[tokio::test]
 async fn user_status_and_triage_read_logs_and_recognise_a_broken_environment() {
     let (_fleet, set) = start().await;
-    let alice = json!({"name": "alice", "escaped": "alice", "pod": "jupyter-alice"});
+    let alice = opsbot::jupyterhub::username::Username::new("alice")
+        .unwrap()
+        .to_json();
     let r = run(
         "user-status",
         json!({"hub": staging(), "user": alice}),
@@ -519,7 +526,9 @@ async fn user_status_and_triage_read_logs_and_recognise_a_broken_environment() {
         "{}",
         r.result.output
     );
-    let frank = json!({"name": "frank", "escaped": "frank", "pod": "jupyter-frank"});
+    let frank = opsbot::jupyterhub::username::Username::new("frank")
+        .unwrap()
+        .to_json();
     let r = run("triage", json!({"hub": staging(), "user": frank}), &set).await;
     assert_eq!(r.result.outcome, Outcome::Succeeded, "{}", r.result.output);
     let out = &r.result.output;
@@ -550,6 +559,7 @@ async fn impersonated_runs_get_the_clusters_forbidden_message_naming_the_step() 
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: Some("support@example.org".into()),
+        guard: None,
     };
     let r = execute(
         pbs.get("hub-restart").unwrap(),

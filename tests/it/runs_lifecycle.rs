@@ -105,6 +105,12 @@ async fn mutating_run_waits_for_someone_else_and_runs_once_approved() {
         other => panic!("expected an approval request, got {other:#?}"),
     }
 
+    // The stated plan is answered at once; the dry run's resolved one follows.
+    let resolved = bot.preview().await;
+    assert!(
+        resolved.iter().any(|l| l.contains("(dry run ok)")),
+        "{resolved:?}"
+    );
     let own = bot.ask("alice", &format!("approve {run}")).await;
     let (reason, _) = refusal(&own);
     assert!(reason.contains("cannot approve"), "{reason}");

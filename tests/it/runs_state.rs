@@ -60,6 +60,8 @@ async fn requested_restart(bot: &mut Bot) -> RunId {
         matches!(asked.last(), Some(Update::AwaitingApproval { .. })),
         "{asked:#?}"
     );
+    // Approving waits for the preview (what the restart would touch).
+    bot.preview().await;
     run_of(&asked)
 }
 
@@ -290,12 +292,15 @@ policy:
     app.runs.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A rollout restart is stamped with when it was first issued, so the retry
+/// after a dropped connection (the client cannot know whether the PATCH was
+/// applied) sends the very same change, and the workload rolls out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutating_step_whose_connection_drops_is_not_sent_twice() {
+async fn a_restart_whose_connection_drops_is_sent_again_as_the_same_change_and_rolls_out_once() {
     let mut bot = Bot::start().await;
     let run = requested_restart(&mut bot).await;
     let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
-    let patches = || {
+    let real_patches = || {
         cluster
             .requests()
             .into_iter()
@@ -304,35 +309,33 @@ async fn a_mutating_step_whose_connection_drops_is_not_sent_twice() {
                     && q.namespace.as_deref() == Some("staging")
                     && !q.query.contains("dryRun")
             })
-            .count()
+            .collect::<Vec<_>>()
     };
-    assert_eq!(patches(), 0, "only the dry run patched so far");
-    // The first real PATCH loses its connection: the client cannot know
-    // whether it was applied. (A drop answers at once: no timeout to wait out.)
+    assert_eq!(real_patches().len(), 0, "only the dry runs patched so far");
+    let generation = || {
+        cluster
+            .store()
+            .get("deployments", "staging", "hub")
+            .unwrap()["metadata"]["generation"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = generation();
     cluster.add_fault(FaultRule {
         verbs: vec!["patch".into()],
         namespaces: vec!["staging".into()],
         drop: true,
         times: Some(1),
+        dry_run: Some(false),
         ..FaultRule::default()
     });
     let approved = bot.ask("carol", &format!("approve {run}")).await;
     let (outcome, output) = done_of(&approved, run);
-    assert_eq!(outcome, Outcome::Failed, "{output}");
-    assert_eq!(patches(), 1, "the PATCH was sent once, not retried");
-    let steps: Vec<String> = bot
-        .records(run)
-        .await
-        .into_iter()
-        .filter(|r| r.kind == EventKind::Step)
-        .map(|r| r.data["outcome"].as_str().unwrap_or("").to_string())
-        .collect();
-    assert!(
-        steps
-            .iter()
-            .any(|o| o.contains("may already have been applied")),
-        "{steps:?}"
-    );
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let sent = real_patches();
+    assert_eq!(sent.len(), 2, "the dropped PATCH and its retry: {sent:#?}");
+    assert_eq!(sent[0].body, sent[1].body, "the retry is the same change");
+    assert_eq!(generation(), before + 1, "one rollout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,5 +378,147 @@ async fn a_mutating_run_whose_audit_log_stops_accepting_records_is_stopped_and_f
     assert!(
         output.contains("audit log stopped accepting records"),
         "{output}"
+    );
+}
+
+/// The approval shows what the dry run resolved (a target that came from a
+/// read step, here the user's pod), and the run is held to exactly that:
+/// when the fleet moves between the preview and the approval, nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_targets_changed_after_it_was_shown_is_refused_and_changes_nothing() {
+    let mut bot = Bot::start().await;
+    let asked = bot.ask("alice", "user stop staging dave").await;
+    let run = run_of(&asked);
+    let shown = bot.preview().await;
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.starts_with("pod: delete v1 pods staging/jupyter-dave ")),
+        "the approver sees the resolved pod, not a template: {shown:#?}"
+    );
+    // dave's server is replaced by another pod before anyone approves.
+    let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
+    let store = cluster.store();
+    let mut pod = store
+        .get("pods", "staging", "jupyter-dave")
+        .expect("seeded");
+    pod["metadata"]["name"] = "jupyter-dave-2".into();
+    for k in ["uid", "resourceVersion", "creationTimestamp"] {
+        pod["metadata"].as_object_mut().unwrap().remove(k);
+    }
+    store.seed(pod).unwrap();
+    let def = opsbot_sim::discovery::by_kind("v1", "Pod").unwrap();
+    store
+        .delete(def, "staging", "jupyter-dave", Some(0), false)
+        .unwrap();
+    cluster.clear_requests();
+
+    let approved = bot.ask("carol", &format!("approve {run}")).await;
+    let (outcome, output) = done_of(&approved, run);
+    assert_eq!(outcome, Outcome::Failed, "{output}");
+    assert!(
+        output.contains("no longer what was approved") && output.contains("jupyter-dave-2"),
+        "{output}"
+    );
+    let deletes: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|q| {
+            let dry = q.query.contains("dryRun")
+                || q.body.as_ref().is_some_and(|b| b["dryRun"][0] == "All");
+            q.verb == "delete" && !dry
+        })
+        .collect();
+    assert!(deletes.is_empty(), "nothing was deleted: {deletes:#?}");
+    let kinds = bot.kinds(run).await;
+    assert!(!kinds.contains(&EventKind::Intent), "{kinds:?}");
+    let approval = bot
+        .records(run)
+        .await
+        .into_iter()
+        .find(|r| r.kind == EventKind::Approved)
+        .unwrap();
+    assert!(
+        approval.data["preview_hash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64),
+        "the approval names the preview it approved: {}",
+        approval.data
+    );
+}
+
+/// Every change a mutating run makes is on record before it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutating_step_records_its_intent_before_the_change_and_its_outcome_after() {
+    let mut bot = Bot::start().await;
+    let run = requested_restart(&mut bot).await;
+    let approved = bot.ask("carol", &format!("approve {run}")).await;
+    let (outcome, output) = done_of(&approved, run);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let records = bot.records(run).await;
+    let intent = records
+        .iter()
+        .position(|r| r.kind == EventKind::Intent)
+        .unwrap_or_else(|| panic!("no intent: {:?}", bot_kinds(&records)));
+    assert_eq!(
+        records[intent].data["verb"], "patch",
+        "{}",
+        records[intent].data
+    );
+    let step = records
+        .iter()
+        .position(|r| {
+            r.kind == EventKind::Step
+                && r.data["step"] == records[intent].data["step"]
+                && r.data["dry_run"] == false
+        })
+        .expect("the step's outcome");
+    assert!(intent < step, "{:?}", bot_kinds(&records));
+}
+
+fn bot_kinds(records: &[opsbot::audit::Record]) -> Vec<EventKind> {
+    records.iter().map(|r| r.kind.clone()).collect()
+}
+
+/// A DELETE whose answer is lost is retried only after checking the object:
+/// the retry deletes exactly the object it just saw (uid precondition), and
+/// one already gone counts as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_whose_connection_drops_is_retried_against_the_same_object_and_succeeds() {
+    let mut bot = Bot::start().await;
+    let asked = bot.ask("alice", "user stop staging dave").await;
+    let run = run_of(&asked);
+    bot.preview().await;
+    let cluster = bot.demo.fleet.cluster("aws-us").unwrap();
+    let uid = cluster
+        .store()
+        .get("pods", "staging", "jupyter-dave")
+        .unwrap()["metadata"]["uid"]
+        .clone();
+    cluster.add_fault(FaultRule {
+        verbs: vec!["delete".into()],
+        namespaces: vec!["staging".into()],
+        drop: true,
+        times: Some(1),
+        dry_run: Some(false),
+        ..FaultRule::default()
+    });
+    let approved = bot.ask("carol", &format!("approve {run}")).await;
+    let (outcome, output) = done_of(&approved, run);
+    assert_eq!(outcome, Outcome::Succeeded, "{output}");
+    let real_deletes: Vec<_> = cluster
+        .requests()
+        .into_iter()
+        .filter(|q| {
+            q.verb == "delete"
+                && q.name.as_deref() == Some("jupyter-dave")
+                && !q.body.as_ref().is_some_and(|b| b["dryRun"][0] == "All")
+        })
+        .collect();
+    assert_eq!(real_deletes.len(), 2, "{real_deletes:#?}");
+    assert_eq!(
+        real_deletes[1].body.as_ref().unwrap()["preconditions"]["uid"],
+        uid,
+        "the retry names the object it saw"
     );
 }

@@ -639,8 +639,11 @@ async fn bad_requests_are_refused_counted_and_run_nothing_and_the_server_keeps_s
     assert_eq!(h.core.requests().len(), 1);
 }
 
+/// A 429 says Slack did nothing: the same post is sent again after its
+/// Retry-After. A 500 may come after the message was posted, so that post
+/// is not repeated (the thread carries on with its next message).
 #[tokio::test]
-async fn slack_answering_429_then_200_is_retried_after_retry_after() {
+async fn a_rate_limited_post_is_retried_but_a_post_answered_500_is_not_repeated() {
     let h = Harness::start(|_| simple_run(13, "hub status staging", None, 0, "ok")).await;
     h.slack.fail_next(
         "chat.postMessage",
@@ -657,22 +660,47 @@ async fn slack_answering_429_then_200_is_retried_after_retry_after() {
                 .any(|m| m.text.contains("/ops audit 13"))
         })
         .await;
-    let posts: Vec<u16> = h
+    let posts = h.slack.calls_to("chat.postMessage");
+    let statuses: Vec<u16> = posts.iter().map(|c| c.status).collect();
+    assert_eq!(statuses[..2], [429, 500]);
+    assert_eq!(
+        posts[0].body, posts[1].body,
+        "the rate-limited post was sent again"
+    );
+    assert!(
+        posts[2..].iter().all(|p| p.body != posts[1].body),
+        "the post answered 500 was not sent again: {posts:#?}"
+    );
+    assert_eq!(h.slack.violations(), Vec::<String>::new());
+}
+
+/// An edit is the same however often it is sent: a 500 is retried.
+#[tokio::test]
+async fn an_edit_answered_500_is_retried() {
+    let h = Harness::start(|_| simple_run(14, "hub status staging", None, 0, "ok")).await;
+    h.slack.fail_next("chat.update", Fault::ServerError);
+    h.slash(ALICE, CHANNEL, "hub status staging").await;
+    h.slack
+        .wait_until("the audit reference", |s| {
+            s.messages()
+                .iter()
+                .any(|m| m.text.contains("/ops audit 14"))
+        })
+        .await;
+    h.slack
+        .wait_until("the edit retried", |s| {
+            s.calls_to("chat.update").iter().any(|c| c.status == 200)
+        })
+        .await;
+    let edits: Vec<u16> = h
         .slack
-        .calls_to("chat.postMessage")
+        .calls_to("chat.update")
         .iter()
         .map(|c| c.status)
         .collect();
-    assert_eq!(posts[..3], [429, 500, 200]);
-    // Exactly one status message: the retries did not duplicate it.
-    let statuses = h
-        .slack
-        .messages()
-        .iter()
-        .filter(|m| m.thread_ts.is_none())
-        .count();
-    assert_eq!(statuses, 1);
-    assert_eq!(h.slack.violations(), Vec::<String>::new());
+    assert_eq!(edits[0], 500, "{edits:?}");
+    let calls = h.slack.calls_to("chat.update");
+    assert_eq!(calls[0].body, calls[1].body, "the same edit, sent again");
 }
 
 #[tokio::test]

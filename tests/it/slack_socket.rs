@@ -64,7 +64,7 @@ fn slash_envelope(id: &str, text: &str) -> Value {
             "channel_id": "C2147483705", "channel_name": "ops", "user_id": "U2147483697",
             "user_name": "steve", "command": "/ops", "text": text, "api_app_id": "A123456",
             "response_url": "https://hooks.slack.com/commands/1234/5678",
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0"
+            "trigger_id": format!("13345224609.{id}")
         }
     })
 }

@@ -44,7 +44,9 @@ async fn run(rig: &Rig, name: &str, params: Value, impersonate: Option<&str>) ->
 }
 
 async fn triage_erin(rig: &Rig, impersonate: Option<&str>) -> String {
-    let erin = json!({"name": "erin", "escaped": "erin", "pod": "jupyter-erin"});
+    let erin = opsbot::jupyterhub::username::Username::new("erin")
+        .unwrap()
+        .to_json();
     run(
         rig,
         "triage",

@@ -175,3 +175,97 @@ fn runs_and_audit_show_a_scoped_person_only_their_runs_and_runs_on_hubs_their_ro
     let everything = output_text(&opsbot_run(&config, "alice", "runs"));
     assert!(everything.contains("hub status prod"), "{everything}");
 }
+
+/// A signed Slack slash command captured and sent again (within Slack's
+/// five-minute signature window, so the signature still verifies) is
+/// recognised by its `trigger_id` and not run a second time: through
+/// `opsbot serve` on the simulator, counted in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_slack_slash_command_runs_once() {
+    use crate::support::server::Server;
+    use crate::support::slack::{self, FakeSlack};
+    let fake = FakeSlack::start().await;
+    let (_sim, config) = start(&format!(
+        r#"
+people:
+  - {{ id: alice, slack: U0ALICE, roles: [engineer] }}
+roles:
+  engineer: {{ run: ["*"], approve: ["*"] }}
+slack: {{ api_url: "{}" }}
+listen: 127.0.0.1:0
+"#,
+        fake.api_url()
+    ));
+    let cfg = config.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        Server::start(
+            &cfg,
+            &[
+                ("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET),
+                ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let body = slack::slash_form("U0ALICE", "C0OPS", "hub status staging").into_bytes();
+    let ts = slack::now();
+    let signature = slack::sign(slack::SIGNING_SECRET, ts, &body);
+    let http = reqwest::Client::new();
+    let send = || {
+        http.post(format!("http://127.0.0.1:{}/slack/commands", server.port))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature.clone())
+            .body(body.clone())
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let replay = send().await.unwrap();
+    assert_eq!(
+        replay.status(),
+        200,
+        "a replay is acknowledged, not an error"
+    );
+    fake.wait_until("the run's thread ends with its audit reference", |f| {
+        f.messages().iter().any(|m| m.all_text().contains("run 1"))
+    })
+    .await;
+    let url = format!("sqlite://{}", config.with_file_name("audit.db").display());
+    let log = opsbot::audit::AuditLog::open(&url).await.unwrap();
+    let runs = log.list(&opsbot::audit::Filter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "the replay ran nothing: {runs:#?}");
+}
+
+/// `hubs` and `clusters` list the part of the fleet the asker's roles
+/// cover, and say how much was left out; an unscoped role sees it all.
+#[test]
+fn hubs_and_clusters_list_only_what_the_askers_roles_cover() {
+    let (_sim, config) = start(ENGINEER_AND_SCOPED);
+    let out = opsbot_run(&config, "stella", "hubs");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 hubs") || text.contains("1 hub"), "{text}");
+    assert!(text.contains("staging"), "{text}");
+    assert!(!text.contains("prod") && !text.contains("class"), "{text}");
+    assert!(
+        text.contains("2 hubs outside your roles are not listed"),
+        "{text}"
+    );
+    let out = opsbot_run(&config, "stella", "clusters");
+    let text = output_text(&out);
+    assert!(
+        text.contains("aws-us") && !text.contains("gcp-eu"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 cluster outside your roles is not listed"),
+        "{text}"
+    );
+    let all = output_text(&opsbot_run(&config, "alice", "hubs"));
+    for hub in ["staging", "prod", "class"] {
+        assert!(all.contains(hub), "{all}");
+    }
+    assert!(!all.contains("not listed"), "{all}");
+}

@@ -15,7 +15,7 @@ use serenity::http::{Http, HttpBuilder};
 use serenity::model::id::ApplicationId;
 
 use super::settings::{DiscordSettings, DEFAULT_API_URL};
-use crate::chat::retry::{Retry, RetryPolicy};
+use crate::retry::{Retry, RetryPolicy};
 
 /// The path serenity puts after the host; only the host can be replaced.
 const API_PATH: &str = "/api/v10";

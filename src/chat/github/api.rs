@@ -18,8 +18,8 @@ use serde_json::json;
 
 use super::auth::{AppAuth, AuthError};
 use super::settings::GithubSettings;
-use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
 use crate::config::RepoPermission;
+use crate::retry::{GaveUp, Retry, RetryPolicy};
 
 /// GitHub refuses label names longer than this (in characters).
 const MAX_LABEL: usize = 50;

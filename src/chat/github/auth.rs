@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::chat::retry::{Retry, RetryPolicy};
+use crate::retry::{Retry, RetryPolicy};
 
 /// A cached token is replaced when it has less than this left.
 const REFRESH_BEFORE: chrono::Duration = chrono::Duration::minutes(5);

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
-use crate::chat::retry::{GaveUp, Retry, RetryPolicy};
+use crate::retry::{GaveUp, Retry, RetryPolicy};
 
 /// A Web API call that failed for good (after retries).
 #[derive(Debug, thiserror::Error)]
@@ -39,15 +39,35 @@ impl std::fmt::Debug for SlackApi {
     }
 }
 
+/// Connecting to Slack gives up after this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// One call (request and answer) gives up after this: a silent Slack API
+/// must not hold a thread's renderer forever.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether sending a call again could do its work twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads and edits: the same result however often they are sent, so
+    /// any transient failure is retried.
+    Safe,
+    /// Posts: a timed-out or 5xx `chat.postMessage` may have been posted,
+    /// so it is retried only when Slack said it did nothing (rate limited).
+    Once,
+}
+
 /// A connector that speaks https (Slack) and plain http (a local fake).
 fn connector(api_url: &str) -> anyhow::Result<SlackClientHyperHttpsConnector> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| anyhow::anyhow!("cannot load the system's TLS root certificates: {e}"))?
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .build();
+        .wrap_connector(http);
     Ok(SlackClientHyperConnector::from(https).with_slack_api_url(api_url.trim_end_matches('/')))
 }
 
@@ -72,7 +92,7 @@ impl SlackApi {
         &self,
         req: &SlackApiChatPostMessageRequest,
     ) -> Result<SlackTs, SlackApiError> {
-        self.call("chat.postMessage", &self.token, |s| {
+        self.call("chat.postMessage", Repeat::Once, &self.token, |s| {
             Box::pin(async move { s.chat_post_message(req).await })
         })
         .await
@@ -84,7 +104,7 @@ impl SlackApi {
         &self,
         req: &SlackApiChatUpdateRequest,
     ) -> Result<(), SlackApiError> {
-        self.call("chat.update", &self.token, |s| {
+        self.call("chat.update", Repeat::Safe, &self.token, |s| {
             Box::pin(async move { s.chat_update(req).await })
         })
         .await
@@ -96,7 +116,7 @@ impl SlackApi {
         &self,
         req: &SlackApiChatPostEphemeralRequest,
     ) -> Result<(), SlackApiError> {
-        self.call("chat.postEphemeral", &self.token, |s| {
+        self.call("chat.postEphemeral", Repeat::Once, &self.token, |s| {
             Box::pin(async move { s.chat_post_ephemeral(req).await })
         })
         .await
@@ -117,20 +137,30 @@ impl SlackApi {
         let url_req =
             SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_string(), content.len());
         let target = self
-            .call("files.getUploadURLExternal", &self.token, |s| {
-                let url_req = &url_req;
-                Box::pin(async move { s.get_upload_url_external(url_req).await })
-            })
+            .call(
+                "files.getUploadURLExternal",
+                Repeat::Safe,
+                &self.token,
+                |s| {
+                    let url_req = &url_req;
+                    Box::pin(async move { s.get_upload_url_external(url_req).await })
+                },
+            )
             .await?;
         let upload = SlackApiFilesUploadViaUrlRequest::new(
             target.upload_url.clone(),
             content.as_bytes().to_vec(),
             "text/plain".to_string(),
         );
-        self.call("files.upload (external URL)", &self.token, |s| {
-            let upload = &upload;
-            Box::pin(async move { s.files_upload_via_url(upload).await })
-        })
+        self.call(
+            "files.upload (external URL)",
+            Repeat::Safe,
+            &self.token,
+            |s| {
+                let upload = &upload;
+                Box::pin(async move { s.files_upload_via_url(upload).await })
+            },
+        )
         .await?;
         let complete =
             SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
@@ -139,10 +169,15 @@ impl SlackApi {
             .with_title(title.to_string())])
             .with_channel_id(channel.clone())
             .opt_thread_ts(thread_ts.cloned());
-        self.call("files.completeUploadExternal", &self.token, |s| {
-            let complete = &complete;
-            Box::pin(async move { s.files_complete_upload_external(complete).await })
-        })
+        self.call(
+            "files.completeUploadExternal",
+            Repeat::Once,
+            &self.token,
+            |s| {
+                let complete = &complete;
+                Box::pin(async move { s.files_complete_upload_external(complete).await })
+            },
+        )
         .await
         .map(|_| ())
     }
@@ -152,7 +187,7 @@ impl SlackApi {
     pub async fn open_socket_url(&self, app_token: &SecretString) -> Result<String, SlackApiError> {
         let token = SlackApiToken::new(SlackApiTokenValue(app_token.expose_secret().to_string()));
         let req = SlackApiAppsConnectionOpenRequest::new();
-        self.call("apps.connections.open", &token, |s| {
+        self.call("apps.connections.open", Repeat::Safe, &token, |s| {
             let req = &req;
             Box::pin(async move { s.apps_connections_open(req).await })
         })
@@ -164,6 +199,7 @@ impl SlackApi {
     async fn call<'a, T, F>(
         &'a self,
         method: &'static str,
+        repeat: Repeat,
         token: &'a SlackApiToken,
         f: F,
     ) -> Result<T, SlackApiError>
@@ -177,24 +213,48 @@ impl SlackApi {
         self.retry
             .run(
                 &what,
-                |e: &Described| classify(&e.0),
-                || async { f(&session).await.map_err(Described) },
+                |e: &Described| match (e, repeat) {
+                    (Described::Client(c), Repeat::Safe) => classify(c),
+                    (Described::Client(c), Repeat::Once) => match classify(c) {
+                        wait @ Retry::After(_) => wait,
+                        _ => Retry::Never,
+                    },
+                    (Described::TimedOut, Repeat::Safe) => Retry::Backoff,
+                    (Described::TimedOut, Repeat::Once) => Retry::Never,
+                },
+                || async {
+                    match tokio::time::timeout(CALL_TIMEOUT, f(&session)).await {
+                        Ok(r) => r.map_err(Described::Client),
+                        Err(_) => Err(Described::TimedOut),
+                    }
+                },
             )
             .await
             .map_err(|GaveUp { error, attempts }| SlackApiError {
                 method,
                 attempts,
-                cause: describe(&error.0),
+                cause: error.to_string(),
             })
     }
 }
 
-/// A client error shown by [`describe`] in retry logs.
-struct Described(SlackClientError);
+/// A failed call, shown by [`describe`] in retry logs.
+enum Described {
+    Client(SlackClientError),
+    /// No answer within [`CALL_TIMEOUT`].
+    TimedOut,
+}
 
 impl std::fmt::Display for Described {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&describe(&self.0))
+        match self {
+            Described::Client(e) => f.write_str(&describe(e)),
+            Described::TimedOut => write!(
+                f,
+                "no answer within {}",
+                humantime::format_duration(CALL_TIMEOUT)
+            ),
+        }
     }
 }
 

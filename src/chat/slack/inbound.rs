@@ -19,8 +19,11 @@ use crate::chat::Request;
 pub enum Inbound {
     /// Slack's `url_verification`: answer with the challenge.
     Challenge(String),
-    /// A command to submit. `delivery` is the id to deduplicate on (the
-    /// Events API `event_id`), `None` where Slack never redelivers.
+    /// A command to submit. `delivery` is the id to deduplicate on: the
+    /// Events API `event_id`, or the `trigger_id` Slack mints for every
+    /// slash command and button press. Both are inside the signed body, so
+    /// a captured request replayed within the signature's five-minute
+    /// window is recognised and not run again.
     Command {
         request: Request,
         place: SlackPlace,
@@ -57,6 +60,9 @@ pub struct SlashCommand {
     pub text: String,
     #[serde(default)]
     pub team_id: Option<String>,
+    /// Unique per invocation (and signed with the body).
+    #[serde(default)]
+    pub trigger_id: Option<String>,
 }
 
 /// Parses the `application/x-www-form-urlencoded` body of `/slack/commands`.
@@ -88,7 +94,8 @@ fn slash_command(cmd: SlashCommand) -> Result<Inbound, ParseError> {
         message_ts: None,
         team: cmd.team_id,
     };
-    Ok(command(place, unescape(cmd.text.trim()), None))
+    let delivery = trigger_delivery(cmd.trigger_id.as_deref());
+    Ok(command(place, unescape(cmd.text.trim()), delivery))
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +198,9 @@ struct Interaction {
     actions: Vec<Action>,
     #[serde(default)]
     team: Option<IdOnly>,
+    /// Unique per press (and signed with the body).
+    #[serde(default)]
+    trigger_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,7 +292,16 @@ pub fn parse_interaction_json(value: serde_json::Value) -> Result<Inbound, Parse
         message_ts,
         team: it.team.map(|t| t.id),
     };
-    Ok(command(place, format!("{verb} {run}"), None))
+    let delivery = trigger_delivery(it.trigger_id.as_deref());
+    Ok(command(place, format!("{verb} {run}"), delivery))
+}
+
+/// The dedup key of a slash command or button press: its `trigger_id`,
+/// kept apart from Events API ids by its prefix.
+fn trigger_delivery(trigger_id: Option<&str>) -> Option<String> {
+    trigger_id
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("trigger:{t}"))
 }
 
 fn command(place: SlackPlace, text: String, delivery: Option<String>) -> Inbound {
@@ -365,5 +384,22 @@ mod tests {
         assert_eq!(request.sender, "U9");
         assert_eq!(place.thread_ts.as_deref(), Some("1.0"));
         assert_eq!(place.message_ts.as_deref(), Some("2.0"));
+    }
+
+    #[test]
+    fn slash_commands_and_button_presses_are_deduplicated_on_their_signed_trigger_id() {
+        let form = b"user_id=U1&channel_id=C1&command=%2Fops&text=help&trigger_id=123.456.abc";
+        let Inbound::Command { delivery, .. } = parse_slash_command_form(form).unwrap() else {
+            panic!("expected a command");
+        };
+        assert_eq!(delivery.as_deref(), Some("trigger:123.456.abc"));
+        let v = serde_json::json!({
+            "type": "block_actions", "user": {"id": "U9"}, "channel": {"id": "C1"},
+            "trigger_id": "9.8.7", "actions": [{"action_id": "approve", "value": "7"}]
+        });
+        let Inbound::Command { delivery, .. } = parse_interaction_json(v).unwrap() else {
+            panic!("expected a command");
+        };
+        assert_eq!(delivery.as_deref(), Some("trigger:9.8.7"));
     }
 }

@@ -28,7 +28,7 @@ mod socket;
 mod thread;
 mod verify;
 
-pub use crate::chat::retry::RetryPolicy;
+pub use crate::retry::RetryPolicy;
 pub use api::{SlackApi, SlackApiError};
 pub use http::routes;
 pub use settings::{

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::chat::retry::RetryPolicy;
+use crate::retry::RetryPolicy;
 
 /// Slack's public Web API base URL, used when `SLACK_API_URL` is not set.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";

@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use super::handler::{ephemeral_json, Ack, Slack};
 use super::inbound::{self, Inbound, ParseError};
 use super::SlackSettings;
-use crate::chat::retry::Retry;
 use crate::chat::Core;
+use crate::retry::Retry;
 
 /// Serves Slack over Socket Mode until `shutdown` is cancelled,
 /// reconnecting (with backoff) whenever the connection ends.

@@ -262,6 +262,15 @@ impl Renderer {
             approvers: approval.approvers.clone(),
             expires_in: approval.expires_in.clone(),
         });
+        // The request is answered at once with the plan as stated; its dry
+        // run's resolved plan follows and replaces it in the same message.
+        if let Some(ts) = thread.approval_ts.clone() {
+            self.edit(&thread.channel, &ts, render::approval(&approval))
+                .await;
+            thread.approval = Some(approval);
+            self.slack.threads.put(run, thread);
+            return;
+        }
         let ts = self
             .post(
                 &thread.channel,

@@ -27,10 +27,12 @@ pub enum Source {
     NodeCondition,
     DeletionAge,
     PendingAge,
+    InitContainer,
+    HubLog,
 }
 
 impl Source {
-    const ALL: [(&'static str, Source); 12] = [
+    const ALL: [(&'static str, Source); 14] = [
         ("pod_phase", Source::PodPhase),
         ("pod_reason", Source::PodReason),
         ("pod_condition", Source::PodCondition),
@@ -46,6 +48,8 @@ impl Source {
         ("node_condition", Source::NodeCondition),
         ("deletion_age", Source::DeletionAge),
         ("pending_age", Source::PendingAge),
+        ("init_container", Source::InitContainer),
+        ("hub_log", Source::HubLog),
     ];
 
     fn parse(word: &str) -> Option<Source> {
@@ -65,9 +69,11 @@ impl Source {
     pub(super) fn specificity(self) -> u32 {
         match self {
             Source::Log | Source::PreviousLog => 60,
+            Source::HubLog => 55,
             Source::Event => 50,
             Source::NodeCondition => 45,
             Source::ContainerTerminatedReason | Source::ExitCode => 40,
+            Source::InitContainer => 35,
             Source::ContainerWaitingReason => 30,
             Source::DeletionAge | Source::PendingAge => 20,
             Source::PodReason => 15,

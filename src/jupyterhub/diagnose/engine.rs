@@ -101,6 +101,36 @@ fn terminations(pod: &Pod) -> Vec<(String, i32, Option<Chrono>)> {
     out
 }
 
+/// Each init container's state as `name: Reason` (`name: Error (exit 1)`
+/// for a termination), current state then last.
+fn init_states(pod: &Pod) -> Vec<String> {
+    let inits = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.init_container_statuses.as_deref())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for cs in inits {
+        for state in [cs.last_state.as_ref(), cs.state.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(w) = &state.waiting {
+                if let Some(r) = &w.reason {
+                    out.push(format!("{}: {r}", cs.name));
+                }
+            }
+            if let Some(t) = &state.terminated {
+                if t.exit_code != 0 {
+                    let r = t.reason.clone().unwrap_or_else(|| "Error".into());
+                    out.push(format!("{}: {r} (exit {})", cs.name, t.exit_code));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn waiting_reasons(pod: &Pod) -> Vec<String> {
     statuses(pod)
         .filter_map(|cs| cs.state.as_ref()?.waiting.as_ref()?.reason.clone())
@@ -164,6 +194,8 @@ fn texts(source: Source, m: &Matcher, ev: &Evidence, evs: &[EventFact]) -> Vec<S
             .map(|e| e.message.clone())
             .collect(),
         Source::Log => ev.logs.clone(),
+        Source::HubLog => ev.hub_logs.clone(),
+        Source::InitContainer => pod.map(init_states).unwrap_or_default(),
         Source::PreviousLog => ev.previous_logs.clone(),
         Source::NodeCondition => ev
             .node
@@ -252,9 +284,36 @@ fn match_entry(e: &Entry, ev: &Evidence, evs: &[EventFact]) -> Option<Vec<Hit>> 
 /// `fit`, `fit_pool`, `capacity` and `pool_that_fits`: where the pod would
 /// fit, on the pools it may use and (`pool_that_fits`) on any pool.
 fn capacity_facts(ev: &Evidence, pod: &Pod, put: &mut impl FnMut(&str, String)) {
+    // The cluster autoscaler's own word on this pod, from its
+    // `NotTriggerScaleUp` events: a pool at its maximum size shows there
+    // even when its status ConfigMap cannot be read.
+    let at_max = ev
+        .events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("NotTriggerScaleUp"))
+        .filter_map(|e| e.message.clone())
+        .rfind(|m| m.contains("max node group size reached"));
+    if let Some(m) = &at_max {
+        put("autoscaler_event", m.clone());
+    }
+    let autoscaler_says = |capacity: &mut String| {
+        if let Some(m) = &at_max {
+            capacity.push_str(&format!(" The cluster autoscaler says: \"{m}\"."));
+        }
+    };
     if ev.pools.is_empty() {
-        put("fit", "unknown".into());
-        put("capacity", "No node pool capacity was gathered.".into());
+        let mut capacity = "No node pool capacity was gathered.".to_string();
+        autoscaler_says(&mut capacity);
+        put(
+            "fit",
+            if at_max.is_some() {
+                "at_max"
+            } else {
+                "unknown"
+            }
+            .into(),
+        );
+        put("capacity", capacity);
         put(
             "pool_that_fits",
             "unknown: no node pool capacity was gathered".into(),
@@ -291,7 +350,18 @@ fn capacity_facts(ev: &Evidence, pod: &Pod, put: &mut impl FnMut(&str, String)) 
         _ if bigger_than_any_node => "none: the request is larger than any node".into(),
         _ => "none: every pool with nodes that big is full".into(),
     };
-    put("fit", verdict.kind().into());
+    // A status that was read and says how the pool may grow is newer than
+    // the events; without one, the events are the autoscaler's word.
+    let status_unread = matches!(verdict, Fit::NoScaleUp { known: false, .. } | Fit::NoPool);
+    let kind = if at_max.is_some() && status_unread {
+        "at_max"
+    } else {
+        verdict.kind()
+    };
+    if kind == "at_max" {
+        autoscaler_says(&mut capacity);
+    }
+    put("fit", kind.into());
     put("fit_pool", verdict.pool().unwrap_or_default().into());
     put("capacity", capacity);
     put("pool_that_fits", pool_that_fits);
@@ -549,7 +619,11 @@ fn evidence_lines(
             e.message
         ));
     }
-    for (label, lines) in [("previous log", &ev.previous_logs), ("log", &ev.logs)] {
+    for (label, lines) in [
+        ("previous log", &ev.previous_logs),
+        ("log", &ev.logs),
+        ("hub log", &ev.hub_logs),
+    ] {
         for l in &lines[lines.len().saturating_sub(LOG_TAIL)..] {
             out.push(format!("{label}: {l}"));
         }

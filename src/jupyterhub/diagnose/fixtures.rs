@@ -192,6 +192,7 @@ fn evidence(pod: Option<Pod>, events: Vec<Event>, node: Option<Node>) -> Evidenc
         events,
         logs: vec![],
         previous_logs: vec![],
+        hub_logs: vec![],
         node,
         pools: pools(),
         now: now(),
@@ -520,6 +521,227 @@ pub fn evicted() -> Evidence {
     )
 }
 
+/// A Pending server whose events are `events` (after being scheduled).
+fn pending_with(events: Vec<Event>, scheduled: bool) -> Evidence {
+    let v = pod_json(6, "Pending", scheduled.then_some("gke-user-small-7f3a"));
+    let mut all = if scheduled {
+        scheduled_events(6)
+    } else {
+        vec![]
+    };
+    all.extend(events);
+    evidence(
+        Some(pod(v)),
+        all,
+        scheduled.then(|| node("gke-user-small-7f3a", "True")),
+    )
+}
+
+/// A Pending server waiting on its image, with this `Failed` pull message.
+fn pull_failure(message: &str) -> Evidence {
+    let mut v = pod_json(5, "Pending", Some("gke-user-small-7f3a"));
+    v["status"]["containerStatuses"] = json!([{
+        "name": "notebook", "image": IMAGE, "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ErrImagePull", "message": message}}
+    }]);
+    let mut events = scheduled_events(5);
+    events.extend([
+        event(
+            "Pulling",
+            "Normal",
+            &format!("Pulling image \"{IMAGE}\""),
+            5,
+            2,
+        ),
+        event("Failed", "Warning", message, 4, 2),
+        event("Failed", "Warning", "Error: ErrImagePull", 4, 2),
+    ]);
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-7f3a", "True")),
+    )
+}
+
+pub fn image_not_found() -> Evidence {
+    pull_failure(&format!("Failed to pull image \"{IMAGE}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{IMAGE}\": failed to resolve reference \"{IMAGE}\": {IMAGE}: not found"))
+}
+
+pub fn image_pull_rate_limit() -> Evidence {
+    pull_failure("Failed to pull image \"jupyter/datascience-notebook:2024-05-27\": rpc error: code = Unknown desc = failed to pull and unpack image \"docker.io/jupyter/datascience-notebook:2024-05-27\": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/jupyter/datascience-notebook/manifests/sha256:1f2e: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit")
+}
+
+pub fn invalid_image_name() -> Evidence {
+    let bad = "quay.io/jupyter/scipy-notebook:Latest Tag";
+    let mut v = pod_json(2, "Pending", Some("gke-user-small-7f3a"));
+    v["status"]["containerStatuses"] = json!([{
+        "name": "notebook", "image": bad, "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "InvalidImageName",
+            "message": format!("Failed to apply default image tag \"{bad}\": couldn't parse image reference")}}
+    }]);
+    evidence(
+        Some(pod(v)),
+        scheduled_events(2),
+        Some(node("gke-user-small-7f3a", "True")),
+    )
+}
+
+pub fn pool_at_max_size() -> Evidence {
+    let mut ev = unschedulable("2Gi", "500m", "0/5 nodes are available: 2 node(s) had untolerated taint {hub.jupyter.org/dedicated: core}, 3 Insufficient nvidia.com/gpu. preemption: 0/5 nodes are available: 2 Preemption is not helpful for scheduling, 3 No preemption victims found for incoming pod.");
+    ev.events.push(event("NotTriggerScaleUp", "Normal", "pod didn't trigger scale-up: 1 max node group size reached, 2 node(s) didn't match Pod's node affinity/selector", 1, 12));
+    ev
+}
+
+/// Insufficient memory, no autoscaler status read, but its events say the
+/// pool is at its maximum size.
+pub fn insufficient_memory_at_max_by_events() -> Evidence {
+    let mut ev = unschedulable("12Gi", "500m", "0/5 nodes are available: 2 node(s) had untolerated taint {hub.jupyter.org/dedicated: core}, 3 Insufficient memory. preemption: 0/5 nodes are available: 5 No preemption victims found for incoming pod.");
+    ev.events.push(event("NotTriggerScaleUp", "Normal", "pod didn't trigger scale-up: 1 max node group size reached, 2 node(s) didn't match Pod's node affinity/selector", 1, 12));
+    ev
+}
+
+pub fn node_affinity() -> Evidence {
+    let mut ev = unschedulable("2Gi", "500m", "0/5 nodes are available: 2 node(s) had untolerated taint {hub.jupyter.org/dedicated: core}, 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling.");
+    ev.pools.retain(|p| p.name != "user-small");
+    ev
+}
+
+pub fn autoscaler_no_fit() -> Evidence {
+    let mut ev = unschedulable("2Gi", "500m", "0/5 nodes are available: 2 node(s) had untolerated taint {hub.jupyter.org/dedicated: core}, 3 Insufficient nvidia.com/gpu. preemption: 0/5 nodes are available: 5 No preemption victims found for incoming pod.");
+    ev.events.push(event("NotTriggerScaleUp", "Normal", "pod didn't trigger scale-up: 3 Insufficient nvidia.com/gpu, 2 node(s) didn't match Pod's node affinity/selector", 1, 5));
+    ev
+}
+
+pub fn pvc_storage_quota() -> Evidence {
+    let mut ev = pending_with(vec![event("FailedScheduling", "Warning", "0/5 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling.", 2, 3)], false);
+    ev.hub_logs = vec!["[E 2026-11-23 07:58:01.120 JupyterHub user:1012] Unhandled error starting alice@example.com's server: (403) Reason: Forbidden HTTP response body: {\"kind\":\"Status\",\"message\":\"persistentvolumeclaims \\\"claim-alice-40example-2ecom\\\" is forbidden: exceeded quota: storage-quota, requested: requests.storage=10Gi, used: requests.storage=500Gi, limited: requests.storage=500Gi\"}".into()];
+    ev
+}
+
+pub fn pvc_provisioning() -> Evidence {
+    let mut ev = pending_with(vec![event("FailedScheduling", "Warning", "0/5 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling.", 2, 3)], false);
+    let mut claim_event = event(
+        "ProvisioningFailed",
+        "Warning",
+        "storageclass.storage.k8s.io \"standard-rwo\" not found",
+        2,
+        4,
+    );
+    claim_event.involved_object.kind = Some("PersistentVolumeClaim".into());
+    claim_event.involved_object.name = Some("claim-alice-40example-2ecom".into());
+    ev.events.push(claim_event);
+    ev
+}
+
+pub fn resource_quota() -> Evidence {
+    let mut ev = evidence(None, vec![], None);
+    ev.hub_logs = vec![
+        "[I 2026-11-23 07:59:58.002 JupyterHub spawner:2713] Attempting to create pod jupyter-alice-40example-2ecom, with timeout 3".into(),
+        "[E 2026-11-23 07:59:58.120 JupyterHub spawner:2801] Error creating pod jupyter-alice-40example-2ecom: (403) Reason: Forbidden HTTP response body: {\"message\":\"pods \\\"jupyter-alice-40example-2ecom\\\" is forbidden: exceeded quota: user-quota, requested: limits.memory=4Gi, used: limits.memory=62Gi, limited: limits.memory=64Gi\",\"reason\":\"Forbidden\",\"code\":403}".into(),
+    ];
+    ev
+}
+
+pub fn limit_range() -> Evidence {
+    let mut ev = evidence(None, vec![], None);
+    ev.hub_logs = vec!["[E 2026-11-23 07:59:58.120 JupyterHub spawner:2801] Error creating pod jupyter-alice-40example-2ecom: (403) Reason: Forbidden HTTP response body: {\"message\":\"pods \\\"jupyter-alice-40example-2ecom\\\" is forbidden: maximum memory usage per Container is 8Gi, but limit is 16Gi\"}".into()];
+    ev
+}
+
+pub fn volume_multi_attach() -> Evidence {
+    pending_with(vec![
+        event("FailedAttachVolume", "Warning", "Multi-Attach error for volume \"pvc-4b1e0c7a-2d\" Volume is already exclusively attached to one node and can't be attached to another", 5, 3),
+        event("FailedMount", "Warning", "Unable to attach or mount volumes: unmounted volumes=[volume-alice-40example-2ecom], unattached volumes=[volume-alice-40example-2ecom]: timed out waiting for the condition", 3, 2),
+    ], true)
+}
+
+pub fn volume_attach_failed() -> Evidence {
+    pending_with(vec![event("FailedAttachVolume", "Warning", "AttachVolume.Attach failed for volume \"pvc-4b1e0c7a-2d\" : rpc error: code = Internal desc = Failed to Attach: googleapi: Error 400: RESOURCE_IN_USE_BY_ANOTHER_RESOURCE - The disk resource is already being used", 4, 3)], true)
+}
+
+pub fn mount_missing_secret() -> Evidence {
+    pending_with(vec![event("FailedMount", "Warning", "MountVolume.SetUp failed for volume \"gcs-credentials\" : secret \"gcs-credentials\" not found", 4, 6)], true)
+}
+
+pub fn mount_missing_configmap() -> Evidence {
+    pending_with(vec![event("FailedMount", "Warning", "MountVolume.SetUp failed for volume \"startup\" : configmap \"user-startup\" not found", 4, 6)], true)
+}
+
+pub fn mount_nfs_timeout() -> Evidence {
+    pending_with(vec![event("FailedMount", "Warning", "MountVolume.SetUp failed for volume \"home-nfs\" : mount failed: exit status 32\nMounting command: mount\nMounting arguments: -t nfs 10.0.0.2:/export/home /var/lib/kubelet/pods/9f/volumes/kubernetes.io~nfs/home-nfs\nOutput: mount.nfs: Connection timed out", 2, 4)], true)
+}
+
+pub fn volume_mount_timeout() -> Evidence {
+    pending_with(vec![event("FailedMount", "Warning", "Unable to attach or mount volumes: unmounted volumes=[home], unattached volumes=[home kube-api-access-x]: timed out waiting for the condition", 2, 3)], true)
+}
+
+pub fn init_container_failed() -> Evidence {
+    let mut v = pod_json(9, "Pending", Some("gke-user-small-7f3a"));
+    v["status"]["initContainerStatuses"] = json!([{
+        "name": "fix-home-permissions", "image": "busybox:1.36", "imageID": "", "ready": false, "restartCount": 4,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}},
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ago(1)}}
+    }]);
+    v["status"]["containerStatuses"] = json!([{
+        "name": "notebook", "image": IMAGE, "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "PodInitializing"}}
+    }]);
+    evidence(
+        Some(pod(v)),
+        scheduled_events(9),
+        Some(node("gke-user-small-7f3a", "True")),
+    )
+}
+
+pub fn probe_failing() -> Evidence {
+    let mut v = pod_json(12, "Running", Some("gke-user-small-7f3a"));
+    v["status"]["conditions"] = ready_conditions(false);
+    v["status"]["containerStatuses"] = json!([{
+        "name": "notebook", "image": IMAGE, "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"running": {"startedAt": ago(11)}}
+    }]);
+    let mut events = scheduled_events(12);
+    events.push(event("Unhealthy", "Warning", "Readiness probe failed: Get \"http://10.8.2.14:8888/user/alice@example.com/api\": dial tcp 10.8.2.14:8888: connect: connection refused", 1, 60));
+    evidence(
+        Some(pod(v)),
+        events,
+        Some(node("gke-user-small-7f3a", "True")),
+    )
+}
+
+pub fn singleuser_version_mismatch() -> Evidence {
+    let mut ev = healthy();
+    ev.logs.push("[W 2026-11-23 07:19:03.002 JupyterHubSingleUser] jupyterhub version 5.2.1 != jupyterhub-singleuser version 1.4.2. This could cause failure to authenticate and result in redirect loops!".into());
+    ev
+}
+
+pub fn server_never_responded() -> Evidence {
+    let mut ev = probe_failing();
+    ev.events
+        .retain(|e| e.reason.as_deref() != Some("Unhealthy"));
+    ev.hub_logs = vec!["[W 2026-11-23 07:59:40.880 JupyterHub base:1093] User alice@example.com is slow to become responsive (timeout=30)".into(), "[E 2026-11-23 07:59:50.101 JupyterHub gen:630] Exception in Future <Task finished name='Task-1021' coro=<BaseHandler.spawn_single_user.<locals>.finish_user_spawn() done> exception=TimeoutError(\"Server at http://10.8.2.14:8888/user/alice@example.com/ didn't respond in 30 seconds\")>".into(), "[W 2026-11-23 07:59:50.104 JupyterHub user:1012] alice@example.com's server never showed up at http://10.8.2.14:8888/user/alice@example.com/ after 30 seconds. Giving up.".into()];
+    ev
+}
+
+pub fn hub_spawn_timeout() -> Evidence {
+    let mut ev = pending_with(vec![], true);
+    ev.hub_logs = vec!["[W 2026-11-23 07:59:30.000 JupyterHub user:881] alice@example.com's server failed to start in 300 seconds, giving up.".into()];
+    ev
+}
+
+pub fn node_shutdown() -> Evidence {
+    let msg = "Pod was terminated in response to imminent node shutdown.";
+    let mut v = pod_json(300, "Failed", Some("gke-user-small-7f3a"));
+    v["status"]["reason"] = json!("Terminated");
+    v["status"]["message"] = json!(msg);
+    evidence(Some(pod(v)), scheduled_events(300), None)
+}
+
+pub fn evicted_memory_pressure_pod_gone() -> Evidence {
+    let msg = "The node was low on resource: memory. Threshold quantity: 100Mi, available: 82128Ki. Container notebook was using 6192272Ki, request is 2Gi, has larger consumption of memory.";
+    evidence(None, vec![event("Evicted", "Warning", msg, 30, 1)], None)
+}
+
 pub fn absent() -> Evidence {
     evidence(None, vec![], None)
 }
@@ -528,6 +750,86 @@ pub fn absent() -> Evidence {
 pub fn all() -> Vec<(&'static str, &'static str, Evidence)> {
     vec![
         ("image_pull", "image-pull", image_pull()),
+        ("image_not_found", "image-pull", image_not_found()),
+        (
+            "image_pull_rate_limit",
+            "image-pull",
+            image_pull_rate_limit(),
+        ),
+        ("invalid_image_name", "image-pull", invalid_image_name()),
+        ("pool_at_max_size", "pool-at-max-size", pool_at_max_size()),
+        ("node_affinity", "node-affinity", node_affinity()),
+        (
+            "insufficient_memory_at_max_by_events",
+            "insufficient-resources",
+            insufficient_memory_at_max_by_events(),
+        ),
+        (
+            "autoscaler_no_fit",
+            "autoscaler-no-fit",
+            autoscaler_no_fit(),
+        ),
+        (
+            "pvc_storage_quota",
+            "pvc-storage-quota",
+            pvc_storage_quota(),
+        ),
+        ("pvc_provisioning", "pvc-provisioning", pvc_provisioning()),
+        ("resource_quota", "resource-quota", resource_quota()),
+        ("limit_range", "limit-range", limit_range()),
+        (
+            "volume_multi_attach",
+            "volume-multi-attach",
+            volume_multi_attach(),
+        ),
+        (
+            "volume_attach_failed",
+            "volume-attach-failed",
+            volume_attach_failed(),
+        ),
+        (
+            "mount_missing_secret",
+            "mount-missing-object",
+            mount_missing_secret(),
+        ),
+        (
+            "mount_missing_configmap",
+            "mount-missing-object",
+            mount_missing_configmap(),
+        ),
+        ("mount_nfs_timeout", "mount-nfs", mount_nfs_timeout()),
+        (
+            "volume_mount_timeout",
+            "volume-mount-timeout",
+            volume_mount_timeout(),
+        ),
+        (
+            "init_container_failed",
+            "init-container-failed",
+            init_container_failed(),
+        ),
+        ("probe_failing", "probe-failing", probe_failing()),
+        (
+            "singleuser_version_mismatch",
+            "singleuser-version-mismatch",
+            singleuser_version_mismatch(),
+        ),
+        (
+            "server_never_responded",
+            "server-never-responded",
+            server_never_responded(),
+        ),
+        (
+            "hub_spawn_timeout",
+            "hub-spawn-timeout",
+            hub_spawn_timeout(),
+        ),
+        ("node_shutdown", "node-shutdown", node_shutdown()),
+        (
+            "evicted_memory_pressure_pod_gone",
+            "evicted",
+            evicted_memory_pressure_pod_gone(),
+        ),
         (
             "insufficient_memory",
             "insufficient-resources",

@@ -42,6 +42,8 @@
 //! | `node_condition` | each condition of the pod's node as `Type=Status` (`Ready=Unknown`) |
 //! | `deletion_age` | matches when the pod has been terminating longer than `older_than` (e.g. `10m`); text lists age and finalizers |
 //! | `pending_age` | matches when the pod has been `Pending` longer than `older_than` (e.g. `5m`) |
+//! | `init_container` | each init container's state as `name: Reason` or `name: Reason (exit N)` |
+//! | `hub_log` | each line of the hub pod's log that mentions the user or their pod |
 //!
 //! `cause`, `fix` and `reply` are minijinja templates (checked at load time).
 //! They see the named groups captured by the matching patterns and these facts:
@@ -61,7 +63,7 @@
 //! # Ranking
 //!
 //! Findings are ordered by how specific the evidence that matched them is:
-//! log lines beat events, which beat container and node states, which beat
+//! log lines beat the hub's log lines, which beat events, which beat container and node states, which beat
 //! ages and phases; ties keep catalogue order. Entries marked `fallback: true`
 //! (the generic CrashLoopBackOff, the healthy server) appear only when no
 //! specific entry matched, so a log-matched cause replaces the generic one.
@@ -100,6 +102,9 @@ pub struct Evidence {
     pub logs: Vec<String>,
     /// Last lines of the previous instance, if the container restarted.
     pub previous_logs: Vec<String>,
+    /// Lines of the hub's own log that mention this user or their pod
+    /// (quota refusals, spawn timeouts, a server that never answered).
+    pub hub_logs: Vec<String>,
     /// The node the pod is on, if any.
     pub node: Option<Node>,
     /// Capacity per node pool, to say where a pod that does not fit would fit

@@ -36,6 +36,9 @@ fn image_pull_error_names_the_broken_image() {
     assert_eq!(d.phase, "ImagePullBackOff");
     let f = d.top().unwrap();
     assert_eq!(f.id, "image-pull");
+    // quay.io answers 401 for the misspelt repository: the auth cause, which says so.
+    assert!(f.cause.contains("unauthorized"), "{}", f.cause);
+    assert!(f.cause.contains("does not exist"), "{}", f.cause);
     assert!(
         f.cause.contains("quay.io/jupyter/scipy-notebok:2024-05-27"),
         "{}",
@@ -419,4 +422,30 @@ fn triage_of_an_unknown_crashloop_reads_well() {
 fn triage_of_a_pod_that_does_not_fit_reads_well() {
     let d = shipped().diagnose(&fixtures::insufficient_memory());
     insta::assert_json_snapshot!(d.to_json());
+}
+
+#[test]
+fn the_autoscalers_events_say_a_pool_is_at_its_maximum_when_its_status_is_unread() {
+    let d = shipped().diagnose(&fixtures::insufficient_memory_at_max_by_events());
+    let f = d.top().unwrap();
+    assert_eq!(f.id, "insufficient-resources");
+    assert!(f.fix.starts_with("Raise the maximum size"), "{}", f.fix);
+    assert!(
+        f.cause.contains("max node group size reached"),
+        "{}",
+        f.cause
+    );
+    assert!(f.reply.contains("none is being added"), "{}", f.reply);
+}
+
+#[test]
+fn an_image_pull_failure_is_explained_by_its_cause() {
+    let cat = shipped();
+    let cause = |ev| cat.diagnose(&ev).top().unwrap().cause.clone();
+    assert!(cause(fixtures::image_not_found()).contains("does not exist in its registry"));
+    assert!(cause(fixtures::image_pull_rate_limit()).contains("too many requests"));
+    assert!(cause(fixtures::image_pull()).contains("unauthorized"));
+    assert!(
+        cause(fixtures::invalid_image_name()).contains("does not exist or the registry refused it")
+    );
 }

@@ -54,6 +54,41 @@ impl SimProcess {
         sim
     }
 
+    /// Start `opsbot sim` on a copy of the shipped seed `tests/seeds/<name>`
+    /// (its cluster directories and `fleet.yaml`; a README is skipped).
+    pub fn start_seed(name: &str) -> SimProcess {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/seeds")
+            .join(name);
+        let mut files: Vec<(String, String)> = Vec::new();
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            let top = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                for file in std::fs::read_dir(&path).unwrap() {
+                    let file = file.unwrap().path();
+                    let leaf = file.file_name().unwrap().to_string_lossy().to_string();
+                    files.push((
+                        format!("{top}/{leaf}"),
+                        std::fs::read_to_string(&file).unwrap(),
+                    ));
+                }
+            } else if top == "fleet.yaml" {
+                files.push((top, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        SimProcess::start(&borrowed)
+    }
+
+    /// The kubeconfig the sim wrote (its admin user).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
     /// Poll for the kubeconfig (the sim's readiness marker) until it parses
     /// with at least one cluster; fail if the sim exits or takes too long.
     fn wait_for_kubeconfig(&mut self) {

@@ -161,6 +161,41 @@ impl Bot {
         }
     }
 
+    /// Wait until the approval request `run` has its preview (the dry run
+    /// that resolves what it would change, made after the request is
+    /// answered): approving before it is refused.
+    pub async fn wait_for_preview(&self, run: RunId) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let previewed = self.records(run).await.iter().any(|r| {
+                r.kind == EventKind::Note
+                    && (r.data.get("preview_hash").is_some()
+                        || r.data.get("preview_failed").is_some())
+            });
+            if previewed {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} has no preview within {PATIENCE:?}: {:?}",
+                self.kinds(run).await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The resolved plan of the approval request just made: the update that
+    /// replaces the stated plan once the preview's dry run is done.
+    pub async fn preview(&mut self) -> Vec<String> {
+        let seen = self
+            .until(|u| matches!(u, Update::AwaitingApproval { .. }))
+            .await;
+        match seen.last() {
+            Some(Update::AwaitingApproval { plan, .. }) => plan.clone(),
+            _ => unreachable!("until returns the matching update last"),
+        }
+    }
+
     /// Records of one run, in order.
     pub async fn records(&self, run: impl Into<RunId>) -> Vec<Record> {
         self.audit().run(run.into()).await.expect("audit readable")

@@ -102,8 +102,9 @@ pub fn staging() -> Value {
 
 /// A user parameter, escaped the way KubeSpawner does.
 pub fn user(raw: &str) -> Value {
-    let escaped = opsbot::jupyterhub::username::escape_username(raw);
-    json!({"name": raw, "escaped": escaped, "pod": format!("jupyter-{escaped}")})
+    opsbot::jupyterhub::username::Username::new(raw)
+        .unwrap()
+        .to_json()
 }
 
 /// Every fact must appear in the answer; the failure shows the whole answer.
@@ -138,6 +139,7 @@ pub async fn execute_playbook(
         cancel: CancellationToken::new(),
         progress: tx,
         impersonate: impersonate.map(str::to_string),
+        guard: None,
     };
     let result = tokio::time::timeout(Duration::from_secs(60), execute(playbook, params, ctx))
         .await

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 pub struct PgServer {
     port: u16,
     dir: PathBuf,
+    /// The CA that signed the server's certificate, when it takes TLS only.
+    ca: Option<PathBuf>,
     supervisor: Option<Child>,
 }
 
@@ -67,13 +69,61 @@ impl PgServer {
         });
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            match try_start(&bin) {
+            match try_start(&bin, false) {
                 Ok(server) => return server,
                 // Most likely the free port was taken meanwhile: try another.
                 Err(e) => last_error = e,
             }
         }
         panic!("could not start a throwaway PostgreSQL server: {last_error}");
+    }
+
+    /// A server that accepts only TLS connections on TCP, with the
+    /// simulator's fixed test certificate (SANs 127.0.0.1 and localhost).
+    pub fn start_tls() -> PgServer {
+        let bin = find_bin_dir().expect("PostgreSQL server binaries (see PgServer::start)");
+        let mut last_error = String::new();
+        for _attempt in 0..3 {
+            match try_start(&bin, true) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start a throwaway TLS PostgreSQL server: {last_error}");
+    }
+
+    /// The PEM file of the CA a TLS server's certificate chains to.
+    pub fn ca_file(&self) -> PathBuf {
+        self.ca.clone().expect("a server started with start_tls")
+    }
+
+    /// Stop (SIGSTOP) the server and every backend serving a connection, so
+    /// it accepts bytes and never answers, like a blackholed host; resumed
+    /// when the guard drops.
+    pub fn pause(&self) -> Paused {
+        let pid_file = self.dir.join("data/postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file).expect("postmaster.pid");
+        let postmaster: i32 = text.lines().next().unwrap().trim().parse().unwrap();
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        for pid in &pids {
+            // SAFETY: signalling processes this test started.
+            unsafe { libc::kill(*pid, libc::SIGSTOP) };
+        }
+        Paused(pids)
     }
 
     pub fn port(&self) -> u16 {
@@ -105,6 +155,18 @@ impl PgServer {
         drop(client);
         let _ = task.await;
         self.url(&name)
+    }
+}
+
+/// Stopped server processes, continued on drop.
+pub struct Paused(Vec<i32>);
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            // SAFETY: continuing processes this test stopped.
+            unsafe { libc::kill(*pid, libc::SIGCONT) };
+        }
     }
 }
 
@@ -221,7 +283,7 @@ fn free_port() -> u16 {
         .expect("bind a loopback port to find a free one")
 }
 
-fn try_start(bin: &Path) -> Result<PgServer, String> {
+fn try_start(bin: &Path, tls: bool) -> Result<PgServer, String> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let who = run_as();
     let dir = std::env::temp_dir().join(format!(
@@ -259,6 +321,11 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    let ca = if tls {
+        Some(enable_tls_only(&dir, &data, &who)?)
+    } else {
+        None
+    };
     let port = free_port();
     let mut cmd = who.command(Path::new("/bin/sh"));
     let supervisor = cmd
@@ -276,6 +343,7 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
     let mut server = PgServer {
         port,
         dir: dir.clone(),
+        ca,
         supervisor: Some(supervisor),
     };
     let log = dir.join("server.log");
@@ -304,6 +372,45 @@ fn try_start(bin: &Path) -> Result<PgServer, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Give the data directory the test certificate, turn TLS on and refuse
+/// plaintext TCP (the Unix socket stays open for administration). Returns
+/// the CA file (outside the data directory, which the server owns).
+fn enable_tls_only(dir: &Path, data: &Path, who: &RunAs) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let write = |path: &Path, text: &str, mode: u32| -> Result<(), String> {
+        std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+        if let RunAs::User { uid, gid, .. } = who {
+            std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
+                .map_err(|e| format!("chown {}: {e}", path.display()))?;
+        }
+        Ok(())
+    };
+    write(
+        &data.join("server.crt"),
+        opsbot_sim::tls::SERVER_CERT_PEM,
+        0o644,
+    )?;
+    write(
+        &data.join("server.key"),
+        opsbot_sim::tls::SERVER_KEY_PEM,
+        0o600,
+    )?;
+    let conf = data.join("postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).map_err(|e| format!("read conf: {e}"))?;
+    text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+    write(&conf, &text, 0o600)?;
+    write(
+        &data.join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        0o600,
+    )?;
+    let ca = dir.with_extension("ca.pem");
+    std::fs::write(&ca, opsbot_sim::tls::CA_PEM).map_err(|e| format!("write CA: {e}"))?;
+    Ok(ca)
 }
 
 fn read_log(path: &Path) -> String {

@@ -835,6 +835,7 @@ impl Harness {
         payload["message"]["thread_ts"] = json!(thread_ts);
         payload["actions"][0]["action_id"] = json!(action);
         payload["actions"][0]["value"] = json!(run.to_string());
+        payload["trigger_id"] = json!(fresh_trigger_id());
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         self.post_signed(
             "/slack/interactions",
@@ -854,10 +855,23 @@ pub fn slash_form(user: &str, channel: &str, text: &str) -> String {
             "user_id" => *value = user.to_string(),
             "channel_id" => *value = channel.to_string(),
             "text" => *value = text.to_string(),
+            // Slack mints one per invocation; opsbot runs each once.
+            "trigger_id" => *value = fresh_trigger_id(),
             _ => {}
         }
     }
     serde_urlencoded::to_string(&fields).unwrap()
+}
+
+/// A `trigger_id` no other request of this test process used.
+pub fn fresh_trigger_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!(
+        "{}.{}.t{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        now()
+    )
 }
 
 /// The fixture's `app_mention` event with its id, user and text replaced.

@@ -1,4 +1,4 @@
-//! The one retry policy every chat platform's API calls go through.
+//! The one retry policy: every chat platform's API calls and every playbook step go through it.
 //!
 //! Each adapter says only which of its client's errors are worth another
 //! try ([`Retry`]); how long to wait, how often, and the cap on a server's
