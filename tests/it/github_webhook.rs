@@ -57,6 +57,10 @@ struct FakeApp {
     used: Mutex<std::collections::HashMap<String, usize>>,
     /// The Authorization header of every call but the token exchanges.
     auths: Mutex<Vec<(String, Option<String>)>>,
+    /// Refuse every token exchange (403), as for an App that was suspended.
+    refuse_exchanges: bool,
+    /// A plain token the fake also accepts (the deployment's GITHUB_TOKEN).
+    plain_token: Option<&'static str>,
 }
 
 const APP_ID: u64 = 4711;
@@ -114,6 +118,15 @@ impl FakeApp {
             if let Err(why) = verify_app_jwt(auth) {
                 return unauthorized(why);
             }
+            if self.refuse_exchanges {
+                return Some(
+                    (
+                        StatusCode::FORBIDDEN,
+                        axum::Json(json!({ "message": "This installation has been suspended" })),
+                    )
+                        .into_response(),
+                );
+            }
             let installation: u64 = rest.split('/').next()?.parse().ok()?;
             let mut issued = self.issued.lock().unwrap();
             let token = format!("ghs_fake{:02}", issued.len() + 1);
@@ -139,6 +152,9 @@ impl FakeApp {
         let token = auth
             .and_then(|a| a.strip_prefix("Bearer "))
             .unwrap_or_default();
+        if Some(token) == self.plain_token {
+            return None;
+        }
         let issued = self.issued.lock().unwrap();
         let Some(pos) = issued.iter().position(|(_, t)| t == token) else {
             return unauthorized(format!("`{token}` is no token this App was issued"));
@@ -410,6 +426,10 @@ async fn rig_with(fake: FakeGithub) -> Rig {
 
 /// An App-only deployment: App id and the test key, no token.
 async fn rig_app(app: FakeApp) -> Rig {
+    rig_app_with(app, &[]).await
+}
+
+async fn rig_app_with(app: FakeApp, more: &[(&str, &str)]) -> Rig {
     let key = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/it/fixtures/github/test-app-key.pem"
@@ -420,7 +440,14 @@ async fn rig_app(app: FakeApp) -> Rig {
             app: Some(app),
             ..FakeGithub::default()
         },
-        &[("GITHUB_APP_ID", &app_id), ("GITHUB_PRIVATE_KEY_FILE", key)],
+        &[
+            &[
+                ("GITHUB_APP_ID", app_id.as_str()),
+                ("GITHUB_PRIVATE_KEY_FILE", key),
+            ],
+            more,
+        ]
+        .concat(),
     )
     .await
 }
@@ -1745,4 +1772,35 @@ async fn a_rate_limited_comment_is_posted_after_githubs_retry_after_and_only_onc
         .iter()
         .skip(2)
         .all(|(m, _, _)| m == "PATCH"));
+}
+
+/// Issue 16: the plain token stays the fallback: when the App cannot get an
+/// installation token, replies go out with GITHUB_TOKEN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_app_gets_no_installation_token_the_plain_token_is_the_fallback() {
+    const PLAIN: &str = "ghp_fallback000000000000000000000000000000";
+    let r = rig_app_with(
+        FakeApp {
+            lifetime: chrono::Duration::hours(1),
+            refuse_exchanges: true,
+            plain_token: Some(PLAIN),
+            ..FakeApp::default()
+        },
+        &[("GITHUB_TOKEN", PLAIN)],
+    )
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    r.deliver("issue_comment", "fb-1", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    assert!(r.issued().is_empty());
+    let auths = r.app().auths.lock().unwrap().clone();
+    let bearer = format!("Bearer {PLAIN}");
+    assert!(
+        auths
+            .iter()
+            .all(|(_, a)| a.as_deref() == Some(bearer.as_str())),
+        "{auths:#?}"
+    );
+    r.assert_no_violations();
 }

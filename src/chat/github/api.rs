@@ -7,7 +7,8 @@
 //! Who calls: with a GitHub App configured, the installation the delivery
 //! came from ([`Issue::installation`]), with a token from [`AppAuth`]; a 401
 //! forgets that token and the call is made once more with a new one.
-//! Otherwise (or for a delivery without an installation) the plain token.
+//! Otherwise (for a delivery without an installation, or when the App
+//! cannot get a token) the plain token, when there is one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct GithubApi {
     /// With the plain token, or unauthenticated when there is none.
     octo: octocrab::Octocrab,
+    /// Whether `octo` carries `GITHUB_TOKEN`.
+    has_token: bool,
     app: Option<Arc<AppAuth>>,
     api_url: String,
     /// One octocrab per installation, with the token it was built with.
@@ -140,6 +143,7 @@ impl GithubApi {
         };
         Ok(GithubApi {
             octo: octocrab_for(&settings.api_url, settings.token.as_ref())?,
+            has_token: settings.token.is_some(),
             app,
             api_url: settings.api_url.clone(),
             installations: Arc::default(),
@@ -152,7 +156,15 @@ impl GithubApi {
         let (Some(app), Some(id)) = (&self.app, installation) else {
             return Ok(self.octo.clone());
         };
-        let token = app.token(id).await.map_err(CallError::Auth)?;
+        let token = match app.token(id).await {
+            Ok(t) => t,
+            // The plain token is the fallback when the App cannot get one.
+            Err(e) if self.has_token => {
+                tracing::warn!(installation = id, error = %e, "github: no installation token; using GITHUB_TOKEN instead");
+                return Ok(self.octo.clone());
+            }
+            Err(e) => return Err(CallError::Auth(e)),
+        };
         let mut cache = self.installations.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((built_with, octo)) = cache.get(&id) {
             // The token itself, not its expiry: two tokens fetched within a
