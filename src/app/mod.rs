@@ -43,7 +43,7 @@ impl App {
     /// cluster, open the audit log, mark runs a crash left in flight as
     /// interrupted, and start the runner.
     pub async fn build(config: Config, limits: Limits) -> anyhow::Result<App> {
-        let platforms = Platforms {
+        let mut platforms = Platforms {
             slack: config.slack.as_ref().and_then(SlackSettings::from_config),
             github: config
                 .github
@@ -52,6 +52,9 @@ impl App {
             discord: config.discord.as_ref().map(DiscordSettings::from_config),
         };
         let (grammar, playbooks) = pack::load_all(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
+        if let Some(d) = platforms.discord.as_mut() {
+            d.commands = grammar.commands().to_vec();
+        }
         let mut clusters = ClusterSet::new();
         for c in &config.clusters {
             // Registered with its whole kube::Config, not a bare client: a

@@ -84,7 +84,8 @@ impl Platform {
 /// by [`crate::runs`]; adapters never decide who someone is.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The sender's id on that platform (Slack user id, GitHub login, Discord
+    /// The sender's id on that platform (Slack user id, the `people[].github`
+    /// value the GitHub account id resolved to (or `id:N`), Discord
     /// user id, or the person id for the console).
     pub sender: String,
     /// The command text with any `/ops` or mention prefix already stripped.

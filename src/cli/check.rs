@@ -13,6 +13,11 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
     let result = match &config {
         Some(path) => match Config::load(path, &env) {
             Ok(cfg) => {
+                if let Some(problem) = app_key_problem(&cfg) {
+                    eprintln!("{problem}");
+                    eprintln!("1 problem(s) found");
+                    return Ok(1);
+                }
                 notes = platform_notes(&cfg);
                 pack::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count()))
             }
@@ -42,11 +47,15 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
 fn platform_notes(cfg: &Config) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(g) = &cfg.github {
-        // Issue 16: App installation tokens are not made yet; say so rather
-        // than let an App-only deployment fail silently.
         let auth = match (g.app_id, &g.token) {
-            (Some(id), Some(_)) => format!("github: auth: token (GITHUB_TOKEN); app_id {id} is set, but opsbot does not make App installation tokens yet, so the token is used"),
-            (Some(id), None) => format!("github: auth: none that works: app_id {id} is set, but opsbot does not make App installation tokens yet; set GITHUB_TOKEN or replies fail"),
+            (Some(id), token) => {
+                let fallback = if token.is_some() {
+                    "; GITHUB_TOKEN for deliveries without an installation"
+                } else {
+                    ""
+                };
+                format!("github: auth: GitHub App {id}: an installation token per installation (from a JWT signed with github.private_key_file), refreshed before it expires and on a 401{fallback}")
+            }
             (None, _) => "github: auth: token (GITHUB_TOKEN); comments by the token's own account (GET /user) never run".to_string(),
         };
         out.push(auth);
@@ -54,6 +63,25 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
             cfg.people.iter().filter_map(|p| p.github.as_deref()),
         );
         out.push(plan.describe());
+        if !g.teams.is_empty() {
+            out.push(format!(
+                "github.teams: {} team(s) configured, but team membership grants no roles yet; give those people their roles under `people:`",
+                g.teams.len()
+            ));
+        }
     }
     out
+}
+
+/// The GitHub App's private key must be readable and an RSA key: found
+/// here, not at the first delivery.
+fn app_key_problem(cfg: &Config) -> Option<String> {
+    let path = cfg.github.as_ref()?.private_key_file.as_ref()?;
+    let pem = match std::fs::read(path) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("github.private_key_file {}: cannot read it ({e}); point it at the .pem file downloaded from the App's settings page", path.display())),
+    };
+    jsonwebtoken::EncodingKey::from_rsa_pem(&pem).err().map(|e| {
+        format!("github.private_key_file {}: not an RSA private key in PEM form ({e}); generate one on the App's settings page (Private keys)", path.display())
+    })
 }

@@ -409,3 +409,24 @@ fn github_triage_labels_is_on_unless_turned_off_and_is_a_switch() {
     let errs = errors(&text, &env);
     has(&errs, "opsbot.yaml:7:", "github.triage_labels");
 }
+
+/// Issue 17: `people[].github` is matched by account id; a value that is
+/// neither a login nor `id:NUMBER` could never match and is an error.
+#[test]
+fn a_github_identity_that_is_neither_a_login_nor_an_id_is_an_error_with_the_forms_to_write() {
+    let text = "people:\n  - { id: ann, github: \"id:abc\", roles: [] }\n  - { id: ben, github: \"ben/gh\", roles: [] }\n  - { id: cy, github: \"id:583231\", roles: [] }\n  - { id: di, github: di-gh, roles: [] }\n";
+    let err =
+        opsbot::config::Config::from_str("opsbot.yaml", text, std::path::Path::new("."), &|_| None)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("people.ann.github: `id:abc` is neither a GitHub login nor `id:NUMBER`"),
+        "{err}"
+    );
+    assert!(err.contains("people.ben.github: `ben/gh`"), "{err}");
+    assert!(
+        !err.contains("people.cy") && !err.contains("people.di"),
+        "{err}"
+    );
+    assert!(err.contains("opsbot.yaml:2:"), "with its position: {err}");
+}

@@ -352,11 +352,186 @@ async fn register_creates_the_ops_command_and_is_idempotent() {
     );
     let body = calls[0].json();
     assert_eq!(body["name"], "ops");
-    assert_eq!(body["options"][0]["name"], "command");
-    assert_eq!(body["options"][0]["autocomplete"], true);
+    // `/ops run TEXT` first: the free-text fallback.
+    assert_eq!(body["options"][0]["name"], "run");
+    assert_eq!(body["options"][0]["type"], 1);
+    assert_eq!(body["options"][0]["options"][0]["name"], "command");
+    assert_eq!(body["options"][0]["options"][0]["autocomplete"], true);
+    // Then the typed subcommands from commands/: `/ops hub status <hub>`.
+    let hub = body["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "hub")
+        .expect("a hub group");
+    assert_eq!(hub["type"], 2);
+    let status = hub["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "status")
+        .expect("hub status");
+    assert_eq!(status["options"][0]["name"], "hub");
+    assert_eq!(status["options"][0]["type"], 3);
+    assert_eq!(status["options"][0]["required"], true);
+    assert!(body["options"].as_array().unwrap().len() <= 25);
     assert_eq!(
         calls[0].json(),
         calls[1].json(),
         "the same definition everywhere"
     );
+}
+
+/// `/ops hub status` with its typed `hub` option (as Discord sends a
+/// subcommand group) runs the same text as `/ops run hub status staging`.
+#[tokio::test]
+async fn a_typed_subcommand_runs_the_command_its_options_spell() {
+    let rig = Rig::start().await;
+    let mut v: Value = serde_json::from_str(&command(ALICE, "")).unwrap();
+    v["data"]["options"] = serde_json::json!([{
+        "name": "hub", "type": 2,
+        "options": [{ "name": "status", "type": 1,
+            "options": [{ "name": "hub", "type": 3, "value": "staging" }] }]
+    }]);
+    let resp = rig.send(&v.to_string()).await;
+    assert_eq!(resp.status(), 200);
+    json(resp).await;
+    assert_eq!(rig.core.texts(), vec!["hub status staging".to_string()]);
+    let mut run: Value = serde_json::from_str(&command(ALICE, "")).unwrap();
+    run["data"]["options"] = serde_json::json!([{
+        "name": "run", "type": 1,
+        "options": [{ "name": "command", "type": 3, "value": "users staging" }]
+    }]);
+    json(rig.send(&run.to_string()).await).await;
+    assert_eq!(rig.core.texts()[1], "users staging");
+}
+
+/// Autocomplete on a typed hub option offers the core's hub names,
+/// also for text whose lower case is longer than itself.
+#[tokio::test]
+async fn autocomplete_on_a_typed_hub_option_offers_hub_names() {
+    let rig = Rig::start().await;
+    let ask = |typed: &str| {
+        let mut v: Value = serde_json::from_str(&command(ALICE, "")).unwrap();
+        v["type"] = serde_json::json!(4);
+        v["data"]["options"] = serde_json::json!([{
+            "name": "hub", "type": 2,
+            "options": [{ "name": "status", "type": 1,
+                "options": [{ "name": "hub", "type": 3, "value": typed, "focused": true }] }]
+        }]);
+        v.to_string()
+    };
+    let v = json(rig.send(&ask("st")).await).await;
+    assert_eq!(v["type"], 8);
+    assert_eq!(
+        v["data"]["choices"],
+        serde_json::json!([{ "name": "staging", "value": "staging" }])
+    );
+    let v = json(rig.send(&ask("İİ")).await).await;
+    assert_eq!(v["data"]["choices"], serde_json::json!([]));
+    assert!(
+        rig.core.requests.lock().unwrap().is_empty(),
+        "typing runs nothing"
+    );
+}
+
+/// JSON of any shape with the keys Discord's interactions use.
+fn any_interaction() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let keys = prop::sample::select(vec![
+        "type",
+        "id",
+        "application_id",
+        "token",
+        "version",
+        "data",
+        "name",
+        "options",
+        "value",
+        "focused",
+        "member",
+        "user",
+        "guild_id",
+        "channel_id",
+        "custom_id",
+        "component_type",
+        "attachment_size_limit",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        (0u64..12).prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "[0-9]{1,20}".prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..7).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+    /// No interaction body panics the decoder, and whatever options it
+    /// carries turn into text (or nothing) without a panic.
+    #[test]
+    fn the_discord_decoder_and_option_reader_never_panic(v in any_interaction()) {
+        let body = serde_json::to_vec(&v).unwrap();
+        if let Ok(serenity::model::application::Interaction::Command(ci)) =
+            opsbot::chat::discord::inbound::parse(&body)
+        {
+            let _ = opsbot::chat::discord::options::text_of(&ci.data.options, &[]);
+        }
+    }
+}
+
+/// Option trees as Discord sends them (subcommand groups, subcommands,
+/// values of every type), names from the shipped commands and beyond.
+fn any_options() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let name = prop::sample::select(vec![
+        "hub", "status", "restart", "run", "command", "reason", "users", "logs", "tail", "x",
+    ]);
+    let value = prop_oneof![
+        (name.clone(), "\\PC{0,10}")
+            .prop_map(|(n, s)| serde_json::json!({"name": n, "type": 3, "value": s})),
+        (name.clone(), any::<i64>())
+            .prop_map(|(n, i)| serde_json::json!({"name": n, "type": 4, "value": i})),
+        (name.clone(), any::<bool>())
+            .prop_map(|(n, b)| serde_json::json!({"name": n, "type": 5, "value": b})),
+    ];
+    let sub = (name.clone(), prop::collection::vec(value.clone(), 0..4))
+        .prop_map(|(n, o)| serde_json::json!({"name": n, "type": 1, "options": o}));
+    let group = (name, prop::collection::vec(sub.clone(), 0..2))
+        .prop_map(|(n, o)| serde_json::json!({"name": n, "type": 2, "options": o}));
+    prop::collection::vec(prop_oneof![value, sub, group], 0..3).prop_map(Value::Array)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+    /// Whatever options arrive, the text they become (if any) is one the
+    /// tokenizer reads back: every value stays one word.
+    #[test]
+    fn typed_options_of_any_shape_read_as_text_the_tokenizer_accepts(options in any_options()) {
+        static SPECS: std::sync::OnceLock<opsbot::command::Grammar> = std::sync::OnceLock::new();
+        let specs = SPECS.get_or_init(|| {
+            opsbot::command::Grammar::load_dir(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands"),
+            )
+            .unwrap()
+        });
+        if let Ok(options) = serde_json::from_value::<Vec<serenity::model::application::CommandDataOption>>(options) {
+            if let Some(text) = opsbot::chat::discord::options::text_of(&options, specs.commands()) {
+                let words = opsbot::command::tokenize::tokenize(&text);
+                proptest::prop_assert!(words.is_ok(), "{text:?}: {words:?}");
+            }
+        }
+    }
 }

@@ -33,8 +33,140 @@ struct FakeGithub {
     /// Answer `POST …/comments` with 502 after recording it, as a proxy in
     /// front of GitHub may when the comment was in fact created.
     fail_comment_posts: bool,
+    /// Answer the first `POST …/comments` with GitHub's 429 and
+    /// `Retry-After: 1` (a rate limit: nothing was created).
+    rate_limit_first_post: std::sync::atomic::AtomicBool,
+    /// Act as GitHub for an App: installation tokens are issued for a JWT
+    /// signed with the test key, and every other call must carry a live one.
+    app: Option<FakeApp>,
     /// Woken on every recorded call, so tests wait for calls, not time.
     called: tokio::sync::Notify,
+}
+
+/// The App side of the fake: what it issued and what it refuses.
+#[derive(Default)]
+struct FakeApp {
+    /// How long an issued token lives (GitHub: an hour).
+    lifetime: chrono::Duration,
+    /// The first token issued stops working after its first use (401), as
+    /// when GitHub revokes a token.
+    revoke_first_after_use: bool,
+    /// Tokens issued so far, in order: (installation, token).
+    issued: Mutex<Vec<(u64, String)>>,
+    /// How often each token was used.
+    used: Mutex<std::collections::HashMap<String, usize>>,
+    /// The Authorization header of every call but the token exchanges.
+    auths: Mutex<Vec<(String, Option<String>)>>,
+    /// Refuse every token exchange (403), as for an App that was suspended.
+    refuse_exchanges: bool,
+    /// A plain token the fake also accepts (the deployment's GITHUB_TOKEN).
+    plain_token: Option<&'static str>,
+}
+
+const APP_ID: u64 = 4711;
+const INSTALLATION: u64 = 2311213;
+
+/// The App's JWT as GitHub checks it: RS256 under the App's public key,
+/// issued by the App id, not expired, not valid for more than 10 minutes.
+fn verify_app_jwt(auth: Option<&str>) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        iss: String,
+        iat: i64,
+        exp: i64,
+    }
+    let jwt = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .ok_or("no `Authorization: Bearer JWT`")?;
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(include_bytes!(
+        "fixtures/github/test-app-key.pub.pem"
+    ))
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_required_spec_claims(&["exp", "iat", "iss"]);
+    v.set_issuer(&[APP_ID.to_string()]);
+    let c = jsonwebtoken::decode::<Claims>(jwt, &key, &v)
+        .map_err(|e| format!("JWT refused: {e}"))?
+        .claims;
+    if c.exp - c.iat > 600 {
+        return Err(format!(
+            "JWT valid for {} s; GitHub allows 600",
+            c.exp - c.iat
+        ));
+    }
+    assert_eq!(c.iss, APP_ID.to_string());
+    Ok(())
+}
+
+impl FakeApp {
+    fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        auth: Option<&str>,
+    ) -> Option<axum::response::Response> {
+        let unauthorized = |why: String| {
+            Some(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({ "message": why, "status": "401" })),
+                )
+                    .into_response(),
+            )
+        };
+        if let Some(rest) = path.strip_prefix("/app/installations/") {
+            if let Err(why) = verify_app_jwt(auth) {
+                return unauthorized(why);
+            }
+            if self.refuse_exchanges {
+                return Some(
+                    (
+                        StatusCode::FORBIDDEN,
+                        axum::Json(json!({ "message": "This installation has been suspended" })),
+                    )
+                        .into_response(),
+                );
+            }
+            let installation: u64 = rest.split('/').next()?.parse().ok()?;
+            let mut issued = self.issued.lock().unwrap();
+            let token = format!("ghs_fake{:02}", issued.len() + 1);
+            issued.push((installation, token.clone()));
+            let expires_at = chrono::Utc::now() + self.lifetime;
+            return Some(
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({
+                        "token": token,
+                        "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        "permissions": { "issues": "write", "metadata": "read" },
+                        "repository_selection": "all"
+                    })),
+                )
+                    .into_response(),
+            );
+        }
+        self.auths
+            .lock()
+            .unwrap()
+            .push((format!("{method} {path}"), auth.map(str::to_string)));
+        let token = auth
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if Some(token) == self.plain_token {
+            return None;
+        }
+        let issued = self.issued.lock().unwrap();
+        let Some(pos) = issued.iter().position(|(_, t)| t == token) else {
+            return unauthorized(format!("`{token}` is no token this App was issued"));
+        };
+        let mut used = self.used.lock().unwrap();
+        let n = used.entry(token.to_string()).or_default();
+        *n += 1;
+        if self.revoke_first_after_use && pos == 0 && *n > 1 {
+            return unauthorized("Bad credentials".into());
+        }
+        None
+    }
 }
 
 /// The accounts the fake GitHub knows: login → immutable id.
@@ -99,10 +231,15 @@ async fn api(
     State(f): State<Arc<FakeGithub>>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
     let path = uri.path().trim_start_matches("/api").to_string();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     match allowed(method.as_str(), &path) {
         None => f.violations.lock().unwrap().push(format!(
             "{method} {path} is not an operation of GitHub's REST API subset"
@@ -121,6 +258,12 @@ async fn api(
         .lock()
         .unwrap()
         .push((method.to_string(), path.clone(), body.clone()));
+    if let Some(app) = &f.app {
+        if let Some(refusal) = app.answer(&method, &path, auth.as_deref()) {
+            f.called.notify_waiters();
+            return refusal;
+        }
+    }
     f.called.notify_waiters();
     if method == Method::POST && path.ends_with("/labels") {
         return labels_answer(&f, &body);
@@ -137,6 +280,50 @@ async fn api(
             )
                 .into_response(),
         };
+    }
+    if let (true, Some(login)) = (
+        method == Method::GET,
+        path.strip_suffix("/permission")
+            .and_then(|p| p.rsplit_once("/collaborators/"))
+            .map(|(_, l)| l.to_string()),
+    ) {
+        // alice may write; bob may only read; anyone else is no collaborator.
+        let (permission, role) = match login.as_str() {
+            "alice-demo" => ("write", "maintain"),
+            "bob-demo" => ("read", "triage"),
+            _ => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({ "message": "Not Found" })),
+                )
+                    .into_response()
+            }
+        };
+        let id = account_id(&login).unwrap_or(1);
+        return axum::Json(json!({
+            "permission": permission, "role_name": role, "user": account(&login, id)
+        }))
+        .into_response();
+    }
+    if method == Method::POST && path.ends_with("/reactions") {
+        let reaction = json!({
+            "id": 1, "node_id": "MDg6UmVhY3Rpb24x", "content": body["content"],
+            "created_at": "2016-05-20T20:09:31Z",
+            "user": account(OPSBOT_LOGIN, OPSBOT_ID),
+        });
+        return (StatusCode::CREATED, axum::Json(reaction)).into_response();
+    }
+    if method == Method::POST
+        && path.ends_with("/comments")
+        && f.rate_limit_first_post
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            axum::Json(json!({ "message": "API rate limit exceeded" })),
+        )
+            .into_response();
     }
     if f.fail_comment_posts && method == Method::POST && path.ends_with("/comments") {
         return (
@@ -230,13 +417,49 @@ async fn start_fake(fake: FakeGithub) -> (Arc<FakeGithub>, String) {
 }
 
 async fn rig_with(fake: FakeGithub) -> Rig {
+    rig_env(
+        fake,
+        &[("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000")],
+    )
+    .await
+}
+
+/// An App-only deployment: App id and the test key, no token.
+async fn rig_app(app: FakeApp) -> Rig {
+    rig_app_with(app, &[]).await
+}
+
+async fn rig_app_with(app: FakeApp, more: &[(&str, &str)]) -> Rig {
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/github/test-app-key.pem"
+    );
+    let app_id = APP_ID.to_string();
+    rig_env(
+        FakeGithub {
+            app: Some(app),
+            ..FakeGithub::default()
+        },
+        &[
+            &[
+                ("GITHUB_APP_ID", app_id.as_str()),
+                ("GITHUB_PRIVATE_KEY_FILE", key),
+            ],
+            more,
+        ]
+        .concat(),
+    )
+    .await
+}
+
+async fn rig_env(fake: FakeGithub, auth: &[(&str, &str)]) -> Rig {
     let (fake, api_url) = start_fake(fake).await;
-    let bot = Bot::start_with_env(&[
+    let mut env = vec![
         ("GITHUB_WEBHOOK_SECRET", SECRET),
-        ("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000"),
         ("GITHUB_API_URL", api_url.as_str()),
-    ])
-    .await;
+    ];
+    env.extend_from_slice(auth);
+    let bot = Bot::start_with_env(&env).await;
     assert!(
         bot.demo.app.platforms.github.is_some(),
         "GitHub is configured from the environment alone"
@@ -304,15 +527,32 @@ impl Rig {
             .unwrap()
     }
 
-    /// The calls so far that write (the GET look-ups of accounts left out).
+    /// The calls so far that write the comments (look-ups and reactions left out).
     fn comment_calls(&self) -> Vec<(String, String, Value)> {
         self.fake
             .calls
             .lock()
             .unwrap()
             .iter()
-            .filter(|(m, _, _)| m != "GET")
+            .filter(|(m, p, _)| m != "GET" && !p.ends_with("/reactions"))
             .cloned()
+            .collect()
+    }
+
+    /// The reactions posted so far, as (comment path, content).
+    fn reactions(&self) -> Vec<(String, String)> {
+        self.fake
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p.ends_with("/reactions"))
+            .map(|(_, p, b)| {
+                (
+                    p.clone(),
+                    b["content"].as_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect()
     }
 
@@ -911,4 +1151,656 @@ fn check_says_how_github_people_are_matched_and_which_auth_is_used() {
         !text.contains("ghp_checktoken") && !text.contains("s3cret"),
         "{text}"
     );
+}
+
+/// `body` as delivered to the App installed as [`INSTALLATION`].
+fn from_installation(body: Vec<u8>) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    v["installation"] = json!({ "id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMjMxMTIxMw==" });
+    serde_json::to_vec(&v).unwrap()
+}
+
+impl Rig {
+    fn app(&self) -> &FakeApp {
+        self.fake.app.as_ref().expect("an App rig")
+    }
+
+    fn issued(&self) -> Vec<(u64, String)> {
+        self.app().issued.lock().unwrap().clone()
+    }
+
+    fn assert_no_violations(&self) {
+        let v = self.fake.violations.lock().unwrap();
+        assert!(v.is_empty(), "{v:?}");
+    }
+}
+
+/// Issue 16: with only `app_id` and the private key, replies are posted
+/// with an installation token, fetched with a JWT GitHub accepts (verified
+/// by the fake with the test key) and cached for the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_only_deployment_replies_with_an_installation_token_from_a_verified_jwt() {
+    let r = rig_app(FakeApp {
+        lifetime: chrono::Duration::hours(1),
+        ..FakeApp::default()
+    })
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    assert_eq!(
+        r.deliver("issue_comment", "app-1", body, SECRET)
+            .await
+            .status(),
+        202
+    );
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status prod"));
+    r.deliver("issue_comment", "app-2", body, SECRET).await;
+    r.wait_for_comment("with the second result", |b| {
+        b.contains("succeeded") && b.contains("hub status prod")
+    })
+    .await;
+    assert_eq!(
+        r.issued(),
+        vec![(INSTALLATION, "ghs_fake01".to_string())],
+        "one token for the installation, cached"
+    );
+    let auths = r.app().auths.lock().unwrap().clone();
+    assert!(
+        auths
+            .iter()
+            .all(|(_, a)| a.as_deref() == Some("Bearer ghs_fake01")),
+        "{auths:#?}"
+    );
+    assert!(auths.iter().any(|(c, _)| c.starts_with("POST /repos/")));
+    r.assert_no_violations();
+}
+
+/// Issue 16: a token about to expire is not used; a new one is fetched first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_token_about_to_expire_is_replaced_before_it_is_used() {
+    // Four minutes left is inside the five-minute margin: every call fetches.
+    let r = rig_app(FakeApp {
+        lifetime: chrono::Duration::minutes(4),
+        ..FakeApp::default()
+    })
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    r.deliver("issue_comment", "exp-1", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    let issued = r.issued();
+    let auths = r.app().auths.lock().unwrap().clone();
+    assert!(issued.len() >= 2, "{issued:?}");
+    let used: std::collections::BTreeSet<_> = auths.iter().map(|(_, a)| a.clone()).collect();
+    assert_eq!(
+        (issued.len(), used.len()),
+        (auths.len(), auths.len()),
+        "a fresh token for every call, none used twice: {auths:#?}"
+    );
+    r.assert_no_violations();
+}
+
+/// Issue 16: GitHub answers 401 to a token it revoked; the token is
+/// forgotten, a new one fetched once, and the call goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_fetches_a_new_installation_token_once_and_the_reply_goes_through() {
+    let r = rig_app(FakeApp {
+        lifetime: chrono::Duration::hours(1),
+        revoke_first_after_use: true,
+        ..FakeApp::default()
+    })
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    r.deliver("issue_comment", "401-1", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    let issued: Vec<String> = r.issued().into_iter().map(|(_, t)| t).collect();
+    assert_eq!(issued, vec!["ghs_fake01", "ghs_fake02"]);
+    let auths = r.app().auths.lock().unwrap().clone();
+    let with_first = auths
+        .iter()
+        .filter(|(_, a)| a.as_deref() == Some("Bearer ghs_fake01"))
+        .count();
+    assert_eq!(
+        with_first, 2,
+        "used once, refused once, then never again: {auths:#?}"
+    );
+    r.assert_no_violations();
+}
+
+/// Issue 16: `opsbot check` says an App is used, and finds a broken key
+/// before the first delivery does.
+#[test]
+fn check_names_app_auth_and_refuses_a_key_that_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let check = |key: &str| {
+        let cfg = dir.path().join("opsbot.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "audit: {{ url: \"sqlite://{db}\" }}\ncommands: {root}/commands\nplaybooks: {root}/playbooks\n\
+                 github: {{ webhook_secret: \"${{GH_SECRET}}\", app_id: {APP_ID}, private_key_file: \"{key}\" }}\n",
+                db = dir.path().join("audit.db").display()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+            .args(["check", "--config"])
+            .arg(&cfg)
+            .env_remove("GITHUB_WEBHOOK_SECRET")
+            .env_remove("GITHUB_TOKEN")
+            .env("GH_SECRET", "s3cret-for-check")
+            .output()
+            .unwrap()
+    };
+    let good = check(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/github/test-app-key.pem"
+    ));
+    let text = crate::support::binary::output_text(&good);
+    assert_eq!(good.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "github: auth: GitHub App {APP_ID}: an installation token per installation"
+        )),
+        "{text}"
+    );
+    let not_a_key = dir.path().join("key.pem");
+    std::fs::write(&not_a_key, "hello").unwrap();
+    let bad = check(not_a_key.to_str().unwrap());
+    let text = crate::support::binary::output_text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("not an RSA private key"), "{text}");
+}
+
+/// Issue 16: the command's own comment gets `eyes` when the command is
+/// accepted and `rocket` when its run succeeded, as GitHub's reactions API
+/// defines them; a refused command gets `confused`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_comment_gets_eyes_then_rocket_or_confused_when_nothing_ran() {
+    let r = rig().await;
+    let mut ok: Value =
+        serde_json::from_slice(&comment("bob-demo", "/ops hub status staging")).unwrap();
+    ok["comment"]["id"] = json!(555_001);
+    r.deliver(
+        "issue_comment",
+        "re-1",
+        serde_json::to_vec(&ok).unwrap(),
+        SECRET,
+    )
+    .await;
+    let on_ok = "/repos/Codertocat/Hello-World/issues/comments/555001/reactions".to_string();
+    r.wait_for_call("no rocket", |calls| {
+        calls
+            .iter()
+            .any(|(_, p, b)| *p == on_ok && b["content"] == "rocket")
+            .then_some(())
+    })
+    .await;
+    let mut refused: Value =
+        serde_json::from_slice(&comment("Codertocat", "/ops hub status staging")).unwrap();
+    refused["comment"]["id"] = json!(555_002);
+    r.deliver(
+        "issue_comment",
+        "re-2",
+        serde_json::to_vec(&refused).unwrap(),
+        SECRET,
+    )
+    .await;
+    let on_refused = "/repos/Codertocat/Hello-World/issues/comments/555002/reactions".to_string();
+    r.wait_for_call("no confused", |calls| {
+        calls.iter().any(|(_, p, _)| *p == on_refused).then_some(())
+    })
+    .await;
+    assert_eq!(
+        r.reactions(),
+        vec![
+            (on_ok.clone(), "eyes".to_string()),
+            (on_ok, "rocket".to_string()),
+            (on_refused, "confused".to_string()),
+        ]
+    );
+    r.assert_no_violations();
+}
+
+/// `opsbot serve` on a config with `github_section` (secrets from the
+/// environment) and the people alice and bob, against the fake at `api_url`.
+async fn serve_github(
+    github_section: &str,
+    api_url: String,
+) -> (crate::support::server::Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_github_in(dir.path(), github_section, api_url).await;
+    (server, dir)
+}
+
+/// [`serve_github`] with its config and audit log in `dir` (so a second
+/// start is a restart on the same audit log).
+async fn serve_github_in(
+    dir: &std::path::Path,
+    github_section: &str,
+    api_url: String,
+) -> crate::support::server::Server {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cfg = dir.join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:0\naudit: {{ url: \"sqlite://{db}\" }}\n\
+             commands: {root}/commands\nplaybooks: {root}/playbooks\n\
+             github: {{ webhook_secret: \"${{GITHUB_WEBHOOK_SECRET}}\", token: \"${{GITHUB_TOKEN}}\", {github_section} }}\n\
+             people:\n  - {{ id: alice, github: alice-demo, roles: [support] }}\n  - {{ id: bob, github: bob-demo, roles: [support] }}\n\
+             roles:\n  support: {{ run: [help] }}\n",
+            db = dir.join("audit.db").display()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("GITHUB_WEBHOOK_SECRET", SECRET.to_string()),
+        (
+            "GITHUB_TOKEN",
+            "ghp_servetoken000000000000000000000000000".to_string(),
+        ),
+        ("GITHUB_API_URL", api_url),
+    ];
+    let server = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::support::server::Server::start(&cfg, &env)
+    })
+    .await
+    .unwrap();
+    server
+}
+
+async fn deliver_to(port: u16, event: &str, delivery: &str, body: Vec<u8>) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/github/webhook"))
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", sign(&body, SECRET))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Issue 16: `github.min_permission` is checked against the commenter's
+/// repository permission (GitHub's role name); below it, the reply names
+/// the rule and nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_permission_refuses_a_commenter_below_it_naming_the_rule_and_runs_nothing() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let (server, _dir) = serve_github("min_permission: write", api_url).await;
+    let resp = deliver_to(
+        server.port,
+        "issue_comment",
+        "mp-1",
+        comment("bob-demo", "/ops help"),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    assert!(resp.text().await.unwrap().contains("min_permission"));
+    let refused = wait_for_posts(&fake, 1).await;
+    assert!(
+        refused[0].contains("refused by `github.min_permission`")
+            && refused[0].contains("need `write`")
+            && refused[0].contains("you have `triage`"),
+        "{refused:?}"
+    );
+    deliver_to(
+        server.port,
+        "issue_comment",
+        "mp-2",
+        comment("alice-demo", "/ops help"),
+    )
+    .await;
+    let all = wait_for_posts(&fake, 2).await;
+    assert!(
+        !all[1].contains("refused"),
+        "alice (maintain) may: {all:#?}"
+    );
+    assert_eq!(all.len(), 2);
+    let calls = fake.calls.lock().unwrap().clone();
+    assert!(calls.iter().any(|(m, p, _)| m == "GET"
+        && p == "/repos/Codertocat/Hello-World/collaborators/bob-demo/permission"));
+    assert!(
+        fake.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        fake.violations.lock().unwrap()
+    );
+    drop(server);
+}
+
+/// An edit of the comment `id` (GitHub's edited delivery) with `body`, as
+/// of `updated_at`.
+fn edited(id: u64, body: &str, updated_at: &str) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&comment("alice-demo", body)).unwrap();
+    v["action"] = json!("edited");
+    v["changes"] = json!({ "body": { "from": "(before)" } });
+    v["comment"]["id"] = json!(id);
+    v["comment"]["updated_at"] = json!(updated_at);
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Issue 16: with `run_on_edit`, an edit runs only the command line it
+/// added; a line already run never runs again, also after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_runs_only_its_new_line_and_no_line_runs_twice_across_a_restart() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_github_in(dir.path(), "run_on_edit: true", api_url.clone()).await;
+    let mut first: Value = serde_json::from_slice(&comment("alice-demo", "/ops help")).unwrap();
+    first["comment"]["id"] = json!(880_001);
+    let first = serde_json::to_vec(&first).unwrap();
+    assert_eq!(
+        deliver_to(server.port, "issue_comment", "ed-1", first)
+            .await
+            .status(),
+        202
+    );
+    wait_for_posts(&fake, 1).await;
+    let two_lines = "/ops help\n\n/ops help hub status\n";
+    let resp = deliver_to(
+        server.port,
+        "issue_comment",
+        "ed-2",
+        edited(880_001, two_lines, "2026-01-01T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"commands":1}"#,
+        "only the new line"
+    );
+    let posts = wait_for_posts(&fake, 2).await;
+    assert!(posts[1].contains("hub status"), "{posts:#?}");
+    drop(server);
+
+    let server = serve_github_in(dir.path(), "run_on_edit: true", api_url).await;
+    let three_lines = "/ops help\n\n/ops help hub status\n\n/ops help runs\n";
+    let resp = deliver_to(
+        server.port,
+        "issue_comment",
+        "ed-3",
+        edited(880_001, three_lines, "2026-01-01T11:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"commands":1}"#,
+        "after the restart, too"
+    );
+    let posts = wait_for_posts(&fake, 3).await;
+    assert_eq!(posts.len(), 3, "{posts:#?}");
+    assert!(posts[2].contains("runs"), "{posts:#?}");
+    drop(server);
+}
+
+/// Without `run_on_edit` an edit runs nothing, even a new line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_run_on_edit_an_edited_comment_runs_nothing() {
+    let r = rig().await;
+    let resp = r
+        .deliver(
+            "issue_comment",
+            "noedit-1",
+            edited(880_101, "/ops hub status staging", "2026-01-01T10:00:00Z"),
+            SECRET,
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    assert!(resp.text().await.unwrap().contains("run_on_edit"));
+    assert!(r.comment_calls().is_empty());
+}
+
+/// Issue 16: a command in a pull-request review comment (GitHub's example
+/// delivery) is answered in that review thread: a reply, edited in place,
+/// and the reactions on the review comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_comment_command_is_answered_in_its_review_thread() {
+    let r = rig().await;
+    let mut v: Value = serde_json::from_str(include_str!(
+        "fixtures/github/pull_request_review_comment.created.0.json"
+    ))
+    .unwrap();
+    v["comment"]["user"]["login"] = json!("bob-demo");
+    v["comment"]["user"]["id"] = json!(1002);
+    v["comment"]["body"] = json!("Before merging:\n\n/ops hub status staging\n");
+    let body = serde_json::to_vec(&v).unwrap();
+    let resp = r
+        .deliver("pull_request_review_comment", "rv-1", body, SECRET)
+        .await;
+    assert_eq!(resp.status(), 202);
+    let done = r
+        .wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    assert!(done.contains("Hub staging"), "{done}");
+    let calls = r.comment_calls();
+    assert_eq!(
+        (calls[0].0.as_str(), calls[0].1.as_str()),
+        (
+            "POST",
+            "/repos/Codertocat/Hello-World/pulls/2/comments/284312630/replies"
+        ),
+        "{calls:#?}"
+    );
+    assert!(
+        calls.iter().skip(1).all(|(m, p, _)| m == "PATCH"
+            && p.starts_with("/repos/Codertocat/Hello-World/pulls/comments/")),
+        "the reply is edited in place: {calls:#?}"
+    );
+    r.wait_for_call("no rocket on the review comment", |calls| {
+        calls
+            .iter()
+            .any(|(_, p, b)| {
+                p == "/repos/Codertocat/Hello-World/pulls/comments/284312630/reactions"
+                    && b["content"] == "rocket"
+            })
+            .then_some(())
+    })
+    .await;
+    r.assert_no_violations();
+}
+
+/// Issue 16: the App manifest asks for what opsbot uses and subscribes to
+/// the events it acts on, each of which the endpoint reads as a comment.
+#[test]
+fn the_app_manifest_asks_for_the_permissions_and_events_opsbot_uses() {
+    let manifest: Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/github-app-manifest.json"
+    )))
+    .unwrap();
+    assert_eq!(
+        manifest["default_permissions"],
+        json!({ "issues": "write", "pull_requests": "write", "metadata": "read", "members": "read" })
+    );
+    assert_eq!(
+        manifest["default_events"],
+        json!(["issue_comment", "pull_request_review_comment"])
+    );
+    assert!(manifest["hook_attributes"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/github/webhook"));
+    for (event, fixture) in [
+        (
+            "issue_comment",
+            include_str!("fixtures/github/issue_comment.created.0.json"),
+        ),
+        (
+            "pull_request_review_comment",
+            include_str!("fixtures/github/pull_request_review_comment.created.0.json"),
+        ),
+    ] {
+        let read = opsbot::chat::github::inbound::parse(event, fixture.as_bytes()).unwrap();
+        assert!(
+            matches!(read, opsbot::chat::github::inbound::Inbound::Comment(_)),
+            "{event}: {read:?}"
+        );
+    }
+}
+
+/// JSON values of any shape, a few levels deep, with the keys GitHub's
+/// comment deliveries use (so the decoder's paths are reached).
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let keys = prop::sample::select(vec![
+        "action",
+        "comment",
+        "user",
+        "id",
+        "login",
+        "type",
+        "body",
+        "issue",
+        "number",
+        "repository",
+        "full_name",
+        "installation",
+        "pull_request",
+        "in_reply_to_id",
+        "updated_at",
+        "zen",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(vec![
+            "created",
+            "edited",
+            "Bot",
+            "User",
+            "/ops help",
+            "x[bot]"
+        ])
+        .prop_map(Value::from),
+        "\\PC{0,20}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+    /// No delivery body, however shaped, panics the GitHub decoder: it
+    /// reads as an event or is refused as malformed.
+    #[test]
+    fn the_github_decoder_never_panics_on_any_json(v in any_json(), review in proptest::bool::ANY) {
+        let event = if review { "pull_request_review_comment" } else { "issue_comment" };
+        let _ = opsbot::chat::github::inbound::parse(event, &serde_json::to_vec(&v).unwrap());
+        let _ = opsbot::chat::github::inbound::parse("ping", &serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn the_github_decoder_never_panics_on_any_bytes(b in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let _ = opsbot::chat::github::inbound::parse("issue_comment", &b);
+    }
+
+    /// Any comment text: the command lines found are prefixed lines, never a panic.
+    #[test]
+    fn finding_command_lines_never_panics(body in "(\\PC|\\n|`|>|/ops ){0,200}") {
+        let found = opsbot::chat::github::lines::commands(&body, "/ops");
+        proptest::prop_assert!(found.len() <= body.matches("/ops").count());
+    }
+
+    /// Whatever the cluster says, the rendered comment mentions nobody
+    /// outside code.
+    #[test]
+    fn sanitized_markdown_mentions_nobody(text in "(\\PC|\\n|@[a-z]{1,5}|<[a-z]{1,4}>){0,80}") {
+        let safe = opsbot::chat::github::render::sanitize(&text);
+        for event in pulldown_cmark::Parser::new(&safe) {
+            if let pulldown_cmark::Event::Text(t) = &event {
+                let chars: Vec<char> = t.chars().collect();
+                for w in chars.windows(2) {
+                    proptest::prop_assert!(!(w[0] == '@' && w[1].is_ascii_alphanumeric()), "{safe:?}");
+                }
+            }
+            proptest::prop_assert!(!matches!(event, pulldown_cmark::Event::Html(_) | pulldown_cmark::Event::InlineHtml(_)), "{safe:?}");
+        }
+    }
+}
+
+/// Issue 16 "one retry policy": a rate-limited comment POST (nothing was
+/// created) is sent again after exactly the `Retry-After` GitHub named, and
+/// the comment is posted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_comment_is_posted_after_githubs_retry_after_and_only_once() {
+    crate::support::logs::capture();
+    let r = rig_with(FakeGithub {
+        rate_limit_first_post: true.into(),
+        ..FakeGithub::default()
+    })
+    .await;
+    r.deliver(
+        "issue_comment",
+        "rl-1",
+        comment("bob-demo", "/ops hub status staging"),
+        SECRET,
+    )
+    .await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    crate::support::logs::wait_for(&["posting a comment failed; retrying", "wait_ms=1000"]).await;
+    let posts: Vec<_> = r
+        .comment_calls()
+        .into_iter()
+        .filter(|(m, _, _)| m == "POST")
+        .collect();
+    assert_eq!(
+        posts.len(),
+        2,
+        "the refused one and the one that was created: {posts:#?}"
+    );
+    assert_eq!(posts[0].2, posts[1].2, "the same comment, sent again");
+    assert!(r
+        .comment_calls()
+        .iter()
+        .skip(2)
+        .all(|(m, _, _)| m == "PATCH"));
+}
+
+/// Issue 16: the plain token stays the fallback: when the App cannot get an
+/// installation token, replies go out with GITHUB_TOKEN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_app_gets_no_installation_token_the_plain_token_is_the_fallback() {
+    const PLAIN: &str = "ghp_fallback000000000000000000000000000000";
+    let r = rig_app_with(
+        FakeApp {
+            lifetime: chrono::Duration::hours(1),
+            refuse_exchanges: true,
+            plain_token: Some(PLAIN),
+            ..FakeApp::default()
+        },
+        &[("GITHUB_TOKEN", PLAIN)],
+    )
+    .await;
+    let body = from_installation(comment("bob-demo", "/ops hub status staging"));
+    r.deliver("issue_comment", "fb-1", body, SECRET).await;
+    r.wait_for_comment("with the result", |b| b.contains("succeeded"))
+        .await;
+    assert!(r.issued().is_empty());
+    let auths = r.app().auths.lock().unwrap().clone();
+    let bearer = format!("Bearer {PLAIN}");
+    assert!(
+        auths
+            .iter()
+            .all(|(_, a)| a.as_deref() == Some(bearer.as_str())),
+        "{auths:#?}"
+    );
+    r.assert_no_violations();
 }

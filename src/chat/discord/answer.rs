@@ -9,9 +9,7 @@ use std::time::Instant;
 use axum::Json;
 use serenity::builder::{CreateEmbed, CreateInteractionResponse, CreateInteractionResponseMessage};
 use serenity::http::Http;
-use serenity::model::application::{
-    CommandDataOptionValue, CommandInteraction, ComponentInteraction,
-};
+use serenity::model::application::{CommandInteraction, ComponentInteraction};
 use tokio::sync::mpsc;
 
 use super::render::{self, Message};
@@ -20,13 +18,15 @@ use crate::chat::place::{DiscordPlace, Place};
 use crate::chat::view::RunView;
 use crate::chat::{Core, Request, Update};
 
-/// The `/ops` option that carries the text.
-pub const OPTION: &str = "command";
-
 type Answer = Json<CreateInteractionResponse>;
 
-/// `/ops TEXT`.
-pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInteraction) -> Answer {
+/// `/ops run TEXT`, or a typed subcommand (turned back into its text).
+pub async fn command(
+    core: &Arc<dyn Core>,
+    http: &Arc<Http>,
+    ci: &CommandInteraction,
+    commands: &[crate::command::CommandSpec],
+) -> Answer {
     if ci.data.name != super::register::COMMAND {
         return private(render::note(&format!(
             "opsbot only answers `/{}`; `/{}` is not one of its commands.",
@@ -34,15 +34,7 @@ pub async fn command(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &CommandInterac
             ci.data.name
         )));
     }
-    let text = ci
-        .data
-        .options
-        .iter()
-        .find(|o| o.name == OPTION)
-        .and_then(|o| match &o.value {
-            CommandDataOptionValue::String(s) => Some(s.trim().to_string()),
-            _ => None,
-        })
+    let text = super::options::text_of(&ci.data.options, commands)
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "help".to_string());
     let place = Place::Discord(DiscordPlace {

@@ -119,6 +119,7 @@ mod tests {
             max_clock_skew: std::time::Duration::from_secs(300),
             connect_timeout: std::time::Duration::from_millis(200),
             call_timeout: std::time::Duration::from_millis(200),
+            commands: Vec::new(),
         };
         let http = super::client(&settings).unwrap();
         // Without a timeout this never returns; the outer bound only turns

@@ -1,27 +1,74 @@
-//! Suggestions while someone types `/ops …`: command names first, then hub
-//! and cluster names for the word being typed after a known command.
+//! Suggestions while someone types `/ops …`: in `/ops run`, command names
+//! first, then hub and cluster names for the word being typed after a known
+//! command; in a typed option of kind hub or cluster, those names.
 
 use serenity::builder::{CreateAutocompleteResponse, CreateInteractionResponse};
-use serenity::model::application::CommandInteraction;
+use serenity::model::application::{CommandDataOption, CommandDataOptionValue, CommandInteraction};
 
+use super::options::{kind_of, TEXT};
 use crate::chat::Completions;
+use crate::command::{ArgType, CommandSpec};
 
 /// Discord shows at most 25 choices of at most 100 characters.
 const MAX_CHOICES: usize = 25;
 const MAX_LEN: usize = 100;
 
-/// The autocomplete answer for what has been typed so far.
-pub fn answer(ci: &CommandInteraction, names: &Completions) -> CreateInteractionResponse {
-    let typed = ci
-        .data
-        .autocomplete()
-        .map(|o| o.value.to_string())
-        .unwrap_or_default();
+/// The autocomplete answer for what has been typed so far: whole command
+/// texts for `/ops run`, hub or cluster names for a typed option of that
+/// kind. The names come from the core ([`Completions`]), never a list of
+/// our own.
+pub fn answer(
+    ci: &CommandInteraction,
+    names: &Completions,
+    commands: &[CommandSpec],
+) -> CreateInteractionResponse {
+    let focused = ci.data.autocomplete();
+    let typed = focused.as_ref().map(|o| o.value).unwrap_or_default();
+    let option = focused.as_ref().map(|o| o.name).unwrap_or(TEXT);
+    let choices = if option == TEXT {
+        suggest(typed, names)
+    } else {
+        let path = path_of(&ci.data.options);
+        match kind_of(commands, &path, option) {
+            Some(ArgType::Hub) => names_starting(typed, &names.hubs),
+            Some(ArgType::Cluster) => names_starting(typed, &names.clusters),
+            _ => Vec::new(),
+        }
+    };
     let mut response = CreateAutocompleteResponse::new();
-    for choice in suggest(&typed, names) {
+    for choice in choices {
         response = response.add_string_choice(choice.clone(), choice);
     }
     CreateInteractionResponse::Autocomplete(response)
+}
+
+/// The subcommand (and group) names the interaction is under.
+fn path_of(options: &[CommandDataOption]) -> Vec<&str> {
+    let Some(first) = options.first() else {
+        return Vec::new();
+    };
+    match &first.value {
+        CommandDataOptionValue::SubCommand(_) => vec![first.name.as_str()],
+        CommandDataOptionValue::SubCommandGroup(subs) => match subs.first() {
+            Some(sub) => vec![first.name.as_str(), sub.name.as_str()],
+            None => vec![first.name.as_str()],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// `names` that start with `typed` (case-insensitively), within Discord's limits.
+fn names_starting(typed: &str, names: &[String]) -> Vec<String> {
+    let lower = typed.trim().to_lowercase();
+    let mut out: Vec<String> = names
+        .iter()
+        .filter(|n| n.to_lowercase().starts_with(&lower))
+        .filter(|n| n.chars().count() <= MAX_LEN)
+        .cloned()
+        .collect();
+    out.dedup();
+    out.truncate(MAX_CHOICES);
+    out
 }
 
 /// Whole-text suggestions for `typed` (case-insensitive prefix matches).

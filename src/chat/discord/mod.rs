@@ -18,6 +18,7 @@ mod answer;
 mod api;
 mod autocomplete;
 pub mod inbound;
+pub mod options;
 pub mod register;
 pub mod render;
 mod settings;
@@ -43,6 +44,7 @@ struct Shared {
     core: Arc<dyn Core>,
     verifier: verify::Verifier,
     http: Arc<serenity::http::Http>,
+    commands: Arc<Vec<crate::command::CommandSpec>>,
 }
 
 impl Gate for Shared {
@@ -63,6 +65,7 @@ pub fn routes(core: Arc<dyn Core>, settings: DiscordSettings) -> anyhow::Result<
         core,
         verifier,
         http,
+        commands: Arc::new(settings.commands.clone()),
     });
     Ok(Router::new()
         .route("/discord/interactions", post(interactions))
@@ -86,12 +89,17 @@ async fn interactions(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     };
     match interaction {
         Interaction::Ping(_) => Json(serde_json::json!({ "type": 1 })).into_response(),
-        Interaction::Autocomplete(ci) => {
-            Json(autocomplete::answer(&ci, &s.core.completions())).into_response()
-        }
+        Interaction::Autocomplete(ci) => Json(autocomplete::answer(
+            &ci,
+            &s.core.completions(),
+            &s.commands,
+        ))
+        .into_response(),
         Interaction::Command(ci) => match dedup(&s, ci.id.get()).await {
             Some(stop) => stop,
-            None => answer::command(&s.core, &s.http, &ci).await.into_response(),
+            None => answer::command(&s.core, &s.http, &ci, &s.commands)
+                .await
+                .into_response(),
         },
         Interaction::Component(ci) => match dedup(&s, ci.id.get()).await {
             Some(stop) => stop,

@@ -28,6 +28,10 @@ pub struct DiscordSettings {
     pub connect_timeout: Duration,
     /// One API call, answer included, may take this long at most.
     pub call_timeout: Duration,
+    /// The commands of `commands/` (and the builtins): `/ops` gets a typed
+    /// subcommand for each (see [`super::options`]). Filled in once the
+    /// command files are loaded; empty means only `/ops run TEXT`.
+    pub commands: Vec<crate::command::CommandSpec>,
 }
 
 impl std::fmt::Debug for DiscordSettings {
@@ -40,6 +44,7 @@ impl std::fmt::Debug for DiscordSettings {
                 &self.bot_token.as_ref().map(|_| crate::redact::PLACEHOLDER),
             )
             .field("api_url", &self.api_url)
+            .field("commands", &self.commands.len())
             .finish()
     }
 }
@@ -57,6 +62,7 @@ impl DiscordSettings {
             max_clock_skew: Duration::from_secs(300),
             connect_timeout: super::api::CONNECT_TIMEOUT,
             call_timeout: super::api::CALL_TIMEOUT,
+            commands: Vec::new(),
         }
     }
 

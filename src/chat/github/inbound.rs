@@ -14,24 +14,30 @@ pub enum Inbound {
     Ping { zen: Value },
     /// Another event, or a comment opsbot does not act on.
     Ignored(&'static str),
-    /// A new comment (its command lines are found by [`super::lines`]).
+    /// A new or edited issue, pull-request or review comment (its command
+    /// lines are found by [`super::lines`]).
     Comment(Comment),
 }
 
-/// A new comment on an issue or pull request.
+/// A comment on an issue or pull request, or in a pull-request review.
 #[derive(Debug, Clone)]
 pub struct Comment {
     /// For display only (mentions): logins can be renamed and recycled.
     pub login: String,
     /// Who wrote it: the account's immutable id (`comment.user.id`).
     pub user_id: u64,
-    /// The delivery's `action` (`created`).
+    /// The delivery's `action`: `created` or `edited`.
     pub action: String,
     /// `comment.updated_at` as GitHub wrote it: with the comment id and the
     /// action it names this version of the comment, inside the signed body.
     pub updated_at: String,
     /// `owner/name`.
     pub repo: String,
+    /// The GitHub App installation the delivery came from, if any.
+    pub installation: Option<u64>,
+    /// For a pull-request review comment: the first comment of its review
+    /// thread, which replies go under. `None` for issue comments.
+    pub review_thread: Option<u64>,
     pub issue: u64,
     pub comment_id: u64,
     pub body: String,
@@ -51,9 +57,14 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
             zen: payload["zen"].clone(),
         });
     }
-    if event != "issue_comment" || payload["action"] != "created" {
+    // Edited comments are read too; whether their new lines run is the
+    // adapter's `run_on_edit` decision.
+    let review = event == "pull_request_review_comment";
+    if !(event == "issue_comment" || review)
+        || !(payload["action"] == "created" || payload["action"] == "edited")
+    {
         return Ok(Inbound::Ignored(
-            "ignored: opsbot acts on new issue and pull-request comments",
+            "ignored: opsbot acts on new (and, with run_on_edit, edited) issue and pull-request comments",
         ));
     }
     let user = &payload["comment"]["user"];
@@ -63,18 +74,36 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
             "ignored: comments by bots never run commands",
         ));
     }
+    let number = if review {
+        payload["pull_request"]["number"].as_u64()
+    } else {
+        payload["issue"]["number"].as_u64()
+    };
     let (Some(repo), Some(issue), Some(comment_id), Some(user_id)) = (
         payload["repository"]["full_name"].as_str(),
-        payload["issue"]["number"].as_u64(),
+        number,
         payload["comment"]["id"].as_u64(),
         user["id"].as_u64(),
     ) else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "malformed",
-            "an issue_comment event needs repository.full_name, issue.number, comment.id and comment.user.id",
+            format!(
+                "an {event} event needs repository.full_name, {}, comment.id and comment.user.id",
+                if review {
+                    "pull_request.number"
+                } else {
+                    "issue.number"
+                }
+            ),
         ));
     };
+    // GitHub replies only to a thread's first comment.
+    let review_thread = review.then(|| {
+        payload["comment"]["in_reply_to_id"]
+            .as_u64()
+            .unwrap_or(comment_id)
+    });
     let comment = &payload["comment"];
     let updated_at = comment["updated_at"]
         .as_str()
@@ -87,6 +116,8 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
         action: payload["action"].as_str().unwrap_or_default().to_string(),
         updated_at,
         repo: repo.to_string(),
+        installation: payload["installation"]["id"].as_u64(),
+        review_thread,
         issue,
         comment_id,
         body: payload["comment"]["body"]
@@ -139,6 +170,47 @@ mod tests {
                 "/ops help",
                 "2026-01-01T00:00:00Z"
             )
+        );
+    }
+
+    #[test]
+    fn a_review_comment_reads_as_its_pull_request_and_review_thread() {
+        let fixture = include_str!(
+            "../../../tests/it/fixtures/github/pull_request_review_comment.created.0.json"
+        );
+        let Inbound::Comment(c) = parse("pull_request_review_comment", fixture.as_bytes()).unwrap()
+        else {
+            panic!("a comment");
+        };
+        assert_eq!(
+            (
+                c.repo.as_str(),
+                c.issue,
+                c.comment_id,
+                c.review_thread,
+                c.user_id
+            ),
+            (
+                "Codertocat/Hello-World",
+                2,
+                284312630,
+                Some(284312630),
+                21031067
+            )
+        );
+        let mut reply: Value = serde_json::from_str(fixture).unwrap();
+        reply["comment"]["in_reply_to_id"] = serde_json::json!(284312000u64);
+        let Inbound::Comment(c) = parse(
+            "pull_request_review_comment",
+            &serde_json::to_vec(&reply).unwrap(),
+        )
+        .unwrap() else {
+            panic!("a comment");
+        };
+        assert_eq!(
+            c.review_thread,
+            Some(284312000),
+            "replies go under the thread's first comment"
         );
     }
 

@@ -1,4 +1,5 @@
-//! GitHub: `/ops …` lines in issue and pull-request comments.
+//! GitHub: `/ops …` lines in issue and pull-request comments, and in
+//! pull-request review comments (answered in their review thread).
 //!
 //! GitHub POSTs webhook deliveries to `POST /github/webhook`. The answer
 //! path: the [`Verified`] gate (size cap, `X-Hub-Signature-256`, refusal
@@ -9,16 +10,21 @@
 //! tells its story ([`thread`], rendered by [`render`]) and is edited as the
 //! run goes on, through octocrab pointed at `GITHUB_API_URL` ([`api`]).
 //!
+//! With `run_on_edit`, an edited comment runs the command lines that were
+//! not run from it before: every line is recorded durably before it runs
+//! (`github-line` in the delivery table), so no line runs twice.
+//!
 //! Who asked is the commenter's account id (`comment.user.id`), matched to
 //! `people[].github` through [`people`] (logins there are resolved to ids;
 //! the login in a delivery is never trusted, it can be renamed or
 //! recycled). Comments by bots and by opsbot's own account are ignored;
-//! edited and deleted comments run nothing. A delivery runs once: its
+//! deleted comments run nothing. A delivery runs once: its
 //! `X-GitHub-Delivery` id is recorded, and so is what the signature covers
 //! (comment id, action, `updated_at`), since the header is not signed and a
 //! captured body could come back under a new delivery id.
 
 pub mod api;
+pub mod auth;
 pub mod inbound;
 pub mod lines;
 pub mod people;
@@ -118,6 +124,13 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         }
     }
     let comment = match inbound {
+        Inbound::Comment(c) if c.action == "edited" && !s.settings.run_on_edit => {
+            return (
+                StatusCode::ACCEPTED,
+                "ignored: edited comments run nothing unless github.run_on_edit is on",
+            )
+                .into_response()
+        }
         Inbound::Comment(c) => c,
         Inbound::Ignored(why) => return (StatusCode::ACCEPTED, why).into_response(),
         Inbound::Ping { .. } => unreachable!("answered above"),
@@ -130,10 +143,19 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     if let Some(stop) = first_time(&s, "github-comment", &signed).await {
         return stop;
     }
-    let sender = s.people.who(comment.user_id).await;
+    let sender = s.people.who(comment.user_id, comment.installation).await;
+    if let Some(refusal) = permission_refusal(&s, &comment).await {
+        let t = thread(&s, &comment);
+        tokio::spawn(async move { t.post(&refusal).await });
+        return (
+            StatusCode::ACCEPTED,
+            "refused by github.min_permission; nothing run",
+        )
+            .into_response();
+    }
     let commands = lines::commands(&comment.body, &s.settings.prefix);
     if commands.len() > s.settings.max_commands_per_comment {
-        let t = thread(&s, &comment.repo, comment.issue);
+        let t = thread(&s, &comment);
         let note = format!(
             "@{} this comment has {} `{}` lines; at most {} run from one comment. Nothing was run.",
             comment.login,
@@ -148,6 +170,24 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         )
             .into_response();
     }
+    // Each command line of a comment runs at most once, across edits and
+    // restarts: recorded before it is submitted.
+    let mut fresh = Vec::new();
+    for (key, text) in line_keys(comment.comment_id, &commands) {
+        match s.core.first_delivery("github-line", &key).await {
+            Ok(true) => fresh.push(text),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "github: cannot record a command line");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot record this comment's commands right now; nothing run",
+                )
+                    .into_response();
+            }
+        }
+    }
+    let commands = fresh;
     for text in &commands {
         let (tx, rx) = mpsc::unbounded_channel();
         let req = Request {
@@ -160,7 +200,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
             }),
         };
         s.core.submit(req, tx).await;
-        let t = thread(&s, &comment.repo, comment.issue);
+        let t = thread(&s, &comment);
         tokio::spawn(t.follow(rx, comment.login.clone()));
     }
     (
@@ -168,6 +208,48 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         Json(json!({ "commands": commands.len() })),
     )
         .into_response()
+}
+
+/// A durable key per command line of comment `comment`: the line's text
+/// (hashed) and how many times the same text came before it in the comment,
+/// so an edit that adds a line runs only that line, and one that repeats a
+/// line on purpose runs the repeat.
+fn line_keys(comment: u64, commands: &[String]) -> Vec<(String, String)> {
+    use sha2::{Digest, Sha256};
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    commands
+        .iter()
+        .map(|text| {
+            let n = seen.entry(text.as_str()).or_default();
+            *n += 1;
+            let hash = hex::encode(&Sha256::digest(text.as_bytes())[..16]);
+            (format!("{comment}:{hash}:{n}"), text.clone())
+        })
+        .collect()
+}
+
+/// With `github.min_permission`, the refusal to post when the commenter's
+/// permission on the repository is lower, or cannot be checked (fails
+/// closed); `None` when they may go on.
+async fn permission_refusal(s: &Shared, c: &inbound::Comment) -> Option<String> {
+    let needed = s.settings.min_permission?;
+    let issue = Issue::new(&c.repo, c.issue, c.installation);
+    let login = render::escape(&c.login);
+    match s.api.permission(&issue, &c.login).await {
+        Ok(Some(have)) if have >= needed => None,
+        Ok(have) => Some(format!(
+            "@{login} ✖ refused by `github.min_permission`: commands here need `{}` permission on {}; you have `{}`. Nothing was run. A repository admin can raise it (Settings → Collaborators and teams).",
+            needed.word(),
+            render::code(&c.repo),
+            have.map_or("none", |p| p.word()),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "github: cannot check the commenter's permission");
+            Some(format!(
+                "@{login} ✖ refused: `github.min_permission` is set and GitHub's API did not answer the permission check. Nothing was run; comment again in a minute."
+            ))
+        }
+    }
 }
 
 /// Record `key` under `source`: `None` the first time (go on), or the
@@ -198,10 +280,44 @@ async fn first_time(s: &Shared, source: &str, key: &str) -> Option<Response> {
     }
 }
 
-fn thread(s: &Shared, repo: &str, issue: u64) -> Thread {
+fn thread(s: &Shared, c: &inbound::Comment) -> Thread {
     Thread {
         api: s.api.clone(),
-        issue: Issue::new(repo, issue),
+        issue: Issue::new(&c.repo, c.issue, c.installation).in_review_thread(c.review_thread),
+        command_comment: c.comment_id,
         labels: s.settings.triage_labels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_keys;
+
+    #[test]
+    fn a_line_keeps_its_key_when_lines_are_added_around_it_and_a_repeat_gets_its_own() {
+        let before = line_keys(7, &["help".into(), "runs".into()]);
+        let after = line_keys(
+            7,
+            &[
+                "runs".into(),
+                "hub status x".into(),
+                "help".into(),
+                "help".into(),
+            ],
+        );
+        let keys = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let (b, a) = (keys(&before), keys(&after));
+        assert!(a.contains(&b[0]) && a.contains(&b[1]));
+        let new: Vec<_> = after
+            .iter()
+            .filter(|(k, _)| !b.contains(k))
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(
+            new,
+            vec!["hub status x", "help"],
+            "the added line and the second help"
+        );
+        assert_ne!(line_keys(8, &["help".into()])[0].0, b[0], "per comment");
     }
 }

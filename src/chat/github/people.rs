@@ -97,7 +97,8 @@ impl People {
     }
 
     /// The `people[].github` value of account `user_id`, or [`unknown`].
-    pub async fn who(&self, user_id: u64) -> String {
+    /// Logins are looked up as `installation` (with the App) when given.
+    pub async fn who(&self, user_id: u64, installation: Option<u64>) -> String {
         let pending = {
             let mut s = self.lock();
             if let Some(v) = s.by_id.get(&user_id) {
@@ -111,7 +112,7 @@ impl People {
             s.unresolved.clone()
         };
         for login in pending {
-            match self.api.user_id(&login).await {
+            match self.api.user_id(&login, installation).await {
                 Ok(Some(id)) => {
                     let mut s = self.lock();
                     s.unresolved.retain(|l| l != &login);

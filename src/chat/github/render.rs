@@ -168,7 +168,9 @@ pub fn sanitize(md: &str) -> String {
             Event::End(TagEnd::CodeBlock) => in_code_block = false,
             Event::Html(_) | Event::InlineHtml(_) if range.start >= copied => {
                 out.push_str(&md[copied..range.start]);
-                out.push_str(&md[range.clone()].replace('&', "&amp;").replace('<', "&lt;"));
+                // Shown as text now, so it must not mention anyone either.
+                let shown = md[range.clone()].replace('&', "&amp;").replace('<', "&lt;");
+                out.push_str(&break_mentions(&shown));
                 copied = range.end;
             }
             Event::Text(_) if !in_code_block && range.start >= copied => {
@@ -331,6 +333,14 @@ mod tests {
             })
             .collect();
         assert_eq!(spans, vec!["x `` y".to_string()]);
+    }
+
+    /// Found by `github_webhook::sanitized_markdown_mentions_nobody`: an HTML
+    /// block runs to the next blank line, and once shown as text the
+    /// mentions inside it would ping.
+    #[test]
+    fn a_mention_inside_an_html_block_is_broken_too() {
+        assert_eq!(sanitize("<a>\n@a"), format!("&lt;a>\n@{NO_MENTION}a"));
     }
 
     #[test]

@@ -223,6 +223,26 @@ pub(super) fn people(
         }
         let slack = owners.claim(cx, &id, "slack", &p.slack);
         let github = owners.claim(cx, &id, "github", &p.github);
+        if let (Some(g), Some(raw)) = (&github, &p.github) {
+            // Matched by account id: a login GitHub would accept, or `id:N`.
+            let ok = match g.strip_prefix("id:") {
+                Some(n) => n.trim().parse::<u64>().is_ok(),
+                None => {
+                    !g.is_empty()
+                        && g.len() <= 39
+                        && g.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !g.starts_with('-')
+                        && !g.ends_with('-')
+                        && !g.contains("--")
+                }
+            };
+            if !ok {
+                cx.err(
+                    raw.span(),
+                    format!("people.{id}.github: `{g}` is neither a GitHub login nor `id:NUMBER`; write the login (letters, digits, single hyphens) or the account id as `id:583231`"),
+                );
+            }
+        }
         let discord = owners.claim(cx, &id, "discord", &p.discord);
         let name = p.name.as_ref().and_then(|n| cx.string("name", n));
         let kube_user = p.kube_user.as_ref().and_then(|n| cx.name("kube_user", n));

@@ -467,9 +467,15 @@ impl Rig {
             ("DISCORD_BOT_TOKEN", "test-bot-token".to_string()),
             ("DISCORD_API_URL", api_url),
         ]);
-        let settings = DiscordSettings::from_env_only(&|k| vars.get(k).cloned())
+        let mut settings = DiscordSettings::from_env_only(&|k| vars.get(k).cloned())
             .unwrap()
             .unwrap();
+        // The shipped commands, as `App::build` and `opsbot discord register` fill them in.
+        let commands = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands");
+        settings.commands = opsbot::command::Grammar::load_dir(&commands)
+            .unwrap()
+            .commands()
+            .to_vec();
         let core = Arc::new(FakeCore::default());
         let router = opsbot::chat::discord::routes(core.clone(), settings.clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
