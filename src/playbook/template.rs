@@ -27,6 +27,9 @@ pub fn env() -> Environment<'static> {
                 )
             })
     });
+    // Inside a ``` block, cluster text (a log line) that is itself a fence
+    // line would close the block and turn the rest into Markdown: defuse it.
+    env.add_filter("in_code_block", |v: String| -> String { in_code_block(&v) });
     // `{{ user.name | segment }}`: one URL path segment, percent-encoded,
     // so a name cannot add segments or climb out of its place (`..`).
     env.add_filter("segment", |v: String| -> Result<String, minijinja::Error> {
@@ -34,6 +37,25 @@ pub fn env() -> Environment<'static> {
             .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))
     });
     env
+}
+
+/// `text` safe to put between ``` fence lines on every platform: a line
+/// that would open or close a fence (``` or ~~~ after up to three spaces)
+/// gets a zero-width space in front, so it shows as written and the block
+/// stays one block.
+pub fn in_code_block(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let t = line.trim_start_matches(' ');
+        if line.len() - t.len() <= 3 && (t.starts_with("```") || t.starts_with("~~~")) {
+            out.push('\u{200B}');
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// Whether a string holds template syntax at all.
@@ -180,6 +202,24 @@ pub fn context(v: &Value) -> minijinja::Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fence_line_inside_a_code_block_cannot_close_it() {
+        assert_eq!(
+            super::in_code_block("ok\n```\n  ~~~x\n    ```indented"),
+            "ok\n\u{200B}```\n\u{200B}  ~~~x\n    ```indented"
+        );
+        let env = super::env();
+        let out = super::render_text(
+            &env,
+            "```\n{{ lines | join('\\n') | in_code_block }}\n```",
+            &minijinja::Value::from_serialize(
+                serde_json::json!({"lines": ["a", "```", "@here <b>"]}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(out.matches("\n```").count(), 1, "{out}");
+    }
+
     #[test]
     fn a_segment_is_percent_encoded_and_dot_segments_are_refused() {
         assert_eq!(
