@@ -59,14 +59,16 @@ pub fn start_sockets(app: &App, stop: tokio_util::sync::CancellationToken) {
     }
 }
 
-/// Serve `router` on `listener` until `shutdown` resolves; in-flight HTTP
-/// requests are answered before this returns.
+/// Serve `router` on `listener` until `shutdown` resolves, holding each
+/// client to `limits` (the config's `http:`); in-flight HTTP requests are
+/// answered before this returns.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: &crate::config::HttpLimits,
 ) -> anyhow::Result<()> {
-    serve_limited(listener, router, shutdown, ListenLimits::from_env()).await
+    serve_limited(listener, router, shutdown, ListenLimits::from(limits)).await
 }
 
 /// What one client may hold of the server: without these a client that
@@ -74,51 +76,27 @@ pub async fn serve(
 /// of them starve the platforms' webhooks.
 #[derive(Clone, Debug)]
 pub struct ListenLimits {
-    /// Time to send the whole request head (`OPSBOT_HTTP_HEADER_TIMEOUT`, default 10s).
+    /// Time to send the whole request head.
     pub header_read: Duration,
-    /// Time for the whole request to be answered (`OPSBOT_HTTP_REQUEST_TIMEOUT`, default 30s).
+    /// Time for the whole request to be answered.
     pub request: Duration,
-    /// Connections served at once; more wait in the listen backlog
-    /// (`OPSBOT_HTTP_MAX_CONNECTIONS`, default 512).
+    /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
 }
 
 impl Default for ListenLimits {
     fn default() -> Self {
-        ListenLimits {
-            header_read: Duration::from_secs(10),
-            request: Duration::from_secs(30),
-            max_connections: 512,
-        }
+        ListenLimits::from(&crate::config::HttpLimits::default())
     }
 }
 
-impl ListenLimits {
-    /// The defaults, overridden by `OPSBOT_HTTP_*` (a value that does not
-    /// parse is logged and the default kept).
-    pub fn from_env() -> ListenLimits {
-        let mut l = ListenLimits::default();
-        let duration = |key: &str, into: &mut Duration| {
-            if let Ok(v) = std::env::var(key) {
-                match humantime::parse_duration(v.trim()) {
-                    Ok(d) if !d.is_zero() => *into = d,
-                    _ => {
-                        tracing::warn!(%key, value = %v, "not a positive duration such as 10s; keeping the default")
-                    }
-                }
-            }
-        };
-        duration("OPSBOT_HTTP_HEADER_TIMEOUT", &mut l.header_read);
-        duration("OPSBOT_HTTP_REQUEST_TIMEOUT", &mut l.request);
-        if let Ok(v) = std::env::var("OPSBOT_HTTP_MAX_CONNECTIONS") {
-            match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => l.max_connections = n,
-                _ => {
-                    tracing::warn!(value = %v, "OPSBOT_HTTP_MAX_CONNECTIONS is not a positive number; keeping the default")
-                }
-            }
+impl From<&crate::config::HttpLimits> for ListenLimits {
+    fn from(h: &crate::config::HttpLimits) -> Self {
+        ListenLimits {
+            header_read: h.header_timeout,
+            request: h.request_timeout,
+            max_connections: h.max_connections,
         }
-        l
     }
 }
 

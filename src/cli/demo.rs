@@ -346,11 +346,12 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
     let addr = listener.local_addr()?;
     let stop = tokio_util::sync::CancellationToken::new();
     crate::app::server::start_sockets(&demo.app, stop.clone());
-    let server = tokio::spawn(crate::app::server::serve(
-        listener,
-        crate::app::server::router(demo.app.clone())?,
-        stop.clone().cancelled_owned(),
-    ));
+    let limits = demo.app.runs.context().config.http.clone();
+    let router = crate::app::server::router(demo.app.clone())?;
+    let shutdown = stop.clone().cancelled_owned();
+    let server = tokio::spawn(async move {
+        crate::app::server::serve(listener, router, shutdown, &limits).await
+    });
     eprintln!("opsbot demo: {} simulated clusters ({}), {} hubs; HTTP on http://{addr} (/healthz, /readyz, /metrics)",
         demo.fleet.cluster_names().len(), demo.fleet.cluster_names().join(", "), demo.app.runs.context().hubs.all().len());
     eprintln!(

@@ -29,7 +29,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             sockets.clone(),
         ));
     }
-    server::serve(listener, server::router(app.clone())?, shutdown_signal()).await?;
+    let limits = app.runs.context().config.http.clone();
+    server::serve(
+        listener,
+        server::router(app.clone())?,
+        shutdown_signal(),
+        &limits,
+    )
+    .await?;
     sockets.cancel();
     tracing::info!("HTTP stopped; letting in-flight runs finish (up to 30s)");
     app.runs.shutdown(Duration::from_secs(30)).await;

@@ -32,6 +32,7 @@ struct RawConfig {
     people: Vec<Spanned<RawPerson>>,
     roles: HashMap<S, RawRole>,
     policy: Option<RawPolicy>,
+    http: Option<RawHttp>,
     slack: Option<Spanned<RawSlack>>,
     github: Option<Spanned<RawGithub>>,
     discord: Option<Spanned<RawDiscord>>,
@@ -107,6 +108,14 @@ struct RawScope {
     hubs: Vec<S>,
     #[serde(default)]
     clusters: Vec<S>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    header_timeout: Option<S>,
+    request_timeout: Option<S>,
+    max_connections: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +421,7 @@ pub(super) fn build(
     cfg.roles = sections::roles(&mut cx, &raw.roles, &known);
     cfg.people = sections::people(&mut cx, &raw.people, &role_names);
     cfg.policy = sections::policy(&mut cx, raw.policy.as_ref());
+    cfg.http = http_limits(&mut cx, raw.http.as_ref());
 
     cfg.slack = platforms::slack(&mut cx, raw.slack.as_ref());
     cfg.github = platforms::github(&mut cx, raw.github.as_ref(), &role_names);
@@ -421,7 +431,64 @@ pub(super) fn build(
     cx.diags.into_result(cfg)
 }
 
-const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, slack, github, discord";
+const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, http, slack, github, discord";
+
+/// `http:` over the defaults, each value overridden by its `OPSBOT_HTTP_*`
+/// variable; a value that does not parse is an error at its place.
+fn http_limits(cx: &mut Ctx<'_>, raw: Option<&RawHttp>) -> crate::config::HttpLimits {
+    let mut limits = crate::config::HttpLimits::default();
+    let duration = |cx: &mut Ctx<'_>,
+                    field: &str,
+                    var: &str,
+                    v: Option<&S>,
+                    into: &mut std::time::Duration| {
+        let Some((text, span)) = cx.string_or_env(field, v, var) else {
+            return;
+        };
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if !d.is_zero() => *into = d,
+            _ => {
+                let from = if span.start().is_none() {
+                    format!(" (from {var})")
+                } else {
+                    String::new()
+                };
+                cx.err(
+                    &span,
+                    format!("{field}: `{text}`{from} is not a positive duration; write e.g. `10s`"),
+                );
+            }
+        }
+    };
+    duration(
+        cx,
+        "http.header_timeout",
+        "OPSBOT_HTTP_HEADER_TIMEOUT",
+        raw.and_then(|r| r.header_timeout.as_ref()),
+        &mut limits.header_timeout,
+    );
+    duration(
+        cx,
+        "http.request_timeout",
+        "OPSBOT_HTTP_REQUEST_TIMEOUT",
+        raw.and_then(|r| r.request_timeout.as_ref()),
+        &mut limits.request_timeout,
+    );
+    if let Some((text, span)) = cx.string_or_env(
+        "http.max_connections",
+        raw.and_then(|r| r.max_connections.as_ref()),
+        "OPSBOT_HTTP_MAX_CONNECTIONS",
+    ) {
+        match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => limits.max_connections = n,
+            _ => cx.err(
+                &span,
+                format!("http.max_connections: `{text}` is not a positive number"),
+            ),
+        }
+    }
+    limits
+}
 
 /// Parse the YAML and deserialize it section by section (lists item by
 /// item), collecting every type error. A syntax error ends the parse.
@@ -460,6 +527,7 @@ fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
             "people" => raw.people = cx.items(k, value),
             "roles" => raw.roles = cx.entries(k, value),
             "policy" => raw.policy = cx.node(k, value),
+            "http" => raw.http = cx.node(k, value),
             "slack" => raw.slack = cx.node(k, value),
             "github" => raw.github = cx.node(k, value),
             "discord" => raw.discord = cx.node(k, value),

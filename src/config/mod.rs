@@ -58,6 +58,8 @@ pub struct Config {
     pub people: Vec<Person>,
     pub roles: BTreeMap<String, Role>,
     pub policy: Policy,
+    /// What one HTTP client may hold of `serve` (`http:`).
+    pub http: HttpLimits,
     /// Present when Slack has credentials (in the file or `SLACK_*` env).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack: Option<SlackConfig>,
@@ -202,6 +204,32 @@ pub struct Policy {
     pub exempt_from_approval: Vec<String>,
     /// Read-only commands anyone identified may run (default `help`).
     pub always_allowed: Vec<String>,
+}
+
+/// `http:`: limits on what one client may hold of the server, so a slow or
+/// hostile client cannot pin connections. `OPSBOT_HTTP_HEADER_TIMEOUT`,
+/// `OPSBOT_HTTP_REQUEST_TIMEOUT` and `OPSBOT_HTTP_MAX_CONNECTIONS` win over
+/// the file (a Helm value or a quick override).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpLimits {
+    /// Time to send the whole request head (default 10s).
+    #[serde(serialize_with = "render::duration")]
+    pub header_timeout: Duration,
+    /// Time for a request to be answered (default 30s).
+    #[serde(serialize_with = "render::duration")]
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait in the backlog (default 512).
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -388,6 +416,7 @@ impl Default for Config {
             people: Vec::new(),
             roles: BTreeMap::new(),
             policy: Policy::default(),
+            http: HttpLimits::default(),
             slack: None,
             github: None,
             discord: None,

@@ -115,3 +115,41 @@ fn readyz_under_a_broken_cluster_names_it_without_the_error_text() {
         "backend error text echoed: {body}"
     );
 }
+
+/// The same limit written in the config's `http:` section (what a Helm
+/// value sets), with no environment variable.
+#[test]
+fn the_configs_http_section_sets_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = serve_config(dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("http: { header_timeout: 1s, max_connections: 8 }\n");
+    std::fs::write(&cfg, text).unwrap();
+    let server = Server::start(&cfg, &[]);
+    let mut slow = half_a_header(server.port);
+    let mut rest = Vec::new();
+    let read = slow.read_to_end(&mut rest);
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open: {read:?}"
+    );
+}
+
+/// A limit that is not a duration is refused at its place in the file.
+#[test]
+fn an_http_limit_that_is_not_a_duration_is_an_error_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = serve_config(dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("http: { request_timeout: soon }\n");
+    std::fs::write(&cfg, text).unwrap();
+    let out =
+        crate::support::binary::opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    let said = crate::support::binary::output_text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("http.request_timeout: `soon` is not a positive duration")
+            && said.contains("serve.yaml:"),
+        "{said}"
+    );
+}
