@@ -57,7 +57,7 @@ struct Rig {
     fake: FakeSlack,
     server: Server,
     audit: AuditLog,
-    _sim: SimProcess,
+    sim: SimProcess,
 }
 
 async fn rig() -> Rig {
@@ -107,7 +107,7 @@ listen: 127.0.0.1:0
         fake,
         server,
         audit,
-        _sim: sim,
+        sim,
     }
 }
 
@@ -185,6 +185,32 @@ impl Rig {
         }
     }
 
+    /// `kubectl create` as the sim's admin.
+    fn kubectl_create(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.sim.kubeconfig())
+            .args(["create", "--validate=false", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs (scripts/test installs it)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(yaml.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Wait until a private answer containing `text` was sent.
     async fn wait_for_ephemeral(&self, text: &str) {
         self.fake
@@ -234,4 +260,56 @@ async fn approve_and_deny_while_an_approved_restart_runs_are_refused_and_it_ends
         .count();
     assert_eq!(refusals, 2, "both the approval and the deny were refused");
     assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
+
+/// What an approver approves is the resolved plan: when the fleet changes
+/// after the preview (another hub Deployment now comes first), the approved
+/// run changes nothing and says what moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_restart_whose_target_moved_after_the_preview_changes_nothing() {
+    let r = rig().await;
+    r.slash("U0ALICE", "hub restart staging --reason moved target")
+        .await;
+    r.fake
+        .wait_until("the resolved plan in the approval message", |f| {
+            f.calls_to("chat.update").iter().any(|c| {
+                let b = c.body.to_string();
+                b.contains("dry run ok") && b.contains("staging/hub @aws-us")
+            })
+        })
+        .await;
+    r.kubectl_create(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: a-hub, namespace: staging, labels: { app: jupyterhub, component: hub } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: other } }
+  template:
+    metadata: { labels: { app: other } }
+    spec: { containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }] }
+"#,
+    );
+    r.press("U0CAROL", "approve", 1).await;
+    r.wait_for(1, EventKind::Failed).await;
+    let records = r.audit.run(RunId(1)).await.unwrap();
+    let kinds: Vec<EventKind> = records.iter().map(|x| x.kind.clone()).collect();
+    assert!(
+        !kinds.contains(&EventKind::Intent),
+        "nothing was sent: {kinds:?}"
+    );
+    let end = records.last().unwrap();
+    let output = end.data["output"].as_str().unwrap_or("");
+    assert!(
+        output.contains("no longer what was approved") && output.contains("staging/a-hub"),
+        "{output}"
+    );
+    r.fake
+        .wait_until("the thread told why nothing ran", |f| {
+            f.messages()
+                .iter()
+                .any(|m| m.all_text().contains("no longer what was approved"))
+        })
+        .await;
 }
