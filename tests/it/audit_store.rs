@@ -821,6 +821,24 @@ async fn a_postgres_store_over_tls_verifies_the_server_and_plaintext_is_refused(
         untrusted.to_string().to_lowercase().contains("certificate"),
         "{untrusted}"
     );
+    // The binary reads the same URL from its config: `opsbot audit verify`
+    // over TLS finds the run written above.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(&cfg, format!("audit: {{ url: \"{tls}\" }}\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["audit", "verify", "--config"])
+        .arg(&cfg)
+        .env_remove("OPSBOT_AUDIT_URL")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("3 records"), "{said}");
     // `require` encrypts without checking, as libpq does.
     let log = AuditLog::open(&format!("{}?sslmode=require", server.url("postgres")))
         .await
