@@ -4,14 +4,83 @@
 
 use std::path::Path;
 
+use include_dir::{include_dir, Dir};
+
 use crate::command::{Grammar, Target};
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::playbook::Playbooks;
 
-/// Load the grammar and playbooks a config points at and cross-check them.
+/// The commands and playbooks shipped with opsbot, built into the binary.
+pub(crate) static COMMANDS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/commands");
+pub(crate) static PLAYBOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
+
+/// Where a config's commands and playbooks come from, in words (`opsbot
+/// check` says it).
+pub fn source(config: &Config) -> String {
+    let one = |builtin: bool, dir: &Path| {
+        if builtin {
+            "the built-in pack".to_string()
+        } else {
+            dir.display().to_string()
+        }
+    };
+    format!(
+        "commands from {}, playbooks from {}",
+        one(config.commands_builtin, &config.commands_dir),
+        one(config.playbooks_builtin, &config.playbooks_dir)
+    )
+}
+
+/// The `*.yaml` files at the top of an embedded directory, sorted, named
+/// `<built-in>/DIR/FILE` in messages.
+fn embedded(dir: &Dir<'_>, label: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = dir
+        .files()
+        .filter(|f| {
+            f.path()
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml")
+        })
+        .filter_map(|f| {
+            Some((
+                format!("<built-in>/{label}/{}", f.path().display()),
+                f.contents_utf8()?.to_string(),
+            ))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Load the grammar and playbooks a config points at and cross-check them:
+/// the directories it names (or finds beside it), or the built-in pack.
 pub fn load_all(config: &Config) -> Result<(Grammar, Playbooks), Diagnostics> {
-    let (grammar, playbooks) = load_dirs(&config.commands_dir, &config.playbooks_dir)?;
+    let (grammar, playbooks) = if config.commands_builtin || config.playbooks_builtin {
+        let grammar = if config.commands_builtin {
+            Grammar::load_files(&embedded(&COMMANDS, "commands"))
+        } else {
+            Grammar::load_dir(&config.commands_dir)
+        };
+        let books = if config.playbooks_builtin {
+            Playbooks::load_files_with(
+                &embedded(&PLAYBOOKS, "playbooks"),
+                &crate::actions::Registry::builtin(),
+            )
+        } else {
+            Playbooks::load_dir(&config.playbooks_dir)
+        };
+        let mut problems = Diagnostics::default();
+        let (Some(g), Some(b)) = (
+            grammar.map_err(|d| problems.extend(d)).ok(),
+            books.map_err(|d| problems.extend(d)).ok(),
+        ) else {
+            return Err(problems);
+        };
+        cross_check(g, b)?
+    } else {
+        load_dirs(&config.commands_dir, &config.playbooks_dir)?
+    };
     let mut problems = Diagnostics::default();
     for (pattern, file, line, column) in config.command_patterns() {
         if pattern == "*" {
@@ -54,6 +123,12 @@ pub fn load_dirs(commands: &Path, playbooks: &Path) -> Result<(Grammar, Playbook
     let (Some(grammar), Some(books)) = (grammar, books) else {
         return Err(problems);
     };
+    cross_check(grammar, books)
+}
+
+/// Every command's playbook exists and gets each parameter it needs.
+fn cross_check(grammar: Grammar, books: Playbooks) -> Result<(Grammar, Playbooks), Diagnostics> {
+    let mut problems = Diagnostics::default();
     for spec in grammar.commands() {
         let Target::Playbook(name) = &spec.target else {
             continue;

@@ -19,6 +19,7 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
                     return Ok(1);
                 }
                 notes = platform_notes(&cfg);
+                notes.insert(0, format!("pack: {}", pack::source(&cfg)));
                 pack::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count()))
             }
             Err(d) => Err(d),

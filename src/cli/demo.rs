@@ -20,8 +20,7 @@ use crate::config::Config;
 use crate::runs::Limits;
 use opsbot_sim::{Fleet, HubEndpoint, Seed};
 
-static COMMANDS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/commands");
-static PLAYBOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/playbooks");
+use crate::app::pack::{COMMANDS, PLAYBOOKS};
 static FLEET: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/examples/fleet");
 
 /// Arguments of `opsbot demo`.

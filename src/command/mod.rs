@@ -419,26 +419,48 @@ impl Grammar {
             .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
             .collect();
         entries.sort();
-        let has_builtins = entries
-            .iter()
-            .any(|p| p.file_name().is_some_and(|f| f == "builtin.yaml"));
+        let mut files = Vec::new();
+        let mut problems = Diagnostics::default();
+        for p in entries {
+            let name = p.display().to_string();
+            match std::fs::read_to_string(&p) {
+                Ok(text) => files.push((name, text)),
+                Err(e) => problems.push(crate::diagnostic::Diagnostic::file(
+                    &name,
+                    format!("cannot read: {e}"),
+                )),
+            }
+        }
+        match Grammar::load_files(&files) {
+            Ok(g) => problems.into_result(g),
+            Err(d) => {
+                problems.extend(d);
+                Err(problems)
+            }
+        }
+    }
+
+    /// The commands of `files` (name, text), in order, plus the embedded
+    /// builtins unless one of them is a `builtin.yaml`: what [`load_dir`]
+    /// reads, and what the built-in pack embedded in the binary is.
+    ///
+    /// [`load_dir`]: Grammar::load_dir
+    pub fn load_files(files: &[(String, String)]) -> Result<Grammar, Diagnostics> {
+        let has_builtins = files.iter().any(|(name, _)| {
+            Path::new(name)
+                .file_name()
+                .is_some_and(|f| f == "builtin.yaml")
+        });
         let mut grammar = if has_builtins {
             Grammar::default()
         } else {
             Grammar::from_str("<builtin>/builtin.yaml", BUILTINS)?
         };
         let mut problems = Diagnostics::default();
-        for p in entries {
-            let name = p.display().to_string();
-            match std::fs::read_to_string(&p) {
-                Ok(text) => match load::entries(&name, &text) {
-                    Ok(cmds) => grammar.commands.extend(cmds),
-                    Err(d) => problems.extend(d),
-                },
-                Err(e) => problems.push(crate::diagnostic::Diagnostic::file(
-                    &name,
-                    format!("cannot read: {e}"),
-                )),
+        for (name, text) in files {
+            match load::entries(name, text) {
+                Ok(cmds) => grammar.commands.extend(cmds),
+                Err(d) => problems.extend(d),
             }
         }
         problems.extend(load::check_all(&grammar.commands));

@@ -402,6 +402,9 @@ pub(super) fn build(
         .and_then(|a| audit_anchor(&mut cx, a));
     cfg.commands_dir = dir(&mut cx, "commands", raw.commands.as_ref());
     cfg.playbooks_dir = dir(&mut cx, "playbooks", raw.playbooks.as_ref());
+    // Not written and not beside the config: the pack built into the binary.
+    cfg.commands_builtin = raw.commands.is_none() && !cfg.commands_dir.is_dir();
+    cfg.playbooks_builtin = raw.playbooks.is_none() && !cfg.playbooks_dir.is_dir();
 
     cfg.clusters = sections::clusters(&mut cx, &raw.clusters);
     let cluster_names: HashSet<String> = cfg.clusters.iter().map(|c| c.name.clone()).collect();

@@ -49,6 +49,14 @@ pub struct Config {
     /// Directory of `playbooks/*.yaml` (default `<config dir>/playbooks`).
     #[serde(rename = "playbooks", serialize_with = "render::path")]
     pub playbooks_dir: PathBuf,
+    /// No `commands:` was written and there is no `commands/` beside the
+    /// config: the pack embedded in the binary is used (what a container
+    /// image with only a config file expects).
+    #[serde(skip)]
+    pub commands_builtin: bool,
+    /// The same for `playbooks:`.
+    #[serde(skip)]
+    pub playbooks_builtin: bool,
     pub clusters: Vec<ClusterConfig>,
     /// Hubs declared in the file; discovered ones are added at runtime by others.
     pub hubs: Vec<HubConfig>,
@@ -410,6 +418,8 @@ impl Default for Config {
             audit_anchor: None,
             commands_dir: PathBuf::from("commands"),
             playbooks_dir: PathBuf::from("playbooks"),
+            commands_builtin: false,
+            playbooks_builtin: false,
             clusters: Vec::new(),
             hubs: Vec::new(),
             discover_hubs: false,

@@ -85,7 +85,7 @@ impl Playbooks {
                 )
             }
         };
-        let mut files: Vec<_> = entries
+        let mut paths: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
@@ -93,23 +93,39 @@ impl Playbooks {
                     && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
             })
             .collect();
-        files.sort();
+        paths.sort();
+        let mut files = Vec::new();
+        for path in paths {
+            let name = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(t) => files.push((name, t)),
+                Err(e) => diags.push(Diagnostic::file(&name, format!("cannot read: {e}"))),
+            }
+        }
+        match Self::load_files_with(&files, registry) {
+            Ok(out) => diags.into_result(out),
+            Err(d) => {
+                diags.extend(d);
+                Err(diags)
+            }
+        }
+    }
+
+    /// The playbooks of `files` (name, text): what [`Playbooks::load_dir`]
+    /// reads, and what the built-in pack embedded in the binary is.
+    pub fn load_files_with(
+        files: &[(String, String)],
+        registry: &Registry,
+    ) -> Result<Playbooks, Diagnostics> {
+        let mut diags = Diagnostics::default();
         let mut out = Playbooks::default();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for path in files {
-            let name = path.display().to_string();
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
-                Err(e) => {
-                    diags.push(Diagnostic::file(&name, format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            match load_one(&name, &text, registry) {
+        for (name, text) in files {
+            match load_one(name, text, registry) {
                 Ok((pb, span)) => {
                     if let Some(first) = seen.get(&pb.name) {
                         diags.push(Diagnostic::at(
-                            &name,
+                            name,
                             &span,
                             format!("playbook name '{}' is already used by {first}; names must be unique", pb.name),
                         ));

@@ -324,3 +324,34 @@ fn the_demos_default_audit_file_is_in_the_current_directory_and_outlives_it() {
         "{t}"
     );
 }
+
+/// A config that names no `commands:`/`playbooks:` and has none beside it
+/// (a container with only a config file) uses the pack built into the
+/// binary: `check` says so, and a command runs against the simulator.
+#[test]
+fn a_config_without_commands_or_playbooks_uses_the_built_in_pack() {
+    let sim = crate::support::binary::SimProcess::start(&[(
+        "aws-us/10-staging.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: { name: staging }\n",
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "audit: {{ url: \"sqlite://{}\" }}\nclusters:\n  - {{ name: aws-us, kubeconfig: \"{}\", context: aws-us }}\nhubs:\n  - {{ name: staging, cluster: aws-us, namespace: staging }}\npeople:\n  - {{ id: bob, roles: [reader] }}\nroles:\n  reader: {{ run: [\"pending\"] }}\n",
+            dir.path().join("audit.db").display(),
+            sim.kubeconfig().display()
+        ),
+    )
+    .unwrap();
+    let check = opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    let said = text(&check);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("pack: commands from the built-in pack, playbooks from the built-in pack"),
+        "{said}"
+    );
+    let out = crate::support::binary::opsbot_run(&cfg, "bob", "pending staging");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
