@@ -30,8 +30,14 @@ struct RefusalLabels {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabels {
+    cluster: String,
+}
+
 /// The process's metrics, shared by the ack path, the runner and the server.
 pub struct Metrics {
+    reachable: Family<ClusterLabels, Gauge>,
     registry: Mutex<Registry>,
     runs: Family<RunLabels, Counter>,
     steps: Family<ActionLabels, Histogram>,
@@ -55,6 +61,12 @@ impl Metrics {
         });
         let in_flight = Gauge::default();
         let refused = Family::<RefusalLabels, Counter>::default();
+        let reachable = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "cluster_reachable",
+            "1 when the cluster's API server answered the last readiness probe, else 0",
+            reachable.clone(),
+        );
         registry.register(
             "runs",
             "Runs finished, by command and outcome",
@@ -72,6 +84,7 @@ impl Metrics {
             refused.clone(),
         );
         Metrics {
+            reachable,
             registry: Mutex::new(registry),
             runs,
             steps,
@@ -102,6 +115,15 @@ impl Metrics {
     /// A run started (`+1`) or ended (`-1`).
     pub fn in_flight(&self, delta: i64) {
         self.in_flight.inc_by(delta);
+    }
+
+    /// Whether `cluster` answered the last readiness probe.
+    pub fn cluster_reachable(&self, cluster: &str, up: bool) {
+        self.reachable
+            .get_or_create(&ClusterLabels {
+                cluster: cluster.to_string(),
+            })
+            .set(i64::from(up));
     }
 
     /// A request was refused before anything ran (bad signature, unknown

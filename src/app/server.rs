@@ -182,10 +182,13 @@ const READY_FOR: Duration = Duration::from_secs(5);
 #[derive(Default)]
 struct ReadyCache(std::sync::Mutex<Option<(std::time::Instant, StatusCode, serde_json::Value)>>);
 
-/// Ready when the audit log takes writes and every cluster answers. The
-/// answer names what is not ready (`not ready: cluster aws-us`) but never
-/// the backend's error text, which is logged instead: it can hold hosts,
-/// users and paths an anonymous caller has no business reading.
+/// Ready when the audit log takes writes: that is all opsbot needs to answer
+/// people (a slow or unreachable cluster only fails the runs that touch it,
+/// and must not take every chat endpoint out of the Service). Each
+/// cluster's reachability is in the body and in `opsbot_cluster_reachable`.
+/// The answer names what is down (`ready; unreachable: cluster aws-us`) but
+/// never the backend's error text, which is logged instead: it can hold
+/// hosts, users and paths an anonymous caller has no business reading.
 async fn readyz(State(app): State<App>, cache: Arc<ReadyCache>) -> Response {
     let fresh = |c: &ReadyCache| {
         c.0.lock()
@@ -214,7 +217,9 @@ async fn probe(app: &App) -> (StatusCode, serde_json::Value) {
             "not ready"
         }
     };
+    let ready = down.is_empty();
     let mut clusters = serde_json::Map::new();
+    let mut unreachable: Vec<String> = Vec::new();
     for name in ctx.clusters.names() {
         let answer = match ctx.clusters.get(&name) {
             Ok(client) => {
@@ -227,21 +232,21 @@ async fn probe(app: &App) -> (StatusCode, serde_json::Value) {
             }
             Err(e) => Err(e.to_string()),
         };
+        ctx.metrics.cluster_reachable(&name, answer.is_ok());
         let state = match answer {
             Ok(()) => "ok",
             Err(e) => {
-                tracing::warn!(cluster = %name, error = %e, "readiness: cluster not ready");
-                down.push(format!("cluster {name}"));
-                "not ready"
+                tracing::warn!(cluster = %name, error = %e, "readiness: cluster unreachable");
+                unreachable.push(format!("cluster {name}"));
+                "unreachable"
             }
         };
         clusters.insert(name, state.into());
     }
-    let ready = down.is_empty();
-    let message = if ready {
-        "ready".to_string()
-    } else {
-        format!("not ready: {}", down.join(", "))
+    let message = match (ready, unreachable.is_empty()) {
+        (true, true) => "ready".to_string(),
+        (true, false) => format!("ready; unreachable: {}", unreachable.join(", ")),
+        (false, _) => format!("not ready: {}", down.join(", ")),
     };
     let code = if ready {
         StatusCode::OK
