@@ -277,6 +277,50 @@ pub static RESOURCES: &[ResourceDef] = &[
         &[STATUS]
     ),
     res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        false,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
@@ -306,6 +350,7 @@ const GROUPS: &[(&str, &str)] = &[
     ("events.k8s.io", "v1"),
     ("coordination.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
     ("policy", "v1"),
     ("apiextensions.k8s.io", "v1"),
     ("gateway.dask.org", "v1alpha1"),

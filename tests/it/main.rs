@@ -11,6 +11,7 @@ mod cli;
 mod config_authz;
 mod config_errors;
 mod config_example;
+mod deploy;
 mod diagnose_catalogue;
 mod discord_e2e;
 mod discord_interactions;
