@@ -749,6 +749,41 @@ async fn a_nul_in_one_record_does_not_fail_the_group_commit_it_shares(b: Backend
     log.close().await;
 }
 
+/// `verify` reads the rows and the head in one snapshot: appends racing it
+/// never look like a truncated or rewritten log.
+async fn verify_while_appends_race_it_reports_no_problem(b: Backend) {
+    let log = b.open().await;
+    some_run(&log, 1).await;
+    let writer = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            for i in 0..200 {
+                log.append(requested(
+                    "alice",
+                    "hub status",
+                    &format!("hub status staging {i}"),
+                    "staging",
+                    "aws-us",
+                ))
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let mut checks = 0;
+    while !writer.is_finished() || checks == 0 {
+        let report = log.verify().await.unwrap();
+        assert!(
+            report.problems.is_empty(),
+            "false alarm on a live log: {:?}",
+            report.problems
+        );
+        checks += 1;
+    }
+    writer.await.unwrap();
+    log.close().await;
+}
+
 /// Generates one `#[tokio::test]` per backend for each behaviour above.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -790,6 +825,7 @@ on_both_backends!(
     two_writers_on_one_database_keep_one_chain,
     secret_named_values_never_reach_the_log,
     a_nul_in_one_record_does_not_fail_the_group_commit_it_shares,
+    verify_while_appends_race_it_reports_no_problem,
 );
 
 /// `sslmode=verify-full` with `sslrootcert`: the store talks TLS (rustls) to
