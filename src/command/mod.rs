@@ -72,6 +72,8 @@ pub enum Builtin {
     Approve,
     Deny,
     Cancel,
+    /// `incident timeline`: what was run, by whom, how it ended.
+    Timeline,
 }
 
 impl Builtin {
@@ -85,6 +87,7 @@ impl Builtin {
             "approve" => Builtin::Approve,
             "deny" => Builtin::Deny,
             "cancel" => Builtin::Cancel,
+            "timeline" => Builtin::Timeline,
             _ => return None,
         })
     }

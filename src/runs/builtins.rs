@@ -36,6 +36,7 @@ pub(super) async fn run(
             .await
         }
         Builtin::Cancel => return approval::cancel(runs, person, run_arg(inv)?, replies).await,
+        Builtin::Timeline => timeline(runs, person, inv).await,
     };
     let _ = replies.send(update);
     Ok(())
@@ -255,6 +256,64 @@ fn hubs(runs: &Runs, person: &Person) -> Update {
             render::table(&["hub", "cluster", "namespace", "from"], &rows),
             left_out(hidden, "hub")
         ),
+    }
+}
+
+/// `incident timeline [--since D]`: every run the asker may see that was
+/// requested in the last D (default 2h), oldest first, as a Markdown list
+/// ready for a postmortem: when, who, what, how it ended.
+async fn timeline(runs: &Runs, person: &Person, inv: &Invocation) -> Update {
+    let window = match inv.args.get("duration").or_else(|| inv.args.get("since")) {
+        Some(Value::Duration(d)) => *d,
+        _ => std::time::Duration::from_secs(2 * 3600),
+    };
+    let since = chrono::Utc::now()
+        - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::hours(2));
+    let filter = Filter {
+        since: Some(since),
+        limit: 2500,
+        ..Filter::default()
+    };
+    let list = match runs.context().audit.list(&filter).await {
+        Ok(list) => list,
+        Err(e) => {
+            return Update::Refused {
+                run: None,
+                reason: "the audit log cannot be read".into(),
+                detail: e.to_string(),
+            }
+        }
+    };
+    let mut lines: Vec<String> = list
+        .iter()
+        .rev()
+        .filter(|r| {
+            let target = authz::Target {
+                hub: r.hub.clone(),
+                cluster: r.cluster.clone(),
+            };
+            visible(runs, person, &r.person, target)
+        })
+        .map(|r| {
+            let took = (r.updated_at - r.requested_at).num_seconds().max(0);
+            format!(
+                "- {} UTC · run {} · {} · `{}` → {} ({}s)",
+                r.requested_at.format("%H:%M:%S"),
+                r.run,
+                r.person,
+                r.command.replace('`', "'"),
+                r.state.replace('_', " "),
+                took
+            )
+        })
+        .collect();
+    let span = humantime::format_duration(window).to_string();
+    if lines.is_empty() {
+        lines.push(format!("Nothing was run in the last {span}."));
+    }
+    Update::Info {
+        title: format!("incident timeline: the last {span}"),
+        body: lines.join("\n"),
     }
 }
 

@@ -269,3 +269,40 @@ fn hubs_and_clusters_list_only_what_the_askers_roles_cover() {
     }
     assert!(!all.contains("not listed"), "{all}");
 }
+
+/// `incident timeline` lists what was run, oldest first, by whom and how it
+/// ended, from the audit log; a scoped person sees only the runs their
+/// roles cover (their own, and those on their hubs).
+#[test]
+fn the_incident_timeline_lists_the_runs_the_asker_may_see_oldest_first() {
+    let (_sim, config) = start(
+        r#"
+people:
+  - { id: alice, roles: [engineer] }
+  - { id: stella, roles: [staging-reader] }
+roles:
+  engineer: { run: ["*"], approve: ["*"] }
+  staging-reader: { run: ["hub status", "incident timeline"], scope: { hubs: [staging] } }
+"#,
+    );
+    for text in ["hub status staging", "hub status prod", "hub status class"] {
+        let out = opsbot_run(&config, "alice", text);
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    }
+    let all = output_text(&opsbot_run(
+        &config,
+        "alice",
+        "incident timeline --since 1h",
+    ));
+    let at = |what: &str| all.find(what).unwrap_or_else(|| panic!("no {what}: {all}"));
+    assert!(at("`hub status staging` → finished") < at("`hub status prod` → finished"));
+    assert!(at("`hub status prod`") < at("`hub status class`"), "{all}");
+    assert!(all.contains("run 1 · alice"), "{all}");
+
+    let scoped = output_text(&opsbot_run(&config, "stella", "incident timeline"));
+    assert!(scoped.contains("`hub status staging`"), "{scoped}");
+    assert!(
+        !scoped.contains("prod") && !scoped.contains("class"),
+        "only what stella's roles cover: {scoped}"
+    );
+}
