@@ -59,6 +59,10 @@ pub struct HubSpec {
     /// server's start time.
     #[serde(default)]
     pub last_activity: BTreeMap<String, String>,
+    /// Users whose last spawn failed, with the hub's reason
+    /// (`Timeout`): their progress stream ends with `Spawn failed: …`.
+    #[serde(default)]
+    pub spawn_failed: BTreeMap<String, String>,
 }
 
 /// Where one simulated hub's API answers, for configs and tests.
@@ -157,6 +161,10 @@ impl HubApis {
             .route("/{cluster}/{ns}/hub/api/users", get(users))
             .route("/{cluster}/{ns}/hub/api/users/{name}", get(user))
             .route("/{cluster}/{ns}/hub/api/users/{name}/server", delete(stop))
+            .route(
+                "/{cluster}/{ns}/hub/api/users/{name}/server/progress",
+                get(progress),
+            )
             .fallback(|| async { refusal(StatusCode::NOT_FOUND) })
             .layer(axum::middleware::from_fn_with_state(self.clone(), record))
             .with_state(self.clone())
@@ -385,6 +393,66 @@ async fn user(
         return Err(refusal(StatusCode::NOT_FOUND));
     }
     Ok(Json(hub.model(&name, servers.get(&name))).into_response())
+}
+
+/// `GET /users/{name}/server/progress`: the spawn's progress as JupyterHub
+/// streams it (`text/event-stream`, one `data: {json}` per event): "Server
+/// requested", the pod's events as KubeSpawner relays them, then "ready" or,
+/// for a spawn that failed, `Spawn failed: …`. A real hub keeps the stream
+/// open while the spawn is pending; this one ends after the events so far.
+async fn progress(
+    State(apis): State<HubApis>,
+    Path((cluster, ns, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    let hub = apis.authorized(&cluster, &ns, &headers).map_err(refusal)?;
+    let servers = hub.servers();
+    if !hub.known().contains(&name) && !hub.spec.spawn_failed.contains_key(&name) {
+        return Err(refusal(StatusCode::NOT_FOUND));
+    }
+    let mut events = vec![json!({"progress": 0, "message": "Server requested"})];
+    match (servers.get(&name), hub.spec.spawn_failed.get(&name)) {
+        (Some(server), _) => {
+            let (all, _) = hub.cluster.store.list("events", Some(&ns));
+            let mut mine: Vec<&Value> = all
+                .iter()
+                .filter(|e| e["involvedObject"]["name"] == server.pod.as_str())
+                .collect();
+            mine.sort_by_key(|e| e["lastTimestamp"].as_str().unwrap_or("").to_string());
+            for e in mine {
+                events.push(json!({
+                    "progress": 50,
+                    "message": format!(
+                        "{} [{}] {}",
+                        e["lastTimestamp"].as_str().unwrap_or(""),
+                        e["type"].as_str().unwrap_or("Normal"),
+                        e["message"].as_str().unwrap_or("")
+                    ),
+                }));
+            }
+            if server.ready {
+                let url = format!("/user/{name}/");
+                events.push(json!({"progress": 100, "ready": true, "message": format!("Server ready at {url}"), "url": url}));
+            }
+        }
+        (None, Some(why)) => events.push(json!({
+            "progress": 100,
+            "failed": true,
+            "message": format!("Spawn failed: {why}"),
+        })),
+        (None, None) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &format!("{name}'s server is not running"),
+            ))
+        }
+    }
+    let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+        body,
+    )
+        .into_response())
 }
 
 async fn stop(

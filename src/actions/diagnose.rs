@@ -37,7 +37,14 @@ struct DiagnoseArgs {
     /// A directory of catalogue files replacing the built-in one.
     #[serde(default)]
     catalogue: Option<String>,
+    /// The hub, so its REST API (when configured) is asked for the spawn's
+    /// progress: a failed spawn ("Spawn failed: Timeout") as the hub saw it.
+    #[serde(default)]
+    hub: Option<String>,
 }
+
+/// How long the hub's progress stream is read (it stays open while a spawn is pending).
+const PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -267,6 +274,42 @@ const HUB_LOG_TAIL: i64 = 2000;
 /// How many of the hub's lines about the user the engine sees (the newest).
 const HUB_LOG_KEEP: usize = 20;
 
+/// The hub's progress events for the user's default server, when the hub
+/// has a configured API: best effort (no API, a named server, an error: none).
+async fn spawn_progress(
+    call: &ActionCall,
+    hub: Option<&str>,
+    user: &crate::jupyterhub::username::Username,
+    pod: Option<&Pod>,
+) -> Vec<crate::jupyterhub::api::SpawnProgress> {
+    let Some(hub) = hub.filter(|h| !h.is_empty()) else {
+        return Vec::new();
+    };
+    if user.server.is_some() {
+        return Vec::new();
+    }
+    let Ok(api) = call.clusters.hub_api(hub) else {
+        return Vec::new();
+    };
+    // The name the hub stores: the pod's annotation, else as typed.
+    let name = pod
+        .and_then(|p| {
+            p.metadata
+                .annotations
+                .as_ref()?
+                .get(crate::jupyterhub::server_pod::USERNAME_KEY)
+                .cloned()
+        })
+        .unwrap_or_else(|| user.raw.clone());
+    match api.spawn_progress(&name, PROGRESS_WAIT).await {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::debug!(error = %e, "spawn progress not read");
+            Vec::new()
+        }
+    }
+}
+
 /// The claims a pod mounts.
 fn claims_of(p: &Pod) -> Vec<String> {
     p.spec
@@ -376,7 +419,14 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
             node = nodes.get_opt(&n).await.ok().flatten();
         }
     }
-    let hub_logs = hub_log_lines(&pods, &found.lookup).await;
+    let mut hub_logs = hub_log_lines(&pods, &found.lookup).await;
+    let progress = spawn_progress(&call, a.hub.as_deref(), &user, pod.as_ref()).await;
+    hub_logs.extend(
+        progress
+            .iter()
+            .filter(|p| p.failed)
+            .map(|p| format!("spawn progress: {}", p.message)),
+    );
     let nodes: Api<Node> = Api::all(client.clone());
     let all_nodes = nodes
         .list(&ListParams::default())
@@ -408,6 +458,7 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
     let mut out = diagnosis.to_json();
     out["pod"] = pod_summary.unwrap_or(Value::Null);
     out["found"] = json!(out["pod"].is_object());
+    out["progress"] = json!(progress);
     let lookup = found.to_json();
     for key in ["how", "claims", "tried", "closest"] {
         out[key] = lookup[key].clone();

@@ -162,6 +162,48 @@ impl HubApi {
         }
     }
 
+    /// `GET /users/{name}/server/progress`: the default server's spawn
+    /// progress events (JupyterHub's event stream), read for at most
+    /// `wait` or until a `ready` or `failed` event: a pending spawn keeps
+    /// the stream open, so what came within `wait` is what there is.
+    pub async fn spawn_progress(
+        &self,
+        name: &str,
+        wait: Duration,
+    ) -> Result<Vec<SpawnProgress>, HubApiError> {
+        let req = self.http.get(self.user_url(name, "/server/progress")?);
+        let resp = self.send(req).await?;
+        let mut resp = self.check(resp, Some(name)).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut text = String::new();
+        let mut events = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(None)) | Err(_) => break,
+                Ok(Err(e)) => {
+                    return Err(HubApiError::Transport {
+                        url: self.url.clone(),
+                        message: e.without_url().to_string(),
+                    })
+                }
+            }
+            // Whole lines only; the rest waits for the next chunk.
+            while let Some(at) = text.find('\n') {
+                let line: String = text.drain(..=at).collect();
+                if let Some(p) = SpawnProgress::from_line(&line) {
+                    let last = p.ready || p.failed;
+                    events.push(p);
+                    if last {
+                        return Ok(events);
+                    }
+                }
+            }
+        }
+        events.extend(text.lines().filter_map(SpawnProgress::from_line));
+        Ok(events)
+    }
+
     /// `<url>/users/<name><rest>`, the name percent-encoded as one path segment.
     fn user_url(&self, name: &str, rest: &str) -> Result<reqwest::Url, HubApiError> {
         // The url crate drops `.`/`..` segments rather than encoding them.
@@ -177,7 +219,7 @@ impl HubApi {
                 .map_err(|_| HubApiError::Unexpected(format!("bad hub API URL {}", self.url)))?;
             segments.pop_if_empty().push("users").push(name);
             if let Some(rest) = rest.strip_prefix('/') {
-                segments.push(rest);
+                segments.extend(rest.split('/'));
             }
         }
         Ok(url)
@@ -222,6 +264,29 @@ impl HubApi {
     }
 }
 
+/// One event of a spawn's progress stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SpawnProgress {
+    pub progress: Option<f64>,
+    pub message: String,
+    pub ready: bool,
+    pub failed: bool,
+}
+
+impl SpawnProgress {
+    /// `data: {"progress": 50, "message": "..."}`; other lines are `None`.
+    fn from_line(line: &str) -> Option<SpawnProgress> {
+        let v: serde_json::Value =
+            serde_json::from_str(line.trim().strip_prefix("data:")?.trim()).ok()?;
+        Some(SpawnProgress {
+            progress: v["progress"].as_f64(),
+            message: v["message"].as_str().unwrap_or("").to_string(),
+            ready: v["ready"] == true,
+            failed: v["failed"] == true,
+        })
+    }
+}
+
 /// A `Retry-After: <seconds>` header, for the executor's retry delay
 /// (shared by every reqwest-based step).
 pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
@@ -239,4 +304,22 @@ async fn message_of(resp: reqwest::Response) -> String {
         .ok()
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| text.chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_events_are_read_from_the_event_stream_lines() {
+        let failed = SpawnProgress::from_line(
+            "data: {\"progress\": 100, \"failed\": true, \"message\": \"Spawn failed: Timeout\"}\n",
+        )
+        .unwrap();
+        assert!(failed.failed && !failed.ready);
+        assert_eq!(failed.message, "Spawn failed: Timeout");
+        assert_eq!(failed.progress, Some(100.0));
+        assert!(SpawnProgress::from_line(": keepalive").is_none());
+        assert!(SpawnProgress::from_line("data: not json").is_none());
+    }
 }

@@ -16,20 +16,24 @@ use crate::support::binary::{opsbot_run, output_text, SimProcess};
 fn config() -> &'static std::path::Path {
     static SIM: OnceLock<(SimProcess, std::path::PathBuf)> = OnceLock::new();
     let (_, config) = SIM.get_or_init(|| {
-        let sim = SimProcess::start_seed("kubespawner");
+        let mut sim = SimProcess::start_seed("kubespawner");
+        let hub_api = sim.hub_api_url("edu", "lab");
+        let token = sim.kubeconfig().with_file_name("lab-hub.token");
+        std::fs::write(&token, "lab-hub-token").unwrap();
         let config = sim.write_config(&format!(
             r#"
 clusters:
   - {{ name: edu, kubeconfig: "{kc}", context: edu }}
 hubs:
   - {{ name: legacy, cluster: edu, namespace: legacy }}
-  - {{ name: lab, cluster: edu, namespace: lab }}
+  - {{ name: lab, cluster: edu, namespace: lab, jupyterhub_api: {{ url: "{hub_api}", token: "${{file:{token}}}" }} }}
 people:
   - {{ id: sam, roles: [support] }}
 roles:
   support: {{ run: ["*"] }}
 "#,
-            kc = sim.kubeconfig().display()
+            kc = sim.kubeconfig().display(),
+            token = token.display(),
         ));
         (sim, config)
     });
@@ -174,4 +178,14 @@ fn a_quota_refusal_that_never_became_a_pod_is_read_from_the_hubs_log() {
     assert!(text.contains("resource quota refused the server"), "{text}");
     assert!(text.contains("lab-quota"), "{text}");
     assert!(text.contains("limits.memory=64Gi"), "{text}");
+}
+
+#[test]
+fn a_spawn_the_hub_gave_up_on_is_read_from_the_hubs_spawn_progress() {
+    let text = run("triage lab lou");
+    assert!(
+        text.contains("The hub gave up waiting for the server to start"),
+        "{text}"
+    );
+    assert!(text.contains("Spawn failed: Timeout"), "{text}");
 }

@@ -35,13 +35,14 @@ impl SimProcess {
             std::fs::write(path, text).unwrap();
         }
         let kubeconfig = dir.path().join("sim.kubeconfig");
+        let out = std::fs::File::create(dir.path().join("sim.out")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
             .arg("sim")
             .arg("--seed")
             .arg(&seed)
             .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
             .arg(&kubeconfig)
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(Stdio::null())
             .spawn()
             .expect("the opsbot binary runs");
@@ -82,6 +83,29 @@ impl SimProcess {
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
         SimProcess::start(&borrowed)
+    }
+
+    /// The URL of the simulated hub API of `cluster`/`namespace` (a
+    /// `jupyterhub:` entry of the seed's `sim.yaml`), from the line the sim
+    /// prints for it once it serves (the marker waited for).
+    pub fn hub_api_url(&mut self, cluster: &str, namespace: &str) -> String {
+        let prefix = format!("hub {cluster}/{namespace}  ");
+        let deadline = Instant::now() + SIM_START;
+        loop {
+            let text = std::fs::read_to_string(self.dir.path().join("sim.out")).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.starts_with(&prefix)) {
+                let url = line[prefix.len()..].split_whitespace().next().unwrap_or("");
+                return url.to_string();
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("opsbot sim exited before serving hub {cluster}/{namespace}: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "opsbot sim printed no hub {cluster}/{namespace} within {SIM_START:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The kubeconfig the sim wrote (its admin user).
