@@ -16,6 +16,10 @@ use super::store::{now_ts, random_suffix};
 
 /// Server-side defaulting of workload specs (what the apiserver fills in on create).
 pub fn default_fields(def: &ResourceDef, obj: &mut Value) {
+    if obj.is_object() && def.group.is_empty() && def.plural == "pods" {
+        default_container_statuses(obj);
+        return;
+    }
     if !obj.is_object() || def.group != "apps" {
         return;
     }
@@ -53,6 +57,47 @@ pub fn default_fields(def: &ResourceDef, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// The fields of a container status that are required on the wire (what a
+/// kubelet always writes): official clients refuse a status without them
+/// (the Python `kubernetes` client raises on a missing `imageID`), so a seed
+/// may leave them out and still be served as a real cluster serves it.
+fn default_container_statuses(pod: &mut Value) {
+    let images: Vec<(String, String)> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|k| pod["spec"][k].as_array().cloned().unwrap_or_default())
+        .map(|c| (s(&c, "/name").to_string(), s(&c, "/image").to_string()))
+        .collect();
+    for key in ["containerStatuses", "initContainerStatuses"] {
+        let Some(list) = pod
+            .get_mut("status")
+            .and_then(|st| st.get_mut(key))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for c in list.iter_mut().filter(|c| c.is_object()) {
+            let name = s(c, "/name").to_string();
+            if c.get("image").is_none() {
+                let image = images
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, i)| i.clone())
+                    .unwrap_or_default();
+                c["image"] = json!(image);
+            }
+            if c.get("imageID").is_none() {
+                c["imageID"] = json!("");
+            }
+            if c.get("ready").is_none() {
+                c["ready"] = json!(false);
+            }
+            if c.get("restartCount").is_none() {
+                c["restartCount"] = json!(0);
+            }
+        }
     }
 }
 

@@ -519,3 +519,44 @@ async fn faults_can_be_added_and_cleared_over_http_by_an_admin_only() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// Every pod of the demo fleet lists as raw JSON with the container-status
+/// fields a kubelet always writes (`imageID`, `image`, `ready`,
+/// `restartCount`), which official clients require (the Python client
+/// raised on the missing `imageID`), although the seed leaves them out.
+#[tokio::test]
+async fn every_demo_pod_has_the_container_status_fields_clients_require() {
+    let seed = Seed::from_dir(Path::new("examples/fleet")).expect("the demo fleet loads");
+    let fleet = Fleet::start(seed, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("fleet starts");
+    let mut statuses = 0;
+    for cluster in fleet.cluster_names() {
+        let pods: Api<kube::api::DynamicObject> = Api::all_with(
+            fleet.client(&cluster).await.unwrap(),
+            &kube::api::ApiResource::erase::<Pod>(&()),
+        );
+        for pod in pods.list(&Default::default()).await.unwrap() {
+            let v = serde_json::to_value(&pod).unwrap();
+            for key in ["containerStatuses", "initContainerStatuses"] {
+                for c in v["status"][key].as_array().into_iter().flatten() {
+                    statuses += 1;
+                    for field in ["name", "image", "imageID", "ready", "restartCount"] {
+                        assert!(
+                            c.get(field).is_some(),
+                            "{cluster}/{}: {key} lacks {field}: {c}",
+                            pod.metadata.name.as_deref().unwrap_or("?")
+                        );
+                    }
+                }
+            }
+        }
+        // And the typed client reads every pod.
+        let typed: Api<Pod> = Api::all(fleet.client(&cluster).await.unwrap());
+        typed.list(&Default::default()).await.unwrap();
+    }
+    assert!(
+        statuses > 10,
+        "the demo fleet has running servers: {statuses}"
+    );
+}
