@@ -53,6 +53,7 @@ pub async fn exec(
         place: Place::Console(ConsolePlace {
             console: person.to_string(),
         }),
+        memberships: Vec::new(),
     };
     runs.submit(req, tx.clone()).await;
     let mut waiting_for = None;

@@ -94,6 +94,10 @@ pub struct Request {
     /// token...), kept in the audit record so a restarted process can still
     /// tell the thread what happened.
     pub place: Place,
+    /// Groups the platform says the sender belongs to (Discord guild role
+    /// ids; GitHub `org/team` slugs), turned into opsbot roles by the config
+    /// (`discord.roles`, `github.teams`) for this request only.
+    pub memberships: Vec<String>,
 }
 
 impl Request {

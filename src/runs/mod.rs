@@ -186,6 +186,25 @@ impl Runs {
                 ),
             ));
         };
+        // Roles the platform grants for this request (a Discord guild role,
+        // a GitHub team), on top of the person's own.
+        let granted: Vec<&str> = match req.platform() {
+            crate::chat::Platform::Discord => ctx
+                .config
+                .discord
+                .as_ref()
+                .map(|d| d.roles_for_role_ids(&req.memberships))
+                .unwrap_or_default(),
+            crate::chat::Platform::Github => ctx
+                .config
+                .github
+                .as_ref()
+                .map(|g| g.roles_for_teams(&req.memberships))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let widened = (!granted.is_empty()).then(|| person.with_extra_roles(granted));
+        let person = widened.as_ref().unwrap_or(person);
         let inv = match ctx.grammar.parse(&req.text, ctx) {
             Ok(inv) => inv,
             Err(e) => {

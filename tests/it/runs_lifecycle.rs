@@ -310,6 +310,7 @@ async fn a_slack_request_without_a_channel_is_refused_where_channels_are_limited
             message_ts: None,
             team: None,
         }),
+        memberships: Vec::new(),
     };
     bot.demo.app.runs.submit(req, tx).await;
     let answer = tokio::time::timeout(bot::PATIENCE, rx.recv())

@@ -248,6 +248,7 @@ policy:
                 place: opsbot::chat::Place::Console(opsbot::chat::place::ConsolePlace {
                     console: "alice".into(),
                 }),
+                memberships: Vec::new(),
             },
             tx,
         )

@@ -48,6 +48,7 @@ pub async fn command(
         sender: ci.user.id.to_string(),
         text,
         place,
+        memberships: guild_roles(ci.member.as_deref()),
     };
     core.submit(req, tx).await;
     let thread = Thread {
@@ -117,6 +118,7 @@ pub async fn button(core: &Arc<dyn Core>, http: &Arc<Http>, ci: &ComponentIntera
         sender: ci.user.id.to_string(),
         text,
         place,
+        memberships: guild_roles(ci.member.as_ref()),
     };
     core.submit(req, tx).await;
     let mut now = Vec::new();
@@ -195,4 +197,12 @@ fn private(m: Message) -> Answer {
 
 fn update(m: Message) -> Answer {
     Json(CreateInteractionResponse::UpdateMessage(m.into_response()))
+}
+
+/// The guild role ids of the member who sent an interaction (none in a DM):
+/// `discord.roles` turns them into opsbot roles for the request.
+fn guild_roles(member: Option<&serenity::model::guild::Member>) -> Vec<String> {
+    member
+        .map(|m| m.roles.iter().map(|r| r.to_string()).collect())
+        .unwrap_or_default()
 }

@@ -198,6 +198,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
                 issue: comment.issue,
                 comment_id: comment.comment_id,
             }),
+            memberships: Vec::new(),
         };
         s.core.submit(req, tx).await;
         let t = thread(&s, &comment);

@@ -309,6 +309,7 @@ fn command(place: SlackPlace, text: String, delivery: Option<String>) -> Inbound
         sender: place.user.clone(),
         text,
         place: Place::Slack(place.clone()),
+        memberships: Vec::new(),
     };
     Inbound::Command {
         request,

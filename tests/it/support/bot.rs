@@ -94,6 +94,7 @@ impl Bot {
             place: Place::Console(ConsolePlace {
                 console: person.to_string(),
             }),
+            memberships: Vec::new(),
         };
         self.demo.app.runs.submit(req, self.tx.clone()).await;
     }
