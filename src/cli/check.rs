@@ -74,15 +74,7 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
     if let Some(d) = &cfg.discord {
         if !d.roles.is_empty() {
             out.push(format!(
-                "discord.roles: {} guild role(s) configured, but guild roles grant no opsbot roles yet; give those people their roles under `people:`",
-                d.roles.len()
-            ));
-        }
-    }
-    if let Some(d) = &cfg.discord {
-        if !d.roles.is_empty() {
-            out.push(format!(
-                "discord.roles: {} guild role(s) configured, but guild roles grant no opsbot roles yet; give those people their roles under `people:`",
+                "discord.roles: {} guild role(s) grant opsbot roles to their members, per interaction, on top of `people:`",
                 d.roles.len()
             ));
         }

@@ -87,6 +87,9 @@ policy:
 slack:
   # A read-only channel: only these commands run there.
   channels: { C0READONLY: ["hub status", "users", "user status", "help"] }
+discord:
+  # Members of the guild's "staging admins" role may restart staging.
+  roles: { "900000000000000001": [staging-admin] }
 "#;
 
 /// A running demo: the fleet must outlive the app that talks to it.

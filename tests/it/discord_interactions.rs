@@ -545,3 +545,19 @@ proptest::proptest! {
         }
     }
 }
+
+/// The interaction's member roles reach the core as the request's
+/// memberships (what `discord.roles` maps to opsbot roles).
+#[tokio::test]
+async fn the_members_guild_roles_travel_with_the_request() {
+    let rig = Rig::start().await;
+    let mut body: Value = serde_json::from_str(&command(ALICE, "hub status staging")).unwrap();
+    body["member"]["roles"] = serde_json::json!(["900000000000000001", "900000000000000002"]);
+    let r = rig.send(&body.to_string()).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let req = rig.core.requests.lock().unwrap().pop().expect("a request");
+    assert_eq!(
+        req.memberships,
+        ["900000000000000001", "900000000000000002"]
+    );
+}

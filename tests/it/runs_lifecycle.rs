@@ -330,3 +330,47 @@ async fn a_slack_request_without_a_channel_is_refused_where_channels_are_limited
         .unwrap();
     assert!(recent.is_empty(), "nothing recorded or run: {recent:?}");
 }
+
+/// `discord.roles`: bob (support) may not restart staging; holding the
+/// demo guild's "staging admins" role grants staging-admin for that
+/// interaction, so the same request now asks for approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapped_discord_guild_role_grants_its_opsbot_roles_for_the_request() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let bot = Bot::start_with_env(&[
+        ("DISCORD_PUBLIC_KEY", public.as_str()),
+        ("DISCORD_APPLICATION_ID", "1111111111111111111"),
+    ])
+    .await;
+    let ask = |memberships: Vec<String>| {
+        let runs = bot.demo.app.runs.clone();
+        async move {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let req = opsbot::chat::Request {
+                sender: "100000000000000002".into(),
+                text: "hub restart staging --reason guild role".into(),
+                place: opsbot::chat::Place::Discord(opsbot::chat::place::DiscordPlace {
+                    guild_id: Some("1".into()),
+                    channel_id: "2".into(),
+                    interaction_id: "3".into(),
+                    message_id: None,
+                }),
+                memberships,
+            };
+            runs.submit(req, tx).await;
+            tokio::time::timeout(bot::PATIENCE, rx.recv())
+                .await
+                .expect("an answer")
+                .expect("an update")
+        }
+    };
+    let without = ask(vec!["900000000000000009".into()]).await;
+    let (reason, _) = refusal(std::slice::from_ref(&without));
+    assert!(reason.contains("may not run"), "{reason}");
+    let with = ask(vec!["900000000000000001".into()]).await;
+    assert!(
+        matches!(with, Update::AwaitingApproval { .. }),
+        "the granted role may request it: {with:?}"
+    );
+}
