@@ -99,19 +99,29 @@ impl Target {
         }
         let tls = match mode {
             Mode::Disable => None,
-            Mode::Prefer | Mode::Require => Some(client_config(Arc::new(AnyCertificate))),
-            Mode::VerifyCa | Mode::VerifyFull => {
-                let roots = roots(root.as_deref())?;
+            mode => {
+                // `prefer`/`require` check signatures only, so any root set
+                // will do for the verifier that does that part.
+                let roots = match mode {
+                    Mode::Prefer | Mode::Require => roots(None)?,
+                    _ => roots(root.as_deref())?,
+                };
                 let webpki = WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
                     Arc::new(rustls::crypto::ring::default_provider()),
                 )
                 .build()
                 .map_err(|e| AuditError::BadUrl(format!("sslrootcert: {e}")))?;
-                let verifier: Arc<dyn ServerCertVerifier> = if mode == Mode::VerifyFull {
-                    webpki
-                } else {
-                    Arc::new(AnyName(webpki))
+                let verifier: Arc<dyn ServerCertVerifier> = match mode {
+                    Mode::VerifyFull => webpki,
+                    Mode::VerifyCa => Arc::new(Lenient {
+                        inner: webpki,
+                        check: Check::Chain,
+                    }),
+                    _ => Arc::new(Lenient {
+                        inner: webpki,
+                        check: Check::Nothing,
+                    }),
                 };
                 Some(client_config(verifier))
             }
@@ -239,61 +249,25 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `prefer`/`require` without a root: encrypted, the certificate unchecked
-/// (libpq's meaning of those modes). Signatures are still verified, so the
-/// handshake is a real one.
-#[derive(Debug)]
-struct AnyCertificate;
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+/// How much of the server certificate a lenient mode checks.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// `prefer`/`require` without a root: encrypted, the certificate
+    /// unchecked (libpq's meaning of those modes).
+    Nothing,
+    /// `verify-ca`: the chain must be trusted, the host name is not checked.
+    Chain,
 }
 
-/// `verify-ca`: the chain must be trusted, the host name is not checked.
+/// WebPki's verifier with part of the certificate check waived; the
+/// handshake signatures are always verified, so the session is a real one.
 #[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    inner: Arc<WebPkiServerVerifier>,
+    check: Check,
+}
 
-impl ServerCertVerifier for AnyName {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -302,13 +276,16 @@ impl ServerCertVerifier for AnyName {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Check::Nothing = self.check {
+            return Ok(ServerCertVerified::assertion());
+        }
         match self
-            .0
+            .inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
         {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForNameContext { .. },
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
@@ -319,7 +296,7 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.inner.verify_tls12_signature(message, cert, dss)
     }
     fn verify_tls13_signature(
         &self,
@@ -327,10 +304,10 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 

@@ -8,38 +8,14 @@ use std::sync::{Mutex, OnceLock};
 /// SQLite audit file, which refuses a second writer while one holds it.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-use crate::support::binary::{opsbot_run, output_text, SimProcess};
-
-fn hub(namespace: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Namespace
-metadata: {{ name: {namespace} }}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hub
-  namespace: {namespace}
-  labels: {{ app: jupyterhub, component: hub }}
-spec:
-  replicas: 1
-  selector: {{ matchLabels: {{ app: jupyterhub, component: hub }} }}
-  template:
-    metadata: {{ labels: {{ app: jupyterhub, component: hub }} }}
-    spec:
-      containers: [{{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.1.0" }}]
-"#
-    )
-}
+use crate::support::binary::{hub_seed, opsbot_run, output_text, SimProcess};
 
 /// Clusters c00, c01, c02 each with `hub03`; c01 also has `solo`.
 fn config() -> &'static std::path::Path {
     static SIM: OnceLock<(SimProcess, std::path::PathBuf)> = OnceLock::new();
     let (_, config) = SIM.get_or_init(|| {
-        let h = hub("hub03");
-        let solo = hub("solo");
+        let h = hub_seed("hub03");
+        let solo = hub_seed("solo");
         let sim = SimProcess::start(&[
             ("fleet.yaml", "clusters: [c00, c01, c02]\n"),
             ("c00/hub.yaml", &h),

@@ -23,6 +23,15 @@ fn serve_config(dir: &Path) -> std::path::PathBuf {
     cfg
 }
 
+/// [`serve_config`] with `extra` appended (more sections).
+fn serve_config_with(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let cfg = serve_config(dir);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(extra);
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
 /// A connection that sent the start of a request head and stopped.
 fn half_a_header(port: u16) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -97,13 +106,13 @@ fn readyz_stays_ready_under_a_broken_cluster_and_names_it_without_the_error_text
         ),
     )
     .unwrap();
-    let cfg = serve_config(dir.path());
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str(&format!(
-        "clusters:\n  - {{ name: aws-us, kubeconfig: \"{}\", context: aws-us }}\n",
-        kubeconfig.display()
-    ));
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = serve_config_with(
+        dir.path(),
+        &format!(
+            "clusters:\n  - {{ name: aws-us, kubeconfig: \"{}\", context: aws-us }}\n",
+            kubeconfig.display()
+        ),
+    );
     let server = Server::start(&cfg, &[]);
     let (code, body) = server.get("/readyz").expect("readyz answers");
     // The audit store takes writes: opsbot can answer people, so it stays
@@ -128,10 +137,10 @@ fn readyz_stays_ready_under_a_broken_cluster_and_names_it_without_the_error_text
 #[test]
 fn the_configs_http_section_sets_the_header_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = serve_config(dir.path());
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("http: { header_timeout: 1s, max_connections: 8 }\n");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = serve_config_with(
+        dir.path(),
+        "http: { header_timeout: 1s, max_connections: 8 }\n",
+    );
     let server = Server::start(&cfg, &[]);
     let mut slow = half_a_header(server.port);
     let mut rest = Vec::new();
@@ -146,10 +155,7 @@ fn the_configs_http_section_sets_the_header_timeout() {
 #[test]
 fn an_http_limit_that_is_not_a_duration_is_an_error_at_its_place() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = serve_config(dir.path());
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("http: { request_timeout: soon }\n");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = serve_config_with(dir.path(), "http: { request_timeout: soon }\n");
     let out =
         crate::support::binary::opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
     let said = crate::support::binary::output_text(&out);

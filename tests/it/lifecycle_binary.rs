@@ -8,7 +8,7 @@ use std::time::Duration;
 use opsbot::audit::{AuditLog, EventKind, RunId};
 use serde_json::{json, Value};
 
-use crate::support::binary::SimProcess;
+use crate::support::binary::{hub_seed, SimProcess};
 use crate::support::server::Server;
 use crate::support::slack::{self, FakeSlack};
 
@@ -23,7 +23,8 @@ users:
       - { verbs: ["*"], resources: ["*"], namespaces: ["*"] }
 "#;
 
-const STAGING: &str = r#"
+/// A ready Node, so the controller can run the hub's pods.
+const NODE: &str = r#"
 apiVersion: v1
 kind: Node
 metadata: { name: node-1, labels: { kubernetes.io/hostname: node-1 } }
@@ -31,24 +32,6 @@ status:
   conditions: [{ type: Ready, status: "True", reason: KubeletReady, lastTransitionTime: -1d }]
   allocatable: { cpu: "8", memory: 32Gi, pods: "110" }
   capacity: { cpu: "8", memory: 32Gi, pods: "110" }
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: staging }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hub
-  namespace: staging
-  labels: { app: jupyterhub, component: hub }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: jupyterhub, component: hub } }
-  template:
-    metadata: { labels: { app: jupyterhub, component: hub } }
-    spec:
-      containers: [{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }]
 "#;
 
 const CHANNEL: &str = "C0OPS";
@@ -62,9 +45,11 @@ struct Rig {
 
 async fn rig() -> Rig {
     let fake = FakeSlack::start().await;
+    let staging = hub_seed("staging");
     let sim = SimProcess::start(&[
         ("aws-us/sim.yaml", SIM_YAML),
-        ("aws-us/10-staging.yaml", STAGING),
+        ("aws-us/00-node.yaml", NODE),
+        ("aws-us/10-staging.yaml", &staging),
     ]);
     let kubeconfig = sim.kubeconfig_with_token("bot-token");
     let config = sim.write_config(&format!(

@@ -424,11 +424,7 @@ async fn a_plan_whose_targets_changed_after_it_was_shown_is_refused_and_changes_
     let deletes: Vec<_> = cluster
         .requests()
         .into_iter()
-        .filter(|q| {
-            let dry = q.query.contains("dryRun")
-                || q.body.as_ref().is_some_and(|b| b["dryRun"][0] == "All");
-            q.verb == "delete" && !dry
-        })
+        .filter(|q| q.verb == "delete" && !is_dry_run(q))
         .collect();
     assert!(deletes.is_empty(), "nothing was deleted: {deletes:#?}");
     let kinds = bot.kinds(run).await;
@@ -477,6 +473,11 @@ async fn a_mutating_step_records_its_intent_before_the_change_and_its_outcome_af
     assert!(intent < step, "{:?}", bot_kinds(&records));
 }
 
+/// A server-side dry run: `?dryRun=All`, or a delete's DeleteOptions body.
+fn is_dry_run(q: &opsbot_sim::RecordedRequest) -> bool {
+    q.query.contains("dryRun") || q.body.as_ref().is_some_and(|b| b["dryRun"][0] == "All")
+}
+
 fn bot_kinds(records: &[opsbot::audit::Record]) -> Vec<EventKind> {
     records.iter().map(|r| r.kind.clone()).collect()
 }
@@ -511,9 +512,7 @@ async fn a_delete_whose_connection_drops_is_retried_against_the_same_object_and_
         .requests()
         .into_iter()
         .filter(|q| {
-            q.verb == "delete"
-                && q.name.as_deref() == Some("jupyter-dave")
-                && !q.body.as_ref().is_some_and(|b| b["dryRun"][0] == "All")
+            q.verb == "delete" && q.name.as_deref() == Some("jupyter-dave") && !is_dry_run(q)
         })
         .collect();
     assert_eq!(real_deletes.len(), 2, "{real_deletes:#?}");

@@ -3,7 +3,7 @@
 //! people mapped to cluster users narrower still, so the cluster's RBAC for
 //! the person is what decides.
 
-use crate::support::binary::{opsbot_run, output_text, SimProcess};
+use crate::support::binary::{hub_seed, opsbot_run, output_text, SimProcess};
 
 /// One cluster, two hubs. The bot (`opsbot-bot`) may read everything and
 /// impersonate; alice's Kubernetes user may read only namespace `staging`.
@@ -19,37 +19,13 @@ users:
       - { verbs: [get, list, watch], resources: [deployments, pods, events], namespaces: [staging] }
 "#;
 
-fn hub(namespace: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Namespace
-metadata: {{ name: {namespace} }}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hub
-  namespace: {namespace}
-  labels: {{ app: jupyterhub, component: hub }}
-spec:
-  replicas: 1
-  selector: {{ matchLabels: {{ app: jupyterhub, component: hub }} }}
-  template:
-    metadata: {{ labels: {{ app: jupyterhub, component: hub }} }}
-    spec:
-      containers: [{{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.0.0" }}]
-"#
-    )
-}
-
 /// The sim with hubs staging, prod and class on aws-us, and an opsbot
 /// config whose bot reads as `opsbot-bot` (gcp-eu: a second name for the
 /// same server, with no hubs), with `people_and_roles` as given.
 fn start(people_and_roles: &str) -> (SimProcess, std::path::PathBuf) {
-    let staging = hub("staging");
-    let prod = hub("prod");
-    let class = hub("class");
+    let staging = hub_seed("staging");
+    let prod = hub_seed("prod");
+    let class = hub_seed("class");
     let sim = SimProcess::start(&[
         ("aws-us/sim.yaml", SIM_YAML),
         ("aws-us/10-staging.yaml", &staging),

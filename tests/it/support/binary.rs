@@ -230,3 +230,29 @@ pub fn output_text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A seed file with namespace `namespace` holding a z2jh hub Deployment
+/// (labels `app=jupyterhub,component=hub`): the smallest hub a test fleet has.
+pub fn hub_seed(namespace: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{ name: {namespace} }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hub
+  namespace: {namespace}
+  labels: {{ app: jupyterhub, component: hub }}
+spec:
+  replicas: 1
+  selector: {{ matchLabels: {{ app: jupyterhub, component: hub }} }}
+  template:
+    metadata: {{ labels: {{ app: jupyterhub, component: hub }} }}
+    spec:
+      containers: [{{ name: hub, image: "quay.io/jupyterhub/k8s-hub:4.1.0" }}]
+"#
+    )
+}
