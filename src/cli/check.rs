@@ -66,8 +66,9 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
         out.push(plan.describe());
         if !g.teams.is_empty() {
             out.push(format!(
-                "github.teams: {} team(s) configured, but team membership grants no roles yet; give those people their roles under `people:`",
-                g.teams.len()
+                "github.teams: {} team(s) grant opsbot roles to their active members, on top of `people:`; memberships are read through GitHub's API (GET /orgs/ORG/teams/TEAM/memberships/LOGIN, needs the Members read permission) and cached for {} s",
+                g.teams.len(),
+                crate::chat::github::teams::TTL.as_secs()
             ));
         }
     }

@@ -305,6 +305,24 @@ async fn api(
         }))
         .into_response();
     }
+    if let (true, Some(rest)) = (method == Method::GET, path.strip_prefix("/orgs/")) {
+        // Codertocat/sre: alice is an active member, bob only invited.
+        let state = match rest {
+            "Codertocat/teams/sre/memberships/alice-demo" => "active",
+            "Codertocat/teams/sre/memberships/bob-demo" => "pending",
+            _ => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({ "message": "Not Found" })),
+                )
+                    .into_response()
+            }
+        };
+        return axum::Json(json!({
+            "url": format!("https://api.github.com{path}"), "role": "member", "state": state
+        }))
+        .into_response();
+    }
     if method == Method::POST && path.ends_with("/reactions") {
         let reaction = json!({
             "id": 1, "node_id": "MDg6UmVhY3Rpb24x", "content": body["content"],
@@ -1121,7 +1139,7 @@ fn check_says_how_github_people_are_matched_and_which_auth_is_used() {
         &cfg,
         format!(
             "audit: {{ url: \"sqlite://{db}\" }}\ncommands: {root}/commands\nplaybooks: {root}/playbooks\n\
-             github: {{ webhook_secret: \"${{GH_SECRET}}\", token: \"${{GH_TOKEN}}\" }}\n\
+             github: {{ webhook_secret: \"${{GH_SECRET}}\", token: \"${{GH_TOKEN}}\", teams: {{ example-org/sre: [r] }} }}\n\
              people:\n  - {{ id: ann, github: \"id:583231\", roles: [r] }}\n  - {{ id: ben, github: ben-gh, roles: [r] }}\n\
              roles:\n  r: {{ run: [help] }}\n",
             db = dir.path().join("audit.db").display()
@@ -1145,6 +1163,10 @@ fn check_says_how_github_people_are_matched_and_which_auth_is_used() {
     );
     assert!(
         text.contains("1 person(s) written as `id:NUMBER`, 1 login(s) resolved to ids"),
+        "{text}"
+    );
+    assert!(
+        text.contains("github.teams: 1 team(s) grant opsbot roles to their active members"),
         "{text}"
     );
     assert!(
@@ -1392,7 +1414,7 @@ async fn serve_github_in(
              commands: {root}/commands\nplaybooks: {root}/playbooks\n\
              github: {{ webhook_secret: \"${{GITHUB_WEBHOOK_SECRET}}\", token: \"${{GITHUB_TOKEN}}\", {github_section} }}\n\
              people:\n  - {{ id: alice, github: alice-demo, roles: [support] }}\n  - {{ id: bob, github: bob-demo, roles: [support] }}\n\
-             roles:\n  support: {{ run: [help] }}\n",
+             roles:\n  support: {{ run: [help] }}\n  sre: {{ run: [\"fleet status\"] }}\n",
             db = dir.join("audit.db").display()
         ),
     )
@@ -1471,6 +1493,94 @@ async fn min_permission_refuses_a_commenter_below_it_naming_the_rule_and_runs_no
         "{:?}",
         fake.violations.lock().unwrap()
     );
+    drop(server);
+}
+
+/// Issue 16: `github.teams` grants its roles to the team's active members,
+/// read through GitHub's team-membership API and cached: alice (active in
+/// Codertocat/sre) may run `fleet status`, which only the team's role allows;
+/// bob (invited, not yet a member) is refused; alice's second comment is
+/// answered from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_team_grants_its_roles_to_active_members_only_and_is_asked_once() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let (server, _dir) = serve_github("teams: { Codertocat/sre: [sre] }", api_url).await;
+    let membership = |login: &str| {
+        let path = format!("/orgs/Codertocat/teams/sre/memberships/{login}");
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p, _)| m == "GET" && *p == path)
+            .count()
+    };
+    deliver_to(
+        server.port,
+        "issue_comment",
+        "tm-1",
+        comment("alice-demo", "/ops fleet status"),
+    )
+    .await;
+    let first = wait_for_posts(&fake, 1).await;
+    assert!(
+        !first[0].contains("not allowed") && !first[0].contains("✖"),
+        "alice's team role allows clusters: {first:#?}"
+    );
+    deliver_to(
+        server.port,
+        "issue_comment",
+        "tm-2",
+        comment("bob-demo", "/ops fleet status"),
+    )
+    .await;
+    let both = wait_for_posts(&fake, 2).await;
+    assert!(
+        both[1].contains("✖"),
+        "bob is only invited, so no sre role: {both:#?}"
+    );
+    deliver_to(
+        server.port,
+        "issue_comment",
+        "tm-3",
+        comment("alice-demo", "/ops fleet status"),
+    )
+    .await;
+    let all = wait_for_posts(&fake, 3).await;
+    assert!(!all[2].contains("✖"), "{all:#?}");
+    assert_eq!(membership("alice-demo"), 1, "alice's membership is cached");
+    assert_eq!(membership("bob-demo"), 1);
+    assert!(
+        fake.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        fake.violations.lock().unwrap()
+    );
+    drop(server);
+}
+
+/// A commenter the config does not name costs no team look-up: team roles
+/// only widen a known person's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_commenter_costs_no_team_membership_lookup() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let (server, _dir) = serve_github("teams: { Codertocat/sre: [sre] }", api_url).await;
+    deliver_to(
+        server.port,
+        "issue_comment",
+        "tu-1",
+        comment_by("mallory", 66_666, "/ops fleet status"),
+    )
+    .await;
+    let posts = wait_for_posts(&fake, 1).await;
+    assert!(
+        posts[0].contains("not linked to a person") || posts[0].contains("not set up"),
+        "{posts:#?}"
+    );
+    assert!(!fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, p, _)| p.starts_with("/orgs/")));
     drop(server);
 }
 
@@ -1803,4 +1913,59 @@ async fn when_the_app_gets_no_installation_token_the_plain_token_is_the_fallback
         "{auths:#?}"
     );
     r.assert_no_violations();
+}
+
+/// Team memberships are trusted only for their time to live: past it,
+/// GitHub is asked again (so a removal takes effect); an invitation is not
+/// membership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_memberships_are_asked_again_once_their_ttl_lapses() {
+    use opsbot::chat::github::{api::GithubApi, teams::Teams, GithubSettings};
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let settings = GithubSettings {
+        webhook_secret: SECRET.to_string().into(),
+        token: Some("ghp_teamstoken".to_string().into()),
+        app: None,
+        api_url,
+        prefix: "/ops".into(),
+        max_commands_per_comment: 5,
+        triage_labels: false,
+        run_on_edit: false,
+        min_permission: None,
+        teams: vec!["Codertocat/sre".into()],
+        people: vec![],
+    };
+    let api = GithubApi::new(&settings).unwrap();
+    let asked = || {
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, p, _)| p.starts_with("/orgs/"))
+            .count()
+    };
+    let cached = Teams::new(api.clone(), ["Codertocat/sre"]);
+    assert_eq!(
+        cached.of(1, "alice-demo", None).await,
+        vec!["Codertocat/sre"]
+    );
+    assert_eq!(
+        cached.of(1, "alice-demo", None).await,
+        vec!["Codertocat/sre"]
+    );
+    assert_eq!(asked(), 1);
+    let lapsing = Teams::with_ttl(api, ["Codertocat/sre"], std::time::Duration::ZERO);
+    assert_eq!(
+        lapsing.of(1, "alice-demo", None).await,
+        vec!["Codertocat/sre"]
+    );
+    assert_eq!(
+        lapsing.of(1, "alice-demo", None).await,
+        vec!["Codertocat/sre"]
+    );
+    assert_eq!(asked(), 3, "a lapsed entry is asked again");
+    assert!(
+        lapsing.of(2, "bob-demo", None).await.is_empty(),
+        "an invitation is not membership"
+    );
 }

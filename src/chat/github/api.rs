@@ -403,6 +403,39 @@ impl GithubApi {
         }
     }
 
+    /// Whether `login` is an active member of `org/team`
+    /// (`GET /orgs/{org}/teams/{team}/memberships/{login}`). A 404 (not a
+    /// member, or a team the token cannot see) and a `pending` invitation
+    /// are both "no": only an accepted membership grants roles. Names are
+    /// checked before they go into the path.
+    pub async fn team_member(
+        &self,
+        org: &str,
+        team: &str,
+        login: &str,
+        installation: Option<u64>,
+    ) -> Result<bool, ApiError> {
+        if !is_login(login) || !is_login(org) || !is_team_slug(team) {
+            return Ok(false);
+        }
+        let route = format!("/orgs/{org}/teams/{team}/memberships/{login}");
+        let got = self
+            .call(
+                installation,
+                "github: checking a team membership",
+                classify,
+                Method::GET,
+                &route,
+                None,
+            )
+            .await;
+        match got {
+            Ok(m) => Ok(m["state"].as_str() == Some("active")),
+            Err(CallError::Api(g)) if g.error.status == Some(StatusCode::NOT_FOUND) => Ok(false),
+            Err(e) => Err(ApiError::Call(e.to_string())),
+        }
+    }
+
     /// The account the plain token belongs to (`GET /user`): its id and login.
     pub async fn authenticated_user(&self) -> Result<(u64, String), ApiError> {
         let got = self
@@ -517,6 +550,15 @@ pub fn is_login(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
+}
+
+/// A team slug as GitHub makes them: lower-case letters, digits, `-` and
+/// `_`, at most 255 characters (nothing that could leave its path segment).
+pub fn is_team_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether a failed attempt is worth another: GitHub's rate limits (429,

@@ -30,6 +30,7 @@ pub mod lines;
 pub mod people;
 pub mod render;
 mod settings;
+pub mod teams;
 mod thread;
 pub mod verify;
 
@@ -57,6 +58,7 @@ struct Shared {
     verifier: verify::Verifier,
     api: GithubApi,
     people: people::People,
+    teams: teams::Teams,
 }
 
 impl Gate for Shared {
@@ -79,6 +81,7 @@ pub fn routes(core: Arc<dyn Core>, settings: GithubSettings) -> anyhow::Result<R
         .route("/github/webhook", post(webhook))
         .with_state(Arc::new(Shared {
             people: people::People::new(api.clone(), settings.token.is_some(), &settings.people),
+            teams: teams::Teams::new(api.clone(), settings.teams.iter().map(String::as_str)),
             core,
             settings,
             verifier,
@@ -188,6 +191,15 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         }
     }
     let commands = fresh;
+    // Team roles only matter for someone the config names; nobody else
+    // costs a look-up.
+    let memberships = if commands.is_empty() || !s.settings.people.contains(&sender) {
+        Vec::new()
+    } else {
+        s.teams
+            .of(comment.user_id, &comment.login, comment.installation)
+            .await
+    };
     for text in &commands {
         let (tx, rx) = mpsc::unbounded_channel();
         let req = Request {
@@ -198,7 +210,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
                 issue: comment.issue,
                 comment_id: comment.comment_id,
             }),
-            memberships: Vec::new(),
+            memberships: memberships.clone(),
         };
         s.core.submit(req, tx).await;
         let t = thread(&s, &comment);

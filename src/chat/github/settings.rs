@@ -25,6 +25,8 @@ pub struct GithubSettings {
     pub run_on_edit: bool,
     /// A commenter needs at least this permission on the repository.
     pub min_permission: Option<crate::config::RepoPermission>,
+    /// The `github.teams` keys (`org/team`) whose members get extra roles.
+    pub teams: Vec<String>,
     /// Every `people[].github` value (a login, or `id:NUMBER`): commenters
     /// are matched to these by account id (see [`super::people`]).
     pub people: Vec<String>,
@@ -56,6 +58,7 @@ impl GithubSettings {
             triage_labels: c.triage_labels,
             min_permission: c.min_permission,
             run_on_edit: c.run_on_edit,
+            teams: c.teams.keys().cloned().collect(),
             people: people.iter().filter_map(|p| p.github.clone()).collect(),
         }
     }
