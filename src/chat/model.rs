@@ -248,6 +248,48 @@ pub trait Core: Send + Sync + 'static {
     fn refused(&self, platform: &str, reason: &str);
     /// Names for autocomplete: command names, hub names, cluster names.
     fn completions(&self) -> Completions;
+    /// Values for an argument someone is typing that only the core can
+    /// know (a hub's users, the runs they may act on), limited to what that
+    /// person may see. Answered within a platform's autocomplete deadline:
+    /// nothing rather than late.
+    fn suggest<'a>(&'a self, ask: Ask<'a>) -> BoxFuture<'a, Vec<Choice>>;
+}
+
+/// One autocomplete question: who is typing, for which command, what.
+#[derive(Debug, Clone)]
+pub struct Ask<'a> {
+    pub platform: Platform,
+    /// The platform's id of the person typing (as in [`Request::sender`]).
+    pub sender: &'a str,
+    /// The command's canonical name (`user status`, `approve`).
+    pub command: &'a str,
+    pub what: AskFor<'a>,
+    /// What has been typed into the option so far.
+    pub typed: &'a str,
+}
+
+/// What an autocomplete question is about.
+#[derive(Debug, Clone)]
+pub enum AskFor<'a> {
+    /// JupyterHub users with a server (running or starting) on this hub.
+    Users { hub: &'a str },
+    /// Runs: for `approve`/`deny` those awaiting approval, for `cancel`
+    /// those not yet ended, otherwise the most recent.
+    Runs,
+}
+
+/// One suggestion: what the person sees, and the value filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub label: String,
+    pub value: ChoiceValue,
+}
+
+/// A suggestion's value, typed as the option it fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChoiceValue {
+    Text(String),
+    Number(i64),
 }
 
 /// Names a platform can offer while a person types.

@@ -21,6 +21,7 @@ mod execute;
 mod guard;
 mod resolve;
 mod state;
+mod suggest;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,6 +95,8 @@ struct Inner {
     locks: Mutex<HashMap<String, Option<RunId>>>,
     /// Where to send a waiting run's story once someone approves it.
     origins: Mutex<HashMap<RunId, Replies>>,
+    /// Autocomplete's short-lived view of hubs' users.
+    users: suggest::UserCache,
     /// Held while a decision moves a run (approve, deny, cancel, start), so
     /// each reads the run's state and records the next one with nobody in
     /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
@@ -115,6 +118,7 @@ impl Runs {
             live: Mutex::default(),
             locks: Mutex::default(),
             origins: Mutex::default(),
+            users: suggest::UserCache::default(),
             deciding: tokio::sync::Mutex::new(()),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
@@ -612,6 +616,13 @@ impl crate::chat::Core for Runs {
 
     fn refused(&self, platform: &str, reason: &str) {
         self.inner.ctx.metrics.refused(platform, reason);
+    }
+
+    fn suggest<'a>(
+        &'a self,
+        ask: crate::chat::Ask<'a>,
+    ) -> futures::future::BoxFuture<'a, Vec<crate::chat::Choice>> {
+        Box::pin(suggest::suggest(self, ask))
     }
 
     fn completions(&self) -> crate::chat::Completions {

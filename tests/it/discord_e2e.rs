@@ -6,7 +6,7 @@ use crate::support::bot;
 use crate::support::discord;
 
 use bot::Bot;
-use discord::{button, command, FakeApi, ALICE, APP_ID, CAROL};
+use discord::{button, command, typed_autocomplete, FakeApi, ALICE, APP_ID, CAROL, STRANGER};
 use ed25519_dalek::{Signer, SigningKey};
 use opsbot::audit::EventKind;
 use serde_json::Value;
@@ -113,5 +113,100 @@ async fn a_restart_asked_on_discord_is_approved_by_another_engineer_and_runs() {
         r.api.violations.lock().unwrap().is_empty(),
         "{:?}",
         r.api.violations.lock().unwrap()
+    );
+}
+
+/// Autocomplete answered by the real core: a user option offers the users
+/// with a server on the hub chosen beside it (read from the cluster, by
+/// their JupyterHub names, not pod names), to people who may run the
+/// command there and nobody else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_option_suggests_the_hubs_users_from_the_cluster() {
+    let r = rig().await;
+    let hub = || serde_json::json!([{ "name": "hub", "type": 3, "value": "staging" }]);
+    let all = r
+        .send(&typed_autocomplete(
+            ALICE,
+            "user",
+            "status",
+            hub(),
+            ("user", ""),
+        ))
+        .await;
+    assert_eq!(all["type"], 8, "{all}");
+    let names: Vec<&str> = all["data"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"alice"), "{names:?}");
+    assert!(
+        names.contains(&"carol@uni.edu"),
+        "the JupyterHub name, not the pod's escaped one: {names:?}"
+    );
+    let b = r
+        .send(&typed_autocomplete(
+            ALICE,
+            "user",
+            "status",
+            hub(),
+            ("user", "b"),
+        ))
+        .await;
+    assert_eq!(
+        b["data"]["choices"],
+        serde_json::json!([{ "name": "bob.jones", "value": "bob.jones" }])
+    );
+    let stranger = r
+        .send(&typed_autocomplete(
+            STRANGER,
+            "user",
+            "status",
+            hub(),
+            ("user", ""),
+        ))
+        .await;
+    assert_eq!(
+        stranger["data"]["choices"],
+        serde_json::json!([]),
+        "someone opsbot does not know learns no user names"
+    );
+}
+
+/// `approve run:` offers the runs awaiting approval, as numbers, and not
+/// the ones that already ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approve_run_option_suggests_the_runs_awaiting_approval() {
+    let r = rig().await;
+    r.send(&command(ALICE, "hub status staging")).await;
+    r.api
+        .wait_for("the status run's reply", |c| {
+            c.method == "PATCH" && c.body_text().contains("succeeded")
+        })
+        .await;
+    r.send(&command(ALICE, "hub restart staging --reason autocomplete"))
+        .await;
+    r.api
+        .wait_for("the approval message edited to the resolved plan", |c| {
+            c.method == "PATCH" && c.body_text().contains("dry run ok")
+        })
+        .await;
+    let v = r
+        .send(&typed_autocomplete(
+            CAROL,
+            "",
+            "approve",
+            serde_json::json!([]),
+            ("run", ""),
+        ))
+        .await;
+    let choices = v["data"]["choices"].as_array().unwrap();
+    assert_eq!(choices.len(), 1, "only the waiting run: {v}");
+    assert_eq!(choices[0]["value"], 2);
+    let label = choices[0]["name"].as_str().unwrap();
+    assert!(
+        label.starts_with("#2 hub restart") && label.contains("alice"),
+        "{label}"
     );
 }

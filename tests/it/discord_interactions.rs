@@ -4,7 +4,9 @@
 
 use crate::support::discord;
 
-use discord::{autocomplete, button, command, Rig, ALICE, CAROL, PING, STRANGER};
+use discord::{
+    autocomplete, button, command, typed_autocomplete, Rig, ALICE, CAROL, PING, STRANGER,
+};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
@@ -559,5 +561,69 @@ async fn the_members_guild_roles_travel_with_the_request() {
     assert_eq!(
         req.memberships,
         ["900000000000000001", "900000000000000002"]
+    );
+}
+
+/// A user option is completed with the users of the hub chosen beside it
+/// (asked of the core, which knows them); without a hub there is nothing
+/// to suggest.
+#[tokio::test]
+async fn autocomplete_on_a_user_option_offers_the_chosen_hubs_users() {
+    let rig = Rig::start().await;
+    let hub = serde_json::json!([{ "name": "hub", "type": 3, "value": "staging" }]);
+    let v = json(
+        rig.send(&typed_autocomplete(
+            ALICE,
+            "user",
+            "status",
+            hub,
+            ("user", "al"),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(v["type"], 8, "{v}");
+    assert_eq!(
+        v["data"]["choices"],
+        serde_json::json!([
+            { "name": "alice", "value": "alice" },
+            { "name": "albert", "value": "albert" }
+        ])
+    );
+    let none = json(
+        rig.send(&typed_autocomplete(
+            ALICE,
+            "user",
+            "status",
+            serde_json::json!([]),
+            ("user", "al"),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(none["data"]["choices"], serde_json::json!([]));
+}
+
+/// A run option is completed with runs as integer choices.
+#[tokio::test]
+async fn autocomplete_on_a_run_option_offers_runs_as_numbers() {
+    let rig = Rig::start().await;
+    let v = json(
+        rig.send(&typed_autocomplete(
+            ALICE,
+            "",
+            "approve",
+            serde_json::json!([]),
+            ("run", ""),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        v["data"]["choices"],
+        serde_json::json!([{
+            "name": "#7 hub restart staging (alice, awaiting approval)",
+            "value": 7
+        }])
     );
 }

@@ -1,12 +1,13 @@
 //! Suggestions while someone types `/ops …`: in `/ops run`, command names
 //! first, then hub and cluster names for the word being typed after a known
-//! command; in a typed option of kind hub or cluster, those names.
+//! command; in a typed option, hub or cluster names, the users with a server
+//! on the hub chosen in the same command, or the runs the person may act on.
 
 use serenity::builder::{CreateAutocompleteResponse, CreateInteractionResponse};
 use serenity::model::application::{CommandDataOption, CommandDataOptionValue, CommandInteraction};
 
-use super::options::{kind_of, TEXT};
-use crate::chat::Completions;
+use super::options::{arg_of, names_a_run, option_name, TEXT};
+use crate::chat::{Ask, AskFor, Choice, ChoiceValue, Completions, Core, Platform};
 use crate::command::{ArgType, CommandSpec};
 
 /// Discord shows at most 25 choices of at most 100 characters.
@@ -14,30 +15,83 @@ const MAX_CHOICES: usize = 25;
 const MAX_LEN: usize = 100;
 
 /// The autocomplete answer for what has been typed so far: whole command
-/// texts for `/ops run`, hub or cluster names for a typed option of that
-/// kind. The names come from the core ([`Completions`]), never a list of
-/// our own.
-pub fn answer(
+/// texts for `/ops run`, names for a typed option of that kind. The names
+/// come from the core ([`Completions`], [`Core::suggest`]), never a list
+/// of our own.
+pub async fn answer(
+    core: &dyn Core,
     ci: &CommandInteraction,
-    names: &Completions,
     commands: &[CommandSpec],
 ) -> CreateInteractionResponse {
     let focused = ci.data.autocomplete();
     let typed = focused.as_ref().map(|o| o.value).unwrap_or_default();
     let option = focused.as_ref().map(|o| o.name).unwrap_or(TEXT);
+    let names = core.completions();
+    let text = |names: Vec<String>| {
+        names
+            .into_iter()
+            .map(|n| Choice {
+                label: n.clone(),
+                value: ChoiceValue::Text(n),
+            })
+            .collect::<Vec<_>>()
+    };
     let choices = if option == TEXT {
-        suggest(typed, names)
+        text(suggest(typed, &names))
     } else {
         let path = path_of(&ci.data.options);
-        match kind_of(commands, &path, option) {
-            Some(ArgType::Hub) => names_starting(typed, &names.hubs),
-            Some(ArgType::Cluster) => names_starting(typed, &names.clusters),
+        match arg_of(commands, &path, option) {
+            Some((_, arg)) if matches!(arg.ty, ArgType::Hub) => {
+                text(names_starting(typed, &names.hubs))
+            }
+            Some((_, arg)) if matches!(arg.ty, ArgType::Cluster) => {
+                text(names_starting(typed, &names.clusters))
+            }
+            Some((spec, arg)) if matches!(arg.ty, ArgType::User) => {
+                // The users of the hub already chosen in this command.
+                let hub = spec
+                    .args
+                    .iter()
+                    .find(|a| matches!(a.ty, ArgType::Hub))
+                    .and_then(option_name)
+                    .and_then(|hub_option| filled(&ci.data.options, &hub_option));
+                match hub {
+                    Some(hub) => {
+                        let ask = Ask {
+                            platform: Platform::Discord,
+                            sender: &ci.user.id.to_string(),
+                            command: &spec.name,
+                            what: AskFor::Users { hub: &hub },
+                            typed,
+                        };
+                        core.suggest(ask).await
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Some((spec, arg)) if names_a_run(arg) => {
+                let ask = Ask {
+                    platform: Platform::Discord,
+                    sender: &ci.user.id.to_string(),
+                    command: &spec.name,
+                    what: AskFor::Runs,
+                    typed,
+                };
+                core.suggest(ask).await
+            }
             _ => Vec::new(),
         }
     };
     let mut response = CreateAutocompleteResponse::new();
-    for choice in choices {
-        response = response.add_string_choice(choice.clone(), choice);
+    for choice in choices.into_iter().take(MAX_CHOICES) {
+        let label: String = choice.label.chars().take(MAX_LEN).collect();
+        response = match choice.value {
+            ChoiceValue::Text(v) if v.chars().count() <= MAX_LEN => {
+                response.add_string_choice(label, v)
+            }
+            ChoiceValue::Text(_) => response,
+            ChoiceValue::Number(n) => response.add_int_choice(label, n),
+        };
     }
     CreateInteractionResponse::Autocomplete(response)
 }
@@ -55,6 +109,27 @@ fn path_of(options: &[CommandDataOption]) -> Vec<&str> {
         },
         _ => Vec::new(),
     }
+}
+
+/// The text already given to the option `name` of the subcommand.
+fn filled(options: &[CommandDataOption], name: &str) -> Option<String> {
+    let leaves = match &options.first()?.value {
+        CommandDataOptionValue::SubCommand(leaves) => leaves,
+        CommandDataOptionValue::SubCommandGroup(subs) => match &subs.first()?.value {
+            CommandDataOptionValue::SubCommand(leaves) => leaves,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    leaves
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| match &o.value {
+            CommandDataOptionValue::String(s) => Some(s.clone()),
+            CommandDataOptionValue::Autocomplete { value, .. } => Some(value.clone()),
+            _ => None,
+        })
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// `names` that start with `typed` (case-insensitively), within Discord's limits.

@@ -89,12 +89,9 @@ async fn interactions(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     };
     match interaction {
         Interaction::Ping(_) => Json(serde_json::json!({ "type": 1 })).into_response(),
-        Interaction::Autocomplete(ci) => Json(autocomplete::answer(
-            &ci,
-            &s.core.completions(),
-            &s.commands,
-        ))
-        .into_response(),
+        Interaction::Autocomplete(ci) => {
+            Json(autocomplete::answer(s.core.as_ref(), &ci, &s.commands).await).into_response()
+        }
         Interaction::Command(ci) => match dedup(&s, ci.id.get()).await {
             Some(stop) => stop,
             None => answer::command(&s.core, &s.http, &ci, &s.commands)

@@ -1,7 +1,7 @@
 //! `/ops` as Discord users expect it: one subcommand per command of
 //! `commands/` (`/ops users`, and groups for several words: `/ops hub
 //! status`), each argument a typed option (integer, boolean, or string with
-//! autocomplete for hubs and clusters), and `/ops run` with the free text
+//! autocomplete for hubs, clusters, users and runs), and `/ops run` with the free text
 //! as the fallback for everything Discord's limits leave out (25 options
 //! per level, 25 subcommands per group, names of 1 to 32 lower-case
 //! letters, digits, `-` and `_`). An interaction's options are turned back
@@ -57,9 +57,9 @@ fn option_of(arg: &crate::command::ArgSpec) -> Option<CreateCommandOption> {
     let option_name = name(arg.flag.as_deref().unwrap_or(&arg.name))?;
     let (kind, autocomplete) = match &arg.ty {
         _ if arg.switch => (CommandOptionType::Boolean, false),
-        ArgType::Int { .. } => (CommandOptionType::Integer, false),
+        ArgType::Int { .. } => (CommandOptionType::Integer, names_a_run(arg)),
         ArgType::Bool => (CommandOptionType::Boolean, false),
-        ArgType::Hub | ArgType::Cluster => (CommandOptionType::String, true),
+        ArgType::Hub | ArgType::Cluster | ArgType::User => (CommandOptionType::String, true),
         _ => (CommandOptionType::String, false),
     };
     let mut o = CreateCommandOption::new(
@@ -260,9 +260,13 @@ fn word(v: &CommandDataOptionValue) -> Option<String> {
         .map(|(open, close)| format!("{open}{s}{close}"))
 }
 
-/// For autocomplete on a typed option: whether the option named `option`
-/// of the subcommand at `path` is a hub or a cluster.
-pub fn kind_of<'a>(specs: &'a [CommandSpec], path: &[&str], option: &str) -> Option<&'a ArgType> {
+/// For autocomplete on a typed option: the command at `path` (its
+/// subcommand, and group) and the argument behind the option named `option`.
+pub fn arg_of<'a>(
+    specs: &'a [CommandSpec],
+    path: &[&str],
+    option: &str,
+) -> Option<(&'a CommandSpec, &'a crate::command::ArgSpec)> {
     let spec = specs.iter().find(|s| {
         slot(s).is_some_and(|(g, sub)| match (g, path) {
             (None, [one]) => sub == *one,
@@ -270,10 +274,21 @@ pub fn kind_of<'a>(specs: &'a [CommandSpec], path: &[&str], option: &str) -> Opt
             _ => false,
         })
     })?;
-    spec.args
+    let arg = spec
+        .args
         .iter()
-        .find(|a| name(a.flag.as_deref().unwrap_or(&a.name)).as_deref() == Some(option))
-        .map(|a| &a.ty)
+        .find(|a| option_name(a).as_deref() == Some(option))?;
+    Some((spec, arg))
+}
+
+/// The option name an argument is registered under.
+pub fn option_name(arg: &crate::command::ArgSpec) -> Option<String> {
+    name(arg.flag.as_deref().unwrap_or(&arg.name))
+}
+
+/// An argument that names a run (`approve <run>`): Discord suggests runs.
+pub fn names_a_run(arg: &crate::command::ArgSpec) -> bool {
+    arg.name == "run" && matches!(arg.ty, ArgType::Int { .. })
 }
 
 #[cfg(test)]

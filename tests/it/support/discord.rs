@@ -18,7 +18,10 @@ use axum::response::{IntoResponse, Response};
 use ed25519_dalek::{Signer, SigningKey};
 use futures::future::BoxFuture;
 use opsbot::chat::discord::DiscordSettings;
-use opsbot::chat::{Completions, Core, Outcome, Replies, Request, StepLine, Update};
+use opsbot::chat::{
+    Ask, AskFor, Choice, ChoiceValue, Completions, Core, Outcome, Replies, Request, StepLine,
+    Update,
+};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -444,6 +447,26 @@ impl Core for FakeCore {
             clusters: vec!["aws-us".into()],
         }
     }
+
+    /// Canned: users `alice`, `albert` on `staging`; run 7 awaiting approval.
+    fn suggest<'a>(&'a self, ask: Ask<'a>) -> BoxFuture<'a, Vec<Choice>> {
+        let choices = match ask.what {
+            AskFor::Users { hub: "staging" } => ["alice", "albert"]
+                .into_iter()
+                .filter(|u| u.starts_with(ask.typed))
+                .map(|u| Choice {
+                    label: u.into(),
+                    value: ChoiceValue::Text(u.into()),
+                })
+                .collect(),
+            AskFor::Users { .. } => Vec::new(),
+            AskFor::Runs => vec![Choice {
+                label: "#7 hub restart staging (alice, awaiting approval)".into(),
+                value: ChoiceValue::Number(7),
+            }],
+        };
+        Box::pin(async move { choices })
+    }
 }
 
 /// The bot's endpoint, a fake Discord API behind it, and a signing key.
@@ -549,6 +572,33 @@ pub fn button(user: &str, custom_id: &str) -> String {
     ));
     v["message"]["embeds"] = json!([{ "title": "run 7 · hub restart staging", "type": "rich", "color": 0xFEE75C,
         "fields": [{ "name": "Requested by", "value": "alice", "inline": true }] }]);
+    v.to_string()
+}
+
+/// `user`'s autocomplete interaction for the focused option `focused` of the
+/// subcommand `group sub`, with `given` already filled in.
+pub fn typed_autocomplete(
+    user: &str,
+    group: &str,
+    sub: &str,
+    given: Value,
+    focused: (&str, &str),
+) -> String {
+    let mut v: Value = serde_json::from_str(&command(user, "")).unwrap();
+    v["type"] = serde_json::json!(4);
+    let mut leaves = given.as_array().cloned().unwrap_or_default();
+    // Discord sends the partial text of a focused option as a string,
+    // whatever its type (4: integer for runs, 3: string otherwise).
+    let kind = if focused.0 == "run" { 4 } else { 3 };
+    leaves.push(serde_json::json!({
+        "name": focused.0, "type": kind, "value": focused.1, "focused": true
+    }));
+    v["data"]["options"] = if group.is_empty() {
+        serde_json::json!([{ "name": sub, "type": 1, "options": leaves }])
+    } else {
+        serde_json::json!([{ "name": group, "type": 2,
+            "options": [{ "name": sub, "type": 1, "options": leaves }] }])
+    };
     v.to_string()
 }
 

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Notify};
 
 use opsbot::chat::slack::{RetryPolicy, SlackSettings};
-use opsbot::chat::{Completions, Core, Replies, Request, Update};
+use opsbot::chat::{Ask, Choice, Completions, Core, Replies, Request, Update};
 
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -140,6 +140,10 @@ impl Core for FakeCore {
 
     fn completions(&self) -> Completions {
         Completions::default()
+    }
+
+    fn suggest<'a>(&'a self, _ask: Ask<'a>) -> BoxFuture<'a, Vec<Choice>> {
+        Box::pin(async { Vec::new() })
     }
 }
 
