@@ -87,7 +87,7 @@ impl App {
         for w in warnings {
             tracing::warn!("{w}");
         }
-        let audit = AuditLog::open(&config.audit_url)
+        let audit = AuditLog::open_with(&config.audit_url, config.audit_lease)
             .await
             .with_context(|| "cannot open the audit log (check `audit.url` or OPSBOT_AUDIT_URL)")?;
         let redact = Redactor::new(config.secrets());
@@ -103,16 +103,9 @@ impl App {
             redact,
             limits,
         });
-        for (run, _) in runs
-            .recover()
+        runs.recover()
             .await
-            .context("recovering runs left in flight")?
-        {
-            tracing::warn!(
-                run = %run,
-                "run was in flight when opsbot stopped; recorded as interrupted"
-            );
-        }
+            .context("recovering runs left in flight")?;
         Ok(App {
             runs,
             metrics,

@@ -7,7 +7,8 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    postgres, sqlite, AuditError, Filter, NewEvent, Record, RunId, RunSummary, VerifyReport,
+    postgres, sqlite, AuditError, Filter, NewEvent, Record, RunId, RunSummary, TakeOver,
+    VerifyReport,
 };
 
 /// How many requests wait for the writer before callers feel back-pressure.
@@ -18,6 +19,10 @@ const QUEUE: usize = 16 * 1024;
 /// must not hang every chat request. Long reads (export, verify) have none.
 pub const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a process may go without a heartbeat before another takes over
+/// its runs (see [`AuditLog::open_with`]).
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The handle everyone holds: cheap to clone, all clones talk to one writer.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -26,6 +31,9 @@ pub struct AuditLog {
     tx: mpsc::Sender<Op>,
     /// To the reader (may be the same channel as `tx`).
     reads: mpsc::Sender<Op>,
+    /// This process, as the owner of the runs it acts for.
+    owner: std::sync::Arc<str>,
+    lease: std::time::Duration,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -41,8 +49,11 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T, AuditError>>;
 /// that arrived with them.
 pub(super) enum Op {
     Append(Vec<NewEvent>, Reply<Vec<Record>>),
+    TakeOver(TakeOver, Reply<Option<Record>>),
     Deliver(String, String, Reply<bool>),
     Ping(Reply<()>),
+    Beat(Reply<()>),
+    Release(Reply<()>),
     Read(Read),
     Close(oneshot::Sender<()>),
 }
@@ -53,6 +64,9 @@ pub(super) enum Read {
     Export(i64, Reply<Vec<Record>>),
     Verify(Vec<super::Anchor>, Reply<VerifyReport>),
     OpenRuns(Reply<Vec<RunId>>),
+    /// Open runs nobody heartbeats for since the given epoch milliseconds
+    /// (and not this process's own).
+    Stale(i64, Reply<Vec<RunId>>),
 }
 
 impl AuditLog {
@@ -60,6 +74,18 @@ impl AuditLog {
     /// `sqlite::memory:` or `postgres://USER@HOST:PORT/DB`, and starts its
     /// writer. An existing log continues its chain.
     pub async fn open(url: &str) -> Result<AuditLog, AuditError> {
+        AuditLog::open_with(url, DEFAULT_LEASE).await
+    }
+
+    /// [`AuditLog::open`], with run ownership on a `lease`: every run this
+    /// process requests, approves or runs is recorded as its own, and a
+    /// heartbeat renews that every `lease / 6` while the process lives.
+    /// Other processes on the same store (replicas, `opsbot run`) take over
+    /// a run only once its owner has missed the whole lease
+    /// ([`AuditLog::stale_runs`], [`AuditLog::take_over`]); a process that
+    /// closes its log cleanly gives its runs up at once.
+    pub async fn open_with(url: &str, lease: std::time::Duration) -> Result<AuditLog, AuditError> {
+        let owner: std::sync::Arc<str> = owner_id().into();
         let (tx, writes) = mpsc::channel(QUEUE);
         let (reads_tx, reads) = mpsc::channel(QUEUE);
         let separate_reader = if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -67,9 +93,9 @@ impl AuditLog {
             if path.is_empty() {
                 return Err(AuditError::BadUrl("sqlite URL without a path".into()));
             }
-            sqlite::start(path, writes, reads).await?
+            sqlite::start(path, owner.clone(), writes, reads).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            postgres::start(url, writes, reads).await?;
+            postgres::start(url, owner.clone(), writes, reads).await?;
             true
         } else {
             let scheme = url.split(':').next().unwrap_or("");
@@ -80,7 +106,52 @@ impl AuditLog {
         } else {
             tx.clone()
         };
-        Ok(AuditLog { tx, reads })
+        tokio::spawn(heartbeat(tx.downgrade(), lease));
+        Ok(AuditLog {
+            tx,
+            reads,
+            owner,
+            lease,
+        })
+    }
+
+    /// This process's owner id on the store (`host:pid:random`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How long an owner may miss heartbeats before its runs are taken over.
+    pub fn lease(&self) -> std::time::Duration {
+        self.lease
+    }
+
+    /// Runs that have not ended and that no live process acts for: their
+    /// owner's heartbeat lapsed, their owner gave them up, or they wait for
+    /// a person (approvals belong to nobody). Oldest first.
+    pub async fn stale_runs(&self) -> Result<Vec<RunId>, AuditError> {
+        let cutoff = stale_before(self.lease);
+        self.read(|r| Read::Stale(cutoff, r)).await
+    }
+
+    /// Appends `event` (an ending: interrupted, expired) to `run` only if
+    /// the run is still open and its owner's heartbeat has lapsed, checked
+    /// in the write transaction: of several processes taking a run over,
+    /// one writes the ending and the others get `None`, as does anyone
+    /// asking about a run whose owner is alive again.
+    pub async fn take_over(
+        &self,
+        run: RunId,
+        event: NewEvent,
+    ) -> Result<Option<Record>, AuditError> {
+        let t = TakeOver {
+            run,
+            stale_before_ms: stale_before(self.lease),
+            event: without_nul(NewEvent {
+                run: Some(run),
+                ..event
+            }),
+        };
+        self.call(|r| Op::TakeOver(t, r)).await
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, AuditError> {
@@ -189,6 +260,8 @@ impl AuditLog {
     /// Flushes what is pending and stops the writer. Other clones get
     /// [`AuditError::Closed`] afterwards.
     pub async fn close(self) {
+        // Whatever this process leaves open is anyone's to take over now.
+        let _ = self.call(Op::Release).await;
         let mut channels = vec![&self.tx];
         if !self.reads.same_channel(&self.tx) {
             channels.push(&self.reads);
@@ -198,6 +271,45 @@ impl AuditLog {
             if channel.send(Op::Close(done)).await.is_ok() {
                 let _ = wait.await;
             }
+        }
+    }
+}
+
+/// Epoch milliseconds before which a heartbeat counts as lapsed.
+fn stale_before(lease: std::time::Duration) -> i64 {
+    super::chain::now().timestamp_millis() - lease.as_millis() as i64
+}
+
+/// A process id unique on the store: host (a pod's name in Kubernetes),
+/// pid, and a random part so a restarted pod with the same pid differs.
+fn owner_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Renews this process's runs every `lease / 6` until the log is dropped.
+async fn heartbeat(tx: mpsc::WeakSender<Op>, lease: std::time::Duration) {
+    let every = (lease / 6).max(std::time::Duration::from_millis(50));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(tx) = tx.upgrade() else { return };
+        let (reply, answer) = oneshot::channel();
+        if tx.send(Op::Beat(reply)).await.is_err() {
+            return;
+        }
+        drop(tx);
+        if let Ok(Err(e)) = answer.await {
+            tracing::warn!(error = %e, "audit store: cannot renew this process's runs");
         }
     }
 }

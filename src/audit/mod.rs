@@ -17,6 +17,12 @@
 //! the same log: each batch locks the chain's head row (`SELECT ... FOR
 //! UPDATE`), so the chain stays one chain, and run ids come from a sequence.
 //!
+//! Runs have owners: the process acting for a run (requesting, running it)
+//! heartbeats for it, and another process sharing the store takes a run
+//! over (records its ending) only when that heartbeat lapsed
+//! ([`AuditLog::open_with`]). A run ends once: the write that would give it
+//! a second ending is refused ([`AuditError::Ended`]).
+//!
 //! Besides the log, a `runs` index table (one row per run: who, what, where,
 //! last state) is written in the same transaction; it serves [`AuditLog::list`]
 //! and [`AuditLog::open_runs`] and can always be rebuilt from the log.
@@ -37,12 +43,14 @@ mod writer;
 /// has always had.
 pub use crate::redact::{secret_keys as redact_secrets, PLACEHOLDER as REDACTED};
 pub use anchor::Anchor;
-pub use log::AuditLog;
+pub use log::{AuditLog, DEFAULT_LEASE};
 pub use model::{AuditError, EventKind, Filter, NewEvent, Record, RunId, RunSummary, VerifyReport};
 
 // The backends reach these through `super::`.
 use decode::{parse_time, RawRow};
 use log::{Op, Read};
-use query::{list_sql, open_runs_sql};
+use query::{list_sql, open_runs_sql, stale_runs_sql, OWNERS_SCHEMA};
 use verify::Verifier;
-use writer::{plan, referenced_runs, Drained, Head, Plan, MAX_BATCH};
+use writer::{
+    may_take_over, plan, referenced_runs, Drained, Head, Ownership, TakeOver, Written, MAX_BATCH,
+};

@@ -244,6 +244,10 @@ pub enum AuditError {
     /// An event named a run that was never requested.
     #[error("run {0} does not exist in the audit log; append its requested event first")]
     UnknownRun(RunId),
+    /// A lifecycle event for a run whose story has already ended (another
+    /// process took it over, or a decision raced it): a run ends once.
+    #[error("run {run} already ended ({state}); nothing more happens to it (see `opsbot audit show {run}`)")]
+    Ended { run: RunId, state: String },
     /// The log holds something this code cannot read back (e.g. edited by hand).
     #[error("audit record {seq} cannot be read: {reason}; run `opsbot audit verify`")]
     Corrupt { seq: i64, reason: String },

@@ -7,7 +7,8 @@
 //! creation runs under a transaction-level advisory lock so replicas starting
 //! together do not race.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use tokio::sync::mpsc;
@@ -16,8 +17,9 @@ use tokio_postgres::Client;
 use super::pg_connect::Target;
 
 use super::{
-    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Filter,
-    Head, Op, Plan, RawRow, Read, Record, RunId, RunSummary, Verifier, VerifyReport, MAX_BATCH,
+    chain, list_sql, may_take_over, open_runs_sql, parse_time, plan, referenced_runs,
+    stale_runs_sql, AuditError, Drained, Filter, Head, Op, Ownership, RawRow, Read, Record, RunId,
+    RunSummary, Verifier, VerifyReport, Written, MAX_BATCH, OWNERS_SCHEMA,
 };
 
 /// Key of the advisory lock that serialises schema creation.
@@ -68,6 +70,7 @@ CREATE TABLE IF NOT EXISTS audit_deliveries (
 /// `reads`), so a long `verify` or `export` never stalls appends.
 pub(super) async fn start(
     url: &str,
+    owner: Arc<str>,
     writes: mpsc::Receiver<Op>,
     reads: mpsc::Receiver<Op>,
 ) -> Result<(), AuditError> {
@@ -77,10 +80,11 @@ pub(super) async fn start(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await?;
     tx.batch_execute(SCHEMA).await?;
+    tx.batch_execute(OWNERS_SCHEMA).await?;
     tx.commit().await?;
     let reader = target.connect().await?;
-    tokio::spawn(serve(target.clone(), client, writes));
-    tokio::spawn(serve(target, reader, reads));
+    tokio::spawn(serve(target.clone(), owner.clone(), client, writes));
+    tokio::spawn(serve(target, owner, reader, reads));
     Ok(())
 }
 
@@ -89,7 +93,12 @@ pub(super) async fn start(
 /// the server's statement timeout covers a slow query, this a dead socket.
 const BATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn serve(target: std::sync::Arc<Target>, mut client: Client, mut rx: mpsc::Receiver<Op>) {
+async fn serve(
+    target: std::sync::Arc<Target>,
+    owner: Arc<str>,
+    mut client: Client,
+    mut rx: mpsc::Receiver<Op>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = Drained::new();
         batch.push(first);
@@ -109,7 +118,8 @@ async fn serve(target: std::sync::Arc<Target>, mut client: Client, mut rx: mpsc:
             }
         }
         if batch.has_writes() {
-            let result = match tokio::time::timeout(BATCH_LIMIT, write(&mut client, &batch)).await {
+            let written = tokio::time::timeout(BATCH_LIMIT, write(&mut client, &owner, &batch));
+            let result = match written.await {
                 Ok(result) => result,
                 Err(_) => {
                     tracing::warn!(limit = ?BATCH_LIMIT, "audit store write to PostgreSQL hung; reconnecting");
@@ -122,7 +132,7 @@ async fn serve(target: std::sync::Arc<Target>, mut client: Client, mut rx: mpsc:
             batch.answer_writes(result);
         }
         for read in std::mem::take(&mut batch.reads) {
-            answer_read(&client, read).await;
+            answer_read(&client, &owner, read).await;
         }
         if let Some(done) = batch.close.take() {
             let _ = done.send(());
@@ -131,7 +141,7 @@ async fn serve(target: std::sync::Arc<Target>, mut client: Client, mut rx: mpsc:
     }
 }
 
-async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>), AuditError> {
+async fn write(client: &mut Client, owner: &str, batch: &Drained) -> Result<Written, AuditError> {
     let tx = client.transaction().await?;
     let row = tx
         .query_one(
@@ -143,15 +153,36 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
         seq: row.get(0),
         hash: row.get(1),
     };
-    let requests: Vec<&[_]> = batch.appends.iter().map(|(es, _)| es.as_slice()).collect();
+    let mut eligible = Vec::with_capacity(batch.takeovers.len());
+    if !batch.takeovers.is_empty() {
+        let look = tx
+            .prepare(
+                "SELECT r.state, o.owner, o.beat_ms FROM audit_runs r
+                 LEFT JOIN audit_owners o ON o.run = r.run WHERE r.run = $1",
+            )
+            .await?;
+        for (t, _) in &batch.takeovers {
+            let row = tx.query_opt(&look, &[&t.run]).await?;
+            eligible.push(row.is_some_and(|row| {
+                let state: String = row.get(0);
+                let who: Option<String> = row.get(1);
+                let beat: Option<i64> = row.get(2);
+                may_take_over(&state, who.as_deref().zip(beat), owner, t.stale_before_ms)
+            }));
+        }
+    }
+    let requests = batch.requests(&eligible);
     let (runs, requested) = referenced_runs(&requests);
-    let mut existing = HashSet::new();
+    let mut existing = HashMap::new();
     if !runs.is_empty() {
         for row in tx
-            .query("SELECT run FROM audit_runs WHERE run = ANY($1)", &[&runs])
+            .query(
+                "SELECT run, state FROM audit_runs WHERE run = ANY($1)",
+                &[&runs],
+            )
             .await?
         {
-            existing.insert(row.get::<_, RunId>(0));
+            existing.insert(row.get::<_, RunId>(0), row.get::<_, String>(1));
         }
     }
     let mut ids: Vec<RunId> = Vec::new();
@@ -229,6 +260,37 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
         )
         .await?;
     }
+    let now_ms = chain::now().timestamp_millis();
+    let (claimed, released): (Vec<_>, Vec<_>) = plan
+        .owners
+        .iter()
+        .partition(|(_, change)| *change == Ownership::Claim);
+    if !claimed.is_empty() {
+        let runs: Vec<i64> = claimed.iter().map(|(r, _)| r.get()).collect();
+        tx.execute(
+            "INSERT INTO audit_owners (run, owner, beat_ms)
+             SELECT run, $2, $3 FROM unnest($1::bigint[]) AS u(run)
+             ON CONFLICT (run) DO UPDATE SET owner = excluded.owner, beat_ms = excluded.beat_ms",
+            &[&runs, &owner, &now_ms],
+        )
+        .await?;
+    }
+    if !released.is_empty() {
+        let runs: Vec<i64> = released.iter().map(|(r, _)| r.get()).collect();
+        tx.execute("DELETE FROM audit_owners WHERE run = ANY($1)", &[&runs])
+            .await?;
+    }
+    if !batch.beats.is_empty() {
+        tx.execute(
+            "UPDATE audit_owners SET beat_ms = $1 WHERE owner = $2",
+            &[&now_ms, &owner],
+        )
+        .await?;
+    }
+    if !batch.releases.is_empty() {
+        tx.execute("DELETE FROM audit_owners WHERE owner = $1", &[&owner])
+            .await?;
+    }
     let mut fresh = Vec::with_capacity(batch.deliveries.len());
     if !batch.deliveries.is_empty() {
         let now = chain::format_at(&chain::now());
@@ -250,10 +312,14 @@ async fn write(client: &mut Client, batch: &Drained) -> Result<(Plan, Vec<bool>)
     )
     .await?;
     tx.commit().await?;
-    Ok((plan, fresh))
+    Ok(Written {
+        plan,
+        fresh,
+        eligible,
+    })
 }
 
-async fn answer_read(client: &Client, read: Read) {
+async fn answer_read(client: &Client, owner: &str, read: Read) {
     match read {
         Read::Run(id, reply) => {
             let _ = reply.send(records(client, "WHERE run = $1", id.get()).await);
@@ -270,7 +336,17 @@ async fn answer_read(client: &Client, read: Read) {
         Read::OpenRuns(reply) => {
             let _ = reply.send(open_runs(client).await);
         }
+        Read::Stale(cutoff, reply) => {
+            let _ = reply.send(stale_runs(client, owner, cutoff).await);
+        }
     }
+}
+
+async fn stale_runs(client: &Client, owner: &str, cutoff: i64) -> Result<Vec<RunId>, AuditError> {
+    let rows = client
+        .query(&stale_runs_sql(|n| format!("${n}")), &[&owner, &cutoff])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 const RECORD_COLUMNS: &str = "seq, run, at, kind, actor, data, prev_hash, hash";

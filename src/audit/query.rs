@@ -75,6 +75,31 @@ pub(super) fn open_runs_sql() -> String {
     )
 }
 
+/// The `stale_runs` query: open runs with no owner, or whose owner (not
+/// `$me`) last beat before `$cutoff`. `ph(n)` writes placeholder `n`
+/// (1: me, 2: cutoff).
+pub(super) fn stale_runs_sql(ph: impl Fn(usize) -> String) -> String {
+    let terminal: Vec<String> = TERMINAL_STATES.iter().map(|s| format!("'{s}'")).collect();
+    format!(
+        "SELECT r.run FROM audit_runs r LEFT JOIN audit_owners o ON o.run = r.run
+         WHERE r.state NOT IN ({}) AND (o.run IS NULL OR (o.owner <> {} AND o.beat_ms < {}))
+         ORDER BY r.run",
+        terminal.join(", "),
+        ph(1),
+        ph(2)
+    )
+}
+
+/// The owners table both backends create (same SQL in SQLite and PostgreSQL).
+pub(super) const OWNERS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_owners (
+    run BIGINT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    beat_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_owners_by_owner ON audit_owners (owner);
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,15 +7,16 @@
 //! database has a single connection, which serves reads after the writes
 //! queued with them.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    chain, list_sql, open_runs_sql, parse_time, plan, referenced_runs, AuditError, Drained, Head,
-    Op, Plan, RawRow, Read, Record, RunId, RunSummary, Verifier, MAX_BATCH,
+    chain, list_sql, may_take_over, open_runs_sql, parse_time, plan, referenced_runs,
+    stale_runs_sql, AuditError, Drained, Head, Op, Ownership, RawRow, Read, Record, RunId,
+    RunSummary, Verifier, Written, MAX_BATCH, OWNERS_SCHEMA,
 };
 
 const SCHEMA: &str = "
@@ -64,14 +65,22 @@ CREATE TABLE IF NOT EXISTS audit_deliveries (
 /// reads must go to the writer (`false`).
 pub(super) async fn start(
     path: &str,
+    owner: Arc<str>,
     writes: mpsc::Receiver<Op>,
     reads: mpsc::Receiver<Op>,
 ) -> Result<bool, AuditError> {
-    spawn("audit-sqlite", path, Store::open, writes).await?;
+    spawn("audit-sqlite", path, &owner, Store::open, writes).await?;
     if path == ":memory:" {
         return Ok(false);
     }
-    spawn("audit-sqlite-reader", path, Store::open_reader, reads).await?;
+    spawn(
+        "audit-sqlite-reader",
+        path,
+        &owner,
+        Store::open_reader,
+        reads,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -79,14 +88,16 @@ pub(super) async fn start(
 async fn spawn(
     name: &str,
     path: &str,
-    open: fn(&str) -> Result<Store, AuditError>,
+    owner: &Arc<str>,
+    open: fn(&str, Arc<str>) -> Result<Store, AuditError>,
     rx: mpsc::Receiver<Op>,
 ) -> Result<(), AuditError> {
     let path = path.to_owned();
+    let owner = owner.clone();
     let (ready, opened) = oneshot::channel();
     std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || match open(&path) {
+        .spawn(move || match open(&path, owner) {
             Ok(store) => {
                 let _ = ready.send(Ok(()));
                 store.serve(rx);
@@ -101,10 +112,12 @@ async fn spawn(
 
 struct Store {
     conn: Connection,
+    /// This process, as the owner of the runs it writes for.
+    owner: Arc<str>,
 }
 
 impl Store {
-    fn open(path: &str) -> Result<Store, AuditError> {
+    fn open(path: &str, owner: Arc<str>) -> Result<Store, AuditError> {
         let conn = if path == ":memory:" {
             Connection::open_in_memory()?
         } else {
@@ -114,14 +127,15 @@ impl Store {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
+        conn.execute_batch(OWNERS_SCHEMA)?;
+        Ok(Store { conn, owner })
     }
 
     /// A second connection for reads only (the writer made the schema).
-    fn open_reader(path: &str) -> Result<Store, AuditError> {
+    fn open_reader(path: &str, owner: Arc<str>) -> Result<Store, AuditError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Store { conn })
+        Ok(Store { conn, owner })
     }
 
     fn serve(mut self, mut rx: mpsc::Receiver<Op>) {
@@ -149,7 +163,8 @@ impl Store {
     }
 
     /// One transaction for every write in `batch`.
-    fn write(&mut self, batch: &Drained) -> Result<(Plan, Vec<bool>), AuditError> {
+    fn write(&mut self, batch: &Drained) -> Result<Written, AuditError> {
+        let owner = self.owner.clone();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -159,14 +174,30 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let mut head = Head { seq, hash };
-        let requests: Vec<&[_]> = batch.appends.iter().map(|(es, _)| es.as_slice()).collect();
+        let mut eligible = Vec::with_capacity(batch.takeovers.len());
+        if !batch.takeovers.is_empty() {
+            let mut look = tx.prepare_cached(
+                "SELECT r.state, o.owner, o.beat_ms FROM audit_runs r
+                 LEFT JOIN audit_owners o ON o.run = r.run WHERE r.run = ?1",
+            )?;
+            for (t, _) in &batch.takeovers {
+                let row: Option<(String, Option<String>, Option<i64>)> = look
+                    .query_row([t.run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                eligible.push(row.is_some_and(|(state, who, beat)| {
+                    let held = who.as_deref().zip(beat);
+                    may_take_over(&state, held, &owner, t.stale_before_ms)
+                }));
+            }
+        }
+        let requests = batch.requests(&eligible);
         let (runs, _) = referenced_runs(&requests);
-        let mut existing = HashSet::new();
+        let mut existing = HashMap::new();
         {
-            let mut exists = tx.prepare_cached("SELECT 1 FROM audit_runs WHERE run = ?1")?;
+            let mut state = tx.prepare_cached("SELECT state FROM audit_runs WHERE run = ?1")?;
             for run in runs {
-                if exists.exists([run])? {
-                    existing.insert(run);
+                if let Some(s) = state.query_row([run], |r| r.get(0)).optional()? {
+                    existing.insert(run, s);
                 }
             }
         }
@@ -213,6 +244,27 @@ impl Store {
             for (run, state, at) in &plan.touched {
                 touch.execute(params![run, state, at])?;
             }
+            let now_ms = chain::now().timestamp_millis();
+            let mut claim = tx.prepare_cached(
+                "INSERT INTO audit_owners (run, owner, beat_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run) DO UPDATE SET owner = excluded.owner, beat_ms = excluded.beat_ms",
+            )?;
+            let mut release = tx.prepare_cached("DELETE FROM audit_owners WHERE run = ?1")?;
+            for (run, change) in &plan.owners {
+                match change {
+                    Ownership::Claim => claim.execute(params![run, &*owner, now_ms])?,
+                    Ownership::Release => release.execute([run])?,
+                };
+            }
+            if !batch.beats.is_empty() {
+                tx.execute(
+                    "UPDATE audit_owners SET beat_ms = ?1 WHERE owner = ?2",
+                    params![now_ms, &*owner],
+                )?;
+            }
+            if !batch.releases.is_empty() {
+                tx.execute("DELETE FROM audit_owners WHERE owner = ?1", [&*owner])?;
+            }
         }
         let mut fresh = Vec::with_capacity(batch.deliveries.len());
         if !batch.deliveries.is_empty() {
@@ -231,7 +283,11 @@ impl Store {
             params![head.seq, head.hash, next_run],
         )?;
         tx.commit()?;
-        Ok((plan, fresh))
+        Ok(Written {
+            plan,
+            fresh,
+            eligible,
+        })
     }
 
     fn read(&self, read: Read) {
@@ -250,6 +306,9 @@ impl Store {
             }
             Read::OpenRuns(reply) => {
                 let _ = reply.send(self.open_runs());
+            }
+            Read::Stale(cutoff, reply) => {
+                let _ = reply.send(self.stale_runs(cutoff));
             }
         }
     }
@@ -327,6 +386,16 @@ impl Store {
     fn open_runs(&self) -> Result<Vec<super::RunId>, AuditError> {
         let mut stmt = self.conn.prepare_cached(&open_runs_sql())?;
         let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Store {
+    fn stale_runs(&self, cutoff: i64) -> Result<Vec<RunId>, AuditError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&stale_runs_sql(|n| format!("?{n}")))?;
+        let rows = stmt.query_map(params![&*self.owner, cutoff], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

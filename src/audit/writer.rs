@@ -5,7 +5,7 @@
 //! touched, so both backends write exactly the same records and a refused
 //! request never leaves a gap in the chain.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use tokio::sync::oneshot;
 
@@ -41,6 +41,17 @@ pub(super) struct NewRun {
     pub(super) cluster: Option<String>,
 }
 
+/// What a write does to a run's owner (the process that heartbeats for it,
+/// see [`super::AuditLog::open_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ownership {
+    /// The writing process now acts for the run (it requested, approved,
+    /// started or stepped it): its heartbeat keeps the run its own.
+    Claim,
+    /// Nobody acts for the run: it ended, or it waits for a person.
+    Release,
+}
+
 /// Everything one write transaction does, computed before touching the
 /// database so both backends write the same thing.
 #[derive(Default)]
@@ -51,6 +62,8 @@ pub(super) struct Plan {
     pub(super) new_runs: Vec<NewRun>,
     /// (run, new state if a lifecycle event, updated_at), last one per run.
     pub(super) touched: Vec<(RunId, Option<String>, String)>,
+    /// Who acts for each run whose state changed, last one per run.
+    pub(super) owners: Vec<(RunId, Ownership)>,
 }
 
 /// Runs named by the requests (to look up which exist) and how many new run
@@ -79,16 +92,22 @@ pub(super) fn data_str(data: &serde_json::Value, key: &str) -> Option<String> {
 }
 
 /// Validates and seals a batch of append requests on top of `head`.
-/// `existing` are the referenced runs that already exist; `new_ids` yields
-/// fresh run ids. A refused request leaves the chain untouched.
+/// `existing` are the referenced runs that already exist, with their state;
+/// `new_ids` yields fresh run ids. A refused request leaves the chain
+/// untouched. A lifecycle event for a run that has ended is refused
+/// ([`AuditError::Ended`]): the check runs inside the write transaction
+/// that serialises every writer of the store, so two processes racing to
+/// end one run (a takeover and a late step, a cancel and a finish) cannot
+/// both write an ending.
 pub(super) fn plan(
     head: &mut Head,
     requests: &[&[NewEvent]],
-    existing: &HashSet<RunId>,
+    existing: &HashMap<RunId, String>,
     new_ids: &mut dyn FnMut() -> RunId,
 ) -> Plan {
     let mut p = Plan::default();
-    let mut known: HashSet<RunId> = existing.clone();
+    // Each known run's state, as the batch moves it.
+    let mut known: HashMap<RunId, String> = existing.clone();
     let at = chain::now();
     let at_text = chain::format_at(&at);
     let mut touched: std::collections::BTreeMap<RunId, (Option<String>, String)> =
@@ -97,6 +116,8 @@ pub(super) fn plan(
         // Validate first so a refused request allocates and seals nothing.
         let mut opened_here = false;
         let mut refusal = None;
+        // States this request moves runs to, checked as it goes.
+        let mut moved: HashMap<RunId, &'static str> = HashMap::new();
         for e in events.iter() {
             match (&e.kind, e.run) {
                 (EventKind::Requested, Some(id)) => refusal = Some(AuditError::RunGiven(id)),
@@ -105,8 +126,21 @@ pub(super) fn plan(
                     refusal = Some(AuditError::MissingRun(kind.clone()))
                 }
                 (_, None) => {}
-                (_, Some(id)) if !known.contains(&id) => refusal = Some(AuditError::UnknownRun(id)),
-                (_, Some(_)) => {}
+                (kind, Some(id)) => match known.get(&id) {
+                    None => refusal = Some(AuditError::UnknownRun(id)),
+                    Some(state) if kind.is_lifecycle() => {
+                        let now = moved.get(&id).copied().unwrap_or(state.as_str());
+                        if ended(now) {
+                            refusal = Some(AuditError::Ended {
+                                run: id,
+                                state: now.to_owned(),
+                            });
+                        } else {
+                            moved.insert(id, kind.as_str());
+                        }
+                    }
+                    Some(_) => {}
+                },
             }
             if refusal.is_some() {
                 break;
@@ -122,7 +156,7 @@ pub(super) fn plan(
             let run = match (&e.kind, e.run) {
                 (EventKind::Requested, _) => {
                     let id = new_ids();
-                    known.insert(id);
+                    known.insert(id, EventKind::Requested.as_str().to_owned());
                     current = Some(id);
                     let person = data_str(&e.data, "person").unwrap_or_else(|| e.actor.clone());
                     let command = data_str(&e.data, "command").unwrap_or_default();
@@ -168,12 +202,28 @@ pub(super) fn plan(
             let entry = touched.entry(run).or_insert((None, at_text.clone()));
             if e.kind.is_lifecycle() {
                 entry.0 = Some(e.kind.as_str().to_owned());
+                known.insert(run, e.kind.as_str().to_owned());
             }
             indexes.push(p.sealed.len());
             p.sealed.push(Sealed { record, data_text });
         }
         p.outcomes.push(Ok(indexes));
     }
+    p.owners = touched
+        .iter()
+        .filter_map(|(run, (state, _))| {
+            let state = state.as_deref()?;
+            let waits = state == EventKind::AwaitingApproval.as_str();
+            Some((
+                *run,
+                if waits || ended(state) {
+                    Ownership::Release
+                } else {
+                    Ownership::Claim
+                },
+            ))
+        })
+        .collect();
     p.touched = touched
         .into_iter()
         .map(|(run, (state, at))| (run, state, at))
@@ -181,11 +231,57 @@ pub(super) fn plan(
     p
 }
 
+/// Whether a takeover may write: the run is open and nobody else acts for
+/// it (no owner row, or another owner whose last beat is before `cutoff`).
+pub(super) fn may_take_over(
+    state: &str,
+    owner: Option<(&str, i64)>,
+    me: &str,
+    stale_before_ms: i64,
+) -> bool {
+    !ended(state)
+        && match owner {
+            None => true,
+            Some((who, beat)) => who != me && beat < stale_before_ms,
+        }
+}
+
+/// Whether a run in `state` (a state word of the runs index) has ended.
+fn ended(state: &str) -> bool {
+    EventKind::parse(state).is_some_and(|k| k.is_terminal())
+}
+
+/// A conditional append: `event` is written to `run` only if the run has
+/// not ended and nobody heartbeats for it (no owner, or the owner's last
+/// beat is older than `stale_before_ms`). Checked in the write transaction,
+/// so of several processes taking over one run exactly one does.
+pub(super) struct TakeOver {
+    pub(super) run: RunId,
+    pub(super) stale_before_ms: i64,
+    pub(super) event: NewEvent,
+}
+
+/// What one write transaction did, for [`Drained::answer_writes`].
+pub(super) struct Written {
+    pub(super) plan: Plan,
+    /// Per delivery: seen for the first time.
+    pub(super) fresh: Vec<bool>,
+    /// Per takeover: whether its condition held (then its event is in the
+    /// plan, after the appends').
+    pub(super) eligible: Vec<bool>,
+}
+
 /// Splits a drained set of ops into the writes (one transaction) and the rest.
 pub(super) struct Drained {
     pub(super) appends: Vec<(Vec<NewEvent>, Reply<Vec<Record>>)>,
+    pub(super) takeovers: Vec<(TakeOver, Reply<Option<Record>>)>,
     pub(super) deliveries: Vec<(String, String, Reply<bool>)>,
     pub(super) pings: Vec<Reply<()>>,
+    /// Heartbeats of this process's runs (see [`super::AuditLog::open_with`]).
+    pub(super) beats: Vec<Reply<()>>,
+    /// This process gives up its runs (it is closing): others may take
+    /// over whatever it leaves open without waiting for its beat to lapse.
+    pub(super) releases: Vec<Reply<()>>,
     pub(super) reads: Vec<Read>,
     pub(super) close: Option<oneshot::Sender<()>>,
 }
@@ -194,8 +290,11 @@ impl Drained {
     pub(super) fn new() -> Drained {
         Drained {
             appends: Vec::new(),
+            takeovers: Vec::new(),
             deliveries: Vec::new(),
             pings: Vec::new(),
+            beats: Vec::new(),
+            releases: Vec::new(),
             reads: Vec::new(),
             close: None,
         }
@@ -204,42 +303,94 @@ impl Drained {
     pub(super) fn push(&mut self, op: Op) {
         match op {
             Op::Append(es, r) => self.appends.push((es, r)),
+            Op::TakeOver(t, r) => self.takeovers.push((t, r)),
             Op::Deliver(s, i, r) => self.deliveries.push((s, i, r)),
             Op::Ping(r) => self.pings.push(r),
+            Op::Beat(r) => self.beats.push(r),
             Op::Read(r) => self.reads.push(r),
+            Op::Release(r) => self.releases.push(r),
             Op::Close(c) => self.close = Some(c),
         }
     }
 
     pub(super) fn len(&self) -> usize {
-        self.appends.len() + self.deliveries.len() + self.pings.len() + self.reads.len()
+        self.appends.len()
+            + self.takeovers.len()
+            + self.deliveries.len()
+            + self.pings.len()
+            + self.beats.len()
+            + self.releases.len()
+            + self.reads.len()
     }
 
     pub(super) fn has_writes(&self) -> bool {
-        !(self.appends.is_empty() && self.deliveries.is_empty() && self.pings.is_empty())
+        !(self.appends.is_empty()
+            && self.takeovers.is_empty()
+            && self.deliveries.is_empty()
+            && self.pings.is_empty()
+            && self.beats.is_empty()
+            && self.releases.is_empty())
+    }
+
+    /// The append requests of the transaction: every append, then the
+    /// takeovers whose condition held.
+    pub(super) fn requests(&self, eligible: &[bool]) -> Vec<&[NewEvent]> {
+        self.appends
+            .iter()
+            .map(|(es, _)| es.as_slice())
+            .chain(
+                self.takeovers
+                    .iter()
+                    .zip(eligible)
+                    .filter(|(_, ok)| **ok)
+                    .map(|((t, _), _)| std::slice::from_ref(&t.event)),
+            )
+            .collect()
     }
 
     /// Answers every writer with the outcome of the shared transaction.
-    pub(super) fn answer_writes(&mut self, result: Result<(Plan, Vec<bool>), AuditError>) {
+    pub(super) fn answer_writes(&mut self, result: Result<Written, AuditError>) {
         let appends = std::mem::take(&mut self.appends);
+        let takeovers = std::mem::take(&mut self.takeovers);
         let deliveries = std::mem::take(&mut self.deliveries);
         let pings = std::mem::take(&mut self.pings);
+        let mut beats = std::mem::take(&mut self.beats);
+        beats.append(&mut self.releases);
         match result {
-            Ok((mut plan, fresh)) => {
+            Ok(Written {
+                mut plan,
+                fresh,
+                eligible,
+            }) => {
                 let mut sealed: Vec<Option<Record>> =
                     plan.sealed.drain(..).map(|s| Some(s.record)).collect();
-                for ((_, reply), outcome) in appends.into_iter().zip(plan.outcomes) {
-                    let out = outcome.map(|idx| {
-                        idx.into_iter()
-                            .map(|i| sealed[i].take().expect("each record answered once"))
-                            .collect()
-                    });
+                let mut take = |idx: Vec<usize>| -> Vec<Record> {
+                    idx.into_iter()
+                        .map(|i| sealed[i].take().expect("each record answered once"))
+                        .collect()
+                };
+                let mut outcomes = plan.outcomes.into_iter();
+                for (_, reply) in appends {
+                    let out = outcomes.next().expect("one outcome per append");
+                    let _ = reply.send(out.map(&mut take));
+                }
+                for ((_, reply), ok) in takeovers.into_iter().zip(eligible) {
+                    let out = if ok {
+                        match outcomes.next().expect("one outcome per eligible takeover") {
+                            Ok(idx) => Ok(take(idx).pop()),
+                            // Ended within this very batch: someone else's ending won.
+                            Err(AuditError::Ended { .. }) => Ok(None),
+                            Err(e) => Err(e),
+                        }
+                    } else {
+                        Ok(None)
+                    };
                     let _ = reply.send(out);
                 }
                 for ((_, _, reply), fresh) in deliveries.into_iter().zip(fresh) {
                     let _ = reply.send(Ok(fresh));
                 }
-                for reply in pings {
+                for reply in pings.into_iter().chain(beats) {
                     let _ = reply.send(Ok(()));
                 }
             }
@@ -247,10 +398,13 @@ impl Drained {
                 for (_, reply) in appends {
                     let _ = reply.send(Err(e.clone()));
                 }
+                for (_, reply) in takeovers {
+                    let _ = reply.send(Err(e.clone()));
+                }
                 for (_, _, reply) in deliveries {
                     let _ = reply.send(Err(e.clone()));
                 }
-                for reply in pings {
+                for reply in pings.into_iter().chain(beats) {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
@@ -276,7 +430,7 @@ mod tests {
         let p = plan(
             &mut head,
             &[&good, &bad, &also_good],
-            &HashSet::new(),
+            &HashMap::new(),
             &mut || {
                 next += 1;
                 RunId(next)

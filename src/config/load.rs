@@ -43,6 +43,7 @@ struct RawConfig {
 struct RawAudit {
     url: S,
     anchor: Option<Spanned<RawAnchor>>,
+    lease: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -400,6 +401,11 @@ pub(super) fn build(
         .as_ref()
         .and_then(|a| a.anchor.as_ref())
         .and_then(|a| audit_anchor(&mut cx, a));
+    if let Some(lease) = raw.audit.as_ref().and_then(|a| a.lease.as_ref()) {
+        if let Some(d) = audit_lease(&mut cx, lease) {
+            cfg.audit_lease = d;
+        }
+    }
     cfg.commands_dir = dir(&mut cx, "commands", raw.commands.as_ref());
     cfg.playbooks_dir = dir(&mut cx, "playbooks", raw.playbooks.as_ref());
     // Not written and not beside the config: the pack built into the binary.
@@ -654,6 +660,24 @@ fn dir(cx: &mut Ctx<'_>, field: &str, v: Option<&S>) -> PathBuf {
     match v.and_then(|v| cx.name(field, v)) {
         Some(p) => expand::resolve_path(&p, cx.base_dir, cx.env),
         None => cx.base_dir.join(field),
+    }
+}
+
+/// `audit.lease: 30s`: how long a process may miss heartbeats before
+/// another sharing the store takes its runs over.
+fn audit_lease(cx: &mut Ctx<'_>, raw: &S) -> Option<std::time::Duration> {
+    let text = cx.string("audit.lease", raw)?;
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d >= std::time::Duration::from_millis(300) => Some(d),
+        _ => {
+            cx.err(
+                raw.span(),
+                format!(
+                    "audit.lease: `{text}` is not a duration of at least 300ms; write e.g. `30s`"
+                ),
+            );
+            None
+        }
     }
 }
 

@@ -318,14 +318,20 @@ async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
         if !waiting || !expired {
             continue;
         }
-        audit
+        let expired = audit
             .append(NewEvent {
                 run: Some(run),
                 kind: EventKind::Expired,
                 actor: "opsbot".into(),
                 data: json!({ "reason": "nobody decided before the approval request expired" }),
             })
-            .await?;
+            .await;
+        match expired {
+            Ok(_) => {}
+            // Another process sharing the store ended it first.
+            Err(crate::audit::AuditError::Ended { .. }) => continue,
+            Err(e) => return Err(e),
+        }
         let origin = runs
             .inner
             .origins

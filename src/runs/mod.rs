@@ -7,7 +7,8 @@
 //! is shown to anyone.
 //!
 //! - [`Runs::submit`] handles one request and sends its [`Update`]s.
-//! - [`Runs::recover`] marks runs left in flight by a crash as interrupted.
+//! - [`Runs::recover`] ends runs whose process stopped (a crash, `kill -9`):
+//!   interrupted, or expired for a lapsed approval request.
 //! - [`Runs::shutdown`] stops accepting, lets runs finish up to a deadline
 //!   and records the rest as interrupted.
 
@@ -22,6 +23,7 @@ mod guard;
 mod resolve;
 mod state;
 mod suggest;
+mod takeover;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +48,7 @@ use crate::redact::Redactor;
 
 pub use builtins::story_text;
 pub use execute::Job;
+pub use takeover::TakenOver;
 
 /// Capacity limits of the runner: how many runs execute at once and how many
 /// may wait. Past the queue, requests get a clear "busy" answer instead of
@@ -128,6 +131,7 @@ impl Runs {
         let runs = Runs { inner };
         executor().spawn(execute::dispatch(runs.clone(), rx, slots));
         executor().spawn(approval::sweep_expired(Arc::downgrade(&runs.inner)));
+        executor().spawn(takeover::sweep(Arc::downgrade(&runs.inner)));
         runs
     }
 
@@ -466,45 +470,31 @@ impl Runs {
         }
     }
 
-    /// Mark every run a previous process left in flight as interrupted
-    /// (approval requests that have not expired keep waiting: approvals
-    /// survive restarts). Returns the interrupted runs and where they were asked.
-    pub async fn recover(&self) -> anyhow::Result<Vec<(RunId, serde_json::Value)>> {
-        let audit = &self.inner.ctx.audit;
-        let mut interrupted = Vec::new();
-        for run in audit.open_runs().await? {
-            let records = audit.run(run).await?;
-            if approval::still_waiting(&records) {
-                continue;
-            }
-            if approval::was_waiting(&records) {
-                // An approval request that expired while opsbot was down
-                // ended by expiry, not by a crash.
-                audit
-                    .append(NewEvent {
-                        run: Some(run),
-                        kind: EventKind::Expired,
-                        actor: "opsbot".into(),
-                        data: json!({ "reason": "the approval request expired" }),
-                    })
-                    .await?;
-                continue;
-            }
-            let place = records
-                .first()
-                .and_then(|r| r.data.get("where").cloned())
-                .unwrap_or(serde_json::Value::Null);
-            audit
-                .append(NewEvent {
-                    run: Some(run),
-                    kind: EventKind::Interrupted,
-                    actor: "opsbot".into(),
-                    data: json!({ "reason": "opsbot stopped while this run was in flight; nothing after the last step record is known to have happened" }),
-                })
-                .await?;
-            interrupted.push((run, place));
+    /// Give runs whose process stopped their ending: in flight ones are
+    /// interrupted, approval requests that lapsed meanwhile expired; runs
+    /// another live process acts for (another replica, an `opsbot run`
+    /// elsewhere) are left alone, as are approval requests that may still
+    /// be approved. Also done every half lease while the runner lives.
+    pub async fn recover(&self) -> anyhow::Result<Vec<TakenOver>> {
+        let ended = takeover::take_over_stale(self).await?;
+        self.tell_ended(ended.clone());
+        Ok(ended)
+    }
+
+    /// Whether this process is running `run` now.
+    fn is_live(&self, run: RunId) -> bool {
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&run)
+    }
+
+    /// Logs runs this process ended for a stopped one.
+    fn tell_ended(&self, ended: Vec<TakenOver>) {
+        for t in ended {
+            tracing::warn!(run = %t.run, ending = %t.kind, "run left open by a stopped opsbot process; recorded its ending");
         }
-        Ok(interrupted)
     }
 
     /// Stop accepting requests, give running playbooks until `deadline` to

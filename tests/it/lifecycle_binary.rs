@@ -41,6 +41,7 @@ struct Rig {
     server: Server,
     audit: AuditLog,
     sim: SimProcess,
+    config: std::path::PathBuf,
 }
 
 async fn rig() -> Rig {
@@ -93,6 +94,7 @@ listen: 127.0.0.1:0
         server,
         audit,
         sim,
+        config,
     }
 }
 
@@ -244,6 +246,43 @@ async fn approve_and_deny_while_an_approved_restart_runs_are_refused_and_it_ends
         .filter(|e| e.to_string().contains("already running"))
         .count();
     assert_eq!(refusals, 2, "both the approval and the deny were refused");
+    assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
+
+/// Issue 15: an `opsbot run` started on the same audit store while the
+/// server runs an approved restart used to record that run interrupted
+/// (twice) while it went on to succeed. The server heartbeats for its run,
+/// so the one-shot process leaves it alone, and the run ends once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opsbot_run_beside_a_running_restart_leaves_that_run_alone() {
+    let r = rig().await;
+    r.slash("U0ALICE", "hub restart staging --reason beside a one-shot")
+        .await;
+    r.fake
+        .wait_until("the resolved plan in the approval message", |f| {
+            f.calls_to("chat.update")
+                .iter()
+                .any(|c| c.body.to_string().contains("dry run ok"))
+        })
+        .await;
+    r.press("U0CAROL", "approve", 1).await;
+    r.wait_for(1, EventKind::Started).await;
+    let config = r.config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::binary::opsbot_run(&config, "dave", "hubs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::binary::output_text(&out)
+    );
+    r.wait_for(1, EventKind::Finished).await;
+    let kinds = r.kinds(1).await;
+    assert!(!kinds.contains(&EventKind::Interrupted), "{kinds:?}");
+    let endings = kinds.iter().filter(|k| k.is_terminal()).count();
+    assert_eq!(endings, 1, "{kinds:?}");
     assert!(r.audit.verify().await.unwrap().problems.is_empty());
 }
 

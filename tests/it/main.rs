@@ -36,6 +36,7 @@ mod playbook_load;
 mod playbook_shipped;
 mod playbook_sim;
 mod render_snapshots;
+mod run_ownership;
 mod runs_lifecycle;
 mod runs_state;
 mod sim_client;

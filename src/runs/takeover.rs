@@ -1,0 +1,95 @@
+//! Runs whose process stopped: found by their lapsed heartbeat and given
+//! their ending by whichever process sharing the audit store sees them
+//! first ([`crate::audit::AuditLog::take_over`]).
+//!
+//! Every process checks at start and then every half lease, so with two
+//! replicas a `kill -9` of one is noticed by the other within about one and
+//! a half leases, and a restarted single server catches its own leftovers.
+//! A run whose owner is alive (another replica, an `opsbot run` in another
+//! terminal) is never touched, and of several processes noticing the same
+//! run one writes its ending: the store checks in the write transaction.
+
+use serde_json::json;
+
+use super::{approval, Runs};
+use crate::audit::{EventKind, NewEvent, RunId};
+
+/// One run given its ending here.
+#[derive(Debug, Clone)]
+pub struct TakenOver {
+    pub run: RunId,
+    /// `interrupted`, or `expired` for an approval request that lapsed
+    /// while nobody was running.
+    pub kind: EventKind,
+    /// The `where` of the run's request (to tell its thread).
+    pub place: serde_json::Value,
+}
+
+/// Gives every run nobody acts for its ending; returns the ones this
+/// process ended. Approval requests that may still be approved keep
+/// waiting (approvals outlive processes).
+pub(super) async fn take_over_stale(runs: &Runs) -> anyhow::Result<Vec<TakenOver>> {
+    let audit = &runs.inner.ctx.audit;
+    let mut ended = Vec::new();
+    for run in audit.stale_runs().await? {
+        if runs.is_live(run) {
+            continue;
+        }
+        let records = audit.run(run).await?;
+        if approval::still_waiting(&records) {
+            continue;
+        }
+        let (kind, reason) = if approval::was_waiting(&records) {
+            // Ended by expiry while nobody was running, not by a crash.
+            (EventKind::Expired, "the approval request expired")
+        } else {
+            (
+                EventKind::Interrupted,
+                "the opsbot process running this stopped (its heartbeat lapsed); nothing after the last step record is known to have happened",
+            )
+        };
+        let event = NewEvent {
+            run: Some(run),
+            kind: kind.clone(),
+            actor: "opsbot".into(),
+            data: json!({ "reason": reason, "by": audit.owner() }),
+        };
+        if audit.take_over(run, event).await?.is_none() {
+            continue;
+        }
+        let place = records
+            .first()
+            .and_then(|r| r.data.get("where").cloned())
+            .unwrap_or(serde_json::Value::Null);
+        ended.push(TakenOver { run, kind, place });
+    }
+    Ok(ended)
+}
+
+/// Checks for runs to take over every half lease while the runner lives.
+pub(super) async fn sweep(inner: std::sync::Weak<super::Inner>) {
+    let every = match inner.upgrade() {
+        Some(i) => (i.ctx.audit.lease() / 2).max(std::time::Duration::from_millis(50)),
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let runs = Runs { inner: strong };
+        if !runs
+            .inner
+            .accepting
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        match take_over_stale(&runs).await {
+            Ok(ended) => runs.tell_ended(ended),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check for runs whose process stopped; trying again later")
+            }
+        }
+    }
+}
