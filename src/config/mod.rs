@@ -43,7 +43,7 @@ pub struct Config {
     /// `audit.anchor`: where and how often `serve` records the chain head.
     #[serde(skip)]
     pub audit_anchor: Option<AnchorSchedule>,
-    /// `audit.lease` (default 30s): a process sharing the audit store takes
+    /// `audit.lease` (default 30s, as `audit::DEFAULT_LEASE`): a process sharing the audit store takes
     /// over another's runs only once it has missed heartbeats this long.
     #[serde(skip)]
     pub audit_lease: std::time::Duration,
@@ -420,7 +420,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             audit_url: "sqlite://opsbot.db".to_string(),
             audit_anchor: None,
-            audit_lease: crate::audit::DEFAULT_LEASE,
+            audit_lease: std::time::Duration::from_secs(30),
             commands_dir: PathBuf::from("commands"),
             playbooks_dir: PathBuf::from("playbooks"),
             commands_builtin: false,
