@@ -253,6 +253,21 @@ pub trait Core: Send + Sync + 'static {
     /// person may see. Answered within a platform's autocomplete deadline:
     /// nothing rather than late.
     fn suggest<'a>(&'a self, ask: Ask<'a>) -> BoxFuture<'a, Vec<Choice>>;
+    /// A platform offers to speak into its conversations again from a
+    /// request's [`crate::chat::Place`] alone: how a run whose process
+    /// stopped gets its ending into its thread from another process.
+    fn reopen_with(&self, _reopen: std::sync::Arc<dyn Reopen>) {}
+    /// The conversation a run's story is shown in, once the platform knows
+    /// it (a Slack thread's ts exists only after the first post), so that
+    /// another process can reopen that very thread.
+    fn shown(&self, _run: RunId, _place: crate::chat::Place) {}
+}
+
+/// Replies into an existing conversation, built from where it is.
+pub trait Reopen: Send + Sync + 'static {
+    /// A sender whose updates reach the conversation at `place`, or `None`
+    /// when `place` is not on this platform.
+    fn reopen(&self, place: &crate::chat::Place) -> Option<Replies>;
 }
 
 /// One autocomplete question: who is typing, for which command, what.

@@ -75,6 +75,10 @@ pub struct GithubPlace {
     pub repo: String,
     pub issue: u64,
     pub comment_id: u64,
+    /// The App installation the delivery came from (to answer with its
+    /// token from another process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<u64>,
 }
 
 /// A Discord interaction (the `/ops` command or a button on its message).

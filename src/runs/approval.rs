@@ -362,7 +362,7 @@ async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
 /// Whether a run left open by a previous process is an approval request
 /// that may still be approved.
 pub(super) fn still_waiting(records: &[Record]) -> bool {
-    let Some(last) = records.iter().rev().find(|r| r.kind != EventKind::Note) else {
+    let Some(last) = records.iter().rev().find(|r| r.kind.is_lifecycle()) else {
         return false;
     };
     if !matches!(last.kind, EventKind::AwaitingApproval | EventKind::Approved) {
@@ -379,7 +379,7 @@ pub(super) fn was_waiting(records: &[Record]) -> bool {
     records
         .iter()
         .rev()
-        .find(|r| r.kind != EventKind::Note)
+        .find(|r| r.kind.is_lifecycle())
         .is_some_and(|last| matches!(last.kind, EventKind::AwaitingApproval | EventKind::Approved))
 }
 

@@ -100,6 +100,10 @@ struct Inner {
     origins: Mutex<HashMap<RunId, Replies>>,
     /// Autocomplete's short-lived view of hubs' users.
     users: suggest::UserCache,
+    /// Platforms that can speak into a conversation from its place.
+    reopeners: Mutex<Vec<Arc<dyn crate::chat::Reopen>>>,
+    /// Endings of taken-over runs whose platform has not registered yet.
+    untold: Mutex<Vec<TakenOver>>,
     /// Held while a decision moves a run (approve, deny, cancel, start), so
     /// each reads the run's state and records the next one with nobody in
     /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
@@ -122,6 +126,8 @@ impl Runs {
             locks: Mutex::default(),
             origins: Mutex::default(),
             users: suggest::UserCache::default(),
+            reopeners: Mutex::default(),
+            untold: Mutex::default(),
             deciding: tokio::sync::Mutex::new(()),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
@@ -490,11 +496,26 @@ impl Runs {
             .contains_key(&run)
     }
 
-    /// Logs runs this process ended for a stopped one.
+    /// Tells the threads of runs this process ended for a stopped one,
+    /// through the platforms that can reopen them; those whose platform has
+    /// not registered yet (start-up recovery runs before the endpoints are
+    /// built) wait for it.
     fn tell_ended(&self, ended: Vec<TakenOver>) {
-        for t in ended {
+        for t in &ended {
             tracing::warn!(run = %t.run, ending = %t.kind, "run left open by a stopped opsbot process; recorded its ending");
         }
+        let mut pending = self.inner.untold.lock().unwrap_or_else(|e| e.into_inner());
+        pending.extend(ended.into_iter().filter(|t| t.place.is_some()));
+        let reopeners = self
+            .inner
+            .reopeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        pending.retain(|t| !tell(&reopeners, t));
+        // Nobody will ever reopen places of a platform not configured.
+        let excess = pending.len().saturating_sub(UNTOLD_LIMIT);
+        pending.drain(..excess);
     }
 
     /// Stop accepting requests, give running playbooks until `deadline` to
@@ -527,6 +548,21 @@ impl Runs {
 /// with acknowledgements only through the OS scheduler, never by filling
 /// the acknowledging runtime's task queues, so the answer stays prompt and
 /// a full queue answers "busy" at once.
+/// At most this many endings wait for their platform to register.
+const UNTOLD_LIMIT: usize = 1000;
+
+/// Sends `t`'s ending to the first platform that reopens its place.
+fn tell(reopeners: &[Arc<dyn crate::chat::Reopen>], t: &TakenOver) -> bool {
+    let Some(place) = &t.place else { return true };
+    reopeners
+        .iter()
+        .find_map(|r| r.reopen(place))
+        .map(|replies| {
+            let _ = replies.send(takeover::ending(t));
+        })
+        .is_some()
+}
+
 fn executor() -> tokio::runtime::Handle {
     static EXECUTOR: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     EXECUTOR
@@ -613,6 +649,31 @@ impl crate::chat::Core for Runs {
         ask: crate::chat::Ask<'a>,
     ) -> futures::future::BoxFuture<'a, Vec<crate::chat::Choice>> {
         Box::pin(suggest::suggest(self, ask))
+    }
+
+    fn reopen_with(&self, reopen: Arc<dyn crate::chat::Reopen>) {
+        self.inner
+            .reopeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reopen);
+        // Endings found before this platform was there.
+        self.tell_ended(Vec::new());
+    }
+
+    fn shown(&self, run: RunId, place: crate::chat::Place) {
+        let audit = self.inner.ctx.audit.clone();
+        executor().spawn(async move {
+            let shown = NewEvent {
+                run: Some(run),
+                kind: EventKind::Replied,
+                actor: "opsbot".into(),
+                data: json!({ "where": place }),
+            };
+            if let Err(e) = audit.append(shown).await {
+                tracing::debug!(run = %run, error = %e, "cannot record where the run is shown");
+            }
+        });
     }
 
     fn completions(&self) -> crate::chat::Completions {

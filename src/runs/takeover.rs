@@ -21,8 +21,12 @@ pub struct TakenOver {
     /// `interrupted`, or `expired` for an approval request that lapsed
     /// while nobody was running.
     pub kind: EventKind,
-    /// The `where` of the run's request (to tell its thread).
-    pub place: serde_json::Value,
+    /// Where its story is shown: the last conversation a platform said it
+    /// shows the run in, else where it was requested.
+    pub place: Option<crate::chat::Place>,
+    /// What was asked, and by whom (for the thread).
+    pub text: String,
+    pub person: String,
 }
 
 /// Gives every run nobody acts for its ending; returns the ones this
@@ -58,12 +62,52 @@ pub(super) async fn take_over_stale(runs: &Runs) -> anyhow::Result<Vec<TakenOver
             continue;
         }
         let place = records
-            .first()
-            .and_then(|r| r.data.get("where").cloned())
-            .unwrap_or(serde_json::Value::Null);
-        ended.push(TakenOver { run, kind, place });
+            .iter()
+            .rev()
+            .filter(|r| matches!(r.kind, EventKind::Replied | EventKind::Requested))
+            .find_map(|r| serde_json::from_value(r.data.get("where")?.clone()).ok());
+        let first = records.first().map(|r| &r.data);
+        let word = |k: &str| {
+            first
+                .and_then(|d| d.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        ended.push(TakenOver {
+            run,
+            kind,
+            place,
+            text: word("text"),
+            person: word("person"),
+        });
     }
     Ok(ended)
+}
+
+/// What the run's thread is told about its ending.
+pub(super) fn ending(t: &TakenOver) -> crate::chat::Update {
+    let (outcome, output) = if t.kind == EventKind::Expired {
+        (
+            crate::chat::Outcome::Cancelled,
+            "The approval request expired while no opsbot process was running. Nothing was changed; ask again to run it.",
+        )
+    } else {
+        (
+            crate::chat::Outcome::Interrupted,
+            "The opsbot process running this stopped before the run ended, and another one recorded it as interrupted. Nothing after the last step shown is known to have happened: check the target before running it again.",
+        )
+    };
+    crate::chat::Update::Done {
+        run: t.run,
+        command: t.text.clone(),
+        person: t.person.clone(),
+        outcome,
+        output: format!("{output} (`audit {}` has its story.)", t.run),
+        steps: vec![],
+        millis: 0,
+        labels: vec![],
+    }
 }
 
 /// Checks for runs to take over every half lease while the runner lives.

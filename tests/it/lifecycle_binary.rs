@@ -38,13 +38,20 @@ const CHANNEL: &str = "C0OPS";
 
 struct Rig {
     fake: FakeSlack,
-    server: Server,
+    /// `opsbot serve` replicas on one audit store (one unless asked).
+    servers: Vec<Option<Server>>,
     audit: AuditLog,
     sim: SimProcess,
     config: std::path::PathBuf,
 }
 
 async fn rig() -> Rig {
+    rig_on(None, 1).await
+}
+
+/// `replicas` servers on the audit store at `audit_url` (default: SQLite
+/// beside the config), with a 1 s run lease.
+async fn rig_on(audit_url: Option<String>, replicas: usize) -> Rig {
     let fake = FakeSlack::start().await;
     let staging = hub_seed("staging");
     let sim = SimProcess::start(&[
@@ -71,27 +78,43 @@ listen: 127.0.0.1:0
         kc = kubeconfig.display(),
         api = fake.api_url(),
     ));
-    let cfg = config.clone();
-    let server = tokio::task::spawn_blocking(move || {
-        Server::start(
-            &cfg,
-            &[
-                ("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET),
-                ("SLACK_BOT_TOKEN", "xoxb-test"),
-            ],
-        )
-    })
-    .await
+    // The store, with a lease short enough for a takeover to be quick.
+    let written = std::fs::read_to_string(&config).unwrap();
+    let (_, rest) = written.split_once('\n').unwrap();
+    let store = audit_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", config.with_file_name("audit.db").display()));
+    std::fs::write(
+        &config,
+        format!("audit: {{ url: \"{store}\", lease: 1s }}\n{rest}"),
+    )
     .unwrap();
-    let audit = AuditLog::open(&format!(
-        "sqlite://{}",
-        config.with_file_name("audit.db").display()
-    ))
-    .await
-    .unwrap();
+    let mut servers = Vec::new();
+    for _ in 0..replicas {
+        let cfg = config.clone();
+        servers.push(Some(
+            tokio::task::spawn_blocking(move || {
+                Server::start(
+                    &cfg,
+                    &[
+                        ("SLACK_SIGNING_SECRET", slack::SIGNING_SECRET),
+                        ("SLACK_BOT_TOKEN", "xoxb-test"),
+                    ],
+                )
+            })
+            .await
+            .unwrap(),
+        ));
+    }
+    let audit =
+        AuditLog::open(&audit_url.unwrap_or_else(|| {
+            format!("sqlite://{}", config.with_file_name("audit.db").display())
+        }))
+        .await
+        .unwrap();
     Rig {
         fake,
-        server,
+        servers,
         audit,
         sim,
         config,
@@ -100,10 +123,16 @@ listen: 127.0.0.1:0
 
 impl Rig {
     async fn post(&self, path: &str, body: String) -> reqwest::Response {
+        self.post_to(0, path, body).await
+    }
+
+    /// A signed Slack request to replica `i`.
+    async fn post_to(&self, i: usize, path: &str, body: String) -> reqwest::Response {
         let ts = slack::now();
         let signature = slack::sign(slack::SIGNING_SECRET, ts, body.as_bytes());
+        let port = self.servers[i].as_ref().expect("replica running").port;
         reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{}{path}", self.server.port))
+            .post(format!("http://127.0.0.1:{port}{path}"))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
             .header("x-slack-signature", signature)
@@ -122,6 +151,11 @@ impl Rig {
 
     /// `user` presses `action` on run `run`'s approval message.
     async fn press(&self, user: &str, action: &str, run: i64) {
+        self.press_on(0, user, action, run).await
+    }
+
+    /// [`Rig::press`], reaching replica `i`.
+    async fn press_on(&self, i: usize, user: &str, action: &str, run: i64) {
         // The approval message (its buttons go once someone decided; a
         // second press is on the same message, as in a Slack client that
         // has not refreshed yet).
@@ -145,7 +179,7 @@ impl Rig {
         payload["actions"][0]["value"] = json!(run.to_string());
         payload["trigger_id"] = json!(slack::fresh_trigger_id());
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        let r = self.post("/slack/interactions", body).await;
+        let r = self.post_to(i, "/slack/interactions", body).await;
         assert_eq!(r.status(), 200);
     }
 
@@ -336,4 +370,73 @@ spec:
                 .any(|m| m.all_text().contains("no longer what was approved"))
         })
         .await;
+}
+
+/// Issue 15: two `opsbot serve` replicas on one PostgreSQL. A Slack event
+/// retried to both runs once; a restart asked on one is approved on the
+/// other, which runs it; when that one is killed (`kill -9`) mid-run, the
+/// survivor records the run interrupted once its lease lapsed and says so
+/// in the run's Slack thread; the audit chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_run_a_retried_event_once_approve_across_and_take_over_a_killed_ones_run() {
+    let url = crate::support::postgres::PgServer::shared()
+        .fresh_database()
+        .await;
+    let mut r = rig_on(Some(url), 2).await;
+
+    let event = slack::mention_event("Ev0REPLICAS", "U0ALICE", "<@U0LAN0Z89> hub status staging");
+    let event = String::from_utf8(event).unwrap();
+    for replica in 0..2 {
+        let answer = r.post_to(replica, "/slack/events", event.clone()).await;
+        assert_eq!(answer.status(), 200);
+    }
+    r.wait_for(1, EventKind::Finished).await;
+    let runs = r
+        .audit
+        .list(&opsbot::audit::Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "the retry reached the other replica and ran nothing: {runs:?}"
+    );
+
+    r.slash("U0ALICE", "hub restart staging --reason replicas")
+        .await;
+    r.fake
+        .wait_until("the resolved plan in the approval message", |f| {
+            f.calls_to("chat.update")
+                .iter()
+                .any(|c| c.body.to_string().contains("dry run ok"))
+        })
+        .await;
+    let thread = r
+        .fake
+        .messages()
+        .into_iter()
+        .find(|m| m.all_text().contains("run 2") && m.all_text().contains("approv"))
+        .map(|m| m.thread_ts.unwrap_or(m.ts))
+        .expect("the approval message");
+    r.press_on(1, "U0CAROL", "approve", 2).await;
+    r.wait_for(2, EventKind::Started).await;
+    // The replica running it dies; the rollout it waits for takes 3 s.
+    r.servers[1] = None;
+    r.wait_for(2, EventKind::Interrupted).await;
+    let kinds = r.kinds(2).await;
+    assert_eq!(
+        kinds.iter().filter(|k| k.is_terminal()).count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&EventKind::Interrupted), "{kinds:?}");
+    r.fake
+        .wait_until("the run's thread told it was interrupted", |f| {
+            f.messages().iter().any(|m| {
+                m.thread_ts.as_deref() == Some(thread.as_str())
+                    && m.all_text().contains("interrupted")
+            })
+        })
+        .await;
+    assert!(r.audit.verify().await.unwrap().problems.is_empty());
 }

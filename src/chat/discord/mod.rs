@@ -21,6 +21,7 @@ pub mod inbound;
 pub mod options;
 pub mod register;
 pub mod render;
+mod reopen;
 mod settings;
 mod thread;
 mod verify;
@@ -61,6 +62,10 @@ impl Gate for Shared {
 pub fn routes(core: Arc<dyn Core>, settings: DiscordSettings) -> anyhow::Result<Router> {
     let verifier = verify::Verifier::new(&settings.public_key, settings.max_clock_skew)?;
     let http = Arc::new(api::client(&settings)?);
+    core.reopen_with(Arc::new(reopen::DiscordReopen {
+        http: http.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    }));
     let shared = Arc::new(Shared {
         core,
         verifier,

@@ -29,6 +29,7 @@ pub mod inbound;
 pub mod lines;
 pub mod people;
 pub mod render;
+mod reopen;
 mod settings;
 pub mod teams;
 mod thread;
@@ -77,6 +78,10 @@ pub fn routes(core: Arc<dyn Core>, settings: GithubSettings) -> anyhow::Result<R
     let verifier = verify::Verifier {
         secret: settings.webhook_secret.clone(),
     };
+    core.reopen_with(Arc::new(reopen::GithubReopen {
+        api: api.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    }));
     Ok(Router::new()
         .route("/github/webhook", post(webhook))
         .with_state(Arc::new(Shared {
@@ -209,6 +214,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
                 repo: comment.repo.clone(),
                 issue: comment.issue,
                 comment_id: comment.comment_id,
+                installation: comment.installation,
             }),
             memberships: memberships.clone(),
         };

@@ -25,12 +25,19 @@ use crate::chat::Core;
 /// client cannot be built (no TLS root certificates on the machine), the
 /// endpoints answer 503 and the cause is logged once.
 pub fn routes(core: Arc<dyn Core>, settings: SlackSettings) -> Router {
-    match Slack::new(core, &settings) {
-        Ok(slack) => Router::new()
-            .route("/slack/commands", post(commands))
-            .route("/slack/events", post(events))
-            .route("/slack/interactions", post(interactions))
-            .with_state(Arc::new(slack)),
+    match Slack::new(core.clone(), &settings) {
+        Ok(slack) => {
+            let slack = Arc::new(slack);
+            core.reopen_with(Arc::new(super::reopen::SlackReopen {
+                slack: slack.clone(),
+                runtime: tokio::runtime::Handle::current(),
+            }));
+            Router::new()
+                .route("/slack/commands", post(commands))
+                .route("/slack/events", post(events))
+                .route("/slack/interactions", post(interactions))
+                .with_state(slack)
+        }
         Err(err) => {
             tracing::error!(error = %err, "the Slack endpoints are disabled");
             let unavailable = || async { StatusCode::SERVICE_UNAVAILABLE };

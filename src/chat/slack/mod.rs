@@ -23,6 +23,7 @@ mod handler;
 mod http;
 pub mod inbound;
 pub mod render;
+mod reopen;
 mod settings;
 mod socket;
 mod thread;

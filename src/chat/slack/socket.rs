@@ -37,7 +37,11 @@ pub async fn run_socket_mode(
     let app_token = settings.app_token.clone().context(
         "Socket Mode needs an app-level token: set SLACK_APP_TOKEN to the app's xapp-… token",
     )?;
-    let slack = Arc::new(Slack::new(core, &settings)?);
+    let slack = Arc::new(Slack::new(core.clone(), &settings)?);
+    core.reopen_with(Arc::new(super::reopen::SlackReopen {
+        slack: slack.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    }));
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
         let session = tokio::select! {

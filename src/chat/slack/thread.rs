@@ -216,6 +216,21 @@ impl Renderer {
         }
     }
 
+    /// Tells the core which thread holds the run's story, so another
+    /// process can reopen that very thread.
+    fn shown(&self, run: RunId, thread: &RunThread) {
+        if thread.thread_ts.is_some() {
+            self.slack.core.shown(
+                run,
+                crate::chat::Place::Slack(SlackPlace {
+                    channel: thread.channel.clone(),
+                    thread_ts: thread.thread_ts.clone(),
+                    ..self.place.clone()
+                }),
+            );
+        }
+    }
+
     /// A new thread for a run the place does not know yet.
     fn fresh(&self) -> RunThread {
         RunThread {
@@ -246,6 +261,7 @@ impl Renderer {
                     thread.thread_ts = ts.clone();
                 }
                 thread.status_ts = ts;
+                self.shown(run, &thread);
             }
         }
         self.slack.threads.put(run, thread);
@@ -283,6 +299,7 @@ impl Renderer {
         }
         thread.approval_ts = ts;
         thread.approval = Some(approval);
+        self.shown(run, &thread);
         self.slack.threads.put(run, thread);
     }
 
