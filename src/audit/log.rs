@@ -34,6 +34,8 @@ pub struct AuditLog {
     /// This process, as the owner of the runs it acts for.
     owner: std::sync::Arc<str>,
     lease: std::time::Duration,
+    /// Where the heartbeat sends stop requests, until the runner takes it.
+    stops: std::sync::Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<(RunId, String)>>>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -52,7 +54,8 @@ pub(super) enum Op {
     TakeOver(TakeOver, Reply<Option<Record>>),
     Deliver(String, String, Reply<bool>),
     Ping(Reply<()>),
-    Beat(Reply<()>),
+    Beat(Reply<Vec<(RunId, String)>>),
+    RequestCancel(RunId, String, Reply<bool>),
     Release(Reply<()>),
     Read(Read),
     Close(oneshot::Sender<()>),
@@ -106,18 +109,35 @@ impl AuditLog {
         } else {
             tx.clone()
         };
-        tokio::spawn(heartbeat(tx.downgrade(), lease));
+        let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        tokio::spawn(heartbeat(tx.downgrade(), lease, stop_tx));
         Ok(AuditLog {
             tx,
             reads,
             owner,
             lease,
+            stops: std::sync::Arc::new(std::sync::Mutex::new(Some(stop_rx))),
         })
     }
 
     /// This process's owner id on the store (`host:pid:random`).
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// Asks the process running `run` (another one) to stop it, on behalf
+    /// of `by`: it learns so with its next heartbeat. `false` when no other
+    /// live process owns the run.
+    pub async fn request_cancel(&self, run: RunId, by: &str) -> Result<bool, AuditError> {
+        let by = by.to_owned();
+        self.call(|r| Op::RequestCancel(run, by, r)).await
+    }
+
+    /// Runs of this process someone asked (from another process) to stop,
+    /// with who asked, as the heartbeat finds them. Taken once: the runner
+    /// listens.
+    pub fn stop_requests(&self) -> Option<mpsc::UnboundedReceiver<(RunId, String)>> {
+        self.stops.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// How long an owner may miss heartbeats before its runs are taken over.
@@ -294,9 +314,18 @@ fn owner_id() -> String {
     )
 }
 
-/// Renews this process's runs every `lease / 6` until the log is dropped.
-async fn heartbeat(tx: mpsc::WeakSender<Op>, lease: std::time::Duration) {
-    let every = (lease / 6).max(std::time::Duration::from_millis(50));
+/// Renews this process's runs every `lease / 6` (at most 2 s apart, so a
+/// stop asked from another process arrives soon) until the log is dropped,
+/// passing on the stop requests it finds.
+async fn heartbeat(
+    tx: mpsc::WeakSender<Op>,
+    lease: std::time::Duration,
+    stops: mpsc::UnboundedSender<(RunId, String)>,
+) {
+    let every = (lease / 6).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(2),
+    );
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -308,8 +337,18 @@ async fn heartbeat(tx: mpsc::WeakSender<Op>, lease: std::time::Duration) {
             return;
         }
         drop(tx);
-        if let Ok(Err(e)) = answer.await {
-            tracing::warn!(error = %e, "audit store: cannot renew this process's runs");
+        match answer.await {
+            Ok(Ok(to_stop)) => {
+                // Repeated every beat until the run ends (a queued run
+                // is stopped once it is live); stopping twice is harmless.
+                for stop in to_stop {
+                    let _ = stops.send(stop);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "audit store: cannot renew this process's runs")
+            }
+            Err(_) => {}
         }
     }
 }

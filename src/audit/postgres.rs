@@ -280,12 +280,32 @@ async fn write(client: &mut Client, owner: &str, batch: &Drained) -> Result<Writ
         tx.execute("DELETE FROM audit_owners WHERE run = ANY($1)", &[&runs])
             .await?;
     }
+    let mut to_stop = Vec::new();
     if !batch.beats.is_empty() {
         tx.execute(
             "UPDATE audit_owners SET beat_ms = $1 WHERE owner = $2",
             &[&now_ms, &owner],
         )
         .await?;
+        for row in tx
+            .query(
+                "SELECT run, cancel_by FROM audit_owners WHERE owner = $1 AND cancel_by IS NOT NULL",
+                &[&owner],
+            )
+            .await?
+        {
+            to_stop.push((row.get::<_, RunId>(0), row.get::<_, String>(1)));
+        }
+    }
+    let mut cancels = Vec::with_capacity(batch.cancels.len());
+    for (run, by, _) in &batch.cancels {
+        let asked = tx
+            .execute(
+                "UPDATE audit_owners SET cancel_by = $2 WHERE run = $1 AND owner <> $3",
+                &[run, by, &owner],
+            )
+            .await?;
+        cancels.push(asked == 1);
     }
     if !batch.releases.is_empty() {
         tx.execute("DELETE FROM audit_owners WHERE owner = $1", &[&owner])
@@ -316,6 +336,8 @@ async fn write(client: &mut Client, owner: &str, batch: &Drained) -> Result<Writ
         plan,
         fresh,
         eligible,
+        cancels,
+        to_stop,
     })
 }
 

@@ -95,7 +95,8 @@ pub(super) const OWNERS_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_owners (
     run BIGINT PRIMARY KEY,
     owner TEXT NOT NULL,
-    beat_ms BIGINT NOT NULL
+    beat_ms BIGINT NOT NULL,
+    cancel_by TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_owners_by_owner ON audit_owners (owner);
 ";

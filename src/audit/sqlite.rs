@@ -165,6 +165,7 @@ impl Store {
     /// One transaction for every write in `batch`.
     fn write(&mut self, batch: &Drained) -> Result<Written, AuditError> {
         let owner = self.owner.clone();
+        let (mut to_stop, mut cancels) = (Vec::new(), Vec::new());
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -261,6 +262,19 @@ impl Store {
                     "UPDATE audit_owners SET beat_ms = ?1 WHERE owner = ?2",
                     params![now_ms, &*owner],
                 )?;
+                let mut asked = tx.prepare_cached(
+                    "SELECT run, cancel_by FROM audit_owners WHERE owner = ?1 AND cancel_by IS NOT NULL",
+                )?;
+                let rows = asked.query_map([&*owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                for row in rows {
+                    to_stop.push(row?);
+                }
+            }
+            let mut ask = tx.prepare_cached(
+                "UPDATE audit_owners SET cancel_by = ?2 WHERE run = ?1 AND owner <> ?3",
+            )?;
+            for (run, by, _) in &batch.cancels {
+                cancels.push(ask.execute(params![run, by, &*owner])? == 1);
             }
             if !batch.releases.is_empty() {
                 tx.execute("DELETE FROM audit_owners WHERE owner = ?1", [&*owner])?;
@@ -287,6 +301,8 @@ impl Store {
             plan,
             fresh,
             eligible,
+            cancels,
+            to_stop,
         })
     }
 

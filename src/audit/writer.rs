@@ -269,6 +269,10 @@ pub(super) struct Written {
     /// Per takeover: whether its condition held (then its event is in the
     /// plan, after the appends').
     pub(super) eligible: Vec<bool>,
+    /// Per cancel request: whether a live owner will see it.
+    pub(super) cancels: Vec<bool>,
+    /// For the heartbeats: this process's runs someone asked to stop.
+    pub(super) to_stop: Vec<(RunId, String)>,
 }
 
 /// Splits a drained set of ops into the writes (one transaction) and the rest.
@@ -278,7 +282,9 @@ pub(super) struct Drained {
     pub(super) deliveries: Vec<(String, String, Reply<bool>)>,
     pub(super) pings: Vec<Reply<()>>,
     /// Heartbeats of this process's runs (see [`super::AuditLog::open_with`]).
-    pub(super) beats: Vec<Reply<()>>,
+    pub(super) beats: Vec<Reply<Vec<(RunId, String)>>>,
+    /// Asks to stop a run another process runs: (run, who asked).
+    pub(super) cancels: Vec<(RunId, String, Reply<bool>)>,
     /// This process gives up its runs (it is closing): others may take
     /// over whatever it leaves open without waiting for its beat to lapse.
     pub(super) releases: Vec<Reply<()>>,
@@ -294,6 +300,7 @@ impl Drained {
             deliveries: Vec::new(),
             pings: Vec::new(),
             beats: Vec::new(),
+            cancels: Vec::new(),
             releases: Vec::new(),
             reads: Vec::new(),
             close: None,
@@ -307,6 +314,7 @@ impl Drained {
             Op::Deliver(s, i, r) => self.deliveries.push((s, i, r)),
             Op::Ping(r) => self.pings.push(r),
             Op::Beat(r) => self.beats.push(r),
+            Op::RequestCancel(run, by, r) => self.cancels.push((run, by, r)),
             Op::Read(r) => self.reads.push(r),
             Op::Release(r) => self.releases.push(r),
             Op::Close(c) => self.close = Some(c),
@@ -319,6 +327,7 @@ impl Drained {
             + self.deliveries.len()
             + self.pings.len()
             + self.beats.len()
+            + self.cancels.len()
             + self.releases.len()
             + self.reads.len()
     }
@@ -329,6 +338,7 @@ impl Drained {
             && self.deliveries.is_empty()
             && self.pings.is_empty()
             && self.beats.is_empty()
+            && self.cancels.is_empty()
             && self.releases.is_empty())
     }
 
@@ -354,14 +364,23 @@ impl Drained {
         let takeovers = std::mem::take(&mut self.takeovers);
         let deliveries = std::mem::take(&mut self.deliveries);
         let pings = std::mem::take(&mut self.pings);
-        let mut beats = std::mem::take(&mut self.beats);
-        beats.append(&mut self.releases);
+        let beats = std::mem::take(&mut self.beats);
+        let releases = std::mem::take(&mut self.releases);
+        let cancels = std::mem::take(&mut self.cancels);
         match result {
             Ok(Written {
                 mut plan,
                 fresh,
                 eligible,
+                cancels: seen,
+                to_stop,
             }) => {
+                for ((_, _, reply), seen) in cancels.into_iter().zip(seen) {
+                    let _ = reply.send(Ok(seen));
+                }
+                for reply in beats {
+                    let _ = reply.send(Ok(to_stop.clone()));
+                }
                 let mut sealed: Vec<Option<Record>> =
                     plan.sealed.drain(..).map(|s| Some(s.record)).collect();
                 let mut take = |idx: Vec<usize>| -> Vec<Record> {
@@ -390,7 +409,7 @@ impl Drained {
                 for ((_, _, reply), fresh) in deliveries.into_iter().zip(fresh) {
                     let _ = reply.send(Ok(fresh));
                 }
-                for reply in pings.into_iter().chain(beats) {
+                for reply in pings.into_iter().chain(releases) {
                     let _ = reply.send(Ok(()));
                 }
             }
@@ -404,7 +423,13 @@ impl Drained {
                 for (_, _, reply) in deliveries {
                     let _ = reply.send(Err(e.clone()));
                 }
-                for reply in pings.into_iter().chain(beats) {
+                for reply in pings.into_iter().chain(releases) {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                for reply in beats {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                for (_, _, reply) in cancels {
                     let _ = reply.send(Err(e.clone()));
                 }
             }

@@ -826,6 +826,30 @@ pub(super) async fn cancel(
         ));
         return Ok(());
     }
+    // Running or queued in another process sharing the store (a replica):
+    // it learns with its next heartbeat and stops the run itself.
+    if matches!(
+        state,
+        RunState::Running | RunState::Queued | RunState::Requested
+    ) {
+        match ctx.audit.request_cancel(run, &who.id).await {
+            Ok(true) => {
+                let _ = replies.send(info(
+                    format!("cancelling run {run}"),
+                    "It runs in another opsbot process, which stops it after its current step (within seconds); its thread shows the end.".into(),
+                ));
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(_) => {
+                return Err(refused(
+                    run,
+                    "the audit log is not writable",
+                    "Nothing was cancelled. Try again.",
+                ));
+            }
+        }
+    }
     runs.append(NewEvent {
         run: Some(run),
         kind: EventKind::Cancelled,

@@ -138,6 +138,18 @@ impl Runs {
         executor().spawn(execute::dispatch(runs.clone(), rx, slots));
         executor().spawn(approval::sweep_expired(Arc::downgrade(&runs.inner)));
         executor().spawn(takeover::sweep(Arc::downgrade(&runs.inner)));
+        if let Some(mut stops) = runs.inner.ctx.audit.stop_requests() {
+            let weak = Arc::downgrade(&runs.inner);
+            executor().spawn(async move {
+                while let Some((run, by)) = stops.recv().await {
+                    let Some(inner) = weak.upgrade() else { return };
+                    let runs = Runs { inner };
+                    if execute::cancel_live(&runs, run) {
+                        tracing::debug!(run = %run, by, "run cancelled from another opsbot process");
+                    }
+                }
+            });
+        }
         runs
     }
 

@@ -143,8 +143,13 @@ impl Rig {
     }
 
     async fn slash(&self, user: &str, text: &str) {
+        self.slash_to(0, user, text).await
+    }
+
+    /// A slash command reaching replica `i`.
+    async fn slash_to(&self, i: usize, user: &str, text: &str) {
         let r = self
-            .post("/slack/commands", slack::slash_form(user, CHANNEL, text))
+            .post_to(i, "/slack/commands", slack::slash_form(user, CHANNEL, text))
             .await;
         assert_eq!(r.status(), 200);
     }
@@ -438,5 +443,36 @@ async fn two_replicas_run_a_retried_event_once_approve_across_and_take_over_a_ki
             })
         })
         .await;
+    assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
+
+/// Issue 15: `cancel` sent to the replica that is not running the run
+/// stops it: the running replica learns with its next heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_sent_to_the_other_replica_stops_the_run() {
+    let url = crate::support::postgres::PgServer::shared()
+        .fresh_database()
+        .await;
+    let r = rig_on(Some(url), 2).await;
+    r.slash("U0ALICE", "hub restart staging --reason cancel across")
+        .await;
+    r.fake
+        .wait_until("the resolved plan in the approval message", |f| {
+            f.calls_to("chat.update")
+                .iter()
+                .any(|c| c.body.to_string().contains("dry run ok"))
+        })
+        .await;
+    r.press_on(0, "U0CAROL", "approve", 1).await;
+    r.wait_for(1, EventKind::Started).await;
+    r.slash_to(1, "U0ALICE", "cancel 1").await;
+    r.wait_for(1, EventKind::Cancelled).await;
+    let kinds = r.kinds(1).await;
+    assert_eq!(
+        kinds.iter().filter(|k| k.is_terminal()).count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains(&EventKind::Finished), "{kinds:?}");
     assert!(r.audit.verify().await.unwrap().problems.is_empty());
 }
