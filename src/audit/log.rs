@@ -23,6 +23,9 @@ pub const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10)
 /// its runs (see [`AuditLog::open_with`]).
 pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Runs of this process asked to stop from elsewhere, with who asked.
+pub type StopRequests = mpsc::UnboundedReceiver<(RunId, String)>;
+
 /// The handle everyone holds: cheap to clone, all clones talk to one writer.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -35,7 +38,7 @@ pub struct AuditLog {
     owner: std::sync::Arc<str>,
     lease: std::time::Duration,
     /// Where the heartbeat sends stop requests, until the runner takes it.
-    stops: std::sync::Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<(RunId, String)>>>>,
+    stops: std::sync::Arc<std::sync::Mutex<Option<StopRequests>>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -136,7 +139,7 @@ impl AuditLog {
     /// Runs of this process someone asked (from another process) to stop,
     /// with who asked, as the heartbeat finds them. Taken once: the runner
     /// listens.
-    pub fn stop_requests(&self) -> Option<mpsc::UnboundedReceiver<(RunId, String)>> {
+    pub fn stop_requests(&self) -> Option<StopRequests> {
         self.stops.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
