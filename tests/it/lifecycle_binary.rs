@@ -122,10 +122,6 @@ listen: 127.0.0.1:0
 }
 
 impl Rig {
-    async fn post(&self, path: &str, body: String) -> reqwest::Response {
-        self.post_to(0, path, body).await
-    }
-
     /// A signed Slack request to replica `i`.
     async fn post_to(&self, i: usize, path: &str, body: String) -> reqwest::Response {
         let ts = slack::now();
