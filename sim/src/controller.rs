@@ -118,6 +118,13 @@ fn owned_by(o: &Value, uid: &str) -> bool {
         .is_some_and(|a| a.iter().any(|r| r["uid"] == uid))
 }
 
+/// Whether some ownerReference of `o` is its controller.
+fn has_controller(o: &Value) -> bool {
+    o.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|r| r["controller"] == true))
+}
+
 fn terminating(o: &Value) -> bool {
     o.pointer("/metadata/deletionTimestamp").is_some()
 }
@@ -195,6 +202,16 @@ impl Controller {
         }
     }
 
+    /// The pods of `ns` with an owner (what every workload pass looks at);
+    /// user servers, owned by nobody, are never copied.
+    fn managed_pods(&self, ns: &str) -> Vec<Value> {
+        self.st.store.list_where("pods", Some(ns), |p| {
+            p.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
+    }
+
     /// One pass over every workload.
     pub fn reconcile(&mut self) {
         self.mark_ready();
@@ -259,7 +276,9 @@ impl Controller {
 
     /// Place controller-owned Pending pods once a matching node is schedulable again.
     fn schedule_pending(&mut self) {
-        let (pods, _) = self.st.store.list("pods", None);
+        let pods = self.st.store.list_where("pods", None, |p| {
+            has_controller(p) && p.pointer("/spec/nodeName").is_none()
+        });
         for mut p in pods {
             let owned = p
                 .pointer("/metadata/ownerReferences")
@@ -352,7 +371,12 @@ impl Controller {
 
     fn pick_node(&self, spec: &Value) -> Option<String> {
         let (nodes, _) = self.st.store.list("nodes", None);
-        let (pods, _) = self.st.store.list("pods", None);
+        let mut per_node: std::collections::HashMap<String, usize> = Default::default();
+        self.st.store.for_each("pods", None, |p| {
+            if let Some(n) = p.pointer("/spec/nodeName").and_then(Value::as_str) {
+                *per_node.entry(n.to_string()).or_default() += 1;
+            }
+        });
         let sel = spec.get("nodeSelector").and_then(Value::as_object);
         nodes
             .iter()
@@ -374,10 +398,7 @@ impl Controller {
             })
             .map(|n| {
                 let name = s(n, "/metadata/name").to_string();
-                let count = pods
-                    .iter()
-                    .filter(|p| s(p, "/spec/nodeName") == name)
-                    .count();
+                let count = per_node.get(&name).copied().unwrap_or(0);
                 (count, name)
             })
             .min()
@@ -535,7 +556,7 @@ impl Controller {
             .and_then(Value::as_i64)
             .unwrap_or(1)
             .max(0) as usize;
-        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods = self.managed_pods(&ns);
         let mut mine: Vec<Value> = pods
             .into_iter()
             .filter(|p| owned_by(p, &uid) && !terminating(p))
@@ -564,7 +585,7 @@ impl Controller {
                 self.delete_pod(&ns, s(p, "/metadata/name"), rs);
             }
         }
-        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods = self.managed_pods(&ns);
         let mine: Vec<&Value> = pods
             .iter()
             .filter(|p| owned_by(p, &uid) && !terminating(p))
@@ -615,7 +636,7 @@ impl Controller {
             })
             .max()
             .unwrap_or(0);
-        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods = self.managed_pods(&ns);
         let pods_of = |rs: &Value| -> Vec<&Value> {
             pods.iter()
                 .filter(|p| owned_by(p, s(rs, "/metadata/uid")) && !terminating(p))
@@ -752,7 +773,7 @@ impl Controller {
             }
         }
         // Status from the pods as they are now.
-        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods = self.managed_pods(&ns);
         let mut total = 0;
         let mut ready = 0;
         for r in &owned {
@@ -876,7 +897,7 @@ impl Controller {
             .unwrap_or(1)
             .max(0) as usize;
         let revision = format!("{name}-{}", template_hash(&sts["spec"]["template"]));
-        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods = self.managed_pods(&ns);
         let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid)).collect();
         let by_ord = |i: usize| {
             mine.iter()
@@ -918,7 +939,7 @@ impl Controller {
                 self.delete_pod(&ns, s(p, "/metadata/name"), sts);
             }
         }
-        let (pods, _) = self.st.store.list("pods", Some(&ns));
+        let pods = self.managed_pods(&ns);
         let mine: Vec<&Value> = pods
             .iter()
             .filter(|p| owned_by(p, &uid) && !terminating(p))

@@ -31,6 +31,7 @@ pub mod selector;
 mod server;
 pub mod status;
 pub mod store;
+pub mod synthetic;
 pub mod table;
 pub mod tls;
 mod verbs;

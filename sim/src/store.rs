@@ -117,6 +117,34 @@ impl Store {
         (out, g.rv)
     }
 
+    /// Like [`Store::list`], cloning only the objects `keep` accepts: the
+    /// controller's passes over a namespace of thousands of user pods copy
+    /// the few it manages, not all of them.
+    pub fn list_where(
+        &self,
+        res: &str,
+        ns: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        let g = self.lock();
+        g.objects
+            .range((res.to_string(), String::new(), String::new())..)
+            .take_while(|((r, _, _), _)| r == res)
+            .filter(|((_, n, _), v)| ns.is_none_or(|want| want == n) && keep(v))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Look at every object of `res` (in `ns`, or all) without copying any.
+    pub fn for_each(&self, res: &str, ns: Option<&str>, mut visit: impl FnMut(&Value)) {
+        let g = self.lock();
+        g.objects
+            .range((res.to_string(), String::new(), String::new())..)
+            .take_while(|((r, _, _), _)| r == res)
+            .filter(|((_, n, _), _)| ns.is_none_or(|want| want == n))
+            .for_each(|(_, v)| visit(v));
+    }
+
     /// Subscribe to changes, and get the history after `since` (None when it was compacted away).
     pub fn watch_from(
         &self,

@@ -19,6 +19,7 @@ mod fleet_binder_dask;
 mod fleet_catalogue;
 mod fleet_hubs;
 mod fleet_naming;
+mod fleet_synthetic;
 mod fuzz;
 mod github_webhook;
 mod http_limits;

@@ -34,12 +34,33 @@ impl SimProcess {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
+        let args = vec!["--seed".into(), seed.into_os_string()];
+        SimProcess::spawn(dir, &args)
+    }
+
+    /// Start `opsbot sim --synthetic SHAPE --write-config …` (a generated
+    /// fleet, see `opsbot_sim::synthetic`); returns the sim and the
+    /// `opsbot.yaml` it wrote (person `sre` may run everything).
+    pub fn start_synthetic(shape: &str) -> (SimProcess, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("opsbot.yaml");
+        let args = vec![
+            "--synthetic".into(),
+            shape.into(),
+            "--write-config".into(),
+            config.clone().into_os_string(),
+        ];
+        (SimProcess::spawn(dir, &args), config)
+    }
+
+    /// `opsbot sim ARGS --listen 127.0.0.1:0 --kubeconfig DIR/sim.kubeconfig`,
+    /// once the kubeconfig (written last) is there.
+    fn spawn(dir: tempfile::TempDir, args: &[std::ffi::OsString]) -> SimProcess {
         let kubeconfig = dir.path().join("sim.kubeconfig");
         let out = std::fs::File::create(dir.path().join("sim.out")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
             .arg("sim")
-            .arg("--seed")
-            .arg(&seed)
+            .args(args.iter())
             .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
             .arg(&kubeconfig)
             .stdout(out)
