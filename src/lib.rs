@@ -1,12 +1,13 @@
 //! opsbot: a typed, audited, multi-platform ChatOps bot for Kubernetes.
 //!
 //! Data flows one way, and the folders read in that order:
-//! `cli` → `app` → `chat` → `command` / `authz` / `runs` → `audit` →
+//! `cli` → `app` → `alerts` → `chat` → `command` / `authz` / `runs` → `audit` →
 //! `playbook` → `actions` → `jupyterhub` / `cluster`. The leaves
 //! (`diagnostic`, `redact`, `metrics`) import nothing of opsbot's.
 //! `tests/it/architecture.rs` fails when an import runs the other way.
 
 pub mod actions;
+pub mod alerts;
 pub mod app;
 pub mod audit;
 pub mod authz;

@@ -38,6 +38,18 @@ pub fn router(app: App) -> anyhow::Result<Router> {
     if let Some(discord) = app.platforms.discord.clone() {
         router = router.merge(crate::chat::discord::routes(core.clone(), discord)?);
     }
+    let ctx = app.runs.context();
+    if let Some(am) = &ctx.config.alertmanager {
+        router = router.merge(crate::alerts::router(crate::alerts::receiver::Parts {
+            core: core.clone(),
+            config: am,
+            slack: app.platforms.slack.as_ref(),
+            hubs: ctx.hubs.all().to_vec(),
+            audit: ctx.audit.clone(),
+            grammar: &ctx.grammar,
+            playbooks: &ctx.playbooks,
+        })?);
+    }
     Ok(router)
 }
 

@@ -66,6 +66,8 @@ pub enum Platform {
     Github,
     Discord,
     Console,
+    /// A run an Alertmanager notification started (the receiver's person).
+    Alertmanager,
 }
 
 impl Platform {
@@ -76,6 +78,7 @@ impl Platform {
             Platform::Github => "github",
             Platform::Discord => "discord",
             Platform::Console => "console",
+            Platform::Alertmanager => "alertmanager",
         }
     }
 }

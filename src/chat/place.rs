@@ -16,6 +16,7 @@ pub enum Place {
     Slack(SlackPlace),
     Github(GithubPlace),
     Discord(DiscordPlace),
+    Alert(AlertPlace),
     Console(ConsolePlace),
 }
 
@@ -27,6 +28,7 @@ impl Place {
             Place::Github(_) => Platform::Github,
             Place::Discord(_) => Platform::Discord,
             Place::Console(_) => Platform::Console,
+            Place::Alert(_) => Platform::Alertmanager,
         }
     }
 
@@ -92,6 +94,22 @@ pub struct DiscordPlace {
     pub message_id: Option<String>,
 }
 
+/// An Alertmanager notification's group, and the thread its diagnosis is
+/// posted in: kept in the run's audit record, so a restarted process finds
+/// the group's thread again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertPlace {
+    /// Alertmanager's `groupKey`.
+    pub group_key: String,
+    /// The Alertmanager receiver that sent it.
+    pub receiver: String,
+    /// The Slack channel and the thread's first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
 /// The console: the person id typed at the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsolePlace {
@@ -125,6 +143,10 @@ mod tests {
                 Platform::Discord,
             ),
             (json!({"console": "alice"}), Platform::Console),
+            (
+                json!({"group_key": "{}:{alertname=\"X\"}", "receiver": "opsbot", "slack_channel": "C1", "thread_ts": "1.2"}),
+                Platform::Alertmanager,
+            ),
         ];
         for (json, platform) in written {
             let place: Place = serde_json::from_value(json.clone()).unwrap();

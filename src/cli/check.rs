@@ -20,7 +20,18 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
                 }
                 notes = platform_notes(&cfg);
                 notes.insert(0, format!("pack: {}", pack::source(&cfg)));
-                pack::load_all(&cfg).map(|(g, p)| (g.commands().len(), p.iter().count()))
+                let loaded = pack::load_all(&cfg);
+                if let (Ok((grammar, playbooks)), Some(am)) = (&loaded, &cfg.alertmanager) {
+                    match alert_routes(&cfg.path, am, grammar, playbooks) {
+                        Ok(note) => notes.push(note),
+                        Err(problem) => {
+                            eprintln!("{problem}");
+                            eprintln!("1 problem(s) found");
+                            return Ok(1);
+                        }
+                    }
+                }
+                loaded.map(|(g, p)| (g.commands().len(), p.iter().count()))
             }
             Err(d) => Err(d),
         },
@@ -81,6 +92,33 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// The receiver's routes must name read-only commands; the note says how
+/// Alertmanager authenticates and how runs are bounded.
+fn alert_routes(
+    file: &std::path::Path,
+    am: &crate::config::AlertmanagerConfig,
+    grammar: &crate::command::Grammar,
+    playbooks: &crate::playbook::Playbooks,
+) -> Result<String, String> {
+    let routes = crate::alerts::route::compile(am)?;
+    crate::alerts::route::check(&routes, grammar, playbooks)
+        .map_err(|e| format!("{}: alertmanager routes:\n{e}", file.display()))?;
+    let auth = match (am.token.is_some(), am.basic_auth.is_some()) {
+        (true, true) => "bearer token or basic auth",
+        (true, false) => "bearer token",
+        _ => "basic auth",
+    };
+    Ok(format!(
+        "alertmanager: POST /alertmanager/webhook (webhook payload version 4, {auth}); {} route(s) ({} from the file{}), read-only commands run as `{}`; one Slack thread per group in {}; at most {} diagnoses per minute, the rest summarised",
+        routes.len(),
+        am.routes.len(),
+        if am.builtin_routes { ", then the shipped kube-prometheus ones" } else { "" },
+        am.person,
+        am.slack_channel.as_deref().unwrap_or("each route's slack_channel"),
+        am.max_runs_per_minute,
+    ))
 }
 
 /// The GitHub App's private key must be readable and an RSA key: found

@@ -78,9 +78,12 @@ people:
   - { id: carol, name: Carol Engineer, slack: U0DEMOCAROL, github: carol-demo, discord: "100000000000000003", roles: [engineer] }
   - { id: bob, name: Bob Support, slack: U0DEMOBOB, github: bob-demo, discord: "100000000000000002", roles: [support] }
   - { id: dave, name: Dave Staging-Admin, slack: U0DEMODAVE, github: dave-demo, discord: "100000000000000004", roles: [support, staging-admin] }
+  # Who the runs alerts start are requested as (read-only; see `alertmanager:`).
+  - { id: alertmanager, name: Alertmanager, roles: [alerts] }
 roles:
   engineer: { run: ["*"], approve: ["*"] }
   support: { run: ["hub status", "users", "user status", "logs", "events", "fleet status", "nodes", "triage", "pending", "stuck", "dask clusters", "help", "runs", "audit", "clusters", "hubs"] }
+  alerts: { run: ["hub status", "users", "user status", "logs", "events", "triage", "pending", "stuck", "nodes", "fleet status"] }
   staging-admin: { run: ["hub restart", "user stop"], approve: ["hub restart", "user stop"], scope: { hubs: [staging] } }
 policy:
   approval_ttl: 1h
@@ -91,6 +94,14 @@ discord:
   # Members of the guild's "staging admins" role may restart staging.
   roles: { "900000000000000001": [staging-admin] }
 "#;
+
+/// The receiver, on when `OPSBOT_ALERTMANAGER_TOKEN` is set: the shipped
+/// routes for kube-prometheus alerts, posting to the demo's channel C0ALERTS.
+const ALERTMANAGER: &str = r##"
+alertmanager:
+  token: "${OPSBOT_ALERTMANAGER_TOKEN}"
+  slack_channel: C0ALERTS
+"##;
 
 /// A running demo: the fleet must outlive the app that talks to it.
 pub struct Demo {
@@ -136,7 +147,10 @@ impl Demo {
         let kubeconfig = dir.join("kubeconfig");
         fleet.write_kubeconfig(&kubeconfig)?;
         let hubs = write_hub_tokens(dir, &fleet.hub_endpoints())?;
-        let config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names(), &hubs);
+        let mut config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names(), &hubs);
+        if env("OPSBOT_ALERTMANAGER_TOKEN").is_some_and(|t| !t.is_empty()) {
+            config_text.push_str(ALERTMANAGER);
+        }
         let config = Config::from_str("<demo config>", &config_text, dir, env)
             .map_err(|d| anyhow::anyhow!("{d}"))?;
         let app = App::build(config, limits).await?;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod alerts;
 mod platforms;
 mod sections;
 
@@ -36,6 +37,7 @@ struct RawConfig {
     slack: Option<Spanned<RawSlack>>,
     github: Option<Spanned<RawGithub>>,
     discord: Option<Spanned<RawDiscord>>,
+    alertmanager: Option<Spanned<alerts::RawAlertmanager>>,
 }
 
 #[derive(Deserialize)]
@@ -436,11 +438,13 @@ pub(super) fn build(
     cfg.github = platforms::github(&mut cx, raw.github.as_ref(), &role_names);
     cfg.discord = platforms::discord(&mut cx, raw.discord.as_ref(), &role_names);
 
+    cfg.alertmanager = alerts::alertmanager(&mut cx, raw.alertmanager.as_ref(), &cfg.people);
+
     cfg.pattern_sites = std::mem::take(&mut cx.patterns);
     cx.diags.into_result(cfg)
 }
 
-const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, http, slack, github, discord";
+const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, http, slack, github, discord, alertmanager";
 
 /// `http:` over the defaults, each value overridden by its `OPSBOT_HTTP_*`
 /// variable; a value that does not parse is an error at its place.
@@ -540,6 +544,7 @@ fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
             "slack" => raw.slack = cx.node(k, value),
             "github" => raw.github = cx.node(k, value),
             "discord" => raw.discord = cx.node(k, value),
+            "alertmanager" => raw.alertmanager = cx.node(k, value),
             _ => {
                 let msg = format!(
                     "unknown section `{k}`{}",

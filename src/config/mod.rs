@@ -81,6 +81,10 @@ pub struct Config {
     /// Present when Discord has credentials (in the file or `DISCORD_*` env).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discord: Option<DiscordConfig>,
+    /// `alertmanager:`: the receiver at `POST /alertmanager/webhook` and
+    /// its routes; present when the section is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<AlertmanagerConfig>,
     /// Every command pattern the file mentions, with its position, so
     /// `opsbot check` can cross-check them against the grammar.
     #[serde(skip)]
@@ -125,6 +129,63 @@ pub enum ClusterSource {
     },
     /// The service account of the pod opsbot runs in.
     InCluster,
+}
+
+/// `alertmanager:`: how Alertmanager authenticates to opsbot, who alert-
+/// started runs act as, and which alerts run which read-only command where.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertmanagerConfig {
+    /// The bearer token Alertmanager sends (`http_config.authorization`);
+    /// `OPSBOT_ALERTMANAGER_TOKEN` wins over the file.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
+    pub token: Option<SecretString>,
+    /// Or the user and password of `http_config.basic_auth`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    /// The person (`people[].id`) alert-started runs are requested as
+    /// (default `alertmanager`); give it a read-only role.
+    pub person: String,
+    /// Where a route without its own destination posts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
+    /// Diagnosis runs started per minute at most; groups past it are
+    /// summarised in one message instead of run.
+    pub max_runs_per_minute: u32,
+    /// Larger webhook bodies are refused (413).
+    pub max_body_bytes: usize,
+    /// Whether the shipped routes for kube-prometheus alerts follow the
+    /// file's own (default true).
+    pub builtin_routes: bool,
+    /// The file's routes, tried in order before the shipped ones.
+    pub routes: Vec<AlertRoute>,
+}
+
+/// `alertmanager.basic_auth`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(serialize_with = "render::secret")]
+    pub password: SecretString,
+}
+
+/// One route: the labels an alert must have, the read-only command it
+/// runs (a template over `labels`, `annotations`, `hub` and `user`), and
+/// where the thread goes.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertRoute {
+    /// Labels that must equal these values.
+    #[serde(rename = "match", skip_serializing_if = "BTreeMap::is_empty")]
+    pub matchers: BTreeMap<String, String>,
+    /// Labels that must match these regular expressions (anchored).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_re: BTreeMap<String, String>,
+    /// `triage {{ hub }} {{ user }}`, `pending {{ labels.namespace }}`.
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
 }
 
 /// A JupyterHub deployment that commands can target by name.
@@ -435,6 +496,7 @@ impl Default for Config {
             slack: None,
             github: None,
             discord: None,
+            alertmanager: None,
             pattern_sites: Vec::new(),
         }
     }
@@ -485,7 +547,7 @@ impl Config {
                 .as_deref()
                 .is_some_and(|g| g.eq_ignore_ascii_case(platform_id)),
             Platform::Discord => p.discord.as_deref() == Some(platform_id),
-            Platform::Console => p.id == platform_id,
+            Platform::Console | Platform::Alertmanager => p.id == platform_id,
         })
     }
 
@@ -540,6 +602,14 @@ impl Config {
                 add(t);
             }
         }
+        if let Some(a) = &self.alertmanager {
+            if let Some(t) = &a.token {
+                add(t);
+            }
+            if let Some(b) = &a.basic_auth {
+                add(&b.password);
+            }
+        }
         out.extend(
             render::url_passwords(&self.audit_url)
                 .into_iter()
@@ -577,6 +647,7 @@ impl fmt::Debug for Config {
             .field("slack", &self.slack)
             .field("github", &self.github)
             .field("discord", &self.discord)
+            .field("alertmanager", &self.alertmanager)
             .finish_non_exhaustive()
     }
 }

@@ -39,6 +39,7 @@ const LAYERS: &[&[&str]] = &[
         "chat::discord",
         "chat::console",
     ],
+    &["alerts"],
     &["app"],
     &["cli"],
 ];

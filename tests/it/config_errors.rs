@@ -430,3 +430,44 @@ fn a_github_identity_that_is_neither_a_login_nor_an_id_is_an_error_with_the_form
     );
     assert!(err.contains("opsbot.yaml:2:"), "with its position: {err}");
 }
+
+#[test]
+fn the_alertmanager_section_says_what_is_missing_at_its_place() {
+    let text = format!(
+        "{BASE}alertmanager:\n  person: robot\n  routes:\n    - {{ command: \"hub status {{{{ hub }}}}\" }}\n    - {{ match_re: {{ namespace: \"(\" }}, command: \"pending all\", slack_channel: C1 }}\n"
+    );
+    let errs = errors(&text, &[]);
+    has(&errs, "opsbot.yaml:8:9:", "set `token`");
+    has(&errs, "opsbot.yaml:8:11:", "`robot` is not in `people:`");
+    has(&errs, "opsbot.yaml:10:7:", "give `match:` or `match_re:`");
+    has(&errs, "opsbot.yaml:10:7:", "no destination");
+    has(&errs, "opsbot.yaml:11:7:", "is not a regular expression");
+    let literal = format!("{BASE}people:\n  - {{ id: alertmanager, roles: [eng] }}\nalertmanager: {{ token: plain-text }}\n");
+    let errs = errors(&literal, &[]);
+    has(
+        &errs,
+        "opsbot.yaml:9:",
+        "alertmanager.token is a secret written literally",
+    );
+}
+
+#[test]
+fn the_alertmanager_token_comes_from_the_environment_and_stays_out_of_printed_config() {
+    let text = format!(
+        "{BASE}people:\n  - {{ id: alertmanager, roles: [eng] }}\nalertmanager: {{ slack_channel: C1 }}\n"
+    );
+    let cfg = Config::from_str(
+        "opsbot.yaml",
+        &text,
+        Path::new("/etc/opsbot"),
+        &env_of(&[("OPSBOT_ALERTMANAGER_TOKEN", "am-s3cret")]),
+    )
+    .unwrap();
+    let am = cfg.alertmanager.as_ref().unwrap();
+    assert_eq!(am.token.as_ref().unwrap().expose_secret(), "am-s3cret");
+    assert_eq!(am.person, "alertmanager");
+    assert!(am.builtin_routes);
+    assert!(!cfg.to_yaml_redacted().contains("am-s3cret"));
+    assert!(!format!("{cfg:?}").contains("am-s3cret"));
+    assert!(cfg.secrets().contains(&"am-s3cret".to_string()));
+}

@@ -22,6 +22,7 @@ mod api;
 mod handler;
 mod http;
 pub mod inbound;
+mod notify;
 pub mod render;
 mod reopen;
 mod settings;
@@ -32,6 +33,7 @@ mod verify;
 pub use crate::retry::RetryPolicy;
 pub use api::{SlackApi, SlackApiError};
 pub use http::routes;
+pub use notify::Notifier;
 pub use settings::{
     SlackSettings, DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_LIVE_THREADS,
 };

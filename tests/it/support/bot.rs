@@ -48,6 +48,30 @@ impl Bot {
         Bot::start_full(dir, audit_url, Limits::default(), vars).await
     }
 
+    /// [`Bot::start_in`] with these environment variables (a restart of a
+    /// bot started with [`Bot::start_with_env`]).
+    pub async fn start_in_with_env(
+        dir: tempfile::TempDir,
+        audit_url: String,
+        vars: &[(&str, &str)],
+    ) -> Bot {
+        Bot::start_full(dir, audit_url, Limits::default(), vars).await
+    }
+
+    /// Stop the runner (in-flight runs get a few seconds) and hand back the
+    /// directory and audit store for a restart.
+    pub async fn stop(self) -> (tempfile::TempDir, String) {
+        self.demo.app.runs.shutdown(Duration::from_secs(5)).await;
+        let Bot {
+            demo,
+            dir,
+            audit_url,
+            ..
+        } = self;
+        drop(demo);
+        (dir, audit_url)
+    }
+
     async fn start_full(
         dir: tempfile::TempDir,
         audit_url: String,
