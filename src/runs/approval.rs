@@ -283,17 +283,9 @@ fn sweep_interval(ttl: std::time::Duration) -> std::time::Duration {
 /// thread finishes). Ends when the runner is gone or stops accepting work.
 pub(super) async fn sweep_expired(inner: std::sync::Weak<super::Inner>) {
     loop {
-        let Some(strong) = inner.upgrade() else {
+        let Some(runs) = Runs::while_accepting(&inner) else {
             return;
         };
-        let runs = Runs { inner: strong };
-        if !runs
-            .inner
-            .accepting
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            return;
-        }
         let interval = sweep_interval(runs.inner.ctx.config.policy.approval_ttl);
         if let Err(e) = sweep_once(&runs).await {
             tracing::warn!(error = %e, "cannot sweep expired approval requests; trying again later");

@@ -499,6 +499,15 @@ impl Runs {
         Ok(ended)
     }
 
+    /// The runner behind a background task's weak handle, while it lives
+    /// and accepts work: the sweepers stop when this is `None`.
+    fn while_accepting(inner: &std::sync::Weak<Inner>) -> Option<Runs> {
+        let runs = Runs {
+            inner: inner.upgrade()?,
+        };
+        runs.inner.accepting.load(Ordering::SeqCst).then_some(runs)
+    }
+
     /// Whether this process is running `run` now.
     fn is_live(&self, run: RunId) -> bool {
         self.inner

@@ -118,17 +118,9 @@ pub(super) async fn sweep(inner: std::sync::Weak<super::Inner>) {
     };
     loop {
         tokio::time::sleep(every).await;
-        let Some(strong) = inner.upgrade() else {
+        let Some(runs) = Runs::while_accepting(&inner) else {
             return;
         };
-        let runs = Runs { inner: strong };
-        if !runs
-            .inner
-            .accepting
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            return;
-        }
         match take_over_stale(&runs).await {
             Ok(ended) => runs.tell_ended(ended),
             Err(e) => {

@@ -142,6 +142,19 @@ impl Rig {
         self.slash_to(0, user, text).await
     }
 
+    /// Alice asks for a restart with `text` on replica 0 and waits until its
+    /// approval message shows the dry run's resolved plan.
+    async fn ask_restart(&self, text: &str) {
+        self.slash("U0ALICE", text).await;
+        self.fake
+            .wait_until("the resolved plan in the approval message", |f| {
+                f.calls_to("chat.update")
+                    .iter()
+                    .any(|c| c.body.to_string().contains("dry run ok"))
+            })
+            .await;
+    }
+
     /// A slash command reaching replica `i`.
     async fn slash_to(&self, i: usize, user: &str, text: &str) {
         let r = self
@@ -246,15 +259,8 @@ impl Rig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_and_deny_while_an_approved_restart_runs_are_refused_and_it_ends_once() {
     let r = rig().await;
-    r.slash("U0ALICE", "hub restart staging --reason state machine")
-        .await;
     // The approval message is edited to the dry run's resolved plan.
-    r.fake
-        .wait_until("the resolved plan in the approval message", |f| {
-            f.calls_to("chat.update")
-                .iter()
-                .any(|c| c.body.to_string().contains("dry run ok"))
-        })
+    r.ask_restart("hub restart staging --reason state machine")
         .await;
     r.press("U0CAROL", "approve", 1).await;
     r.wait_for(1, EventKind::Started).await;
@@ -291,14 +297,7 @@ async fn approve_and_deny_while_an_approved_restart_runs_are_refused_and_it_ends
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opsbot_run_beside_a_running_restart_leaves_that_run_alone() {
     let r = rig().await;
-    r.slash("U0ALICE", "hub restart staging --reason beside a one-shot")
-        .await;
-    r.fake
-        .wait_until("the resolved plan in the approval message", |f| {
-            f.calls_to("chat.update")
-                .iter()
-                .any(|c| c.body.to_string().contains("dry run ok"))
-        })
+    r.ask_restart("hub restart staging --reason beside a one-shot")
         .await;
     r.press("U0CAROL", "approve", 1).await;
     r.wait_for(1, EventKind::Started).await;
@@ -403,15 +402,7 @@ async fn two_replicas_run_a_retried_event_once_approve_across_and_take_over_a_ki
         "the retry reached the other replica and ran nothing: {runs:?}"
     );
 
-    r.slash("U0ALICE", "hub restart staging --reason replicas")
-        .await;
-    r.fake
-        .wait_until("the resolved plan in the approval message", |f| {
-            f.calls_to("chat.update")
-                .iter()
-                .any(|c| c.body.to_string().contains("dry run ok"))
-        })
-        .await;
+    r.ask_restart("hub restart staging --reason replicas").await;
     let thread = r
         .fake
         .messages()
@@ -450,14 +441,7 @@ async fn cancel_sent_to_the_other_replica_stops_the_run() {
         .fresh_database()
         .await;
     let r = rig_on(Some(url), 2).await;
-    r.slash("U0ALICE", "hub restart staging --reason cancel across")
-        .await;
-    r.fake
-        .wait_until("the resolved plan in the approval message", |f| {
-            f.calls_to("chat.update")
-                .iter()
-                .any(|c| c.body.to_string().contains("dry run ok"))
-        })
+    r.ask_restart("hub restart staging --reason cancel across")
         .await;
     r.press_on(0, "U0CAROL", "approve", 1).await;
     r.wait_for(1, EventKind::Started).await;
