@@ -319,7 +319,9 @@ async fn replayed_interaction_is_refused_and_runs_once() {
 }
 
 #[tokio::test]
-async fn rate_limited_edits_are_retried_after_retry_after() {
+/// Through a proxy URL (the fake) serenity's limiter is off, so a 429 is
+/// the one retry policy's to back off from; the edit still lands.
+async fn a_rate_limited_edit_through_a_proxy_is_retried_by_the_one_policy_and_lands() {
     let rig = Rig::start().await;
     rig.api.rate_limit_next.store(1, Ordering::SeqCst);
     json(rig.send(&command(ALICE, "hub status staging")).await).await;

@@ -111,16 +111,7 @@ mod tests {
                 open.push(conn);
             }
         });
-        let settings = DiscordSettings {
-            public_key: "0".repeat(64),
-            application_id: 1,
-            bot_token: Some("t".to_string().into()),
-            api_url: format!("http://{addr}/api/v10"),
-            max_clock_skew: std::time::Duration::from_secs(300),
-            connect_timeout: std::time::Duration::from_millis(200),
-            call_timeout: std::time::Duration::from_millis(200),
-            commands: Vec::new(),
-        };
+        let settings = settings(&format!("http://{addr}/api/v10"));
         let http = super::client(&settings).unwrap();
         // Without a timeout this never returns; the outer bound only turns
         // such a hang into a failure.
@@ -133,6 +124,36 @@ mod tests {
             "{err:?}"
         );
         held.abort();
+    }
+
+    fn settings(api_url: &str) -> DiscordSettings {
+        DiscordSettings {
+            public_key: "0".repeat(64),
+            application_id: 1,
+            bot_token: Some("t".to_string().into()),
+            api_url: api_url.to_string(),
+            max_clock_skew: std::time::Duration::from_secs(300),
+            connect_timeout: std::time::Duration::from_millis(200),
+            call_timeout: std::time::Duration::from_millis(200),
+            commands: Vec::new(),
+        }
+    }
+
+    /// Against Discord itself Retry-After is honoured by serenity's own
+    /// limiter (it reads the bucket headers before a 429 and waits out
+    /// `retry_after` after one); serenity drops those headers from the
+    /// error it returns, so [`super::retry`] could not. Through a proxy
+    /// (serenity's `proxy` exists for rate-limiting proxies such as
+    /// twilight-http-proxy) the proxy owns the limits and the one policy
+    /// backs off.
+    #[test]
+    fn against_discord_serenitys_limiter_honours_retry_after_and_a_proxy_turns_it_off() {
+        let direct = super::client(&settings("https://discord.com/api/v10")).unwrap();
+        assert!(direct.ratelimiter.is_some());
+        assert_eq!(direct.proxy, None);
+        let proxied = super::client(&settings("http://127.0.0.1:3000/api/v10")).unwrap();
+        assert!(proxied.ratelimiter.is_none());
+        assert_eq!(proxied.proxy.as_deref(), Some("http://127.0.0.1:3000"));
     }
 
     #[test]
