@@ -60,7 +60,18 @@ impl FaultRule {
                     .resources
                     .iter()
                     .any(|x| x == "*" || x == resource || (x == base && !resource.contains('/'))))
-            && (self.namespaces.is_empty() || ns.is_some_and(|n| any(&self.namespaces, n)))
+            && (self.namespaces.is_empty()
+                || match ns {
+                    Some(n) => any(&self.namespaces, n),
+                    // A list or watch across all namespaces reaches into
+                    // every one of them: `*` covers it.
+                    None => {
+                        self.namespaces.iter().any(|x| x == "*")
+                            && super::discovery::RESOURCES
+                                .iter()
+                                .any(|r| r.plural == base && r.namespaced)
+                    }
+                })
             && self.dry_run.is_none_or(|d| d == dry_run)
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::kube::{client, from_kube, summarise};
 use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
 use crate::jupyterhub::diagnose::autoscaler::{self, STATUS_CONFIGMAP, STATUS_KEY};
-use crate::jupyterhub::diagnose::{pool_capacity, Catalogue, Evidence, PoolCapacity};
+use crate::jupyterhub::diagnose::{Catalogue, Evidence, NodeRequests, PoolCapacity};
 
 /// The catalogue shipped with opsbot, used when a step names none.
 const BUILTIN_CATALOGUE: &str = include_str!("../../playbooks/knowledge/jupyterhub.yaml");
@@ -127,8 +127,12 @@ fn autoscaler_status_permission() -> Permission {
 /// The node pools with what the cluster autoscaler says about them. Its
 /// status is best effort: a cluster without one, an unreadable or garbled
 /// status leave every pool's scaling unknown rather than failing the step.
-async fn pools(client: &kube::Client, nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
-    let mut pools = pool_capacity(nodes, pods);
+pub(crate) async fn pools(
+    client: &kube::Client,
+    nodes: &[Node],
+    used: &NodeRequests,
+) -> Vec<PoolCapacity> {
+    let mut pools = used.pools(nodes);
     let (namespace, name) = STATUS_CONFIGMAP;
     let status = match Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .get_opt(name)
@@ -149,7 +153,9 @@ async fn pools(client: &kube::Client, nodes: &[Node], pods: &[Pod]) -> Vec<PoolC
 }
 
 /// The catalogue a step names, or the built-in one.
-fn catalogue_for(dir: Option<&str>) -> Result<std::borrow::Cow<'static, Catalogue>, ActionError> {
+pub(crate) fn catalogue_for(
+    dir: Option<&str>,
+) -> Result<std::borrow::Cow<'static, Catalogue>, ActionError> {
     match dir.filter(|d| !d.is_empty()) {
         Some(dir) => Catalogue::load_dir(Path::new(dir))
             .map(std::borrow::Cow::Owned)
@@ -160,41 +166,75 @@ fn catalogue_for(dir: Option<&str>) -> Result<std::borrow::Cow<'static, Catalogu
     }
 }
 
+/// The user servers that are Pending (and not being deleted), asked of the
+/// API server with a field selector so the Running majority never travels.
+pub(crate) fn pending_servers() -> ListParams {
+    ListParams::default()
+        .labels("component=singleuser-server")
+        .fields("status.phase=Pending")
+}
+
+/// The requests of every pod of the cluster per node (for the pools' free
+/// room), read page by page; finished pods are left out by the API server.
+pub(crate) async fn node_requests(client: &kube::Client) -> Result<NodeRequests, ActionError> {
+    let mut used = NodeRequests::default();
+    let lp = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    super::fleet::list_pages(&Api::<Pod>::all(client.clone()), &lp, |p| used.add(&p)).await?;
+    Ok(used)
+}
+
+/// Every node of the cluster, page by page.
+pub(crate) async fn all_nodes(client: &kube::Client) -> Result<Vec<Node>, ActionError> {
+    let mut nodes = Vec::new();
+    super::fleet::list_pages(
+        &Api::<Node>::all(client.clone()),
+        &ListParams::default(),
+        |n| nodes.push(n),
+    )
+    .await?;
+    Ok(nodes)
+}
+
 async fn pending(call: ActionCall) -> Result<Value, ActionError> {
     let a: PendingArgs = parse_args(&call.args)?;
     let catalogue = catalogue_for(a.catalogue.as_deref())?;
     let client = client(&call, &a.cluster)?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
-    let stuck: Vec<Pod> = pods
-        .list(&ListParams::default().labels("component=singleuser-server"))
-        .await
-        .map_err(from_kube)?
-        .items
-        .into_iter()
-        .filter(|p| {
-            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Pending")
-                && p.metadata.deletion_timestamp.is_none()
-        })
-        .collect();
+    let mut stuck: Vec<Pod> = Vec::new();
+    super::fleet::list_pages(&pods, &pending_servers(), |p| {
+        if p.metadata.deletion_timestamp.is_none() {
+            stuck.push(p);
+        }
+    })
+    .await?;
     if stuck.is_empty() {
-        return Ok(json!({ "count": 0, "groups": [], "pods": [] }));
+        return Ok(explain_pending(&catalogue, Vec::new(), &[], &[], &[]));
     }
-    let events: Vec<Event> = Api::<Event>::namespaced(client.clone(), &a.namespace)
-        .list(&ListParams::default())
-        .await
-        .map_err(from_kube)?
-        .items;
-    let all_nodes: Vec<Node> = Api::<Node>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(from_kube)?
-        .items;
-    let all_pods = Api::<Pod>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(from_kube)?
-        .items;
-    let pools = pools(&client, &all_nodes, &all_pods).await;
+    let mut events: Vec<Event> = Vec::new();
+    super::fleet::list_pages(
+        &Api::<Event>::namespaced(client.clone(), &a.namespace),
+        &ListParams::default().fields("involvedObject.kind=Pod"),
+        |e| events.push(e),
+    )
+    .await?;
+    let nodes = all_nodes(&client).await?;
+    let used = node_requests(&client).await?;
+    let pools = pools(&client, &nodes, &used).await;
+    Ok(explain_pending(&catalogue, stuck, &events, &nodes, &pools))
+}
+
+/// The pending servers of one hub explained by the catalogue and grouped by
+/// finding (`{count, groups, pods}`); `events` may hold other pods' events.
+pub(crate) fn explain_pending(
+    catalogue: &Catalogue,
+    stuck: Vec<Pod>,
+    events: &[Event],
+    all_nodes: &[Node],
+    pools: &[PoolCapacity],
+) -> Value {
+    if stuck.is_empty() {
+        return json!({ "count": 0, "groups": [], "pods": [] });
+    }
     let now = chrono::Utc::now();
     // (finding id, title, fix) → the pods it explains, in first-seen order.
     let mut groups: Vec<(String, String, String, Vec<Value>)> = Vec::new();
@@ -218,7 +258,10 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
         let ev = Evidence {
             events: events
                 .iter()
-                .filter(|e| e.involved_object.name.as_deref() == Some(name.as_str()))
+                .filter(|e| {
+                    e.involved_object.name.as_deref() == Some(name.as_str())
+                        && e.metadata.namespace == pod.metadata.namespace
+                })
                 .cloned()
                 .collect(),
             pod: Some(pod),
@@ -226,7 +269,7 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             previous_logs: Vec::new(),
             hub_logs: Vec::new(),
             node,
-            pools: pools.clone(),
+            pools: pools.to_vec(),
             now,
         };
         let diagnosis = catalogue.diagnose(&ev);
@@ -266,7 +309,7 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             json!({ "id": id, "title": title, "fix": fix, "count": pods.len(), "pods": pods })
         })
         .collect();
-    Ok(json!({ "count": summaries.len(), "groups": groups, "pods": summaries }))
+    json!({ "count": summaries.len(), "groups": groups, "pods": summaries })
 }
 
 /// How many lines of the hub's log are searched for the user.
@@ -427,19 +470,9 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
             .filter(|p| p.failed)
             .map(|p| format!("spawn progress: {}", p.message)),
     );
-    let nodes: Api<Node> = Api::all(client.clone());
-    let all_nodes = nodes
-        .list(&ListParams::default())
-        .await
-        .map_err(from_kube)?
-        .items;
-    let all_pods: Api<Pod> = Api::all(client.clone());
-    let all_pods = all_pods
-        .list(&ListParams::default())
-        .await
-        .map_err(from_kube)?
-        .items;
-    let pools = pools(&client, &all_nodes, &all_pods).await;
+    let all_nodes = all_nodes(&client).await?;
+    let used = node_requests(&client).await?;
+    let pools = pools(&client, &all_nodes, &used).await;
 
     let pod_summary = pod
         .as_ref()

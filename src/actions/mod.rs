@@ -13,6 +13,7 @@ pub mod dask;
 pub mod describe;
 pub mod diagnose;
 pub mod evict;
+pub mod fleet;
 pub mod http;
 pub mod jupyterhub;
 pub mod kube;
@@ -210,6 +211,7 @@ impl Registry {
             .chain(diagnose::actions())
             .chain(describe::actions())
             .chain(evict::actions())
+            .chain(fleet::actions())
             .chain(jupyterhub::actions())
             .chain(user_server::actions())
             .chain(dask::actions())

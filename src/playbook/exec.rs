@@ -362,7 +362,8 @@ async fn run_steps(
             match &step.foreach {
                 None => {
                     let (r, t, attempts) = run_one(step, ctx, env, &state.ctx, None).await;
-                    (r.map(|v| (v, StepOutcome::Ok)), t, attempts)
+                    let label = format!("step {} ({})", step.id, step.action_name());
+                    (r.and_then(|v| fanned_out(&label, v)), t, attempts)
                 }
                 Some(expr) => fan_out(step, ctx, env, &state.ctx, expr).await,
             }
@@ -417,6 +418,34 @@ async fn run_steps(
 }
 
 type StepRun = (Result<(Value, StepOutcome), String>, Target, u32);
+
+/// The outcome of a step that fans out by itself (`fleet.*` ask each
+/// cluster once for all its hubs) and answers in the shape of a `foreach`
+/// (`results` of `{ok, error}`, `ok`, `failed`): partial when some items
+/// failed, failed when all did, as for `foreach`. Any other output: ok.
+fn fanned_out(label: &str, output: Value) -> Result<(Value, StepOutcome), String> {
+    let (Some(results), Some(ok), Some(failed)) = (
+        output["results"].as_array(),
+        output["ok"].as_u64(),
+        output["failed"].as_u64(),
+    ) else {
+        return Ok((output, StepOutcome::Ok));
+    };
+    if failed == 0 {
+        return Ok((output, StepOutcome::Ok));
+    }
+    if ok == 0 {
+        let first = results
+            .iter()
+            .find_map(|r| r["error"].as_str())
+            .unwrap_or("");
+        return Err(format!(
+            "{label}: all {failed} items failed; first: {first}"
+        ));
+    }
+    let (ok, failed) = (ok as usize, failed as usize);
+    Ok((output, StepOutcome::Partial { ok, failed }))
+}
 
 async fn fan_out(
     step: &Step,

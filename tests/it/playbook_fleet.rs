@@ -236,3 +236,88 @@ result: "{{ steps.dc.items | map(attribute='name') | join(',') }}"
         r.output
     );
 }
+
+/// `fleet status` and `pending all` fan out by cluster (issue 14): two hubs
+/// on aws-us cost aws-us one list per kind, across namespaces, with the
+/// selectors on the server and a page size, not one list per hub.
+#[tokio::test]
+async fn fleet_commands_ask_each_cluster_once_per_kind_with_server_side_selectors_and_pages() {
+    let (fleet, set, pbs) = start().await;
+    let aws = fleet.cluster("aws-us").unwrap();
+    let hubs = json!([staging(), hub("prod", "aws-us"), hub("climate", "gcp-eu")]);
+    for (playbook, kinds) in [
+        ("fleet-status", &["deployments", "pods"][..]),
+        ("pending-all", &["pods", "events", "nodes"][..]),
+    ] {
+        aws.clear_requests();
+        let r = run(&pbs, &set, playbook, json!({ "hubs": hubs })).await;
+        assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+        let lists: Vec<_> = aws
+            .requests()
+            .into_iter()
+            .filter(|q| q.verb == "list")
+            .collect();
+        for kind in kinds {
+            let of_kind: Vec<_> = lists
+                .iter()
+                .filter(|q| q.resource.as_deref() == Some(*kind))
+                .collect();
+            assert!(!of_kind.is_empty(), "{playbook}: no {kind} list: {lists:?}");
+            assert!(
+                of_kind.iter().all(|q| q.namespace.is_none()),
+                "{playbook}: {kind} listed per namespace: {of_kind:?}"
+            );
+            assert!(
+                of_kind.iter().all(|q| q.query.contains("limit=500")),
+                "{playbook}: {kind} not paged: {of_kind:?}"
+            );
+        }
+        // Pods: one list for the servers asked about, selected by the server
+        // (phase), plus for pending-all one of every live pod for the pools.
+        let pods: Vec<_> = lists
+            .iter()
+            .filter(|q| q.resource.as_deref() == Some("pods"))
+            .collect();
+        let selected = pods
+            .iter()
+            .filter(|q| q.query.contains("fieldSelector=status.phase%3D"))
+            .count();
+        assert_eq!(selected, 1, "{playbook}: {pods:?}");
+        assert!(pods.len() <= 2, "{playbook}: {pods:?}");
+    }
+}
+
+/// A cluster that fails is named for each of its hubs while the other
+/// clusters' hubs answer, and the run is partial, not failed.
+#[tokio::test]
+async fn a_failing_cluster_is_named_for_its_hubs_and_the_other_clusters_answer() {
+    let (fleet, set, pbs) = start().await;
+    fleet.cluster("gcp-eu").unwrap().add_fault(
+        serde_json::from_value(json!({ "verbs": ["list"], "resources": ["pods"], "status": 403 }))
+            .unwrap(),
+    );
+    let hubs = json!([staging(), hub("climate", "gcp-eu"), hub("binder", "gcp-eu")]);
+    let r = run(&pbs, &set, "fleet-status", json!({ "hubs": hubs })).await;
+    assert!(
+        matches!(r.outcome, Outcome::Partial(_)),
+        "{:?}: {}",
+        r.outcome,
+        r.output
+    );
+    contains_all(
+        &r.output,
+        &[
+            "- staging (aws-us/staging): hub 1/1 ok, 4 users running",
+            "- climate (gcp-eu/climate): ⚠ unreachable: cluster gcp-eu:",
+            "- binder (gcp-eu/binder): ⚠ unreachable: cluster gcp-eu:",
+        ],
+    );
+    let r = run(&pbs, &set, "pending-all", json!({ "hubs": hubs })).await;
+    contains_all(
+        &r.output,
+        &[
+            "across 1 hub** (2 hubs did not answer)",
+            "- ⚠ **climate** (gcp-eu/climate) unreachable: cluster gcp-eu:",
+        ],
+    );
+}

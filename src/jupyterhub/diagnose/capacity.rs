@@ -120,16 +120,31 @@ fn quantity(
 /// the labels and taints all its nodes share. Pools come out sorted by name,
 /// [`Scaling::Unknown`](super::Scaling::Unknown) until [`super::autoscaler::apply`] says otherwise.
 pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
-    // node → (requests of all its pods, requests of its per-node pods)
-    let mut used: BTreeMap<&str, [(i64, i64); 2]> = BTreeMap::new();
+    let mut used = NodeRequests::default();
     for pod in pods {
+        used.add(pod);
+    }
+    used.pools(nodes)
+}
+
+/// The requests of the non-finished pods bound to each node, added up one
+/// pod at a time, so a cluster's pods can be read page by page and dropped.
+#[derive(Debug, Clone, Default)]
+pub struct NodeRequests {
+    /// node → (requests of all its pods, requests of its per-node pods)
+    used: BTreeMap<String, [(i64, i64); 2]>,
+}
+
+impl NodeRequests {
+    /// Count one pod (a Succeeded or Failed one, or one on no node, adds nothing).
+    pub fn add(&mut self, pod: &Pod) {
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
         if matches!(phase, Some("Succeeded") | Some("Failed")) {
-            continue;
+            return;
         }
         if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
             let (c, m) = pod_requests(pod);
-            let e = used.entry(node).or_default();
+            let e = self.used.entry(node.to_string()).or_default();
             e[0].0 += c;
             e[0].1 += m;
             if runs_on_every_node(pod) {
@@ -138,62 +153,67 @@ pub fn pool_capacity(nodes: &[Node], pods: &[Pod]) -> Vec<PoolCapacity> {
             }
         }
     }
-    let mut pools: BTreeMap<String, PoolCapacity> = BTreeMap::new();
-    // pool → (largest allocatable, largest per-node pods' requests)
-    let mut shapes: BTreeMap<String, [(i64, i64); 2]> = BTreeMap::new();
-    for node in nodes {
-        let name = pool_of(node);
-        let labels = node.metadata.labels.clone().unwrap_or_default();
-        let taints: Vec<PoolTaint> = node
-            .spec
-            .as_ref()
-            .and_then(|s| s.taints.as_ref())
-            .into_iter()
-            .flatten()
-            .filter(|t| t.effect != "PreferNoSchedule" && !lifecycle_taint(&t.key))
-            .map(|t| PoolTaint {
-                key: t.key.clone(),
-                value: t.value.clone().unwrap_or_default(),
-                effect: t.effect.clone(),
-            })
-            .collect();
-        let p = pools.entry(name.clone()).or_insert_with(|| PoolCapacity {
-            name,
-            labels: labels.clone(),
-            taints: taints.clone(),
-            ..Default::default()
-        });
-        // What every node shares: a per-node label (hostname, zone) drops out.
-        p.labels.retain(|k, v| labels.get(k) == Some(v));
-        p.taints.retain(|t| taints.contains(t));
-        p.nodes += 1;
-        let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
-        let cpu = quantity(alloc, "cpu", cpu_millis);
-        let mem = quantity(alloc, "memory", bytes);
-        let [(uc, um), (dc, dm)] = node
-            .metadata
-            .name
-            .as_deref()
-            .and_then(|n| used.get(n))
-            .copied()
-            .unwrap_or_default();
-        // A new node: the biggest allocatable less the heaviest per-node
-        // load seen in the pool (a node may be missing some of those pods).
-        let shape = shapes.entry(p.name.clone()).or_default();
-        *shape = [
-            (shape[0].0.max(cpu), shape[0].1.max(mem)),
-            (shape[1].0.max(dc), shape[1].1.max(dm)),
-        ];
-        p.new_node_cpu_m = shape[0].0 - shape[1].0;
-        p.new_node_memory = shape[0].1 - shape[1].1;
-        if !schedulable(node) {
-            continue;
+
+    /// [`pool_capacity`] of these nodes with the requests counted so far.
+    pub fn pools(&self, nodes: &[Node]) -> Vec<PoolCapacity> {
+        let used = &self.used;
+        let mut pools: BTreeMap<String, PoolCapacity> = BTreeMap::new();
+        // pool → (largest allocatable, largest per-node pods' requests)
+        let mut shapes: BTreeMap<String, [(i64, i64); 2]> = BTreeMap::new();
+        for node in nodes {
+            let name = pool_of(node);
+            let labels = node.metadata.labels.clone().unwrap_or_default();
+            let taints: Vec<PoolTaint> = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .into_iter()
+                .flatten()
+                .filter(|t| t.effect != "PreferNoSchedule" && !lifecycle_taint(&t.key))
+                .map(|t| PoolTaint {
+                    key: t.key.clone(),
+                    value: t.value.clone().unwrap_or_default(),
+                    effect: t.effect.clone(),
+                })
+                .collect();
+            let p = pools.entry(name.clone()).or_insert_with(|| PoolCapacity {
+                name,
+                labels: labels.clone(),
+                taints: taints.clone(),
+                ..Default::default()
+            });
+            // What every node shares: a per-node label (hostname, zone) drops out.
+            p.labels.retain(|k, v| labels.get(k) == Some(v));
+            p.taints.retain(|t| taints.contains(t));
+            p.nodes += 1;
+            let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+            let cpu = quantity(alloc, "cpu", cpu_millis);
+            let mem = quantity(alloc, "memory", bytes);
+            let [(uc, um), (dc, dm)] = node
+                .metadata
+                .name
+                .as_deref()
+                .and_then(|n| used.get(n))
+                .copied()
+                .unwrap_or_default();
+            // A new node: the biggest allocatable less the heaviest per-node
+            // load seen in the pool (a node may be missing some of those pods).
+            let shape = shapes.entry(p.name.clone()).or_default();
+            *shape = [
+                (shape[0].0.max(cpu), shape[0].1.max(mem)),
+                (shape[1].0.max(dc), shape[1].1.max(dm)),
+            ];
+            p.new_node_cpu_m = shape[0].0 - shape[1].0;
+            p.new_node_memory = shape[0].1 - shape[1].1;
+            if !schedulable(node) {
+                continue;
+            }
+            p.nodes_ready += 1;
+            p.largest_free_cpu_m = p.largest_free_cpu_m.max(cpu - uc);
+            p.largest_free_memory = p.largest_free_memory.max(mem - um);
         }
-        p.nodes_ready += 1;
-        p.largest_free_cpu_m = p.largest_free_cpu_m.max(cpu - uc);
-        p.largest_free_memory = p.largest_free_memory.max(mem - um);
+        pools.into_values().collect()
     }
-    pools.into_values().collect()
 }
 
 #[cfg(test)]

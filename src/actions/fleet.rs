@@ -1,0 +1,350 @@
+//! Steps that answer for many hubs at once (`pending all`, `fleet status`):
+//! fanned out by cluster, not by hub. Each cluster is asked once per kind,
+//! across namespaces, with server-side label and field selectors, page by
+//! page (`limit`/`continue`), and the pages are folded into what the answer
+//! needs (the pending servers, a count per namespace) instead of held. The
+//! clusters are asked in parallel, a bounded number at a time, each under
+//! its own deadline, so one that fails or hangs is reported by name (for
+//! each of its hubs) while the others answer.
+//!
+//! The output has the shape of a `foreach` step (`results` of `{item, ok,
+//! output, error}` in the order of the hubs given, `ok`, `failed`, `count`),
+//! so result templates read it the same way and the executor reports a
+//! partial failure the same way.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, ListParams};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::diagnose::{
+    all_nodes, catalogue_for, explain_pending, node_requests, pending_servers, pools,
+};
+use super::kube::{client, from_kube, summarise};
+use super::{check_args, parse_args, parse_duration, ActionCall, ActionError, ActionSpec};
+use super::{Permission, Target};
+
+/// Objects per list page: a page of pods is a few MiB at most.
+pub(crate) const PAGE: u32 = 500;
+
+/// Clusters asked at the same time.
+const CONCURRENCY: usize = 4;
+
+/// How long one cluster may take (all its lists, one retry included).
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The step's arguments as written (`hubs` is still a template then).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArgs {
+    #[allow(dead_code)]
+    hubs: Value,
+    #[serde(default)]
+    #[allow(dead_code)]
+    concurrency: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    cluster_timeout: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    catalogue: Option<String>,
+}
+
+/// The rendered arguments.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetArgs {
+    /// Hubs as the `hubs` parameter resolves them: `{name, cluster, namespace, ...}`.
+    hubs: Vec<Value>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+    #[serde(default)]
+    cluster_timeout: Option<String>,
+    /// `fleet.pending` only: a directory of catalogue files.
+    #[serde(default)]
+    catalogue: Option<String>,
+}
+
+/// The `fleet.pending` and `fleet.status` step kinds.
+pub fn actions() -> Vec<ActionSpec> {
+    vec![
+        ActionSpec {
+            name: "fleet.pending",
+            mutates: false,
+            idempotent: false,
+            check: check_args::<RawArgs>,
+            permissions: |_| {
+                vec![
+                    Permission::new("list", "", "pods"),
+                    Permission::new("list", "", "events"),
+                    Permission::new("list", "", "nodes"),
+                    Permission::named(
+                        "get",
+                        "",
+                        "configmaps",
+                        crate::jupyterhub::diagnose::autoscaler::STATUS_CONFIGMAP.1,
+                    ),
+                ]
+            },
+            describe: |a| Target {
+                verb: "diagnose".into(),
+                target: format!("v1 pods phase=Pending @{}", clusters_of(a)),
+            },
+            run: Arc::new(|c| Box::pin(pending(c))),
+        },
+        ActionSpec {
+            name: "fleet.status",
+            mutates: false,
+            idempotent: false,
+            check: check_args::<RawArgs>,
+            permissions: |_| {
+                vec![
+                    Permission::new("list", "apps", "deployments"),
+                    Permission::new("list", "", "pods"),
+                ]
+            },
+            describe: |a| Target {
+                verb: "list".into(),
+                target: format!(
+                    "apps/v1 deployments component=hub, v1 pods phase=Running @{}",
+                    clusters_of(a)
+                ),
+            },
+            run: Arc::new(|c| Box::pin(status(c))),
+        },
+    ]
+}
+
+/// The distinct clusters of rendered `hubs`, in order (`?` before rendering).
+fn clusters_of(args: &Value) -> String {
+    let Some(hubs) = args["hubs"].as_array() else {
+        return "?".into();
+    };
+    let mut seen = Vec::new();
+    for c in hubs.iter().filter_map(|h| h["cluster"].as_str()) {
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+    }
+    seen.join(",")
+}
+
+/// List every object `lp` selects, `PAGE` at a time, handing each to `each`
+/// as it arrives: memory holds one page, whatever the cluster's size.
+pub(crate) async fn list_pages<K>(
+    api: &Api<K>,
+    lp: &ListParams,
+    mut each: impl FnMut(K),
+) -> Result<(), ActionError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut lp = lp.clone().limit(PAGE);
+    loop {
+        let page = api.list(&lp).await.map_err(from_kube)?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        page.items.into_iter().for_each(&mut each);
+        match next {
+            Some(token) => lp = lp.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// A hub's cluster and namespace (as the `hubs` parameter gives them).
+fn place(hub: &Value) -> Result<(String, String), ActionError> {
+    match (hub["cluster"].as_str(), hub["namespace"].as_str()) {
+        (Some(c), Some(n)) => Ok((c.to_string(), n.to_string())),
+        _ => Err(ActionError::Invalid(format!(
+            "hubs: {hub} has no cluster and namespace"
+        ))),
+    }
+}
+
+/// Ask each cluster of `hubs` once with `ask(client, namespaces)`, which
+/// answers per namespace; clusters in parallel (bounded), each under the
+/// deadline and retried once on a transient failure. Returns the fan-out
+/// shaped output, one result per hub in the order given.
+async fn per_cluster<F, Fut>(call: &ActionCall, ask: F) -> Result<Value, ActionError>
+where
+    F: Fn(kube::Client, BTreeSet<String>) -> Fut,
+    Fut: Future<Output = Result<HashMap<String, Value>, ActionError>>,
+{
+    let a: FleetArgs = parse_args(&call.args)?;
+    let deadline = match a.cluster_timeout.as_deref() {
+        Some(t) => parse_duration("cluster_timeout", t)?,
+        None => CLUSTER_TIMEOUT,
+    };
+    let mut clusters: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for hub in &a.hubs {
+        let (cluster, ns) = place(hub)?;
+        clusters.entry(cluster).or_default().insert(ns);
+    }
+    let ask = &ask;
+    let answers: HashMap<String, Result<HashMap<String, Value>, String>> =
+        futures::stream::iter(clusters)
+            .map(|(cluster, namespaces)| async move {
+                let answer = async {
+                    let client = client(call, &cluster)?;
+                    match ask(client.clone(), namespaces.clone()).await {
+                        Err(e) if e.retry_hint().is_some() => ask(client, namespaces).await,
+                        other => other,
+                    }
+                };
+                let answer = match tokio::time::timeout(deadline, answer).await {
+                    Ok(Ok(by_ns)) => Ok(by_ns),
+                    Ok(Err(e)) => Err(format!("cluster {cluster}: {e}")),
+                    Err(_) => Err(format!(
+                        "cluster {cluster}: no answer within {}",
+                        humantime::format_duration(deadline)
+                    )),
+                };
+                (cluster, answer)
+            })
+            .buffer_unordered(a.concurrency.unwrap_or(CONCURRENCY).max(1))
+            .collect()
+            .await;
+    let mut results = Vec::with_capacity(a.hubs.len());
+    let (mut ok, mut failed) = (0, 0);
+    for hub in a.hubs {
+        let (cluster, ns) = place(&hub)?;
+        match &answers[&cluster] {
+            Ok(by_ns) => {
+                ok += 1;
+                let output = by_ns.get(&ns).cloned().unwrap_or(Value::Null);
+                results.push(json!({ "item": hub, "ok": true, "output": output, "error": null }));
+            }
+            Err(e) => {
+                failed += 1;
+                results.push(json!({ "item": hub, "ok": false, "output": null, "error": e }));
+            }
+        }
+    }
+    Ok(json!({ "results": results, "ok": ok, "failed": failed, "count": ok + failed }))
+}
+
+/// `fleet.pending`: per hub, what `diagnose.pending` answers for it.
+async fn pending(call: ActionCall) -> Result<Value, ActionError> {
+    let a: FleetArgs = parse_args(&call.args)?;
+    let catalogue = catalogue_for(a.catalogue.as_deref())?;
+    let catalogue = &catalogue;
+    per_cluster(&call, |client, namespaces| async move {
+        // The pending servers of the hubs asked about, the rest dropped as read.
+        let mut stuck: HashMap<String, Vec<Pod>> = HashMap::new();
+        list_pages(&Api::<Pod>::all(client.clone()), &pending_servers(), |p| {
+            let ns = p.metadata.namespace.clone().unwrap_or_default();
+            if p.metadata.deletion_timestamp.is_none() && namespaces.contains(&ns) {
+                stuck.entry(ns).or_default().push(p);
+            }
+        })
+        .await?;
+        let mut out: HashMap<String, Value> = HashMap::new();
+        if stuck.is_empty() {
+            for ns in namespaces {
+                out.insert(ns, explain_pending(catalogue, Vec::new(), &[], &[], &[]));
+            }
+            return Ok(out);
+        }
+        // Only the events of those pods are kept.
+        let wanted: HashSet<(String, String)> = stuck
+            .iter()
+            .flat_map(|(ns, pods)| {
+                pods.iter()
+                    .map(move |p| (ns.clone(), p.metadata.name.clone().unwrap_or_default()))
+            })
+            .collect();
+        let mut events: Vec<Event> = Vec::new();
+        list_pages(
+            &Api::<Event>::all(client.clone()),
+            &ListParams::default().fields("involvedObject.kind=Pod"),
+            |e| {
+                let key = (
+                    e.metadata.namespace.clone().unwrap_or_default(),
+                    e.involved_object.name.clone().unwrap_or_default(),
+                );
+                if wanted.contains(&key) {
+                    events.push(e);
+                }
+            },
+        )
+        .await?;
+        let nodes = all_nodes(&client).await?;
+        let used = node_requests(&client).await?;
+        let pools = pools(&client, &nodes, &used).await;
+        for ns in namespaces {
+            let pods = stuck.remove(&ns).unwrap_or_default();
+            out.insert(
+                ns,
+                explain_pending(catalogue, pods, &events, &nodes, &pools),
+            );
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// `fleet.status`: per hub, its hub Deployment (summarised as `kube.list`
+/// does, `null` when there is none) and how many user servers are Running.
+async fn status(call: ActionCall) -> Result<Value, ActionError> {
+    per_cluster(&call, |client, namespaces| async move {
+        let mut hubs: HashMap<String, Value> = HashMap::new();
+        list_pages(
+            &Api::<Deployment>::all(client.clone()),
+            &ListParams::default().labels("component=hub"),
+            |d| {
+                let ns = d.metadata.namespace.clone().unwrap_or_default();
+                if namespaces.contains(&ns) && !hubs.contains_key(&ns) {
+                    let mut v = serde_json::to_value(&d).unwrap_or_default();
+                    v["kind"] = json!("Deployment");
+                    hubs.insert(ns, summarise("Deployment", &v));
+                }
+            },
+        )
+        .await?;
+        let mut running: HashMap<String, usize> = HashMap::new();
+        let pods: Api<Pod> = Api::all(client.clone());
+        let mut lp = ListParams::default()
+            .labels("component=singleuser-server")
+            .fields("status.phase=Running")
+            .limit(PAGE);
+        // Names only: a count needs no pod bodies.
+        loop {
+            let page = pods.list_metadata(&lp).await.map_err(from_kube)?;
+            // A server being deleted is Terminating, not running (as `kube.list` says).
+            for p in page
+                .items
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+            {
+                if let Some(ns) = p.metadata.namespace.as_deref() {
+                    if namespaces.contains(ns) {
+                        *running.entry(ns.to_string()).or_default() += 1;
+                    }
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => lp = lp.continue_token(&token),
+                None => break,
+            }
+        }
+        Ok(namespaces
+            .into_iter()
+            .map(|ns| {
+                let v = json!({
+                    "hub": hubs.remove(&ns),
+                    "running": running.get(&ns).copied().unwrap_or(0),
+                });
+                (ns, v)
+            })
+            .collect())
+    })
+    .await
+}
