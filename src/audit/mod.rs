@@ -52,5 +52,6 @@ use log::{Op, Read};
 use query::{list_sql, open_runs_sql, stale_runs_sql, OWNERS_SCHEMA};
 use verify::Verifier;
 use writer::{
-    may_take_over, plan, referenced_runs, Drained, Head, Ownership, TakeOver, Written, MAX_BATCH,
+    lock_keys, may_take_over, plan, referenced_runs, Drained, Head, Ownership, TakeOver, Written,
+    MAX_BATCH,
 };

@@ -248,6 +248,10 @@ pub enum AuditError {
     /// process took it over, or a decision raced it): a run ends once.
     #[error("run {run} already ended ({state}); nothing more happens to it (see `opsbot audit show {run}`)")]
     Ended { run: RunId, state: String },
+    /// The event takes a lock key another open run holds (in this process
+    /// or another sharing the store).
+    #[error("`{key}` is being changed by run {holder}; wait for it (`audit {holder}`) or cancel it (`cancel {holder}`)")]
+    Locked { key: String, holder: RunId },
     /// The log holds something this code cannot read back (e.g. edited by hand).
     #[error("audit record {seq} cannot be read: {reason}; run `opsbot audit verify`")]
     Corrupt { seq: i64, reason: String },

@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 use super::pg_connect::Target;
 
 use super::{
-    chain, list_sql, may_take_over, open_runs_sql, parse_time, plan, referenced_runs,
+    chain, list_sql, lock_keys, may_take_over, open_runs_sql, parse_time, plan, referenced_runs,
     stale_runs_sql, AuditError, Drained, Filter, Head, Op, Ownership, RawRow, Read, Record, RunId,
     RunSummary, Verifier, VerifyReport, Written, MAX_BATCH, OWNERS_SCHEMA,
 };
@@ -198,7 +198,21 @@ async fn write(client: &mut Client, owner: &str, batch: &Drained) -> Result<Writ
         }
     }
     let mut ids = ids.into_iter();
-    let plan = plan(&mut head, &requests, &existing, &mut || {
+    let mut locks = HashMap::new();
+    let keys = lock_keys(&requests);
+    if !keys.is_empty() {
+        for row in tx
+            .query(
+                "SELECT l.key, l.run, r.state FROM audit_locks l JOIN audit_runs r ON r.run = l.run
+                 WHERE l.key = ANY($1)",
+                &[&keys],
+            )
+            .await?
+        {
+            locks.insert(row.get::<_, String>(0), (row.get(1), row.get(2)));
+        }
+    }
+    let plan = plan(&mut head, &requests, &existing, &locks, &mut || {
         ids.next().expect("one id fetched per requested event")
     });
     if !plan.sealed.is_empty() {
@@ -257,6 +271,20 @@ async fn write(client: &mut Client, owner: &str, batch: &Drained) -> Result<Writ
              FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(run, state, at)
              WHERE r.run = u.run",
             &[&runs, &states, &at],
+        )
+        .await?;
+    }
+    if !plan.locks.is_empty() {
+        // Last holder per key wins (a batch may pass a key on).
+        let mut last: HashMap<&str, i64> = HashMap::new();
+        for (key, run) in &plan.locks {
+            last.insert(key, run.get());
+        }
+        let (keys, runs): (Vec<&str>, Vec<i64>) = last.into_iter().unzip();
+        tx.execute(
+            "INSERT INTO audit_locks (key, run) SELECT * FROM unnest($1::text[], $2::bigint[])
+             ON CONFLICT (key) DO UPDATE SET run = excluded.run",
+            &[&keys, &runs],
         )
         .await?;
     }

@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS audit_owners (
     cancel_by TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_owners_by_owner ON audit_owners (owner);
+CREATE TABLE IF NOT EXISTS audit_locks (
+    key TEXT PRIMARY KEY,
+    run BIGINT NOT NULL
+);
 ";
 
 #[cfg(test)]

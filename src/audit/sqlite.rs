@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    chain, list_sql, may_take_over, open_runs_sql, parse_time, plan, referenced_runs,
+    chain, list_sql, lock_keys, may_take_over, open_runs_sql, parse_time, plan, referenced_runs,
     stale_runs_sql, AuditError, Drained, Head, Op, Ownership, RawRow, Read, Record, RunId,
     RunSummary, Verifier, Written, MAX_BATCH, OWNERS_SCHEMA,
 };
@@ -202,7 +202,23 @@ impl Store {
                 }
             }
         }
-        let plan = plan(&mut head, &requests, &existing, &mut || {
+        let mut locks = HashMap::new();
+        let keys = lock_keys(&requests);
+        if !keys.is_empty() {
+            let mut look = tx.prepare_cached(
+                "SELECT l.run, r.state FROM audit_locks l JOIN audit_runs r ON r.run = l.run
+                 WHERE l.key = ?1",
+            )?;
+            for key in keys {
+                let holder: Option<(RunId, String)> = look
+                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some(holder) = holder {
+                    locks.insert(key, holder);
+                }
+            }
+        }
+        let plan = plan(&mut head, &requests, &existing, &locks, &mut || {
             next_run += 1;
             RunId(next_run - 1)
         });
@@ -244,6 +260,13 @@ impl Store {
             )?;
             for (run, state, at) in &plan.touched {
                 touch.execute(params![run, state, at])?;
+            }
+            let mut lock = tx.prepare_cached(
+                "INSERT INTO audit_locks (key, run) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET run = excluded.run",
+            )?;
+            for (key, run) in &plan.locks {
+                lock.execute(params![key, run])?;
             }
             let now_ms = chain::now().timestamp_millis();
             let mut claim = tx.prepare_cached(

@@ -64,6 +64,28 @@ pub(super) struct Plan {
     pub(super) touched: Vec<(RunId, Option<String>, String)>,
     /// Who acts for each run whose state changed, last one per run.
     pub(super) owners: Vec<(RunId, Ownership)>,
+    /// Lock keys taken in this batch: (key, the run now holding it).
+    pub(super) locks: Vec<(String, RunId)>,
+}
+
+/// The lock key a lifecycle event takes (`data.lock`): the `requested`
+/// record of a run that starts at once, or the approval that starts one.
+fn lock_of(e: &NewEvent) -> Option<&str> {
+    e.kind
+        .is_lifecycle()
+        .then(|| e.data.get("lock")?.as_str())
+        .flatten()
+}
+
+/// The lock keys the requests take, to look up who holds them.
+pub(super) fn lock_keys(requests: &[&[NewEvent]]) -> Vec<String> {
+    let mut keys: Vec<String> = requests
+        .iter()
+        .flat_map(|es| es.iter().filter_map(lock_of).map(str::to_owned))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Runs named by the requests (to look up which exist) and how many new run
@@ -93,7 +115,14 @@ pub(super) fn data_str(data: &serde_json::Value, key: &str) -> Option<String> {
 
 /// Validates and seals a batch of append requests on top of `head`.
 /// `existing` are the referenced runs that already exist, with their state;
-/// `new_ids` yields fresh run ids. A refused request leaves the chain
+/// `locks` who holds the [`lock_keys`] (holder run and its state);
+/// `new_ids` yields fresh run ids.
+///
+/// A lock is held by a run until that run ends, so it is released when its
+/// holder dies too: the run is taken over (given its ending) once its
+/// owner's heartbeat lapses. An event taking a key an open run holds is
+/// refused ([`AuditError::Locked`]), inside the transaction every writer of
+/// the store goes through, so two replicas cannot both change one target. A refused request leaves the chain
 /// untouched. A lifecycle event for a run that has ended is refused
 /// ([`AuditError::Ended`]): the check runs inside the write transaction
 /// that serialises every writer of the store, so two processes racing to
@@ -103,9 +132,19 @@ pub(super) fn plan(
     head: &mut Head,
     requests: &[&[NewEvent]],
     existing: &HashMap<RunId, String>,
+    locks: &HashMap<String, (RunId, String)>,
     new_ids: &mut dyn FnMut() -> RunId,
 ) -> Plan {
     let mut p = Plan::default();
+    // Each key's holder as the batch moves it.
+    let mut holders: HashMap<String, RunId> = locks
+        .iter()
+        .map(|(k, (run, _))| (k.clone(), *run))
+        .collect();
+    let stored: HashMap<RunId, &str> = locks
+        .values()
+        .map(|(run, state)| (*run, state.as_str()))
+        .collect();
     // Each known run's state, as the batch moves it.
     let mut known: HashMap<RunId, String> = existing.clone();
     let at = chain::now();
@@ -142,6 +181,23 @@ pub(super) fn plan(
                     Some(_) => {}
                 },
             }
+            if let (None, Some(key)) = (&refusal, lock_of(e)) {
+                let holder = holders.get(key).copied().filter(|h| Some(*h) != e.run);
+                let open = |h: &RunId| {
+                    let state = moved
+                        .get(h)
+                        .copied()
+                        .or_else(|| known.get(h).map(String::as_str))
+                        .or_else(|| stored.get(h).copied());
+                    state.is_some_and(|s| !ended(s))
+                };
+                if let Some(holder) = holder.filter(open) {
+                    refusal = Some(AuditError::Locked {
+                        key: key.to_owned(),
+                        holder,
+                    });
+                }
+            }
             if refusal.is_some() {
                 break;
             }
@@ -175,6 +231,10 @@ pub(super) fn plan(
                 (_, Some(id)) => id,
                 (_, None) => current.expect("validated: a requested event came first"),
             };
+            if let Some(key) = lock_of(e) {
+                holders.insert(key.to_owned(), run);
+                p.locks.push((key.to_owned(), run));
+            }
             let mut data = e.data.clone();
             redact::secret_keys(&mut data);
             let data_text = chain::canonical_json(&data);
@@ -456,6 +516,7 @@ mod tests {
             &mut head,
             &[&good, &bad, &also_good],
             &HashMap::new(),
+            &HashMap::new(),
             &mut || {
                 next += 1;
                 RunId(next)
@@ -473,5 +534,80 @@ mod tests {
         assert_eq!(head.seq, 2);
         assert_eq!(head.hash, records[1].hash);
         assert_eq!(p.new_runs[1].person, "b", "person falls back to the actor");
+    }
+
+    /// A lock key is held by its run until that run ends: a second run
+    /// taking it is refused naming the holder, in the same batch or against
+    /// a holder already stored; an ended holder's key is free again.
+    #[test]
+    fn a_lock_key_held_by_an_open_run_refuses_another_and_an_ended_holder_frees_it() {
+        let mut head = Head {
+            seq: 0,
+            hash: chain::GENESIS.into(),
+        };
+        let take = |who: &str| vec![NewEvent::requested(who, json!({"lock": "hub/staging"}))];
+        let (a, b) = (take("a"), take("b"));
+        let mut next = 0;
+        let mut ids = || {
+            next += 1;
+            RunId(next)
+        };
+        let p = plan(
+            &mut head,
+            &[&a, &b],
+            &HashMap::new(),
+            &HashMap::new(),
+            &mut ids,
+        );
+        assert!(p.outcomes[0].is_ok());
+        assert!(
+            matches!(&p.outcomes[1], Err(AuditError::Locked { key, holder: RunId(1) }) if key == "hub/staging"),
+            "{:?}",
+            p.outcomes[1]
+        );
+        assert_eq!(p.locks, vec![("hub/staging".to_string(), RunId(1))]);
+
+        let stored = |state: &str| {
+            HashMap::from([("hub/staging".to_string(), (RunId(9), state.to_string()))])
+        };
+        let p = plan(
+            &mut head,
+            &[&b],
+            &HashMap::new(),
+            &stored("started"),
+            &mut ids,
+        );
+        assert!(matches!(
+            p.outcomes[0],
+            Err(AuditError::Locked {
+                holder: RunId(9),
+                ..
+            })
+        ));
+        let p = plan(
+            &mut head,
+            &[&b],
+            &HashMap::new(),
+            &stored("interrupted"),
+            &mut ids,
+        );
+        assert!(p.outcomes[0].is_ok(), "{:?}", p.outcomes[0]);
+
+        // The holder's own approval takes the key it holds.
+        let approve = vec![NewEvent::new(
+            RunId(9),
+            EventKind::Approved,
+            "c",
+            json!({"lock": "hub/staging"}),
+        )];
+        let existing = HashMap::from([(RunId(9), "awaiting_approval".to_string())]);
+        let p = plan(
+            &mut head,
+            &[&approve],
+            &existing,
+            &stored("awaiting_approval"),
+            &mut ids,
+        );
+        assert!(p.outcomes[0].is_ok(), "{:?}", p.outcomes[0]);
     }
 }

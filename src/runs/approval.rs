@@ -555,7 +555,11 @@ pub(super) async fn approve(
             run: Some(run),
             kind: EventKind::Approved,
             actor: approver.id.clone(),
-            data: json!({ "plan_hash": shown_hash, "preview_hash": preview_hash }),
+            data: json!({
+                "plan_hash": shown_hash,
+                "preview_hash": preview_hash,
+                "lock": start.as_ref().and_then(|s| s.lock.clone()),
+            }),
         })
         .await
     {

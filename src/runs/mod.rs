@@ -393,7 +393,13 @@ impl Runs {
                     return Err(self.refuse(platform, "busy", None, "opsbot is busy",
                         &format!("{} runs are already waiting. Nothing was recorded or run; ask again in a minute.", ctx.limits.queued_runs)));
                 };
-                let rec = match self.append(requested()).await {
+                // The lock travels in the record: the store refuses it while
+                // another open run holds the key, in any process.
+                let mut ev = requested();
+                if let Some(key) = &lock {
+                    ev.data["lock"] = json!(key);
+                }
+                let rec = match self.append(ev).await {
                     Ok(rec) => rec,
                     Err(e) => {
                         self.release_lock(lock.as_deref());
@@ -428,6 +434,13 @@ impl Runs {
     /// (nothing ran, because nothing runs before its record is durable).
     async fn append(&self, e: NewEvent) -> Result<crate::audit::Record, Update> {
         self.inner.ctx.audit.append(e).await.map_err(|e| {
+            if let crate::audit::AuditError::Locked { key, holder } = &e {
+                return Update::Refused {
+                    run: None,
+                    reason: "that target is busy".into(),
+                    detail: format!("`{key}` is being changed by run {holder}. Wait for it (`audit {holder}`) or cancel it (`cancel {holder}`)."),
+                };
+            }
             tracing::error!(error = %e, "audit append failed");
             Update::Refused {
                 run: None,

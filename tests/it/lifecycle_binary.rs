@@ -456,3 +456,39 @@ async fn cancel_sent_to_the_other_replica_stops_the_run() {
     assert!(!kinds.contains(&EventKind::Finished), "{kinds:?}");
     assert!(r.audit.verify().await.unwrap().problems.is_empty());
 }
+
+/// Locks are held in the store (issue 15): while run 1 restarts staging
+/// from replica 0, approving a second restart of staging on replica 1 is
+/// refused naming run 1 and nothing of it starts; once run 1 ended, the
+/// same approval starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_locked_by_a_run_on_one_replica_is_busy_on_the_other_until_that_run_ends() {
+    let url = crate::support::postgres::PgServer::shared()
+        .fresh_database()
+        .await;
+    let r = rig_on(Some(url), 2).await;
+    r.ask_restart("hub restart staging --reason first").await;
+    r.press_on(0, "U0CAROL", "approve", 1).await;
+    r.wait_for(1, EventKind::Started).await;
+    r.slash_to(1, "U0DAVE", "hub restart staging --reason second")
+        .await;
+    r.fake
+        .wait_until("run 2's approval message with its resolved plan", |f| {
+            f.messages().iter().any(|m| {
+                let t = m.all_text();
+                t.contains("run 2") && t.contains("approv") && t.contains("dry run ok")
+            })
+        })
+        .await;
+    r.press_on(1, "U0CAROL", "approve", 2).await;
+    r.wait_for_ephemeral("is being changed by run 1").await;
+    let kinds = r.kinds(2).await;
+    assert!(
+        !kinds.contains(&EventKind::Approved) && !kinds.contains(&EventKind::Started),
+        "{kinds:?}"
+    );
+    r.wait_for(1, EventKind::Finished).await;
+    r.press_on(1, "U0CAROL", "approve", 2).await;
+    r.wait_for(2, EventKind::Started).await;
+    assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
