@@ -13,6 +13,7 @@ mod config_authz;
 mod config_errors;
 mod config_example;
 mod deploy;
+mod deploy_chart;
 mod diagnose_catalogue;
 mod discord_e2e;
 mod discord_interactions;
