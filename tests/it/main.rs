@@ -40,6 +40,7 @@ mod playbook_shipped;
 mod playbook_sim;
 mod render_snapshots;
 mod run_ownership;
+mod runs_elect;
 mod runs_lifecycle;
 mod runs_state;
 mod sim_client;
