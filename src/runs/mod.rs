@@ -11,6 +11,8 @@
 //!   interrupted, or expired for a lapsed approval request.
 //! - [`Runs::shutdown`] stops accepting, lets runs finish up to a deadline
 //!   and records the rest as interrupted.
+//! - [`elect::Elector`] elects one replica with a Lease, for the singleton
+//!   duties (not used by `Runs` yet).
 
 // Refusals travel as `Err(Update)`: the error *is* the reply the person
 // reads, on a cold path, so boxing it would only add noise.
@@ -18,6 +20,7 @@
 
 mod approval;
 mod builtins;
+pub mod elect;
 mod execute;
 mod guard;
 mod resolve;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::Client;
@@ -247,6 +248,153 @@ async fn stale_resource_version_update_is_a_409_conflict() {
     assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
     assert!(e.message.contains("the object has been modified"));
     assert_eq!(cms.get("hub-config").await.unwrap().data.unwrap()["a"], "2");
+}
+
+fn lease(name: &str, holder: &str) -> Lease {
+    serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": name},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15,
+                 "renewTime": "2026-01-01T00:00:00.000000Z"},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn leases_are_served_namespaced_with_create_get_list_patch_and_watch() {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::api::WatchEvent;
+    use kube::api::WatchParams;
+
+    let f = fleet().await;
+    let leases: Api<Lease> = Api::namespaced(admin(&f).await, "staging");
+    let rv = leases
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut events = leases
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let made = leases
+        .create(&PostParams::default(), &lease("sweeper", "pod-a"))
+        .await
+        .unwrap();
+    assert!(made.metadata.resource_version.is_some());
+    let got = leases.get("sweeper").await.unwrap();
+    assert_eq!(
+        got.spec.as_ref().unwrap().holder_identity.as_deref(),
+        Some("pod-a")
+    );
+    assert_eq!(
+        got.spec.unwrap().renew_time.unwrap(),
+        made.spec.unwrap().renew_time.unwrap(),
+        "MicroTime round-trips"
+    );
+    let patched = leases
+        .patch(
+            "sweeper",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"holderIdentity": "pod-b"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.spec.unwrap().holder_identity.as_deref(),
+        Some("pod-b")
+    );
+    let names: Vec<String> = leases
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|l| l.metadata.name.unwrap())
+        .collect();
+    assert_eq!(names, vec!["sweeper"]);
+    let everywhere: Api<Lease> = Api::all(admin(&f).await);
+    let all = everywhere.list(&ListParams::default()).await.unwrap().items;
+    let sweepers: Vec<Option<String>> = all
+        .into_iter()
+        .filter(|l| l.metadata.name.as_deref() == Some("sweeper"))
+        .map(|l| l.metadata.namespace)
+        .collect();
+    assert_eq!(sweepers, vec![Some("staging".to_string())]);
+
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match events
+            .try_next()
+            .await
+            .unwrap()
+            .expect("the watch stays open")
+        {
+            WatchEvent::Added(l) => seen.push(("ADDED", l.spec.unwrap().holder_identity)),
+            WatchEvent::Modified(l) => seen.push(("MODIFIED", l.spec.unwrap().holder_identity)),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("ADDED", Some("pod-a".to_string())),
+            ("MODIFIED", Some("pod-b".to_string()))
+        ]
+    );
+}
+
+/// What leader election relies on: of two candidates that read the same
+/// Lease and both try to take it, the API server lets exactly one win.
+#[tokio::test]
+async fn two_lease_updates_from_the_same_read_the_second_is_a_409_conflict() {
+    let f = fleet().await;
+    let leases: Api<Lease> = Api::namespaced(admin(&f).await, "staging");
+    leases
+        .create(&PostParams::default(), &lease("sweeper", "pod-a"))
+        .await
+        .unwrap();
+    let read = leases.get("sweeper").await.unwrap();
+    let take = |holder: &str| {
+        let mut l = read.clone();
+        l.spec.as_mut().unwrap().holder_identity = Some(holder.to_string());
+        l
+    };
+    let won = leases
+        .replace("sweeper", &PostParams::default(), &take("pod-b"))
+        .await
+        .unwrap();
+    assert_ne!(
+        won.metadata.resource_version,
+        read.metadata.resource_version
+    );
+    let e = api_err(
+        leases
+            .replace("sweeper", &PostParams::default(), &take("pod-c"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
+    // A patch that names the stale version is refused the same way.
+    let e = api_err(
+        leases
+            .patch(
+                "sweeper",
+                &PatchParams::default(),
+                &Patch::Merge(json!({
+                    "metadata": {"resourceVersion": read.metadata.resource_version},
+                    "spec": {"holderIdentity": "pod-c"},
+                })),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
+    let now = leases.get("sweeper").await.unwrap();
+    assert_eq!(now.spec.unwrap().holder_identity.as_deref(), Some("pod-b"));
 }
 
 #[tokio::test]
