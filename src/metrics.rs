@@ -31,6 +31,11 @@ struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DutyLabels {
+    duty: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClusterLabels {
     cluster: String,
 }
@@ -43,6 +48,7 @@ pub struct Metrics {
     steps: Family<ActionLabels, Histogram>,
     in_flight: Gauge,
     refused: Family<RefusalLabels, Counter>,
+    leading: Family<DutyLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -83,7 +89,14 @@ impl Metrics {
             "Requests refused before any run started, by platform and reason",
             refused.clone(),
         );
+        let leading = Family::<DutyLabels, Gauge>::default();
+        registry.register(
+            "duty_leader",
+            "1 while this process is the one doing the singleton duty (e.g. approval-expiry)",
+            leading.clone(),
+        );
         Metrics {
+            leading,
             reachable,
             registry: Mutex::new(registry),
             runs,
@@ -124,6 +137,15 @@ impl Metrics {
                 cluster: cluster.to_string(),
             })
             .set(i64::from(up));
+    }
+
+    /// Whether this process does the singleton `duty` now.
+    pub fn leading(&self, duty: &str, leads: bool) {
+        self.leading
+            .get_or_create(&DutyLabels {
+                duty: duty.to_string(),
+            })
+            .set(i64::from(leads));
     }
 
     /// A request was refused before anything ran (bad signature, unknown

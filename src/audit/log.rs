@@ -39,6 +39,8 @@ pub struct AuditLog {
     lease: std::time::Duration,
     /// Where the heartbeat sends stop requests, until the runner takes it.
     stops: std::sync::Arc<std::sync::Mutex<Option<StopRequests>>>,
+    /// Where singleton duties are elected ([`AuditLog::elect`]).
+    duties: super::duty::DutyPlace,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -94,14 +96,21 @@ impl AuditLog {
         let owner: std::sync::Arc<str> = owner_id().into();
         let (tx, writes) = mpsc::channel(QUEUE);
         let (reads_tx, reads) = mpsc::channel(QUEUE);
+        let duties;
         let separate_reader = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
                 return Err(AuditError::BadUrl("sqlite URL without a path".into()));
             }
+            duties = if path == ":memory:" {
+                super::duty::DutyPlace::Alone
+            } else {
+                super::duty::DutyPlace::Sqlite(path.into())
+            };
             sqlite::start(path, owner.clone(), writes, reads).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             postgres::start(url, owner.clone(), writes, reads).await?;
+            duties = super::duty::DutyPlace::Postgres(url.to_string());
             true
         } else {
             let scheme = url.split(':').next().unwrap_or("");
@@ -120,7 +129,15 @@ impl AuditLog {
             owner,
             lease,
             stops: std::sync::Arc::new(std::sync::Mutex::new(Some(stop_rx))),
+            duties,
         })
+    }
+
+    /// Start competing for the singleton `duty` among the processes
+    /// sharing this store (see [`super::Duty`]); tried again every `retry`
+    /// while another holds it.
+    pub fn elect(&self, duty: &str, retry: std::time::Duration) -> super::Duty {
+        super::duty::elect(&self.duties, duty, retry)
     }
 
     /// This process's owner id on the store (`host:pid:random`).

@@ -30,6 +30,7 @@
 pub mod anchor;
 pub mod chain;
 mod decode;
+mod duty;
 mod log;
 mod model;
 mod pg_connect;
@@ -43,6 +44,7 @@ mod writer;
 /// has always had.
 pub use crate::redact::{secret_keys as redact_secrets, PLACEHOLDER as REDACTED};
 pub use anchor::Anchor;
+pub use duty::Duty;
 pub use log::{AuditLog, DEFAULT_LEASE};
 pub use model::{AuditError, EventKind, Filter, NewEvent, Record, RunId, RunSummary, VerifyReport};
 

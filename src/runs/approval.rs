@@ -268,6 +268,9 @@ pub(super) async fn dry_run(
     })
 }
 
+/// The singleton duty of expiring approval requests (see [`super::leader`]).
+pub(super) const EXPIRY_DUTY: &str = "approval-expiry";
+
 /// How often the sweeper looks for expired approval requests: a quarter of
 /// the TTL, so a request outlives its expiry by at most that, within bounds.
 fn sweep_interval(ttl: std::time::Duration) -> std::time::Duration {
@@ -287,7 +290,14 @@ pub(super) async fn sweep_expired(inner: std::sync::Weak<super::Inner>) {
             return;
         };
         let interval = sweep_interval(runs.inner.ctx.config.policy.approval_ttl);
-        if let Err(e) = sweep_once(&runs).await {
+        // One process expires requests (the others would find them ended).
+        let leading = runs.inner.expiry.leading();
+        runs.inner.ctx.metrics.leading(EXPIRY_DUTY, leading);
+        let swept = match leading {
+            true => sweep_once(&runs).await,
+            false => Ok(()),
+        };
+        if let Err(e) = swept {
             tracing::warn!(error = %e, "cannot sweep expired approval requests; trying again later");
         }
         drop(runs);
@@ -318,19 +328,27 @@ async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
                 data: json!({ "reason": "nobody decided before the approval request expired" }),
             })
             .await;
-        match expired {
-            Ok(_) => {}
-            // Another process sharing the store ended it first.
-            Err(crate::audit::AuditError::Ended { .. }) => continue,
-            Err(e) => return Err(e),
-        }
         let origin = runs
             .inner
             .origins
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run);
-        if let Some(thread) = origin {
+        match expired {
+            Ok(_) => {}
+            // Another process sharing the store ended it first (and told).
+            Err(crate::audit::AuditError::Ended { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+        let Some(thread) = origin else {
+            // Asked through another process: its thread is reopened from
+            // the place the request recorded.
+            let ended = super::takeover::ended(run, EventKind::Expired, &records);
+            runs.tell_ended(vec![ended]);
+            tracing::info!(run = %run, "approval request expired");
+            continue;
+        };
+        {
             let a = asked(&records);
             let _ = thread.send(Update::Done {
                 run,

@@ -23,6 +23,7 @@ mod builtins;
 pub mod elect;
 mod execute;
 mod guard;
+mod leader;
 mod resolve;
 mod state;
 mod suggest;
@@ -107,6 +108,8 @@ struct Inner {
     reopeners: Mutex<Vec<Arc<dyn crate::chat::Reopen>>>,
     /// Endings of taken-over runs whose platform has not registered yet.
     untold: Mutex<Vec<TakenOver>>,
+    /// Whether this process is the one that expires approval requests.
+    expiry: leader::Leader,
     /// Held while a decision moves a run (approve, deny, cancel, start), so
     /// each reads the run's state and records the next one with nobody in
     /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
@@ -122,6 +125,7 @@ impl Runs {
     pub fn start(ctx: Context) -> Runs {
         let (tx, rx) = mpsc::channel(ctx.limits.queued_runs.max(1));
         let slots = Arc::new(Semaphore::new(ctx.limits.concurrent_runs.max(1)));
+        let expiry = leader::Leader::start(&ctx.audit, approval::EXPIRY_DUTY);
         let inner = Arc::new(Inner {
             ctx,
             queue: tx,
@@ -131,6 +135,7 @@ impl Runs {
             users: suggest::UserCache::default(),
             reopeners: Mutex::default(),
             untold: Mutex::default(),
+            expiry,
             deciding: tokio::sync::Mutex::new(()),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),

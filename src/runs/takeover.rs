@@ -12,7 +12,7 @@
 use serde_json::json;
 
 use super::{approval, Runs};
-use crate::audit::{EventKind, NewEvent, RunId};
+use crate::audit::{EventKind, NewEvent, Record, RunId};
 
 /// One run given its ending here.
 #[derive(Debug, Clone)]
@@ -61,28 +61,35 @@ pub(super) async fn take_over_stale(runs: &Runs) -> anyhow::Result<Vec<TakenOver
         if audit.take_over(run, event).await?.is_none() {
             continue;
         }
-        let place = records
-            .iter()
-            .rev()
-            .filter(|r| matches!(r.kind, EventKind::Replied | EventKind::Requested))
-            .find_map(|r| serde_json::from_value(r.data.get("where")?.clone()).ok());
-        let first = records.first().map(|r| &r.data);
-        let word = |k: &str| {
-            first
-                .and_then(|d| d.get(k))
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        ended.push(TakenOver {
-            run,
-            kind,
-            place,
-            text: word("text"),
-            person: word("person"),
-        });
+        ended.push(self::ended(run, kind, &records));
     }
     Ok(ended)
+}
+
+/// What a run's thread must be told of the ending this process recorded
+/// for it: where the run was shown (its last `replied` or its `requested`
+/// place), what was asked and by whom.
+pub(super) fn ended(run: RunId, kind: EventKind, records: &[Record]) -> TakenOver {
+    let place = records
+        .iter()
+        .rev()
+        .filter(|r| matches!(r.kind, EventKind::Replied | EventKind::Requested))
+        .find_map(|r| serde_json::from_value(r.data.get("where")?.clone()).ok());
+    let first = records.first().map(|r| &r.data);
+    let word = |k: &str| {
+        first
+            .and_then(|d| d.get(k))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    TakenOver {
+        run,
+        kind,
+        place,
+        text: word("text"),
+        person: word("person"),
+    }
 }
 
 /// What the run's thread is told about its ending.
@@ -90,7 +97,7 @@ pub(super) fn ending(t: &TakenOver) -> crate::chat::Update {
     let (outcome, output) = if t.kind == EventKind::Expired {
         (
             crate::chat::Outcome::Cancelled,
-            "The approval request expired while no opsbot process was running. Nothing was changed; ask again to run it.",
+            "The approval request expired: nobody approved or denied it in time. Nothing was changed; ask again to run it.",
         )
     } else {
         (

@@ -64,6 +64,8 @@ pub(crate) fn through_its_type(doc: &Value) -> Option<Value> {
         "PodDisruptionBudget" => round_trip::<policy::v1::PodDisruptionBudget>(doc),
         "ClusterRole" => round_trip::<rbac::v1::ClusterRole>(doc),
         "ClusterRoleBinding" => round_trip::<rbac::v1::ClusterRoleBinding>(doc),
+        "Role" => round_trip::<rbac::v1::Role>(doc),
+        "RoleBinding" => round_trip::<rbac::v1::RoleBinding>(doc),
         _ => return None,
     })
 }

@@ -52,6 +52,11 @@ async fn rig() -> Rig {
 /// `replicas` servers on the audit store at `audit_url` (default: SQLite
 /// beside the config), with a 1 s run lease.
 async fn rig_on(audit_url: Option<String>, replicas: usize) -> Rig {
+    rig_with(audit_url, replicas, "").await
+}
+
+/// [`rig_on`] with `more` appended to the config (top-level sections).
+async fn rig_with(audit_url: Option<String>, replicas: usize, more: &str) -> Rig {
     let fake = FakeSlack::start().await;
     let staging = hub_seed("staging");
     let sim = SimProcess::start(&[
@@ -74,6 +79,7 @@ roles:
   engineer: {{ run: ["*"], approve: ["*"] }}
 slack: {{ api_url: "{api}" }}
 listen: 127.0.0.1:0
+{more}
 "#,
         kc = kubeconfig.display(),
         api = fake.api_url(),
@@ -490,5 +496,73 @@ async fn a_target_locked_by_a_run_on_one_replica_is_busy_on_the_other_until_that
     r.wait_for(1, EventKind::Finished).await;
     r.press_on(1, "U0CAROL", "approve", 2).await;
     r.wait_for(2, EventKind::Started).await;
+    assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
+
+/// The replica leading a singleton duty, per its `/metrics`, once exactly
+/// one of them says it leads.
+async fn duty_leader(r: &Rig, duty: &str) -> usize {
+    let line = format!("opsbot_duty_leader{{duty=\"{duty}\"}} 1");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut leading = Vec::new();
+        let mut seen = String::new();
+        for (i, s) in r.servers.iter().enumerate() {
+            let port = s.as_ref().expect("replica running").port;
+            let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.lines().any(|l| l == line) {
+                leading.push(i);
+            }
+            seen = text;
+        }
+        if let [one] = leading[..] {
+            return one;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not one leader of {duty}: {leading:?}; the last replica's metrics:\n{seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One replica expires approval requests (issue 15, singleton duties,
+/// elected with a PostgreSQL advisory lock outside a cluster), also those
+/// asked through the other replica, whose thread it reopens to say so:
+/// exactly one `expired` record, and the requester's thread is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_expires_approvals_asked_on_the_other_and_tells_their_thread() {
+    let url = crate::support::postgres::PgServer::shared()
+        .fresh_database()
+        .await;
+    let r = rig_with(Some(url), 2, "policy: { approval_ttl: 2s }").await;
+    let leader = duty_leader(&r, "approval-expiry").await;
+    let follower = 1 - leader;
+    r.slash_to(
+        follower,
+        "U0ALICE",
+        "hub restart staging --reason expire across",
+    )
+    .await;
+    r.wait_for(1, EventKind::Expired).await;
+    r.fake
+        .wait_until("the request's thread told that it expired", |f| {
+            f.messages()
+                .iter()
+                .any(|m| m.all_text().contains("The approval request expired"))
+        })
+        .await;
+    let kinds = r.kinds(1).await;
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::Expired).count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(duty_leader(&r, "approval-expiry").await, leader);
     assert!(r.audit.verify().await.unwrap().problems.is_empty());
 }
