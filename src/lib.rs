@@ -23,4 +23,5 @@ pub mod playbook;
 pub mod redact;
 pub mod retry;
 pub mod runs;
+pub mod schedules;
 pub mod urlpath;

@@ -18,7 +18,7 @@ use super::route::{self, Route};
 use crate::audit::{AuditLog, Filter};
 use crate::chat::place::{AlertPlace, Place};
 use crate::chat::slack::Notifier;
-use crate::chat::{Core, Request, Update};
+use crate::chat::{Core, Request};
 use crate::config::AlertmanagerConfig;
 use crate::jupyterhub::directory::Hub;
 
@@ -287,42 +287,10 @@ impl Worker {
         let slack = self.slack.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
-            let (ftx, frx) = mpsc::unbounded_channel();
-            let follow = match (&slack, &group.ts) {
-                (Some(s), Some(ts)) => {
-                    let (s, channel, ts) = (s.clone(), group.channel.clone(), ts.clone());
-                    Some(tokio::spawn(
-                        async move { s.follow(&channel, &ts, frx).await },
-                    ))
-                }
-                _ => None,
-            };
-            while let Some(u) = rx.recv().await {
-                match u {
-                    Update::Refused { reason, detail, .. } => {
-                        if let (Some(s), Some(ts)) = (&slack, &group.ts) {
-                            let text = format!("Not diagnosed: {reason}. {detail}");
-                            if let Err(e) = s.post(&group.channel, Some(ts), &text).await {
-                                tracing::error!(error = %e, "alertmanager: cannot post to Slack");
-                            }
-                        }
-                    }
-                    Update::Info { title, body } => {
-                        if let (Some(s), Some(ts)) = (&slack, &group.ts) {
-                            let text = format!("*{title}*\n{body}");
-                            if let Err(e) = s.post(&group.channel, Some(ts), &text).await {
-                                tracing::error!(error = %e, "alertmanager: cannot post to Slack");
-                            }
-                        }
-                    }
-                    other => {
-                        let _ = ftx.send(other);
-                    }
-                }
-            }
-            drop(ftx);
-            if let Some(f) = follow {
-                let _ = f.await;
+            match (&slack, &group.ts) {
+                (Some(s), Some(ts)) => s.follow_run(&group.channel, ts, "Not diagnosed", rx).await,
+                // Nowhere to show it: the run still ends, audited.
+                _ => while rx.recv().await.is_some() {},
             }
             let _ = events.send(Event::Ended(key)).await;
         });

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
-use crate::command::{Builtin, Grammar, Target};
+use crate::command::Grammar;
 use crate::config::{AlertRoute, AlertmanagerConfig};
 use crate::jupyterhub::directory::Hub;
-use crate::playbook::Playbooks;
+use crate::playbook::{NotReadOnly, Playbooks};
 
 /// Label regexes a shipped route needs besides its alertname.
 type Labels = &'static [(&'static str, &'static str)];
@@ -150,32 +150,16 @@ pub fn compile(cfg: &AlertmanagerConfig) -> Result<Vec<Route>, String> {
 pub fn check(routes: &[Route], grammar: &Grammar, playbooks: &Playbooks) -> Result<(), String> {
     let mut problems = Vec::new();
     for r in routes {
-        let literal = r.command.split("{{").next().unwrap_or("");
-        let words: Vec<&str> = literal.split_whitespace().collect();
-        let spec = grammar
-            .commands()
-            .iter()
-            .filter(|c| {
-                let name: Vec<&str> = c.name.split_whitespace().collect();
-                words.len() >= name.len() && words[..name.len()] == name[..]
-            })
-            .max_by_key(|c| c.name.len());
-        let Some(spec) = spec else {
-            problems.push(format!(
+        match crate::playbook::read_only(&r.command, grammar, playbooks) {
+            Ok(_) => {}
+            Err(NotReadOnly::Unknown) => problems.push(format!(
                 "{}: `{}` starts with no command opsbot knows; write one of `opsbot help`'s commands, e.g. `hub status {{{{ hub }}}}`",
                 r.name, r.command
-            ));
-            continue;
-        };
-        let changes = match &spec.target {
-            Target::Playbook(p) => playbooks.get(p).is_some_and(|p| p.mutates),
-            Target::Builtin(b) => matches!(b, Builtin::Approve | Builtin::Deny | Builtin::Cancel),
-        };
-        if changes {
-            problems.push(format!(
-                "{}: `{}` changes things; an alert may only start a read-only command (status, triage, pending, events, logs...)",
-                r.name, spec.name
-            ));
+            )),
+            Err(NotReadOnly::Changes(name)) => problems.push(format!(
+                "{}: `{name}` changes things; an alert may only start a read-only command (status, triage, pending, events, logs...)",
+                r.name
+            )),
         }
     }
     if problems.is_empty() {

@@ -71,6 +71,64 @@ pub fn start_sockets(app: &App, stop: tokio_util::sync::CancellationToken) {
     }
 }
 
+/// Start the scheduler when `schedules:` names any: their commands must
+/// change nothing and Slack must be configured (their threads go there).
+/// It stops when `stop` is cancelled.
+pub fn start_schedules(app: &App, stop: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+    let ctx = app.runs.context();
+    if ctx.config.schedules.is_empty() {
+        return Ok(());
+    }
+    check_schedules(&ctx.config.schedules, &ctx.grammar, &ctx.playbooks)?;
+    let Some(slack) = &app.platforms.slack else {
+        anyhow::bail!("schedules: post to Slack channels, but no `slack:` is configured; add it (SLACK_BOT_TOKEN) or remove `schedules:`");
+    };
+    let core: Arc<dyn Core> = Arc::new(app.runs.clone());
+    let scheduler = crate::schedules::Scheduler {
+        slack: crate::chat::slack::Notifier::new(core.clone(), slack)?,
+        core,
+        schedules: ctx.config.schedules.clone(),
+        leading: app.runs.elect(crate::schedules::DUTY),
+        clock: Arc::new(crate::schedules::SystemClock),
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = scheduler.run() => {}
+            _ = stop.cancelled() => {}
+        }
+    });
+    Ok(())
+}
+
+/// Every schedule runs a read-only command of the grammar (nobody is there
+/// to approve a change at 8 in the morning).
+pub fn check_schedules(
+    schedules: &[crate::config::Schedule],
+    grammar: &crate::command::Grammar,
+    playbooks: &crate::playbook::Playbooks,
+) -> anyhow::Result<()> {
+    use crate::playbook::NotReadOnly;
+    let problems: Vec<String> = schedules
+        .iter()
+        .filter_map(|s| match crate::playbook::read_only(&s.command, grammar, playbooks) {
+            Ok(_) => None,
+            Err(NotReadOnly::Unknown) => Some(format!(
+                "schedules.{}: `{}` is no command opsbot knows; write one of `opsbot help`'s commands, e.g. `fleet status`",
+                s.name, s.command
+            )),
+            Err(NotReadOnly::Changes(name)) => Some(format!(
+                "schedules.{}: `{name}` changes things; a schedule may only run a read-only command (status, pending, events...)",
+                s.name
+            )),
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}", problems.join("\n"))
+    }
+}
+
 /// Serve `router` on `listener` until `shutdown` resolves, holding each
 /// client to `limits` (the config's `http:`); in-flight HTTP requests are
 /// answered before this returns.

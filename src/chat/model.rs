@@ -68,6 +68,8 @@ pub enum Platform {
     Console,
     /// A run an Alertmanager notification started (the receiver's person).
     Alertmanager,
+    /// A run a schedule started (the schedule's person).
+    Schedule,
 }
 
 impl Platform {
@@ -79,6 +81,7 @@ impl Platform {
             Platform::Discord => "discord",
             Platform::Console => "console",
             Platform::Alertmanager => "alertmanager",
+            Platform::Schedule => "schedule",
         }
     }
 }

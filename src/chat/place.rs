@@ -17,6 +17,7 @@ pub enum Place {
     Github(GithubPlace),
     Discord(DiscordPlace),
     Alert(AlertPlace),
+    Schedule(SchedulePlace),
     Console(ConsolePlace),
 }
 
@@ -29,6 +30,7 @@ impl Place {
             Place::Discord(_) => Platform::Discord,
             Place::Console(_) => Platform::Console,
             Place::Alert(_) => Platform::Alertmanager,
+            Place::Schedule(_) => Platform::Schedule,
         }
     }
 
@@ -110,6 +112,18 @@ pub struct AlertPlace {
     pub thread_ts: Option<String>,
 }
 
+/// A run a schedule (`schedules:`) started, and the thread it posts in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulePlace {
+    /// The schedule's `name`.
+    pub schedule: String,
+    /// When it was due (RFC 3339): one run per schedule and time.
+    pub due: String,
+    pub slack_channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
 /// The console: the person id typed at the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsolePlace {
@@ -143,6 +157,10 @@ mod tests {
                 Platform::Discord,
             ),
             (json!({"console": "alice"}), Platform::Console),
+            (
+                json!({"schedule": "morning", "due": "2026-12-03T08:00:00Z", "slack_channel": "C1", "thread_ts": "1.2"}),
+                Platform::Schedule,
+            ),
             (
                 json!({"group_key": "{}:{alertname=\"X\"}", "receiver": "opsbot", "slack_channel": "C1", "thread_ts": "1.2"}),
                 Platform::Alertmanager,

@@ -21,6 +21,25 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
                 notes = platform_notes(&cfg);
                 notes.insert(0, format!("pack: {}", pack::source(&cfg)));
                 let loaded = pack::load_all(&cfg);
+                if let (Ok((grammar, playbooks)), false) = (&loaded, cfg.schedules.is_empty()) {
+                    let checked =
+                        crate::app::server::check_schedules(&cfg.schedules, grammar, playbooks)
+                            .and_then(|()| match cfg.slack {
+                                Some(_) => Ok(()),
+                                None => anyhow::bail!("schedules: post to Slack channels, but no `slack:` is configured; add it or remove `schedules:`"),
+                            });
+                    if let Err(problem) = checked {
+                        eprintln!("{}: {problem}", cfg.path.display());
+                        eprintln!("1 problem(s) found");
+                        return Ok(1);
+                    }
+                    for s in &cfg.schedules {
+                        notes.push(format!(
+                            "schedule {}: `{}` at `{}` (UTC) into Slack channel {}, as {}; one replica runs it (the `schedules` duty)",
+                            s.name, s.command, s.cron, s.slack_channel, s.person
+                        ));
+                    }
+                }
                 if let (Ok((grammar, playbooks)), Some(am)) = (&loaded, &cfg.alertmanager) {
                     match alert_routes(&cfg.path, am, grammar, playbooks) {
                         Ok(note) => notes.push(note),

@@ -21,6 +21,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "opsbot serving");
     let sockets = tokio_util::sync::CancellationToken::new();
     server::start_sockets(&app, sockets.clone());
+    server::start_schedules(&app, sockets.clone())?;
     if let Some(schedule) = app.runs.context().config.audit_anchor.clone() {
         tokio::spawn(crate::audit::anchor::every(
             app.runs.context().audit.clone(),

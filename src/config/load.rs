@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 mod alerts;
 mod platforms;
+pub mod schedules;
 mod sections;
 
 use super::expand::{self, Sources};
@@ -38,6 +39,7 @@ struct RawConfig {
     github: Option<Spanned<RawGithub>>,
     discord: Option<Spanned<RawDiscord>>,
     alertmanager: Option<Spanned<alerts::RawAlertmanager>>,
+    schedules: Vec<Spanned<schedules::RawSchedule>>,
 }
 
 #[derive(Deserialize)]
@@ -439,12 +441,13 @@ pub(super) fn build(
     cfg.discord = platforms::discord(&mut cx, raw.discord.as_ref(), &role_names);
 
     cfg.alertmanager = alerts::alertmanager(&mut cx, raw.alertmanager.as_ref(), &cfg.people);
+    cfg.schedules = schedules::schedules(&mut cx, &raw.schedules, &cfg.people);
 
     cfg.pattern_sites = std::mem::take(&mut cx.patterns);
     cx.diags.into_result(cfg)
 }
 
-const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, http, slack, github, discord, alertmanager";
+const SECTIONS: &str = "listen, audit, commands, playbooks, clusters, hubs, discover_hubs, people, roles, policy, http, slack, github, discord, alertmanager, schedules";
 
 /// `http:` over the defaults, each value overridden by its `OPSBOT_HTTP_*`
 /// variable; a value that does not parse is an error at its place.
@@ -545,6 +548,7 @@ fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
             "github" => raw.github = cx.node(k, value),
             "discord" => raw.discord = cx.node(k, value),
             "alertmanager" => raw.alertmanager = cx.node(k, value),
+            "schedules" => raw.schedules = cx.items(k, value),
             _ => {
                 let msg = format!(
                     "unknown section `{k}`{}",

@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::diagnostic;
 
 pub use crate::chat::model::Platform;
+pub use load::schedules::parse_cron;
 
 /// The whole, validated `opsbot.yaml` after substitution and env overrides.
 ///
@@ -85,6 +86,10 @@ pub struct Config {
     /// its routes; present when the section is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alertmanager: Option<AlertmanagerConfig>,
+    /// `schedules:`: read-only commands run on a cron schedule, posted to
+    /// a Slack channel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<Schedule>,
     /// Every command pattern the file mentions, with its position, so
     /// `opsbot check` can cross-check them against the grammar.
     #[serde(skip)]
@@ -161,6 +166,23 @@ pub struct AlertmanagerConfig {
     pub builtin_routes: bool,
     /// The file's routes, tried in order before the shipped ones.
     pub routes: Vec<AlertRoute>,
+}
+
+/// One entry of `schedules:`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Schedule {
+    /// Unique among the schedules; names the thread and the audit place.
+    pub name: String,
+    /// When, in cron syntax (five fields, or six with seconds first;
+    /// `@daily` and the like), in UTC.
+    pub cron: String,
+    /// The read-only command to run (`fleet status`).
+    pub command: String,
+    /// Where its thread goes.
+    pub slack_channel: String,
+    /// The person (`people[].id`) its runs are requested as (default
+    /// `scheduler`), so they are authorised and audited as it.
+    pub person: String,
 }
 
 /// `alertmanager.basic_auth`.
@@ -497,6 +519,7 @@ impl Default for Config {
             github: None,
             discord: None,
             alertmanager: None,
+            schedules: Vec::new(),
             pattern_sites: Vec::new(),
         }
     }
@@ -547,7 +570,7 @@ impl Config {
                 .as_deref()
                 .is_some_and(|g| g.eq_ignore_ascii_case(platform_id)),
             Platform::Discord => p.discord.as_deref() == Some(platform_id),
-            Platform::Console | Platform::Alertmanager => p.id == platform_id,
+            Platform::Console | Platform::Alertmanager | Platform::Schedule => p.id == platform_id,
         })
     }
 

@@ -42,6 +42,7 @@ mod load;
 mod model;
 mod plan;
 pub mod rbac;
+mod read_only;
 pub mod template;
 
 pub use crate::actions::Permission;
@@ -52,3 +53,4 @@ pub use exec::{
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
 pub use plan::{Plan, PlannedStep};
+pub use read_only::{read_only, NotReadOnly};

@@ -166,6 +166,20 @@ impl Runs {
         &self.inner.ctx
     }
 
+    /// Compete for the singleton `duty` (see [`leader`]): the answer says,
+    /// each time it is asked, whether this process does it now (and keeps
+    /// `opsbot_duty_leader` up to date). The election lasts as long as it.
+    pub fn elect(&self, duty: &str) -> Arc<dyn Fn() -> bool + Send + Sync> {
+        let leader = leader::Leader::start(&self.inner.ctx.audit, duty);
+        let metrics = self.inner.ctx.metrics.clone();
+        let duty = duty.to_string();
+        Arc::new(move || {
+            let on = leader.leading();
+            metrics.leading(&duty, on);
+            on
+        })
+    }
+
     /// Handle one request; its updates (exactly one final) go to `replies`.
     /// Returns once the request is durably recorded and acknowledged: the
     /// playbook itself runs later.

@@ -39,7 +39,7 @@ const LAYERS: &[&[&str]] = &[
         "chat::discord",
         "chat::console",
     ],
-    &["alerts"],
+    &["alerts", "schedules"],
     &["app"],
     &["cli"],
 ];

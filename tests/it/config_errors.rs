@@ -471,3 +471,19 @@ fn the_alertmanager_token_comes_from_the_environment_and_stays_out_of_printed_co
     assert!(!format!("{cfg:?}").contains("am-s3cret"));
     assert!(cfg.secrets().contains(&"am-s3cret".to_string()));
 }
+
+#[test]
+fn a_schedule_with_a_bad_cron_an_unknown_person_or_a_repeated_name_is_refused_at_its_place() {
+    let text = format!(
+        "{BASE}schedules:\n  - {{ name: m, cron: \"0 25 * * *\", command: fleet status, slack_channel: C1 }}\n  - {{ name: m, cron: \"@daily\", command: fleet status, slack_channel: C1, person: robot }}\n"
+    );
+    let errs = errors(&text, &[]);
+    has(
+        &errs,
+        "opsbot.yaml:8:",
+        "schedules.m.cron: `0 25 * * *` is not a cron expression",
+    );
+    has(&errs, "opsbot.yaml:8:", "`scheduler` is not in `people:`");
+    has(&errs, "opsbot.yaml:9:", "`m` is named twice");
+    has(&errs, "opsbot.yaml:9:", "`robot` is not in `people:`");
+}

@@ -43,6 +43,7 @@ mod run_ownership;
 mod runs_elect;
 mod runs_lifecycle;
 mod runs_state;
+mod schedules;
 mod sim_client;
 mod sim_http;
 mod sim_kube;

@@ -67,4 +67,38 @@ impl Notifier {
         };
         super::thread::render(self.slack.clone(), place, Vec::new(), updates).await;
     }
+
+    /// [`Notifier::follow`], with the answers a person would have seen
+    /// privately (a refusal, an info answer) posted into the thread too,
+    /// after `refused` (e.g. "Not diagnosed"): opsbot asked, so the thread
+    /// is where the answer goes.
+    pub async fn follow_run(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        refused: &str,
+        mut updates: UnboundedReceiver<Update>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let render = self.follow(channel, thread_ts, rx);
+        let forward = async {
+            while let Some(u) = updates.recv().await {
+                let text = match u {
+                    Update::Refused { reason, detail, .. } => {
+                        format!("{refused}: {reason}. {detail}")
+                    }
+                    Update::Info { title, body } => format!("*{title}*\n{body}"),
+                    other => {
+                        let _ = tx.send(other);
+                        continue;
+                    }
+                };
+                if let Err(e) = self.post(channel, Some(thread_ts), &text).await {
+                    tracing::error!(error = %e, channel, "cannot post to Slack");
+                }
+            }
+            drop(tx);
+        };
+        tokio::join!(render, forward);
+    }
 }
