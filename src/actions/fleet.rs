@@ -253,31 +253,12 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             }
             return Ok(out);
         }
-        // Only the events of those pods are kept.
-        let wanted: HashSet<(String, String)> = stuck
-            .iter()
-            .flat_map(|(ns, pods)| {
-                pods.iter()
-                    .map(move |p| (ns.clone(), p.metadata.name.clone().unwrap_or_default()))
-            })
-            .collect();
-        let mut events: Vec<Event> = Vec::new();
-        list_pages(
-            &Api::<Event>::all(client.clone()),
-            &ListParams::default().fields("involvedObject.kind=Pod"),
-            |e| {
-                let key = (
-                    e.metadata.namespace.clone().unwrap_or_default(),
-                    e.involved_object.name.clone().unwrap_or_default(),
-                );
-                if wanted.contains(&key) {
-                    events.push(e);
-                }
-            },
-        )
-        .await?;
-        let nodes = all_nodes(&client).await?;
-        let used = node_requests(&client).await?;
+        // The rest is independent: asked at the same time.
+        let (events, nodes, used) = futures::try_join!(
+            events_of(&client, &stuck),
+            all_nodes(&client),
+            node_requests(&client),
+        )?;
         let pools = pools(&client, &nodes, &used).await;
         for ns in namespaces {
             let pods = stuck.remove(&ns).unwrap_or_default();
@@ -289,6 +270,62 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
         Ok(out)
     })
     .await
+}
+
+/// Above this many pending servers on a cluster, one list of the cluster's
+/// pod events is cheaper than a list per server.
+const EVENTS_PER_POD_UP_TO: usize = 200;
+
+/// The events of the `stuck` pods: a list per pod (field selector on its
+/// name and namespace, a few at a time) while they are few, which on a big
+/// cluster avoids reading every pod's events; else one list of them all.
+async fn events_of(
+    client: &kube::Client,
+    stuck: &HashMap<String, Vec<Pod>>,
+) -> Result<Vec<Event>, ActionError> {
+    let wanted: HashSet<(String, String)> = stuck
+        .iter()
+        .flat_map(|(ns, pods)| {
+            pods.iter()
+                .map(move |p| (ns.clone(), p.metadata.name.clone().unwrap_or_default()))
+        })
+        .collect();
+    if wanted.len() <= EVENTS_PER_POD_UP_TO {
+        let lists = futures::stream::iter(wanted)
+            .map(|(ns, name)| async move {
+                let lp = ListParams::default()
+                    .fields(&format!("involvedObject.kind=Pod,involvedObject.name={name}"));
+                Api::<Event>::namespaced(client.clone(), &ns)
+                    .list(&lp)
+                    .await
+                    .map(|l| l.items)
+                    .map_err(from_kube)
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await;
+        let mut events = Vec::new();
+        for list in lists {
+            events.extend(list?);
+        }
+        return Ok(events);
+    }
+    let mut events: Vec<Event> = Vec::new();
+    list_pages(
+        &Api::<Event>::all(client.clone()),
+        &ListParams::default().fields("involvedObject.kind=Pod"),
+        |e| {
+            let key = (
+                e.metadata.namespace.clone().unwrap_or_default(),
+                e.involved_object.name.clone().unwrap_or_default(),
+            );
+            if wanted.contains(&key) {
+                events.push(e);
+            }
+        },
+    )
+    .await?;
+    Ok(events)
 }
 
 /// `fleet.status`: per hub, its hub Deployment (summarised as `kube.list`

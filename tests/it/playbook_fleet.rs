@@ -247,7 +247,8 @@ async fn fleet_commands_ask_each_cluster_once_per_kind_with_server_side_selector
     let hubs = json!([staging(), hub("prod", "aws-us"), hub("climate", "gcp-eu")]);
     for (playbook, kinds) in [
         ("fleet-status", &["deployments", "pods"][..]),
-        ("pending-all", &["pods", "events", "nodes"][..]),
+        // (Events are asked per pending server while they are few.)
+        ("pending-all", &["pods", "nodes"][..]),
     ] {
         aws.clear_requests();
         let r = run(&pbs, &set, playbook, json!({ "hubs": hubs })).await;
