@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alertmanager_e2e;
 mod alertmanager_receiver;
 mod architecture;
 mod audit_anchor;
