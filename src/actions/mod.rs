@@ -16,6 +16,7 @@ pub mod evict;
 pub mod http;
 pub mod jupyterhub;
 pub mod kube;
+pub mod prometheus;
 pub mod user_server;
 
 use std::collections::BTreeMap;
@@ -214,6 +215,7 @@ impl Registry {
             .chain(user_server::actions())
             .chain(dask::actions())
             .chain(binder::actions())
+            .chain(prometheus::actions())
         {
             r.register(spec);
         }
