@@ -47,6 +47,7 @@ mod sim_client;
 mod sim_http;
 mod sim_kube;
 mod sim_kubectl;
+mod sim_metrics;
 mod sim_seed;
 mod sim_selector;
 mod sim_watch;
