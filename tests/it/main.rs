@@ -38,6 +38,7 @@ mod playbook_kube;
 mod playbook_load;
 mod playbook_shipped;
 mod playbook_sim;
+mod prometheus_e2e;
 mod prometheus_steps;
 mod render_snapshots;
 mod run_ownership;
