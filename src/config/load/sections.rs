@@ -64,38 +64,45 @@ pub(super) fn clusters(cx: &mut Ctx<'_>, raw: &[Spanned<RawCluster>]) -> Vec<Clu
 /// (a `${ENV}` or `${file:PATH}` reference, never literal) and how long a
 /// query may take (default 30s).
 fn prometheus(cx: &mut Ctx<'_>, cluster: &str, p: &RawPrometheus) -> Option<PrometheusConfig> {
-    let url = cx.name("clusters[].prometheus.url", &p.url);
-    if let Some(u) = &url {
-        if !(u.starts_with("http://") || u.starts_with("https://")) {
+    // Every field is checked before giving up, so one run of `opsbot
+    // check` reports all of them.
+    let url = cx.name("clusters[].prometheus.url", &p.url).filter(|u| {
+        let ok = u.starts_with("http://") || u.starts_with("https://");
+        if !ok {
             cx.err(
                 p.url.span(),
                 format!("cluster `{cluster}`: prometheus.url `{u}` is not an http(s) URL; write e.g. `http://prometheus-server.monitoring:80`"),
             );
-            return None;
         }
-    }
+        ok
+    });
     let token = p
         .token
         .as_ref()
-        .and_then(|t| cx.secret("clusters[].prometheus.token", t));
-    let mut timeout = PrometheusConfig::DEFAULT_TIMEOUT;
-    if let Some(t) = &p.timeout {
-        let s = cx.string("clusters[].prometheus.timeout", t)?;
-        match humantime::parse_duration(s.trim()) {
-            Ok(d) if !d.is_zero() => timeout = d,
-            _ => {
-                cx.err(
-                    t.span(),
-                    format!("cluster `{cluster}`: prometheus.timeout `{s}` is not a positive duration; write e.g. `10s`"),
-                );
-                return None;
+        .map(|t| cx.secret("clusters[].prometheus.token", t));
+    let timeout = match &p.timeout {
+        None => Some(PrometheusConfig::DEFAULT_TIMEOUT),
+        Some(t) => cx.string("clusters[].prometheus.timeout", t).and_then(|s| {
+            match humantime::parse_duration(s.trim()) {
+                Ok(d) if !d.is_zero() => Some(d),
+                _ => {
+                    cx.err(
+                        t.span(),
+                        format!("cluster `{cluster}`: prometheus.timeout `{s}` is not a positive duration; write e.g. `10s`"),
+                    );
+                    None
+                }
             }
-        }
-    }
+        }),
+    };
+    let token = match token {
+        None => None,
+        Some(t) => Some(t?),
+    };
     Some(PrometheusConfig {
         url: url?.trim_end_matches('/').to_string(),
         token,
-        timeout,
+        timeout: timeout?,
     })
 }
 
