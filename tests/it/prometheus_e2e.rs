@@ -15,7 +15,7 @@ const SIM_YAML: &str = "jupyterhub:
 ";
 
 /// Two node pools of 4 cores and 16Gi each; ana's server (1 core, 4Gi) runs
-/// in the user pool.
+/// in the user pool, nothing in the core pool.
 const NODES_AND_SERVER: &str = r#"
 apiVersion: v1
 kind: Node
@@ -130,4 +130,6 @@ roles:
     );
     // 1 of 4 cores and 4Gi of 16Gi requested in the user pool.
     assert!(text.contains("- user: cpu 25%, memory 25%"), "{text}");
+    // Nothing runs in the core pool: it shows, at 0%.
+    assert!(text.contains("- core: cpu 0%, memory 0%"), "{text}");
 }
