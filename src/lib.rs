@@ -20,6 +20,7 @@ pub mod diagnostic;
 pub mod jupyterhub;
 pub mod metrics;
 pub mod playbook;
+pub mod prometheus;
 pub mod redact;
 pub mod retry;
 pub mod runs;

@@ -21,6 +21,12 @@
 //! `DELETE /users/{name}/server` answering 204, 202 while a stop is pending,
 //! 400 "`name` is not running" and 404 for unknown users, and 403 without a
 //! valid `Authorization: token …` header.
+//!
+//! The same listener serves each hub's Prometheus metrics at
+//! `/<cluster>/<namespace>/hub/metrics` (as a real hub serves `/hub/metrics`,
+//! with the same token; see [`super::hubmetrics`]) and, for each cluster
+//! with a hub, kube-state-metrics' node and pod series at
+//! `/<cluster>/kube-state-metrics/metrics` (see [`super::kubestate`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -37,6 +43,8 @@ use serde_json::{json, Value};
 
 use super::cluster::ClusterState;
 use super::discovery;
+use super::hubmetrics::{self, Requests, Snapshot, REQUEST_BUCKETS};
+use super::metrics_text::{Histogram, CONTENT_TYPE};
 
 /// The JupyterHub version the simulated hubs report.
 pub const HUB_VERSION: &str = "5.2.1";
@@ -73,6 +81,12 @@ pub struct HubEndpoint {
     /// `http://127.0.0.1:PORT/<cluster>/<namespace>/hub/api`.
     pub url: String,
     pub token: String,
+    /// `http://127.0.0.1:PORT/<cluster>/<namespace>/hub/metrics` (the same
+    /// token opens it).
+    pub metrics_url: String,
+    /// `http://127.0.0.1:PORT/<cluster>/kube-state-metrics/metrics`, the
+    /// hub's cluster's node and pod series (no token).
+    pub kube_state_metrics_url: String,
 }
 
 /// One request a simulated hub answered (tests assert the API was used).
@@ -99,6 +113,8 @@ struct Hub {
 pub struct HubApis {
     hubs: Arc<BTreeMap<(String, String), Hub>>,
     requests: Arc<Mutex<Vec<HubRequest>>>,
+    /// Each hub's request durations, for its `/hub/metrics`.
+    timings: Arc<Mutex<BTreeMap<(String, String), Requests>>>,
 }
 
 impl HubApis {
@@ -124,6 +140,7 @@ impl HubApis {
         HubApis {
             hubs: Arc::new(hubs),
             requests: Arc::default(),
+            timings: Arc::default(),
         }
     }
 
@@ -141,6 +158,8 @@ impl HubApis {
                 namespace: ns.clone(),
                 url: format!("{base}/{cluster}/{ns}/hub/api"),
                 token: hub.spec.token.clone(),
+                metrics_url: format!("{base}/{cluster}/{ns}/hub/metrics"),
+                kube_state_metrics_url: format!("{base}/{cluster}/kube-state-metrics/metrics"),
             })
             .collect()
     }
@@ -165,6 +184,8 @@ impl HubApis {
                 "/{cluster}/{ns}/hub/api/users/{name}/server/progress",
                 get(progress),
             )
+            .route("/{cluster}/{ns}/hub/metrics", get(metrics))
+            .route("/{cluster}/kube-state-metrics/metrics", get(kube_state))
             .fallback(|| async { refusal(StatusCode::NOT_FOUND) })
             .layer(axum::middleware::from_fn_with_state(self.clone(), record))
             .with_state(self.clone())
@@ -270,6 +291,28 @@ impl Hub {
         out
     }
 
+    /// How long each running server took to start: from its pod's
+    /// creation to its first container's start (KubeSpawner's spawn ends
+    /// when the server answers, just after).
+    fn spawn_durations(&self) -> Vec<f64> {
+        let (pods, _) = self.cluster.store.list("pods", Some(&self.spec.namespace));
+        let time = |v: &Value| {
+            v.as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        pods.iter()
+            .filter(|p| p["metadata"]["labels"]["component"] == "singleuser-server")
+            .filter_map(|p| {
+                let created = time(&p["metadata"]["creationTimestamp"])?;
+                let started =
+                    time(&p["status"]["containerStatuses"][0]["state"]["running"]["startedAt"])?;
+                let secs = (started - created).num_milliseconds() as f64 / 1000.0;
+                (secs >= 0.0).then_some(secs)
+            })
+            .collect()
+    }
+
     fn known(&self) -> BTreeSet<String> {
         self.known.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -316,10 +359,25 @@ impl Hub {
 async fn record(State(apis): State<HubApis>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    let began = std::time::Instant::now();
     let answer = next.run(req).await;
+    let took = began.elapsed().as_secs_f64();
     let mut parts = path.trim_start_matches('/').splitn(3, '/');
     let (cluster, ns) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let below = parts.next().unwrap_or("");
+    let key = (cluster.to_string(), ns.to_string());
+    if apis.hubs.contains_key(&key) {
+        let handler = hubmetrics::handler(below.strip_prefix("hub").unwrap_or(below));
+        let code = answer.status().as_u16().to_string();
+        apis.timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .entry((method.clone(), handler, code))
+            .or_insert_with(|| Histogram::new(&REQUEST_BUCKETS))
+            .observe(took);
+    }
     let below = below.strip_prefix("hub/api").unwrap_or(below);
     let below = if below.is_empty() { "/" } else { below };
     apis.requests
@@ -337,6 +395,69 @@ async fn record(State(apis): State<HubApis>, req: Request, next: Next) -> Respon
 
 /// A handler's answer: the JSON body, or an error response.
 type Answer = Result<Response, Response>;
+
+fn exposition(text: String) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
+}
+
+/// `GET /hub/metrics`: the hub's Prometheus metrics (see
+/// [`super::hubmetrics`]), behind the hub's token as JupyterHub's
+/// `authenticate_prometheus` (on by default) has it.
+async fn metrics(
+    State(apis): State<HubApis>,
+    Path((cluster, ns)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    let hub = apis.authorized(&cluster, &ns, &headers).map_err(refusal)?;
+    let servers = hub.servers();
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let users = hub
+        .known()
+        .into_iter()
+        .map(|name| {
+            let last = hub
+                .last_activity
+                .get(&name)
+                .cloned()
+                .or_else(|| servers.get(&name).and_then(|s| s.started.clone()));
+            let last = last.as_deref().and_then(parse);
+            (name, last)
+        })
+        .collect();
+    let spawns = hub.spawn_durations();
+    let timings = apis.timings.lock().unwrap_or_else(|e| e.into_inner());
+    let none = Requests::new();
+    let text = hubmetrics::render(&Snapshot {
+        users,
+        running_servers: servers.values().filter(|s| s.ready).count(),
+        spawns,
+        failed_spawns: hub.spec.spawn_failed.len(),
+        requests: timings.get(&(cluster, ns)).unwrap_or(&none),
+        now: Utc::now(),
+    });
+    Ok(exposition(text))
+}
+
+/// `GET /<cluster>/kube-state-metrics/metrics`: the cluster's nodes and
+/// pods as kube-state-metrics exports them (unauthenticated, as it is
+/// inside a cluster).
+async fn kube_state(State(apis): State<HubApis>, Path(cluster): Path<String>) -> Answer {
+    let Some(hub) = apis
+        .hubs
+        .iter()
+        .find(|((c, _), _)| *c == cluster)
+        .map(|(_, h)| h)
+    else {
+        return Err(refusal(StatusCode::NOT_FOUND));
+    };
+    let (nodes, _) = hub.cluster.store.list("nodes", None);
+    let (pods, _) = hub.cluster.store.list("pods", None);
+    Ok(exposition(super::kubestate::render(&nodes, &pods)))
+}
 
 async fn version(
     State(apis): State<HubApis>,

@@ -293,8 +293,9 @@ async fn events_of(
     if wanted.len() <= EVENTS_PER_POD_UP_TO {
         let lists = futures::stream::iter(wanted)
             .map(|(ns, name)| async move {
-                let lp = ListParams::default()
-                    .fields(&format!("involvedObject.kind=Pod,involvedObject.name={name}"));
+                let lp = ListParams::default().fields(&format!(
+                    "involvedObject.kind=Pod,involvedObject.name={name}"
+                ));
                 Api::<Event>::namespaced(client.clone(), &ns)
                     .list(&lp)
                     .await

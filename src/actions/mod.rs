@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod http;
 pub mod jupyterhub;
 pub mod kube;
+pub mod prometheus;
 pub mod user_server;
 
 use std::collections::BTreeMap;
@@ -216,6 +217,7 @@ impl Registry {
             .chain(user_server::actions())
             .chain(dask::actions())
             .chain(binder::actions())
+            .chain(prometheus::actions())
         {
             r.register(spec);
         }

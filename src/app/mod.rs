@@ -70,6 +70,12 @@ impl App {
             clusters
                 .insert_config(&c.name, kube_config)
                 .with_context(|| format!("cluster {}: cannot build a client", c.name))?;
+            if let Some(p) = &c.prometheus {
+                let client = crate::prometheus::Prometheus::new(&c.name, p).with_context(|| {
+                    format!("cluster {}: cannot build its Prometheus client", c.name)
+                })?;
+                clusters.insert_prometheus(&c.name, client);
+            }
         }
         for h in &config.hubs {
             if let Some(api) = &h.jupyterhub_api {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::jupyterhub::api::HubApi;
+use crate::prometheus::Prometheus;
 
 /// The longest opsbot waits for bytes from an API server before treating
 /// the request as failed (and retryable): a hung cluster must not hold a
@@ -46,6 +47,9 @@ pub enum ClusterError {
     /// The hub has no `jupyterhub_api` in the config.
     #[error("hub '{0}' has no JupyterHub API configured; add `jupyterhub_api: {{ url, token }}` to it under `hubs` in opsbot.yaml")]
     NoHubApi(String),
+    /// The cluster has no `prometheus` in the config.
+    #[error("cluster '{0}' has no Prometheus configured, so there are no metrics to show; add `prometheus: {{ url, token }}` to it under `clusters` in opsbot.yaml")]
+    NoPrometheus(String),
     /// Building the impersonating client failed.
     #[error("cluster '{name}': cannot build a client impersonating '{user}': {message}")]
     Impersonation {
@@ -67,6 +71,7 @@ struct Entry {
 pub struct ClusterSet {
     clusters: Arc<BTreeMap<String, Entry>>,
     hub_apis: Arc<BTreeMap<String, HubApi>>,
+    prometheus: Arc<BTreeMap<String, Prometheus>>,
 }
 
 impl ClusterSet {
@@ -184,6 +189,20 @@ impl ClusterSet {
             .get(hub)
             .cloned()
             .ok_or_else(|| ClusterError::NoHubApi(hub.to_string()))
+    }
+
+    /// Register the Prometheus of cluster `cluster` (from
+    /// `clusters[].prometheus`).
+    pub fn insert_prometheus(&mut self, cluster: &str, p: Prometheus) {
+        Arc::make_mut(&mut self.prometheus).insert(cluster.to_string(), p);
+    }
+
+    /// The Prometheus of `cluster`, or why there is none.
+    pub fn prometheus(&self, cluster: &str) -> Result<Prometheus, ClusterError> {
+        self.prometheus
+            .get(cluster)
+            .cloned()
+            .ok_or_else(|| ClusterError::NoPrometheus(cluster.to_string()))
     }
 
     /// True when hub `hub` has a configured REST API.

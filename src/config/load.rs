@@ -65,6 +65,16 @@ struct RawCluster {
     context: Option<S>,
     #[serde(default)]
     in_cluster: bool,
+    prometheus: Option<RawPrometheus>,
+}
+
+/// A cluster's `prometheus:` (its token, when set, must be a reference).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrometheus {
+    url: S,
+    token: Option<S>,
+    timeout: Option<S>,
 }
 
 #[derive(Deserialize)]

@@ -121,7 +121,43 @@ pub struct PatternSite {
 pub struct ClusterConfig {
     pub name: String,
     pub source: ClusterSource,
+    /// The Prometheus that scrapes this cluster, for `prometheus.*` steps.
+    pub prometheus: Option<PrometheusConfig>,
 }
+
+/// `clusters[].prometheus`: where the cluster's Prometheus answers its HTTP
+/// API and how opsbot authenticates to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrometheusConfig {
+    pub url: String,
+    /// Sent as `Authorization: Bearer …` when set.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "render::optional_secret"
+    )]
+    pub token: Option<SecretString>,
+    /// How long one query may take before the step fails, naming this
+    /// Prometheus.
+    #[serde(serialize_with = "render::duration")]
+    pub timeout: Duration,
+}
+
+impl PrometheusConfig {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+/// Two configs are the same Prometheus when URL, token and timeout agree
+/// (`SecretString` has no `PartialEq` of its own, on purpose).
+impl PartialEq for PrometheusConfig {
+    fn eq(&self, o: &Self) -> bool {
+        self.url == o.url
+            && self.timeout == o.timeout
+            && self.token.as_ref().map(|t| t.expose_secret().to_string())
+                == o.token.as_ref().map(|t| t.expose_secret().to_string())
+    }
+}
+
+impl Eq for PrometheusConfig {}
 
 /// How a cluster's client is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -604,6 +640,11 @@ impl Config {
         for h in &self.hubs {
             if let Some(api) = &h.jupyterhub_api {
                 add(&api.token);
+            }
+        }
+        for c in &self.clusters {
+            if let Some(t) = c.prometheus.as_ref().and_then(|p| p.token.as_ref()) {
+                add(t);
             }
         }
         if let Some(s) = &self.slack {

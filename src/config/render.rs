@@ -131,6 +131,9 @@ impl Serialize for ClusterConfig {
                 }
             }
         }
+        if let Some(p) = &self.prometheus {
+            m.serialize_entry("prometheus", p)?;
+        }
         m.end()
     }
 }

@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
         "jupyterhub::diagnose",
         "jupyterhub::server_pod",
     ],
-    &["jupyterhub::directory"],
+    &["jupyterhub::directory", "prometheus"],
     &["audit", "authz", "command", "chat::render", "chat::verify"],
     &["cluster"],
     &["actions"],

@@ -487,3 +487,47 @@ fn a_schedule_with_a_bad_cron_an_unknown_person_or_a_repeated_name_is_refused_at
     has(&errs, "opsbot.yaml:9:", "`m` is named twice");
     has(&errs, "opsbot.yaml:9:", "`robot` is not in `people:`");
 }
+
+#[test]
+fn a_clusters_prometheus_needs_an_http_url_a_referenced_token_and_a_positive_timeout() {
+    let text = "clusters:\n  - { name: c1, in_cluster: true, prometheus: { url: \"prometheus:9090\", token: plain, timeout: \"0s\" } }\n  - { name: c2, in_cluster: true, prometheus: { url: \"http://p:9090\", timeout: soon } }\n";
+    let errs = errors(text, &[]);
+    has(
+        &errs,
+        "opsbot.yaml:2:",
+        "prometheus.url `prometheus:9090` is not an http(s) URL",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:2:",
+        "clusters[].prometheus.token is a secret written literally",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:3:",
+        "prometheus.timeout `soon` is not a positive duration",
+    );
+}
+
+#[test]
+fn a_clusters_prometheus_token_comes_from_the_environment_and_stays_out_of_printed_config() {
+    let text = "clusters:\n  - { name: c1, in_cluster: true, prometheus: { url: \"http://prometheus.monitoring:9090/\", token: \"${PROM_TOKEN}\", timeout: 5s } }\n";
+    let cfg = Config::from_str(
+        "opsbot.yaml",
+        text,
+        Path::new("/etc/opsbot"),
+        &env_of(&[("PROM_TOKEN", "prom-s3cret")]),
+    )
+    .unwrap();
+    let p = cfg.clusters[0].prometheus.as_ref().unwrap();
+    assert_eq!(p.url, "http://prometheus.monitoring:9090");
+    assert_eq!(p.token.as_ref().unwrap().expose_secret(), "prom-s3cret");
+    assert_eq!(p.timeout, std::time::Duration::from_secs(5));
+    let printed = cfg.to_yaml_redacted();
+    assert!(
+        printed.contains("http://prometheus.monitoring:9090"),
+        "{printed}"
+    );
+    assert!(!printed.contains("prom-s3cret"), "{printed}");
+    assert!(cfg.secrets().contains(&"prom-s3cret".to_string()));
+}

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alertmanager_e2e;
 mod alertmanager_receiver;
 mod architecture;
 mod audit_anchor;
@@ -38,6 +39,8 @@ mod playbook_kube;
 mod playbook_load;
 mod playbook_shipped;
 mod playbook_sim;
+mod prometheus_e2e;
+mod prometheus_steps;
 mod render_snapshots;
 mod run_ownership;
 mod runs_elect;
@@ -48,6 +51,7 @@ mod sim_client;
 mod sim_http;
 mod sim_kube;
 mod sim_kubectl;
+mod sim_metrics;
 mod sim_seed;
 mod sim_selector;
 mod sim_watch;

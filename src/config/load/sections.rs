@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::{
-    expand, in_file_order, suggest, Ctx, RawCluster, RawHub, RawPerson, RawPolicy, RawRole,
-    RawScope, S,
+    expand, in_file_order, suggest, Ctx, RawCluster, RawHub, RawPerson, RawPolicy, RawPrometheus,
+    RawRole, RawScope, S,
 };
 use crate::config::{
-    ClusterConfig, ClusterSource, HubConfig, JupyterHubApi, Person, Policy, Role, Scope,
+    ClusterConfig, ClusterSource, HubConfig, JupyterHubApi, Person, Policy, PrometheusConfig, Role,
+    Scope,
 };
 use crate::diagnostic::Spanned;
 
@@ -49,9 +50,60 @@ pub(super) fn clusters(cx: &mut Ctx<'_>, raw: &[Spanned<RawCluster>]) -> Vec<Clu
             continue;
         }
         let source = cluster_source(cx, &name, c);
-        out.push(ClusterConfig { name, source });
+        let prometheus = c.prometheus.as_ref().and_then(|p| prometheus(cx, &name, p));
+        out.push(ClusterConfig {
+            name,
+            source,
+            prometheus,
+        });
     }
     out
+}
+
+/// A cluster's `prometheus:`: an http(s) URL, an optional bearer token
+/// (a `${ENV}` or `${file:PATH}` reference, never literal) and how long a
+/// query may take (default 30s).
+fn prometheus(cx: &mut Ctx<'_>, cluster: &str, p: &RawPrometheus) -> Option<PrometheusConfig> {
+    // Every field is checked before giving up, so one run of `opsbot
+    // check` reports all of them.
+    let url = cx.name("clusters[].prometheus.url", &p.url).filter(|u| {
+        let ok = u.starts_with("http://") || u.starts_with("https://");
+        if !ok {
+            cx.err(
+                p.url.span(),
+                format!("cluster `{cluster}`: prometheus.url `{u}` is not an http(s) URL; write e.g. `http://prometheus-server.monitoring:80`"),
+            );
+        }
+        ok
+    });
+    let token = p
+        .token
+        .as_ref()
+        .map(|t| cx.secret("clusters[].prometheus.token", t));
+    let timeout = match &p.timeout {
+        None => Some(PrometheusConfig::DEFAULT_TIMEOUT),
+        Some(t) => cx.string("clusters[].prometheus.timeout", t).and_then(|s| {
+            match humantime::parse_duration(s.trim()) {
+                Ok(d) if !d.is_zero() => Some(d),
+                _ => {
+                    cx.err(
+                        t.span(),
+                        format!("cluster `{cluster}`: prometheus.timeout `{s}` is not a positive duration; write e.g. `10s`"),
+                    );
+                    None
+                }
+            }
+        }),
+    };
+    let token = match token {
+        None => None,
+        Some(t) => Some(t?),
+    };
+    Some(PrometheusConfig {
+        url: url?.trim_end_matches('/').to_string(),
+        token,
+        timeout: timeout?,
+    })
 }
 
 fn cluster_source(cx: &mut Ctx<'_>, name: &str, c: &Spanned<RawCluster>) -> ClusterSource {

@@ -1,0 +1,251 @@
+//! `prometheus.query` and `prometheus.range` against a loopback stand-in
+//! for Prometheus's HTTP API: answers reach templates as typed data, the
+//! bearer token is sent, and failures (a bad query, a slow or absent
+//! Prometheus, none configured) name the cluster whose Prometheus failed.
+//! The demo, which has no Prometheus, answers `hub load` and `pool usage`
+//! by saying so (a partial run: the metrics are what is missing).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use opsbot::cluster::ClusterSet;
+use opsbot::config::PrometheusConfig;
+use opsbot::playbook::{execute, ExecContext, Mode, Outcome, Playbooks, RunResult};
+use opsbot::prometheus::Prometheus;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::bot::{done_output, Bot};
+
+const TOKEN: &str = "prom-test-token";
+
+/// A Prometheus API that wants `Authorization: Bearer TOKEN`, answers
+/// `up` as an instant vector, anything with `[` as a 400 parse error,
+/// `slow` after 5s, and `query_range` with the start/end/step it was sent.
+async fn fake_prometheus() -> String {
+    fn authorised(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+    }
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/query",
+            get(
+                |h: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, "no".to_string());
+                    }
+                    let query = q.get("query").cloned().unwrap_or_default();
+                    if query == "slow" {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    if query.contains('[') {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            json!({"status": "error", "errorType": "bad_data",
+                                   "error": "1:4: parse error: unexpected \"[\""})
+                            .to_string(),
+                        );
+                    }
+                    (
+                        StatusCode::OK,
+                        json!({"status": "success", "data": {"resultType": "vector", "result": [
+                            {"metric": {"__name__": "up", "job": "hub"}, "value": [1700000000.0, "1"]},
+                            {"metric": {"__name__": "up", "job": "proxy"}, "value": [1700000000.0, "0"]},
+                        ]}})
+                        .to_string(),
+                    )
+                },
+            ),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(
+                |h: HeaderMap, Query(q): Query<HashMap<String, String>>| async move {
+                    if !authorised(&h) {
+                        return (StatusCode::UNAUTHORIZED, "no".to_string());
+                    }
+                    let start: f64 = q["start"].parse().unwrap();
+                    let end: f64 = q["end"].parse().unwrap();
+                    let step: f64 = q["step"].parse().unwrap();
+                    let values: Vec<_> = (0..)
+                        .map(|i| start + i as f64 * step)
+                        .take_while(|t| *t <= end)
+                        .enumerate()
+                        .map(|(i, t)| json!([t, format!("{}", i % 3)]))
+                        .collect();
+                    (
+                        StatusCode::OK,
+                        json!({"status": "success", "data": {"resultType": "matrix", "result": [
+                            {"metric": {"pool": "user"}, "values": values},
+                        ]}})
+                        .to_string(),
+                    )
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn clusters(url: &str, token: Option<&str>, timeout: Duration) -> ClusterSet {
+    let mut set = ClusterSet::new();
+    let cfg = PrometheusConfig {
+        url: url.to_string(),
+        token: token.map(|t| t.to_string().into()),
+        timeout,
+    };
+    set.insert_prometheus("aws-us", Prometheus::new("aws-us", &cfg).unwrap());
+    set
+}
+
+async fn run(text: &str, clusters: ClusterSet) -> RunResult {
+    let pbs = Playbooks::from_str("p.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = ExecContext {
+        clusters,
+        mode: Mode::Real,
+        cancel: CancellationToken::new(),
+        progress: tx,
+        impersonate: None,
+        guard: None,
+    };
+    execute(pbs.get("p").unwrap(), json!({}), ctx).await
+}
+
+#[tokio::test]
+async fn an_instant_vector_reaches_the_template_as_labelled_numbers_with_the_bearer_token() {
+    let url = fake_prometheus().await;
+    let r = run(
+        r#"name: p
+steps:
+  - id: up
+    prometheus.query: { cluster: aws-us, query: up }
+result: "{{ steps.up.type }} {{ steps.up.count }}:{% for s in steps.up.items %} {{ s.labels.job }}={{ s.value }}{% endfor %} first={{ steps.up.value }}"
+"#,
+        clusters(&url, Some(TOKEN), Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.output, "vector 2: hub=1.0 proxy=0.0 first=1.0");
+}
+
+#[tokio::test]
+async fn a_range_query_spans_the_window_at_its_step_and_summarises_each_series() {
+    let url = fake_prometheus().await;
+    let r = run(
+        r#"name: p
+steps:
+  - id: h
+    prometheus.range: { cluster: aws-us, query: "sum by (pool) (x)", since: 10m, step: 1m }
+result: "{{ steps.h.type }} {% for s in steps.h.items %}{{ s.labels.pool }} points={{ s.values | length }} min={{ s.min }} max={{ s.max }}{% endfor %}"
+"#,
+        clusters(&url, Some(TOKEN), Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.output, "matrix user points=11 min=0.0 max=2.0");
+}
+
+#[tokio::test]
+async fn a_bad_query_fails_with_prometheus_own_message_naming_the_cluster() {
+    let url = fake_prometheus().await;
+    let r = run(
+        "name: p\nsteps:\n  - id: q\n    prometheus.query: { cluster: aws-us, query: \"up[\" }\n",
+        clusters(&url, Some(TOKEN), Duration::from_secs(5)),
+    )
+    .await;
+    assert!(matches!(r.outcome, Outcome::Failed(_)), "{}", r.output);
+    assert!(
+        r.output.contains(
+            "the Prometheus of cluster 'aws-us' answered 400 (bad_data): 1:4: parse error"
+        ),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_told_as_the_clusters_prometheus_refusing_opsbot() {
+    let url = fake_prometheus().await;
+    let r = run(
+        "name: p\nsteps:\n  - id: q\n    prometheus.query: { cluster: aws-us, query: up }\n",
+        clusters(&url, Some("wrong"), Duration::from_secs(5)),
+    )
+    .await;
+    assert!(matches!(r.outcome, Outcome::Failed(_)), "{}", r.output);
+    assert!(
+        r.output
+            .contains("refused opsbot (401); check `clusters[].prometheus.token`"),
+        "{}",
+        r.output
+    );
+    assert!(!r.output.contains("wrong"), "{}", r.output);
+}
+
+#[tokio::test]
+async fn a_slow_prometheus_times_out_naming_the_cluster_and_its_timeout() {
+    let url = fake_prometheus().await;
+    let r = run(
+        "name: p\ntimeout: 20s\nsteps:\n  - id: q\n    prometheus.query: { cluster: aws-us, query: slow }\n",
+        clusters(&url, Some(TOKEN), Duration::from_millis(300)),
+    )
+    .await;
+    assert!(matches!(r.outcome, Outcome::Failed(_)), "{}", r.output);
+    assert!(
+        r.output.contains(&format!(
+            "the Prometheus of cluster 'aws-us' ({url}) did not answer within 300ms"
+        )),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_without_prometheus_says_how_to_configure_one() {
+    let r = run(
+        "name: p\nsteps:\n  - id: q\n    prometheus.query: { cluster: gcp-eu, query: up }\n",
+        ClusterSet::new(),
+    )
+    .await;
+    assert!(matches!(r.outcome, Outcome::Failed(_)), "{}", r.output);
+    assert!(
+        r.output
+            .contains("cluster 'gcp-eu' has no Prometheus configured"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains("under `clusters` in opsbot.yaml"),
+        "{}",
+        r.output
+    );
+}
+
+#[tokio::test]
+async fn the_demo_without_prometheus_answers_hub_load_and_pool_usage_by_saying_so() {
+    let mut bot = Bot::start().await;
+    let updates = bot.ask("bob", "hub load staging").await;
+    let (outcome, output) = done_output(&updates);
+    assert_eq!(outcome, opsbot::chat::Outcome::Partial, "{output}");
+    assert!(output.contains("Load of staging: no metrics."), "{output}");
+    assert!(
+        output.contains("cluster 'aws-us' has no Prometheus configured"),
+        "{output}"
+    );
+    let updates = bot.ask("bob", "pool usage aws-us").await;
+    let (outcome, output) = done_output(&updates);
+    assert_eq!(outcome, opsbot::chat::Outcome::Partial, "{output}");
+    assert!(
+        output.contains("Pool usage on aws-us: no metrics."),
+        "{output}"
+    );
+    assert!(output.contains("has no Prometheus configured"), "{output}");
+}
