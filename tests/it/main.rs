@@ -52,6 +52,7 @@ mod sim_http;
 mod sim_kube;
 mod sim_kubectl;
 mod sim_metrics;
+mod sim_python;
 mod sim_seed;
 mod sim_selector;
 mod sim_watch;

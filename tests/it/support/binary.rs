@@ -79,11 +79,17 @@ impl SimProcess {
     /// Start `opsbot sim` on a copy of the shipped seed `tests/seeds/<name>`
     /// (its cluster directories and `fleet.yaml`; a README is skipped).
     pub fn start_seed(name: &str) -> SimProcess {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/seeds")
-            .join(name);
+        SimProcess::start_seed_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/seeds")
+                .join(name),
+        )
+    }
+
+    /// [`SimProcess::start_seed`] on any seed directory (`examples/fleet`).
+    pub fn start_seed_dir(root: &Path) -> SimProcess {
         let mut files: Vec<(String, String)> = Vec::new();
-        for entry in std::fs::read_dir(&root).unwrap() {
+        for entry in std::fs::read_dir(root).unwrap() {
             let path = entry.unwrap().path();
             let top = path.file_name().unwrap().to_string_lossy().to_string();
             if path.is_dir() {
