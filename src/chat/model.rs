@@ -113,6 +113,10 @@ impl Request {
     }
 }
 
+/// The `reason` of the refusal a full queue gives: adapters that must not
+/// answer every such refusal (GitHub's API budget) recognise it by this.
+pub const BUSY: &str = "opsbot is busy";
+
 /// How a run (or a refused request) ended, for colours, reactions and exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -689,7 +689,7 @@ fn reserve<'a>(runs: &'a Runs, run: RunId, a: &Asked, pb: &Playbook) -> Result<S
         runs.release_lock(lock.as_deref());
         return Err(refused(
             run,
-            "opsbot is busy",
+            crate::chat::BUSY,
             "Your approval was not recorded; approve again in a minute to start it.",
         ));
     };

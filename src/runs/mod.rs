@@ -412,7 +412,7 @@ impl Runs {
                 let claim = self.claim_lock(lock.as_deref())?;
                 let Ok(permit) = self.inner.queue.try_reserve() else {
                     self.release_lock(lock.as_deref());
-                    return Err(self.refuse(platform, "busy", None, "opsbot is busy",
+                    return Err(self.refuse(platform, "busy", None, crate::chat::BUSY,
                         &format!("{} runs are already waiting. Nothing was recorded or run; ask again in a minute.", ctx.limits.queued_runs)));
                 };
                 // The lock travels in the record: the store refuses it while

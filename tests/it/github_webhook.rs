@@ -471,13 +471,17 @@ async fn rig_app_with(app: FakeApp, more: &[(&str, &str)]) -> Rig {
 }
 
 async fn rig_env(fake: FakeGithub, auth: &[(&str, &str)]) -> Rig {
+    rig_limits(fake, auth, opsbot::runs::Limits::default()).await
+}
+
+async fn rig_limits(fake: FakeGithub, auth: &[(&str, &str)], limits: opsbot::runs::Limits) -> Rig {
     let (fake, api_url) = start_fake(fake).await;
     let mut env = vec![
         ("GITHUB_WEBHOOK_SECRET", SECRET),
         ("GITHUB_API_URL", api_url.as_str()),
     ];
     env.extend_from_slice(auth);
-    let bot = Bot::start_with_env(&env).await;
+    let bot = Bot::start_with_env_and_limits(&env, limits).await;
     assert!(
         bot.demo.app.platforms.github.is_some(),
         "GitHub is configured from the environment alone"
@@ -1968,4 +1972,79 @@ async fn team_memberships_are_asked_again_once_their_ttl_lapses() {
         lapsing.of(2, "bob-demo", None).await.is_empty(),
         "an invitation is not membership"
     );
+}
+
+/// Issue 14: a burst that finds the queue full costs GitHub's API one busy
+/// note per issue (and minute), not a comment and a reaction per delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_that_finds_opsbot_busy_costs_one_note_per_issue_not_a_call_per_delivery() {
+    let rig = rig_limits(
+        FakeGithub::default(),
+        &[("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000")],
+        opsbot::runs::Limits {
+            concurrent_runs: 1,
+            queued_runs: 1,
+        },
+    )
+    .await;
+    // Runs that take a while, so the queue stays full during the burst.
+    for c in rig.bot.demo.fleet.cluster_names() {
+        rig.bot.demo.fleet.cluster(&c).unwrap().add_fault(
+            serde_json::from_value(json!({ "verbs": ["list"], "latency": "1s" })).unwrap(),
+        );
+    }
+    for i in 0..8 {
+        let r = rig
+            .deliver(
+                "issue_comment",
+                &format!("busy-{i}"),
+                comment("alice-demo", "/ops hub status staging"),
+                SECRET,
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+    rig.wait_for_comment("saying opsbot is busy", |b| b.contains("opsbot is busy"))
+        .await;
+    // The runs that got in (a run slot and the queue's) end: each has
+    // eyes and then a rocket on its comment.
+    rig.wait_for_call("the accepted runs to end", |calls| {
+        let count = |content: &str| {
+            calls
+                .iter()
+                .filter(|(m, p, b)| {
+                    m == "POST" && p.ends_with("/reactions") && b["content"] == content
+                })
+                .count()
+        };
+        (count("eyes") > 0 && count("rocket") == count("eyes")).then_some(())
+    })
+    .await;
+    let busy = rig
+        .comment_calls()
+        .into_iter()
+        .filter(|(_, _, b)| b["body"].as_str().unwrap_or("").contains("opsbot is busy"))
+        .count();
+    assert_eq!(busy, 1, "{:?}", rig.comment_calls());
+    // The refused deliveries cost nothing more: reactions and comments are
+    // only those of the runs that got in, plus the one note.
+    let ran: std::collections::HashSet<String> = rig
+        .reactions()
+        .into_iter()
+        .filter(|(_, c)| c == "eyes")
+        .map(|(p, _)| p)
+        .collect();
+    assert!(ran.len() < 8, "some of the burst found the queue full");
+    assert_eq!(
+        rig.reactions().len(),
+        2 * ran.len(),
+        "{:?}",
+        rig.reactions()
+    );
+    let posts = rig
+        .comment_calls()
+        .into_iter()
+        .filter(|(m, _, _)| m == "POST")
+        .count();
+    assert_eq!(posts, ran.len() + 1, "{:?}", rig.comment_calls());
 }

@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod auth;
+mod busy;
 pub mod inbound;
 pub mod lines;
 pub mod people;
@@ -47,7 +48,7 @@ use tokio::sync::mpsc;
 
 use super::place::{GithubPlace, Place};
 use super::verify::{refuse, Gate, Verified, Verify};
-use super::{Core, Request};
+use super::{Core, Request, Update};
 use api::{GithubApi, Issue};
 use inbound::Inbound;
 pub use settings::GithubSettings;
@@ -60,6 +61,7 @@ struct Shared {
     api: GithubApi,
     people: people::People,
     teams: teams::Teams,
+    busy: busy::BusyNotes,
 }
 
 impl Gate for Shared {
@@ -87,6 +89,7 @@ pub fn routes(core: Arc<dyn Core>, settings: GithubSettings) -> anyhow::Result<R
         .with_state(Arc::new(Shared {
             people: people::People::new(api.clone(), settings.token.is_some(), &settings.people),
             teams: teams::Teams::new(api.clone(), settings.teams.iter().map(String::as_str)),
+            busy: busy::BusyNotes::default(),
             core,
             settings,
             verifier,
@@ -220,6 +223,20 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         };
         s.core.submit(req, tx).await;
         let t = thread(&s, &comment);
+        // A full queue refuses at once: that refusal costs the API budget
+        // once per issue and minute, not once per delivery.
+        let mut rx = rx;
+        if let Ok(first) = rx.try_recv() {
+            if matches!(&first, Update::Refused { reason, .. } if reason == crate::chat::BUSY) {
+                if s.busy.first_in_a_while(&comment.repo, comment.issue) {
+                    let note = busy::note(&comment.login);
+                    tokio::spawn(async move { t.post(&note).await });
+                }
+                continue;
+            }
+            tokio::spawn(t.follow_from(Some(first), rx, comment.login.clone()));
+            continue;
+        }
         tokio::spawn(t.follow(rx, comment.login.clone()));
     }
     (

@@ -25,10 +25,27 @@ pub struct Thread {
 
 impl Thread {
     /// Follow one request's updates, keeping its comment up to date.
-    pub async fn follow(self, mut rx: mpsc::UnboundedReceiver<Update>, login: String) {
+    pub async fn follow(self, rx: mpsc::UnboundedReceiver<Update>, login: String) {
+        self.follow_from(None, rx, login).await
+    }
+
+    /// [`Thread::follow`], `first` (already taken from `rx`) first.
+    pub async fn follow_from(
+        self,
+        mut first: Option<Update>,
+        mut rx: mpsc::UnboundedReceiver<Update>,
+        login: String,
+    ) {
         let mut view = RunView::default();
         let mut comment: Option<u64> = None;
-        while let Some(first) = rx.recv().await {
+        loop {
+            let first = match first.take() {
+                Some(u) => u,
+                None => match rx.recv().await {
+                    Some(u) => u,
+                    None => break,
+                },
+            };
             let mut labels = Vec::new();
             let mut reactions = Vec::new();
             let mut take = |u: &Update| {

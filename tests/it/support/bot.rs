@@ -48,6 +48,13 @@ impl Bot {
         Bot::start_full(dir, audit_url, Limits::default(), vars).await
     }
 
+    /// [`Bot::start_with_env`] with these runner limits.
+    pub async fn start_with_env_and_limits(vars: &[(&str, &str)], limits: Limits) -> Bot {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let audit_url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        Bot::start_full(dir, audit_url, limits, vars).await
+    }
+
     /// [`Bot::start_in`] with these environment variables (a restart of a
     /// bot started with [`Bot::start_with_env`]).
     pub async fn start_in_with_env(
