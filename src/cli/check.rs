@@ -58,6 +58,16 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
 /// for the operator to confirm.
 fn platform_notes(cfg: &Config) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(s) = cfg
+        .slack
+        .as_ref()
+        .filter(|s| !s.incident_channels.is_empty())
+    {
+        out.push(format!(
+            "slack: incident mode in {}: a run's status message, result and audit reference are posted at the top level there, not in a thread",
+            s.incident_channels.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if let Some(g) = &cfg.github {
         let auth = match (g.app_id, &g.token) {
             (Some(id), token) => {

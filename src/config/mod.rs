@@ -11,7 +11,7 @@ mod expand;
 mod load;
 mod render;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -341,6 +341,12 @@ pub struct SlackConfig {
     /// Channel id → command patterns allowed there. Channels not listed may
     /// run anything their people may; an empty map means no restriction.
     pub channels: BTreeMap<String, Vec<String>>,
+    /// Channels in incident mode (`slack.channels.ID.incident: true`): a
+    /// run's messages there are posted at the top level, so they show in
+    /// the channel's own timeline while people work an incident, instead
+    /// of being folded into threads.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub incident_channels: BTreeSet<String>,
 }
 
 /// GitHub app/webhook settings.

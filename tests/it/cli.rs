@@ -355,3 +355,39 @@ fn a_config_without_commands_or_playbooks_uses_the_built_in_pack() {
     let out = crate::support::binary::opsbot_run(&cfg, "bob", "pending staging");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// `opsbot check` names the Slack channels in incident mode, so the
+/// operator sees where runs will post at the top level instead of in threads.
+#[test]
+fn check_names_the_slack_channels_in_incident_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("slack-secret");
+    let token = dir.path().join("slack-token");
+    std::fs::write(&secret, "s3cr3t").unwrap();
+    std::fs::write(&token, "xoxb-1").unwrap();
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "slack:\n  signing_secret: \"${{file:{}}}\"\n  bot_token: \"${{file:{}}}\"\n  channels:\n    C0INCIDENT: {{ incident: true }}\n    C0CALM: {{ incident: false, commands: [help] }}\n    C0SUPPORT: [help]\n",
+            secret.display(),
+            token.display()
+        ),
+    )
+    .unwrap();
+    let check = opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    let said = text(&check);
+    assert!(check.status.success(), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("slack: incident mode in "))
+        .unwrap_or_else(|| panic!("no incident mode line in:\n{said}"));
+    assert!(
+        line.starts_with("slack: incident mode in C0INCIDENT:"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("C0CALM") && !line.contains("C0SUPPORT"),
+        "{line}"
+    );
+}

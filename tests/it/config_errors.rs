@@ -471,3 +471,25 @@ fn the_alertmanager_token_comes_from_the_environment_and_stays_out_of_printed_co
     assert!(!format!("{cfg:?}").contains("am-s3cret"));
     assert!(cfg.secrets().contains(&"am-s3cret".to_string()));
 }
+
+#[test]
+fn a_slack_channel_incident_flag_that_is_not_a_boolean_says_to_write_true_or_false() {
+    let text = format!(
+        "{BASE}slack:\n  channels:\n    C0INCIDENT: {{ incident: \"yes\" }}\n    C0OTHER: {{ incidnet: true }}\n    C0THIRD: 42\n"
+    );
+    let errs = errors(
+        &text,
+        &[("SLACK_BOT_TOKEN", "x"), ("SLACK_SIGNING_SECRET", "s")],
+    );
+    has(
+        &errs,
+        "opsbot.yaml:9:",
+        "slack.channels.C0INCIDENT.incident: expected `true` or `false`",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:10:",
+        "incidnet: Unknown field `incidnet`, expected `commands` or `incident`",
+    );
+    has(&errs, "opsbot.yaml:11:", "a list of commands");
+}
