@@ -121,14 +121,32 @@ fn alert_routes(
         _ => "basic auth",
     };
     Ok(format!(
-        "alertmanager: POST /alertmanager/webhook (webhook payload version 4, {auth}); {} route(s) ({} from the file{}), read-only commands run as `{}`; one Slack thread per group in {}; at most {} diagnoses per minute, the rest summarised",
+        "alertmanager: POST /alertmanager/webhook (webhook payload version 4, {auth}); {} route(s) ({} from the file{}), read-only commands run as `{}`; for each group {}; at most {} diagnoses per minute, the rest summarised",
         routes.len(),
         am.routes.len(),
         if am.builtin_routes { ", then the shipped kube-prometheus ones" } else { "" },
         am.person,
-        am.slack_channel.as_deref().unwrap_or("each route's slack_channel"),
+        default_destinations(am),
         am.max_runs_per_minute,
     ))
+}
+
+/// Where a route without destinations of its own posts its groups.
+fn default_destinations(am: &crate::config::AlertmanagerConfig) -> String {
+    let mut to = Vec::new();
+    if let Some(c) = &am.slack_channel {
+        to.push(format!("a Slack thread in {c}"));
+    }
+    if let Some(r) = &am.github {
+        to.push(format!("a GitHub issue in {r}"));
+    }
+    if let Some(c) = &am.discord_channel {
+        to.push(format!("a Discord message in channel {c}"));
+    }
+    if to.is_empty() {
+        return "a thread, issue or message where its route says".to_string();
+    }
+    format!("{} (unless its route names its own)", to.join(", "))
 }
 
 /// The GitHub App's private key must be readable and an RSA key: found

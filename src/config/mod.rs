@@ -151,6 +151,14 @@ pub struct AlertmanagerConfig {
     /// Where a route without its own destination posts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_channel: Option<String>,
+    /// `owner/name`: one issue per alert group there, for routes without
+    /// their own destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    /// A Discord channel id: one message per alert group there, for routes
+    /// without their own destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_channel: Option<String>,
     /// Diagnosis runs started per minute at most; groups past it are
     /// summarised in one message instead of run.
     pub max_runs_per_minute: u32,
@@ -184,8 +192,13 @@ pub struct AlertRoute {
     pub match_re: BTreeMap<String, String>,
     /// `triage {{ hub }} {{ user }}`, `pending {{ labels.namespace }}`.
     pub command: String,
+    /// The route's own destinations; when it names none, the section's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_channel: Option<String>,
 }
 
 /// A JupyterHub deployment that commands can target by name.

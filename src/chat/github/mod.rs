@@ -27,6 +27,7 @@ pub mod api;
 pub mod auth;
 pub mod inbound;
 pub mod lines;
+mod notify;
 pub mod people;
 pub mod render;
 mod reopen;
@@ -50,6 +51,7 @@ use super::verify::{refuse, Gate, Verified, Verify};
 use super::{Core, Request};
 use api::{GithubApi, Issue};
 use inbound::Inbound;
+pub use notify::IssueNotifier;
 pub use settings::GithubSettings;
 use thread::Thread;
 
