@@ -399,6 +399,8 @@ struct Elsewhere {
     bot: Bot,
     github: std::sync::Arc<crate::github_webhook::FakeGithub>,
     discord: std::sync::Arc<crate::support::discord::FakeApi>,
+    /// Where the fakes listen, for a restarted bot.
+    urls: (String, String),
     base: String,
     http: reqwest::Client,
 }
@@ -406,14 +408,39 @@ struct Elsewhere {
 const REPO: &str = "octo-org/incidents";
 const DISCORD_CHANNEL: &str = "4444444444444444444";
 
+/// The fakes a bot of [`elsewhere`] talks to, kept across a restart.
+struct Fakes {
+    github: (std::sync::Arc<crate::github_webhook::FakeGithub>, String),
+    discord: (std::sync::Arc<crate::support::discord::FakeApi>, String),
+}
+
+async fn fakes() -> Fakes {
+    Fakes {
+        github: crate::github_webhook::start_fake(crate::github_webhook::FakeGithub::default())
+            .await,
+        discord: crate::support::discord::FakeApi::start().await,
+    }
+}
+
 async fn elsewhere(route: opsbot::config::AlertRoute) -> Elsewhere {
-    let (github, github_url) =
-        crate::github_webhook::start_fake(crate::github_webhook::FakeGithub::default()).await;
-    let (discord, discord_url) = crate::support::discord::FakeApi::start().await;
+    elsewhere_in(route, fakes().await, None).await
+}
+
+/// [`elsewhere`] on these fakes, and on an earlier bot's directory and
+/// audit store when given (a restart).
+async fn elsewhere_in(
+    route: opsbot::config::AlertRoute,
+    fakes: Fakes,
+    dir: Option<(tempfile::TempDir, String)>,
+) -> Elsewhere {
+    let Fakes {
+        github: (github, github_url),
+        discord: (discord, discord_url),
+    } = fakes;
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let public = hex::encode(key.verifying_key().to_bytes());
     let app_id = crate::support::discord::APP_ID.to_string();
-    let bot = Bot::start_with_env(&[
+    let env = [
         ("OPSBOT_ALERTMANAGER_TOKEN", TOKEN),
         ("GITHUB_WEBHOOK_SECRET", "alerts-github-secret"),
         ("GITHUB_TOKEN", "ghp_alerts0000000000000000000000000000000"),
@@ -422,8 +449,11 @@ async fn elsewhere(route: opsbot::config::AlertRoute) -> Elsewhere {
         ("DISCORD_APPLICATION_ID", app_id.as_str()),
         ("DISCORD_BOT_TOKEN", "test-bot-token"),
         ("DISCORD_API_URL", discord_url.as_str()),
-    ])
-    .await;
+    ];
+    let bot = match dir {
+        None => Bot::start_with_env(&env).await,
+        Some((dir, audit)) => Bot::start_in_with_env(dir, audit, &env).await,
+    };
     let app = &bot.demo.app;
     let ctx = app.runs.context();
     let mut am = ctx.config.alertmanager.clone().expect("receiver on");
@@ -449,6 +479,7 @@ async fn elsewhere(route: opsbot::config::AlertRoute) -> Elsewhere {
         bot,
         github,
         discord,
+        urls: (github_url, discord_url),
         base,
         http: reqwest::Client::new(),
     }
@@ -595,7 +626,8 @@ async fn an_alert_routed_to_github_opens_one_issue_with_the_diagnosis_and_resolv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_alert_routed_to_discord_posts_one_message_and_the_diagnosis_follows_it() {
+async fn an_alert_routed_to_discord_posts_one_message_edited_on_repeats_and_the_diagnosis_follows_it(
+) {
     let r = elsewhere(crash_loop_route(None, Some(DISCORD_CHANNEL))).await;
     r.notify(&notification(
         "KubePodCrashLooping",
@@ -629,7 +661,93 @@ async fn an_alert_routed_to_discord_posts_one_message_and_the_diagnosis_follows_
     assert!(diagnosis.contains("frank"), "{diagnosis}");
     let requested = &r.bot.records(1).await[0];
     assert_eq!(requested.data["where"]["discord_channel"], DISCORD_CHANNEL);
-    assert!(requested.data["where"]["discord_message"].is_string());
+    let message = requested.data["where"]["discord_message"]
+        .as_str()
+        .expect("the group's message id is audited")
+        .to_string();
+
+    // A repeat edits the group's message; nothing new is posted or run.
+    r.bot.wait_for_record(1.into(), EventKind::Finished).await;
+    r.notify(&notification(
+        "KubePodCrashLooping",
+        "firing",
+        &[frank("firing")],
+    ))
+    .await;
+    let edit = format!("{posts}/{message}");
+    r.discord
+        .wait_for("the repeat edits the group's message", |c| {
+            c.method == "PATCH" && c.path == edit && c.body_text().contains("2 notifications")
+        })
+        .await;
+    let posted = r
+        .discord
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == posts)
+        .count();
+    assert_eq!(posted, 2, "{:#?}", r.discord.calls());
+    let runs = r
+        .bot
+        .audit()
+        .list(&opsbot::audit::Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the repeat ran nothing: {runs:?}");
     let violations = r.discord.violations.lock().unwrap().clone();
     assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_keeps_its_github_issue_across_a_restart() {
+    let route = || crash_loop_route(Some(REPO), None);
+    let r = elsewhere(route()).await;
+    let firing = notification("KubePodCrashLooping", "firing", &[frank("firing")]);
+    r.notify(&firing).await;
+    let comments = format!("/repos/{REPO}/issues/101/comments");
+    r.wait_github("the diagnosis comment", |calls| {
+        calls.iter().any(|c| {
+            c.1 == comments
+                && c.2["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("triage staging frank"))
+        })
+    })
+    .await;
+    r.bot.wait_for_record(1.into(), EventKind::Finished).await;
+    let Elsewhere {
+        bot,
+        github,
+        discord,
+        urls: (github_url, discord_url),
+        ..
+    } = r;
+    let (dir, audit) = bot.stop().await;
+    let fakes = Fakes {
+        github: (github, github_url),
+        discord: (discord, discord_url),
+    };
+    let r = elsewhere_in(route(), fakes, Some((dir, audit))).await;
+    r.notify(&firing).await;
+    let issue = format!("/repos/{REPO}/issues/101");
+    r.wait_github(
+        "the repeat after the restart edits the same issue",
+        |calls| {
+            calls.iter().any(|c| {
+                c.0 == "PATCH"
+                    && c.1 == issue
+                    && c.2["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains("notifications"))
+            })
+        },
+    )
+    .await;
+    let opened = r.github_calls().iter().filter(|c| is_issue_post(c)).count();
+    assert_eq!(
+        opened,
+        1,
+        "no second issue after the restart: {:#?}",
+        r.github_calls()
+    );
 }

@@ -62,7 +62,10 @@ impl ChannelNotifier {
             return;
         };
         let edited = api::retry("editing an alert message", || {
-            ch.edit_message(&*self.http, id, EditMessage::new().content(text))
+            let edit = EditMessage::new()
+                .content(text)
+                .allowed_mentions(CreateAllowedMentions::new());
+            ch.edit_message(&*self.http, id, edit)
         })
         .await;
         if let Err(e) = edited {
