@@ -75,7 +75,13 @@ pub fn router(parts: Parts<'_>) -> anyhow::Result<Router> {
             .map(|s| Notifier::new(parts.core.clone(), s))
             .transpose()?,
         github: parts.github.map(IssueNotifier::new).transpose()?,
-        discord: parts.discord.map(ChannelNotifier::new).transpose()?,
+        // Channel messages need the bot's token; without it Discord is
+        // as good as not configured here.
+        discord: parts
+            .discord
+            .filter(|d| d.bot_token.is_some())
+            .map(ChannelNotifier::new)
+            .transpose()?,
     };
     warn_unreachable(&routes, &outlets);
     let (tx, rx) = mpsc::channel(QUEUE);

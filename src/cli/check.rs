@@ -22,7 +22,7 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
                 notes.insert(0, format!("pack: {}", pack::source(&cfg)));
                 let loaded = pack::load_all(&cfg);
                 if let (Ok((grammar, playbooks)), Some(am)) = (&loaded, &cfg.alertmanager) {
-                    match alert_routes(&cfg.path, am, grammar, playbooks) {
+                    match alert_routes(&cfg, am, grammar, playbooks) {
                         Ok(note) => notes.push(note),
                         Err(problem) => {
                             eprintln!("{problem}");
@@ -107,18 +107,47 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
 /// The receiver's routes must name read-only commands; the note says how
 /// Alertmanager authenticates and how runs are bounded.
 fn alert_routes(
-    file: &std::path::Path,
+    cfg: &Config,
     am: &crate::config::AlertmanagerConfig,
     grammar: &crate::command::Grammar,
     playbooks: &crate::playbook::Playbooks,
 ) -> Result<String, String> {
     let routes = crate::alerts::route::compile(am)?;
     crate::alerts::route::check(&routes, grammar, playbooks)
-        .map_err(|e| format!("{}: alertmanager routes:\n{e}", file.display()))?;
+        .map_err(|e| format!("{}: alertmanager routes:\n{e}", cfg.path.display()))?;
     let auth = match (am.token.is_some(), am.basic_auth.is_some()) {
         (true, true) => "bearer token or basic auth",
         (true, false) => "bearer token",
         _ => "basic auth",
+    };
+    let mut unreachable = Vec::new();
+    for d in routes.iter().flat_map(|r| &r.to) {
+        use crate::alerts::destination::Destination;
+        let (what, on) = match d {
+            Destination::Slack(c) => (
+                format!("Slack channel {c}"),
+                cfg.slack.as_ref().is_some_and(|s| s.bot_token.is_some()),
+            ),
+            Destination::Github(r) => (
+                format!("GitHub repository {r}"),
+                cfg.github.as_ref().is_some_and(|g| g.token.is_some()),
+            ),
+            Destination::Discord(c) => (
+                format!("Discord channel {c}"),
+                cfg.discord.as_ref().is_some_and(|d| d.bot_token.is_some()),
+            ),
+        };
+        if !on && !unreachable.contains(&what) {
+            unreachable.push(what);
+        }
+    }
+    let warning = if unreachable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nalertmanager: warning: routes post to {}, whose platform is not configured with a token (SLACK_BOT_TOKEN, GITHUB_TOKEN, DISCORD_BOT_TOKEN); those groups are diagnosed and audited but posted nowhere",
+            unreachable.join(", ")
+        )
     };
     Ok(format!(
         "alertmanager: POST /alertmanager/webhook (webhook payload version 4, {auth}); {} route(s) ({} from the file{}), read-only commands run as `{}`; for each group {}; at most {} diagnoses per minute, the rest summarised",
@@ -128,7 +157,7 @@ fn alert_routes(
         am.person,
         default_destinations(am),
         am.max_runs_per_minute,
-    ))
+    ) + &warning)
 }
 
 /// Where a route without destinations of its own posts its groups.

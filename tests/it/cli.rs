@@ -391,3 +391,32 @@ fn check_names_the_slack_channels_in_incident_mode() {
         "{line}"
     );
 }
+
+/// `opsbot check` says where alert groups go, and warns about a route whose
+/// destination's platform has no token: its groups would be posted nowhere.
+#[test]
+fn check_names_alert_destinations_and_warns_about_one_no_platform_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "am-t0ken").unwrap();
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "people:\n  - {{ id: alertmanager, roles: [alerts] }}\nroles:\n  alerts: {{ run: [\"hub status\"] }}\nalertmanager:\n  token: \"${{file:{}}}\"\n  github: my-org/incidents\n  builtin_routes: false\n  routes:\n    - {{ match: {{ alertname: KubePodCrashLooping }}, command: \"hub status {{{{ hub }}}}\" }}\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let check = opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    let said = text(&check);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("for each group a GitHub issue in my-org/incidents"),
+        "{said}"
+    );
+    assert!(
+        said.contains("alertmanager: warning: routes post to GitHub repository my-org/incidents, whose platform is not configured"),
+        "{said}"
+    );
+}
