@@ -225,6 +225,13 @@ impl Outlets {
     /// Every alert of the group ended: say so, and close its issue.
     pub async fn resolved(&self, spot: &Spot) {
         self.note(spot, RESOLVED).await;
+        self.close(spot).await;
+    }
+
+    /// Close the spot where that means something (a GitHub issue); a
+    /// message or thread stays as it is. For a group first heard of when it
+    /// was already resolved, whose header says so itself.
+    pub async fn close(&self, spot: &Spot) {
         if let (Spot::Github { repo, issue }, Some(gh)) = (spot, &self.github) {
             gh.close(repo, *issue).await;
         }

@@ -215,6 +215,10 @@ impl Worker {
                 };
                 self.groups.insert(key.clone(), g.clone());
                 if g.resolved {
+                    // Nothing to diagnose; an issue opened for it is done.
+                    for spot in &g.spots {
+                        self.outlets.close(spot).await;
+                    }
                     return;
                 }
                 g

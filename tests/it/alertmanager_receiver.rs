@@ -751,3 +751,35 @@ async fn a_group_keeps_its_github_issue_across_a_restart() {
         r.github_calls()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_first_heard_of_when_resolved_gets_a_closed_issue_and_no_diagnosis() {
+    let r = elsewhere(crash_loop_route(Some(REPO), None)).await;
+    r.notify(&notification(
+        "KubePodCrashLooping",
+        "resolved",
+        &[frank("resolved")],
+    ))
+    .await;
+    let issue = format!("/repos/{REPO}/issues/101");
+    r.wait_github("the issue opened for it is closed", |calls| {
+        calls
+            .iter()
+            .any(|c| c.0 == "PATCH" && c.1 == issue && c.2["state"] == "closed")
+    })
+    .await;
+    let calls = r.github_calls();
+    let opened: Vec<_> = calls.iter().filter(|c| is_issue_post(c)).collect();
+    assert_eq!(opened.len(), 1, "{calls:#?}");
+    assert!(
+        opened[0].2["body"].as_str().unwrap().contains("RESOLVED"),
+        "{calls:#?}"
+    );
+    let runs = r
+        .bot
+        .audit()
+        .list(&opsbot::audit::Filter::default())
+        .await
+        .unwrap();
+    assert!(runs.is_empty(), "nothing to diagnose: {runs:?}");
+}
