@@ -1,10 +1,12 @@
-//! The worker: one Slack thread per alert group, and the bounds on runs.
+//! The worker: one place per alert group at each of its route's
+//! destinations (a Slack thread, a GitHub issue, a Discord message, see
+//! [`super::destination`]), and the bounds on runs.
 //!
 //! Notifications are handled one at a time in arrival order, so the group
-//! table needs no lock. A group's thread is found again after a restart
+//! table needs no lock. A group's places are found again after a restart
 //! from the audit log: the `where` of the runs alerts started holds the
-//! group key, channel and thread (groups that never got a run, because of
-//! the storm limit or a missing hub, get a new thread after a restart).
+//! group key and every place (groups that never got a run, because of the
+//! storm limit or a missing hub, get new places after a restart).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -13,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::destination::{self, Outlets, Spot};
 use super::payload::{Notification, Status};
 use super::route::{self, Route};
 use crate::audit::{AuditLog, Filter};
-use crate::chat::place::{AlertPlace, Place};
-use crate::chat::slack::Notifier;
-use crate::chat::{Core, Request};
+use crate::chat::place::Place;
+use crate::chat::{Core, Request, Update};
 use crate::config::AlertmanagerConfig;
 use crate::jupyterhub::directory::Hub;
 
@@ -37,11 +39,11 @@ const REMEMBER: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// Groups named in one storm summary before "and N more".
 const SUMMARY_NAMES: usize = 40;
 
-/// One alert group's thread.
+/// One alert group's places.
 #[derive(Debug, Clone)]
 struct Group {
-    channel: String,
-    ts: Option<String>,
+    /// Where it was posted; a destination whose first post failed has none.
+    spots: Vec<Spot>,
     running: bool,
     resolved: bool,
     notifications: u32,
@@ -56,12 +58,11 @@ struct Summary {
 
 pub struct Worker {
     core: Arc<dyn Core>,
-    slack: Option<Notifier>,
+    outlets: Outlets,
     routes: Vec<Route>,
     hubs: Vec<Hub>,
     audit: AuditLog,
     person: String,
-    default_channel: Option<String>,
     max_runs: usize,
     started: VecDeque<Instant>,
     groups: HashMap<String, Group>,
@@ -73,7 +74,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(
         core: Arc<dyn Core>,
-        slack: Option<Notifier>,
+        outlets: Outlets,
         routes: Vec<Route>,
         hubs: Vec<Hub>,
         audit: AuditLog,
@@ -82,12 +83,11 @@ impl Worker {
     ) -> Worker {
         Worker {
             core,
-            slack,
+            outlets,
             routes,
             hubs,
             audit,
             person: cfg.person.clone(),
-            default_channel: cfg.slack_channel.clone(),
             max_runs: cfg.max_runs_per_minute.max(1) as usize,
             started: VecDeque::new(),
             groups: HashMap::new(),
@@ -139,17 +139,14 @@ impl Worker {
                 .first()
                 .and_then(|r| r.data.get("where"))
                 .and_then(|w| serde_json::from_value::<Place>(w.clone()).ok());
-            if let Some(Place::Alert(AlertPlace {
-                group_key,
-                slack_channel: Some(channel),
-                thread_ts: Some(ts),
-                ..
-            })) = place
-            {
-                // Newest first: the first seen is the group's latest thread.
-                self.groups.entry(group_key).or_insert(Group {
-                    channel,
-                    ts: Some(ts),
+            if let Some(Place::Alert(p)) = place {
+                let spots = destination::spots(&p);
+                if spots.is_empty() {
+                    continue;
+                }
+                // Newest first: the first seen is the group's latest place.
+                self.groups.entry(p.group_key).or_insert(Group {
+                    spots,
                     running: false,
                     resolved: false,
                     notifications: 1,
@@ -175,36 +172,28 @@ impl Worker {
             return;
         };
         let route = route.clone();
-        let (labels, annotations) = (alert.labels.clone(), alert.annotations.clone());
-        let Some(channel) = route
-            .slack_channel
-            .clone()
-            .or_else(|| self.default_channel.clone())
-        else {
+        if route.to.is_empty() {
             return;
-        };
+        }
+        let (labels, annotations) = (alert.labels.clone(), alert.annotations.clone());
         let key = n.group_key.clone();
-        let header = header(&n);
         let existing = self.groups.get(&key).cloned();
         let group = match existing {
             Some(mut g) => {
                 g.notifications += 1;
-                if let Some(ts) = &g.ts {
-                    let text = format!("{header}\n_{} notifications_", g.notifications);
-                    self.edit(&g.channel, ts, &text).await;
+                for spot in &g.spots {
+                    self.outlets.repeated(spot, &n, g.notifications).await;
                 }
                 let was_resolved = g.resolved;
                 g.resolved = n.status == Status::Resolved;
                 if g.resolved && !was_resolved {
-                    self.post(
-                        &g.channel,
-                        g.ts.as_deref(),
-                        "✅ Resolved: Alertmanager says every alert of this group has ended.",
-                    )
-                    .await;
+                    for spot in &g.spots {
+                        self.outlets.resolved(spot).await;
+                    }
                 } else if was_resolved && !g.resolved {
-                    self.post(&g.channel, g.ts.as_deref(), "🔥 Firing again.")
-                        .await;
+                    for spot in &g.spots {
+                        self.outlets.firing_again(spot).await;
+                    }
                 }
                 let start = was_resolved && !g.resolved;
                 self.groups.insert(key.clone(), g.clone());
@@ -214,16 +203,22 @@ impl Worker {
                 g
             }
             None => {
-                let ts = self.post(&channel, None, &header).await;
+                let mut spots = Vec::new();
+                for d in &route.to {
+                    spots.extend(self.outlets.open(d, &n).await);
+                }
                 let g = Group {
-                    channel: channel.clone(),
-                    ts,
+                    spots,
                     running: false,
                     resolved: n.status == Status::Resolved,
                     notifications: 1,
                 };
                 self.groups.insert(key.clone(), g.clone());
                 if g.resolved {
+                    // Nothing to diagnose; an issue opened for it is done.
+                    for spot in &g.spots {
+                        self.outlets.close(spot).await;
+                    }
                     return;
                 }
                 g
@@ -241,23 +236,27 @@ impl Worker {
             self.started.pop_front();
         }
         if self.started.len() >= self.max_runs {
-            self.summarise(&group.channel, &n).await;
-            self.post(&group.channel, group.ts.as_deref(), &format!(
+            let note = format!(
                 "Not diagnosed: more alert groups arrived than the {} diagnoses per minute opsbot starts (`alertmanager.max_runs_per_minute`). Ask `{}` yourself if it still matters.",
                 self.max_runs,
                 route.command
-            )).await;
+            );
+            for spot in &group.spots {
+                if let Some(channel) = spot.slack_channel() {
+                    self.summarise(channel, &n).await;
+                }
+                self.outlets.note(spot, &note).await;
+            }
             return;
         }
         let text = match route::command_for(&route, &labels, &annotations, &self.hubs) {
             Ok(t) => t,
             Err(e) => {
-                self.post(
-                    &group.channel,
-                    group.ts.as_deref(),
-                    &format!("Not diagnosed: {e}."),
-                )
-                .await;
+                for spot in &group.spots {
+                    self.outlets
+                        .note(spot, &format!("Not diagnosed: {e}."))
+                        .await;
+                }
                 return;
             }
         };
@@ -269,28 +268,52 @@ impl Worker {
     }
 
     /// Submits the diagnosis as the alertmanager person and follows it
-    /// into the group's thread.
+    /// into each of the group's places.
     async fn start(&mut self, key: String, receiver: String, group: Group, text: String) {
         let req = Request {
             sender: self.person.clone(),
             text,
-            place: Place::Alert(AlertPlace {
-                group_key: key.clone(),
-                receiver,
-                slack_channel: Some(group.channel.clone()),
-                thread_ts: group.ts.clone(),
-            }),
+            place: Place::Alert(destination::place(&key, &receiver, &group.spots)),
             memberships: Vec::new(),
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.core.submit(req, tx).await;
-        let slack = self.slack.clone();
+        let outlets = self.outlets.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
-            match (&slack, &group.ts) {
-                (Some(s), Some(ts)) => s.follow_run(&group.channel, ts, "Not diagnosed", rx).await,
-                // Nowhere to show it: the run still ends, audited.
-                _ => while rx.recv().await.is_some() {},
+            let mut followers = Vec::new();
+            let mut feeds = Vec::new();
+            for spot in &group.spots {
+                let (ftx, frx) = mpsc::unbounded_channel();
+                let (o, spot) = (outlets.clone(), spot.clone());
+                followers.push(tokio::spawn(async move { o.follow(spot, frx).await }));
+                feeds.push(ftx);
+            }
+            while let Some(u) = rx.recv().await {
+                // Nobody is there to see an answer meant for the asker only.
+                let note = match &u {
+                    Update::Refused { reason, detail, .. } => {
+                        Some(format!("Not diagnosed: {reason}. {detail}"))
+                    }
+                    Update::Info { title, body } => Some(format!("*{title}*\n{body}")),
+                    _ => None,
+                };
+                match note {
+                    Some(text) => {
+                        for spot in &group.spots {
+                            outlets.note(spot, &text).await;
+                        }
+                    }
+                    None => {
+                        for f in &feeds {
+                            let _ = f.send(u.clone());
+                        }
+                    }
+                }
+            }
+            drop(feeds);
+            for f in followers {
+                let _ = f.await;
             }
             let _ = events.send(Event::Ended(key)).await;
         });
@@ -332,7 +355,7 @@ impl Worker {
     }
 
     async fn post(&self, channel: &str, thread_ts: Option<&str>, text: &str) -> Option<String> {
-        let slack = self.slack.as_ref()?;
+        let slack = self.outlets.slack.as_ref()?;
         match slack.post(channel, thread_ts, text).await {
             Ok(ts) => Some(ts),
             Err(e) => {
@@ -343,7 +366,7 @@ impl Worker {
     }
 
     async fn edit(&self, channel: &str, ts: &str, text: &str) {
-        if let Some(slack) = &self.slack {
+        if let Some(slack) = &self.outlets.slack {
             if let Err(e) = slack.edit(channel, ts, text).await {
                 tracing::error!(channel, error = %e, "alertmanager: cannot edit a Slack message");
             }
@@ -399,7 +422,7 @@ pub fn header(n: &Notification) -> String {
     }
     let _ = write!(
         out,
-        "\n_from Alertmanager receiver `{}`; opsbot's diagnosis follows in this thread_",
+        "\n_from Alertmanager receiver `{}`; opsbot's diagnosis follows_",
         escape(&n.receiver).replace('`', "'")
     );
     out

@@ -13,6 +13,7 @@
 //! audited; its audit record keeps the group's thread, which is how a
 //! restarted opsbot finds the thread again.
 
+pub mod destination;
 pub mod groups;
 pub mod payload;
 pub mod receiver;

@@ -15,10 +15,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 
+use super::destination::{Destination, Outlets};
 use super::groups::{Event, Worker};
 use super::payload::Notification;
 use super::route;
 use crate::audit::AuditLog;
+use crate::chat::discord::{ChannelNotifier, DiscordSettings};
+use crate::chat::github::{GithubSettings, IssueNotifier};
 use crate::chat::slack::{Notifier, SlackSettings};
 use crate::chat::Core;
 use crate::command::Grammar;
@@ -35,6 +38,8 @@ pub struct Parts<'a> {
     pub core: Arc<dyn Core>,
     pub config: &'a AlertmanagerConfig,
     pub slack: Option<&'a SlackSettings>,
+    pub github: Option<&'a GithubSettings>,
+    pub discord: Option<&'a DiscordSettings>,
     pub hubs: Vec<Hub>,
     pub audit: AuditLog,
     pub grammar: &'a Grammar,
@@ -64,17 +69,25 @@ pub fn router(parts: Parts<'_>) -> anyhow::Result<Router> {
     let routes = route::compile(parts.config).map_err(|e| anyhow::anyhow!(e))?;
     route::check(&routes, parts.grammar, parts.playbooks)
         .map_err(|e| anyhow::anyhow!("alertmanager routes:\n{e}"))?;
-    let notifier = match parts.slack {
-        Some(s) => Some(Notifier::new(parts.core.clone(), s)?),
-        None => {
-            tracing::warn!("alertmanager: Slack is not configured, so alert diagnoses are run and audited but posted nowhere");
-            None
-        }
+    let outlets = Outlets {
+        slack: parts
+            .slack
+            .map(|s| Notifier::new(parts.core.clone(), s))
+            .transpose()?,
+        github: parts.github.map(IssueNotifier::new).transpose()?,
+        // Channel messages need the bot's token; without it Discord is
+        // as good as not configured here.
+        discord: parts
+            .discord
+            .filter(|d| d.bot_token.is_some())
+            .map(ChannelNotifier::new)
+            .transpose()?,
     };
+    warn_unreachable(&routes, &outlets);
     let (tx, rx) = mpsc::channel(QUEUE);
     let worker = Worker::new(
         parts.core.clone(),
-        notifier,
+        outlets,
         routes,
         parts.hubs,
         parts.audit,
@@ -182,6 +195,29 @@ async fn webhook(
             )
                 .into_response()
         }
+    }
+}
+
+/// Says once, at start-up, which destinations no configured platform
+/// reaches: their groups' diagnoses are run and audited but posted nowhere.
+fn warn_unreachable(routes: &[route::Route], outlets: &Outlets) {
+    let mut said = std::collections::HashSet::new();
+    for d in routes.iter().flat_map(|r| &r.to) {
+        if outlets.reaches(d) || !said.insert(d.clone()) {
+            continue;
+        }
+        let (what, how) = match d {
+            Destination::Slack(c) => (format!("Slack channel {c}"), "SLACK_BOT_TOKEN"),
+            Destination::Github(r) => (
+                format!("GitHub repository {r}"),
+                "GITHUB_TOKEN (and GITHUB_WEBHOOK_SECRET)",
+            ),
+            Destination::Discord(c) => (
+                format!("Discord channel {c}"),
+                "the discord: settings and DISCORD_BOT_TOKEN",
+            ),
+        };
+        tracing::warn!("alertmanager: a route posts to {what}, but that platform is not configured; its alerts are diagnosed and audited but posted nowhere until you set {how}");
     }
 }
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
+use super::destination::Destination;
 use crate::command::Grammar;
 use crate::config::{AlertRoute, AlertmanagerConfig};
 use crate::jupyterhub::directory::Hub;
@@ -65,7 +66,8 @@ pub struct Route {
     exact: BTreeMap<String, String>,
     patterns: Vec<(String, Regex)>,
     pub command: String,
-    pub slack_channel: Option<String>,
+    /// Where its groups are posted (at least one, checked by the loader).
+    pub to: Vec<Destination>,
     /// `alertmanager.routes[2]` or `builtin: KubePodCrashLooping`.
     pub name: String,
 }
@@ -76,7 +78,7 @@ impl Route {
         exact: BTreeMap<String, String>,
         patterns: &BTreeMap<String, String>,
         command: &str,
-        slack_channel: Option<String>,
+        to: Vec<Destination>,
     ) -> Result<Route, String> {
         let patterns = patterns
             .iter()
@@ -90,7 +92,7 @@ impl Route {
             exact,
             patterns,
             command: command.to_string(),
-            slack_channel,
+            to,
             name,
         })
     }
@@ -111,19 +113,28 @@ impl Route {
 /// ones, each with its destination resolved.
 pub fn compile(cfg: &AlertmanagerConfig) -> Result<Vec<Route>, String> {
     let mut out = Vec::new();
+    // A route naming a destination of its own goes there only.
+    let defaults = Destination::all(&cfg.slack_channel, &cfg.github, &cfg.discord_channel);
     for (i, r) in cfg.routes.iter().enumerate() {
         let AlertRoute {
             matchers,
             match_re,
             command,
             slack_channel,
+            github,
+            discord_channel,
         } = r;
+        let own = Destination::all(slack_channel, github, discord_channel);
         out.push(Route::new(
             format!("alertmanager.routes[{i}]"),
             matchers.clone(),
             match_re,
             command,
-            slack_channel.clone().or_else(|| cfg.slack_channel.clone()),
+            if own.is_empty() {
+                defaults.clone()
+            } else {
+                own
+            },
         )?);
     }
     if cfg.builtin_routes {
@@ -138,7 +149,7 @@ pub fn compile(cfg: &AlertmanagerConfig) -> Result<Vec<Route>, String> {
                 BTreeMap::new(),
                 &patterns,
                 command,
-                cfg.slack_channel.clone(),
+                defaults.clone(),
             )?);
         }
     }
@@ -308,6 +319,8 @@ mod tests {
             basic_auth: None,
             person: "alertmanager".into(),
             slack_channel: Some("C1".into()),
+            github: None,
+            discord_channel: None,
             max_runs_per_minute: 10,
             max_body_bytes: 1 << 20,
             builtin_routes: true,
@@ -316,6 +329,8 @@ mod tests {
                 match_re: BTreeMap::new(),
                 command: "pending {{ hub }}".into(),
                 slack_channel: Some("C2".into()),
+                github: None,
+                discord_channel: None,
             }],
         })
         .unwrap()

@@ -44,6 +44,8 @@ pub fn router(app: App) -> anyhow::Result<Router> {
             core: core.clone(),
             config: am,
             slack: app.platforms.slack.as_ref(),
+            github: app.platforms.github.as_ref(),
+            discord: app.platforms.discord.as_ref(),
             hubs: ctx.hubs.all().to_vec(),
             audit: ctx.audit.clone(),
             grammar: &ctx.grammar,

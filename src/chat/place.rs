@@ -110,6 +110,16 @@ pub struct AlertPlace {
     pub slack_channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<String>,
+    /// The GitHub issue (`owner/name` and number) the group is told in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_issue: Option<u64>,
+    /// The Discord channel and the group's message there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discord_channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discord_message: Option<String>,
 }
 
 /// A run a schedule (`schedules:`) started, and the thread it posts in.
@@ -163,6 +173,10 @@ mod tests {
             ),
             (
                 json!({"group_key": "{}:{alertname=\"X\"}", "receiver": "opsbot", "slack_channel": "C1", "thread_ts": "1.2"}),
+                Platform::Alertmanager,
+            ),
+            (
+                json!({"group_key": "{}:{alertname=\"X\"}", "receiver": "opsbot", "github_repo": "o/r", "github_issue": 7, "discord_channel": "5", "discord_message": "6"}),
                 Platform::Alertmanager,
             ),
         ];

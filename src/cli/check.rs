@@ -41,7 +41,7 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
                     }
                 }
                 if let (Ok((grammar, playbooks)), Some(am)) = (&loaded, &cfg.alertmanager) {
-                    match alert_routes(&cfg.path, am, grammar, playbooks) {
+                    match alert_routes(&cfg, am, grammar, playbooks) {
                         Ok(note) => notes.push(note),
                         Err(problem) => {
                             eprintln!("{problem}");
@@ -77,6 +77,16 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<u8> {
 /// for the operator to confirm.
 fn platform_notes(cfg: &Config) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(s) = cfg
+        .slack
+        .as_ref()
+        .filter(|s| !s.incident_channels.is_empty())
+    {
+        out.push(format!(
+            "slack: incident mode in {}: a run's status message, result and audit reference are posted at the top level there, not in a thread",
+            s.incident_channels.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if let Some(g) = &cfg.github {
         let auth = match (g.app_id, &g.token) {
             (Some(id), token) => {
@@ -116,28 +126,75 @@ fn platform_notes(cfg: &Config) -> Vec<String> {
 /// The receiver's routes must name read-only commands; the note says how
 /// Alertmanager authenticates and how runs are bounded.
 fn alert_routes(
-    file: &std::path::Path,
+    cfg: &Config,
     am: &crate::config::AlertmanagerConfig,
     grammar: &crate::command::Grammar,
     playbooks: &crate::playbook::Playbooks,
 ) -> Result<String, String> {
     let routes = crate::alerts::route::compile(am)?;
     crate::alerts::route::check(&routes, grammar, playbooks)
-        .map_err(|e| format!("{}: alertmanager routes:\n{e}", file.display()))?;
+        .map_err(|e| format!("{}: alertmanager routes:\n{e}", cfg.path.display()))?;
     let auth = match (am.token.is_some(), am.basic_auth.is_some()) {
         (true, true) => "bearer token or basic auth",
         (true, false) => "bearer token",
         _ => "basic auth",
     };
+    let mut unreachable = Vec::new();
+    for d in routes.iter().flat_map(|r| &r.to) {
+        use crate::alerts::destination::Destination;
+        let (what, on) = match d {
+            Destination::Slack(c) => (
+                format!("Slack channel {c}"),
+                cfg.slack.as_ref().is_some_and(|s| s.bot_token.is_some()),
+            ),
+            Destination::Github(r) => (
+                format!("GitHub repository {r}"),
+                cfg.github.as_ref().is_some_and(|g| g.token.is_some()),
+            ),
+            Destination::Discord(c) => (
+                format!("Discord channel {c}"),
+                cfg.discord.as_ref().is_some_and(|d| d.bot_token.is_some()),
+            ),
+        };
+        if !on && !unreachable.contains(&what) {
+            unreachable.push(what);
+        }
+    }
+    let warning = if unreachable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nalertmanager: warning: routes post to {}, whose platform is not configured with a token (SLACK_BOT_TOKEN, GITHUB_TOKEN, DISCORD_BOT_TOKEN); those groups are diagnosed and audited but posted nowhere",
+            unreachable.join(", ")
+        )
+    };
     Ok(format!(
-        "alertmanager: POST /alertmanager/webhook (webhook payload version 4, {auth}); {} route(s) ({} from the file{}), read-only commands run as `{}`; one Slack thread per group in {}; at most {} diagnoses per minute, the rest summarised",
+        "alertmanager: POST /alertmanager/webhook (webhook payload version 4, {auth}); {} route(s) ({} from the file{}), read-only commands run as `{}`; for each group {}; at most {} diagnoses per minute, the rest summarised",
         routes.len(),
         am.routes.len(),
         if am.builtin_routes { ", then the shipped kube-prometheus ones" } else { "" },
         am.person,
-        am.slack_channel.as_deref().unwrap_or("each route's slack_channel"),
+        default_destinations(am),
         am.max_runs_per_minute,
-    ))
+    ) + &warning)
+}
+
+/// Where a route without destinations of its own posts its groups.
+fn default_destinations(am: &crate::config::AlertmanagerConfig) -> String {
+    let mut to = Vec::new();
+    if let Some(c) = &am.slack_channel {
+        to.push(format!("a Slack thread in {c}"));
+    }
+    if let Some(r) = &am.github {
+        to.push(format!("a GitHub issue in {r}"));
+    }
+    if let Some(c) = &am.discord_channel {
+        to.push(format!("a Discord message in channel {c}"));
+    }
+    if to.is_empty() {
+        return "a thread, issue or message where its route says".to_string();
+    }
+    format!("{} (unless its route names its own)", to.join(", "))
 }
 
 /// The GitHub App's private key must be readable and an RSA key: found

@@ -36,6 +36,8 @@ struct RawConfig {
     policy: Option<RawPolicy>,
     http: Option<RawHttp>,
     slack: Option<Spanned<RawSlack>>,
+    /// `slack.channels`, deserialized entry by entry.
+    slack_channels: HashMap<S, RawChannel>,
     github: Option<Spanned<RawGithub>>,
     discord: Option<Spanned<RawDiscord>>,
     alertmanager: Option<Spanned<alerts::RawAlertmanager>>,
@@ -149,8 +151,52 @@ struct RawSlack {
     bot_token: Option<S>,
     app_token: Option<S>,
     api_url: Option<S>,
-    #[serde(default)]
-    channels: HashMap<S, Vec<S>>,
+    /// Read entry by entry into [`RawConfig::slack_channels`], so each
+    /// channel's mistake is reported on its own.
+    #[allow(dead_code)]
+    channels: Option<serde::de::IgnoredAny>,
+}
+
+/// One `slack.channels` entry: the short form is the list of commands
+/// allowed there; the long form (`{ commands: [...], incident: true }`)
+/// adds the channel's other settings.
+enum RawChannel {
+    Commands(Vec<S>),
+    Settings(RawChannelSettings),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannelSettings {
+    commands: Option<Vec<S>>,
+    incident: Option<Spanned<bool>>,
+}
+
+impl<'de> Deserialize<'de> for RawChannel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawChannel;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of commands such as [\"hub status\"] or a mapping such as { commands: [...], incident: true }")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<RawChannel, A::Error> {
+                Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawChannel::Commands)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawChannel, A::Error> {
+                Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawChannel::Settings)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Deserialize)]
@@ -446,7 +492,7 @@ pub(super) fn build(
     cfg.policy = sections::policy(&mut cx, raw.policy.as_ref());
     cfg.http = http_limits(&mut cx, raw.http.as_ref());
 
-    cfg.slack = platforms::slack(&mut cx, raw.slack.as_ref());
+    cfg.slack = platforms::slack(&mut cx, raw.slack.as_ref(), &raw.slack_channels);
     cfg.github = platforms::github(&mut cx, raw.github.as_ref(), &role_names);
     cfg.discord = platforms::discord(&mut cx, raw.discord.as_ref(), &role_names);
 
@@ -554,7 +600,12 @@ fn parse_raw(cx: &mut Ctx<'_>, text: &str) -> Result<RawConfig, Diagnostics> {
             "roles" => raw.roles = cx.entries(k, value),
             "policy" => raw.policy = cx.node(k, value),
             "http" => raw.http = cx.node(k, value),
-            "slack" => raw.slack = cx.node(k, value),
+            "slack" => {
+                raw.slack = cx.node(k, value);
+                if let Some(channels) = value.as_mapping().and_then(|m| m.get_node("channels")) {
+                    raw.slack_channels = cx.entries("slack.channels", channels);
+                }
+            }
             "github" => raw.github = cx.node(k, value),
             "discord" => raw.discord = cx.node(k, value),
             "alertmanager" => raw.alertmanager = cx.node(k, value),

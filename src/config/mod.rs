@@ -11,7 +11,7 @@ mod expand;
 mod load;
 mod render;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -192,6 +192,14 @@ pub struct AlertmanagerConfig {
     /// Where a route without its own destination posts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_channel: Option<String>,
+    /// `owner/name`: one issue per alert group there, for routes without
+    /// their own destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    /// A Discord channel id: one message per alert group there, for routes
+    /// without their own destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_channel: Option<String>,
     /// Diagnosis runs started per minute at most; groups past it are
     /// summarised in one message instead of run.
     pub max_runs_per_minute: u32,
@@ -242,8 +250,13 @@ pub struct AlertRoute {
     pub match_re: BTreeMap<String, String>,
     /// `triage {{ hub }} {{ user }}`, `pending {{ labels.namespace }}`.
     pub command: String,
+    /// The route's own destinations; when it names none, the section's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_channel: Option<String>,
 }
 
 /// A JupyterHub deployment that commands can target by name.
@@ -399,6 +412,12 @@ pub struct SlackConfig {
     /// Channel id → command patterns allowed there. Channels not listed may
     /// run anything their people may; an empty map means no restriction.
     pub channels: BTreeMap<String, Vec<String>>,
+    /// Channels in incident mode (`slack.channels.ID.incident: true`): a
+    /// run's messages there are posted at the top level, so they show in
+    /// the channel's own timeline while people work an incident, instead
+    /// of being folded into threads.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub incident_channels: BTreeSet<String>,
 }
 
 /// GitHub app/webhook settings.

@@ -390,3 +390,396 @@ async fn a_storm_of_groups_gets_a_thread_each_but_runs_only_up_to_the_limit_and_
     assert_eq!(runs.len(), 10, "the demo's limit is 10 per minute");
     assert!(runs.iter().all(|s| s.person == "alertmanager"));
 }
+
+// ------------------------------------------- GitHub and Discord destinations
+
+/// The demo's bot with GitHub and Discord configured against their fakes,
+/// and a receiver whose one route sends crash-looping pods to `route`.
+struct Elsewhere {
+    bot: Bot,
+    github: std::sync::Arc<crate::github_webhook::FakeGithub>,
+    discord: std::sync::Arc<crate::support::discord::FakeApi>,
+    /// Where the fakes listen, for a restarted bot.
+    urls: (String, String),
+    base: String,
+    http: reqwest::Client,
+}
+
+const REPO: &str = "octo-org/incidents";
+const DISCORD_CHANNEL: &str = "4444444444444444444";
+
+/// The fakes a bot of [`elsewhere`] talks to, kept across a restart.
+struct Fakes {
+    github: (std::sync::Arc<crate::github_webhook::FakeGithub>, String),
+    discord: (std::sync::Arc<crate::support::discord::FakeApi>, String),
+}
+
+async fn fakes() -> Fakes {
+    Fakes {
+        github: crate::github_webhook::start_fake(crate::github_webhook::FakeGithub::default())
+            .await,
+        discord: crate::support::discord::FakeApi::start().await,
+    }
+}
+
+async fn elsewhere(route: opsbot::config::AlertRoute) -> Elsewhere {
+    elsewhere_in(route, fakes().await, None).await
+}
+
+/// [`elsewhere`] on these fakes, and on an earlier bot's directory and
+/// audit store when given (a restart).
+async fn elsewhere_in(
+    route: opsbot::config::AlertRoute,
+    fakes: Fakes,
+    dir: Option<(tempfile::TempDir, String)>,
+) -> Elsewhere {
+    let Fakes {
+        github: (github, github_url),
+        discord: (discord, discord_url),
+    } = fakes;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let app_id = crate::support::discord::APP_ID.to_string();
+    let env = [
+        ("OPSBOT_ALERTMANAGER_TOKEN", TOKEN),
+        ("GITHUB_WEBHOOK_SECRET", "alerts-github-secret"),
+        ("GITHUB_TOKEN", "ghp_alerts0000000000000000000000000000000"),
+        ("GITHUB_API_URL", github_url.as_str()),
+        ("DISCORD_PUBLIC_KEY", public.as_str()),
+        ("DISCORD_APPLICATION_ID", app_id.as_str()),
+        ("DISCORD_BOT_TOKEN", "test-bot-token"),
+        ("DISCORD_API_URL", discord_url.as_str()),
+    ];
+    let bot = match dir {
+        None => Bot::start_with_env(&env).await,
+        Some((dir, audit)) => Bot::start_in_with_env(dir, audit, &env).await,
+    };
+    let app = &bot.demo.app;
+    let ctx = app.runs.context();
+    let mut am = ctx.config.alertmanager.clone().expect("receiver on");
+    am.routes = vec![route];
+    am.builtin_routes = false;
+    let core: std::sync::Arc<dyn opsbot::chat::Core> = std::sync::Arc::new(app.runs.clone());
+    let router = opsbot::alerts::router(opsbot::alerts::receiver::Parts {
+        core,
+        config: &am,
+        slack: None,
+        github: app.platforms.github.as_ref(),
+        discord: app.platforms.discord.as_ref(),
+        hubs: ctx.hubs.all().to_vec(),
+        audit: ctx.audit.clone(),
+        grammar: &ctx.grammar,
+        playbooks: &ctx.playbooks,
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Elsewhere {
+        bot,
+        github,
+        discord,
+        urls: (github_url, discord_url),
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn crash_loop_route(github: Option<&str>, discord: Option<&str>) -> opsbot::config::AlertRoute {
+    opsbot::config::AlertRoute {
+        matchers: [("alertname".to_string(), "KubePodCrashLooping".to_string())].into(),
+        match_re: Default::default(),
+        command: "triage {{ hub }} {{ user }}".into(),
+        slack_channel: None,
+        github: github.map(str::to_string),
+        discord_channel: discord.map(str::to_string),
+    }
+}
+
+impl Elsewhere {
+    async fn notify(&self, n: &Value) {
+        let resp = self
+            .http
+            .post(format!("{}/alertmanager/webhook", self.base))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(n.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
+    fn github_calls(&self) -> Vec<(String, String, Value)> {
+        self.github.calls.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the fake GitHub's calls satisfy `done`.
+    async fn wait_github(&self, what: &str, done: impl Fn(&[(String, String, Value)]) -> bool) {
+        let deadline = tokio::time::Instant::now() + crate::support::bot::PATIENCE;
+        loop {
+            let called = self.github.called.notified();
+            tokio::pin!(called);
+            called.as_mut().enable();
+            if done(&self.github_calls()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, called).await.is_err() {
+                panic!("{what}; calls: {:#?}", self.github_calls());
+            }
+        }
+    }
+}
+
+fn is_issue_post(c: &(String, String, Value)) -> bool {
+    c.0 == "POST" && c.1 == format!("/repos/{REPO}/issues")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_routed_to_github_opens_one_issue_with_the_diagnosis_and_resolved_closes_it() {
+    let r = elsewhere(crash_loop_route(Some(REPO), None)).await;
+    let firing = notification("KubePodCrashLooping", "firing", &[frank("firing")]);
+    r.notify(&firing).await;
+    r.wait_github("the diagnosis ends in a comment on the issue", |calls| {
+        calls.iter().any(|c| {
+            c.1.starts_with(&format!("/repos/{REPO}/issues/"))
+                && c.1.contains("/comments")
+                && c.2["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("audit") && b.contains("frank"))
+        })
+    })
+    .await;
+    let calls = r.github_calls();
+    let opened: Vec<_> = calls.iter().filter(|c| is_issue_post(c)).collect();
+    assert_eq!(opened.len(), 1, "one issue: {calls:#?}");
+    let title = opened[0].2["title"].as_str().unwrap();
+    assert!(title.contains("KubePodCrashLooping"), "{title}");
+    let body = opened[0].2["body"].as_str().unwrap();
+    assert!(
+        body.contains("FIRING") && body.contains("pod=jupyter-frank"),
+        "{body}"
+    );
+    let number = 101; // the fake numbers its first issue 101
+    let comments = format!("/repos/{REPO}/issues/{number}/comments");
+    assert!(
+        calls.iter().any(|c| c.1 == comments
+            && c.2["body"]
+                .as_str()
+                .unwrap()
+                .contains("triage staging frank")),
+        "the diagnosis names its command: {calls:#?}"
+    );
+
+    // A repeat edits the issue's body; no second issue, no second run.
+    r.notify(&firing).await;
+    let issue = format!("/repos/{REPO}/issues/{number}");
+    r.wait_github("the repeat edits the issue body", |calls| {
+        calls.iter().any(|c| {
+            c.0 == "PATCH"
+                && c.1 == issue
+                && c.2["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("2 notifications"))
+        })
+    })
+    .await;
+
+    // Resolved: a comment says so and the issue is closed.
+    r.notify(&notification(
+        "KubePodCrashLooping",
+        "resolved",
+        &[frank("resolved")],
+    ))
+    .await;
+    r.wait_github("resolved closes the issue", |calls| {
+        calls
+            .iter()
+            .any(|c| c.0 == "PATCH" && c.1 == issue && c.2["state"] == "closed")
+    })
+    .await;
+    let calls = r.github_calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.1 == comments && c.2["body"].as_str().unwrap().contains("Resolved")),
+        "{calls:#?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| is_issue_post(c)).count(),
+        1,
+        "{calls:#?}"
+    );
+    let runs = r
+        .bot
+        .audit()
+        .list(&opsbot::audit::Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the repeat ran nothing: {runs:?}");
+    let requested = &r.bot.records(1).await[0];
+    assert_eq!(requested.actor, "alertmanager");
+    assert_eq!(requested.data["where"]["github_repo"], REPO);
+    assert_eq!(requested.data["where"]["github_issue"], number);
+    let violations = r.github.violations.lock().unwrap().clone();
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_routed_to_discord_posts_one_message_edited_on_repeats_and_the_diagnosis_follows_it(
+) {
+    let r = elsewhere(crash_loop_route(None, Some(DISCORD_CHANNEL))).await;
+    r.notify(&notification(
+        "KubePodCrashLooping",
+        "firing",
+        &[frank("firing")],
+    ))
+    .await;
+    let posts = format!("/api/v10/channels/{DISCORD_CHANNEL}/messages");
+    r.discord
+        .wait_for("the diagnosis posted after the group's message", |c| {
+            c.method == "POST" && c.path == posts && c.body_text().contains("triage staging frank")
+        })
+        .await;
+    let calls = r.discord.calls();
+    let messages: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == posts)
+        .collect();
+    assert_eq!(
+        messages.len(),
+        2,
+        "the group's message, then the diagnosis: {calls:#?}"
+    );
+    let group = messages[0].json();
+    let text = group["content"].as_str().unwrap();
+    assert!(
+        text.contains("FIRING") && text.contains("KubePodCrashLooping"),
+        "{text}"
+    );
+    let diagnosis = messages[1].body_text();
+    assert!(diagnosis.contains("frank"), "{diagnosis}");
+    let requested = &r.bot.records(1).await[0];
+    assert_eq!(requested.data["where"]["discord_channel"], DISCORD_CHANNEL);
+    let message = requested.data["where"]["discord_message"]
+        .as_str()
+        .expect("the group's message id is audited")
+        .to_string();
+
+    // A repeat edits the group's message; nothing new is posted or run.
+    r.bot.wait_for_record(1.into(), EventKind::Finished).await;
+    r.notify(&notification(
+        "KubePodCrashLooping",
+        "firing",
+        &[frank("firing")],
+    ))
+    .await;
+    let edit = format!("{posts}/{message}");
+    r.discord
+        .wait_for("the repeat edits the group's message", |c| {
+            c.method == "PATCH" && c.path == edit && c.body_text().contains("2 notifications")
+        })
+        .await;
+    let posted = r
+        .discord
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == posts)
+        .count();
+    assert_eq!(posted, 2, "{:#?}", r.discord.calls());
+    let runs = r
+        .bot
+        .audit()
+        .list(&opsbot::audit::Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the repeat ran nothing: {runs:?}");
+    let violations = r.discord.violations.lock().unwrap().clone();
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_keeps_its_github_issue_across_a_restart() {
+    let route = || crash_loop_route(Some(REPO), None);
+    let r = elsewhere(route()).await;
+    let firing = notification("KubePodCrashLooping", "firing", &[frank("firing")]);
+    r.notify(&firing).await;
+    let comments = format!("/repos/{REPO}/issues/101/comments");
+    r.wait_github("the diagnosis comment", |calls| {
+        calls.iter().any(|c| {
+            c.1 == comments
+                && c.2["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("triage staging frank"))
+        })
+    })
+    .await;
+    r.bot.wait_for_record(1.into(), EventKind::Finished).await;
+    let Elsewhere {
+        bot,
+        github,
+        discord,
+        urls: (github_url, discord_url),
+        ..
+    } = r;
+    let (dir, audit) = bot.stop().await;
+    let fakes = Fakes {
+        github: (github, github_url),
+        discord: (discord, discord_url),
+    };
+    let r = elsewhere_in(route(), fakes, Some((dir, audit))).await;
+    r.notify(&firing).await;
+    let issue = format!("/repos/{REPO}/issues/101");
+    r.wait_github(
+        "the repeat after the restart edits the same issue",
+        |calls| {
+            calls.iter().any(|c| {
+                c.0 == "PATCH"
+                    && c.1 == issue
+                    && c.2["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains("notifications"))
+            })
+        },
+    )
+    .await;
+    let opened = r.github_calls().iter().filter(|c| is_issue_post(c)).count();
+    assert_eq!(
+        opened,
+        1,
+        "no second issue after the restart: {:#?}",
+        r.github_calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_first_heard_of_when_resolved_gets_a_closed_issue_and_no_diagnosis() {
+    let r = elsewhere(crash_loop_route(Some(REPO), None)).await;
+    r.notify(&notification(
+        "KubePodCrashLooping",
+        "resolved",
+        &[frank("resolved")],
+    ))
+    .await;
+    let issue = format!("/repos/{REPO}/issues/101");
+    r.wait_github("the issue opened for it is closed", |calls| {
+        calls
+            .iter()
+            .any(|c| c.0 == "PATCH" && c.1 == issue && c.2["state"] == "closed")
+    })
+    .await;
+    let calls = r.github_calls();
+    let opened: Vec<_> = calls.iter().filter(|c| is_issue_post(c)).collect();
+    assert_eq!(opened.len(), 1, "{calls:#?}");
+    assert!(
+        opened[0].2["body"].as_str().unwrap().contains("RESOLVED"),
+        "{calls:#?}"
+    );
+    let runs = r
+        .bot
+        .audit()
+        .list(&opsbot::audit::Filter::default())
+        .await
+        .unwrap();
+    assert!(runs.is_empty(), "nothing to diagnose: {runs:?}");
+}

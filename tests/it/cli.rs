@@ -355,3 +355,68 @@ fn a_config_without_commands_or_playbooks_uses_the_built_in_pack() {
     let out = crate::support::binary::opsbot_run(&cfg, "bob", "pending staging");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// `opsbot check` names the Slack channels in incident mode, so the
+/// operator sees where runs will post at the top level instead of in threads.
+#[test]
+fn check_names_the_slack_channels_in_incident_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("slack-secret");
+    let token = dir.path().join("slack-token");
+    std::fs::write(&secret, "s3cr3t").unwrap();
+    std::fs::write(&token, "xoxb-1").unwrap();
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "slack:\n  signing_secret: \"${{file:{}}}\"\n  bot_token: \"${{file:{}}}\"\n  channels:\n    C0INCIDENT: {{ incident: true }}\n    C0CALM: {{ incident: false, commands: [help] }}\n    C0SUPPORT: [help]\n",
+            secret.display(),
+            token.display()
+        ),
+    )
+    .unwrap();
+    let check = opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    let said = text(&check);
+    assert!(check.status.success(), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("slack: incident mode in "))
+        .unwrap_or_else(|| panic!("no incident mode line in:\n{said}"));
+    assert!(
+        line.starts_with("slack: incident mode in C0INCIDENT:"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("C0CALM") && !line.contains("C0SUPPORT"),
+        "{line}"
+    );
+}
+
+/// `opsbot check` says where alert groups go, and warns about a route whose
+/// destination's platform has no token: its groups would be posted nowhere.
+#[test]
+fn check_names_alert_destinations_and_warns_about_one_no_platform_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "am-t0ken").unwrap();
+    let cfg = dir.path().join("opsbot.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "people:\n  - {{ id: alertmanager, roles: [alerts] }}\nroles:\n  alerts: {{ run: [\"hub status\"] }}\nalertmanager:\n  token: \"${{file:{}}}\"\n  github: my-org/incidents\n  builtin_routes: false\n  routes:\n    - {{ match: {{ alertname: KubePodCrashLooping }}, command: \"hub status {{{{ hub }}}}\" }}\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let check = opsbot(dir.path(), &["check", "--config", cfg.to_str().unwrap()]);
+    let said = text(&check);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains("for each group a GitHub issue in my-org/incidents"),
+        "{said}"
+    );
+    assert!(
+        said.contains("alertmanager: warning: routes post to GitHub repository my-org/incidents, whose platform is not configured"),
+        "{said}"
+    );
+}

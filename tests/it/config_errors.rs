@@ -510,6 +510,60 @@ fn a_clusters_prometheus_needs_an_http_url_a_referenced_token_and_a_positive_tim
 }
 
 #[test]
+fn a_slack_channel_incident_flag_that_is_not_a_boolean_says_to_write_true_or_false() {
+    let text = format!(
+        "{BASE}slack:\n  channels:\n    C0INCIDENT: {{ incident: \"yes\" }}\n    C0OTHER: {{ incidnet: true }}\n    C0THIRD: 42\n"
+    );
+    let errs = errors(
+        &text,
+        &[("SLACK_BOT_TOKEN", "x"), ("SLACK_SIGNING_SECRET", "s")],
+    );
+    has(
+        &errs,
+        "opsbot.yaml:9:",
+        "slack.channels.C0INCIDENT.incident: expected `true` or `false`",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:10:",
+        "incidnet: Unknown field `incidnet`, expected `commands` or `incident`",
+    );
+    has(&errs, "opsbot.yaml:11:", "a list of commands");
+}
+
+#[test]
+fn an_alert_destination_github_that_is_not_owner_slash_name_says_how_to_write_it() {
+    let text = format!(
+        "{BASE}people:\n  - {{ id: alertmanager, roles: [eng] }}\nalertmanager:\n  github: just-a-name\n  routes:\n    - {{ match: {{ alertname: A }}, command: \"pending all\", github: \"https://github.com/o/r\" }}\n    - {{ match: {{ alertname: B }}, command: \"pending all\", github: \"-bad/r\" }}\n    - {{ match: {{ alertname: C }}, command: \"pending all\", discord_channel: general }}\n    - {{ match: {{ alertname: D }}, command: \"pending all\", github: my-org/incidents.v2, discord_channel: \"1111111111111111111\" }}\n"
+    );
+    let errs = errors(&text, &[("OPSBOT_ALERTMANAGER_TOKEN", "t")]);
+    has(
+        &errs,
+        "opsbot.yaml:10:",
+        "alertmanager.github: `just-a-name` is not a repository; write `owner/name`",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:12:",
+        "alertmanager.routes[0].github: `https://github.com/o/r` is not a repository",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:13:",
+        "alertmanager.routes[1].github: `-bad/r` is not a repository",
+    );
+    has(
+        &errs,
+        "opsbot.yaml:14:",
+        "alertmanager.routes[2].discord_channel: `general` is not a channel id",
+    );
+    assert!(
+        !errs.iter().any(|e| e.contains("routes[3]")),
+        "a well-formed repository and channel id are accepted: {errs:?}"
+    );
+}
+
+#[test]
 fn a_clusters_prometheus_token_comes_from_the_environment_and_stays_out_of_printed_config() {
     let text = "clusters:\n  - { name: c1, in_cluster: true, prometheus: { url: \"http://prometheus.monitoring:9090/\", token: \"${PROM_TOKEN}\", timeout: 5s } }\n";
     let cfg = Config::from_str(
@@ -530,4 +584,29 @@ fn a_clusters_prometheus_token_comes_from_the_environment_and_stays_out_of_print
     );
     assert!(!printed.contains("prom-s3cret"), "{printed}");
     assert!(cfg.secrets().contains(&"prom-s3cret".to_string()));
+}
+
+#[test]
+fn alert_routes_may_name_github_and_discord_instead_of_slack() {
+    let text = format!(
+        "{BASE}people:\n  - {{ id: alertmanager, roles: [eng] }}\nalertmanager:\n  github: my-org/incidents\n  routes:\n    - {{ match: {{ alertname: A }}, command: \"pending all\", discord_channel: \"1111111111111111111\" }}\n    - {{ match: {{ alertname: B }}, command: \"pending all\" }}\n"
+    );
+    let cfg = Config::from_str(
+        "opsbot.yaml",
+        &text,
+        Path::new("/etc/opsbot"),
+        &env_of(&[("OPSBOT_ALERTMANAGER_TOKEN", "t")]),
+    )
+    .unwrap();
+    let am = cfg.alertmanager.unwrap();
+    assert_eq!(am.github.as_deref(), Some("my-org/incidents"));
+    assert_eq!(am.slack_channel, None);
+    assert_eq!(
+        am.routes[0].discord_channel.as_deref(),
+        Some("1111111111111111111")
+    );
+    assert_eq!(
+        am.routes[1].github, None,
+        "the section's default applies at compile time"
+    );
 }

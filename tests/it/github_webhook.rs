@@ -21,9 +21,9 @@ use sha2::Sha256;
 const SECRET: &str = "github-e2e-webhook-secret";
 
 #[derive(Default)]
-struct FakeGithub {
-    calls: Mutex<Vec<(String, String, Value)>>,
-    violations: Mutex<Vec<String>>,
+pub(crate) struct FakeGithub {
+    pub(crate) calls: Mutex<Vec<(String, String, Value)>>,
+    pub(crate) violations: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
     /// Refuse `POST …/labels` with 403, as GitHub does for a token without
     /// the Issues write permission.
@@ -40,7 +40,7 @@ struct FakeGithub {
     /// signed with the test key, and every other call must carry a live one.
     app: Option<FakeApp>,
     /// Woken on every recorded call, so tests wait for calls, not time.
-    called: tokio::sync::Notify,
+    pub(crate) called: tokio::sync::Notify,
 }
 
 /// The App side of the fake: what it issued and what it refuses.
@@ -350,6 +350,21 @@ async fn api(
         )
             .into_response();
     }
+    if method == Method::POST && path.starts_with("/repos/") && path.ends_with("/issues") {
+        // A new issue: GitHub answers 201 with its number.
+        let number = {
+            let mut n = f.next_id.lock().unwrap();
+            *n += 1;
+            100 + *n
+        };
+        let issue = json!({
+            "id": 1_000_000 + number, "number": number, "state": "open",
+            "title": body["title"], "body": body["body"],
+            "html_url": format!("https://github.com{}/{number}", path.trim_start_matches("/repos")),
+            "user": account(OPSBOT_LOGIN, OPSBOT_ID), "labels": [], "comments": 0,
+        });
+        return (StatusCode::CREATED, axum::Json(issue)).into_response();
+    }
     let id = {
         let mut n = f.next_id.lock().unwrap();
         *n += 1;
@@ -425,7 +440,7 @@ async fn rig() -> Rig {
 }
 
 /// The fake GitHub API on a loopback port: it and its base URL.
-async fn start_fake(fake: FakeGithub) -> (Arc<FakeGithub>, String) {
+pub(crate) async fn start_fake(fake: FakeGithub) -> (Arc<FakeGithub>, String) {
     let fake = Arc::new(fake);
     let app = axum::Router::new().fallback(api).with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

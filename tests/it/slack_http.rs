@@ -202,6 +202,81 @@ async fn a_run_keeps_its_whole_story_in_one_thread() {
     assert_eq!(h.slack.violations(), Vec::<String>::new());
 }
 
+const INCIDENT: &str = "C0INCIDENT";
+
+/// A run in a channel marked `incident: true` answers at the top level.
+async fn incident_harness() -> Harness {
+    Harness::start_with(
+        |_| {
+            simple_run(
+                8,
+                "hub status staging",
+                None,
+                2,
+                "# Hub staging\n**ready**: 1/1",
+            )
+        },
+        |s| {
+            s.incident_channels.insert(INCIDENT.to_string());
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn in_an_incident_channel_the_status_result_and_audit_reference_are_top_level_messages() {
+    let h = incident_harness().await;
+    let resp = h.slash(ALICE, INCIDENT, "hub status staging").await;
+    assert_eq!(resp.status(), 200);
+    h.slack
+        .wait_until("the audit reference", |s| {
+            s.messages().iter().any(|m| m.text.contains("/ops audit 8"))
+        })
+        .await;
+    let messages = h.slack.messages();
+    assert_eq!(
+        messages.len(),
+        3,
+        "status, result, audit reference: {messages:#?}"
+    );
+    for m in &messages {
+        assert_eq!(m.channel, INCIDENT);
+        assert_eq!(m.thread_ts, None, "not a thread reply: {m:#?}");
+    }
+    let (status, result, audit) = (&messages[0], &messages[1], &messages[2]);
+    // The status message is still edited in place to its final state.
+    assert!(status.edits >= 1, "{status:#?}");
+    assert!(status.text.contains("succeeded"), "{}", status.text);
+    assert!(
+        result.all_text().contains("Hub staging"),
+        "{}",
+        result.all_text()
+    );
+    assert!(audit.text.contains("requested by alice"), "{}", audit.text);
+    assert_eq!(h.slack.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn beside_an_incident_channel_a_normal_channel_keeps_the_run_in_its_thread() {
+    let h = incident_harness().await;
+    let resp = h.slash(ALICE, CHANNEL, "hub status staging").await;
+    assert_eq!(resp.status(), 200);
+    h.slack
+        .wait_until("the audit reference", |s| {
+            s.messages().iter().any(|m| m.text.contains("/ops audit 8"))
+        })
+        .await;
+    let messages = h.slack.messages();
+    let status = &messages[0];
+    assert_eq!(status.thread_ts, None);
+    let replies: Vec<_> = messages[1..].iter().map(|m| m.thread_ts.clone()).collect();
+    assert_eq!(
+        replies,
+        vec![Some(status.ts.clone()); 2],
+        "result and audit reference in the status message's thread: {messages:#?}"
+    );
+}
+
 #[tokio::test]
 async fn step_updates_are_coalesced_into_few_in_place_edits() {
     let gate = Gate::default();

@@ -18,6 +18,7 @@ mod answer;
 mod api;
 mod autocomplete;
 pub mod inbound;
+mod notify;
 pub mod options;
 pub mod register;
 pub mod render;
@@ -37,6 +38,7 @@ use serenity::model::application::Interaction;
 
 use super::verify::{refuse, Gate, Refusal, Verified, Verify};
 use super::Core;
+pub use notify::ChannelNotifier;
 pub use settings::DiscordSettings;
 pub use verify::SignatureError;
 

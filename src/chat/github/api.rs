@@ -437,6 +437,66 @@ impl GithubApi {
     }
 
     /// The account the plain token belongs to (`GET /user`): its id and login.
+    /// Open an issue in `owner/name` with this title and body; its number,
+    /// or `None` (logged). Like a comment, a new issue is not idempotent, so
+    /// only a call GitHub certainly did not apply is tried again.
+    pub async fn create_issue(&self, full_name: &str, title: &str, body: &str) -> Option<u64> {
+        let route = format!("/repos/{full_name}/issues");
+        let sent = self
+            .call(
+                None,
+                "github: opening an issue",
+                classify_not_idempotent,
+                Method::POST,
+                &route,
+                Some(&json!({ "title": title, "body": body })),
+            )
+            .await;
+        match sent {
+            Ok(i) => i["number"].as_u64().or_else(|| {
+                tracing::warn!(
+                    repo = full_name,
+                    "github: the new issue came back without a number; it will not be updated"
+                );
+                None
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, repo = full_name, "github: giving up opening an issue");
+                None
+            }
+        }
+    }
+
+    /// Change the issue itself (`PATCH /repos/{o}/{r}/issues/{n}`): its body
+    /// and/or its state (`closed`). Repeating it changes nothing more, so it
+    /// is retried like an edit.
+    pub async fn update_issue(&self, issue: &Issue, body: Option<&str>, state: Option<&str>) {
+        let mut fields = serde_json::Map::new();
+        if let Some(b) = body {
+            fields.insert("body".into(), json!(b));
+        }
+        if let Some(s) = state {
+            fields.insert("state".into(), json!(s));
+        }
+        let route = format!(
+            "/repos/{}/{}/issues/{}",
+            issue.owner, issue.repo, issue.number
+        );
+        let sent = self
+            .call(
+                issue.installation,
+                "github: updating an issue",
+                classify,
+                Method::PATCH,
+                &route,
+                Some(&serde_json::Value::Object(fields)),
+            )
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, issue = issue.number, "github: giving up updating an issue");
+        }
+    }
+
     pub async fn authenticated_user(&self) -> Result<(u64, String), ApiError> {
         let got = self
             .call(

@@ -28,6 +28,7 @@ pub mod auth;
 mod busy;
 pub mod inbound;
 pub mod lines;
+mod notify;
 pub mod people;
 pub mod render;
 mod reopen;
@@ -51,6 +52,7 @@ use super::verify::{refuse, Gate, Verified, Verify};
 use super::{Core, Request, Update};
 use api::{GithubApi, Issue};
 use inbound::Inbound;
+pub use notify::IssueNotifier;
 pub use settings::GithubSettings;
 use thread::Thread;
 

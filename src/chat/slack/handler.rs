@@ -34,6 +34,8 @@ pub(crate) struct Slack {
     /// limit or starve the ack path.
     pub renderers: Arc<Semaphore>,
     pub max_live_threads: usize,
+    /// Channels whose runs post at the top level (incident mode).
+    pub incident_channels: std::collections::BTreeSet<String>,
 }
 
 /// What Slack gets back right away, over HTTP or in a Socket Mode ack.
@@ -69,6 +71,7 @@ impl Slack {
             threads: Threads::default(),
             renderers: Arc::new(Semaphore::new(settings.max_live_threads)),
             max_live_threads: settings.max_live_threads,
+            incident_channels: settings.incident_channels.clone(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! What the Slack adapter needs, typed, taken from the loaded config (which
 //! read the `SLACK_*` variables of DESIGN §4 once).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -46,6 +47,11 @@ pub struct SlackSettings {
     /// once. Past it, new runs still run and are acked, but are not
     /// followed in a thread (the asker is pointed to `/ops audit N`).
     pub max_live_threads: usize,
+    /// Channels in incident mode (`slack.channels.ID.incident: true`): a
+    /// run's status message, result and audit reference go to the channel
+    /// itself rather than into a thread, so they show in the timeline
+    /// people watch during an incident.
+    pub incident_channels: BTreeSet<String>,
 }
 
 impl SlackSettings {
@@ -60,6 +66,7 @@ impl SlackSettings {
             edit_interval: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             max_live_threads: DEFAULT_MAX_LIVE_THREADS,
+            incident_channels: BTreeSet::new(),
         }
     }
 }
@@ -78,6 +85,7 @@ impl SlackSettings {
         );
         settings.app_token = c.app_token.clone();
         settings.api_url = c.api_url.trim_end_matches('/').to_string();
+        settings.incident_channels = c.incident_channels.clone();
         Some(settings)
     }
 }
@@ -136,6 +144,28 @@ mod tests {
         let socket_only = from_env(&[("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_APP_TOKEN", "xapp-1")])
             .expect("Socket Mode needs no signing secret");
         assert_eq!(socket_only.api_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn channels_marked_incident_reach_the_settings_and_others_do_not() {
+        let config = crate::config::Config::from_str(
+            "opsbot.yaml",
+            "slack:\n  channels:\n    C0INCIDENT: { incident: true }\n    C0CALM: { incident: false, commands: [\"hub status\"] }\n    C0SUPPORT: [\"help\"]\n",
+            std::path::Path::new("."),
+            &env(&[("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_SIGNING_SECRET", "s")]),
+        )
+        .expect("valid");
+        let slack = config.slack.as_ref().expect("slack on");
+        let settings = SlackSettings::from_config(slack).expect("configured");
+        assert_eq!(
+            settings.incident_channels.iter().collect::<Vec<_>>(),
+            ["C0INCIDENT"]
+        );
+        // An incident channel without `commands` stays unrestricted; the
+        // others keep their command lists.
+        assert!(!slack.channels.contains_key("C0INCIDENT"));
+        assert_eq!(slack.channels["C0CALM"], ["hub status"]);
+        assert_eq!(slack.channels["C0SUPPORT"], ["help"]);
     }
 
     #[test]

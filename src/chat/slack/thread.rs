@@ -9,6 +9,11 @@
 //! the approver's button press); [`Threads`] maps run ids to their thread so
 //! they all land in the same place.
 //!
+//! In a channel in incident mode every message of a run is posted at the
+//! top level instead: the thread is still remembered (as the place another
+//! process reopens), but nothing is hidden inside it while people watch the
+//! channel's timeline. The status message is still edited in place.
+//!
 //! A failed Web API call is logged and skipped: the run itself is recorded
 //! and carries on in the core whatever Slack does.
 
@@ -255,7 +260,7 @@ impl Renderer {
             Some(ts) => self.edit(&thread.channel, ts, content).await,
             None => {
                 let ts = self
-                    .post(&thread.channel, thread.thread_ts.as_deref(), content)
+                    .post(&thread.channel, self.reply_to(&thread), content)
                     .await;
                 if thread.thread_ts.is_none() {
                     thread.thread_ts = ts.clone();
@@ -290,7 +295,7 @@ impl Renderer {
         let ts = self
             .post(
                 &thread.channel,
-                thread.thread_ts.as_deref(),
+                self.reply_to(&thread),
                 render::approval(&approval),
             )
             .await;
@@ -327,7 +332,8 @@ impl Renderer {
                 let thread_ts = thread
                     .as_ref()
                     .and_then(|t| t.thread_ts.clone())
-                    .or_else(|| self.place.thread_ts.clone());
+                    .or_else(|| self.place.thread_ts.clone())
+                    .filter(|_| !self.incident(&channel));
                 self.post(&channel, thread_ts.as_deref(), content).await;
             }
         }
@@ -354,14 +360,16 @@ impl Renderer {
             labels: Vec::new(),
         });
         let status = render::status(&view);
-        let mut thread_ts = thread.thread_ts.clone();
+        let mut thread_ts = self.reply_to(&thread).map(str::to_string);
         match &thread.status_ts {
             Some(ts) => self.edit(&thread.channel, ts, status).await,
             None => {
                 let ts = self
                     .post(&thread.channel, thread_ts.as_deref(), status)
                     .await;
-                thread_ts = thread_ts.or(ts);
+                if !self.incident(&thread.channel) {
+                    thread_ts = thread_ts.or(ts);
+                }
             }
         }
         let result = render::result(done);
@@ -392,6 +400,20 @@ impl Renderer {
         );
         self.post(&thread.channel, thread_ts.as_deref(), reference)
             .await;
+    }
+
+    /// Is `channel` in incident mode (everything at the top level)?
+    fn incident(&self, channel: &str) -> bool {
+        self.slack.incident_channels.contains(channel)
+    }
+
+    /// The thread a new message of this run goes into: none in an incident
+    /// channel.
+    fn reply_to<'t>(&self, thread: &'t RunThread) -> Option<&'t str> {
+        if self.incident(&thread.channel) {
+            return None;
+        }
+        thread.thread_ts.as_deref()
     }
 
     /// Shows the latest step lines of the dirty run in its status message.

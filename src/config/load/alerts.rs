@@ -24,6 +24,8 @@ pub(super) struct RawAlertmanager {
     basic_auth: Option<RawBasicAuth>,
     person: Option<S>,
     slack_channel: Option<S>,
+    github: Option<S>,
+    discord_channel: Option<S>,
     max_runs_per_minute: Option<Spanned<u32>>,
     max_body_bytes: Option<Spanned<usize>>,
     builtin_routes: Option<bool>,
@@ -47,6 +49,8 @@ struct RawRoute {
     match_re: HashMap<String, String>,
     command: S,
     slack_channel: Option<S>,
+    github: Option<S>,
+    discord_channel: Option<S>,
 }
 
 pub(super) fn alertmanager(
@@ -88,6 +92,16 @@ pub(super) fn alertmanager(
         .slack_channel
         .as_ref()
         .and_then(|c| cx.name("alertmanager.slack_channel", c));
+    let github = raw
+        .github
+        .as_ref()
+        .and_then(|r| github_repo(cx, "alertmanager.github", r));
+    let discord_channel = raw
+        .discord_channel
+        .as_ref()
+        .and_then(|c| discord_channel_id(cx, "alertmanager.discord_channel", c));
+    let section_has_destination =
+        raw.slack_channel.is_some() || raw.github.is_some() || raw.discord_channel.is_some();
     let max_runs_per_minute = match &raw.max_runs_per_minute {
         Some(n) if **n == 0 => {
             cx.err(
@@ -137,10 +151,19 @@ pub(super) fn alertmanager(
             .slack_channel
             .as_ref()
             .and_then(|c| cx.name(&format!("{field}.slack_channel"), c));
-        if slack_channel.is_none() && raw.slack_channel.is_none() {
+        let github = r
+            .github
+            .as_ref()
+            .and_then(|g| github_repo(cx, &format!("{field}.github"), g));
+        let discord_channel = r
+            .discord_channel
+            .as_ref()
+            .and_then(|c| discord_channel_id(cx, &format!("{field}.discord_channel"), c));
+        let named = r.slack_channel.is_some() || r.github.is_some() || r.discord_channel.is_some();
+        if !named && !section_has_destination {
             cx.err(
                 r.span(),
-                format!("{field}: no destination; set its `slack_channel` or `alertmanager.slack_channel`"),
+                format!("{field}: no destination; set its `slack_channel`, `github` or `discord_channel`, or the same key on `alertmanager:`"),
             );
             ok = false;
         }
@@ -150,6 +173,8 @@ pub(super) fn alertmanager(
                 match_re: r.match_re.clone().into_iter().collect(),
                 command,
                 slack_channel,
+                github,
+                discord_channel,
             });
         }
     }
@@ -158,9 +183,56 @@ pub(super) fn alertmanager(
         basic_auth,
         person,
         slack_channel,
+        github,
+        discord_channel,
         max_runs_per_minute,
         max_body_bytes,
         builtin_routes: raw.builtin_routes.unwrap_or(true),
         routes,
     })
+}
+
+/// `owner/name` of a GitHub repository, as GitHub allows them: an owner of
+/// letters, digits and single hyphens, a name of letters, digits, `.`, `-`
+/// and `_`.
+fn github_repo(cx: &mut Ctx<'_>, field: &str, v: &S) -> Option<String> {
+    let s = cx.name(field, v)?;
+    let owner_ok = |o: &str| {
+        !o.is_empty()
+            && o.len() <= 39
+            && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !o.starts_with('-')
+            && !o.ends_with('-')
+    };
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n != "."
+            && n != ".."
+            && n.len() <= 100
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    match s.split_once('/') {
+        Some((o, n)) if owner_ok(o) && name_ok(n) => Some(s),
+        _ => {
+            cx.err(
+                v.span(),
+                format!("{field}: `{s}` is not a repository; write `owner/name` as in its URL (github.com/owner/name), e.g. `my-org/incidents`"),
+            );
+            None
+        }
+    }
+}
+
+/// A Discord channel id: the number "Copy Channel ID" gives.
+fn discord_channel_id(cx: &mut Ctx<'_>, field: &str, v: &S) -> Option<String> {
+    let s = cx.name(field, v)?;
+    if s.parse::<u64>().is_ok_and(|n| n != 0) {
+        return Some(s);
+    }
+    cx.err(
+        v.span(),
+        format!("{field}: `{s}` is not a channel id; turn on Developer Mode in Discord and use \"Copy Channel ID\" (a number such as 1111111111111111111)"),
+    );
+    None
 }

@@ -2,12 +2,12 @@
 //! file or the DESIGN §4 environment variables, and the adapter settings.
 //! A platform is on when it has credentials from either place.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::{expand, in_file_order, Ctx, RawDiscord, RawGithub, RawSlack};
+use super::{expand, in_file_order, Ctx, RawChannel, RawDiscord, RawGithub, RawSlack, S};
 use crate::config::{DiscordConfig, GithubConfig, RepoPermission, SlackConfig};
 use crate::diagnostic::{Span, Spanned};
 
@@ -19,7 +19,11 @@ fn section_span<T>(v: Option<&Spanned<T>>) -> Span {
     v.map(|v| *v.span()).unwrap_or_else(Span::new_blank)
 }
 
-pub(super) fn slack(cx: &mut Ctx<'_>, raw: Option<&Spanned<RawSlack>>) -> Option<SlackConfig> {
+pub(super) fn slack(
+    cx: &mut Ctx<'_>,
+    raw: Option<&Spanned<RawSlack>>,
+    raw_channels: &HashMap<S, RawChannel>,
+) -> Option<SlackConfig> {
     let env_vars = ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"];
     let active = is_secret_env_set(cx, &env_vars)
         || raw.is_some_and(|r| {
@@ -57,13 +61,29 @@ pub(super) fn slack(cx: &mut Ctx<'_>, raw: Option<&Spanned<RawSlack>>) -> Option
         cx.err(&span, msg);
     }
     let mut channels = BTreeMap::new();
-    if let Some(r) = r {
-        for (ch, pats) in in_file_order(&r.channels) {
-            let id = ch.trim().to_string();
-            let p = cx.patterns(&format!("slack.channels.{id}"), pats);
-            if channels.insert(id.clone(), p).is_some() {
-                cx.err(ch.span(), format!("slack channel `{id}` is listed twice"));
-            }
+    let mut incident_channels = BTreeSet::new();
+    let mut seen = HashSet::new();
+    for (ch, entry) in in_file_order(raw_channels) {
+        let id = ch.trim().to_string();
+        if !seen.insert(id.clone()) {
+            cx.err(ch.span(), format!("slack channel `{id}` is listed twice"));
+            continue;
+        }
+        let (commands, field, incident) = match entry {
+            RawChannel::Commands(pats) => (Some(pats), format!("slack.channels.{id}"), false),
+            RawChannel::Settings(s) => (
+                s.commands.as_ref(),
+                format!("slack.channels.{id}.commands"),
+                s.incident.as_ref().is_some_and(|b| **b),
+            ),
+        };
+        // A channel without `commands` stays unrestricted.
+        if let Some(pats) = commands {
+            let p = cx.patterns(&field, pats);
+            channels.insert(id.clone(), p);
+        }
+        if incident {
+            incident_channels.insert(id);
         }
     }
     if !active {
@@ -75,6 +95,7 @@ pub(super) fn slack(cx: &mut Ctx<'_>, raw: Option<&Spanned<RawSlack>>) -> Option
         app_token,
         api_url,
         channels,
+        incident_channels,
     })
 }
 

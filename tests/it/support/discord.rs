@@ -157,7 +157,11 @@ async fn record(
     let channel_message = call.method == "POST"
         && call.path.starts_with("/api/v10/channels/")
         && call.path.ends_with("/messages");
-    let answer = if edit_original || followup || channel_message {
+    // Edit Message: PATCH /channels/{channel.id}/messages/{message.id}.
+    let channel_edit = call.method == "PATCH"
+        && call.path.starts_with("/api/v10/channels/")
+        && call.path.contains("/messages/");
+    let answer = if edit_original || followup || channel_message || channel_edit {
         message_json(&payload["content"])
     } else if call.method == "POST"
         && call
