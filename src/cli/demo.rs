@@ -82,7 +82,7 @@ people:
   - { id: alertmanager, name: Alertmanager, roles: [alerts] }
 roles:
   engineer: { run: ["*"], approve: ["*"] }
-  support: { run: ["hub status", "hub load", "pool usage", "users", "user status", "logs", "events", "fleet status", "nodes", "triage", "pending", "stuck", "dask clusters", "help", "runs", "audit", "clusters", "hubs"] }
+  support: { run: ["hub status", "hub load", "hub slow", "pool usage", "users", "user status", "logs", "events", "fleet status", "nodes", "triage", "pending", "stuck", "dask clusters", "help", "runs", "audit", "clusters", "hubs"] }
   alerts: { run: ["hub status", "users", "user status", "logs", "events", "triage", "pending", "stuck", "nodes", "fleet status"] }
   staging-admin: { run: ["hub restart", "user stop"], approve: ["hub restart", "user stop"], scope: { hubs: [staging] } }
 policy:

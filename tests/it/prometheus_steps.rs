@@ -249,3 +249,77 @@ async fn the_demo_without_prometheus_answers_hub_load_and_pool_usage_by_saying_s
     );
     assert!(output.contains("has no Prometheus configured"), "{output}");
 }
+
+/// A Prometheus whose answers describe a slow hub: one handler at 2.5 s
+/// and one at 0.2 s (p90), spawns at 120 s, 3 failed spawns in the hour.
+async fn slow_hub_prometheus() -> String {
+    let app = axum::Router::new().route(
+        "/api/v1/query",
+        get(|Query(q): Query<HashMap<String, String>>| async move {
+            let query = q.get("query").cloned().unwrap_or_default();
+            let sample = |labels: serde_json::Value, v: &str| json!({"metric": labels, "value": [1700000000.0, v]});
+            let result = if query.contains("handler") {
+                vec![
+                    sample(json!({"handler": "/hub/api/users"}), "2.5"),
+                    sample(json!({"handler": "/hub/home"}), "0.2"),
+                ]
+            } else if query.contains("status=\"success\"") {
+                vec![sample(json!({}), "120")]
+            } else if query.contains("status!=") {
+                vec![sample(json!({}), "3")]
+            } else {
+                vec![]
+            };
+            json!({"status": "success", "data": {"resultType": "vector", "result": result}}).to_string()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// The triage of a slow hub (issue 18): the shipped `hub slow` names the
+/// slow handlers (only those over 1 s), slow spawns and failed spawns,
+/// each with where to look next.
+#[tokio::test]
+async fn hub_slow_names_the_slow_handlers_slow_spawns_and_failed_spawns_with_what_to_do() {
+    use crate::support::fleet;
+    let url = slow_hub_prometheus().await;
+    let (_fleet, mut set, pbs) = fleet::start().await;
+    let cfg = PrometheusConfig {
+        url,
+        token: None,
+        timeout: Duration::from_secs(5),
+    };
+    set.insert_prometheus("aws-us", Prometheus::new("aws-us", &cfg).unwrap());
+    let r = fleet::run(&pbs, &set, "hub-slow", json!({ "hub": fleet::staging() })).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    fleet::contains_all(
+        &r.output,
+        &[
+            "**Why is staging slow?** (staging @ aws-us)",
+            "⚠ slow requests (p90, last 5 minutes): /hub/api/users 2.5s.",
+            "⚠ spawns are slow: p90 120s over the last hour",
+            "`pending staging`",
+            "⚠ 3 spawns failed in the last hour",
+        ],
+    );
+    assert!(!r.output.contains("/hub/home"), "{}", r.output);
+}
+
+/// Without a Prometheus (the demo) `hub slow` still reports the hub's
+/// pods and says plainly that the metrics are missing.
+#[tokio::test]
+async fn hub_slow_in_the_demo_says_there_are_no_metrics() {
+    let mut bot = Bot::start().await;
+    let updates = bot.ask("bob", "hub slow staging").await;
+    let (_, output) = done_output(&updates);
+    assert!(output.contains("**Why is staging slow?**"), "{output}");
+    assert!(
+        output.contains("No metrics:") && output.contains("has no Prometheus configured"),
+        "{output}"
+    );
+}
