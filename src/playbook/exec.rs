@@ -404,6 +404,12 @@ async fn run_steps(
                 let _ =
                     ctx.progress
                         .send(finish(StepOutcome::Failed(msg.clone()), &target, attempts));
+                // A step that saw the cancel itself (a rollout wait) ends
+                // with an error as the select above lets it through: the run
+                // was cancelled, not failed.
+                if ctx.cancel.is_cancelled() {
+                    return Err(Stop::Cancelled);
+                }
                 if step.continue_on_error {
                     set_output(state, &step.id, json!({ "error": msg, "failed": true }));
                     state.partial.push(msg);

@@ -217,11 +217,17 @@ impl Rig {
     async fn wait_for(&self, run: i64, kind: EventKind) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !self.kinds(run).await.contains(&kind) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "run {run} has no {kind:?}: {:?}",
-                self.kinds(run).await
-            );
+            if tokio::time::Instant::now() >= deadline {
+                let story: Vec<String> = self
+                    .audit
+                    .run(RunId(run))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| format!("{:?} {}", r.kind, r.data))
+                    .collect();
+                panic!("run {run} has no {kind:?}:\n{}", story.join("\n"));
+            }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
