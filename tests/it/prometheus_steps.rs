@@ -21,12 +21,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::bot::{done_output, Bot};
 
-const TOKEN: &str = "prom-test-token";
+pub(crate) const TOKEN: &str = "prom-test-token";
 
 /// A Prometheus API that wants `Authorization: Bearer TOKEN`, answers
 /// `up` as an instant vector, anything with `[` as a 400 parse error,
 /// `slow` after 5s, and `query_range` with the start/end/step it was sent.
-async fn fake_prometheus() -> String {
+pub(crate) async fn fake_prometheus() -> String {
     fn authorised(h: &HeaderMap) -> bool {
         h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
     }

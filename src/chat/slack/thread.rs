@@ -24,7 +24,7 @@ use super::handler::Slack;
 use super::render::{self, Approval};
 use crate::chat::place::SlackPlace;
 use crate::chat::view::RunView;
-use crate::chat::{RunId, StepLine, Update};
+use crate::chat::{Chart, RunId, StepLine, Update};
 
 /// Where each live run's messages are, shared by every renderer task.
 #[derive(Default)]
@@ -190,6 +190,7 @@ impl Renderer {
                 output,
                 steps,
                 millis,
+                charts,
                 ..
             } => {
                 if self.dirty == Some(run) {
@@ -203,7 +204,7 @@ impl Renderer {
                     output: &output,
                     millis,
                 };
-                self.done(&done, steps).await;
+                self.done(&done, steps, &charts).await;
             }
             Update::Refused {
                 run,
@@ -333,7 +334,7 @@ impl Renderer {
         }
     }
 
-    async fn done(&mut self, done: &render::Done<'_>, steps: Vec<StepLine>) {
+    async fn done(&mut self, done: &render::Done<'_>, steps: Vec<StepLine>, charts: &[Chart]) {
         let thread = self
             .slack
             .threads
@@ -352,6 +353,7 @@ impl Renderer {
             steps: Vec::new(),
             millis: done.millis,
             labels: Vec::new(),
+            charts: vec![],
         });
         let status = render::status(&view);
         let mut thread_ts = thread.thread_ts.clone();
@@ -376,11 +378,31 @@ impl Renderer {
                     thread_ts.clone().map(SlackTs).as_ref(),
                     &format!("run-{}-output.txt", done.run),
                     &format!("run {} output", done.run),
-                    done.output,
+                    done.output.as_bytes(),
+                    "text/plain",
                 )
                 .await;
             if let Err(err) = uploaded {
                 tracing::error!(run = %done.run, error = %err, "cannot upload a run's full output to Slack");
+            }
+        }
+        // Below the answer they picture; a chart that cannot be uploaded
+        // leaves the text answer, which says the same, standing.
+        for chart in charts {
+            let uploaded = self
+                .slack
+                .api
+                .upload_file(
+                    &SlackChannelId(thread.channel.clone()),
+                    thread_ts.clone().map(SlackTs).as_ref(),
+                    &chart.file_name,
+                    &chart.title,
+                    &chart.png,
+                    "image/png",
+                )
+                .await;
+            if let Err(err) = uploaded {
+                tracing::error!(run = %done.run, chart = %chart.file_name, error = %err, "cannot upload a run's chart to Slack; the text answer stands");
             }
         }
         let reference = render::audit_reference(

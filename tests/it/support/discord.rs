@@ -297,6 +297,7 @@ fn done(run: impl Into<RunId>, command: &str, person: &str, output: String) -> U
         steps: vec![],
         millis: 7,
         labels: vec![],
+        charts: vec![],
     }
 }
 
