@@ -154,9 +154,17 @@ fn draw(
             .filter(|r| !r.is_empty());
         let mut first = true;
         for run in runs {
-            let drawn = chart
-                .draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))
-                .map_err(|x| e(&x))?;
+            // A lone sample (one point, or one between gaps) would be an
+            // invisible line of length zero: it is a dot instead.
+            let drawn = if let [point] = run {
+                chart
+                    .draw_series(std::iter::once(Circle::new(*point, 3, colour.filled())))
+                    .map_err(|x| e(&x))?
+            } else {
+                chart
+                    .draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))
+                    .map_err(|x| e(&x))?
+            };
             if std::mem::take(&mut first) {
                 drawn.label(&line.label).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
@@ -262,8 +270,21 @@ mod tests {
     }
 
     #[test]
-    fn a_single_sample_still_draws_a_chart() {
+    fn a_single_sample_is_drawn_as_a_visible_dot() {
         let png = render(&Labels { title: "t", y: "y" }, &[line("a", &[3.0])]).unwrap();
-        assert_eq!(decode(&png).0, WIDTH);
+        let (w, _, pixels) = decode(&png);
+        assert_eq!(w, WIDTH);
+        let c = Palette99::pick(0).to_rgba();
+        // The lone sample sits mid-plot (its window is widened around it),
+        // far right of the legend in the upper left corner.
+        let middle = pixels
+            .chunks(3)
+            .enumerate()
+            .filter(|(i, p)| {
+                let x = (*i as u32) % WIDTH;
+                (WIDTH / 2 - 60..WIDTH / 2 + 60).contains(&x) && *p == [c.0, c.1, c.2]
+            })
+            .count();
+        assert!(middle > 5, "{middle} pixels of the series colour mid-plot");
     }
 }
