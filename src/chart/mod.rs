@@ -8,7 +8,7 @@
 //! `DejaVuSans.LICENSE` next to this file), so a container without any
 //! system fonts still draws titles, axes and legends.
 
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
@@ -49,16 +49,19 @@ pub enum ChartError {
 }
 
 fn register_font() -> Result<(), ChartError> {
-    static ONCE: Once = Once::new();
-    let mut failed = None;
-    ONCE.call_once(|| {
-        if plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_err() {
-            failed = Some(ChartError::Draw(
-                "the embedded font is not a valid TrueType font".into(),
-            ));
-        }
+    // Registered once per process; a bad font is told on every chart, not
+    // only the first.
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
     });
-    failed.map_or(Ok(()), Err)
+    if ok {
+        Ok(())
+    } else {
+        Err(ChartError::Draw(
+            "the embedded font is not a valid TrueType font".into(),
+        ))
+    }
 }
 
 /// The x and y ranges that hold every finite point, widened where a range
