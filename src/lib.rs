@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod app;
 pub mod audit;
 pub mod authz;
+pub mod chart;
 pub mod chat;
 pub mod cli;
 pub mod cluster;

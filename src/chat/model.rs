@@ -155,6 +155,41 @@ pub struct StepLine {
     pub dry_run: bool,
 }
 
+/// A PNG picture of a run's answer (a range query drawn as lines).
+///
+/// The bytes are shared (runs hand one chart to every platform) and never
+/// serialised or printed: audit records and logs name the chart and its
+/// size, not tens of kilobytes of image.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Chart {
+    /// `pool-usage-run-42.png`: what the upload is called.
+    pub file_name: String,
+    /// What it shows (the upload's title, the alt text).
+    pub title: String,
+    pub png: std::sync::Arc<[u8]>,
+}
+
+impl Serialize for Chart {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Chart", 3)?;
+        st.serialize_field("file_name", &self.file_name)?;
+        st.serialize_field("title", &self.title)?;
+        st.serialize_field("bytes", &self.png.len())?;
+        st.end()
+    }
+}
+
+impl std::fmt::Debug for Chart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chart")
+            .field("file_name", &self.file_name)
+            .field("title", &self.title)
+            .field("bytes", &self.png.len())
+            .finish()
+    }
+}
+
 /// Something to show the person, in order. A request produces exactly one
 /// final update (`Done`, `Refused`, `Info` or `AwaitingApproval`); runs add
 /// `Accepted` and `Step`s before it.
@@ -197,6 +232,10 @@ pub enum Update {
         /// `triage: image-pull`), for platforms that can tag the conversation:
         /// GitHub labels the issue. Empty for most runs.
         labels: Vec<String>,
+        /// Pictures of the answer (the playbook's `chart:`), for platforms
+        /// that show images: Slack uploads them into the thread, Discord
+        /// attaches them. Empty for most runs.
+        charts: Vec<Chart>,
     },
     /// Nothing ran: not set up, parse error, denied, busy. Shown only to the asker.
     Refused {

@@ -25,6 +25,9 @@ pub struct RunView {
     /// run's story: platforms show it on its own (Discord and Slack
     /// privately); cleared when the run's story goes on.
     pub note: Option<Note>,
+    /// The titles of the run's charts: a platform that cannot show the
+    /// picture (GitHub) says that one exists and where to see it.
+    pub charts: Vec<String>,
 }
 
 /// Where the run is.
@@ -113,9 +116,11 @@ impl RunView {
                 outcome,
                 output,
                 millis,
+                charts,
                 ..
             } => {
                 self.named(*run, command, person);
+                self.charts = charts.iter().map(|c| c.title.clone()).collect();
                 self.phase = Phase::Done {
                     outcome: *outcome,
                     output: output.clone(),
@@ -217,6 +222,7 @@ mod tests {
             steps: vec![],
             millis: 9,
             labels: vec![],
+            charts: vec![],
         });
         assert_eq!(v.outcome(), Some(Outcome::Succeeded));
         assert_eq!(v.decisions, vec![("bob".to_string(), true)]);

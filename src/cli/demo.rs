@@ -147,7 +147,19 @@ impl Demo {
         let kubeconfig = dir.join("kubeconfig");
         fleet.write_kubeconfig(&kubeconfig)?;
         let hubs = write_hub_tokens(dir, &fleet.hub_endpoints())?;
-        let mut config_text = config_text(args, dir, &kubeconfig, &fleet.cluster_names(), &hubs);
+        // The demo's fleet has no Prometheus; one given here (a stand-in in
+        // tests, or a real one to try `hub load` and charts) serves every
+        // demo cluster.
+        let prometheus = env("OPSBOT_DEMO_PROMETHEUS_URL").filter(|u| !u.is_empty());
+        let has_token = env("OPSBOT_DEMO_PROMETHEUS_TOKEN").is_some_and(|t| !t.is_empty());
+        let mut config_text = config_text(
+            args,
+            dir,
+            &kubeconfig,
+            &fleet.cluster_names(),
+            &hubs,
+            prometheus.as_deref().map(|u| (u, has_token)),
+        );
         if env("OPSBOT_ALERTMANAGER_TOKEN").is_some_and(|t| !t.is_empty()) {
             config_text.push_str(ALERTMANAGER);
         }
@@ -225,6 +237,7 @@ fn config_text(
     kubeconfig: &Path,
     clusters: &[String],
     hubs: &[DemoHub],
+    prometheus: Option<(&str, bool)>,
 ) -> String {
     let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
     let mut text = format!(
@@ -234,9 +247,23 @@ fn config_text(
         q(&dir.join("commands")),
         q(&dir.join("playbooks")),
     );
+    let prometheus = prometheus
+        .map(|(u, token)| {
+            // The token stays in the environment: the config names it.
+            let token = if token {
+                ", token: \"${OPSBOT_DEMO_PROMETHEUS_TOKEN}\""
+            } else {
+                ""
+            };
+            format!(
+                ", prometheus: {{ url: {}{token} }}",
+                serde_json::to_string(u).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
     for c in clusters {
         text.push_str(&format!(
-            "  - {{ name: {c}, kubeconfig: {}, context: {c} }}\n",
+            "  - {{ name: {c}, kubeconfig: {}, context: {c}{prometheus} }}\n",
             q(kubeconfig)
         ));
     }

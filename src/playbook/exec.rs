@@ -126,6 +126,9 @@ pub struct RunResult {
     /// The rendered `labels` of a run that got as far as its result: each
     /// trimmed, empty ones and repeats dropped.
     pub labels: Vec<String>,
+    /// The pictures its `chart:` asked for, drawn once it got as far as
+    /// its result (PNG bytes, kept out of audit records).
+    pub charts: Vec<crate::chat::Chart>,
 }
 
 /// Problems found before any step runs (planning, params).
@@ -192,6 +195,7 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                 output: format!("{}: {e}", pb.name),
                 steps: json!({}),
                 labels: Vec::new(),
+                charts: Vec::new(),
             }
         }
     };
@@ -221,6 +225,7 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                 output: msg,
                 steps,
                 labels: Vec::new(),
+                charts: Vec::new(),
             }
         }
         Ok(Err(Stop::Cancelled)) => RunResult {
@@ -236,12 +241,14 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
             ),
             steps,
             labels: Vec::new(),
+            charts: Vec::new(),
         },
         Ok(Err(Stop::Failed(msg))) => RunResult {
             outcome: Outcome::Failed(msg.clone()),
             output: msg,
             steps,
             labels: Vec::new(),
+            charts: Vec::new(),
         },
         Ok(Ok(())) => {
             let tctx = template::context(&Value::Object(state.ctx.clone()));
@@ -257,20 +264,23 @@ pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResul
                     output: e,
                     steps,
                     labels: Vec::new(),
+                    charts: Vec::new(),
                 },
                 (Ok(out), true) => RunResult {
                     outcome: Outcome::Succeeded,
                     output: out,
-                    steps,
                     labels: render_labels(pb, &env, &tctx),
+                    charts: super::chart::draw(pb, &env, &tctx, &steps).await,
+                    steps,
                 },
                 (Ok(out), false) => {
                     let why = state.partial.join("; ");
                     RunResult {
                         outcome: Outcome::Partial(why.clone()),
                         output: format!("{out}\n\nPartial failure: {why}"),
-                        steps,
                         labels: render_labels(pb, &env, &tctx),
+                        charts: super::chart::draw(pb, &env, &tctx, &steps).await,
+                        steps,
                     }
                 }
             }

@@ -10,7 +10,7 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::Node;
 use serde_json::Value;
 
-use super::model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
+use super::model::{Approval, ChartSpec, ParamSpec, ParamType, Playbook, Playbooks, Step};
 use super::template;
 use crate::actions::Registry;
 use crate::diagnostic::{Diagnostic, Diagnostics, Span};
@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "result",
     "labels",
+    "chart",
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
@@ -432,6 +433,9 @@ impl Loader<'_> {
             .get_node("labels")
             .map(|n| self.labels(n, &param_names, &ids))
             .unwrap_or_default();
+        let chart = top
+            .get_node("chart")
+            .and_then(|n| self.chart(n, &param_names, &steps));
         Playbook {
             name,
             summary,
@@ -443,8 +447,66 @@ impl Loader<'_> {
             steps,
             result,
             labels,
+            chart,
             file: self.file.to_string(),
         }
+    }
+
+    /// `chart:`: names a `prometheus.range` step of this playbook (the only
+    /// kind whose output is series over time) and a title template.
+    fn chart(
+        &mut self,
+        node: &Node,
+        params: &BTreeSet<String>,
+        steps: &[Step],
+    ) -> Option<ChartSpec> {
+        const SHAPE: &str = "chart must be a mapping like { step: history, title: \"CPU of {{ cluster.name }}\", y: \"ratio\" }";
+        let Some(m) = node.as_mapping() else {
+            self.err(node.span(), SHAPE);
+            return None;
+        };
+        self.unknown_keys(m, &["step", "title", "y"], "chart");
+        let (Some(step_node), Some(title_node)) = (m.get_node("step"), m.get_node("title")) else {
+            self.err(node.span(), format!("{SHAPE}: step and title are required"));
+            return None;
+        };
+        let step = self.string(step_node, "chart.step")?;
+        let ranges: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.action_name() == "prometheus.range")
+            .map(|s| s.id.as_str())
+            .collect();
+        if !ranges.contains(&step.as_str()) {
+            let known = if ranges.is_empty() {
+                "this playbook has no prometheus.range step; add one and name its id".to_string()
+            } else {
+                format!(
+                    "name one of its prometheus.range steps: {}",
+                    ranges.join(", ")
+                )
+            };
+            self.err(
+                step_node.span(),
+                format!("chart.step '{step}' is not a prometheus.range step; {known}"),
+            );
+            return None;
+        }
+        let title = self.string(title_node, "chart.title")?;
+        let ids: BTreeSet<String> = steps.iter().map(|s| s.id.clone()).collect();
+        self.check_template(
+            title_node.span(),
+            &title,
+            false,
+            params,
+            &ids,
+            None,
+            "chart.title",
+        );
+        let y = match m.get_node("y") {
+            Some(n) => self.string(n, "chart.y")?,
+            None => "value".to_string(),
+        };
+        Some(ChartSpec { step, title, y })
     }
 
     /// `labels:`: a list of templates, each checked like `result`.

@@ -37,6 +37,7 @@
 //! `hub` → `{name, cluster, namespace}`, `hubs` → list of those,
 //! `cluster` → `{name}`, `user` → `{name, escaped, pod, server, input}` (`input`: `alice:gpu` as typed).
 
+mod chart;
 mod exec;
 mod load;
 mod model;
@@ -51,6 +52,6 @@ pub use exec::{
     StepOutcome,
 };
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
-pub use model::{Approval, ParamSpec, ParamType, Playbook, Playbooks, Step};
+pub use model::{Approval, ChartSpec, ParamSpec, ParamType, Playbook, Playbooks, Step};
 pub use plan::{Plan, PlannedStep};
 pub use read_only::{read_only, NotReadOnly};

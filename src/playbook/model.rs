@@ -57,8 +57,23 @@ pub struct Playbook {
     /// rendered with `result`. A platform that can tag the conversation uses
     /// them (GitHub labels the issue); in text they would only repeat the answer.
     pub labels: Vec<String>,
+    /// A picture of one `prometheus.range` step's series, for platforms
+    /// that show images.
+    pub chart: Option<ChartSpec>,
     /// The file it came from (for messages).
     pub file: String,
+}
+
+/// `chart: { step: history, title: "...", y: "..." }`: draw that range
+/// step's series as lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartSpec {
+    /// The id of an earlier `prometheus.range` step.
+    pub step: String,
+    /// Template of the chart's title, rendered with `result`.
+    pub title: String,
+    /// What the y axis measures (`CPU requested / allocatable`).
+    pub y: String,
 }
 
 /// How many people other than the requester must approve a mutating run.

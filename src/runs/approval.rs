@@ -362,6 +362,7 @@ async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
                 steps: vec![],
                 millis: 0,
                 labels: vec![],
+            charts: vec![],
             });
         }
         tracing::info!(run = %run, "approval request expired");
@@ -779,6 +780,7 @@ pub(super) async fn deny(
         steps: vec![],
         millis: 0,
         labels: vec![],
+        charts: vec![],
     };
     if let Some(o) = runs
         .inner

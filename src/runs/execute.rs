@@ -79,6 +79,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
             steps: vec![],
             millis: 0,
             labels: vec![],
+            charts: vec![],
         });
         return;
     }
@@ -128,6 +129,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
                 steps: vec![],
                 millis,
                 labels: vec![],
+                charts: vec![],
             });
             return;
         }
@@ -214,6 +216,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         steps,
         millis,
         labels,
+        charts: result.charts,
     });
 }
 

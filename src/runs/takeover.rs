@@ -114,6 +114,7 @@ pub(super) fn ending(t: &TakenOver) -> crate::chat::Update {
         steps: vec![],
         millis: 0,
         labels: vec![],
+        charts: vec![],
     }
 }
 

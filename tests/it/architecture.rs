@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "retry",
         "chat::view",
         "urlpath",
+        "chart",
     ],
     &[
         "config",

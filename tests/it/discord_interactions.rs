@@ -171,6 +171,47 @@ async fn long_output_is_sent_as_an_attached_file() {
 }
 
 #[tokio::test]
+async fn a_runs_chart_is_attached_as_a_png_to_a_follow_up_under_its_answer() {
+    let rig = Rig::start().await;
+    json(rig.send(&command(ALICE, "hub load staging")).await).await;
+    let call = rig
+        .api
+        .wait_for("a follow-up with the chart", |c| {
+            c.method == "POST"
+                && c.path.contains("/webhooks/")
+                && c.content_type.starts_with("multipart/")
+        })
+        .await;
+    let body = call.body_text();
+    assert!(
+        body.contains("filename=\"hub-load-running-over-time.png\""),
+        "{body}"
+    );
+    assert!(
+        call.body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"),
+        "the PNG bytes are in the upload"
+    );
+    assert!(
+        call.json()["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Running servers on staging, last 6h"),
+        "{}",
+        call.json()
+    );
+    assert_ne!(
+        call.json()["flags"],
+        64,
+        "the chart is public, not ephemeral"
+    );
+    assert!(
+        rig.api.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        rig.api.violations.lock().unwrap()
+    );
+}
+
+#[tokio::test]
 async fn slow_cluster_does_not_hold_up_the_answer() {
     let rig = Rig::start().await;
     rig.core.slow.store(true, Ordering::SeqCst);

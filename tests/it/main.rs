@@ -9,6 +9,7 @@ mod architecture;
 mod audit_anchor;
 mod audit_crash;
 mod audit_store;
+mod charts;
 mod cli;
 mod config_authz;
 mod config_errors;

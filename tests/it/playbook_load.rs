@@ -260,3 +260,41 @@ fn labels_are_templates_checked_like_the_result() {
         "{e}"
     );
 }
+
+const RANGE: &str = r#"name: p
+params:
+  cluster: { type: cluster }
+steps:
+  - id: now
+    prometheus.query: { cluster: "{{ cluster.name }}", query: up }
+  - id: history
+    prometheus.range: { cluster: "{{ cluster.name }}", since: 1h, query: up }
+"#;
+
+#[test]
+fn a_chart_names_a_range_step_and_a_title_checked_like_the_result() {
+    let text = format!(
+        "{RANGE}chart: {{ step: history, title: \"up on {{{{ cluster.name }}}}\", y: targets up }}\n"
+    );
+    let pbs = Playbooks::from_str("pb.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let chart = pbs.get("p").unwrap().chart.clone().expect("a chart");
+    assert_eq!(chart.step, "history");
+    assert_eq!(chart.title, "up on {{ cluster.name }}");
+    assert_eq!(chart.y, "targets up");
+
+    let e = one_error(&format!("{RANGE}chart: {{ step: now, title: up }}\n"));
+    assert!(
+        e.contains("chart.step 'now' is not a prometheus.range step; name one of its prometheus.range steps: history"),
+        "{e}"
+    );
+    let e = one_error(&format!(
+        "{RANGE}chart: {{ step: history, title: \"{{{{ clusterr.name }}}}\" }}\n"
+    ));
+    assert!(e.contains("chart.title: unknown name 'clusterr'"), "{e}");
+    let e = one_error(&format!("{RANGE}chart: {{ step: history }}\n"));
+    assert!(e.contains("step and title are required"), "{e}");
+    let e = one_error(&format!(
+        "{RANGE}chart: {{ step: history, title: t, colour: red }}\n"
+    ));
+    assert!(e.contains("unknown chart field 'colour'"), "{e}");
+}

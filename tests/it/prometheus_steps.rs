@@ -21,12 +21,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::bot::{done_output, Bot};
 
-const TOKEN: &str = "prom-test-token";
+pub(crate) const TOKEN: &str = "prom-test-token";
 
 /// A Prometheus API that wants `Authorization: Bearer TOKEN`, answers
 /// `up` as an instant vector, anything with `[` as a 400 parse error,
 /// `slow` after 5s, and `query_range` with the start/end/step it was sent.
-async fn fake_prometheus() -> String {
+pub(crate) async fn fake_prometheus() -> String {
     fn authorised(h: &HeaderMap) -> bool {
         h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
     }
@@ -227,6 +227,52 @@ async fn a_cluster_without_prometheus_says_how_to_configure_one() {
         "{}",
         r.output
     );
+}
+
+const CHARTED: &str = r#"name: p
+steps:
+  - id: history
+    continue_on_error: true
+    prometheus.range: { cluster: aws-us, since: 1h, query: up }
+chart: { step: history, title: "up on aws-us", y: targets }
+result: "{{ steps.history.count | default('no') }} series"
+"#;
+
+#[tokio::test]
+async fn a_chart_key_makes_the_run_carry_its_range_step_drawn_as_a_png() {
+    let url = fake_prometheus().await;
+    let r = run(CHARTED, clusters(&url, Some(TOKEN), Duration::from_secs(5))).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.output, "1 series", "the text answer is unchanged");
+    assert_eq!(r.charts.len(), 1);
+    let chart = &r.charts[0];
+    assert_eq!(chart.file_name, "p-history.png");
+    assert_eq!(chart.title, "up on aws-us");
+    let reader = png::Decoder::new(std::io::Cursor::new(&chart.png[..]))
+        .read_info()
+        .expect("a valid PNG");
+    assert_eq!(
+        (reader.info().width, reader.info().height),
+        (opsbot::chart::WIDTH, opsbot::chart::HEIGHT)
+    );
+    // The audit and log views of the chart name it and its size only.
+    let shown = serde_json::to_value(chart).unwrap();
+    assert_eq!(
+        shown,
+        json!({"file_name": "p-history.png", "title": "up on aws-us", "bytes": chart.png.len()})
+    );
+    assert!(
+        !format!("{chart:?}").contains("137, 80, 78, 71"),
+        "no bytes in Debug"
+    );
+}
+
+#[tokio::test]
+async fn a_chart_whose_range_step_failed_is_left_out_and_the_answer_stands() {
+    let r = run(CHARTED, ClusterSet::new()).await;
+    assert!(matches!(r.outcome, Outcome::Partial(_)), "{}", r.output);
+    assert!(r.output.starts_with("no series"), "{}", r.output);
+    assert!(r.charts.is_empty(), "{:?}", r.charts);
 }
 
 #[tokio::test]

@@ -87,6 +87,7 @@ fn core() -> Arc<FakeCore> {
             steps: vec![],
             millis: 12,
             labels: vec![],
+            charts: vec![],
         }],
         gate: None,
     })

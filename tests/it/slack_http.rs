@@ -46,6 +46,7 @@ fn done(run: impl Into<RunId>, command: &str, output: &str, steps: Vec<StepLine>
         steps,
         millis: 1234,
         labels: vec![],
+        charts: vec![],
     }
 }
 

@@ -378,6 +378,7 @@ mod tests {
             steps: vec![],
             millis: 48,
             labels: vec![],
+            charts: vec![],
         });
         insta::assert_json_snapshot!(json(story(&s)));
     }
@@ -398,6 +399,7 @@ mod tests {
             steps: vec![],
             millis: 80,
             labels: vec![],
+            charts: vec![],
         });
         let v = json(story(&s));
         assert_eq!(v["embeds"][0]["color"], 0xED4245);
@@ -454,6 +456,7 @@ mod tests {
             steps: vec![],
             millis: 5,
             labels: vec![],
+            charts: vec![],
         });
         let m = story(&s);
         let file = m.file.as_ref().expect("attachment");

@@ -16,7 +16,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::api;
 use super::render::{self, Message};
 use crate::chat::view::RunView;
-use crate::chat::Update;
+use crate::chat::{Chart, Update};
+use serenity::builder::{CreateAllowedMentions, CreateAttachment, CreateMessage};
 
 /// Interaction tokens are valid for 15 minutes; keep a margin.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
@@ -49,6 +50,13 @@ pub fn spawn(
             while let Ok(more) = rx.try_recv() {
                 pending.push(more);
             }
+            let charts: Vec<Chart> = pending
+                .iter()
+                .flat_map(|u| match u {
+                    Update::Done { charts, .. } => charts.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
             for u in pending {
                 if story.apply(&u) {
                     changed = true;
@@ -66,6 +74,9 @@ pub fn spawn(
                 // once that the run goes on, then post its end.
                 expired_note_sent = true;
                 thread.to_channel(&story).await;
+            }
+            if !charts.is_empty() {
+                thread.charts(&story, charts).await;
             }
         }
     });
@@ -98,6 +109,43 @@ impl Thread {
             .files(file);
         if let Err(e) = followup.execute(&*self.http, (None, &self.token)).await {
             tracing::warn!(error = %e, "discord: follow-up failed");
+        }
+    }
+
+    /// A run's charts, as attachments of one message under its answer: a
+    /// public follow-up while the interaction token lives, else a channel
+    /// message. The text answer says the same, so a failure is only logged.
+    async fn charts(&self, story: &RunView, charts: Vec<Chart>) {
+        let run = story
+            .run
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "?".into());
+        let titles: Vec<String> = charts.iter().map(|c| c.title.clone()).collect();
+        let content = format!("📈 run {run}: {}", titles.join(" · "));
+        let files: Vec<CreateAttachment> = charts
+            .into_iter()
+            .map(|c| CreateAttachment::bytes(c.png.to_vec(), c.file_name))
+            .collect();
+        let sent = if self.opened.elapsed() < TOKEN_LIFETIME {
+            serenity::builder::CreateInteractionResponseFollowup::new()
+                .content(content)
+                .allowed_mentions(CreateAllowedMentions::new())
+                .files(files)
+                .execute(&*self.http, (None, &self.token))
+                .await
+                .map(|_| ())
+        } else {
+            let msg = CreateMessage::new()
+                .content(content)
+                .allowed_mentions(CreateAllowedMentions::new())
+                .files(files);
+            self.channel
+                .send_message(&*self.http, msg)
+                .await
+                .map(|_| ())
+        };
+        if let Err(e) = sent {
+            tracing::warn!(run = ?story.run, error = %e, "discord: attaching the run's chart failed; the text answer stands");
         }
     }
 

@@ -101,6 +101,15 @@ pub fn markdown(view: &RunView, login: &str) -> String {
     if !body.is_empty() {
         parts.push(body);
     }
+    if matches!(view.phase, Phase::Done { .. }) && !view.charts.is_empty() {
+        // GitHub's API cannot attach an image to a comment, and opsbot
+        // hosts no images: say what exists and where it can be seen.
+        let titles: Vec<String> = view.charts.iter().map(|t| escape(t)).collect();
+        parts.push(format!(
+            "📈 This answer also has a chart ({}), which GitHub comments cannot show: ask the same command in Slack or Discord to see it. The numbers above are the same data.",
+            titles.join("; ")
+        ));
+    }
     if matches!(view.phase, Phase::Done { .. }) {
         parts.push(format!(
             "<sub>audit: run {run} · {person} · `/ops audit {run}` shows every step</sub>"
@@ -257,6 +266,7 @@ mod tests {
             steps: vec![],
             millis: 40,
             labels: vec![],
+            charts: vec![],
         });
         insta::assert_snapshot!(markdown(&s, "bob-demo"), @r"
         ✅ run 3 `hub status staging` succeeded in 40 ms
@@ -267,6 +277,31 @@ mod tests {
 
         <sub>audit: run 3 · bob · `/ops audit 3` shows every step</sub>
         ");
+    }
+
+    #[test]
+    fn a_run_with_a_chart_says_the_chart_exists_and_where_to_see_it() {
+        let mut s = RunView::default();
+        s.apply(&Update::Done {
+            run: RunId(5),
+            command: "hub load staging".into(),
+            person: "bob".into(),
+            outcome: Outcome::Succeeded,
+            output: "**Load of staging**".into(),
+            steps: vec![],
+            millis: 9,
+            labels: vec![],
+            charts: vec![crate::chat::Chart {
+                file_name: "hub-load-running-over-time.png".into(),
+                title: "Running servers on staging, last 6h".into(),
+                png: vec![1, 2, 3].into(),
+            }],
+        });
+        let md = markdown(&s, "bob-demo");
+        assert!(
+            md.contains("a chart (Running servers on staging, last 6h), which GitHub comments cannot show: ask the same command in Slack or Discord"),
+            "{md}"
+        );
     }
 
     /// Issue 17: what the cluster or a person wrote cannot ping anyone,
@@ -299,6 +334,7 @@ mod tests {
             steps: vec![],
             millis: 2,
             labels: vec![],
+            charts: vec![],
         });
         let md = markdown(&s, "bob-demo");
         insta::assert_snapshot!(md.replace(NO_MENTION, "[WJ]"), @r"

@@ -125,6 +125,7 @@ mod tests {
             steps: vec![],
             millis: 1,
             labels: vec![],
+            charts: vec![],
         };
         let accepted = Update::Accepted {
             run: RunId(1),

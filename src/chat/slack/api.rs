@@ -126,13 +126,16 @@ impl SlackApi {
     /// Uploads `content` as a file into a thread with Slack's external
     /// upload flow: `files.getUploadURLExternal`, the upload itself, then
     /// `files.completeUploadExternal` sharing it into the channel/thread.
+    /// `content_type` is what Slack is told the bytes are (`text/plain`
+    /// for a long output, `image/png` for a chart Slack shows inline).
     pub async fn upload_file(
         &self,
         channel: &SlackChannelId,
         thread_ts: Option<&SlackTs>,
         filename: &str,
         title: &str,
-        content: &str,
+        content: &[u8],
+        content_type: &str,
     ) -> Result<(), SlackApiError> {
         let url_req =
             SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_string(), content.len());
@@ -149,8 +152,8 @@ impl SlackApi {
             .await?;
         let upload = SlackApiFilesUploadViaUrlRequest::new(
             target.upload_url.clone(),
-            content.as_bytes().to_vec(),
-            "text/plain".to_string(),
+            content.to_vec(),
+            content_type.to_string(),
         );
         self.call(
             "files.upload (external URL)",

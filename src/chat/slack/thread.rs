@@ -29,7 +29,7 @@ use super::handler::Slack;
 use super::render::{self, Approval};
 use crate::chat::place::SlackPlace;
 use crate::chat::view::RunView;
-use crate::chat::{RunId, StepLine, Update};
+use crate::chat::{Chart, RunId, StepLine, Update};
 
 /// Where each live run's messages are, shared by every renderer task.
 #[derive(Default)]
@@ -195,6 +195,7 @@ impl Renderer {
                 output,
                 steps,
                 millis,
+                charts,
                 ..
             } => {
                 if self.dirty == Some(run) {
@@ -208,7 +209,7 @@ impl Renderer {
                     output: &output,
                     millis,
                 };
-                self.done(&done, steps).await;
+                self.done(&done, steps, &charts).await;
             }
             Update::Refused {
                 run,
@@ -339,7 +340,7 @@ impl Renderer {
         }
     }
 
-    async fn done(&mut self, done: &render::Done<'_>, steps: Vec<StepLine>) {
+    async fn done(&mut self, done: &render::Done<'_>, steps: Vec<StepLine>, charts: &[Chart]) {
         let thread = self
             .slack
             .threads
@@ -358,6 +359,7 @@ impl Renderer {
             steps: Vec::new(),
             millis: done.millis,
             labels: Vec::new(),
+            charts: vec![],
         });
         let status = render::status(&view);
         let mut thread_ts = self.reply_to(&thread).map(str::to_string);
@@ -384,11 +386,31 @@ impl Renderer {
                     thread_ts.clone().map(SlackTs).as_ref(),
                     &format!("run-{}-output.txt", done.run),
                     &format!("run {} output", done.run),
-                    done.output,
+                    done.output.as_bytes(),
+                    "text/plain",
                 )
                 .await;
             if let Err(err) = uploaded {
                 tracing::error!(run = %done.run, error = %err, "cannot upload a run's full output to Slack");
+            }
+        }
+        // Below the answer they picture; a chart that cannot be uploaded
+        // leaves the text answer, which says the same, standing.
+        for chart in charts {
+            let uploaded = self
+                .slack
+                .api
+                .upload_file(
+                    &SlackChannelId(thread.channel.clone()),
+                    thread_ts.clone().map(SlackTs).as_ref(),
+                    &chart.file_name,
+                    &chart.title,
+                    &chart.png,
+                    "image/png",
+                )
+                .await;
+            if let Err(err) = uploaded {
+                tracing::error!(run = %done.run, chart = %chart.file_name, error = %err, "cannot upload a run's chart to Slack; the text answer stands");
             }
         }
         let reference = render::audit_reference(

@@ -301,6 +301,7 @@ fn done(run: impl Into<RunId>, command: &str, person: &str, output: String) -> U
         steps: vec![],
         millis: 7,
         labels: vec![],
+        charts: vec![],
     }
 }
 
@@ -350,6 +351,33 @@ impl Core for FakeCore {
                     let _ =
                         replies.send(done(42, &text, &person, format!("Hub **{hub}** is ready.")));
                 });
+            } else if text.starts_with("hub load ") {
+                let _ = replies.send(Update::Accepted {
+                    run: RunId(44),
+                    command: text.into(),
+                    person: person.into(),
+                });
+                let line = opsbot::chart::Line {
+                    label: "namespace=staging".into(),
+                    points: vec![(1_700_000_000.0, 1.0), (1_700_000_600.0, 3.0)],
+                };
+                let png = opsbot::chart::render(
+                    &opsbot::chart::Labels {
+                        title: "Running servers on staging, last 6h",
+                        y: "running servers",
+                    },
+                    &[line],
+                )
+                .expect("a chart");
+                let mut answer = done(44, text, person, "**Load of staging**".into());
+                if let Update::Done { charts, .. } = &mut answer {
+                    charts.push(opsbot::chat::Chart {
+                        file_name: "hub-load-running-over-time.png".into(),
+                        title: "Running servers on staging, last 6h".into(),
+                        png: png.into(),
+                    });
+                }
+                let _ = replies.send(answer);
             } else if text.starts_with("users ") {
                 let _ = replies.send(Update::Accepted {
                     run: RunId(43),
