@@ -21,7 +21,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -41,21 +41,19 @@ const CONCURRENCY: usize = 4;
 /// How long one cluster may take (all its lists, one retry included).
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The step's arguments as written (`hubs` is still a template then).
+/// The step's arguments as written (`hubs` is still a template then):
+/// only their names are checked.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawArgs {
-    #[allow(dead_code)]
-    hubs: Value,
-    #[serde(default)]
-    #[allow(dead_code)]
-    concurrency: Option<Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    cluster_timeout: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    catalogue: Option<String>,
+    #[serde(rename = "hubs")]
+    _hubs: IgnoredAny,
+    #[serde(default, rename = "concurrency")]
+    _concurrency: Option<IgnoredAny>,
+    #[serde(default, rename = "cluster_timeout")]
+    _cluster_timeout: Option<IgnoredAny>,
+    #[serde(default, rename = "catalogue")]
+    _catalogue: Option<IgnoredAny>,
 }
 
 /// The rendered arguments.

@@ -291,9 +291,7 @@ pub(super) async fn sweep_expired(inner: std::sync::Weak<super::Inner>) {
         };
         let interval = sweep_interval(runs.inner.ctx.config.policy.approval_ttl);
         // One process expires requests (the others would find them ended).
-        let leading = runs.inner.expiry.leading();
-        runs.inner.ctx.metrics.leading(EXPIRY_DUTY, leading);
-        let swept = match leading {
+        let swept = match (runs.inner.expiry)() {
             true => sweep_once(&runs).await,
             false => Ok(()),
         };

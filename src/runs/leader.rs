@@ -11,15 +11,34 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::audit::{AuditLog, Duty};
+use crate::metrics::Metrics;
 
 use super::elect::Elector;
+
+/// Whether this process does a duty now, asked each time it matters.
+pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Compete for `duty` and answer, each time asked, whether this process
+/// does it now, keeping `opsbot_duty_leader{duty}` up to date. The
+/// election lasts as long as the answer.
+pub(super) fn elect(audit: &AuditLog, metrics: Arc<Metrics>, duty: &str) -> Leading {
+    let leader = Leader::start(audit, duty);
+    let duty = duty.to_string();
+    Arc::new(move || {
+        let on = leader.leading();
+        metrics.leading(&duty, on);
+        on
+    })
+}
 
 /// The environment variable naming the namespace of the Leases.
 pub const LEASE_NAMESPACE_ENV: &str = "OPSBOT_LEASE_NAMESPACE";
 
 /// One duty's election, however it is held.
-pub(super) enum Leader {
+enum Leader {
     Store(Duty),
     Lease(Elector),
 }
@@ -27,7 +46,7 @@ pub(super) enum Leader {
 impl Leader {
     /// Start competing for `duty`; the lease (or retry) period is the
     /// store's run-ownership lease.
-    pub(super) fn start(audit: &AuditLog, duty: &str) -> Leader {
+    fn start(audit: &AuditLog, duty: &str) -> Leader {
         let lease = audit.lease();
         if let Ok(namespace) = std::env::var(LEASE_NAMESPACE_ENV) {
             match in_cluster() {
@@ -59,7 +78,7 @@ impl Leader {
     }
 
     /// Whether this process does the duty now.
-    pub(super) fn leading(&self) -> bool {
+    fn leading(&self) -> bool {
         match self {
             Leader::Store(d) => d.leading(),
             Leader::Lease(e) => e.is_leader(),

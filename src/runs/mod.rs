@@ -23,7 +23,7 @@ mod builtins;
 pub mod elect;
 mod execute;
 mod guard;
-mod leader;
+pub mod leader;
 mod resolve;
 mod state;
 mod suggest;
@@ -109,7 +109,7 @@ struct Inner {
     /// Endings of taken-over runs whose platform has not registered yet.
     untold: Mutex<Vec<TakenOver>>,
     /// Whether this process is the one that expires approval requests.
-    expiry: leader::Leader,
+    expiry: leader::Leading,
     /// Held while a decision moves a run (approve, deny, cancel, start), so
     /// each reads the run's state and records the next one with nobody in
     /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
@@ -125,7 +125,7 @@ impl Runs {
     pub fn start(ctx: Context) -> Runs {
         let (tx, rx) = mpsc::channel(ctx.limits.queued_runs.max(1));
         let slots = Arc::new(Semaphore::new(ctx.limits.concurrent_runs.max(1)));
-        let expiry = leader::Leader::start(&ctx.audit, approval::EXPIRY_DUTY);
+        let expiry = leader::elect(&ctx.audit, ctx.metrics.clone(), approval::EXPIRY_DUTY);
         let inner = Arc::new(Inner {
             ctx,
             queue: tx,
@@ -166,18 +166,9 @@ impl Runs {
         &self.inner.ctx
     }
 
-    /// Compete for the singleton `duty` (see [`leader`]): the answer says,
-    /// each time it is asked, whether this process does it now (and keeps
-    /// `opsbot_duty_leader` up to date). The election lasts as long as it.
-    pub fn elect(&self, duty: &str) -> Arc<dyn Fn() -> bool + Send + Sync> {
-        let leader = leader::Leader::start(&self.inner.ctx.audit, duty);
-        let metrics = self.inner.ctx.metrics.clone();
-        let duty = duty.to_string();
-        Arc::new(move || {
-            let on = leader.leading();
-            metrics.leading(&duty, on);
-            on
-        })
+    /// Compete for the singleton `duty` (see [`leader`]).
+    pub fn elect(&self, duty: &str) -> leader::Leading {
+        leader::elect(&self.inner.ctx.audit, self.inner.ctx.metrics.clone(), duty)
     }
 
     /// Handle one request; its updates (exactly one final) go to `replies`.

@@ -56,7 +56,7 @@ impl Clock for SystemClock {
 }
 
 /// Whether this process does the `schedules` duty now.
-pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
+pub use crate::runs::leader::Leading;
 
 /// The scheduler's parts.
 pub struct Scheduler {

@@ -107,42 +107,52 @@ fn the_shipped_config_passes_opsbot_check() {
     assert!(said.contains("the built-in pack"), "{said}");
 }
 
-#[test]
-fn the_simulators_api_server_accepts_every_manifest_in_a_server_side_dry_run() {
-    let sim = SimProcess::start(&[(
-        "aws-us/00-ns.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata: { name: default }\n",
-    )]);
-    let kubectl = |args: &[&str]| {
+/// A simulated cluster with nothing but the `default` namespace, and
+/// kubectl against it: (succeeded, stdout and stderr).
+pub(crate) struct EmptyCluster(SimProcess);
+
+impl EmptyCluster {
+    pub(crate) fn start() -> EmptyCluster {
+        EmptyCluster(SimProcess::start(&[(
+            "aws-us/00-ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: { name: default }\n",
+        )]))
+    }
+
+    pub(crate) fn kubectl(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(sim.kubeconfig())
+            .arg(self.0.kubeconfig())
             .args(args)
             .output()
             .expect("kubectl runs (scripts/test installs it)");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
+        (out.status.success(), output_text(&out))
+    }
+
+    /// `kubectl create --dry-run=server` of every document in `file`,
+    /// printing the name of each one accepted.
+    pub(crate) fn dry_run(&self, file: &Path) -> (bool, String) {
+        self.kubectl(&[
+            "create",
+            "--dry-run=server",
+            "--validate=false",
+            "-f",
+            file.to_str().unwrap(),
+            "-o",
+            "name",
+        ])
+    }
+}
+
+#[test]
+fn the_simulators_api_server_accepts_every_manifest_in_a_server_side_dry_run() {
+    let cluster = EmptyCluster::start();
+    let kubectl = |args: &[&str]| cluster.kubectl(args);
     // The namespace for real (a dry-run namespace holds nothing), then
     // every document as a dry run.
     let (ok, said) = kubectl(&["create", "namespace", "opsbot"]);
     assert!(ok, "{said}");
-    let path = manifests_path();
-    let (ok, said) = kubectl(&[
-        "create",
-        "--dry-run=server",
-        "--validate=false",
-        "-f",
-        path.to_str().unwrap(),
-        "-o",
-        "name",
-    ]);
+    let (ok, said) = cluster.dry_run(&manifests_path());
     // The Namespace exists now: that one document is refused as such.
     let lines: Vec<&str> = said.lines().collect();
     for kind in [

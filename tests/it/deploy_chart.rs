@@ -9,12 +9,11 @@
 //! `OPSBOT_BLESS=1 cargo test --test it -- deploy_chart::the_plain_manifests`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::deploy::through_its_type;
-use crate::support::binary::{opsbot, output_text, SimProcess};
+use crate::deploy::{through_its_type, EmptyCluster};
+use crate::support::binary::{opsbot, output_text};
 use crate::support::helm::{chart_dir, default_values, documents, merge, render, to_stream};
 
 /// What the plain manifests hold before the chart's rendering: how to use
@@ -220,24 +219,8 @@ fn the_cluster_roles_rules_are_what_opsbot_rbac_prints_for_the_charts_config() {
 
 #[test]
 fn the_simulator_accepts_every_object_rendered_with_production_values_in_a_dry_run() {
-    let sim = SimProcess::start(&[(
-        "aws-us/00-ns.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata: { name: default }\n",
-    )]);
-    let kubectl = |args: &[&str]| {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(sim.kubeconfig())
-            .args(args)
-            .output()
-            .expect("kubectl runs (scripts/test installs it)");
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), said)
-    };
+    let cluster = EmptyCluster::start();
+    let kubectl = |args: &[&str]| cluster.kubectl(args);
     let (ok, said) = kubectl(&["create", "namespace", "tools"]);
     assert!(ok, "{said}");
     // The simulator serves no Prometheus Operator CRDs (nor does a cluster
@@ -253,15 +236,7 @@ fn the_simulator_accepts_every_object_rendered_with_production_values_in_a_dry_r
         .map(|d| format!("---\n{}", serde_yaml::to_string(d).unwrap()))
         .collect();
     std::fs::write(&file, stream).unwrap();
-    let (ok, said) = kubectl(&[
-        "create",
-        "--dry-run=server",
-        "--validate=false",
-        "-f",
-        file.to_str().unwrap(),
-        "-o",
-        "name",
-    ]);
+    let (ok, said) = cluster.dry_run(&file);
     assert!(ok, "{said}");
     let lines: Vec<&str> = said.lines().collect();
     for name in [
