@@ -525,7 +525,6 @@ pub(crate) fn list(
 ) -> Result<(Vec<Value>, u64, Option<String>, usize), ApiError> {
     let label = selector(q)?;
     let field = field_selector(q)?;
-    let (all, rv) = st.store.list(t.def.store_key(), t.ns.as_deref());
     let after = match q.get("continue").filter(|c| !c.is_empty()) {
         Some(c) => Some(
             String::from_utf8(hex::decode(c).map_err(|_| bad_continue())?)
@@ -533,25 +532,26 @@ pub(crate) fn list(
         ),
         None => None,
     };
-    let mut items: Vec<Value> = all
-        .into_iter()
-        .filter(|o| label.matches(o) && field.matches(o))
-        .filter(|o| after.as_ref().is_none_or(|a| item_key(o) > *a))
-        .map(|o| present(t.def, o))
-        .collect();
+    // The token is "namespace\0name" of the page's last object.
+    let after = match after.as_deref() {
+        Some(a) => Some(a.split_once('\u{0}').ok_or_else(bad_continue)?),
+        None => None,
+    };
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
-    if let Some(l) = limit {
-        if items.len() > l {
-            let remaining = items.len() - l;
-            items.truncate(l);
-            let token = hex::encode(item_key(items.last().unwrap_or(&Value::Null)));
-            return Ok((items, rv, Some(token), remaining));
-        }
+    let page = st
+        .store
+        .list_page(t.def.store_key(), t.ns.as_deref(), after, limit, |o| {
+            label.matches(o) && field.matches(o)
+        });
+    let items: Vec<Value> = page.items.into_iter().map(|o| present(t.def, o)).collect();
+    if page.remaining > 0 {
+        let token = hex::encode(item_key(items.last().unwrap_or(&Value::Null)));
+        return Ok((items, page.rv, Some(token), page.remaining));
     }
-    Ok((items, rv, None, 0))
+    Ok((items, page.rv, None, 0))
 }
 
 fn bad_continue() -> ApiError {
