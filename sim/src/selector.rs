@@ -104,19 +104,22 @@ impl LabelSelector {
     }
 }
 
-/// A parsed field selector (`=`, `==`, `!=` on dotted paths).
+/// A parsed field selector (`=`, `==`, `!=` on dotted paths), each path
+/// split once at parse time: a list with a selector checks every object of
+/// the resource, so matching allocates nothing.
 #[derive(Debug, Clone, Default)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldSelector(Vec<(Vec<String>, bool, String)>);
 
 impl FieldSelector {
     /// Parse `metadata.name=x,status.phase!=Running`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut out = Vec::new();
+        let path = |k: &str| k.trim().split('.').map(str::to_string).collect();
         for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             if let Some((k, v)) = t.split_once("!=") {
-                out.push((k.trim().to_string(), false, v.trim().to_string()));
+                out.push((path(k), false, v.trim().to_string()));
             } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-                out.push((k.trim().to_string(), true, v.trim().to_string()));
+                out.push((path(k), true, v.trim().to_string()));
             } else {
                 return Err(format!("invalid selector: '{t}'; can't understand '{t}'"));
             }
@@ -127,14 +130,15 @@ impl FieldSelector {
     /// Whether the object's field values satisfy every term (missing = "").
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(path, eq, want)| {
-            let ptr = format!("/{}", path.replace('.', "/"));
-            let got = match obj.pointer(&ptr) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Bool(b)) => b.to_string(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
+            let got = path.iter().try_fold(obj, |v, key| v.get(key.as_str()));
+            let same = match got {
+                Some(Value::String(s)) => s == want,
+                Some(Value::Bool(b)) => want == if *b { "true" } else { "false" },
+                Some(Value::Number(n)) => n.to_string() == *want,
+                Some(Value::Null) | None => want.is_empty(),
+                _ => want.is_empty(),
             };
-            (got == *want) == *eq
+            same == *eq
         })
     }
 }
