@@ -179,8 +179,129 @@ pub(crate) fn pending_servers() -> ListParams {
 pub(crate) async fn node_requests(client: &kube::Client) -> Result<NodeRequests, ActionError> {
     let mut used = NodeRequests::default();
     let lp = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
-    super::fleet::list_pages(&Api::<Pod>::all(client.clone()), &lp, |p| used.add(&p)).await?;
+    super::fleet::list_pages_as(client, "/api/v1/pods", &lp, |p: requests::PodRequests| {
+        used.add(&p.into_pod())
+    })
+    .await?;
     Ok(used)
+}
+
+/// The part of a pod [`NodeRequests`] counts, decoded without the rest
+/// (environment, volumes, probes, statuses: most of a pod's bytes).
+mod requests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, ResourceRequirements};
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use serde::Deserialize;
+
+    type Amounts = Option<BTreeMap<String, Quantity>>;
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub(super) struct PodRequests {
+        metadata: Option<Meta>,
+        spec: Option<Spec>,
+        status: Option<Status>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Meta {
+        owner_references: Option<Vec<Owner>>,
+        annotations: Option<BTreeMap<String, serde::de::IgnoredAny>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Owner {
+        kind: String,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Spec {
+        node_name: Option<String>,
+        containers: Option<Vec<Requesting>>,
+        init_containers: Option<Vec<Requesting>>,
+        overhead: Amounts,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Requesting {
+        resources: Option<Resources>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Resources {
+        requests: Amounts,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Status {
+        phase: Option<String>,
+    }
+
+    impl PodRequests {
+        /// A `Pod` holding only these fields, for the one way pods are counted.
+        pub(super) fn into_pod(self) -> Pod {
+            let container = |r: Requesting| Container {
+                resources: Some(ResourceRequirements {
+                    requests: r.resources.and_then(|r| r.requests),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let mirror = "kubernetes.io/config.mirror";
+            let meta = self.metadata.unwrap_or_default();
+            let spec = self.spec.unwrap_or_default();
+            Pod {
+                metadata: ObjectMeta {
+                    owner_references: Some(
+                        meta.owner_references
+                            .into_iter()
+                            .flatten()
+                            .map(|o| OwnerReference {
+                                kind: o.kind,
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    annotations: meta
+                        .annotations
+                        .is_some_and(|a| a.contains_key(mirror))
+                        .then(|| BTreeMap::from([(mirror.to_string(), String::new())])),
+                    ..Default::default()
+                },
+                spec: Some(PodSpec {
+                    node_name: spec.node_name,
+                    containers: spec
+                        .containers
+                        .into_iter()
+                        .flatten()
+                        .map(container)
+                        .collect(),
+                    init_containers: Some(
+                        spec.init_containers
+                            .into_iter()
+                            .flatten()
+                            .map(container)
+                            .collect(),
+                    ),
+                    overhead: spec.overhead,
+                    ..Default::default()
+                }),
+                status: Some(PodStatus {
+                    phase: self.status.and_then(|s| s.phase),
+                    ..Default::default()
+                }),
+            }
+        }
+    }
 }
 
 /// Every node of the cluster, page by page.
@@ -506,6 +627,33 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_requests_view_of_a_pod_counts_on_its_node_what_the_whole_pod_does() {
+        let pod = json!({
+            "metadata": {"name": "p", "namespace": "n", "annotations": {"kubernetes.io/config.mirror": "x"},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d", "uid": "u"}]},
+            "spec": {"nodeName": "node-a",
+                     "containers": [{"name": "a", "image": "i", "env": [{"name": "E", "value": "v"}],
+                                     "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}}},
+                                    {"name": "b", "image": "i", "resources": null}],
+                     "initContainers": [{"name": "init", "image": "i", "resources": {"requests": {"cpu": "2"}}}],
+                     "overhead": {"memory": "10Mi"}},
+            "status": {"phase": "Running", "containerStatuses": []}
+        });
+        let whole: Pod = serde_json::from_value(pod.clone()).unwrap();
+        let view: requests::PodRequests = serde_json::from_value(pod).unwrap();
+        let (mut a, mut b) = (NodeRequests::default(), NodeRequests::default());
+        a.add(&whole);
+        b.add(&view.into_pod());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert!(format!("{b:?}").contains("2000"), "{b:?}");
+        let bare: requests::PodRequests =
+            serde_json::from_value(json!({"metadata": null})).unwrap();
+        let mut c = NodeRequests::default();
+        c.add(&bare.into_pod());
+        assert_eq!(format!("{c:?}"), format!("{:?}", NodeRequests::default()));
+    }
 
     #[test]
     fn the_embedded_catalogue_parses() {

@@ -157,6 +157,38 @@ where
     }
 }
 
+/// Like [`list_pages`] for the objects at `path` (e.g. `/api/v1/pods`), each
+/// decoded as `T`: a view with only the fields a step reads, so a cluster's
+/// thousands of pods are parsed past, not built field by field into
+/// `k8s_openapi` objects and dropped.
+pub(crate) async fn list_pages_as<T: DeserializeOwned>(
+    client: &kube::Client,
+    path: &str,
+    lp: &ListParams,
+    mut each: impl FnMut(T),
+) -> Result<(), ActionError> {
+    #[derive(serde::Deserialize)]
+    struct Page<T> {
+        #[serde(default)]
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+        #[serde(default = "Vec::new")]
+        items: Vec<T>,
+    }
+    let mut lp = lp.clone().limit(PAGE);
+    loop {
+        let req = kube::core::Request::new(path)
+            .list(&lp)
+            .map_err(|e| from_kube(kube::Error::BuildRequest(e)))?;
+        let page: Page<T> = client.request(req).await.map_err(from_kube)?;
+        let next = page.metadata.continue_.filter(|c| !c.is_empty());
+        page.items.into_iter().for_each(&mut each);
+        match next {
+            Some(token) => lp = lp.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// A hub's cluster and namespace (as the `hubs` parameter gives them).
 fn place(hub: &Value) -> Result<(String, String), ActionError> {
     match (hub["cluster"].as_str(), hub["namespace"].as_str()) {
