@@ -110,14 +110,14 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
         .iter()
         .filter(|n| !seeded_ns.contains(&n.as_str()))
     {
-        store.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))?;
+        store.load(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))?;
     }
     if !sc
         .objects
         .iter()
         .any(|o| o["kind"] == "CustomResourceDefinition")
     {
-        store.seed(dask_crd())?;
+        store.load(dask_crd())?;
     }
     for (i, o) in sc.objects.iter().enumerate() {
         let mut o = o.clone();
@@ -128,7 +128,7 @@ fn build_state(sc: &SeedCluster) -> anyhow::Result<Arc<ClusterState>> {
             default_fields(def, &mut o);
         }
         store
-            .seed(o)
+            .load(o)
             .with_context(|| format!("cluster {}: object {}", sc.name, i + 1))?;
     }
     link_events(&store);

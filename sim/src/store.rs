@@ -17,6 +17,17 @@ const HISTORY: usize = 20_000;
 /// `(store key, namespace or "", name)`.
 pub type Key = (String, String, String);
 
+/// How a new object is stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum New {
+    /// Stored and told to watches.
+    Create,
+    /// Validated and filled in, not stored.
+    DryRun,
+    /// Stored as part of the starting state, told to no watch.
+    Seed,
+}
+
 /// One page of a list (see [`Store::list_page`]).
 pub struct Page {
     pub items: Vec<Value>,
@@ -252,8 +263,19 @@ impl Store {
         &self,
         def: &ResourceDef,
         ns: &str,
-        mut obj: Value,
+        obj: Value,
         dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let how = if dry_run { New::DryRun } else { New::Create };
+        self.put_new(def, ns, obj, how)
+    }
+
+    fn put_new(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        mut obj: Value,
+        how: New,
     ) -> Result<Value, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request(
@@ -301,11 +323,18 @@ impl Store {
         if obj.get("spec").is_some() && obj["metadata"].get("generation").is_none() {
             obj["metadata"]["generation"] = json!(1);
         }
-        if dry_run {
+        if how == New::DryRun {
             return Ok(obj);
         }
         g.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
+        if how == New::Seed {
+            // The seed is the state a watch starts from, not a change it
+            // replays: a watch from before it gets 410 and lists again.
+            g.objects.insert(key, obj);
+            g.compacted = g.rv;
+            return Ok(Value::Null);
+        }
         g.objects.insert(key, obj.clone());
         self.record(&mut g, "ADDED", def.store_key(), ns, obj.clone(), None);
         Ok(obj)
@@ -456,6 +485,17 @@ impl Store {
 
     /// Store a seed object as written (fills uid/rv/timestamps only).
     pub fn seed(&self, obj: Value) -> anyhow::Result<()> {
+        self.add(obj, New::Create)
+    }
+
+    /// [`Store::seed`] for the state a cluster starts in, before anything
+    /// watches it: no change history is kept for it (a watch from before it
+    /// gets 410 Gone and lists), so a 10,000-pod fleet is not copied twice.
+    pub fn load(&self, obj: Value) -> anyhow::Result<()> {
+        self.add(obj, New::Seed)
+    }
+
+    fn add(&self, obj: Value, how: New) -> anyhow::Result<()> {
         let api_version = obj["apiVersion"].as_str().unwrap_or("");
         let kind = obj["kind"].as_str().unwrap_or("");
         let def = discovery::by_kind(api_version, kind).ok_or_else(|| {
@@ -472,7 +512,7 @@ impl Store {
         } else {
             String::new()
         };
-        self.create(def, &ns, obj, false)
+        self.put_new(def, &ns, obj, how)
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         Ok(())
     }
