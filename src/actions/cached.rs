@@ -368,7 +368,8 @@ mod tests {
         }))
         .unwrap();
         let events = vec![Arc::new(e)];
-        let lp = ListParams::default().fields("involvedObject.kind=Pod,involvedObject.name=jupyter-x");
+        let lp =
+            ListParams::default().fields("involvedObject.kind=Pod,involvedObject.name=jupyter-x");
         assert_eq!(select(events.clone(), Some("a"), &lp).unwrap().len(), 1);
         let lp = ListParams::default().fields("involvedObject.kind=Pod,involvedObject.name=other");
         assert_eq!(select(events.clone(), Some("a"), &lp).unwrap().len(), 0);

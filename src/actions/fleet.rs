@@ -25,10 +25,10 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::cached::{cache_field, with_watch, Reader};
 use super::diagnose::{
     all_nodes, catalogue_for, explain_pending, node_requests, pending_servers, pools,
 };
-use super::cached::{cache_field, with_watch, Reader};
 use super::kube::{from_kube, summarise};
 use super::{check_args, parse_args, parse_duration, ActionCall, ActionError, ActionSpec};
 use super::{Permission, Target};
@@ -189,34 +189,33 @@ where
     }
     let ask = &ask;
     type Answer = Result<(HashMap<String, Value>, Option<Duration>), String>;
-    let answers: HashMap<String, Answer> =
-        futures::stream::iter(clusters)
-            .map(|(cluster, namespaces)| async move {
-                let answer = async {
-                    let reader = Reader::new(call, &cluster)?;
-                    let by_ns = match ask(reader.clone(), namespaces.clone()).await {
-                        Err(e) if e.retry_hint().is_some() => {
-                            let reader = Reader::new(call, &cluster)?;
-                            let by_ns = ask(reader.clone(), namespaces).await?;
-                            return Ok((by_ns, reader.freshness()));
-                        }
-                        other => other?,
-                    };
-                    Ok::<_, ActionError>((by_ns, reader.freshness()))
+    let answers: HashMap<String, Answer> = futures::stream::iter(clusters)
+        .map(|(cluster, namespaces)| async move {
+            let answer = async {
+                let reader = Reader::new(call, &cluster)?;
+                let by_ns = match ask(reader.clone(), namespaces.clone()).await {
+                    Err(e) if e.retry_hint().is_some() => {
+                        let reader = Reader::new(call, &cluster)?;
+                        let by_ns = ask(reader.clone(), namespaces).await?;
+                        return Ok((by_ns, reader.freshness()));
+                    }
+                    other => other?,
                 };
-                let answer = match tokio::time::timeout(deadline, answer).await {
-                    Ok(Ok(by_ns)) => Ok(by_ns),
-                    Ok(Err(e)) => Err(format!("cluster {cluster}: {e}")),
-                    Err(_) => Err(format!(
-                        "cluster {cluster}: no answer within {}",
-                        humantime::format_duration(deadline)
-                    )),
-                };
-                (cluster, answer)
-            })
-            .buffer_unordered(a.concurrency.unwrap_or(CONCURRENCY).max(1))
-            .collect()
-            .await;
+                Ok::<_, ActionError>((by_ns, reader.freshness()))
+            };
+            let answer = match tokio::time::timeout(deadline, answer).await {
+                Ok(Ok(by_ns)) => Ok(by_ns),
+                Ok(Err(e)) => Err(format!("cluster {cluster}: {e}")),
+                Err(_) => Err(format!(
+                    "cluster {cluster}: no answer within {}",
+                    humantime::format_duration(deadline)
+                )),
+            };
+            (cluster, answer)
+        })
+        .buffer_unordered(a.concurrency.unwrap_or(CONCURRENCY).max(1))
+        .collect()
+        .await;
     let mut results = Vec::with_capacity(a.hubs.len());
     let (mut ok, mut failed) = (0, 0);
     // The oldest cache answered from, when every cluster that answered did.

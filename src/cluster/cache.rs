@@ -102,14 +102,24 @@ impl WatchCache {
             };
             let (ns, cm) = STATUS_CONFIGMAP;
             let cache = ClusterCache {
-                pods: reflect(&name, Api::all(client.clone()), watcher::Config::default(), stop),
+                pods: reflect(
+                    &name,
+                    Api::all(client.clone()),
+                    watcher::Config::default(),
+                    stop,
+                ),
                 events: reflect(
                     &name,
                     Api::all(client.clone()),
                     watcher::Config::default().fields("involvedObject.kind=Pod"),
                     stop,
                 ),
-                nodes: reflect(&name, Api::all(client.clone()), watcher::Config::default(), stop),
+                nodes: reflect(
+                    &name,
+                    Api::all(client.clone()),
+                    watcher::Config::default(),
+                    stop,
+                ),
                 deployments: reflect(
                     &name,
                     Api::all(client.clone()),

@@ -133,7 +133,9 @@ impl FieldSelector {
 
     /// Whether the selector requires `field` to equal `value`.
     pub fn requires(&self, field: &str, value: &str) -> bool {
-        self.0.iter().any(|(f, eq, v)| f == field && *eq && v == value)
+        self.0
+            .iter()
+            .any(|(f, eq, v)| f == field && *eq && v == value)
     }
 
     /// Match with `field` giving an object's field value (`""` when unset,
@@ -188,7 +190,10 @@ mod tests {
         };
         let m = |s: &str| FieldSelector::parse(s).unwrap().matches(field);
         assert_eq!(m("status.phase=Pending"), Some(true));
-        assert_eq!(m("status.phase!=Succeeded,status.phase!=Failed"), Some(true));
+        assert_eq!(
+            m("status.phase!=Succeeded,status.phase!=Failed"),
+            Some(true)
+        );
         assert_eq!(m("status.phase==Running"), Some(false));
         assert_eq!(m("spec.nodeName="), Some(true));
         assert_eq!(m("spec.nodeName!="), Some(false));
