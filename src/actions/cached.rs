@@ -291,12 +291,21 @@ impl Reader {
 /// needs on what it lists (and on the ConfigMap it gets by name): `serve`
 /// and `demo` watch these to answer the step from the cache.
 pub(crate) fn with_watch(mut permissions: Vec<Permission>) -> Vec<Permission> {
+    // The one object got by name is watched with a `metadata.name` field
+    // selector, which its watcher also lists with.
     let watches: Vec<Permission> = permissions
         .iter()
         .filter(|p| p.verb == "list" || (p.verb == "get" && p.name.is_some()))
-        .map(|p| Permission {
-            verb: "watch".into(),
-            ..p.clone()
+        .flat_map(|p| {
+            let verbs: &[&str] = if p.verb == "get" {
+                &["list", "watch"]
+            } else {
+                &["watch"]
+            };
+            verbs.iter().map(|v| Permission {
+                verb: (*v).into(),
+                ..p.clone()
+            })
         })
         .collect();
     permissions.extend(watches);
