@@ -201,7 +201,7 @@ impl Reader {
     }
 
     /// What was selected from the cache, if it can answer.
-    fn from_cache<K: Cached>(&self, ns: Option<&str>, lp: &ListParams) -> Option<Vec<Arc<K>>> {
+    fn cached<K: Cached>(&self, ns: Option<&str>, lp: &ListParams) -> Option<Vec<Arc<K>>> {
         let (objects, age) = K::reflected(self.cache.as_deref()?).snapshot()?;
         let selected = select(objects, ns, lp)?;
         self.note(Some(age));
@@ -216,7 +216,7 @@ impl Reader {
         lp: &ListParams,
         mut each: impl FnMut(K),
     ) -> Result<(), ActionError> {
-        if let Some(objects) = self.from_cache::<K>(ns, lp) {
+        if let Some(objects) = self.cached::<K>(ns, lp) {
             objects.into_iter().for_each(|o| each((*o).clone()));
             return Ok(());
         }
@@ -233,7 +233,7 @@ impl Reader {
         lp: &ListParams,
         mut each: impl FnMut(&kube::api::ObjectMeta),
     ) -> Result<(), ActionError> {
-        if let Some(objects) = self.from_cache::<K>(ns, lp) {
+        if let Some(objects) = self.cached::<K>(ns, lp) {
             objects.iter().for_each(|o| each(o.meta()));
             return Ok(());
         }
