@@ -10,11 +10,12 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams, LogParams};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::cached::{cache_field, with_watch, Reader};
 use super::kube::{client, from_kube, summarise};
 use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
 use crate::jupyterhub::diagnose::autoscaler::{self, STATUS_CONFIGMAP, STATUS_KEY};
@@ -101,12 +102,12 @@ fn pending_spec() -> ActionSpec {
         idempotent: false,
         check: check_args::<PendingArgs>,
         permissions: |_| {
-            vec![
+            with_watch(vec![
                 Permission::new("list", "", "pods"),
                 Permission::new("list", "", "events"),
                 Permission::new("list", "", "nodes"),
                 autoscaler_status_permission(),
-            ]
+            ])
         },
         describe: |a| {
             let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -128,16 +129,13 @@ fn autoscaler_status_permission() -> Permission {
 /// status is best effort: a cluster without one, an unreadable or garbled
 /// status leave every pool's scaling unknown rather than failing the step.
 pub(crate) async fn pools(
-    client: &kube::Client,
+    reader: &Reader,
     nodes: &[Node],
     used: &NodeRequests,
 ) -> Vec<PoolCapacity> {
     let mut pools = used.pools(nodes);
     let (namespace, name) = STATUS_CONFIGMAP;
-    let status = match Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-    {
+    let status = match reader.autoscaler_status(namespace, name).await {
         Ok(cm) => cm.and_then(|cm| cm.data?.remove(STATUS_KEY)),
         Err(e) => {
             tracing::debug!(error = %e, "cluster-autoscaler status not readable");
@@ -176,13 +174,14 @@ pub(crate) fn pending_servers() -> ListParams {
 
 /// The requests of every pod of the cluster per node (for the pools' free
 /// room), read page by page; finished pods are left out by the API server.
-pub(crate) async fn node_requests(client: &kube::Client) -> Result<NodeRequests, ActionError> {
+pub(crate) async fn node_requests(reader: &Reader) -> Result<NodeRequests, ActionError> {
     let mut used = NodeRequests::default();
     let lp = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
-    super::fleet::list_pages_as(client, "/api/v1/pods", &lp, |p: requests::PodRequests| {
-        used.add(&p.into_pod())
-    })
-    .await?;
+    let cached = reader.visit_cached::<Pod>(None, &lp, |p| used.add(p));
+    if !cached {
+        let view = |p: requests::PodRequests| used.add(&p.into_pod());
+        super::fleet::list_pages_as(&reader.client, "/api/v1/pods", &lp, view).await?;
+    }
     Ok(used)
 }
 
@@ -305,43 +304,45 @@ mod requests {
 }
 
 /// Every node of the cluster, page by page.
-pub(crate) async fn all_nodes(client: &kube::Client) -> Result<Vec<Node>, ActionError> {
+pub(crate) async fn all_nodes(reader: &Reader) -> Result<Vec<Node>, ActionError> {
     let mut nodes = Vec::new();
-    super::fleet::list_pages(
-        &Api::<Node>::all(client.clone()),
-        &ListParams::default(),
-        |n| nodes.push(n),
-    )
-    .await?;
+    reader
+        .list::<Node>(None, &ListParams::default(), |n| nodes.push(n))
+        .await?;
     Ok(nodes)
 }
 
 async fn pending(call: ActionCall) -> Result<Value, ActionError> {
     let a: PendingArgs = parse_args(&call.args)?;
     let catalogue = catalogue_for(a.catalogue.as_deref())?;
-    let client = client(&call, &a.cluster)?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &a.namespace);
+    let reader = Reader::new(&call, &a.cluster)?;
+    let ns = Some(a.namespace.as_str());
     let mut stuck: Vec<Pod> = Vec::new();
-    super::fleet::list_pages(&pods, &pending_servers(), |p| {
-        if p.metadata.deletion_timestamp.is_none() {
-            stuck.push(p);
-        }
-    })
-    .await?;
-    if stuck.is_empty() {
-        return Ok(explain_pending(&catalogue, Vec::new(), &[], &[], &[]));
-    }
-    let mut events: Vec<Event> = Vec::new();
-    super::fleet::list_pages(
-        &Api::<Event>::namespaced(client.clone(), &a.namespace),
-        &ListParams::default().fields("involvedObject.kind=Pod"),
-        |e| events.push(e),
-    )
-    .await?;
-    let nodes = all_nodes(&client).await?;
-    let used = node_requests(&client).await?;
-    let pools = pools(&client, &nodes, &used).await;
-    Ok(explain_pending(&catalogue, stuck, &events, &nodes, &pools))
+    reader
+        .list::<Pod>(ns, &pending_servers(), |p| {
+            if p.metadata.deletion_timestamp.is_none() {
+                stuck.push(p);
+            }
+        })
+        .await?;
+    let mut out = if stuck.is_empty() {
+        explain_pending(&catalogue, Vec::new(), &[], &[], &[])
+    } else {
+        let mut events: Vec<Event> = Vec::new();
+        reader
+            .list::<Event>(
+                ns,
+                &ListParams::default().fields("involvedObject.kind=Pod"),
+                |e| events.push(e),
+            )
+            .await?;
+        let nodes = all_nodes(&reader).await?;
+        let used = node_requests(&reader).await?;
+        let pools = pools(&reader, &nodes, &used).await;
+        explain_pending(&catalogue, stuck, &events, &nodes, &pools)
+    };
+    out["cache"] = cache_field(reader.freshness());
+    Ok(out)
 }
 
 /// The pending servers of one hub explained by the catalogue and grouped by
@@ -591,9 +592,12 @@ async fn run(call: ActionCall) -> Result<Value, ActionError> {
             .filter(|p| p.failed)
             .map(|p| format!("spawn progress: {}", p.message)),
     );
-    let all_nodes = all_nodes(&client).await?;
-    let used = node_requests(&client).await?;
-    let pools = pools(&client, &all_nodes, &used).await;
+    // Everything of this step is read from the API server: a person's
+    // diagnosis is not worth a stale answer.
+    let reader = Reader::direct(client.clone());
+    let all_nodes = all_nodes(&reader).await?;
+    let used = node_requests(&reader).await?;
+    let pools = pools(&reader, &all_nodes, &used).await;
 
     let pod_summary = pod
         .as_ref()

@@ -25,10 +25,11 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::cached::{cache_field, with_watch, Reader};
 use super::diagnose::{
     all_nodes, catalogue_for, explain_pending, node_requests, pending_servers, pools,
 };
-use super::kube::{client, from_kube, summarise};
+use super::kube::{from_kube, summarise};
 use super::{check_args, parse_args, parse_duration, ActionCall, ActionError, ActionSpec};
 use super::{Permission, Target};
 
@@ -80,7 +81,7 @@ pub fn actions() -> Vec<ActionSpec> {
             idempotent: false,
             check: check_args::<RawArgs>,
             permissions: |_| {
-                vec![
+                with_watch(vec![
                     Permission::new("list", "", "pods"),
                     Permission::new("list", "", "events"),
                     Permission::new("list", "", "nodes"),
@@ -90,7 +91,7 @@ pub fn actions() -> Vec<ActionSpec> {
                         "configmaps",
                         crate::jupyterhub::diagnose::autoscaler::STATUS_CONFIGMAP.1,
                     ),
-                ]
+                ])
             },
             describe: |a| Target {
                 verb: "diagnose".into(),
@@ -104,10 +105,10 @@ pub fn actions() -> Vec<ActionSpec> {
             idempotent: false,
             check: check_args::<RawArgs>,
             permissions: |_| {
-                vec![
+                with_watch(vec![
                     Permission::new("list", "apps", "deployments"),
                     Permission::new("list", "", "pods"),
-                ]
+                ])
             },
             describe: |a| Target {
                 verb: "list".into(),
@@ -205,7 +206,7 @@ fn place(hub: &Value) -> Result<(String, String), ActionError> {
 /// shaped output, one result per hub in the order given.
 async fn per_cluster<F, Fut>(call: &ActionCall, ask: F) -> Result<Value, ActionError>
 where
-    F: Fn(kube::Client, BTreeSet<String>) -> Fut,
+    F: Fn(Reader, BTreeSet<String>) -> Fut,
     Fut: Future<Output = Result<HashMap<String, Value>, ActionError>>,
 {
     let a: FleetArgs = parse_args(&call.args)?;
@@ -219,37 +220,52 @@ where
         clusters.entry(cluster).or_default().insert(ns);
     }
     let ask = &ask;
-    let answers: HashMap<String, Result<HashMap<String, Value>, String>> =
-        futures::stream::iter(clusters)
-            .map(|(cluster, namespaces)| async move {
-                let answer = async {
-                    let client = client(call, &cluster)?;
-                    match ask(client.clone(), namespaces.clone()).await {
-                        Err(e) if e.retry_hint().is_some() => ask(client, namespaces).await,
-                        other => other,
+    type Answer = Result<(HashMap<String, Value>, Option<Duration>), String>;
+    let answers: HashMap<String, Answer> = futures::stream::iter(clusters)
+        .map(|(cluster, namespaces)| async move {
+            let answer = async {
+                let reader = Reader::new(call, &cluster)?;
+                let by_ns = match ask(reader.clone(), namespaces.clone()).await {
+                    Err(e) if e.retry_hint().is_some() => {
+                        let reader = Reader::new(call, &cluster)?;
+                        let by_ns = ask(reader.clone(), namespaces).await?;
+                        return Ok((by_ns, reader.freshness()));
                     }
+                    other => other?,
                 };
-                let answer = match tokio::time::timeout(deadline, answer).await {
-                    Ok(Ok(by_ns)) => Ok(by_ns),
-                    Ok(Err(e)) => Err(format!("cluster {cluster}: {e}")),
-                    Err(_) => Err(format!(
-                        "cluster {cluster}: no answer within {}",
-                        humantime::format_duration(deadline)
-                    )),
-                };
-                (cluster, answer)
-            })
-            .buffer_unordered(a.concurrency.unwrap_or(CONCURRENCY).max(1))
-            .collect()
-            .await;
+                Ok::<_, ActionError>((by_ns, reader.freshness()))
+            };
+            let answer = match tokio::time::timeout(deadline, answer).await {
+                Ok(Ok(by_ns)) => Ok(by_ns),
+                Ok(Err(e)) => Err(format!("cluster {cluster}: {e}")),
+                Err(_) => Err(format!(
+                    "cluster {cluster}: no answer within {}",
+                    humantime::format_duration(deadline)
+                )),
+            };
+            (cluster, answer)
+        })
+        .buffer_unordered(a.concurrency.unwrap_or(CONCURRENCY).max(1))
+        .collect()
+        .await;
     let mut results = Vec::with_capacity(a.hubs.len());
     let (mut ok, mut failed) = (0, 0);
+    // The oldest cache answered from, when every cluster that answered did.
+    let mut oldest: Option<Option<Duration>> = None;
     for hub in a.hubs {
         let (cluster, ns) = place(&hub)?;
         match &answers[&cluster] {
-            Ok(by_ns) => {
+            Ok((by_ns, age)) => {
                 ok += 1;
-                let output = by_ns.get(&ns).cloned().unwrap_or(Value::Null);
+                oldest = Some(match (oldest, age) {
+                    (None, age) => *age,
+                    (Some(Some(o)), Some(age)) => Some(o.max(*age)),
+                    _ => None,
+                });
+                let mut output = by_ns.get(&ns).cloned().unwrap_or(Value::Null);
+                if output.is_object() {
+                    output["cache"] = cache_field(*age);
+                }
                 results.push(json!({ "item": hub, "ok": true, "output": output, "error": null }));
             }
             Err(e) => {
@@ -258,7 +274,10 @@ where
             }
         }
     }
-    Ok(json!({ "results": results, "ok": ok, "failed": failed, "count": ok + failed }))
+    Ok(json!({
+        "results": results, "ok": ok, "failed": failed, "count": ok + failed,
+        "cache": cache_field(oldest.flatten()),
+    }))
 }
 
 /// `fleet.pending`: per hub, what `diagnose.pending` answers for it.
@@ -266,16 +285,17 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
     let a: FleetArgs = parse_args(&call.args)?;
     let catalogue = catalogue_for(a.catalogue.as_deref())?;
     let catalogue = &catalogue;
-    per_cluster(&call, |client, namespaces| async move {
+    per_cluster(&call, |reader, namespaces| async move {
         // The pending servers of the hubs asked about, the rest dropped as read.
         let mut stuck: HashMap<String, Vec<Pod>> = HashMap::new();
-        list_pages(&Api::<Pod>::all(client.clone()), &pending_servers(), |p| {
-            let ns = p.metadata.namespace.clone().unwrap_or_default();
-            if p.metadata.deletion_timestamp.is_none() && namespaces.contains(&ns) {
-                stuck.entry(ns).or_default().push(p);
-            }
-        })
-        .await?;
+        reader
+            .list::<Pod>(None, &pending_servers(), |p| {
+                let ns = p.metadata.namespace.clone().unwrap_or_default();
+                if p.metadata.deletion_timestamp.is_none() && namespaces.contains(&ns) {
+                    stuck.entry(ns).or_default().push(p);
+                }
+            })
+            .await?;
         let mut out: HashMap<String, Value> = HashMap::new();
         if stuck.is_empty() {
             for ns in namespaces {
@@ -285,11 +305,11 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
         }
         // The rest is independent: asked at the same time.
         let (events, nodes, used) = futures::try_join!(
-            events_of(&client, &stuck),
-            all_nodes(&client),
-            node_requests(&client),
+            events_of(&reader, &stuck),
+            all_nodes(&reader),
+            node_requests(&reader),
         )?;
-        let pools = pools(&client, &nodes, &used).await;
+        let pools = pools(&reader, &nodes, &used).await;
         for ns in namespaces {
             let pods = stuck.remove(&ns).unwrap_or_default();
             out.insert(
@@ -310,7 +330,7 @@ const EVENTS_PER_POD_UP_TO: usize = 200;
 /// name and namespace, a few at a time) while they are few, which on a big
 /// cluster avoids reading every pod's events; else one list of them all.
 async fn events_of(
-    client: &kube::Client,
+    reader: &Reader,
     stuck: &HashMap<String, Vec<Pod>>,
 ) -> Result<Vec<Event>, ActionError> {
     let wanted: HashSet<(String, String)> = stuck
@@ -326,11 +346,11 @@ async fn events_of(
                 let lp = ListParams::default().fields(&format!(
                     "involvedObject.kind=Pod,involvedObject.name={name}"
                 ));
-                Api::<Event>::namespaced(client.clone(), &ns)
-                    .list(&lp)
+                let mut events = Vec::new();
+                reader
+                    .list::<Event>(Some(&ns), &lp, |e| events.push(e))
                     .await
-                    .map(|l| l.items)
-                    .map_err(from_kube)
+                    .map(|()| events)
             })
             .buffer_unordered(8)
             .collect::<Vec<_>>()
@@ -342,67 +362,57 @@ async fn events_of(
         return Ok(events);
     }
     let mut events: Vec<Event> = Vec::new();
-    list_pages(
-        &Api::<Event>::all(client.clone()),
-        &ListParams::default().fields("involvedObject.kind=Pod"),
-        |e| {
-            let key = (
-                e.metadata.namespace.clone().unwrap_or_default(),
-                e.involved_object.name.clone().unwrap_or_default(),
-            );
-            if wanted.contains(&key) {
-                events.push(e);
-            }
-        },
-    )
-    .await?;
+    reader
+        .list::<Event>(
+            None,
+            &ListParams::default().fields("involvedObject.kind=Pod"),
+            |e| {
+                let key = (
+                    e.metadata.namespace.clone().unwrap_or_default(),
+                    e.involved_object.name.clone().unwrap_or_default(),
+                );
+                if wanted.contains(&key) {
+                    events.push(e);
+                }
+            },
+        )
+        .await?;
     Ok(events)
 }
 
 /// `fleet.status`: per hub, its hub Deployment (summarised as `kube.list`
 /// does, `null` when there is none) and how many user servers are Running.
 async fn status(call: ActionCall) -> Result<Value, ActionError> {
-    per_cluster(&call, |client, namespaces| async move {
+    per_cluster(&call, |reader, namespaces| async move {
         let mut hubs: HashMap<String, Value> = HashMap::new();
-        list_pages(
-            &Api::<Deployment>::all(client.clone()),
-            &ListParams::default().labels("component=hub"),
-            |d| {
+        reader
+            .list::<Deployment>(None, &ListParams::default().labels("component=hub"), |d| {
                 let ns = d.metadata.namespace.clone().unwrap_or_default();
                 if namespaces.contains(&ns) && !hubs.contains_key(&ns) {
                     let mut v = serde_json::to_value(&d).unwrap_or_default();
                     v["kind"] = json!("Deployment");
                     hubs.insert(ns, summarise("Deployment", &v));
                 }
-            },
-        )
-        .await?;
+            })
+            .await?;
         let mut running: HashMap<String, usize> = HashMap::new();
-        let pods: Api<Pod> = Api::all(client.clone());
-        let mut lp = ListParams::default()
+        let lp = ListParams::default()
             .labels("component=singleuser-server")
-            .fields("status.phase=Running")
-            .limit(PAGE);
+            .fields("status.phase=Running");
         // Names only: a count needs no pod bodies.
-        loop {
-            let page = pods.list_metadata(&lp).await.map_err(from_kube)?;
-            // A server being deleted is Terminating, not running (as `kube.list` says).
-            for p in page
-                .items
-                .iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
-            {
-                if let Some(ns) = p.metadata.namespace.as_deref() {
+        reader
+            .list_meta::<Pod>(None, &lp, |m| {
+                // A server being deleted is Terminating, not running (as `kube.list` says).
+                if m.deletion_timestamp.is_some() {
+                    return;
+                }
+                if let Some(ns) = m.namespace.as_deref() {
                     if namespaces.contains(ns) {
                         *running.entry(ns.to_string()).or_default() += 1;
                     }
                 }
-            }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => lp = lp.continue_token(&token),
-                None => break,
-            }
-        }
+            })
+            .await?;
         Ok(namespaces
             .into_iter()
             .map(|ns| {

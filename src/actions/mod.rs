@@ -9,6 +9,7 @@
 //! a file and listing it in [`Registry::builtin`].
 
 pub mod binder;
+pub(crate) mod cached;
 pub mod dask;
 pub mod describe;
 pub mod diagnose;

@@ -55,6 +55,13 @@ pub fn router(app: App) -> anyhow::Result<Router> {
     Ok(router)
 }
 
+/// Start the watch cache of every configured cluster (see
+/// `cluster::cache`): read-only steps answer from it once it has synced.
+/// Its reflectors stop when `stop` is cancelled.
+pub fn start_watch_cache(app: &App, stop: &tokio_util::sync::CancellationToken) {
+    app.runs.context().clusters.start_cache(stop);
+}
+
 /// Start the connections platforms keep open themselves (Slack Socket Mode
 /// when an app token is set); they stop when `stop` is cancelled.
 pub fn start_sockets(app: &App, stop: tokio_util::sync::CancellationToken) {

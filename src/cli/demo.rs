@@ -388,6 +388,7 @@ async fn run_in(args: &DemoArgs, dir: &Path) -> anyhow::Result<u8> {
         })?;
     let addr = listener.local_addr()?;
     let stop = tokio_util::sync::CancellationToken::new();
+    crate::app::server::start_watch_cache(&demo.app, &stop);
     crate::app::server::start_sockets(&demo.app, stop.clone());
     crate::app::server::start_schedules(&demo.app, stop.clone())?;
     let limits = demo.app.runs.context().config.http.clone();

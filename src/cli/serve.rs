@@ -20,6 +20,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "opsbot serving");
     let sockets = tokio_util::sync::CancellationToken::new();
+    server::start_watch_cache(&app, &sockets);
     server::start_sockets(&app, sockets.clone());
     server::start_schedules(&app, sockets.clone())?;
     if let Some(schedule) = app.runs.context().config.audit_anchor.clone() {

@@ -6,9 +6,12 @@
 //! When a cluster was added with its [`kube::Config`], opsbot can also act *as*
 //! a person (Kubernetes impersonation) so the cluster's own RBAC applies.
 
+pub mod cache;
+pub mod selector;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -72,6 +75,8 @@ pub struct ClusterSet {
     clusters: Arc<BTreeMap<String, Entry>>,
     hub_apis: Arc<BTreeMap<String, HubApi>>,
     prometheus: Arc<BTreeMap<String, Prometheus>>,
+    /// The watch cache, once `serve` or `demo` started it (shared by clones).
+    cache: Arc<OnceLock<cache::WatchCache>>,
 }
 
 impl ClusterSet {
@@ -208,6 +213,18 @@ impl ClusterSet {
     /// True when hub `hub` has a configured REST API.
     pub fn has_hub_api(&self, hub: &str) -> bool {
         self.hub_apis.contains_key(hub)
+    }
+
+    /// Start the watch cache of every cluster (once; later calls do
+    /// nothing). Its reflectors stop when `stop` is cancelled.
+    pub fn start_cache(&self, stop: &tokio_util::sync::CancellationToken) {
+        self.cache
+            .get_or_init(|| cache::WatchCache::start(self, stop));
+    }
+
+    /// The watch cache of cluster `name`, when one was started.
+    pub fn cache(&self, name: &str) -> Option<Arc<cache::ClusterCache>> {
+        self.cache.get()?.cluster(name)
     }
 
     fn unknown(&self, name: &str) -> ClusterError {

@@ -57,13 +57,22 @@ async fn rig_on(audit_url: Option<String>, replicas: usize) -> Rig {
 
 /// [`rig_on`] with `more` appended to the config (top-level sections).
 async fn rig_with(audit_url: Option<String>, replicas: usize, more: &str) -> Rig {
+    rig_seeded(audit_url, replicas, more, "").await
+}
+
+/// [`rig_with`] with `seed` (YAML objects) added to the simulated cluster.
+async fn rig_seeded(audit_url: Option<String>, replicas: usize, more: &str, seed: &str) -> Rig {
     let fake = FakeSlack::start().await;
     let staging = hub_seed("staging");
-    let sim = SimProcess::start(&[
+    let mut files = vec![
         ("aws-us/sim.yaml", SIM_YAML),
         ("aws-us/00-node.yaml", NODE),
-        ("aws-us/10-staging.yaml", &staging),
-    ]);
+        ("aws-us/10-staging.yaml", staging.as_str()),
+    ];
+    if !seed.is_empty() {
+        files.push(("aws-us/20-seed.yaml", seed));
+    }
+    let sim = SimProcess::start(&files);
     let kubeconfig = sim.kubeconfig_with_token("bot-token");
     let config = sim.write_config(&format!(
         r#"
@@ -229,6 +238,81 @@ impl Rig {
                 panic!("run {run} has no {kind:?}:\n{}", story.join("\n"));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// `kubectl ARGS` as the sim's admin; its stdout.
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.sim.kubeconfig())
+            .args(args)
+            .output()
+            .expect("kubectl runs (scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every text the bot sent (messages, edits and private answers).
+    fn all_said(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.fake.messages().iter().map(|m| m.all_text()).collect();
+        out.extend(self.fake.ephemerals().iter().map(|e| e.to_string()));
+        out.extend(
+            self.fake
+                .calls_to("chat.update")
+                .iter()
+                .map(|c| c.body.to_string()),
+        );
+        out
+    }
+
+    /// Send `text` as Alice until an answer satisfying `done` appears (each
+    /// try waits for its own answer: the count of bot texts grows), so a
+    /// cache still syncing or an event still travelling is waited for
+    /// without fixed sleeps. The answer found.
+    async fn ask_until(&self, text: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let before = self.all_said();
+            self.slash("U0ALICE", text).await;
+            // The answer of this try: what was said since (as a multiset,
+            // for an answer may repeat an earlier one word for word).
+            let answered = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let mut old = before.clone();
+                let new: Vec<String> = self
+                    .all_said()
+                    .into_iter()
+                    .filter(|t| match old.iter().position(|o| o == t) {
+                        Some(i) => {
+                            old.swap_remove(i);
+                            false
+                        }
+                        None => true,
+                    })
+                    .collect();
+                if let Some(hit) = new.iter().find(|t| done(t)) {
+                    return hit.clone();
+                }
+                if new.iter().any(|t| t.contains("pending user server")) {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < answered,
+                    "no answer to {text:?}; said:\n{}",
+                    new.join("\n")
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no answer to {text:?} {what}; said:\n{}",
+                self.all_said().join("\n")
+            );
         }
     }
 
@@ -571,4 +655,121 @@ async fn one_replica_expires_approvals_asked_on_the_other_and_tells_their_thread
     );
     assert_eq!(duty_leader(&r, "approval-expiry").await, leader);
     assert!(r.audit.verify().await.unwrap().problems.is_empty());
+}
+
+/// A user server stuck Pending on staging, with the scheduler's event.
+const PENDING_BOB: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: jupyter-bob
+  namespace: staging
+  creationTimestamp: -10m
+  labels: { app: jupyterhub, component: singleuser-server, hub.jupyter.org/username: bob }
+spec: { containers: [{ name: notebook, image: "jupyter/scipy-notebook" }] }
+status: { phase: Pending }
+---
+apiVersion: v1
+kind: Event
+metadata: { name: jupyter-bob.1, namespace: staging }
+involvedObject: { kind: Pod, name: jupyter-bob, namespace: staging }
+reason: FailedScheduling
+message: "0/1 nodes are available: 1 Insufficient memory."
+type: Warning
+count: 4
+lastTimestamp: -1m
+source: { component: default-scheduler }
+"#;
+
+const FROM_CACHE: &str = "From the watch cache, ";
+
+/// The watch cache (issue 14): `opsbot serve` answers `pending <hub>` and
+/// `pending all` from its reflectors once they synced, and says how old the
+/// cache is; a pod deleted in the simulator afterwards is gone from the
+/// next answer (the watch event reached the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_pending_from_the_watch_cache_and_follows_changes() {
+    let r = rig_seeded(None, 1, "", PENDING_BOB).await;
+    let one = r
+        .ask_until("pending staging", "from the watch cache", |t| {
+            t.contains(FROM_CACHE) && t.contains("jupyter-bob")
+        })
+        .await;
+    assert!(one.contains("1 pending user server on staging"), "{one}");
+    assert!(one.contains(" s old"), "{one}");
+    let all = r
+        .ask_until("pending all", "from the watch cache", |t| {
+            t.contains(FROM_CACHE) && t.contains("across")
+        })
+        .await;
+    assert!(all.contains("1 pending user server across 1 hub"), "{all}");
+
+    r.kubectl(&["delete", "pod", "jupyter-bob", "-n", "staging"]);
+    let after = r
+        .ask_until("pending staging", "without the deleted pod", |t| {
+            t.contains("No pending user servers on staging")
+        })
+        .await;
+    assert!(
+        after.contains(FROM_CACHE),
+        "the change came through the watch: {after}"
+    );
+}
+
+/// With the cache synced, an approved restart still changes the cluster
+/// (its dry run and its patch go to the API server, not the cache).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_goes_to_the_api_server_while_the_cache_answers_reads() {
+    let r = rig_seeded(None, 1, "", PENDING_BOB).await;
+    r.ask_restart("hub restart staging --reason cache on").await;
+    r.ask_until("pending staging", "from the watch cache", |t| {
+        t.contains(FROM_CACHE)
+    })
+    .await;
+    r.press("U0CAROL", "approve", 1).await;
+    r.wait_for(1, EventKind::Finished).await;
+    let annotations = r.kubectl(&[
+        "get",
+        "deployment",
+        "hub",
+        "-n",
+        "staging",
+        "-o",
+        "jsonpath={.spec.template.metadata.annotations}",
+    ]);
+    assert!(
+        annotations.contains("restartedAt"),
+        "the restart reached the simulated API server: {annotations}"
+    );
+}
+
+/// `opsbot run` keeps no cache: its answer lists from the API server and
+/// says nothing about a cache.
+#[test]
+fn opsbot_run_lists_without_a_cache() {
+    let staging = hub_seed("staging");
+    let sim = SimProcess::start(&[
+        ("aws-us/sim.yaml", SIM_YAML),
+        ("aws-us/00-node.yaml", NODE),
+        ("aws-us/10-staging.yaml", staging.as_str()),
+        ("aws-us/20-seed.yaml", PENDING_BOB),
+    ]);
+    let kubeconfig = sim.kubeconfig_with_token("bot-token");
+    let config = sim.write_config(&format!(
+        r#"
+clusters:
+  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us }}
+hubs:
+  - {{ name: staging, cluster: aws-us, namespace: staging }}
+people:
+  - {{ id: alice, roles: [engineer] }}
+roles:
+  engineer: {{ run: ["*"] }}
+"#,
+        kc = kubeconfig.display(),
+    ));
+    let out = crate::support::binary::opsbot_run(&config, "alice", "pending staging");
+    let text = crate::support::binary::output_text(&out);
+    assert!(text.contains("1 pending user server on staging"), "{text}");
+    assert!(!text.contains("watch cache"), "{text}");
 }

@@ -192,6 +192,20 @@ fn opsbot_rbac_prints_a_cluster_role_with_merged_sorted_rules() {
     assert!(has("gateway.dask.org", "daskclusters", "delete"), "{text}");
     assert!(has("apps", "statefulsets/scale", "patch"), "{text}");
     assert!(!has("", "secrets", "get"), "{text}");
+    // The server's watch cache (serve, demo) watches what the read-only
+    // fleet and pending steps list.
+    for (group, resource) in [
+        ("", "pods"),
+        ("", "events"),
+        ("", "nodes"),
+        ("apps", "deployments"),
+        ("", "configmaps"),
+    ] {
+        assert!(
+            has(group, resource, "watch"),
+            "watch {group}/{resource}:\n{text}"
+        );
+    }
     // Each (group, resource) appears in exactly one rule: verbs are merged.
     let mut seen = std::collections::BTreeSet::new();
     for r in rules {

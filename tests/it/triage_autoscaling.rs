@@ -162,5 +162,7 @@ fn opsbot_rbac_grants_the_autoscaler_status_by_name_only() {
         .collect();
     assert_eq!(cm.len(), 1, "{rules:?}");
     assert_eq!(cm[0].resource_names, ["cluster-autoscaler-status"]);
-    assert_eq!(cm[0].verbs, ["get"]);
+    // list and watch for the server's watch cache, which watches that one
+    // name with a `metadata.name` field selector.
+    assert_eq!(cm[0].verbs, ["get", "list", "watch"]);
 }

@@ -1,0 +1,408 @@
+//! Read-only lists answered from the watch cache when the server keeps one
+//! (see `cluster::cache`), else from the API server page by page. A
+//! [`Reader`] remembers the oldest cache it answered from, so a step can say
+//! how fresh its answer is (`"cache": {"age_seconds": N}`).
+//!
+//! The cache holds what opsbot's own service account sees: a step acting
+//! as a person (impersonation) always asks the API server, so that person's
+//! RBAC applies. Mutations and dry runs never come here.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
+use kube::api::{Api, ListParams};
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::fleet::{list_pages, PAGE};
+use super::kube::{client, from_kube};
+use super::{ActionCall, ActionError, Permission};
+use crate::cluster::cache::{ClusterCache, Reflected};
+use crate::cluster::selector::{FieldSelector, LabelSelector};
+
+/// A kind the watch cache keeps, and how its fields are selected.
+pub(crate) trait Cached:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self>;
+    /// The API of the namespace (`None`: all namespaces).
+    fn api(client: kube::Client, ns: Option<&str>) -> Api<Self>;
+    /// The value of a field selector's field (`""` when unset); `None`:
+    /// not a field this kind is selected by here.
+    fn field(&self, field: &str) -> Option<String>;
+    /// Whether the store holds every object a list with `fields` selects
+    /// (the events store keeps only pod events).
+    fn covers(_fields: &FieldSelector) -> bool {
+        true
+    }
+}
+
+fn namespaced<K>(client: kube::Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+fn meta_field<K: Resource>(obj: &K, field: &str) -> Option<String> {
+    let m = obj.meta();
+    match field {
+        "metadata.name" => Some(m.name.clone().unwrap_or_default()),
+        "metadata.namespace" => Some(m.namespace.clone().unwrap_or_default()),
+        _ => None,
+    }
+}
+
+impl Cached for Pod {
+    fn api(client: kube::Client, ns: Option<&str>) -> Api<Self> {
+        namespaced(client, ns)
+    }
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self> {
+        &cache.pods
+    }
+    fn field(&self, field: &str) -> Option<String> {
+        match field {
+            "status.phase" => Some(
+                self.status
+                    .as_ref()
+                    .and_then(|s| s.phase.clone())
+                    .unwrap_or_default(),
+            ),
+            "spec.nodeName" => Some(
+                self.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .unwrap_or_default(),
+            ),
+            _ => meta_field(self, field),
+        }
+    }
+}
+
+impl Cached for Event {
+    fn api(client: kube::Client, ns: Option<&str>) -> Api<Self> {
+        namespaced(client, ns)
+    }
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self> {
+        &cache.events
+    }
+    fn field(&self, field: &str) -> Option<String> {
+        let o = &self.involved_object;
+        let s = |v: &Option<String>| Some(v.clone().unwrap_or_default());
+        match field {
+            "involvedObject.kind" => s(&o.kind),
+            "involvedObject.name" => s(&o.name),
+            "involvedObject.namespace" => s(&o.namespace),
+            "involvedObject.uid" => s(&o.uid),
+            "reason" => s(&self.reason),
+            "type" => s(&self.type_),
+            _ => meta_field(self, field),
+        }
+    }
+    fn covers(fields: &FieldSelector) -> bool {
+        fields.requires("involvedObject.kind", "Pod")
+    }
+}
+
+impl Cached for Node {
+    fn api(client: kube::Client, _ns: Option<&str>) -> Api<Self> {
+        Api::all(client)
+    }
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self> {
+        &cache.nodes
+    }
+    fn field(&self, field: &str) -> Option<String> {
+        meta_field(self, field)
+    }
+}
+
+impl Cached for Deployment {
+    fn api(client: kube::Client, ns: Option<&str>) -> Api<Self> {
+        namespaced(client, ns)
+    }
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self> {
+        &cache.deployments
+    }
+    fn field(&self, field: &str) -> Option<String> {
+        meta_field(self, field)
+    }
+}
+
+/// The objects of `snapshot` that `ns`, `lp`'s selectors select, or `None`
+/// when the selectors cannot be matched here.
+pub(crate) fn select<K: Cached>(
+    objects: Vec<Arc<K>>,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Option<Vec<Arc<K>>> {
+    let labels = LabelSelector::parse(lp.label_selector.as_deref().unwrap_or(""))?;
+    let fields = FieldSelector::parse(lp.field_selector.as_deref().unwrap_or(""))?;
+    if !K::covers(&fields) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for o in objects {
+        let m = o.meta();
+        if ns.is_some_and(|ns| m.namespace.as_deref() != Some(ns)) {
+            continue;
+        }
+        if labels.matches(m.labels.as_ref()) && fields.matches(|f| o.field(f))? {
+            out.push(o);
+        }
+    }
+    Some(out)
+}
+
+/// Reads of one cluster for one step.
+#[derive(Clone)]
+pub(crate) struct Reader {
+    pub client: kube::Client,
+    cache: Option<Arc<ClusterCache>>,
+    /// The oldest cache age answered from; `listed` when any read was not.
+    age: Arc<Mutex<(Option<Duration>, bool)>>,
+}
+
+impl Reader {
+    /// A reader of `cluster` for `call`: the cache only without impersonation.
+    pub fn new(call: &ActionCall, cluster: &str) -> Result<Reader, ActionError> {
+        let client = client(call, cluster)?;
+        let cache = match call.impersonate {
+            Some(_) => None,
+            None => call.clusters.cache(cluster),
+        };
+        Ok(Reader {
+            client,
+            cache,
+            age: Arc::default(),
+        })
+    }
+
+    /// A reader that always asks the API server.
+    pub fn direct(client: kube::Client) -> Reader {
+        Reader {
+            client,
+            cache: None,
+            age: Arc::default(),
+        }
+    }
+
+    fn note(&self, age: Option<Duration>) {
+        let mut a = self.age.lock().unwrap_or_else(|p| p.into_inner());
+        match age {
+            Some(age) => a.0 = Some(a.0.map_or(age, |o| o.max(age))),
+            None => a.1 = true,
+        }
+    }
+
+    /// What was selected from the cache, if it can answer.
+    fn cached<K: Cached>(&self, ns: Option<&str>, lp: &ListParams) -> Option<Vec<Arc<K>>> {
+        let (objects, age) = K::reflected(self.cache.as_deref()?).snapshot()?;
+        let selected = select(objects, ns, lp)?;
+        self.note(Some(age));
+        Some(selected)
+    }
+
+    /// Hand what the cache selects to `each` by reference (no copy) and say
+    /// `true`; `false` (nothing visited, the read noted as listed) when the
+    /// cache cannot answer, for a caller that lists in a cheaper shape of its own.
+    pub fn visit_cached<K: Cached>(
+        &self,
+        ns: Option<&str>,
+        lp: &ListParams,
+        mut each: impl FnMut(&K),
+    ) -> bool {
+        match self.cached::<K>(ns, lp) {
+            Some(objects) => {
+                objects.iter().for_each(|o| each(o));
+                true
+            }
+            None => {
+                self.note(None);
+                false
+            }
+        }
+    }
+
+    /// Every object of kind `K` in `ns` (all namespaces: `None`) that `lp`
+    /// selects, handed to `each`.
+    pub async fn list<K: Cached>(
+        &self,
+        ns: Option<&str>,
+        lp: &ListParams,
+        mut each: impl FnMut(K),
+    ) -> Result<(), ActionError> {
+        if let Some(objects) = self.cached::<K>(ns, lp) {
+            objects.into_iter().for_each(|o| each((*o).clone()));
+            return Ok(());
+        }
+        self.note(None);
+        let api = K::api(self.client.clone(), ns);
+        list_pages(&api, lp, each).await
+    }
+
+    /// Like [`Reader::list`] for a step that needs only metadata: from the
+    /// API server, names and labels only (`list_metadata`).
+    pub async fn list_meta<K: Cached>(
+        &self,
+        ns: Option<&str>,
+        lp: &ListParams,
+        mut each: impl FnMut(&kube::api::ObjectMeta),
+    ) -> Result<(), ActionError> {
+        if let Some(objects) = self.cached::<K>(ns, lp) {
+            objects.iter().for_each(|o| each(o.meta()));
+            return Ok(());
+        }
+        self.note(None);
+        let api = K::api(self.client.clone(), ns);
+        let mut lp = lp.clone().limit(PAGE);
+        loop {
+            let page = api.list_metadata(&lp).await.map_err(from_kube)?;
+            page.items.iter().for_each(|p| each(&p.metadata));
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => lp = lp.continue_token(&token),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The ConfigMap `name` of `namespace` when it is the autoscaler status
+    /// the cache keeps, else from the API server.
+    pub async fn autoscaler_status(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ConfigMap>, kube::Error> {
+        if let Some((objects, age)) = self
+            .cache
+            .as_deref()
+            .and_then(|c| c.autoscaler_status.snapshot())
+        {
+            self.note(Some(age));
+            return Ok(objects
+                .into_iter()
+                .find(|c| {
+                    c.metadata.namespace.as_deref() == Some(namespace)
+                        && c.metadata.name.as_deref() == Some(name)
+                })
+                .map(|c| (*c).clone()));
+        }
+        self.note(None);
+        Api::<ConfigMap>::namespaced(self.client.clone(), namespace)
+            .get_opt(name)
+            .await
+    }
+
+    /// `{"age_seconds": N}` when every read so far came from the cache.
+    pub fn freshness(&self) -> Option<Duration> {
+        let a = self.age.lock().unwrap_or_else(|p| p.into_inner());
+        match *a {
+            (Some(age), false) => Some(age),
+            _ => None,
+        }
+    }
+}
+
+/// A read-only step's permissions plus the `watch` the server's cache
+/// needs on what it lists (and on the ConfigMap it gets by name): `serve`
+/// and `demo` watch these to answer the step from the cache.
+pub(crate) fn with_watch(mut permissions: Vec<Permission>) -> Vec<Permission> {
+    // The one object got by name is watched with a `metadata.name` field
+    // selector, which its watcher also lists with.
+    let watches: Vec<Permission> = permissions
+        .iter()
+        .filter(|p| p.verb == "list" || (p.verb == "get" && p.name.is_some()))
+        .flat_map(|p| {
+            let verbs: &[&str] = if p.verb == "get" {
+                &["list", "watch"]
+            } else {
+                &["watch"]
+            };
+            verbs.iter().map(|v| Permission {
+                verb: (*v).into(),
+                ..p.clone()
+            })
+        })
+        .collect();
+    permissions.extend(watches);
+    permissions
+}
+
+/// The `cache` field of a step's output: `{"age_seconds": N}`, or null.
+pub(crate) fn cache_field(age: Option<Duration>) -> Value {
+    match age {
+        Some(age) => json!({ "age_seconds": age.as_secs() }),
+        None => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(ns: &str, name: &str, labels: &[(&str, &str)], phase: &str) -> Arc<Pod> {
+        let mut p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": ns,
+                "labels": labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()},
+            "spec": {"containers": []},
+            "status": {"phase": phase},
+        }))
+        .unwrap();
+        p.metadata.uid = Some(name.into());
+        Arc::new(p)
+    }
+
+    fn names(v: Option<Vec<Arc<Pod>>>) -> Vec<String> {
+        v.unwrap()
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn cached_pods_are_selected_as_the_api_server_selects_them() {
+        let server = [("component", "singleuser-server")];
+        let pods = vec![
+            pod("a", "jupyter-x", &server, "Pending"),
+            pod("a", "jupyter-y", &server, "Running"),
+            pod("b", "jupyter-z", &server, "Pending"),
+            pod("a", "hub", &[("component", "hub")], "Pending"),
+        ];
+        let lp = ListParams::default()
+            .labels("component=singleuser-server")
+            .fields("status.phase=Pending");
+        assert_eq!(
+            names(select(pods.clone(), None, &lp)),
+            ["jupyter-x", "jupyter-z"]
+        );
+        assert_eq!(names(select(pods.clone(), Some("a"), &lp)), ["jupyter-x"]);
+        let lp = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+        assert_eq!(names(select(pods.clone(), Some("a"), &lp)).len(), 3);
+        let lp = ListParams::default().fields("metadata.namespace=b");
+        assert_eq!(names(select(pods.clone(), None, &lp)), ["jupyter-z"]);
+        // A field not matched here: the API server is asked instead.
+        let lp = ListParams::default().fields("status.podIP=10.0.0.1");
+        assert!(select(pods, None, &lp).is_none());
+    }
+
+    #[test]
+    fn the_events_store_answers_only_lists_of_pod_events() {
+        let e: Event = serde_json::from_value(json!({
+            "metadata": {"name": "e1", "namespace": "a"},
+            "involvedObject": {"kind": "Pod", "name": "jupyter-x"},
+        }))
+        .unwrap();
+        let events = vec![Arc::new(e)];
+        let lp =
+            ListParams::default().fields("involvedObject.kind=Pod,involvedObject.name=jupyter-x");
+        assert_eq!(select(events.clone(), Some("a"), &lp).unwrap().len(), 1);
+        let lp = ListParams::default().fields("involvedObject.kind=Pod,involvedObject.name=other");
+        assert_eq!(select(events.clone(), Some("a"), &lp).unwrap().len(), 0);
+        assert!(select(events, None, &ListParams::default()).is_none());
+    }
+}
