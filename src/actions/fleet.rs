@@ -322,13 +322,19 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
     .await
 }
 
-/// Above this many pending servers on a cluster, one list of the cluster's
-/// pod events is cheaper than a list per server.
-const EVENTS_PER_POD_UP_TO: usize = 200;
+/// Above this many lists for one cluster's pending servers, one list of the
+/// cluster's pod events is cheaper.
+const EVENT_LISTS_UP_TO: usize = 200;
 
-/// The events of the `stuck` pods: a list per pod (field selector on its
-/// name and namespace, a few at a time) while they are few, which on a big
-/// cluster avoids reading every pod's events; else one list of them all.
+/// Up to this many pending servers in a namespace, a list per server (field
+/// selector on its name) reads less than the namespace's pod events.
+const PER_POD_UP_TO: usize = 2;
+
+/// The events of the `stuck` pods, in as few reads of as few events as the
+/// spread allows: per namespace, a list per pod while it has few stuck ones
+/// (which on a busy namespace avoids reading everyone's events), else one
+/// list of the namespace's pod events; a few lists at a time; and one list
+/// of the whole cluster's pod events when that would take too many lists.
 async fn events_of(
     reader: &Reader,
     stuck: &HashMap<String, Vec<Pod>>,
@@ -340,43 +346,58 @@ async fn events_of(
                 .map(move |p| (ns.clone(), p.metadata.name.clone().unwrap_or_default()))
         })
         .collect();
-    if wanted.len() <= EVENTS_PER_POD_UP_TO {
-        let lists = futures::stream::iter(wanted)
-            .map(|(ns, name)| async move {
-                let lp = ListParams::default().fields(&format!(
-                    "involvedObject.kind=Pod,involvedObject.name={name}"
-                ));
-                let mut events = Vec::new();
-                reader
-                    .list::<Event>(Some(&ns), &lp, |e| events.push(e))
-                    .await
-                    .map(|()| events)
-            })
-            .buffer_unordered(8)
-            .collect::<Vec<_>>()
-            .await;
-        let mut events = Vec::new();
-        for list in lists {
-            events.extend(list?);
+    // (namespace, Some(pod) for a per-pod list, None for the namespace's)
+    let mut lists: Vec<(String, Option<String>)> = Vec::new();
+    for (ns, pods) in stuck {
+        if pods.len() <= PER_POD_UP_TO {
+            lists.extend(pods.iter().map(|p| {
+                (
+                    ns.clone(),
+                    Some(p.metadata.name.clone().unwrap_or_default()),
+                )
+            }));
+        } else {
+            lists.push((ns.clone(), None));
         }
-        return Ok(events);
     }
+    let keep = |e: &Event| {
+        wanted.contains(&(
+            e.metadata.namespace.clone().unwrap_or_default(),
+            e.involved_object.name.clone().unwrap_or_default(),
+        ))
+    };
     let mut events: Vec<Event> = Vec::new();
-    reader
-        .list::<Event>(
-            None,
-            &ListParams::default().fields("involvedObject.kind=Pod"),
-            |e| {
-                let key = (
-                    e.metadata.namespace.clone().unwrap_or_default(),
-                    e.involved_object.name.clone().unwrap_or_default(),
-                );
-                if wanted.contains(&key) {
+    if lists.len() > EVENT_LISTS_UP_TO {
+        let lp = ListParams::default().fields("involvedObject.kind=Pod");
+        reader
+            .list::<Event>(None, &lp, |e| {
+                if keep(&e) {
                     events.push(e);
                 }
-            },
-        )
-        .await?;
+            })
+            .await?;
+        return Ok(events);
+    }
+    let read = futures::stream::iter(lists)
+        .map(|(ns, pod)| async move {
+            let fields = match &pod {
+                Some(name) => format!("involvedObject.kind=Pod,involvedObject.name={name}"),
+                None => "involvedObject.kind=Pod".to_string(),
+            };
+            let mut events = Vec::new();
+            reader
+                .list::<Event>(Some(&ns), &ListParams::default().fields(&fields), |e| {
+                    events.push(e)
+                })
+                .await
+                .map(|()| events)
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    for list in read {
+        events.extend(list?.into_iter().filter(|e| keep(e)));
+    }
     Ok(events)
 }
 
