@@ -716,6 +716,7 @@ async fn forged_signatures_malformed_json_and_replays_run_nothing() {
         )
         .await;
     assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["x-opsbot-outcome"], "duplicate");
     assert!(again.text().await.unwrap().contains("duplicate"));
     r.wait_for_comment("for the one run", |b| b.contains("succeeded"))
         .await;
@@ -970,6 +971,7 @@ async fn a_captured_body_replayed_under_a_new_delivery_id_runs_nothing() {
         .deliver("issue_comment", "rp-2-forged", body, SECRET)
         .await;
     assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["x-opsbot-outcome"], "duplicate");
     assert!(again.text().await.unwrap().contains("duplicate"));
     r.wait_for_comment("for the one run", |b| b.contains("succeeded"))
         .await;
@@ -2008,6 +2010,7 @@ async fn a_burst_that_finds_opsbot_busy_costs_one_note_per_issue_not_a_call_per_
             serde_json::from_value(json!({ "verbs": ["list"], "latency": "1s" })).unwrap(),
         );
     }
+    let mut outcomes = Vec::new();
     for i in 0..8 {
         let r = rig
             .deliver(
@@ -2018,7 +2021,16 @@ async fn a_burst_that_finds_opsbot_busy_costs_one_note_per_issue_not_a_call_per_
             )
             .await;
         assert_eq!(r.status(), 202);
+        outcomes.push(
+            r.headers()["x-opsbot-outcome"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
     }
+    // The answer says what became of each delivery (a load test counts it).
+    assert_eq!(outcomes[0], "accepted", "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| o == "busy"), "{outcomes:?}");
     rig.wait_for_comment("saying opsbot is busy", |b| b.contains("opsbot is busy"))
         .await;
     // The runs that got in (a run slot and the queue's) end: each has

@@ -99,15 +99,27 @@ pub fn routes(core: Arc<dyn Core>, settings: GithubSettings) -> anyhow::Result<R
         })))
 }
 
+/// The response header that tells what became of a delivery, so a load
+/// test (or a proxy log) can count busy refusals without reading bodies:
+/// `accepted`, `busy`, `duplicate`, `ignored`, `refused`, `unavailable`.
+pub const OUTCOME: &str = "x-opsbot-outcome";
+
+fn outcome(word: &'static str, answer: impl IntoResponse) -> Response {
+    let mut r = answer.into_response();
+    r.headers_mut()
+        .insert(OUTCOME, axum::http::HeaderValue::from_static(word));
+    r
+}
+
 async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     let header = |n: &str| v.headers.get(n).and_then(|h| h.to_str().ok());
     let event = header("x-github-event").unwrap_or_default();
     let inbound = match inbound::parse(event, &v.body) {
         Ok(i) => i,
-        Err(r) => return refuse(s.core.as_ref(), "github", r),
+        Err(r) => return outcome("refused", refuse(s.core.as_ref(), "github", r)),
     };
     if let Inbound::Ping { zen } = inbound {
-        return Json(json!({ "ok": true, "zen": zen })).into_response();
+        return outcome("ignored", Json(json!({ "ok": true, "zen": zen })));
     }
     // Before anything is recorded: if opsbot cannot tell whether this is its
     // own comment, GitHub should redeliver it later rather than have it run.
@@ -115,59 +127,90 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         match s.people.is_me(c.user_id).await {
             Ok(false) => {}
             Ok(true) => {
-                return (
-                    StatusCode::ACCEPTED,
-                    "ignored: opsbot's own comments never run commands",
+                return outcome(
+                    "ignored",
+                    (
+                        StatusCode::ACCEPTED,
+                        "ignored: opsbot's own comments never run commands",
+                    ),
                 )
-                    .into_response()
             }
             Err(e) => {
                 tracing::error!(error = %e, "github: cannot learn which account opsbot posts as");
-                return (
+                return outcome("unavailable", (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "cannot tell whether this comment is opsbot's own right now; GitHub will redeliver",
-                )
-                    .into_response();
+                ));
             }
         }
     }
-    if let Some(delivery) = header("x-github-delivery") {
-        if let Some(stop) = first_time(&s, "github", delivery).await {
+    // Everything the answer waits for is recorded in one group commit: the
+    // delivery id, what the signature covers (the delivery header is not
+    // signed) and, when nothing else has to be checked first, each command
+    // line. Sequential marks cost one commit (an fsync) each.
+    let delivery = header("x-github-delivery");
+    let comment = match inbound {
+        Inbound::Comment(c) if c.action == "edited" && !s.settings.run_on_edit => {
+            Err("ignored: edited comments run nothing unless github.run_on_edit is on")
+        }
+        Inbound::Comment(c) => Ok(c),
+        Inbound::Ignored(why) => Err(why),
+        Inbound::Ping { .. } => unreachable!("answered above"),
+    };
+    let signed = comment
+        .as_ref()
+        .ok()
+        .map(|c| format!("{}:{}:{}", c.comment_id, c.action, c.updated_at));
+    let commands = comment
+        .as_ref()
+        .map(|c| lines::commands(&c.body, &s.settings.prefix))
+        .unwrap_or_default();
+    let too_many = commands.len() > s.settings.max_commands_per_comment;
+    let keys = match &comment {
+        Ok(c) => line_keys(c.comment_id, &commands),
+        Err(_) => Vec::new(),
+    };
+    // Lines are recorded with the delivery unless a permission check
+    // (an API call) or the too-many note decides first that none runs.
+    let lines_now = !too_many && s.settings.min_permission.is_none();
+    let mut marks: Vec<(&str, &str)> = Vec::new();
+    marks.extend(delivery.map(|d| ("github", d)));
+    marks.extend(signed.as_deref().map(|k| ("github-comment", k)));
+    if lines_now {
+        marks.extend(keys.iter().map(|(k, _)| ("github-line", k.as_str())));
+    }
+    let mut marked = futures::future::join_all(
+        marks
+            .iter()
+            .map(|(source, key)| s.core.first_delivery(source, key)),
+    )
+    .await
+    .into_iter();
+    if delivery.is_some() {
+        if let Some(stop) = first_time(&s, marked.next()) {
             return stop;
         }
     }
-    let comment = match inbound {
-        Inbound::Comment(c) if c.action == "edited" && !s.settings.run_on_edit => {
-            return (
-                StatusCode::ACCEPTED,
-                "ignored: edited comments run nothing unless github.run_on_edit is on",
-            )
-                .into_response()
-        }
-        Inbound::Comment(c) => c,
-        Inbound::Ignored(why) => return (StatusCode::ACCEPTED, why).into_response(),
-        Inbound::Ping { .. } => unreachable!("answered above"),
+    let comment = match comment {
+        Ok(c) => c,
+        Err(why) => return outcome("ignored", (StatusCode::ACCEPTED, why)),
     };
-    // The delivery header is not signed; this key is.
-    let signed = format!(
-        "{}:{}:{}",
-        comment.comment_id, comment.action, comment.updated_at
-    );
-    if let Some(stop) = first_time(&s, "github-comment", &signed).await {
+    if let Some(stop) = first_time(&s, marked.next()) {
         return stop;
     }
     let sender = s.people.who(comment.user_id, comment.installation).await;
     if let Some(refusal) = permission_refusal(&s, &comment).await {
         let t = thread(&s, &comment);
         tokio::spawn(async move { t.post(&refusal).await });
-        return (
-            StatusCode::ACCEPTED,
-            "refused by github.min_permission; nothing run",
-        )
-            .into_response();
+        return outcome(
+            "refused",
+            (
+                StatusCode::ACCEPTED,
+                "refused by github.min_permission; nothing run",
+            ),
+        );
     }
-    let commands = lines::commands(&comment.body, &s.settings.prefix);
-    if commands.len() > s.settings.max_commands_per_comment {
+    if too_many {
         let t = thread(&s, &comment);
         let note = format!(
             "@{} this comment has {} `{}` lines; at most {} run from one comment. Nothing was run.",
@@ -177,26 +220,39 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
             s.settings.max_commands_per_comment
         );
         tokio::spawn(async move { t.post(&note).await });
-        return (
-            StatusCode::ACCEPTED,
-            "too many commands in one comment; nothing run",
-        )
-            .into_response();
+        return outcome(
+            "refused",
+            (
+                StatusCode::ACCEPTED,
+                "too many commands in one comment; nothing run",
+            ),
+        );
     }
     // Each command line of a comment runs at most once, across edits and
     // restarts: recorded before it is submitted.
+    let lines: Vec<_> = if lines_now {
+        marked.collect()
+    } else {
+        futures::future::join_all(
+            keys.iter()
+                .map(|(key, _)| s.core.first_delivery("github-line", key)),
+        )
+        .await
+    };
     let mut fresh = Vec::new();
-    for (key, text) in line_keys(comment.comment_id, &commands) {
-        match s.core.first_delivery("github-line", &key).await {
+    for (line, (_, text)) in lines.into_iter().zip(keys) {
+        match line {
             Ok(true) => fresh.push(text),
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(error = %e, "github: cannot record a command line");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "cannot record this comment's commands right now; nothing run",
-                )
-                    .into_response();
+                return outcome(
+                    "unavailable",
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "cannot record this comment's commands right now; nothing run",
+                    ),
+                );
             }
         }
     }
@@ -210,6 +266,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
             .of(comment.user_id, &comment.login, comment.installation)
             .await
     };
+    let mut busy = 0;
     for text in &commands {
         let (tx, rx) = mpsc::unbounded_channel();
         let req = Request {
@@ -230,6 +287,7 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         let mut rx = rx;
         if let Ok(first) = rx.try_recv() {
             if matches!(&first, Update::Refused { reason, .. } if reason == crate::chat::BUSY) {
+                busy += 1;
                 if s.busy.first_in_a_while(&comment.repo, comment.issue) {
                     let note = busy::note(&comment.login);
                     tokio::spawn(async move { t.post(&note).await });
@@ -241,11 +299,20 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         }
         tokio::spawn(t.follow(rx, comment.login.clone()));
     }
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({ "commands": commands.len() })),
+    let word = if commands.is_empty() {
+        "ignored"
+    } else if busy == commands.len() {
+        "busy"
+    } else {
+        "accepted"
+    };
+    outcome(
+        word,
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({ "commands": commands.len() })),
+        ),
     )
-        .into_response()
 }
 
 /// A durable key per command line of comment `comment`: the line's text
@@ -290,30 +357,30 @@ async fn permission_refusal(s: &Shared, c: &inbound::Comment) -> Option<String> 
     }
 }
 
-/// Record `key` under `source`: `None` the first time (go on), or the
-/// answer to give when it was seen before or cannot be recorded.
-async fn first_time(s: &Shared, source: &str, key: &str) -> Option<Response> {
-    match s.core.first_delivery(source, key).await {
+/// What a delivery mark said: `None` the first time (go on), or the
+/// answer to give when it was seen before or could not be recorded.
+fn first_time(s: &Shared, marked: Option<anyhow::Result<bool>>) -> Option<Response> {
+    match marked? {
         Ok(true) => None,
         Ok(false) => {
             s.core.refused("github", "replayed");
-            Some(
+            Some(outcome(
+                "duplicate",
                 (
                     StatusCode::OK,
                     "duplicate delivery: already handled, nothing run again",
-                )
-                    .into_response(),
-            )
+                ),
+            ))
         }
         Err(e) => {
             tracing::error!(error = %e, "github: cannot record the delivery");
-            Some(
+            Some(outcome(
+                "unavailable",
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "cannot record this delivery right now; GitHub will redeliver",
-                )
-                    .into_response(),
-            )
+                ),
+            ))
         }
     }
 }
