@@ -84,8 +84,8 @@ async fn main() -> anyhow::Result<()> {
                 ])
                 .expect("a form of strings encodes");
                 let ts = (now_ms() / 1000).to_string();
-                let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-                    .expect("HMAC takes any key");
+                let mut mac =
+                    Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
                 mac.update(format!("v0:{ts}:{body}").as_bytes());
                 let sig = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
                 let sent = client
