@@ -17,8 +17,8 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::fleet::{list_pages, PAGE};
-use super::kube::{client, from_kube};
+use super::fleet::{list_pages, pages};
+use super::kube::client;
 use super::{ActionCall, ActionError, Permission};
 use crate::cluster::cache::{ClusterCache, Reflected};
 use crate::cluster::selector::{FieldSelector, LabelSelector};
@@ -260,15 +260,14 @@ impl Reader {
         }
         self.note(None);
         let api = K::api(self.client.clone(), ns);
-        let mut lp = lp.clone().limit(PAGE);
-        loop {
-            let page = api.list_metadata(&lp).await.map_err(from_kube)?;
-            page.items.iter().for_each(|p| each(&p.metadata));
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => lp = lp.continue_token(&token),
-                None => return Ok(()),
+        let fetch = |lp: ListParams| {
+            let api = &api;
+            async move {
+                let page = api.list_metadata(&lp).await?;
+                Ok((page.items, page.metadata.continue_))
             }
-        }
+        };
+        pages(lp, fetch, |p| each(&p.metadata)).await
     }
 
     /// The ConfigMap `name` of `namespace` when it is the autoscaler status

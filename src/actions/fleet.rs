@@ -136,26 +136,43 @@ fn clusters_of(args: &Value) -> String {
     seen.join(",")
 }
 
-/// List every object `lp` selects, `PAGE` at a time, handing each to `each`
-/// as it arrives: memory holds one page, whatever the cluster's size.
-pub(crate) async fn list_pages<K>(
-    api: &Api<K>,
+/// The one paging loop: `fetch` reads the page `lp` names (`PAGE` objects)
+/// and says its items and the continue token; each item goes to `each` as
+/// it arrives, so memory holds one page whatever the cluster's size.
+pub(crate) async fn pages<T, F, Fut>(
     lp: &ListParams,
-    mut each: impl FnMut(K),
+    mut fetch: F,
+    mut each: impl FnMut(T),
 ) -> Result<(), ActionError>
 where
-    K: Clone + DeserializeOwned + std::fmt::Debug,
+    F: FnMut(ListParams) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), kube::Error>>,
 {
     let mut lp = lp.clone().limit(PAGE);
     loop {
-        let page = api.list(&lp).await.map_err(from_kube)?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        page.items.into_iter().for_each(&mut each);
-        match next {
+        let (items, next) = fetch(lp.clone()).await.map_err(from_kube)?;
+        items.into_iter().for_each(&mut each);
+        match next.filter(|c| !c.is_empty()) {
             Some(token) => lp = lp.continue_token(&token),
             None => return Ok(()),
         }
     }
+}
+
+/// Every object `lp` selects, page by page (see [`pages`]).
+pub(crate) async fn list_pages<K>(
+    api: &Api<K>,
+    lp: &ListParams,
+    each: impl FnMut(K),
+) -> Result<(), ActionError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let fetch = |lp: ListParams| async move {
+        let page = api.list(&lp).await?;
+        Ok((page.items, page.metadata.continue_))
+    };
+    pages(lp, fetch, each).await
 }
 
 /// Like [`list_pages`] for the objects at `path` (e.g. `/api/v1/pods`), each
@@ -166,7 +183,7 @@ pub(crate) async fn list_pages_as<T: DeserializeOwned>(
     client: &kube::Client,
     path: &str,
     lp: &ListParams,
-    mut each: impl FnMut(T),
+    each: impl FnMut(T),
 ) -> Result<(), ActionError> {
     #[derive(serde::Deserialize)]
     struct Page<T> {
@@ -175,19 +192,14 @@ pub(crate) async fn list_pages_as<T: DeserializeOwned>(
         #[serde(default = "Vec::new")]
         items: Vec<T>,
     }
-    let mut lp = lp.clone().limit(PAGE);
-    loop {
+    let fetch = |lp: ListParams| async move {
         let req = kube::core::Request::new(path)
             .list(&lp)
-            .map_err(|e| from_kube(kube::Error::BuildRequest(e)))?;
-        let page: Page<T> = client.request(req).await.map_err(from_kube)?;
-        let next = page.metadata.continue_.filter(|c| !c.is_empty());
-        page.items.into_iter().for_each(&mut each);
-        match next {
-            Some(token) => lp = lp.continue_token(&token),
-            None => return Ok(()),
-        }
-    }
+            .map_err(kube::Error::BuildRequest)?;
+        let page: Page<T> = client.request(req).await?;
+        Ok((page.items, page.metadata.continue_))
+    };
+    pages(lp, fetch, each).await
 }
 
 /// A hub's cluster and namespace (as the `hubs` parameter gives them).
