@@ -134,6 +134,63 @@ impl Cached for Deployment {
     }
 }
 
+/// Whether the watch cache keeps objects of `kind` (as `kube.*` names it):
+/// its `kube.list` and `kube.get` steps also declare `watch`.
+pub(crate) fn cached_kind(kind: &str) -> bool {
+    ["Pod", "Event", "Node", "Deployment"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(kind))
+}
+
+/// A `kube.list` or `kube.get` answered from the watch cache: the objects
+/// of `kind` in `ns` (`None`: all namespaces, or a cluster-scoped kind)
+/// that `lp` selects, as JSON, in the API server's order (namespace, then
+/// name), with the cache's age. `None` means "ask the API server": a dry
+/// run, a step acting as a person (impersonation), no cache (`opsbot run`,
+/// a run that changes something), a kind not cached, a store not synced,
+/// not watching or over its cap, or a selector the cache cannot match.
+pub(crate) fn from_cache(
+    call: &ActionCall,
+    cluster: &str,
+    kind: &str,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Option<(Vec<Value>, Duration)> {
+    if call.dry_run || call.impersonate.is_some() {
+        return None;
+    }
+    let cache = call.clusters.cache(cluster)?;
+    match kind.to_ascii_lowercase().as_str() {
+        "pod" => json_of::<Pod>(&cache, ns, lp),
+        "event" => json_of::<Event>(&cache, ns, lp),
+        "node" => json_of::<Node>(&cache, None, lp),
+        "deployment" => json_of::<Deployment>(&cache, ns, lp),
+        _ => None,
+    }
+}
+
+fn json_of<K: Cached + serde::Serialize>(
+    cache: &ClusterCache,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Option<(Vec<Value>, Duration)> {
+    let (objects, age) = K::reflected(cache).snapshot()?;
+    let mut selected = select(objects, ns, lp)?;
+    let key = |o: &Arc<K>| {
+        let m = o.meta();
+        (m.namespace.clone(), m.name.clone())
+    };
+    selected.sort_by_key(key);
+    if let Some(n) = lp.limit.filter(|n| *n > 0) {
+        selected.truncate(n as usize);
+    }
+    let items = selected
+        .iter()
+        .map(|o| serde_json::to_value(&**o).unwrap_or_default())
+        .collect();
+    Some((items, age))
+}
+
 /// The objects of `snapshot` that `ns`, `lp`'s selectors select, or `None`
 /// when the selectors cannot be matched here.
 pub(crate) fn select<K: Cached>(

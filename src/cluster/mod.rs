@@ -227,6 +227,15 @@ impl ClusterSet {
         self.cache.get()?.cluster(name)
     }
 
+    /// The same clusters without the watch cache: every read asks the API
+    /// server (a run that changes something, or a dry run of one).
+    pub fn without_cache(&self) -> ClusterSet {
+        ClusterSet {
+            cache: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     fn unknown(&self, name: &str) -> ClusterError {
         let known = if self.clusters.is_empty() {
             "none configured".to_string()

@@ -62,10 +62,23 @@ async fn rig_with(audit_url: Option<String>, replicas: usize, more: &str) -> Rig
 
 /// [`rig_with`] with `seed` (YAML objects) added to the simulated cluster.
 async fn rig_seeded(audit_url: Option<String>, replicas: usize, more: &str, seed: &str) -> Rig {
+    rig_sim(audit_url, replicas, more, seed, SIM_YAML, "").await
+}
+
+/// [`rig_seeded`] with the simulator's `sim.yaml` (its users and rules) and
+/// `cluster_more` (`, key: value` pairs) added to the cluster's entry.
+async fn rig_sim(
+    audit_url: Option<String>,
+    replicas: usize,
+    more: &str,
+    seed: &str,
+    sim_yaml: &str,
+    cluster_more: &str,
+) -> Rig {
     let fake = FakeSlack::start().await;
     let staging = hub_seed("staging");
     let mut files = vec![
-        ("aws-us/sim.yaml", SIM_YAML),
+        ("aws-us/sim.yaml", sim_yaml),
         ("aws-us/00-node.yaml", NODE),
         ("aws-us/10-staging.yaml", staging.as_str()),
     ];
@@ -77,7 +90,7 @@ async fn rig_seeded(audit_url: Option<String>, replicas: usize, more: &str, seed
     let config = sim.write_config(&format!(
         r#"
 clusters:
-  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us }}
+  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us{cluster_more} }}
 hubs:
   - {{ name: staging, cluster: aws-us, namespace: staging }}
 people:
@@ -275,6 +288,18 @@ impl Rig {
     /// cache still syncing or an event still travelling is waited for
     /// without fixed sleeps. The answer found.
     async fn ask_until(&self, text: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.ask_until_in(text, "pending user server", what, done)
+            .await
+    }
+
+    /// [`Rig::ask_until`] for a command whose every answer contains `marker`.
+    async fn ask_until_in(
+        &self,
+        text: &str,
+        marker: &str,
+        what: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let before = self.all_said();
@@ -298,7 +323,7 @@ impl Rig {
                 if let Some(hit) = new.iter().find(|t| done(t)) {
                     return hit.clone();
                 }
-                if new.iter().any(|t| t.contains("pending user server")) {
+                if new.iter().any(|t| t.contains(marker)) {
                     break;
                 }
                 assert!(
@@ -709,6 +734,39 @@ async fn serve_answers_pending_from_the_watch_cache_and_follows_changes() {
         .ask_until("pending staging", "without the deleted pod", |t| {
             t.contains("No pending user servers on staging")
         })
+        .await;
+    assert!(
+        after.contains(FROM_CACHE),
+        "the change came through the watch: {after}"
+    );
+}
+
+/// Issue 14: `hub status` (its `kube.list` steps of Deployments and Pods)
+/// is answered from the watch cache once it synced and says how old it is;
+/// a user server deleted with kubectl afterwards is gone from the next
+/// answer, still from the cache (the watch event reached the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_change() {
+    let r = rig_seeded(None, 1, "", PENDING_BOB).await;
+    let one = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "from the watch cache",
+            |t| t.contains(FROM_CACHE) && t.contains("User servers: 1"),
+        )
+        .await;
+    assert!(one.contains("Pending: 1"), "{one}");
+    assert!(one.contains("hub `hub`: 1/1 ready"), "{one}");
+    assert!(one.contains(" s old"), "{one}");
+    r.kubectl(&["delete", "pod", "jupyter-bob", "-n", "staging"]);
+    let after = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "without the deleted pod",
+            |t| t.contains("User servers: 0"),
+        )
         .await;
     assert!(
         after.contains(FROM_CACHE),
