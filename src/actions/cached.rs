@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
 use kube::api::{Api, ListParams};
 use kube::Resource;
@@ -134,10 +134,22 @@ impl Cached for Deployment {
     }
 }
 
+impl Cached for StatefulSet {
+    fn api(client: kube::Client, ns: Option<&str>) -> Api<Self> {
+        namespaced(client, ns)
+    }
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self> {
+        &cache.statefulsets
+    }
+    fn field(&self, field: &str) -> Option<String> {
+        meta_field(self, field)
+    }
+}
+
 /// Whether the watch cache keeps objects of `kind` (as `kube.*` names it):
 /// its `kube.list` and `kube.get` steps also declare `watch`.
 pub(crate) fn cached_kind(kind: &str) -> bool {
-    ["Pod", "Event", "Node", "Deployment"]
+    ["Pod", "Event", "Node", "Deployment", "StatefulSet"]
         .iter()
         .any(|k| k.eq_ignore_ascii_case(kind))
 }
@@ -165,6 +177,7 @@ pub(crate) fn from_cache(
         "event" => json_of::<Event>(&cache, ns, lp),
         "node" => json_of::<Node>(&cache, None, lp),
         "deployment" => json_of::<Deployment>(&cache, ns, lp),
+        "statefulset" => json_of::<StatefulSet>(&cache, ns, lp),
         _ => None,
     }
 }

@@ -741,13 +741,28 @@ async fn serve_answers_pending_from_the_watch_cache_and_follows_changes() {
     );
 }
 
+/// The user-placeholder StatefulSet of staging (`placeholders scale`).
+const PLACEHOLDERS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: user-placeholder, namespace: staging, labels: { app: jupyterhub, component: user-placeholder } }
+spec:
+  replicas: 0
+  serviceName: user-placeholder
+  selector: { matchLabels: { component: user-placeholder } }
+  template:
+    metadata: { labels: { component: user-placeholder } }
+    spec: { containers: [{ name: pause, image: "registry.k8s.io/pause:3.9" }] }
+"#;
+
 /// Issue 14: `hub status` (its `kube.list` steps of Deployments and Pods)
 /// is answered from the watch cache once it synced and says how old it is;
 /// a user server deleted with kubectl afterwards is gone from the next
 /// answer, still from the cache (the watch event reached the store).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_change() {
-    let r = rig_seeded(None, 1, "", PENDING_BOB).await;
+    let seed = format!("{PENDING_BOB}---{PLACEHOLDERS}");
+    let r = rig_seeded(None, 1, "", &seed).await;
     let one = r
         .ask_until_in(
             "hub status staging",
@@ -759,6 +774,14 @@ async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_cha
     assert!(one.contains("Pending: 1"), "{one}");
     assert!(one.contains("hub `hub`: 1/1 ready"), "{one}");
     assert!(one.contains(" s old"), "{one}");
+    // StatefulSets are cached too (issue 14 names them).
+    metrics_until(&r, "the StatefulSet store usable with its object", |t| {
+        let has = |l: &str| t.lines().any(|x| x == l);
+        has(r#"opsbot_watch_cache_usable{cluster="aws-us",kind="StatefulSet"} 1"#)
+            && has(r#"opsbot_watch_cache_objects{cluster="aws-us",kind="StatefulSet"} 1"#)
+    })
+    .await;
+
     r.kubectl(&["delete", "pod", "jupyter-bob", "-n", "staging"]);
     let after = r
         .ask_until_in(
@@ -772,6 +795,65 @@ async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_cha
         after.contains(FROM_CACHE),
         "the change came through the watch: {after}"
     );
+}
+
+/// `/metrics` of replica 0 once `done` holds for it.
+async fn metrics_until(r: &Rig, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let port = r.servers[0].as_ref().expect("replica running").port;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/metrics never showed {what}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 14: a cluster above `watch_cache_max_objects` (here 1, and it has
+/// more than one pod) keeps no partial store: the kind is marked over the
+/// cap in `/metrics` and in a warning, and `hub status` lists from the API
+/// server, right and without claiming the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_above_the_clusters_cache_cap_is_listed_and_says_so() {
+    let mut r = rig_sim(
+        None,
+        1,
+        "",
+        PENDING_BOB,
+        SIM_YAML,
+        ", watch_cache_max_objects: 1",
+    )
+    .await;
+    let text = metrics_until(&r, "the Pod store over the cap", |t| {
+        t.lines()
+            .any(|l| l == r#"opsbot_watch_cache_over_cap{cluster="aws-us",kind="Pod"} 1"#)
+    })
+    .await;
+    assert!(
+        text.lines()
+            .any(|l| l == r#"opsbot_watch_cache_objects{cluster="aws-us",kind="Pod"} 0"#),
+        "nothing partial is kept:\n{text}"
+    );
+    let server = r.servers[0].as_mut().unwrap();
+    let said = tokio::task::block_in_place(|| server.wait_for_log("watch_cache_max_objects"));
+    assert!(said.contains("\"kind\":\"Pod\""), "{said}");
+    let status = r
+        .ask_until_in("hub status staging", "Hub staging", "an answer", |t| {
+            t.contains("User servers:")
+        })
+        .await;
+    assert!(status.contains("User servers: 1 · Pending: 1"), "{status}");
+    assert!(!status.contains("watch cache"), "{status}");
 }
 
 /// With the cache synced, an approved restart still changes the cluster
