@@ -265,6 +265,7 @@ impl Reflector<'_> {
             cluster: self.cluster.to_string(),
             stop: self.stop.clone(),
             warned: false,
+            warned_forbidden: false,
         };
         tokio::spawn(task.run());
         Reflected { store, health }
@@ -283,6 +284,8 @@ struct Task<K: Resource<DynamicType = ()> + Clone + 'static> {
     stop: CancellationToken,
     /// The over-cap warning was logged.
     warned: bool,
+    /// The forbidden-watch warning was logged.
+    warned_forbidden: bool,
 }
 
 impl<K> Task<K>
@@ -316,7 +319,13 @@ where
                 let event = match next {
                     Ok(event) => event,
                     Err(e) => {
-                        tracing::debug!(cluster = %self.cluster, kind = K::KIND, error = %e, "watch cache: watch failed, retrying");
+                        let forbidden = matches!(&e, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 403);
+                        if forbidden && !self.warned_forbidden {
+                            self.warned_forbidden = true;
+                            tracing::warn!(cluster = %self.cluster, kind = K::KIND, error = %e, "watch cache: the cluster forbids watching {}; its reads list from the API server (give opsbot `watch` on it to cache it)", K::KIND);
+                        } else {
+                            tracing::debug!(cluster = %self.cluster, kind = K::KIND, error = %e, "watch cache: watch failed, retrying");
+                        }
                         self.health().failing = true;
                         continue;
                     }

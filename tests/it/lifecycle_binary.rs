@@ -797,6 +797,16 @@ async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_cha
     );
 }
 
+/// The bot may do everything but `watch` (RBAC): the simulator answers 403
+/// to every `?watch=` it sends.
+const SIM_NO_WATCH: &str = r#"
+users:
+  - name: opsbot-bot
+    token: bot-token
+    rules:
+      - { verbs: ["get", "list", "create", "update", "patch", "delete", "deletecollection"], resources: ["*"], namespaces: ["*"] }
+"#;
+
 /// `/metrics` of replica 0 once `done` holds for it.
 async fn metrics_until(r: &Rig, what: &str, done: impl Fn(&str) -> bool) -> String {
     let port = r.servers[0].as_ref().expect("replica running").port;
@@ -817,6 +827,65 @@ async fn metrics_until(r: &Rig, what: &str, done: impl Fn(&str) -> bool) -> Stri
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Issue 14: on a cluster whose RBAC forbids `watch`, the cache lists once
+/// but its watches are refused, so it never answers: `hub status` and
+/// `pending` list from the API server, are right, follow a kubectl change
+/// at once, and never claim to come from the watch cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_forbids_watch_is_answered_by_listing_without_claiming_the_cache() {
+    let mut r = rig_sim(None, 1, "", PENDING_BOB, SIM_NO_WATCH, "").await;
+    // The marker: the stores listed (they hold objects) but are not usable
+    // (their watch was refused).
+    let gauge = |text: &str, name: &str, kind: &str| -> Option<i64> {
+        let prefix = format!("opsbot_{name}{{cluster=\"aws-us\",kind=\"{kind}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    metrics_until(&r, "listed but unusable Pod and Deployment stores", |t| {
+        ["Pod", "Deployment"].iter().all(|k| {
+            gauge(t, "watch_cache_objects", k).is_some_and(|n| n > 0)
+                && gauge(t, "watch_cache_usable", k) == Some(0)
+        })
+    })
+    .await;
+    let server = r.servers[0].as_mut().unwrap();
+    let said = tokio::task::block_in_place(|| server.wait_for_log("forbids watching Pod"));
+    assert!(said.contains("WARN"), "{said}");
+
+    let status = r
+        .ask_until_in("hub status staging", "Hub staging", "an answer", |t| {
+            t.contains("User servers:")
+        })
+        .await;
+    assert!(status.contains("User servers: 1"), "{status}");
+    assert!(status.contains("Pending: 1"), "{status}");
+    assert!(!status.contains("watch cache"), "{status}");
+    let pending = r
+        .ask_until("pending staging", "an answer", |t| {
+            t.contains("jupyter-bob")
+        })
+        .await;
+    assert!(
+        pending.contains("1 pending user server on staging"),
+        "{pending}"
+    );
+    assert!(!pending.contains("watch cache"), "{pending}");
+
+    // Listed from the API server: the deleted pod goes from the answers,
+    // which still say nothing of a cache.
+    r.kubectl(&["delete", "pod", "jupyter-bob", "-n", "staging"]);
+    let after = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "without the deleted pod",
+            |t| t.contains("User servers: 0"),
+        )
+        .await;
+    assert!(!after.contains("watch cache"), "{after}");
 }
 
 /// Issue 14: a cluster above `watch_cache_max_objects` (here 1, and it has
