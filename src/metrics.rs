@@ -169,21 +169,29 @@ impl Metrics {
             .set(i64::from(up));
     }
 
-    /// The state of one kind's watch cache store.
-    pub fn watch_cache(&self, cluster: &str, state: &crate::cluster::cache::KindState) {
+    /// The state of one kind's watch cache store: whether reads answer
+    /// from it, whether it is over the cluster's cap, how many it holds.
+    pub fn watch_cache(
+        &self,
+        cluster: &str,
+        kind: &str,
+        usable: bool,
+        over_cap: bool,
+        objects: usize,
+    ) {
         let labels = CacheLabels {
             cluster: cluster.to_string(),
-            kind: state.kind.to_string(),
+            kind: kind.to_string(),
         };
         self.cache_usable
             .get_or_create(&labels)
-            .set(i64::from(state.usable));
+            .set(i64::from(usable));
         self.cache_over_cap
             .get_or_create(&labels)
-            .set(i64::from(state.over_cap));
+            .set(i64::from(over_cap));
         self.cache_objects
             .get_or_create(&labels)
-            .set(i64::try_from(state.objects).unwrap_or(i64::MAX));
+            .set(i64::try_from(objects).unwrap_or(i64::MAX));
     }
 
     /// Whether this process does the singleton `duty` now.

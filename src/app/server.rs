@@ -355,7 +355,8 @@ async fn probe(app: &App) -> (StatusCode, serde_json::Value) {
 async fn metrics(State(app): State<App>) -> Response {
     for (cluster, kinds) in app.runs.context().clusters.cache_states() {
         for k in kinds {
-            app.metrics.watch_cache(&cluster, &k);
+            app.metrics
+                .watch_cache(&cluster, k.kind, k.usable, k.over_cap, k.objects);
         }
     }
     (

@@ -46,8 +46,9 @@ use crate::jupyterhub::diagnose::autoscaler::STATUS_CONFIGMAP;
 /// How often every store re-lists in full even when its watch is healthy.
 pub const RESYNC: Duration = Duration::from_secs(300);
 
-/// The default per-cluster cap on cached objects (all kinds together).
-pub const DEFAULT_MAX_OBJECTS: usize = 50_000;
+/// The default per-cluster cap on cached objects (all kinds together); the
+/// config owns it, as it fills in what a cluster leaves unset.
+pub use crate::config::DEFAULT_WATCH_CACHE_MAX_OBJECTS as DEFAULT_MAX_OBJECTS;
 
 /// Annotations too big to keep for what the steps read.
 const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];

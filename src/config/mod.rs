@@ -117,6 +117,9 @@ pub struct PatternSite {
 
 /// A named Kubernetes cluster and how to reach it (serialized flat, as
 /// written in the file: `name` plus `kubeconfig`/`context` or `in_cluster`).
+/// `clusters[].watch_cache_max_objects` when unset.
+pub const DEFAULT_WATCH_CACHE_MAX_OBJECTS: usize = 50_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub name: String,
