@@ -371,14 +371,8 @@ impl Controller {
 
     fn pick_node(&self, spec: &Value) -> Option<String> {
         let (nodes, _) = self.st.store.list("nodes", None);
-        let mut per_node: std::collections::HashMap<String, usize> = Default::default();
-        self.st.store.for_each("pods", None, |p| {
-            if let Some(n) = p.pointer("/spec/nodeName").and_then(Value::as_str) {
-                *per_node.entry(n.to_string()).or_default() += 1;
-            }
-        });
         let sel = spec.get("nodeSelector").and_then(Value::as_object);
-        nodes
+        let candidates: Vec<&Value> = nodes
             .iter()
             .filter(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool) != Some(true))
             .filter(|n| {
@@ -396,11 +390,22 @@ impl Controller {
                     })
                 })
             })
-            .map(|n| {
-                let name = s(n, "/metadata/name").to_string();
-                let count = per_node.get(&name).copied().unwrap_or(0);
-                (count, name)
-            })
+            .collect();
+        // The pods on each candidate, counted without a copy of any name.
+        let mut per_node: HashMap<String, usize> = candidates
+            .iter()
+            .map(|n| (s(n, "/metadata/name").to_string(), 0))
+            .collect();
+        self.st.store.for_each("pods", None, |p| {
+            if let Some(n) = p.pointer("/spec/nodeName").and_then(Value::as_str) {
+                if let Some(count) = per_node.get_mut(n) {
+                    *count += 1;
+                }
+            }
+        });
+        per_node
+            .into_iter()
+            .map(|(n, c)| (c, n))
             .min()
             .map(|(_, n)| n)
     }

@@ -7,8 +7,11 @@
 //! with `catalogue: <dir>`; that directory is read on each run, so editing it
 //! needs no restart.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+use futures::StreamExt;
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams, LogParams};
@@ -19,7 +22,7 @@ use super::cached::{cache_field, with_watch, Reader};
 use super::kube::{client, from_kube, summarise};
 use super::{check_args, parse_args, ActionCall, ActionError, ActionSpec, Permission, Target};
 use crate::jupyterhub::diagnose::autoscaler::{self, STATUS_CONFIGMAP, STATUS_KEY};
-use crate::jupyterhub::diagnose::{Catalogue, Evidence, NodeRequests, PoolCapacity};
+use crate::jupyterhub::diagnose::{pool_of, Catalogue, Evidence, NodeRequests, Part, PoolCapacity};
 
 /// The catalogue shipped with opsbot, used when a step names none.
 const BUILTIN_CATALOGUE: &str = include_str!("../../playbooks/knowledge/jupyterhub.yaml");
@@ -172,11 +175,123 @@ pub(crate) fn pending_servers() -> ListParams {
         .fields("status.phase=Pending")
 }
 
+/// The pods that hold room on their node (the API server leaves out finished ones).
+const NOT_FINISHED: &str = "status.phase!=Succeeded,status.phase!=Failed";
+
+/// Up to this many nodes to count, a list per node (field selector on
+/// `spec.nodeName`) reads fewer pods than one list of the cluster's.
+const PER_NODE_UP_TO: usize = 32;
+
+/// What a pending answer shows of each server's finding.
+const PENDING_SHOWS: [Part; 2] = [Part::Title, Part::Fix];
+
+/// The node pools for the answers about `stuck` (the pending servers of one
+/// cluster, any namespaces): every pool of `nodes`, with the room used on it
+/// counted only where it can change what an answer shows (see
+/// [`Catalogue::pools_shown`]): a server that waits on an image, a volume or
+/// a taint reads no pod, and one that asks more than a node of some pool
+/// has does not read that pool. The pods of those pools' nodes are read a
+/// node at a time while they are few, else in one list of the cluster's.
+/// The other pools' free room is their allocatable, which no shown text reads.
+pub(crate) async fn pending_pools(
+    reader: &Reader,
+    catalogue: &Catalogue,
+    stuck: &[&Pod],
+    events: &[Event],
+    nodes: &[Node],
+) -> Result<Vec<PoolCapacity>, ActionError> {
+    let empty = NodeRequests::default().pools(nodes);
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for pod in stuck {
+        let ev = Evidence {
+            events: events_about(events, pod),
+            pod: Some((*pod).clone()),
+            logs: Vec::new(),
+            previous_logs: Vec::new(),
+            hub_logs: Vec::new(),
+            node: node_of(pod, nodes),
+            pools: empty.clone(),
+            now: chrono::Utc::now(),
+        };
+        wanted.extend(catalogue.pools_shown(&ev, &PENDING_SHOWS));
+    }
+    if wanted.is_empty() {
+        return Ok(empty);
+    }
+    let on: Vec<&str> = nodes
+        .iter()
+        .filter(|n| wanted.contains(&pool_of(n)))
+        .filter_map(|n| n.metadata.name.as_deref())
+        .collect();
+    let used = node_requests_on(reader, &on, nodes.len()).await?;
+    Ok(pools(reader, nodes, &used).await)
+}
+
+/// The node of `nodes` that `pod` is bound to.
+fn node_of(pod: &Pod, nodes: &[Node]) -> Option<Node> {
+    let name = pod.spec.as_ref()?.node_name.as_deref()?;
+    nodes
+        .iter()
+        .find(|x| x.metadata.name.as_deref() == Some(name))
+        .cloned()
+}
+
+/// The events of `events` about `pod` (same name and namespace).
+pub(crate) fn events_about(events: &[Event], pod: &Pod) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| {
+            e.involved_object.name == pod.metadata.name
+                && e.metadata.namespace == pod.metadata.namespace
+        })
+        .cloned()
+        .collect()
+}
+
+/// [`node_requests`] counted on the nodes `on` only (of a cluster of `all`
+/// nodes): a list per node while they are few and not all of them, else
+/// the cluster's list (or the watch cache, which has every pod at hand).
+pub(crate) async fn node_requests_on(
+    reader: &Reader,
+    on: &[&str],
+    all: usize,
+) -> Result<NodeRequests, ActionError> {
+    let mut used = NodeRequests::default();
+    if on.is_empty() {
+        return Ok(used);
+    }
+    if on.len() >= all || on.len() > PER_NODE_UP_TO {
+        return node_requests(reader).await;
+    }
+    let lp = ListParams::default().fields(NOT_FINISHED);
+    if reader.visit_cached::<Pod>(None, &lp, |p| used.add(p)) {
+        return Ok(used);
+    }
+    let client = &reader.client;
+    let on: Vec<String> = on.iter().map(|n| n.to_string()).collect();
+    let read = futures::stream::iter(on)
+        .map(|node: String| async move {
+            let lp = ListParams::default().fields(&format!("spec.nodeName={node},{NOT_FINISHED}"));
+            let mut pods = Vec::new();
+            let view = |p: requests::PodRequests| pods.push(p.into_pod());
+            super::fleet::list_pages_as(client, "/api/v1/pods", &lp, view)
+                .await
+                .map(|()| pods)
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    for pods in read {
+        pods?.iter().for_each(|p| used.add(p));
+    }
+    Ok(used)
+}
+
 /// The requests of every pod of the cluster per node (for the pools' free
 /// room), read page by page; finished pods are left out by the API server.
 pub(crate) async fn node_requests(reader: &Reader) -> Result<NodeRequests, ActionError> {
     let mut used = NodeRequests::default();
-    let lp = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    let lp = ListParams::default().fields(NOT_FINISHED);
     let cached = reader.visit_cached::<Pod>(None, &lp, |p| used.add(p));
     if !cached {
         let view = |p: requests::PodRequests| used.add(&p.into_pod());
@@ -337,8 +452,8 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             )
             .await?;
         let nodes = all_nodes(&reader).await?;
-        let used = node_requests(&reader).await?;
-        let pools = pools(&reader, &nodes, &used).await;
+        let refs: Vec<&Pod> = stuck.iter().collect();
+        let pools = pending_pools(&reader, &catalogue, &refs, &events, &nodes).await?;
         explain_pending(&catalogue, stuck, &events, &nodes, &pools)
     };
     out["cache"] = cache_field(reader.freshness());
@@ -363,29 +478,13 @@ pub(crate) fn explain_pending(
     let mut summaries = Vec::new();
     for pod in stuck {
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let node = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .and_then(|n| {
-                all_nodes
-                    .iter()
-                    .find(|x| x.metadata.name.as_deref() == Some(n))
-            })
-            .cloned();
+        let node = node_of(&pod, all_nodes);
         let summary = summarise("Pod", &serde_json::to_value(&pod).unwrap_or_default());
         // The raw name (annotation), else the slug (label), `:server` for a named server.
         let user =
             crate::jupyterhub::server_pod::owner(&pod.metadata).unwrap_or_else(|| name.clone());
         let ev = Evidence {
-            events: events
-                .iter()
-                .filter(|e| {
-                    e.involved_object.name.as_deref() == Some(name.as_str())
-                        && e.metadata.namespace == pod.metadata.namespace
-                })
-                .cloned()
-                .collect(),
+            events: events_about(events, &pod),
             pod: Some(pod),
             logs: Vec::new(),
             previous_logs: Vec::new(),

@@ -26,9 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::cached::{cache_field, with_watch, Reader};
-use super::diagnose::{
-    all_nodes, catalogue_for, explain_pending, node_requests, pending_servers, pools,
-};
+use super::diagnose::{all_nodes, catalogue_for, explain_pending, pending_pools, pending_servers};
 use super::kube::{from_kube, summarise};
 use super::{check_args, parse_args, parse_duration, ActionCall, ActionError, ActionSpec};
 use super::{Permission, Target};
@@ -315,13 +313,11 @@ async fn pending(call: ActionCall) -> Result<Value, ActionError> {
             }
             return Ok(out);
         }
-        // The rest is independent: asked at the same time.
-        let (events, nodes, used) = futures::try_join!(
-            events_of(&reader, &stuck),
-            all_nodes(&reader),
-            node_requests(&reader),
-        )?;
-        let pools = pools(&reader, &nodes, &used).await;
+        // Independent: asked at the same time. The pools' room is read
+        // after, and only where the answers need it (`pending_pools`).
+        let (events, nodes) = futures::try_join!(events_of(&reader, &stuck), all_nodes(&reader))?;
+        let all: Vec<&Pod> = stuck.values().flatten().collect();
+        let pools = pending_pools(&reader, catalogue, &all, &events, &nodes).await?;
         for ns in namespaces {
             let pods = stuck.remove(&ns).unwrap_or_default();
             out.insert(

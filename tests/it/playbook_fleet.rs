@@ -274,7 +274,8 @@ async fn fleet_commands_ask_each_cluster_once_per_kind_with_server_side_selector
             );
         }
         // Pods: one list for the servers asked about, selected by the server
-        // (phase), plus for pending-all one of every live pod for the pools.
+        // (phase), plus for pending-all the pods of the nodes whose room the
+        // answer needs (per node, selected by the server too).
         let pods: Vec<_> = lists
             .iter()
             .filter(|q| q.resource.as_deref() == Some("pods"))
@@ -284,7 +285,11 @@ async fn fleet_commands_ask_each_cluster_once_per_kind_with_server_side_selector
             .filter(|q| q.query.contains("fieldSelector=status.phase%3D"))
             .count();
         assert_eq!(selected, 1, "{playbook}: {pods:?}");
-        assert!(pods.len() <= 2, "{playbook}: {pods:?}");
+        let per_node = pods
+            .iter()
+            .filter(|q| q.query.contains("fieldSelector=spec.nodeName%3D"))
+            .count();
+        assert_eq!(selected + per_node, pods.len(), "{playbook}: {pods:?}");
     }
 }
 
@@ -321,4 +326,87 @@ async fn a_failing_cluster_is_named_for_its_hubs_and_the_other_clusters_answer()
             "- ⚠ **climate** (gcp-eu/climate) unreachable: cluster gcp-eu:",
         ],
     );
+}
+
+/// The pods lists a run asked of `cluster`, as their query strings.
+fn pod_lists(fleet: &opsbot_sim::Fleet, cluster: &str) -> Vec<String> {
+    fleet
+        .cluster(cluster)
+        .unwrap()
+        .requests()
+        .into_iter()
+        .filter(|q| q.verb == "list" && q.resource.as_deref() == Some("pods"))
+        .map(|q| q.query)
+        .collect()
+}
+
+/// A server that cannot be scheduled for memory (erin asks 48Gi) gets the
+/// pools' answer, read from the pods of only the nodes it could go on: the
+/// user pool's nodes (61Gi each), a list per node, not the core nodes
+/// (14Gi, too small even empty) and not every pod of the cluster.
+#[tokio::test]
+async fn pending_counts_room_only_on_the_nodes_of_pools_a_server_short_of_memory_fits() {
+    let (fleet, set, pbs) = start().await;
+    let aws = fleet.cluster("aws-us").unwrap();
+    aws.clear_requests();
+    let r = run(&pbs, &set, "pending", json!({"hub": staging()})).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    let groups = r.steps["pending"]["groups"].as_array().unwrap().clone();
+    let erin = groups
+        .iter()
+        .find(|g| {
+            g["pods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["pod"] == "jupyter-erin")
+        })
+        .unwrap();
+    assert_eq!(erin["id"], "insufficient-resources", "{erin}");
+    contains_all(
+        erin["fix"].as_str().unwrap(),
+        &["Raise the maximum size of node pool user-r5-2xlarge"],
+    );
+    let lists = pod_lists(&fleet, "aws-us");
+    let per_node: Vec<&String> = lists
+        .iter()
+        .filter(|q| q.contains("spec.nodeName%3D"))
+        .collect();
+    assert!(!per_node.is_empty(), "{lists:?}");
+    for core in ["ip-10-0-12-34", "ip-10-0-44-201"] {
+        assert!(!per_node.iter().any(|q| q.contains(core)), "{per_node:?}");
+    }
+    // Every other pods list is the one of the pending servers (phase=Pending).
+    let rest: Vec<&String> = lists
+        .iter()
+        .filter(|q| !q.contains("spec.nodeName%3D"))
+        .collect();
+    assert!(
+        rest.iter().all(|q| q.contains("status.phase%3DPending")),
+        "{rest:?}"
+    );
+}
+
+/// A pending server that waits on something other than room (prod's leo is
+/// on its node, pulling its image) reads no pool: no pods list but the one
+/// of the pending servers, and no cluster-autoscaler status.
+#[tokio::test]
+async fn pending_of_a_server_not_short_of_room_reads_no_pool() {
+    let (fleet, set, pbs) = start().await;
+    let aws = fleet.cluster("aws-us").unwrap();
+    aws.clear_requests();
+    let prod = hub("prod", "aws-us");
+    let r = run(&pbs, &set, "pending", json!({ "hub": prod })).await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.steps["pending"]["count"], 1, "{}", r.steps["pending"]);
+    assert_eq!(r.steps["pending"]["pods"][0]["pod"], "jupyter-leo");
+    let lists = pod_lists(&fleet, "aws-us");
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert!(lists[0].contains("status.phase%3DPending"), "{lists:?}");
+    let configmaps = aws
+        .requests()
+        .into_iter()
+        .filter(|q| q.resource.as_deref() == Some("configmaps"))
+        .count();
+    assert_eq!(configmaps, 0);
 }

@@ -2,6 +2,7 @@
 //! and checking it: sources, regexes, durations and templates are validated
 //! at load time and every problem is reported as `file:line:col`.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -229,10 +230,69 @@ impl Catalogue {
         &self.entries
     }
 
+    /// The pools whose used room can change what an answer that shows the
+    /// `shown` parts of the server's first finding says, when `ev.pools`
+    /// are the pools as if empty (see [`super::fit::room_matters`]). None
+    /// when those parts use no capacity fact: matching never reads the
+    /// pools, so which entry comes first is known without them.
+    pub fn pools_shown(&self, ev: &Evidence, shown: &[Part]) -> Vec<String> {
+        let Some(pod) = ev.pod.as_ref() else {
+            return Vec::new();
+        };
+        let Some(top) = super::engine::top_entry(&self.entries, ev) else {
+            return Vec::new();
+        };
+        let vars: HashSet<String> = shown
+            .iter()
+            .flat_map(|part| template_vars(part.of(top)))
+            .collect();
+        let capacity = vars.contains("capacity");
+        if !capacity
+            && !["fit", "fit_pool", "pool_that_fits"]
+                .iter()
+                .any(|v| vars.contains(*v))
+        {
+            return Vec::new();
+        }
+        super::fit::room_matters(pod, &ev.pools, capacity)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// What is known to be wrong with the server described by `ev`.
     pub fn diagnose(&self, ev: &Evidence) -> Diagnosis {
         super::engine::diagnose(&self.entries, ev)
     }
+}
+
+/// A rendered part of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Title,
+    Cause,
+    Fix,
+    Reply,
+}
+
+impl Part {
+    fn of(self, e: &Entry) -> &str {
+        match self {
+            Part::Title => &e.title,
+            Part::Cause => &e.cause,
+            Part::Fix => &e.fix,
+            Part::Reply => &e.reply,
+        }
+    }
+}
+
+/// The variables a template may read (none when it does not parse: it then
+/// renders as its own text).
+fn template_vars(template: &str) -> HashSet<String> {
+    let env = minijinja::Environment::new();
+    env.template_from_str(template)
+        .map(|t| t.undeclared_variables(false))
+        .unwrap_or_default()
 }
 
 /// Like `crate::diagnostic::parse_str`, but the file is a list at top level (as

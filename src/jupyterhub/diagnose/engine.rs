@@ -685,14 +685,20 @@ fn render(template: &str, ctx: &BTreeMap<String, Value>) -> String {
         .unwrap_or_else(|e| format!("{} (template error: {e})", template.trim_end()))
 }
 
-pub(super) fn diagnose(entries: &[Entry], ev: &Evidence) -> Diagnosis {
-    let evs = events(ev);
-    let facts = facts(ev);
+/// The entries that match `ev`, best first, with their hits: the most
+/// specific evidence first, catalogue order among equals, fallbacks only
+/// when nothing else matched. Matching reads the pod, its events, logs and
+/// node, never the pools (only the rendered texts do).
+fn ranked<'a>(
+    entries: &'a [Entry],
+    ev: &Evidence,
+    evs: &[EventFact],
+) -> Vec<(&'a Entry, Vec<Hit>)> {
     let mut matched: Vec<(bool, u32, usize, &Entry, Vec<Hit>)> = entries
         .iter()
         .enumerate()
         .filter_map(|(i, e)| {
-            let hits = match_entry(e, ev, &evs)?;
+            let hits = match_entry(e, ev, evs)?;
             let spec = hits.iter().map(|h| h.specificity).max().unwrap_or(0);
             Some((e.fallback, spec, i, e, hits))
         })
@@ -701,9 +707,26 @@ pub(super) fn diagnose(entries: &[Entry], ev: &Evidence) -> Diagnosis {
         matched.retain(|m| !m.0);
     }
     matched.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
-    let findings = matched
+    matched
         .into_iter()
-        .map(|(_, _, _, e, hits)| {
+        .map(|(_, _, _, e, hits)| (e, hits))
+        .collect()
+}
+
+/// The entry [`diagnose`] would put first for `ev` (whatever `ev.pools` holds).
+pub(super) fn top_entry<'a>(entries: &'a [Entry], ev: &Evidence) -> Option<&'a Entry> {
+    ranked(entries, ev, &events(ev))
+        .into_iter()
+        .next()
+        .map(|(e, _)| e)
+}
+
+pub(super) fn diagnose(entries: &[Entry], ev: &Evidence) -> Diagnosis {
+    let evs = events(ev);
+    let facts = facts(ev);
+    let findings = ranked(entries, ev, &evs)
+        .into_iter()
+        .map(|(e, hits)| {
             let mut ctx = facts.clone();
             for h in hits.iter().rev() {
                 for (k, v) in &h.captures {

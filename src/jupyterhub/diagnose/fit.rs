@@ -284,6 +284,26 @@ pub fn fit(pools: &[PoolCapacity], pod: &Pod) -> Fit {
     })
 }
 
+/// The pools whose used room can change the facts about `pod` (`fit`,
+/// `fit_pool`, `pool_that_fits`, and with `capacity` too the sentence of
+/// that name), given `empty`: the pools as if no pod used any room, so each
+/// offers at most what it shows. A pool where not even an empty node takes
+/// the pod is judged the same whatever runs on it; `capacity` also says what
+/// a new node of the pod's own pools offers (allocatable less the per-node
+/// pods) and so needs those pools' room as well.
+pub fn room_matters<'a>(pod: &Pod, empty: &'a [PoolCapacity], capacity: bool) -> Vec<&'a str> {
+    let (cpu_m, memory) = pod_requests(pod);
+    empty
+        .iter()
+        .filter(|p| {
+            let fits_empty = p.new_node_cpu_m.max(p.largest_free_cpu_m) >= cpu_m
+                && p.new_node_memory.max(p.largest_free_memory) >= memory;
+            fits_empty || capacity && may_use(pod, p)
+        })
+        .map(|p| p.name.as_str())
+        .collect()
+}
+
 /// A pool the pod may not use (another profile could) that has room now or
 /// once the autoscaler adds a node, when none of its own pools has.
 pub fn elsewhere(pools: &[PoolCapacity], pod: &Pod) -> Option<Fit> {

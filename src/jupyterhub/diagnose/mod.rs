@@ -81,7 +81,7 @@ mod fixtures;
 mod tests;
 
 pub use capacity::{pod_requests, pool_capacity, pool_of, NodeRequests, POOL_LABELS};
-pub use catalogue::{Catalogue, Entry, Matcher, Source};
+pub use catalogue::{Catalogue, Entry, Matcher, Part, Source};
 pub use fit::{fit, Fit};
 pub use quantity::{bytes, cpu_millis, human_bytes, pool_that_fits};
 
