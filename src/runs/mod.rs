@@ -56,7 +56,9 @@ pub use takeover::TakenOver;
 
 /// Capacity limits of the runner: how many runs execute at once and how many
 /// may wait. Past the queue, requests get a clear "busy" answer instead of
-/// being accepted and then lost.
+/// being accepted and then lost. The default queue takes a burst of several
+/// thousand requests (a queued job is a few hundred bytes: memory stays
+/// bounded) rather than refusing one that would have run a second later.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub concurrent_runs: usize,
@@ -67,8 +69,30 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             concurrent_runs: 32,
-            queued_runs: 1024,
+            queued_runs: 8192,
         }
+    }
+}
+
+/// The per-run decision locks: a run's decisions are taken one at a time,
+/// different runs' in parallel. Striped, so memory stays fixed however many
+/// runs there are; two runs sharing a stripe only wait for each other.
+struct Deciding([tokio::sync::Mutex<()>; DECIDING_STRIPES]);
+
+const DECIDING_STRIPES: usize = 256;
+
+impl Default for Deciding {
+    fn default() -> Self {
+        Deciding(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl Deciding {
+    /// Hold `run`'s decision lock.
+    async fn lock(&self, run: RunId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[run.0.rem_euclid(DECIDING_STRIPES as i64) as usize]
+            .lock()
+            .await
     }
 }
 
@@ -113,7 +137,9 @@ struct Inner {
     /// Held while a decision moves a run (approve, deny, cancel, start), so
     /// each reads the run's state and records the next one with nobody in
     /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
-    deciding: tokio::sync::Mutex<()>,
+    /// One lock per run (striped): decisions about different runs do not
+    /// wait for each other's durable record.
+    deciding: Deciding,
     accepting: AtomicBool,
     shutting_down: AtomicBool,
     stop: CancellationToken,
@@ -136,7 +162,7 @@ impl Runs {
             reopeners: Mutex::default(),
             untold: Mutex::default(),
             expiry,
-            deciding: tokio::sync::Mutex::new(()),
+            deciding: Deciding::default(),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),
