@@ -429,8 +429,8 @@ impl Runs {
                 let claim = self.claim_lock(lock.as_deref())?;
                 let Ok(permit) = self.inner.queue.try_reserve() else {
                     self.release_lock(lock.as_deref());
-                    return Err(self.refuse(platform, "busy", None, crate::chat::BUSY,
-                        &format!("{} runs are already waiting. Nothing was recorded or run; ask again in a minute.", ctx.limits.queued_runs)));
+                    ctx.metrics.refused(platform, "busy");
+                    return Err(self.busy_refusal());
                 };
                 // The lock travels in the record: the store refuses it while
                 // another open run holds the key, in any process.
@@ -502,6 +502,18 @@ impl Runs {
             run,
             reason: title.to_string(),
             detail: detail.to_string(),
+        }
+    }
+
+    /// The answer to a request that finds every queue place taken.
+    fn busy_refusal(&self) -> Update {
+        Update::Refused {
+            run: None,
+            reason: crate::chat::BUSY.to_string(),
+            detail: format!(
+                "{} runs are already waiting. Nothing was recorded or run; ask again in a minute.",
+                self.inner.ctx.limits.queued_runs
+            ),
         }
     }
 
@@ -715,6 +727,18 @@ impl crate::chat::Core for Runs {
 
     fn refused(&self, platform: &str, reason: &str) {
         self.inner.ctx.metrics.refused(platform, reason);
+    }
+
+    fn busy(&self, text: &str) -> Option<Update> {
+        if self.inner.queue.capacity() > 0 {
+            return None;
+        }
+        // Only a playbook takes a queue place; `help`, `audit`, approvals
+        // and the like are still answered in a burst.
+        let ctx = &self.inner.ctx;
+        let inv = ctx.grammar.parse(text, ctx).ok()?;
+        let spec = ctx.grammar.get(&inv.command)?;
+        matches!(spec.target, CommandTarget::Playbook(_)).then(|| self.busy_refusal())
     }
 
     fn suggest<'a>(
