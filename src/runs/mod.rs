@@ -628,11 +628,6 @@ impl Runs {
     }
 }
 
-/// The runtime playbooks run on: its own thread, apart from the one that
-/// answers chat. A flood of runs (or a slow cluster's retries) then competes
-/// with acknowledgements only through the OS scheduler, never by filling
-/// the acknowledging runtime's task queues, so the answer stays prompt and
-/// a full queue answers "busy" at once.
 /// At most this many endings wait for their platform to register.
 const UNTOLD_LIMIT: usize = 1000;
 
@@ -648,12 +643,19 @@ fn tell(reopeners: &[Arc<dyn crate::chat::Reopen>], t: &TakenOver) -> bool {
         .is_some()
 }
 
+/// The runtime playbooks run on: its own threads (one per core, at a lower
+/// priority), apart from the ones that answer chat. A flood of runs (or a
+/// slow cluster's retries) then competes with acknowledgements only through
+/// the OS scheduler, never by filling the acknowledging runtime's task
+/// queues, so the answer stays prompt and a full queue answers "busy" at
+/// once. One thread was not enough: a burst's runs are CPU work (templates,
+/// JSON, the audit chain) that one core could not finish at 1,000 a second.
 fn executor() -> tokio::runtime::Handle {
     static EXECUTOR: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     EXECUTOR
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+                .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
                 .thread_name("opsbot-runs")
                 .on_thread_start(|| lower_priority(10))
                 .enable_all()

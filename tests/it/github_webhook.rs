@@ -2100,7 +2100,9 @@ async fn a_delivery_answered_busy_is_not_marked_seen_and_runs_when_redelivered()
     for i in 0..8 {
         let body = comment("alice-demo", "/ops hub status staging");
         let id = format!("full-{i}");
-        let r = rig.deliver("issue_comment", &id, body.clone(), SECRET).await;
+        let r = rig
+            .deliver("issue_comment", &id, body.clone(), SECRET)
+            .await;
         assert_eq!(r.status(), 202);
         if r.headers()["x-opsbot-outcome"] == "busy" {
             refused = Some((id, body));

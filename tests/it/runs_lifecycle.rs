@@ -250,7 +250,10 @@ async fn a_burst_larger_than_the_old_queue_bound_is_all_accepted_and_every_run_e
     let mut done = 0;
     while done < BURST {
         let next = tokio::time::timeout(bot::PATIENCE, rx.recv()).await;
-        match next.expect("every accepted run ends").expect("replies open") {
+        match next
+            .expect("every accepted run ends")
+            .expect("replies open")
+        {
             Update::Done { outcome, .. } => {
                 assert_eq!(outcome, Outcome::Succeeded);
                 done += 1;
@@ -263,7 +266,11 @@ async fn a_burst_larger_than_the_old_queue_bound_is_all_accepted_and_every_run_e
     for run in [accepted[0], accepted[BURST / 2], accepted[BURST - 1]] {
         let kinds = bot.kinds(run).await;
         assert_eq!(kinds.first(), Some(&EventKind::Requested), "{kinds:?}");
-        assert_eq!(kinds.iter().filter(|k| **k == EventKind::Step).count(), 5, "{kinds:?}");
+        assert_eq!(
+            kinds.iter().filter(|k| **k == EventKind::Step).count(),
+            5,
+            "{kinds:?}"
+        );
         let end = kinds.iter().position(|k| *k == EventKind::Finished);
         let last_step = kinds.iter().rposition(|k| *k == EventKind::Step);
         assert!(last_step < end, "{kinds:?}");

@@ -54,7 +54,8 @@ async fn rig_with(limits: opsbot::runs::Limits) -> Rig {
 
 impl Rig {
     async fn slash(&self, user: &str, text: &str, secret: &str) -> reqwest::Response {
-        self.post_form(slash_form(user, CHANNEL, text), secret).await
+        self.post_form(slash_form(user, CHANNEL, text), secret)
+            .await
     }
 
     /// Post this very form (a retry sends the same `trigger_id`).
@@ -241,7 +242,12 @@ async fn a_slash_command_answered_busy_is_not_marked_seen_and_runs_when_sent_aga
             .wait_for_record(opsbot::chat::RunId(run), EventKind::Finished)
             .await;
     }
-    let again = r.post_form(form, SIGNING_SECRET).await.text().await.unwrap();
+    let again = r
+        .post_form(form, SIGNING_SECRET)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!again.contains(opsbot::chat::BUSY), "{again}");
     assert!(
         again.contains(&format!("run {}", accepted + 1)),
