@@ -40,6 +40,12 @@ struct ClusterLabels {
     cluster: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cluster: String,
+    kind: String,
+}
+
 /// The process's metrics, shared by the ack path, the runner and the server.
 pub struct Metrics {
     reachable: Family<ClusterLabels, Gauge>,
@@ -49,6 +55,9 @@ pub struct Metrics {
     in_flight: Gauge,
     refused: Family<RefusalLabels, Counter>,
     leading: Family<DutyLabels, Gauge>,
+    cache_usable: Family<CacheLabels, Gauge>,
+    cache_over_cap: Family<CacheLabels, Gauge>,
+    cache_objects: Family<CacheLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -95,7 +104,28 @@ impl Metrics {
             "1 while this process is the one doing the singleton duty (e.g. approval-expiry)",
             leading.clone(),
         );
+        let cache_usable = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "watch_cache_usable",
+            "1 while the watch cache answers reads of the kind (listed, watch healthy, under the cap), else 0 (reads go to the API server)",
+            cache_usable.clone(),
+        );
+        let cache_over_cap = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "watch_cache_over_cap",
+            "1 while the kind is not cached because the cluster has more objects than watch_cache_max_objects",
+            cache_over_cap.clone(),
+        );
+        let cache_objects = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "watch_cache_objects",
+            "Objects the watch cache holds, by cluster and kind",
+            cache_objects.clone(),
+        );
         Metrics {
+            cache_usable,
+            cache_over_cap,
+            cache_objects,
             leading,
             reachable,
             registry: Mutex::new(registry),
@@ -137,6 +167,23 @@ impl Metrics {
                 cluster: cluster.to_string(),
             })
             .set(i64::from(up));
+    }
+
+    /// The state of one kind's watch cache store.
+    pub fn watch_cache(&self, cluster: &str, state: &crate::cluster::cache::KindState) {
+        let labels = CacheLabels {
+            cluster: cluster.to_string(),
+            kind: state.kind.to_string(),
+        };
+        self.cache_usable
+            .get_or_create(&labels)
+            .set(i64::from(state.usable));
+        self.cache_over_cap
+            .get_or_create(&labels)
+            .set(i64::from(state.over_cap));
+        self.cache_objects
+            .get_or_create(&labels)
+            .set(i64::try_from(state.objects).unwrap_or(i64::MAX));
     }
 
     /// Whether this process does the singleton `duty` now.

@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
 use kube::api::{Api, ListParams};
 use kube::Resource;
@@ -132,6 +132,76 @@ impl Cached for Deployment {
     fn field(&self, field: &str) -> Option<String> {
         meta_field(self, field)
     }
+}
+
+impl Cached for StatefulSet {
+    fn api(client: kube::Client, ns: Option<&str>) -> Api<Self> {
+        namespaced(client, ns)
+    }
+    fn reflected(cache: &ClusterCache) -> &Reflected<Self> {
+        &cache.statefulsets
+    }
+    fn field(&self, field: &str) -> Option<String> {
+        meta_field(self, field)
+    }
+}
+
+/// Whether the watch cache keeps objects of `kind` (as `kube.*` names it):
+/// its `kube.list` and `kube.get` steps also declare `watch`.
+pub(crate) fn cached_kind(kind: &str) -> bool {
+    ["Pod", "Event", "Node", "Deployment", "StatefulSet"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(kind))
+}
+
+/// A `kube.list` or `kube.get` answered from the watch cache: the objects
+/// of `kind` in `ns` (`None`: all namespaces, or a cluster-scoped kind)
+/// that `lp` selects, as JSON, in the API server's order (namespace, then
+/// name), with the cache's age. `None` means "ask the API server": a dry
+/// run, a step acting as a person (impersonation), no cache (`opsbot run`,
+/// a run that changes something), a kind not cached, a store not synced,
+/// not watching or over its cap, or a selector the cache cannot match.
+pub(crate) fn from_cache(
+    call: &ActionCall,
+    cluster: &str,
+    kind: &str,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Option<(Vec<Value>, Duration)> {
+    if call.dry_run || call.impersonate.is_some() {
+        return None;
+    }
+    let cache = call.clusters.cache(cluster)?;
+    match kind.to_ascii_lowercase().as_str() {
+        "pod" => json_of::<Pod>(&cache, ns, lp),
+        "event" => json_of::<Event>(&cache, ns, lp),
+        "node" => json_of::<Node>(&cache, None, lp),
+        "deployment" => json_of::<Deployment>(&cache, ns, lp),
+        "statefulset" => json_of::<StatefulSet>(&cache, ns, lp),
+        _ => None,
+    }
+}
+
+fn json_of<K: Cached + serde::Serialize>(
+    cache: &ClusterCache,
+    ns: Option<&str>,
+    lp: &ListParams,
+) -> Option<(Vec<Value>, Duration)> {
+    let (objects, age) = K::reflected(cache).snapshot()?;
+    let mut selected = select(objects, ns, lp)?;
+    let key = |o: &Arc<K>| {
+        let m = o.meta();
+        (m.namespace.clone(), m.name.clone())
+    };
+    selected.sort_by_key(key);
+    if let Some(n) = lp.limit.filter(|n| *n > 0) {
+        selected.truncate(n as usize);
+    }
+    let items = selected
+        .iter()
+        .map(|o| serde_json::to_value(&**o).unwrap_or_default())
+        .collect();
+    Some((items, age))
 }
 
 /// The objects of `snapshot` that `ns`, `lp`'s selectors select, or `None`

@@ -14,6 +14,7 @@ use kube::discovery::ApiResource;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::cached;
 use super::{
     check_args, parse_args, parse_duration, short_age, ActionCall, ActionError, ActionSpec,
     Permission, Target,
@@ -81,14 +82,14 @@ pub fn actions() -> Vec<ActionSpec> {
         spec::<GetArgs>(
             "kube.get",
             false,
-            perm_kind("get"),
+            |a| cached_perms(a, "get"),
             describe_obj("get"),
             |c| Box::pin(get(c)),
         ),
         spec::<ListArgs>(
             "kube.list",
             false,
-            perm_kind("list"),
+            |a| cached_perms(a, "list"),
             describe_obj("list"),
             |c| Box::pin(list(c)),
         ),
@@ -202,6 +203,23 @@ fn perm_kind(verb: &'static str) -> fn(&Value) -> Vec<Permission> {
         "list" => |a| perms_for(a, "list"),
         "patch" => |a| perms_for(a, "patch"),
         _ => |a| perms_for(a, "delete"),
+    }
+}
+
+/// A read-only `kube.get`/`kube.list` permission; for a kind the watch
+/// cache keeps, with the `list` and `watch` the server's cache needs to
+/// answer it (see `cached::with_watch`).
+fn cached_perms(args: &Value, verb: &str) -> Vec<Permission> {
+    let perms = perms_for(args, verb);
+    match kind_of(args) {
+        Some(k) if super::cached::cached_kind(&k) => {
+            let mut listed = super::cached::with_watch(perms_for(args, "list"));
+            if verb != "list" {
+                listed.splice(0..0, perms);
+            }
+            listed
+        }
+        _ => perms,
     }
 }
 
@@ -421,14 +439,32 @@ pub(crate) fn dry(call: &ActionCall) -> PatchParams {
     }
 }
 
+/// The namespace a read of `kind` is scoped to (`None`: all, or a
+/// cluster-scoped kind), as [`dyn_api`] scopes it.
+fn read_scope<'a>(kind: &str, namespace: Option<&'a str>) -> Option<&'a str> {
+    let namespaced = kind_resource(kind).map(|(_, n)| n).unwrap_or(true);
+    namespace.filter(|n| namespaced && !n.is_empty())
+}
+
 async fn get(call: ActionCall) -> Result<Value, ActionError> {
     let a: GetArgs = parse_args(&call.args)?;
     let (api, _) = dyn_api(&call, &a.cluster, &a.kind, a.namespace.as_deref())?;
+    // From the watch cache when it can answer and holds the object; a miss
+    // asks the API server (the object may be newer than the cache, and
+    // only the API server says "not found").
+    let ns = read_scope(&a.kind, a.namespace.as_deref());
+    let by_name = ListParams::default().fields(&format!("metadata.name={}", a.name));
+    if let Some((mut items, age)) = cached::from_cache(&call, &a.cluster, &a.kind, ns, &by_name) {
+        if let Some(obj) = items.pop().filter(|_| items.is_empty()) {
+            let mut out = summarise(&a.kind, &obj);
+            out["cache"] = cached::cache_field(Some(age));
+            return Ok(out);
+        }
+    }
     let obj = api.get(&a.name).await.map_err(from_kube)?;
-    Ok(summarise(
-        &a.kind,
-        &serde_json::to_value(obj).unwrap_or_default(),
-    ))
+    let mut out = summarise(&a.kind, &serde_json::to_value(obj).unwrap_or_default());
+    out["cache"] = Value::Null;
+    Ok(out)
 }
 
 async fn list(call: ActionCall) -> Result<Value, ActionError> {
@@ -444,13 +480,20 @@ async fn list(call: ActionCall) -> Result<Value, ActionError> {
     if let Some(n) = a.limit {
         lp = lp.limit(n);
     }
+    let ns = read_scope(&a.kind, a.namespace.as_deref());
+    if let Some((objects, age)) = cached::from_cache(&call, &a.cluster, &a.kind, ns, &lp) {
+        let items: Vec<Value> = objects.iter().map(|o| summarise(&a.kind, o)).collect();
+        return Ok(
+            json!({ "count": items.len(), "items": items, "cache": cached::cache_field(Some(age)) }),
+        );
+    }
     let list = api.list(&lp).await.map_err(from_kube)?;
     let items: Vec<Value> = list
         .items
         .into_iter()
         .map(|o| summarise(&a.kind, &serde_json::to_value(o).unwrap_or_default()))
         .collect();
-    Ok(json!({ "count": items.len(), "items": items }))
+    Ok(json!({ "count": items.len(), "items": items, "cache": null }))
 }
 
 async fn logs(call: ActionCall) -> Result<Value, ActionError> {

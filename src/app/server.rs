@@ -59,7 +59,21 @@ pub fn router(app: App) -> anyhow::Result<Router> {
 /// `cluster::cache`): read-only steps answer from it once it has synced.
 /// Its reflectors stop when `stop` is cancelled.
 pub fn start_watch_cache(app: &App, stop: &tokio_util::sync::CancellationToken) {
-    app.runs.context().clusters.start_cache(stop);
+    let ctx = app.runs.context();
+    let caps: std::collections::BTreeMap<String, usize> = ctx
+        .config
+        .clusters
+        .iter()
+        .map(|c| (c.name.clone(), c.watch_cache_max_objects))
+        .collect();
+    ctx.clusters.start_cache(
+        |name| {
+            caps.get(name)
+                .copied()
+                .unwrap_or(crate::cluster::cache::DEFAULT_MAX_OBJECTS)
+        },
+        stop,
+    );
 }
 
 /// Start the connections platforms keep open themselves (Slack Socket Mode
@@ -339,6 +353,11 @@ async fn probe(app: &App) -> (StatusCode, serde_json::Value) {
 }
 
 async fn metrics(State(app): State<App>) -> Response {
+    for (cluster, kinds) in app.runs.context().clusters.cache_states() {
+        for k in kinds {
+            app.metrics.watch_cache(&cluster, &k);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -216,15 +216,41 @@ impl ClusterSet {
     }
 
     /// Start the watch cache of every cluster (once; later calls do
-    /// nothing). Its reflectors stop when `stop` is cancelled.
-    pub fn start_cache(&self, stop: &tokio_util::sync::CancellationToken) {
+    /// nothing), cluster `c` holding at most `max_objects(c)` objects. Its
+    /// reflectors stop when `stop` is cancelled.
+    pub fn start_cache(
+        &self,
+        max_objects: impl Fn(&str) -> usize,
+        stop: &tokio_util::sync::CancellationToken,
+    ) {
         self.cache
-            .get_or_init(|| cache::WatchCache::start(self, stop));
+            .get_or_init(|| cache::WatchCache::start(self, max_objects, stop));
     }
 
     /// The watch cache of cluster `name`, when one was started.
     pub fn cache(&self, name: &str) -> Option<Arc<cache::ClusterCache>> {
         self.cache.get()?.cluster(name)
+    }
+
+    /// Every store's health by cluster (empty without a cache), for `/metrics`.
+    pub fn cache_states(&self) -> Vec<(String, Vec<cache::KindState>)> {
+        self.cache
+            .get()
+            .map(|c| {
+                c.clusters()
+                    .map(|(name, c)| (name.clone(), c.states()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The same clusters without the watch cache: every read asks the API
+    /// server (a run that changes something, or a dry run of one).
+    pub fn without_cache(&self) -> ClusterSet {
+        ClusterSet {
+            cache: Arc::default(),
+            ..self.clone()
+        }
     }
 
     fn unknown(&self, name: &str) -> ClusterError {

@@ -68,6 +68,7 @@ struct RawCluster {
     #[serde(default)]
     in_cluster: bool,
     prometheus: Option<RawPrometheus>,
+    watch_cache_max_objects: Option<S>,
 }
 
 /// A cluster's `prometheus:` (its token, when set, must be a reference).

@@ -123,6 +123,10 @@ pub struct ClusterConfig {
     pub source: ClusterSource,
     /// The Prometheus that scrapes this cluster, for `prometheus.*` steps.
     pub prometheus: Option<PrometheusConfig>,
+    /// The most objects (all kinds together) the watch cache of `serve`
+    /// and `demo` keeps for this cluster; a kind that would go above it is
+    /// listed from the API server instead.
+    pub watch_cache_max_objects: usize,
 }
 
 /// `clusters[].prometheus`: where the cluster's Prometheus answers its HTTP

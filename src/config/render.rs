@@ -134,6 +134,9 @@ impl Serialize for ClusterConfig {
         if let Some(p) = &self.prometheus {
             m.serialize_entry("prometheus", p)?;
         }
+        if self.watch_cache_max_objects != crate::cluster::cache::DEFAULT_MAX_OBJECTS {
+            m.serialize_entry("watch_cache_max_objects", &self.watch_cache_max_objects)?;
+        }
         m.end()
     }
 }

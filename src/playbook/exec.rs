@@ -220,7 +220,13 @@ enum Stop {
 
 /// Run `pb` with resolved `params`. Never panics on bad input: every problem
 /// becomes the [`RunResult`]'s outcome and message.
-pub async fn execute(pb: &Playbook, params: Value, ctx: ExecContext) -> RunResult {
+pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunResult {
+    // A run that changes something, and its dry run, read the cluster from
+    // the API server, never the watch cache: its reads resolve the target
+    // of a change (and what an approver approved is compared with them).
+    if pb.mutates || ctx.mode == Mode::DryRun {
+        ctx.clusters = ctx.clusters.without_cache();
+    }
     let bound = match bind_params(pb, &params) {
         Ok(b) => b,
         Err(e) => {

@@ -62,10 +62,23 @@ async fn rig_with(audit_url: Option<String>, replicas: usize, more: &str) -> Rig
 
 /// [`rig_with`] with `seed` (YAML objects) added to the simulated cluster.
 async fn rig_seeded(audit_url: Option<String>, replicas: usize, more: &str, seed: &str) -> Rig {
+    rig_sim(audit_url, replicas, more, seed, SIM_YAML, "").await
+}
+
+/// [`rig_seeded`] with the simulator's `sim.yaml` (its users and rules) and
+/// `cluster_more` (`, key: value` pairs) added to the cluster's entry.
+async fn rig_sim(
+    audit_url: Option<String>,
+    replicas: usize,
+    more: &str,
+    seed: &str,
+    sim_yaml: &str,
+    cluster_more: &str,
+) -> Rig {
     let fake = FakeSlack::start().await;
     let staging = hub_seed("staging");
     let mut files = vec![
-        ("aws-us/sim.yaml", SIM_YAML),
+        ("aws-us/sim.yaml", sim_yaml),
         ("aws-us/00-node.yaml", NODE),
         ("aws-us/10-staging.yaml", staging.as_str()),
     ];
@@ -77,7 +90,7 @@ async fn rig_seeded(audit_url: Option<String>, replicas: usize, more: &str, seed
     let config = sim.write_config(&format!(
         r#"
 clusters:
-  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us }}
+  - {{ name: aws-us, kubeconfig: "{kc}", context: aws-us{cluster_more} }}
 hubs:
   - {{ name: staging, cluster: aws-us, namespace: staging }}
 people:
@@ -275,6 +288,18 @@ impl Rig {
     /// cache still syncing or an event still travelling is waited for
     /// without fixed sleeps. The answer found.
     async fn ask_until(&self, text: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.ask_until_in(text, "pending user server", what, done)
+            .await
+    }
+
+    /// [`Rig::ask_until`] for a command whose every answer contains `marker`.
+    async fn ask_until_in(
+        &self,
+        text: &str,
+        marker: &str,
+        what: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let before = self.all_said();
@@ -298,7 +323,7 @@ impl Rig {
                 if let Some(hit) = new.iter().find(|t| done(t)) {
                     return hit.clone();
                 }
-                if new.iter().any(|t| t.contains("pending user server")) {
+                if new.iter().any(|t| t.contains(marker)) {
                     break;
                 }
                 assert!(
@@ -714,6 +739,190 @@ async fn serve_answers_pending_from_the_watch_cache_and_follows_changes() {
         after.contains(FROM_CACHE),
         "the change came through the watch: {after}"
     );
+}
+
+/// The user-placeholder StatefulSet of staging (`placeholders scale`).
+const PLACEHOLDERS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: user-placeholder, namespace: staging, labels: { app: jupyterhub, component: user-placeholder } }
+spec:
+  replicas: 0
+  serviceName: user-placeholder
+  selector: { matchLabels: { component: user-placeholder } }
+  template:
+    metadata: { labels: { component: user-placeholder } }
+    spec: { containers: [{ name: pause, image: "registry.k8s.io/pause:3.9" }] }
+"#;
+
+/// Issue 14: `hub status` (its `kube.list` steps of Deployments and Pods)
+/// is answered from the watch cache once it synced and says how old it is;
+/// a user server deleted with kubectl afterwards is gone from the next
+/// answer, still from the cache (the watch event reached the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_change() {
+    let seed = format!("{PENDING_BOB}---{PLACEHOLDERS}");
+    let r = rig_seeded(None, 1, "", &seed).await;
+    let one = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "from the watch cache",
+            |t| t.contains(FROM_CACHE) && t.contains("User servers: 1"),
+        )
+        .await;
+    assert!(one.contains("Pending: 1"), "{one}");
+    assert!(one.contains("hub `hub`: 1/1 ready"), "{one}");
+    assert!(one.contains(" s old"), "{one}");
+    // StatefulSets are cached too (issue 14 names them).
+    metrics_until(&r, "the StatefulSet store usable with its object", |t| {
+        let has = |l: &str| t.lines().any(|x| x == l);
+        has(r#"opsbot_watch_cache_usable{cluster="aws-us",kind="StatefulSet"} 1"#)
+            && has(r#"opsbot_watch_cache_objects{cluster="aws-us",kind="StatefulSet"} 1"#)
+    })
+    .await;
+
+    r.kubectl(&["delete", "pod", "jupyter-bob", "-n", "staging"]);
+    let after = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "without the deleted pod",
+            |t| t.contains("User servers: 0"),
+        )
+        .await;
+    assert!(
+        after.contains(FROM_CACHE),
+        "the change came through the watch: {after}"
+    );
+}
+
+/// The bot may do everything but `watch` (RBAC): the simulator answers 403
+/// to every `?watch=` it sends.
+const SIM_NO_WATCH: &str = r#"
+users:
+  - name: opsbot-bot
+    token: bot-token
+    rules:
+      - { verbs: ["get", "list", "create", "update", "patch", "delete", "deletecollection"], resources: ["*"], namespaces: ["*"] }
+"#;
+
+/// `/metrics` of replica 0 once `done` holds for it.
+async fn metrics_until(r: &Rig, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let port = r.servers[0].as_ref().expect("replica running").port;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/metrics never showed {what}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 14: on a cluster whose RBAC forbids `watch`, the cache lists once
+/// but its watches are refused, so it never answers: `hub status` and
+/// `pending` list from the API server, are right, follow a kubectl change
+/// at once, and never claim to come from the watch cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_forbids_watch_is_answered_by_listing_without_claiming_the_cache() {
+    let mut r = rig_sim(None, 1, "", PENDING_BOB, SIM_NO_WATCH, "").await;
+    // The marker: the stores listed (they hold objects) but are not usable
+    // (their watch was refused).
+    let gauge = |text: &str, name: &str, kind: &str| -> Option<i64> {
+        let prefix = format!("opsbot_{name}{{cluster=\"aws-us\",kind=\"{kind}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    metrics_until(&r, "listed but unusable Pod and Deployment stores", |t| {
+        ["Pod", "Deployment"].iter().all(|k| {
+            gauge(t, "watch_cache_objects", k).is_some_and(|n| n > 0)
+                && gauge(t, "watch_cache_usable", k) == Some(0)
+        })
+    })
+    .await;
+    let server = r.servers[0].as_mut().unwrap();
+    let said = tokio::task::block_in_place(|| server.wait_for_log("forbids watching Pod"));
+    assert!(said.contains("WARN"), "{said}");
+
+    let status = r
+        .ask_until_in("hub status staging", "Hub staging", "an answer", |t| {
+            t.contains("User servers:")
+        })
+        .await;
+    assert!(status.contains("User servers: 1"), "{status}");
+    assert!(status.contains("Pending: 1"), "{status}");
+    assert!(!status.contains("watch cache"), "{status}");
+    let pending = r
+        .ask_until("pending staging", "an answer", |t| {
+            t.contains("jupyter-bob")
+        })
+        .await;
+    assert!(
+        pending.contains("1 pending user server on staging"),
+        "{pending}"
+    );
+    assert!(!pending.contains("watch cache"), "{pending}");
+
+    // Listed from the API server: the deleted pod goes from the answers,
+    // which still say nothing of a cache.
+    r.kubectl(&["delete", "pod", "jupyter-bob", "-n", "staging"]);
+    let after = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "without the deleted pod",
+            |t| t.contains("User servers: 0"),
+        )
+        .await;
+    assert!(!after.contains("watch cache"), "{after}");
+}
+
+/// Issue 14: a cluster above `watch_cache_max_objects` (here 1, and it has
+/// more than one pod) keeps no partial store: the kind is marked over the
+/// cap in `/metrics` and in a warning, and `hub status` lists from the API
+/// server, right and without claiming the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_above_the_clusters_cache_cap_is_listed_and_says_so() {
+    let mut r = rig_sim(
+        None,
+        1,
+        "",
+        PENDING_BOB,
+        SIM_YAML,
+        ", watch_cache_max_objects: 1",
+    )
+    .await;
+    let text = metrics_until(&r, "the Pod store over the cap", |t| {
+        t.lines()
+            .any(|l| l == r#"opsbot_watch_cache_over_cap{cluster="aws-us",kind="Pod"} 1"#)
+    })
+    .await;
+    assert!(
+        text.lines()
+            .any(|l| l == r#"opsbot_watch_cache_objects{cluster="aws-us",kind="Pod"} 0"#),
+        "nothing partial is kept:\n{text}"
+    );
+    let server = r.servers[0].as_mut().unwrap();
+    let said = tokio::task::block_in_place(|| server.wait_for_log("watch_cache_max_objects"));
+    assert!(said.contains("\"kind\":\"Pod\""), "{said}");
+    let status = r
+        .ask_until_in("hub status staging", "Hub staging", "an answer", |t| {
+            t.contains("User servers:")
+        })
+        .await;
+    assert!(status.contains("User servers: 1 · Pending: 1"), "{status}");
+    assert!(!status.contains("watch cache"), "{status}");
 }
 
 /// With the cache synced, an approved restart still changes the cluster

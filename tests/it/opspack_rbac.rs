@@ -193,12 +193,13 @@ fn opsbot_rbac_prints_a_cluster_role_with_merged_sorted_rules() {
     assert!(has("apps", "statefulsets/scale", "patch"), "{text}");
     assert!(!has("", "secrets", "get"), "{text}");
     // The server's watch cache (serve, demo) watches what the read-only
-    // fleet and pending steps list.
+    // fleet and pending steps and kube.list/kube.get of cached kinds read.
     for (group, resource) in [
         ("", "pods"),
         ("", "events"),
         ("", "nodes"),
         ("apps", "deployments"),
+        ("apps", "statefulsets"),
         ("", "configmaps"),
     ] {
         assert!(

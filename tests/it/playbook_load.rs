@@ -235,7 +235,10 @@ fn permissions_cover_every_step() {
         [
             "get apps/deployments",
             "list apps/deployments",
-            "patch apps/deployments"
+            "patch apps/deployments",
+            // A kube.list of a kind the server's watch cache keeps declares
+            // the watch that cache needs.
+            "watch apps/deployments"
         ]
     );
 }

@@ -51,10 +51,21 @@ pub(super) fn clusters(cx: &mut Ctx<'_>, raw: &[Spanned<RawCluster>]) -> Vec<Clu
         }
         let source = cluster_source(cx, &name, c);
         let prometheus = c.prometheus.as_ref().and_then(|p| prometheus(cx, &name, p));
+        let mut watch_cache_max_objects = crate::cluster::cache::DEFAULT_MAX_OBJECTS;
+        if let Some(raw) = &c.watch_cache_max_objects {
+            match raw.trim().replace('_', "").parse::<usize>() {
+                Ok(n) if n > 0 => watch_cache_max_objects = n,
+                _ => cx.err(
+                    raw.span(),
+                    format!("cluster `{name}`: watch_cache_max_objects `{}` is not a positive number of objects; write e.g. `50000`", raw.trim()),
+                ),
+            }
+        }
         out.push(ClusterConfig {
             name,
             source,
             prometheus,
+            watch_cache_max_objects,
         });
     }
     out
