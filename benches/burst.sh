@@ -9,9 +9,11 @@
 # that say busy and non-2xx ones, waits until every accepted run has ended in
 # the audit store, and prints one SUMMARY line:
 #   finished runs/s = runs ended / (last end - first send), lost = accepted - ended,
-#   peak RSS of opsbot (VmHWM).
+#   CPU time of opsbot per ended run (user + system: a figure other load on
+#   the machine does not change), peak RSS of opsbot (VmHWM).
 # Env: COUNT, SENDERS, TEXT, WAIT (seconds to wait for the runs to end, default 120),
-#      PERF=1 to record a perf profile of opsbot during the burst (perf.data in the work dir).
+#      PERF=1 to record a perf profile of opsbot during the burst (perf.data in the work dir),
+#      PERF_OPTS to change how (default `-F 499 -g`; `-F 99 --call-graph dwarf,16384` for call stacks in a release build, which has no frame pointers).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export SLACK_SIGNING_SECRET=${SLACK_SIGNING_SECRET:-opsbot-bench-slack-secret}
@@ -34,10 +36,14 @@ curl -fs http://127.0.0.1:3400/healthz >/dev/null || { echo "opsbot did not come
 ended_sql="select count(*), coalesce(cast(round((max(julianday(at)) - 2440587.5) * 86400000) as integer), 0)
   from audit_events where kind in ('finished','failed','cancelled','interrupted')"
 before=$(sqlite3 "$db" "$ended_sql" | cut -d'|' -f1)
+# CPU time opsbot spends (user + system, clock ticks): a figure per run that
+# other load on the machine does not change, unlike runs/s.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$op/stat"; }
+cpu_before=$(cpu_ticks)
 requested_before=$(sqlite3 "$db" "select count(*) from audit_events where kind = 'requested'")
 
 if [ "${PERF:-0}" = 1 ]; then
-  perf record -F 499 -g -p "$op" -o "$work/perf.data" 2>/dev/null & perf_pid=$!
+  perf record ${PERF_OPTS:--F 499 -g} -p "$op" -o "$work/perf.data" 2>/dev/null & perf_pid=$!
   sleep 0.5
 fi
 line=$(SLACK_USER=${SLACK_USER:-U0DEMOBOB} "$target/release/examples/slack_burst")
@@ -56,7 +62,9 @@ done
 if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 last=$(sqlite3 "$db" "$ended_sql" | cut -d'|' -f2)
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$op/status")
+cpu_ms=$(( ($(cpu_ticks) - cpu_before) * 1000 / $(getconf CLK_TCK) ))
+cpu_per_run=$(awk -v c="$cpu_ms" -v n="$ended" 'BEGIN { if (n > 0) printf "%.2f", c / n; else print 0 }')
 span_ms=$(( last - first ))
 rate=$(awk -v n="$ended" -v ms="$span_ms" 'BEGIN { if (ms > 0) printf "%.0f", n * 1000 / ms; else print 0 }')
-echo "SUMMARY slack_burst sent=$(val sent) senders=${SENDERS:-32} accepted=$accepted busy=$busy non2xx=$non2xx errors=$errors ok_answers=$ok ended=$ended lost=$(( accepted - ended )) runs_per_s=$rate span_ms=$span_ms peak_rss_mb=$(( rss_kb / 1024 ))"
+echo "SUMMARY slack_burst sent=$(val sent) senders=${SENDERS:-32} accepted=$accepted busy=$busy non2xx=$non2xx errors=$errors ok_answers=$ok ended=$ended lost=$(( accepted - ended )) runs_per_s=$rate span_ms=$span_ms cpu_ms_per_run=$cpu_per_run peak_rss_mb=$(( rss_kb / 1024 ))"
 echo "work dir: $work"

@@ -292,6 +292,17 @@ pub trait Core: Send + Sync + 'static {
         source: &'a str,
         id: &'a str,
     ) -> BoxFuture<'a, anyhow::Result<bool>>;
+    /// The "busy" refusal when the run queue has no place left for the
+    /// playbook `text` asks for (not counted: the caller that answers with
+    /// it counts it with [`Core::refused`]),
+    /// asked before a platform writes its durable dedup mark: a burst past
+    /// the queue is refused at the cost of a channel check, not an fsync
+    /// each. `None` says go on; [`Core::submit`] still refuses if the last
+    /// place is taken in between. A refused delivery is not marked, so a
+    /// redelivery of it may run: it never ran.
+    fn busy(&self, _text: &str) -> Option<Update> {
+        None
+    }
     /// Count a request refused before the core saw it (bad signature, stale
     /// timestamp, oversized body...), by platform and reason.
     fn refused(&self, platform: &str, reason: &str);

@@ -174,9 +174,43 @@ pub(crate) fn bind_params(pb: &Playbook, params: &Value) -> Result<Map<String, V
 }
 
 struct State {
-    ctx: Map<String, Value>,
+    /// Each step's output as JSON: what the run's record keeps.
+    steps: Map<String, Value>,
+    scope: Scope,
     current: Option<String>,
     partial: Vec<String>,
+}
+
+/// What templates see: the parameters and `steps`, each converted once into
+/// template values when it is bound or its step ends. A step's context is
+/// then a handful of shared references, not a deep copy of every earlier
+/// output (a `kube.list` of a hub's pods) per step and per `foreach` item.
+#[derive(Default)]
+struct Scope {
+    params: std::collections::BTreeMap<String, minijinja::Value>,
+    steps: std::collections::BTreeMap<String, minijinja::Value>,
+}
+
+impl Scope {
+    fn new(params: &Map<String, Value>) -> Scope {
+        Scope {
+            params: params
+                .iter()
+                .map(|(k, v)| (k.clone(), template::context(v)))
+                .collect(),
+            steps: Default::default(),
+        }
+    }
+
+    /// The template context, with `extra` (a `foreach` item) bound too.
+    fn context(&self, extra: Option<(&str, &Value)>) -> minijinja::Value {
+        let mut all = self.params.clone();
+        all.insert("steps".into(), minijinja::Value::from(self.steps.clone()));
+        if let Some((name, v)) = extra {
+            all.insert(name.to_string(), template::context(v));
+        }
+        minijinja::Value::from(all)
+    }
 }
 
 enum Stop {
@@ -206,14 +240,14 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
         }
     };
     let mut state = State {
-        ctx: bound,
+        steps: Map::new(),
+        scope: Scope::new(&bound),
         current: None,
         partial: Vec::new(),
     };
-    state.ctx.insert("steps".into(), json!({}));
     let env = template::env();
     let run = tokio::time::timeout(pb.timeout, run_steps(pb, &ctx, &env, &mut state)).await;
-    let steps = state.ctx.get("steps").cloned().unwrap_or_default();
+    let steps = Value::Object(std::mem::take(&mut state.steps));
     match run {
         Err(_) => {
             let during = state
@@ -257,7 +291,7 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
             charts: Vec::new(),
         },
         Ok(Ok(())) => {
-            let tctx = template::context(&Value::Object(state.ctx.clone()));
+            let tctx = state.scope.context(None);
             let rendered = match &pb.result {
                 Some(t) => template::render_text(&env, t, &tctx)
                     .map(|s| s.trim_end().to_string())
@@ -320,9 +354,11 @@ fn render_labels(
 }
 
 fn set_output(state: &mut State, id: &str, v: Value) {
-    if let Some(Value::Object(steps)) = state.ctx.get_mut("steps") {
-        steps.insert(id.to_string(), v);
-    }
+    state
+        .scope
+        .steps
+        .insert(id.to_string(), template::context(&v));
+    state.steps.insert(id.to_string(), v);
 }
 
 async fn run_steps(
@@ -338,7 +374,7 @@ async fn run_steps(
         state.current = Some(step.id.clone());
         let started = Instant::now();
         let action = step.action_name().to_string();
-        let tctx = template::context(&Value::Object(state.ctx.clone()));
+        let tctx = state.scope.context(None);
         let _ = ctx.progress.send(Progress::StepStarted {
             id: step.id.clone(),
             action: action.clone(),
@@ -377,11 +413,11 @@ async fn run_steps(
         let fut = async {
             match &step.foreach {
                 None => {
-                    let (r, t, attempts) = run_one(step, ctx, env, &state.ctx, None).await;
+                    let (r, t, attempts) = run_one(step, ctx, env, &state.scope, None).await;
                     let label = format!("step {} ({})", step.id, step.action_name());
                     (r.and_then(|v| fanned_out(&label, v)), t, attempts)
                 }
-                Some(expr) => fan_out(step, ctx, env, &state.ctx, expr).await,
+                Some(expr) => fan_out(step, ctx, env, &state.scope, expr).await,
             }
         };
         let stepped = tokio::select! {
@@ -473,11 +509,11 @@ async fn fan_out(
     step: &Step,
     ctx: &ExecContext,
     env: &minijinja::Environment<'static>,
-    vars: &Map<String, Value>,
+    scope: &Scope,
     expr: &str,
 ) -> StepRun {
     let label = format!("step {} ({})", step.id, step.action_name());
-    let items = match template::eval(env, expr, &template::context(&Value::Object(vars.clone()))) {
+    let items = match template::eval(env, expr, &scope.context(None)) {
         Ok(Value::Array(items)) => items,
         Ok(Value::Null) => Vec::new(),
         Ok(other) => {
@@ -497,7 +533,7 @@ async fn fan_out(
     };
     let results: Vec<(Value, Result<Value, String>, Target, u32)> = futures::stream::iter(items)
         .map(|item| async move {
-            let (r, t, a) = run_one(step, ctx, env, vars, Some(&item)).await;
+            let (r, t, a) = run_one(step, ctx, env, scope, Some(&item)).await;
             (item, r, t, a)
         })
         .buffered(step.concurrency.max(1))
@@ -555,13 +591,9 @@ async fn run_one(
     step: &Step,
     ctx: &ExecContext,
     env: &minijinja::Environment<'static>,
-    vars: &Map<String, Value>,
+    scope: &Scope,
     item: Option<&Value>,
 ) -> (Result<Value, String>, Target, u32) {
-    let mut vars = vars.clone();
-    if let Some(item) = item {
-        vars.insert(step.as_name.clone(), item.clone());
-    }
     let label = |t: &Target| {
         if t.target.is_empty() {
             format!("step {} ({})", step.id, step.action_name())
@@ -572,7 +604,7 @@ async fn run_one(
     let args = match template::render_value(
         env,
         &step.args,
-        &template::context(&Value::Object(vars)),
+        &scope.context(item.map(|i| (step.as_name.as_str(), i))),
         &mut |_, e| Err(e),
     ) {
         Ok(a) => a,

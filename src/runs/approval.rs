@@ -129,7 +129,7 @@ async fn preview(
             )
         }
     };
-    let _deciding = runs.inner.deciding.lock().await;
+    let _deciding = runs.inner.deciding.lock(run).await;
     let Ok(records) = ctx.audit.run(run).await else {
         return;
     };
@@ -306,7 +306,7 @@ pub(super) async fn sweep_expired(inner: std::sync::Weak<super::Inner>) {
 async fn sweep_once(runs: &Runs) -> Result<(), crate::audit::AuditError> {
     let audit = &runs.inner.ctx.audit;
     for run in audit.open_runs().await? {
-        let _deciding = runs.inner.deciding.lock().await;
+        let _deciding = runs.inner.deciding.lock(run).await;
         let records = audit.run(run).await?;
         let waiting = matches!(
             RunState::of(&records),
@@ -512,7 +512,7 @@ pub(super) async fn approve(
     let ctx = &runs.inner.ctx;
     // One decision at a time: two approvers racing must not both see the
     // run waiting and both start it (compare-and-set on the run's state).
-    let _deciding = runs.inner.deciding.lock().await;
+    let _deciding = runs.inner.deciding.lock(run).await;
     let (records, a) = waiting_run(runs, run, EventKind::Approved).await?;
     authz::can_approve(&ctx.config, approver, &a.person, &a.command, &a.target)
         .map_err(|why| refused(run, format!("you cannot approve run {run}"), why))?;
@@ -745,7 +745,7 @@ pub(super) async fn deny(
     replies: &Replies,
 ) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
-    let _deciding = runs.inner.deciding.lock().await;
+    let _deciding = runs.inner.deciding.lock(run).await;
     let (_, a) = waiting_run(runs, run, EventKind::Rejected).await?;
     if who.id != a.person {
         authz::can_approve(&ctx.config, who, &a.person, &a.command, &a.target)
@@ -805,7 +805,7 @@ pub(super) async fn cancel(
     replies: &Replies,
 ) -> Result<(), Update> {
     let ctx = &runs.inner.ctx;
-    let _deciding = runs.inner.deciding.lock().await;
+    let _deciding = runs.inner.deciding.lock(run).await;
     let records = ctx
         .audit
         .run(run)

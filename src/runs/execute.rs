@@ -65,7 +65,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
         actor: "opsbot".into(),
         data: ctx.redact.json(data),
     };
-    let deciding = inner.deciding.lock().await;
+    let deciding = inner.deciding.lock(job.run).await;
     if let Err(why) = may_start(&runs, job.run).await {
         drop(deciding);
         tracing::info!(run = %job.run, reason = %why, "not starting a run the lifecycle has moved on");
@@ -165,14 +165,19 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
             cancel.cancel();
         }
     };
+    // A read-only run's step records go in with its ending (or with the
+    // next batch of steps), one durable write instead of one per step: it
+    // changes nothing, so no step waits for its record. A run that changes
+    // things still records each step before going on.
+    let mut pending: Option<Vec<NewEvent>> = (!job.playbook.mutates).then(Vec::new);
     let result = loop {
         tokio::select! {
             result = &mut exec => break result,
-            Some(p) = prx.recv() => on_step(on_progress(&runs, &job, p, &mut steps).await),
+            Some(p) = prx.recv() => on_step(on_progress(&runs, &job, p, &mut steps, pending.as_mut()).await),
         }
     };
     while let Ok(p) = prx.try_recv() {
-        on_step(on_progress(&runs, &job, p, &mut steps).await);
+        on_step(on_progress(&runs, &job, p, &mut steps, pending.as_mut()).await);
     }
 
     let interrupted = inner.shutting_down.load(Ordering::SeqCst);
@@ -202,7 +207,7 @@ async fn execute(runs: Runs, job: Job, _slot: OwnedSemaphorePermit) {
     if !labels.is_empty() {
         end["labels"] = json!(labels);
     }
-    if let Err(e) = ctx.audit.append(record(kind, end)).await {
+    if let Err(e) = record_end(&runs, &job, pending.unwrap_or_default(), record(kind, end)).await {
         tracing::error!(run = %job.run, error = %e, "cannot record the end of a run");
     }
     ctx.metrics.run_finished(&job.command, outcome.word());
@@ -296,8 +301,46 @@ fn finish_bookkeeping(runs: &Runs, job: &Job) {
     runs.release_lock(job.lock.as_deref());
 }
 
+/// At most this many step records of a read-only run wait to be written
+/// with a later one.
+const PENDING_STEPS: usize = 64;
+
+/// Write a run's ending after its step records still waiting, in one
+/// transaction. Should that be refused (the run was given another ending
+/// meanwhile), the steps are still recorded on their own.
+async fn record_end(
+    runs: &Runs,
+    job: &Job,
+    mut pending: Vec<NewEvent>,
+    end: NewEvent,
+) -> Result<(), crate::audit::AuditError> {
+    let audit = &runs.inner.ctx.audit;
+    if pending.is_empty() {
+        return audit.append(end).await.map(drop);
+    }
+    let steps = pending.len();
+    pending.push(end);
+    let Err(e) = audit.append_many(pending.clone()).await else {
+        return Ok(());
+    };
+    let end = pending.pop().expect("the ending was pushed last");
+    tracing::debug!(run = %job.run, error = %e, steps, "cannot record a run's steps with its ending; recording them apart");
+    if let Err(e) = audit.append_many(pending).await {
+        tracing::error!(run = %job.run, error = %e, "cannot record a run's steps");
+    }
+    audit.append(end).await.map(drop)
+}
+
 /// Record and relay one step; false when its record could not be written.
-async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLine>) -> bool {
+/// With `pending` (a read-only run), the record joins the ones written with
+/// a later record instead of being written now.
+async fn on_progress(
+    runs: &Runs,
+    job: &Job,
+    p: Progress,
+    steps: &mut Vec<StepLine>,
+    pending: Option<&mut Vec<NewEvent>>,
+) -> bool {
     let Progress::StepFinished {
         id,
         action,
@@ -332,17 +375,28 @@ async fn on_progress(runs: &Runs, job: &Job, p: Progress, steps: &mut Vec<StepLi
         "step": id, "action": action, "verb": verb, "target": target,
         "outcome": outcome_text, "millis": millis, "attempts": attempts, "dry_run": dry_run,
     });
-    let recorded = match ctx
-        .audit
-        .append(NewEvent {
-            run: Some(job.run),
-            kind: EventKind::Step,
-            actor: "opsbot".into(),
-            data: ctx.redact.json(data),
-        })
-        .await
-    {
-        Ok(_) => true,
+    let event = NewEvent {
+        run: Some(job.run),
+        kind: EventKind::Step,
+        actor: "opsbot".into(),
+        data: ctx.redact.json(data),
+    };
+    let written = match pending {
+        Some(pending) => {
+            pending.push(event);
+            if pending.len() < PENDING_STEPS {
+                Ok(())
+            } else {
+                ctx.audit
+                    .append_many(std::mem::take(pending))
+                    .await
+                    .map(drop)
+            }
+        }
+        None => ctx.audit.append(event).await.map(drop),
+    };
+    let recorded = match written {
+        Ok(()) => true,
         Err(e) => {
             tracing::error!(run = %job.run, error = %e, "cannot record a step");
             false

@@ -56,7 +56,9 @@ pub use takeover::TakenOver;
 
 /// Capacity limits of the runner: how many runs execute at once and how many
 /// may wait. Past the queue, requests get a clear "busy" answer instead of
-/// being accepted and then lost.
+/// being accepted and then lost. The default queue takes a burst of several
+/// thousand requests (a queued job is a few hundred bytes: memory stays
+/// bounded) rather than refusing one that would have run a second later.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub concurrent_runs: usize,
@@ -67,8 +69,30 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             concurrent_runs: 32,
-            queued_runs: 1024,
+            queued_runs: 8192,
         }
+    }
+}
+
+/// The per-run decision locks: a run's decisions are taken one at a time,
+/// different runs' in parallel. Striped, so memory stays fixed however many
+/// runs there are; two runs sharing a stripe only wait for each other.
+struct Deciding([tokio::sync::Mutex<()>; DECIDING_STRIPES]);
+
+const DECIDING_STRIPES: usize = 256;
+
+impl Default for Deciding {
+    fn default() -> Self {
+        Deciding(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl Deciding {
+    /// Hold `run`'s decision lock.
+    async fn lock(&self, run: RunId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[run.0.rem_euclid(DECIDING_STRIPES as i64) as usize]
+            .lock()
+            .await
     }
 }
 
@@ -113,7 +137,9 @@ struct Inner {
     /// Held while a decision moves a run (approve, deny, cancel, start), so
     /// each reads the run's state and records the next one with nobody in
     /// between: the compare-and-set of the lifecycle ([`state::RunState`]).
-    deciding: tokio::sync::Mutex<()>,
+    /// One lock per run (striped): decisions about different runs do not
+    /// wait for each other's durable record.
+    deciding: Deciding,
     accepting: AtomicBool,
     shutting_down: AtomicBool,
     stop: CancellationToken,
@@ -136,7 +162,7 @@ impl Runs {
             reopeners: Mutex::default(),
             untold: Mutex::default(),
             expiry,
-            deciding: tokio::sync::Mutex::new(()),
+            deciding: Deciding::default(),
             accepting: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),
@@ -403,8 +429,8 @@ impl Runs {
                 let claim = self.claim_lock(lock.as_deref())?;
                 let Ok(permit) = self.inner.queue.try_reserve() else {
                     self.release_lock(lock.as_deref());
-                    return Err(self.refuse(platform, "busy", None, crate::chat::BUSY,
-                        &format!("{} runs are already waiting. Nothing was recorded or run; ask again in a minute.", ctx.limits.queued_runs)));
+                    ctx.metrics.refused(platform, "busy");
+                    return Err(self.busy_refusal());
                 };
                 // The lock travels in the record: the store refuses it while
                 // another open run holds the key, in any process.
@@ -476,6 +502,18 @@ impl Runs {
             run,
             reason: title.to_string(),
             detail: detail.to_string(),
+        }
+    }
+
+    /// The answer to a request that finds every queue place taken.
+    fn busy_refusal(&self) -> Update {
+        Update::Refused {
+            run: None,
+            reason: crate::chat::BUSY.to_string(),
+            detail: format!(
+                "{} runs are already waiting. Nothing was recorded or run; ask again in a minute.",
+                self.inner.ctx.limits.queued_runs
+            ),
         }
     }
 
@@ -590,11 +628,6 @@ impl Runs {
     }
 }
 
-/// The runtime playbooks run on: its own thread, apart from the one that
-/// answers chat. A flood of runs (or a slow cluster's retries) then competes
-/// with acknowledgements only through the OS scheduler, never by filling
-/// the acknowledging runtime's task queues, so the answer stays prompt and
-/// a full queue answers "busy" at once.
 /// At most this many endings wait for their platform to register.
 const UNTOLD_LIMIT: usize = 1000;
 
@@ -610,12 +643,19 @@ fn tell(reopeners: &[Arc<dyn crate::chat::Reopen>], t: &TakenOver) -> bool {
         .is_some()
 }
 
+/// The runtime playbooks run on: its own threads (one per core, at a lower
+/// priority), apart from the ones that answer chat. A flood of runs (or a
+/// slow cluster's retries) then competes with acknowledgements only through
+/// the OS scheduler, never by filling the acknowledging runtime's task
+/// queues, so the answer stays prompt and a full queue answers "busy" at
+/// once. One thread was not enough: a burst's runs are CPU work (templates,
+/// JSON, the audit chain) that one core could not finish at 1,000 a second.
 fn executor() -> tokio::runtime::Handle {
     static EXECUTOR: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     EXECUTOR
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+                .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
                 .thread_name("opsbot-runs")
                 .on_thread_start(|| lower_priority(10))
                 .enable_all()
@@ -689,6 +729,18 @@ impl crate::chat::Core for Runs {
 
     fn refused(&self, platform: &str, reason: &str) {
         self.inner.ctx.metrics.refused(platform, reason);
+    }
+
+    fn busy(&self, text: &str) -> Option<Update> {
+        if self.inner.queue.capacity() > 0 {
+            return None;
+        }
+        // Only a playbook takes a queue place; `help`, `audit`, approvals
+        // and the like are still answered in a burst.
+        let ctx = &self.inner.ctx;
+        let inv = ctx.grammar.parse(text, ctx).ok()?;
+        let spec = ctx.grammar.get(&inv.command)?;
+        matches!(spec.target, CommandTarget::Playbook(_)).then(|| self.busy_refusal())
     }
 
     fn suggest<'a>(

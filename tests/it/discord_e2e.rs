@@ -20,16 +20,23 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(opsbot::runs::Limits::default()).await
+}
+
+async fn rig_with(limits: opsbot::runs::Limits) -> Rig {
     let (api, api_url) = FakeApi::start().await;
     let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
     let public = hex::encode(key.verifying_key().to_bytes());
     let app = APP_ID.to_string();
-    let bot = Bot::start_with_env(&[
-        ("DISCORD_PUBLIC_KEY", public.as_str()),
-        ("DISCORD_APPLICATION_ID", app.as_str()),
-        ("DISCORD_BOT_TOKEN", "discord-e2e-bot-token"),
-        ("DISCORD_API_URL", api_url.as_str()),
-    ])
+    let bot = Bot::start_with_env_and_limits(
+        &[
+            ("DISCORD_PUBLIC_KEY", public.as_str()),
+            ("DISCORD_APPLICATION_ID", app.as_str()),
+            ("DISCORD_BOT_TOKEN", "discord-e2e-bot-token"),
+            ("DISCORD_API_URL", api_url.as_str()),
+        ],
+        limits,
+    )
     .await;
     assert!(
         bot.demo.app.platforms.discord.is_some(),
@@ -209,4 +216,48 @@ async fn an_approve_run_option_suggests_the_runs_awaiting_approval() {
         label.starts_with("#2 hub restart") && label.contains("alice"),
         "{label}"
     );
+}
+
+/// Issue 14: an interaction that finds the run queue full is answered
+/// "busy" before its id is recorded, so the same interaction sent again
+/// once opsbot has room runs instead of being refused as a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interaction_answered_busy_is_not_marked_seen_and_runs_when_sent_again() {
+    let r = rig_with(opsbot::runs::Limits {
+        concurrent_runs: 1,
+        queued_runs: 1,
+    })
+    .await;
+    let clusters = r.bot.demo.fleet.cluster_names();
+    for c in &clusters {
+        r.bot.demo.fleet.cluster(c).unwrap().add_fault(
+            serde_json::from_value(serde_json::json!({ "verbs": ["list"], "latency": "1s" }))
+                .unwrap(),
+        );
+    }
+    let mut accepted = 0;
+    let mut refused = None;
+    for _ in 0..8 {
+        let body = command(ALICE, "hub status staging");
+        let answer = r.send(&body).await;
+        if answer.to_string().contains(opsbot::chat::BUSY) {
+            refused = Some(body);
+            break;
+        }
+        accepted += 1;
+    }
+    let body = refused.expect("a burst past a queue of one finds it full");
+    for c in &clusters {
+        r.bot.demo.fleet.cluster(c).unwrap().clear_faults();
+    }
+    for run in 1..=accepted {
+        r.bot
+            .wait_for_record(opsbot::chat::RunId(run), EventKind::Finished)
+            .await;
+    }
+    let again = r.send(&body).await;
+    assert!(!again.to_string().contains(opsbot::chat::BUSY), "{again}");
+    r.bot
+        .wait_for_record(opsbot::chat::RunId(accepted + 1), EventKind::Requested)
+        .await;
 }

@@ -2075,3 +2075,58 @@ async fn a_burst_that_finds_opsbot_busy_costs_one_note_per_issue_not_a_call_per_
         .count();
     assert_eq!(posts, ran.len() + 1, "{:?}", rig.comment_calls());
 }
+
+/// Issue 14: a delivery that finds the queue full is refused before any
+/// durable write, so nothing marks it seen: redelivered once opsbot has
+/// room, it runs (it never ran), instead of being answered "duplicate".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_answered_busy_is_not_marked_seen_and_runs_when_redelivered() {
+    let rig = rig_limits(
+        FakeGithub::default(),
+        &[("GITHUB_TOKEN", "ghp_e2etoken0000000000000000000000000000")],
+        opsbot::runs::Limits {
+            concurrent_runs: 1,
+            queued_runs: 1,
+        },
+    )
+    .await;
+    let clusters = rig.bot.demo.fleet.cluster_names();
+    for c in &clusters {
+        rig.bot.demo.fleet.cluster(c).unwrap().add_fault(
+            serde_json::from_value(json!({ "verbs": ["list"], "latency": "1s" })).unwrap(),
+        );
+    }
+    let mut refused = None;
+    for i in 0..8 {
+        let body = comment("alice-demo", "/ops hub status staging");
+        let id = format!("full-{i}");
+        let r = rig
+            .deliver("issue_comment", &id, body.clone(), SECRET)
+            .await;
+        assert_eq!(r.status(), 202);
+        if r.headers()["x-opsbot-outcome"] == "busy" {
+            refused = Some((id, body));
+            break;
+        }
+    }
+    let (id, body) = refused.expect("a burst past a queue of one finds it full");
+    for c in &clusters {
+        rig.bot.demo.fleet.cluster(c).unwrap().clear_faults();
+    }
+    // Once the runs that got in have ended, the queue has room again.
+    rig.wait_for_call("the accepted runs to end", |calls| {
+        let count = |content: &str| {
+            calls
+                .iter()
+                .filter(|(m, p, b)| {
+                    m == "POST" && p.ends_with("/reactions") && b["content"] == content
+                })
+                .count()
+        };
+        (count("eyes") > 0 && count("rocket") == count("eyes")).then_some(())
+    })
+    .await;
+    let again = rig.deliver("issue_comment", &id, body, SECRET).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["x-opsbot-outcome"], "accepted");
+}

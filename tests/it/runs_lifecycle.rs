@@ -200,6 +200,84 @@ async fn slow_cluster_does_not_delay_the_acknowledgement_and_full_queue_says_bus
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_old_queue_bound_is_all_accepted_and_every_run_ends() {
+    // Issue 14: 2,000 requests at once used to get "busy" past 1,024
+    // queued. One runner, held by a slow cluster, keeps them all queued.
+    const BURST: usize = 1100;
+    let bot = Bot::start_with(Limits {
+        concurrent_runs: 1,
+        ..Limits::default()
+    })
+    .await;
+    assert!(Limits::default().queued_runs >= 2000);
+    let cluster = bot.demo.fleet.cluster("aws-us").expect("aws-us");
+    cluster.add_fault(FaultRule {
+        latency: Some(std::time::Duration::from_secs(2)),
+        ..FaultRule::default()
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runs = bot.demo.app.runs.clone();
+    futures::future::join_all((0..BURST).map(|_| {
+        let (runs, tx) = (runs.clone(), tx.clone());
+        async move {
+            runs.submit(
+                opsbot::chat::Request {
+                    sender: "bob".into(),
+                    text: "hub status staging".into(),
+                    place: opsbot::chat::Place::Console(opsbot::chat::place::ConsolePlace {
+                        console: "bob".into(),
+                    }),
+                    memberships: Vec::new(),
+                },
+                tx,
+            )
+            .await
+        }
+    }))
+    .await;
+    drop(tx);
+    // Every request has its first answer once submit returned.
+    let mut accepted = Vec::new();
+    while let Ok(u) = rx.try_recv() {
+        match u {
+            Update::Accepted { run, .. } => accepted.push(run),
+            Update::Refused { reason, .. } => panic!("refused in the burst: {reason}"),
+            _ => {}
+        }
+    }
+    assert_eq!(accepted.len(), BURST);
+    cluster.clear_faults();
+    let mut done = 0;
+    while done < BURST {
+        let next = tokio::time::timeout(bot::PATIENCE, rx.recv()).await;
+        match next
+            .expect("every accepted run ends")
+            .expect("replies open")
+        {
+            Update::Done { outcome, .. } => {
+                assert_eq!(outcome, Outcome::Succeeded);
+                done += 1;
+            }
+            Update::Refused { reason, .. } => panic!("refused: {reason}"),
+            _ => {}
+        }
+    }
+    // Each read-only run's story is complete in the log, steps before the end.
+    for run in [accepted[0], accepted[BURST / 2], accepted[BURST - 1]] {
+        let kinds = bot.kinds(run).await;
+        assert_eq!(kinds.first(), Some(&EventKind::Requested), "{kinds:?}");
+        assert_eq!(
+            kinds.iter().filter(|k| **k == EventKind::Step).count(),
+            5,
+            "{kinds:?}"
+        );
+        let end = kinds.iter().position(|k| *k == EventKind::Finished);
+        let last_step = kinds.iter().rposition(|k| *k == EventKind::Step);
+        assert!(last_step < end, "{kinds:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_in_flight_at_a_crash_is_marked_interrupted_after_restart() {
     // What a process killed mid-run leaves behind: a run that started and
     // never ended (the audit store's own crash test SIGKILLs a writer).

@@ -21,13 +21,20 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(opsbot::runs::Limits::default()).await
+}
+
+async fn rig_with(limits: opsbot::runs::Limits) -> Rig {
     let fake = FakeSlack::start().await;
     let api = fake.api_url();
-    let bot = Bot::start_with_env(&[
-        ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
-        ("SLACK_BOT_TOKEN", slack::BOT_TOKEN),
-        ("SLACK_API_URL", api.as_str()),
-    ])
+    let bot = Bot::start_with_env_and_limits(
+        &[
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+            ("SLACK_BOT_TOKEN", slack::BOT_TOKEN),
+            ("SLACK_API_URL", api.as_str()),
+        ],
+        limits,
+    )
     .await;
     assert!(
         bot.demo.app.platforms.slack.is_some(),
@@ -47,7 +54,13 @@ async fn rig() -> Rig {
 
 impl Rig {
     async fn slash(&self, user: &str, text: &str, secret: &str) -> reqwest::Response {
-        let body = slash_form(user, CHANNEL, text).into_bytes();
+        self.post_form(slash_form(user, CHANNEL, text), secret)
+            .await
+    }
+
+    /// Post this very form (a retry sends the same `trigger_id`).
+    async fn post_form(&self, form: String, secret: &str) -> reqwest::Response {
+        let body = form.into_bytes();
         let ts = chrono::Utc::now().timestamp();
         self.http
             .post(format!("{}/slack/commands", self.base))
@@ -189,4 +202,55 @@ async fn a_read_only_channel_refuses_other_commands_privately() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Issue 14: a slash command that finds the queue full is answered "busy"
+/// before its `trigger_id` is recorded (no durable write for a refusal), so
+/// the same command sent again once opsbot has room runs: it never ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slash_command_answered_busy_is_not_marked_seen_and_runs_when_sent_again() {
+    let r = rig_with(opsbot::runs::Limits {
+        concurrent_runs: 1,
+        queued_runs: 1,
+    })
+    .await;
+    let clusters = r.bot.demo.fleet.cluster_names();
+    for c in &clusters {
+        r.bot.demo.fleet.cluster(c).unwrap().add_fault(
+            serde_json::from_value(serde_json::json!({ "verbs": ["list"], "latency": "1s" }))
+                .unwrap(),
+        );
+    }
+    let mut accepted = 0;
+    let mut refused = None;
+    for _ in 0..8 {
+        let form = slash_form(BOB, CHANNEL, "hub status staging");
+        let ack = r.post_form(form.clone(), SIGNING_SECRET).await;
+        assert_eq!(ack.status(), 200);
+        if ack.text().await.unwrap().contains(opsbot::chat::BUSY) {
+            refused = Some(form);
+            break;
+        }
+        accepted += 1;
+    }
+    let form = refused.expect("a burst past a queue of one finds it full");
+    for c in &clusters {
+        r.bot.demo.fleet.cluster(c).unwrap().clear_faults();
+    }
+    for run in 1..=accepted {
+        r.bot
+            .wait_for_record(opsbot::chat::RunId(run), EventKind::Finished)
+            .await;
+    }
+    let again = r
+        .post_form(form, SIGNING_SECRET)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(opsbot::chat::BUSY), "{again}");
+    assert!(
+        again.contains(&format!("run {}", accepted + 1)),
+        "the retry is accepted as the next run: {again}"
+    );
 }

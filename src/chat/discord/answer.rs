@@ -21,6 +21,22 @@ use crate::chat::{Core, Request, Update};
 type Answer = Json<CreateInteractionResponse>;
 
 /// `/ops run TEXT`, or a typed subcommand (turned back into its text).
+/// The "busy" answer, before the interaction's dedup mark is written, when
+/// the run queue has no place for the playbook it asks for.
+pub fn busy(
+    core: &Arc<dyn Core>,
+    ci: &CommandInteraction,
+    commands: &[crate::command::CommandSpec],
+) -> Option<Answer> {
+    if ci.data.name != super::register::COMMAND {
+        return None;
+    }
+    let text = super::options::text_of(&ci.data.options, commands)?;
+    let update = core.busy(&text)?;
+    core.refused("discord", "busy");
+    Some(private(render::private(&update)))
+}
+
 pub async fn command(
     core: &Arc<dyn Core>,
     http: &Arc<Http>,

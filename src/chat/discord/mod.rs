@@ -99,11 +99,14 @@ async fn interactions(State(s): State<Arc<Shared>>, v: Verified) -> Response {
         Interaction::Autocomplete(ci) => {
             Json(autocomplete::answer(s.core.as_ref(), &ci, &s.commands).await).into_response()
         }
-        Interaction::Command(ci) => match dedup(&s, ci.id.get()).await {
-            Some(stop) => stop,
-            None => answer::command(&s.core, &s.http, &ci, &s.commands)
-                .await
-                .into_response(),
+        Interaction::Command(ci) => match answer::busy(&s.core, &ci, &s.commands) {
+            Some(busy) => busy.into_response(),
+            None => match dedup(&s, ci.id.get()).await {
+                Some(stop) => stop,
+                None => answer::command(&s.core, &s.http, &ci, &s.commands)
+                    .await
+                    .into_response(),
+            },
         },
         Interaction::Component(ci) => match dedup(&s, ci.id.get()).await {
             Some(stop) => stop,

@@ -173,6 +173,29 @@ async fn webhook(State(s): State<Arc<Shared>>, v: Verified) -> Response {
     // Lines are recorded with the delivery unless a permission check
     // (an API call) or the too-many note decides first that none runs.
     let lines_now = !too_many && s.settings.min_permission.is_none();
+    // A burst past the run queue is refused before any durable write: an
+    // fsync per refused delivery would be the whole cost of the refusal.
+    if let Ok(c) = &comment {
+        let busy = lines_now
+            && !commands.is_empty()
+            && commands.iter().all(|text| s.core.busy(text).is_some());
+        if busy {
+            for _ in &commands {
+                s.core.refused("github", "busy");
+            }
+            if s.busy.first_in_a_while(&c.repo, c.issue) {
+                let (t, note) = (thread(&s, c), busy::note(&c.login));
+                tokio::spawn(async move { t.post(&note).await });
+            }
+            return outcome(
+                "busy",
+                (
+                    StatusCode::ACCEPTED,
+                    Json(json!({ "commands": commands.len() })),
+                ),
+            );
+        }
+    }
     let mut marks: Vec<(&str, &str)> = Vec::new();
     marks.extend(delivery.map(|d| ("github", d)));
     marks.extend(signed.as_deref().map(|k| ("github-comment", k)));

@@ -75,6 +75,24 @@ impl Slack {
         })
     }
 
+    /// Records delivery `id` as seen; `Some(ack)` when it was seen before
+    /// (or cannot be checked) and nothing must run.
+    async fn first_time(&self, id: Option<&str>) -> Option<Ack> {
+        let id = id?;
+        match self.core.first_delivery("slack-event", id).await {
+            Ok(true) => None,
+            Ok(false) => {
+                tracing::info!(event_id = id, "Slack event seen before; not run again");
+                self.core.refused("slack", "duplicate_delivery");
+                Some(Ack::Empty)
+            }
+            Err(err) => {
+                tracing::error!(event_id = id, error = %err, "cannot check Slack event for redelivery");
+                Some(Ack::Unavailable)
+            }
+        }
+    }
+
     /// Handles one inbound payload and returns the immediate answer; the
     /// run's later updates are rendered by a spawned task.
     pub async fn handle(self: &Arc<Self>, inbound: Inbound) -> Ack {
@@ -90,23 +108,18 @@ impl Slack {
                 delivery,
             } => (request, place, delivery),
         };
-        if let Some(id) = delivery.as_deref() {
-            match self.core.first_delivery("slack-event", id).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::info!(event_id = id, "Slack event seen before; not run again");
-                    self.core.refused("slack", "duplicate_delivery");
-                    return Ack::Empty;
-                }
-                Err(err) => {
-                    tracing::error!(event_id = id, error = %err, "cannot check Slack event for redelivery");
-                    return Ack::Unavailable;
-                }
-            }
-        }
         let text = request.text.clone();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        self.core.submit(request, tx).await;
+        if let Some(busy) = self.core.busy(&text) {
+            self.core.refused("slack", "busy");
+            let _ = tx.send(busy);
+            drop(tx);
+        } else {
+            if let Some(stop) = self.first_time(delivery.as_deref()).await {
+                return stop;
+            }
+            self.core.submit(request, tx).await;
+        }
         let mut ready = Vec::new();
         while let Ok(update) = rx.try_recv() {
             ready.push(update);
