@@ -7,8 +7,8 @@
 #    `hub status staging` on the simulated fleet, the SQLite audit log with
 #    group commits, the Slack thread renderer posting to a local sink.
 # 4. opsbot demo and opsbot serve (minimal config: no demo fleet) with GitHub
-#    issue_comment deliveries too (no GitHub API: no token, so no call is made
-#    before the answer). Every opsbot figure is followed by a BUSY line: the
+#    issue_comment deliveries too (a GitHub config needs a token: a dummy one,
+#    GITHUB_API_URL on the sink, which answers every GitHub call at once). Every opsbot figure is followed by a BUSY line: the
 #    share of requests answered "busy" (the refused{reason="busy"} counter of
 #    /metrics, before and after, over the probe + warm-up + measurement count),
 #    and the share answered as a duplicate delivery (reason duplicate_delivery
@@ -81,7 +81,7 @@ kill "$op"; wait "$op" 2>/dev/null || true
 
 # GitHub on demo: a fresh process and store, so its peak RSS is its own.
 gdir=$(mktemp -d /tmp/opsbot-bench.XXXXXX)
-(cd "$gdir" && exec env -u GITHUB_TOKEN SLACK_BOT_TOKEN=xoxb-bench SLACK_API_URL=http://127.0.0.1:3499/api \
+(cd "$gdir" && exec env GITHUB_TOKEN=ghp-bench GITHUB_API_URL=http://127.0.0.1:3499/github SLACK_BOT_TOKEN=xoxb-bench SLACK_API_URL=http://127.0.0.1:3499/api \
   OPSBOT_AUDIT_URL="sqlite://$gdir/audit.db" OPSBOT_LOG=error \
   "$target/release/opsbot" demo --no-console --listen 127.0.0.1:3401 2>"$gdir/opsbot.log") & gp=$!; pids+=("$gp")
 wait_up 3401
