@@ -984,3 +984,76 @@ roles:
     assert!(text.contains("1 pending user server on staging"), "{text}");
     assert!(!text.contains("watch cache"), "{text}");
 }
+
+/// A read-only playbook reading one Deployment with `kube.get` (no playbook
+/// of the shipped pack reads a cached kind by name without changing it).
+const DEPLOYMENT_GET: &str = r#"name: deployment-get
+summary: One Deployment of a hub, by name
+params:
+  hub: { type: hub }
+  name: { type: string }
+timeout: 1m
+steps:
+  - id: d
+    kube.get: { cluster: "{{ hub.cluster }}", namespace: "{{ hub.namespace }}", kind: Deployment, name: "{{ name }}" }
+result: |
+  Deployment {{ steps.d.name }} tier {{ steps.d.labels.tier | default("none") }}
+  {%- if steps.d.cache %}
+  _From the watch cache, {{ steps.d.cache.age_seconds }} s old._
+  {%- endif %}
+"#;
+
+/// Issue 14: `kube.get` of a cached kind answers from the watch cache, says
+/// so, and follows a change made with kubectl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_get_step_answers_from_the_watch_cache_and_follows_a_kubectl_change() {
+    // The shipped pack plus one playbook and its command.
+    let pack = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["commands", "playbooks"] {
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(root.join(dir))
+            .arg(pack.path())
+            .status()
+            .unwrap();
+        assert!(copied.success(), "cp -r {dir}");
+    }
+    std::fs::write(
+        pack.path().join("playbooks/deployment-get.yaml"),
+        DEPLOYMENT_GET,
+    )
+    .unwrap();
+    std::fs::write(
+        pack.path().join("commands/extra.yaml"),
+        "- command: deployment <hub> <name>\n  summary: One Deployment of a hub, by name\n  playbook: deployment-get\n  examples: [\"deployment staging hub\"]\n",
+    )
+    .unwrap();
+    let more = format!(
+        "commands: \"{0}/commands\"\nplaybooks: \"{0}/playbooks\"",
+        pack.path().display()
+    );
+    let r = rig_seeded(None, 1, &more, PENDING_BOB).await;
+    let one = r
+        .ask_until_in(
+            "deployment staging hub",
+            "Deployment hub",
+            "from the watch cache",
+            |t| t.contains(FROM_CACHE) && t.contains("Deployment hub tier"),
+        )
+        .await;
+    assert!(one.contains("tier none"), "{one}");
+    r.kubectl(&["label", "deployment", "hub", "-n", "staging", "tier=gold"]);
+    let after = r
+        .ask_until_in(
+            "deployment staging hub",
+            "Deployment hub",
+            "the new label",
+            |t| t.contains("tier gold"),
+        )
+        .await;
+    assert!(
+        after.contains(FROM_CACHE),
+        "the change came through the watch: {after}"
+    );
+}
