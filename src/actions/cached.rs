@@ -182,6 +182,53 @@ pub(crate) fn from_cache(
     }
 }
 
+/// A `kube.events` of namespace `ns` answered from the watch cache, as
+/// JSON, with the cache's age: a Pod's events (all of them, or one pod's by
+/// `name`) from the pod events store; with `warnings_only`, the warnings of
+/// every other kind too, from the warnings store. `None` ("ask the API
+/// server") for Normal events of other kinds, which are not kept, and
+/// whenever [`from_cache`] would say so.
+pub(crate) fn events_from_cache(
+    call: &ActionCall,
+    cluster: &str,
+    ns: &str,
+    kind: Option<&str>,
+    name: Option<&str>,
+    warnings_only: bool,
+) -> Option<(Vec<Value>, Duration)> {
+    if call.dry_run || call.impersonate.is_some() {
+        return None;
+    }
+    let cache = call.clusters.cache(cluster)?;
+    let pods = kind.is_none_or(|k| k == "Pod");
+    let others = kind != Some("Pod");
+    if others && !warnings_only {
+        return None;
+    }
+    let mut stores = Vec::new();
+    if pods {
+        stores.push(cache.events.snapshot()?);
+    }
+    if others {
+        stores.push(cache.warnings.snapshot()?);
+    }
+    let age = stores.iter().map(|(_, age)| *age).max().unwrap_or_default();
+    let s = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+    let items = stores
+        .into_iter()
+        .flat_map(|(objects, _)| objects)
+        .filter(|e| {
+            let o = &e.involved_object;
+            e.metadata.namespace.as_deref() == Some(ns)
+                && (!warnings_only || e.type_.as_deref() == Some("Warning"))
+                && kind.is_none_or(|k| s(&o.kind) == k)
+                && name.is_none_or(|n| s(&o.name) == n)
+        })
+        .map(|e| serde_json::to_value(&*e).unwrap_or_default())
+        .collect();
+    Some((items, age))
+}
+
 fn json_of<K: Cached + serde::Serialize>(
     cache: &ClusterCache,
     ns: Option<&str>,

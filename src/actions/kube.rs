@@ -103,7 +103,9 @@ pub fn actions() -> Vec<ActionSpec> {
         spec::<EventsArgs>(
             "kube.events",
             false,
-            |_| vec![Permission::new("list", "", "events")],
+            // `watch` for the server's cache, which answers it (see
+            // `cached::events_from_cache`).
+            |_| super::cached::with_watch(vec![Permission::new("list", "", "events")]),
             |a| target(a, "list", Some("Event"), None),
             |c| Box::pin(events(c)),
         ),
@@ -456,13 +458,14 @@ async fn get(call: ActionCall) -> Result<Value, ActionError> {
     let by_name = ListParams::default().fields(&format!("metadata.name={}", a.name));
     if let Some((mut items, age)) = cached::from_cache(&call, &a.cluster, &a.kind, ns, &by_name) {
         if let Some(obj) = items.pop().filter(|_| items.is_empty()) {
-            let mut out = summarise(&a.kind, &obj);
+            let mut out = summary(&a.kind, obj, call.whole_objects);
             out["cache"] = cached::cache_field(Some(age));
             return Ok(out);
         }
     }
     let obj = api.get(&a.name).await.map_err(from_kube)?;
-    let mut out = summarise(&a.kind, &serde_json::to_value(obj).unwrap_or_default());
+    let obj = serde_json::to_value(obj).unwrap_or_default();
+    let mut out = summary(&a.kind, obj, call.whole_objects);
     out["cache"] = Value::Null;
     Ok(out)
 }
@@ -482,7 +485,10 @@ async fn list(call: ActionCall) -> Result<Value, ActionError> {
     }
     let ns = read_scope(&a.kind, a.namespace.as_deref());
     if let Some((objects, age)) = cached::from_cache(&call, &a.cluster, &a.kind, ns, &lp) {
-        let items: Vec<Value> = objects.iter().map(|o| summarise(&a.kind, o)).collect();
+        let items: Vec<Value> = objects
+            .into_iter()
+            .map(|o| summary(&a.kind, o, call.whole_objects))
+            .collect();
         return Ok(
             json!({ "count": items.len(), "items": items, "cache": cached::cache_field(Some(age)) }),
         );
@@ -491,7 +497,10 @@ async fn list(call: ActionCall) -> Result<Value, ActionError> {
     let items: Vec<Value> = list
         .items
         .into_iter()
-        .map(|o| summarise(&a.kind, &serde_json::to_value(o).unwrap_or_default()))
+        .map(|o| {
+            let o = serde_json::to_value(o).unwrap_or_default();
+            summary(&a.kind, o, call.whole_objects)
+        })
         .collect();
     Ok(json!({ "count": items.len(), "items": items, "cache": null }))
 }
@@ -537,11 +546,23 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
         Some(s) => Some(parse_duration("since", s)?),
         None => None,
     };
-    let list = api.list(&lp).await.map_err(from_kube)?;
+    let name = a.name.as_deref().filter(|n| !n.is_empty());
+    let kind = a.kind.as_deref().filter(|k| !k.is_empty());
+    let warnings_only = a.warnings_only.unwrap_or(false);
+    let cached =
+        cached::events_from_cache(&call, &a.cluster, &a.namespace, kind, name, warnings_only);
+    let (listed, cache) = match cached {
+        Some((objects, age)) => (objects, cached::cache_field(Some(age))),
+        None => {
+            let list = api.list(&lp).await.map_err(from_kube)?;
+            let objects = list.items.into_iter();
+            let objects = objects.map(|o| serde_json::to_value(o).unwrap_or_default());
+            (objects.collect(), Value::Null)
+        }
+    };
     let now = chrono::Utc::now();
     let mut items: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
-    for o in list.items {
-        let v = serde_json::to_value(o).unwrap_or_default();
+    for v in listed {
         let ts = ["lastTimestamp", "eventTime", "firstTimestamp"]
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_str))
@@ -573,7 +594,7 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
                 continue;
             }
         }
-        items.push((ts, summarise("Event", &v)));
+        items.push((ts, summary("Event", v, call.whole_objects)));
     }
     items.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
@@ -581,7 +602,7 @@ async fn events(call: ActionCall) -> Result<Value, ActionError> {
         items.truncate(limit);
     }
     let warnings = items.iter().filter(|e| e["type"] == "Warning").count();
-    Ok(json!({ "count": items.len(), "warnings": warnings, "items": items }))
+    Ok(json!({ "count": items.len(), "warnings": warnings, "items": items, "cache": cache }))
 }
 
 /// One object's events, newest first (for `kube.describe`).
@@ -781,6 +802,20 @@ fn age_of(v: &Value, pointer: &str) -> Option<(String, f64)> {
 
 /// The template-facing shape of one object; the full object stays under `raw`.
 pub fn summarise(kind: &str, v: &Value) -> Value {
+    summary(kind, v.clone(), true)
+}
+
+/// [`summarise`] taking the object, which goes under `raw` only when
+/// `whole` (see `ActionCall::whole_objects`).
+pub fn summary(kind: &str, v: Value, whole: bool) -> Value {
+    let mut out = shape(kind, &v);
+    if whole {
+        out["raw"] = v;
+    }
+    out
+}
+
+fn shape(kind: &str, v: &Value) -> Value {
     let s = |p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
     let mut out = json!({
         "kind": kind,
@@ -927,7 +962,6 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
             o.insert("phase".into(), s("/status/phase"));
         }
     }
-    o.insert("raw".into(), v.clone());
     out
 }
 

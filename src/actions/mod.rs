@@ -144,6 +144,10 @@ pub struct ActionCall {
     /// a change stamped with it (a rollout restart's `restartedAt`) is the
     /// same change when sent again, so Kubernetes applies it once.
     pub issued_at: chrono::DateTime<chrono::Utc>,
+    /// Whether objects read go into the output whole (`raw`) beside their
+    /// summary; the executor asks for them only when the playbook's
+    /// templates read them (`Step::whole_objects`).
+    pub whole_objects: bool,
 }
 
 impl ActionCall {
@@ -157,6 +161,7 @@ impl ActionCall {
             cancel: CancellationToken::new(),
             attempt: 1,
             issued_at: chrono::Utc::now(),
+            whole_objects: true,
         }
     }
 }

@@ -1,11 +1,14 @@
 //! The watch cache of the long-running server (`serve`, `demo`): per
 //! cluster, a reflector (kube-runtime's watcher feeding a reflector store)
-//! for each kind the pack's read-only steps list: pods, pod events, nodes,
-//! deployments, statefulsets and the cluster-autoscaler's status ConfigMap.
+//! for each kind the pack's read-only steps list: pods, pod events, the
+//! warning events of other kinds, nodes, deployments, statefulsets and the
+//! cluster-autoscaler's status ConfigMap.
 //!
 //! * Bounded: `managedFields` and the `last-applied-configuration`
 //!   annotation are dropped before an object is stored, and only pod
-//!   events and the one autoscaler ConfigMap are watched. A cluster keeps
+//!   events, other kinds' warnings and the one autoscaler ConfigMap are
+//!   watched (a cluster's Normal events of other kinds are most of its
+//!   events and no cached step reads them). A cluster keeps
 //!   at most `clusters[].watch_cache_max_objects` objects (all kinds
 //!   together, [`DEFAULT_MAX_OBJECTS`] unless set): the kind whose list or
 //!   event would go above it is marked over the cap, its store is emptied
@@ -105,6 +108,9 @@ impl Budget {
 
 /// One kind's store and its health.
 pub struct Reflected<K: Resource<DynamicType = ()> + Clone + 'static> {
+    /// The store's name in `/metrics`, logs and the cluster's budget (the
+    /// kind, unless a kind has two stores).
+    kind: &'static str,
     store: Store<K>,
     health: Arc<Mutex<Health>>,
 }
@@ -128,7 +134,7 @@ impl<K: Resource<DynamicType = ()> + k8s_openapi::Resource + Clone + 'static> Re
     pub fn state(&self) -> KindState {
         let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         KindState {
-            kind: K::KIND,
+            kind: self.kind,
             usable: h.synced && !h.failing && !h.over_cap,
             over_cap: h.over_cap,
             objects: h.count,
@@ -141,6 +147,9 @@ pub struct ClusterCache {
     pub pods: Reflected<Pod>,
     /// Events whose involved object is a Pod.
     pub events: Reflected<Event>,
+    /// Warning events of every other kind (a hub's Deployment, a PVC, a
+    /// Service): with `events`, every warning of a namespace.
+    pub warnings: Reflected<Event>,
     pub nodes: Reflected<Node>,
     pub deployments: Reflected<Deployment>,
     pub statefulsets: Reflected<StatefulSet>,
@@ -154,6 +163,7 @@ impl ClusterCache {
         vec![
             self.pods.state(),
             self.events.state(),
+            self.warnings.state(),
             self.nodes.state(),
             self.deployments.state(),
             self.statefulsets.state(),
@@ -194,9 +204,15 @@ impl WatchCache {
             };
             let cache = ClusterCache {
                 pods: r.reflect(Api::all(client.clone()), watcher::Config::default()),
-                events: r.reflect(
+                events: r.reflect_as(
+                    "Event",
                     Api::all(client.clone()),
                     watcher::Config::default().fields("involvedObject.kind=Pod"),
+                ),
+                warnings: r.reflect_as(
+                    "WarningEvent",
+                    Api::all(client.clone()),
+                    watcher::Config::default().fields("type=Warning,involvedObject.kind!=Pod"),
                 ),
                 nodes: r.reflect(Api::all(client.clone()), watcher::Config::default()),
                 deployments: r.reflect(Api::all(client.clone()), watcher::Config::default()),
@@ -254,9 +270,31 @@ impl Reflector<'_> {
             + Sync
             + 'static,
     {
+        self.reflect_as(K::KIND, api, config)
+    }
+
+    /// [`Reflector::reflect`] for a kind kept in more than one store, each
+    /// under its own name.
+    fn reflect_as<K>(
+        &self,
+        kind: &'static str,
+        api: Api<K>,
+        config: watcher::Config,
+    ) -> Reflected<K>
+    where
+        K: Resource<DynamicType = ()>
+            + k8s_openapi::Resource
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
+    {
         let (store, writer) = reflector::store::<K>();
         let health = Arc::new(Mutex::new(Health::default()));
         let task = Task {
+            kind,
             api,
             config,
             writer,
@@ -269,12 +307,18 @@ impl Reflector<'_> {
             warned_forbidden: false,
         };
         tokio::spawn(task.run());
-        Reflected { store, health }
+        Reflected {
+            kind,
+            store,
+            health,
+        }
     }
 }
 
 /// The state of one store's task.
 struct Task<K: Resource<DynamicType = ()> + Clone + 'static> {
+    /// The store's name (see [`Reflected`]).
+    kind: &'static str,
     api: Api<K>,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
@@ -323,9 +367,9 @@ where
                         let forbidden = matches!(&e, watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 403);
                         if forbidden && !self.warned_forbidden {
                             self.warned_forbidden = true;
-                            tracing::warn!(cluster = %self.cluster, kind = K::KIND, error = %e, "watch cache: the cluster forbids watching {}; its reads list from the API server (give opsbot `watch` on it to cache it)", K::KIND);
+                            tracing::warn!(cluster = %self.cluster, kind = self.kind, error = %e, "watch cache: the cluster forbids watching {}; its reads list from the API server (give opsbot `watch` on it to cache it)", self.kind);
                         } else {
-                            tracing::debug!(cluster = %self.cluster, kind = K::KIND, error = %e, "watch cache: watch failed, retrying");
+                            tracing::debug!(cluster = %self.cluster, kind = self.kind, error = %e, "watch cache: watch failed, retrying");
                         }
                         self.health().failing = true;
                         continue;
@@ -338,13 +382,13 @@ where
                     }
                     watcher::Event::InitApply(_) => {
                         listing += 1;
-                        self.budget.set(K::KIND, listing)
+                        self.budget.set(self.kind, listing)
                     }
-                    watcher::Event::InitDone => self.budget.set(K::KIND, listing),
+                    watcher::Event::InitDone => self.budget.set(self.kind, listing),
                     // An update keeps the count; only a new object adds one.
                     watcher::Event::Apply(o) => {
                         let known = self.store.get(&reflector::ObjectRef::from_obj(o)).is_some();
-                        known || self.budget.set(K::KIND, self.store.len() + 1)
+                        known || self.budget.set(self.kind, self.store.len() + 1)
                     }
                     watcher::Event::Delete(_) => true,
                 };
@@ -376,7 +420,7 @@ where
                 h.count = count;
                 drop(h);
                 if matches!(event, watcher::Event::Delete(_)) {
-                    self.budget.set(K::KIND, count);
+                    self.budget.set(self.kind, count);
                 }
             }
         }
@@ -391,7 +435,7 @@ where
     fn over_cap(&mut self) {
         self.writer.apply_watcher_event(&watcher::Event::Init);
         self.writer.apply_watcher_event(&watcher::Event::InitDone);
-        self.budget.set(K::KIND, 0);
+        self.budget.set(self.kind, 0);
         {
             let mut h = self.health();
             h.over_cap = true;
@@ -401,10 +445,10 @@ where
             self.warned = true;
             tracing::warn!(
                 cluster = %self.cluster,
-                kind = K::KIND,
+                kind = self.kind,
                 max_objects = self.budget.cap,
                 "watch cache: the cluster holds more objects than watch_cache_max_objects; {} are not cached and are listed from the API server (tried again at each resync)",
-                K::KIND
+                self.kind
             );
         }
     }

@@ -14,16 +14,11 @@ use crate::chart::{self, Labels, Line};
 use crate::chat::Chart;
 
 /// The run's charts: none, or the one its `chart:` asks for.
-pub(super) async fn draw(
-    pb: &Playbook,
-    env: &minijinja::Environment<'static>,
-    ctx: &minijinja::Value,
-    steps: &Value,
-) -> Vec<Chart> {
+pub(super) async fn draw(pb: &Playbook, ctx: &minijinja::Value, steps: &Value) -> Vec<Chart> {
     let Some(spec) = &pb.chart else {
         return Vec::new();
     };
-    let title = match template::render_text(env, &spec.title, ctx) {
+    let title = match template::render_text(&spec.title, ctx) {
         Ok(t) => t.trim().to_string(),
         Err(e) => {
             tracing::warn!(playbook = %pb.name, error = %e, "the chart title template failed; no chart");

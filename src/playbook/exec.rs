@@ -245,8 +245,7 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
         current: None,
         partial: Vec::new(),
     };
-    let env = template::env();
-    let run = tokio::time::timeout(pb.timeout, run_steps(pb, &ctx, &env, &mut state)).await;
+    let run = tokio::time::timeout(pb.timeout, run_steps(pb, &ctx, &mut state)).await;
     let steps = Value::Object(std::mem::take(&mut state.steps));
     match run {
         Err(_) => {
@@ -293,7 +292,7 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
         Ok(Ok(())) => {
             let tctx = state.scope.context(None);
             let rendered = match &pb.result {
-                Some(t) => template::render_text(&env, t, &tctx)
+                Some(t) => template::render_text(t, &tctx)
                     .map(|s| s.trim_end().to_string())
                     .map_err(|e| format!("the result template of {} failed: {e}", pb.name)),
                 None => Ok(format!("{} finished.", pb.name)),
@@ -309,8 +308,8 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
                 (Ok(out), true) => RunResult {
                     outcome: Outcome::Succeeded,
                     output: out,
-                    labels: render_labels(pb, &env, &tctx),
-                    charts: super::chart::draw(pb, &env, &tctx, &steps).await,
+                    labels: render_labels(pb, &tctx),
+                    charts: super::chart::draw(pb, &tctx, &steps).await,
                     steps,
                 },
                 (Ok(out), false) => {
@@ -318,8 +317,8 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
                     RunResult {
                         outcome: Outcome::Partial(why.clone()),
                         output: format!("{out}\n\nPartial failure: {why}"),
-                        labels: render_labels(pb, &env, &tctx),
-                        charts: super::chart::draw(pb, &env, &tctx, &steps).await,
+                        labels: render_labels(pb, &tctx),
+                        charts: super::chart::draw(pb, &tctx, &steps).await,
                         steps,
                     }
                 }
@@ -331,14 +330,10 @@ pub async fn execute(pb: &Playbook, params: Value, mut ctx: ExecContext) -> RunR
 /// The playbook's `labels`, rendered. A label is an extra (the answer is
 /// already rendered), so one that fails to render is logged and left out
 /// rather than failing a run that did its work.
-fn render_labels(
-    pb: &Playbook,
-    env: &minijinja::Environment<'static>,
-    ctx: &minijinja::Value,
-) -> Vec<String> {
+fn render_labels(pb: &Playbook, ctx: &minijinja::Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in &pb.labels {
-        match template::render_text(env, t, ctx) {
+        match template::render_text(t, ctx) {
             Ok(l) => {
                 let l = l.trim().to_string();
                 if !l.is_empty() && !out.contains(&l) {
@@ -361,12 +356,7 @@ fn set_output(state: &mut State, id: &str, v: Value) {
     state.steps.insert(id.to_string(), v);
 }
 
-async fn run_steps(
-    pb: &Playbook,
-    ctx: &ExecContext,
-    env: &minijinja::Environment<'static>,
-    state: &mut State,
-) -> Result<(), Stop> {
+async fn run_steps(pb: &Playbook, ctx: &ExecContext, state: &mut State) -> Result<(), Stop> {
     for step in &pb.steps {
         if ctx.cancel.is_cancelled() {
             return Err(Stop::Cancelled);
@@ -390,7 +380,7 @@ async fn run_steps(
             dry_run: ctx.mode == Mode::DryRun && step.mutates(),
         };
         if let Some(when) = &step.when {
-            match template::truthy(env, when, &tctx) {
+            match template::truthy(when, &tctx) {
                 Ok(true) => {}
                 Ok(false) => {
                     set_output(state, &step.id, json!({ "skipped": true }));
@@ -413,11 +403,11 @@ async fn run_steps(
         let fut = async {
             match &step.foreach {
                 None => {
-                    let (r, t, attempts) = run_one(step, ctx, env, &state.scope, None).await;
+                    let (r, t, attempts) = run_one(step, ctx, &state.scope, None).await;
                     let label = format!("step {} ({})", step.id, step.action_name());
                     (r.and_then(|v| fanned_out(&label, v)), t, attempts)
                 }
-                Some(expr) => fan_out(step, ctx, env, &state.scope, expr).await,
+                Some(expr) => fan_out(step, ctx, &state.scope, expr).await,
             }
         };
         let stepped = tokio::select! {
@@ -505,15 +495,9 @@ fn fanned_out(label: &str, output: Value) -> Result<(Value, StepOutcome), String
     Ok((output, StepOutcome::Partial { ok, failed }))
 }
 
-async fn fan_out(
-    step: &Step,
-    ctx: &ExecContext,
-    env: &minijinja::Environment<'static>,
-    scope: &Scope,
-    expr: &str,
-) -> StepRun {
+async fn fan_out(step: &Step, ctx: &ExecContext, scope: &Scope, expr: &str) -> StepRun {
     let label = format!("step {} ({})", step.id, step.action_name());
-    let items = match template::eval(env, expr, &scope.context(None)) {
+    let items = match template::eval(expr, &scope.context(None)) {
         Ok(Value::Array(items)) => items,
         Ok(Value::Null) => Vec::new(),
         Ok(other) => {
@@ -533,7 +517,7 @@ async fn fan_out(
     };
     let results: Vec<(Value, Result<Value, String>, Target, u32)> = futures::stream::iter(items)
         .map(|item| async move {
-            let (r, t, a) = run_one(step, ctx, env, scope, Some(&item)).await;
+            let (r, t, a) = run_one(step, ctx, scope, Some(&item)).await;
             (item, r, t, a)
         })
         .buffered(step.concurrency.max(1))
@@ -590,7 +574,6 @@ async fn fan_out(
 async fn run_one(
     step: &Step,
     ctx: &ExecContext,
-    env: &minijinja::Environment<'static>,
     scope: &Scope,
     item: Option<&Value>,
 ) -> (Result<Value, String>, Target, u32) {
@@ -602,7 +585,6 @@ async fn run_one(
         }
     };
     let args = match template::render_value(
-        env,
         &step.args,
         &scope.context(item.map(|i| (step.as_name.as_str(), i))),
         &mut |_, e| Err(e),
@@ -636,6 +618,7 @@ async fn run_one(
         cancel: ctx.cancel.clone(),
         attempt: 0,
         issued_at: chrono::Utc::now(),
+        whole_objects: step.whole_objects,
     };
     // A change that is idempotent may be sent again after an answer that
     // leaves open whether it was applied; any other only after a 429.

@@ -176,7 +176,6 @@ struct Loader<'a> {
     file: &'a str,
     registry: &'a Registry,
     diags: Diagnostics,
-    env: minijinja::Environment<'static>,
 }
 
 fn load_one(file: &str, text: &str, registry: &Registry) -> Result<(Playbook, Span), Diagnostics> {
@@ -196,7 +195,6 @@ fn load_one(file: &str, text: &str, registry: &Registry) -> Result<(Playbook, Sp
         file,
         registry,
         diags: Diagnostics::default(),
-        env: template::env(),
     };
     let top = match node.as_mapping() {
         Some(m) => m,
@@ -436,6 +434,24 @@ impl Loader<'_> {
         let chart = top
             .get_node("chart")
             .and_then(|n| self.chart(n, &param_names, &steps));
+        let whole_objects = names_raw(
+            steps
+                .iter()
+                .flat_map(|s| {
+                    let mut args = Vec::new();
+                    strings_in(&s.args, &mut args);
+                    args.into_iter()
+                        .chain(s.when.as_deref())
+                        .chain(s.foreach.as_deref())
+                })
+                .chain(result.as_deref())
+                .chain(labels.iter().map(String::as_str))
+                .chain(lock.as_deref())
+                .chain(chart.as_ref().map(|c| c.title.as_str())),
+        );
+        for s in &mut steps {
+            s.whole_objects = whole_objects;
+        }
         Playbook {
             name,
             summary,
@@ -640,7 +656,7 @@ impl Loader<'_> {
         item: Option<&str>,
         what: &str,
     ) {
-        let refs = match template::references(&self.env, s, expression) {
+        let refs = match template::references(s, expression) {
             Ok(r) => r,
             Err(e) => {
                 self.err(span, format!("{what}: template syntax error: {e}"));
@@ -869,6 +885,7 @@ impl Loader<'_> {
             timeout,
             retries,
             continue_on_error,
+            whole_objects: true,
         })
     }
 
@@ -904,4 +921,26 @@ impl Loader<'_> {
             self.err(args.span(), format!("{action}: {e}"));
         }
     }
+}
+
+/// Every string inside `v` (a step's args, where templates live).
+fn strings_in<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(m) => m.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
+}
+
+/// Whether any of these templates names `raw` (an object kept whole) as a
+/// word: `p.raw.spec`, `item["raw"]`. Text is the only evidence before a
+/// run (a loop variable's attributes are not declared names), so any
+/// mention counts, in a template, an expression or plain text, and the
+/// whole objects are kept; only a key built at run time (`p[k]` with
+/// `k == "raw"`) would be missed.
+fn names_raw<'a>(templates: impl IntoIterator<Item = &'a str>) -> bool {
+    static RAW: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\braw\b").expect("a valid regex"));
+    templates.into_iter().any(|t| RAW.is_match(t))
 }

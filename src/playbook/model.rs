@@ -186,6 +186,11 @@ pub struct Step {
     pub retries: u32,
     /// A failure is recorded and the run goes on (ends as partial).
     pub continue_on_error: bool,
+    /// Its output keeps each object it read whole, under `raw`: set when a
+    /// template of the playbook names `raw`. Copying whole objects (and
+    /// converting and dropping the copies) is most of what a list costs, so
+    /// a playbook that reads only the summaries does not pay for it.
+    pub whole_objects: bool,
 }
 
 impl Step {

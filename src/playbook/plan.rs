@@ -35,9 +35,8 @@ impl Playbook {
     pub fn lock_key(&self, params: &Value) -> Option<String> {
         let lock = self.lock.as_ref()?;
         let vars = bind_params(self, params).unwrap_or_default();
-        let env = template::env();
         Some(
-            template::render_text(&env, lock, &template::context(&Value::Object(vars)))
+            template::render_text(lock, &template::context(&Value::Object(vars)))
                 .unwrap_or_else(|_| lock.clone()),
         )
     }
@@ -47,13 +46,12 @@ impl Playbook {
     pub fn plan(&self, params: &Value) -> Result<Plan, ExecError> {
         let mut vars = bind_params(self, params)?;
         vars.insert("steps".into(), json!({}));
-        let env = template::env();
         let ctx = template::context(&Value::Object(vars.clone()));
         let mut steps = Vec::new();
         for step in self.steps.iter().filter(|s| s.mutates()) {
             let items: Vec<Option<Value>> = match &step.foreach {
                 None => vec![None],
-                Some(expr) => match template::eval(&env, expr, &ctx) {
+                Some(expr) => match template::eval(expr, &ctx) {
                     Ok(Value::Array(items)) => items.into_iter().map(Some).collect(),
                     _ => vec![Some(json!(format!(
                         "<each item of {}>",
@@ -67,8 +65,8 @@ impl Playbook {
                     v.insert(step.as_name.clone(), item);
                 }
                 let ictx = template::context(&Value::Object(v));
-                let args = template::render_value(&env, &step.args, &ictx, &mut |src, e| {
-                    let refs = template::references(&env, src, false).unwrap_or_default();
+                let args = template::render_value(&step.args, &ictx, &mut |src, e| {
+                    let refs = template::references(src, false).unwrap_or_default();
                     match refs.iter().find_map(|r| r.strip_prefix("steps.")) {
                         Some(r) => Ok(json!(format!(
                             "<from step {}>",

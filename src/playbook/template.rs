@@ -6,13 +6,20 @@
 //! [`references`] to check that templates only name params, earlier steps and
 //! the loop variable.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, RwLock};
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, Expression, Template, UndefinedBehavior};
 use serde_json::Value;
 
-/// The environment every playbook template renders in.
-pub fn env() -> Environment<'static> {
+/// The environment every playbook template renders in: one for the
+/// process, so what is compiled in it can be kept (see [`Compiled`]).
+pub fn env() -> &'static Environment<'static> {
+    static ENV: LazyLock<Environment<'static>> = LazyLock::new(new_env);
+    &ENV
+}
+
+fn new_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(false);
@@ -58,6 +65,81 @@ pub fn in_code_block(text: &str) -> String {
     out
 }
 
+/// Templates and expressions compiled once per source text and kept.
+/// A pack's templates are a fixed set (its playbook files), and compiling
+/// them again on every render was a twentieth of a run's CPU. The sources
+/// are kept for the life of the process (a compiled template borrows its
+/// text); past [`COMPILED_UP_TO`] sources (a pack reloaded very often) a
+/// new one is compiled on each use instead, so memory stays bounded.
+#[derive(Default)]
+struct Compiled {
+    templates: HashMap<&'static str, Template<'static, 'static>>,
+    expressions: HashMap<&'static str, Arc<Expression<'static, 'static>>>,
+}
+
+/// How many sources [`Compiled`] keeps, of each sort.
+const COMPILED_UP_TO: usize = 4096;
+
+fn compiled() -> &'static RwLock<Compiled> {
+    static COMPILED: LazyLock<RwLock<Compiled>> = LazyLock::new(Default::default);
+    &COMPILED
+}
+
+/// `source` kept for the life of the process.
+fn keep(source: &str) -> &'static str {
+    Box::leak(source.to_owned().into_boxed_str())
+}
+
+/// Render the template `source` in [`env`], compiled once.
+fn render_kept(source: &str, ctx: &minijinja::Value) -> Result<String, minijinja::Error> {
+    let kept = compiled()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .templates
+        .get(source)
+        .cloned();
+    let t = match kept {
+        Some(t) => t,
+        None => {
+            let mut c = compiled().write().unwrap_or_else(|p| p.into_inner());
+            if c.templates.len() >= COMPILED_UP_TO {
+                drop(c);
+                return env().render_str(source, ctx);
+            }
+            let text = keep(source);
+            let t = env().template_from_str(text)?;
+            c.templates.insert(text, t.clone());
+            t
+        }
+    };
+    t.render(ctx)
+}
+
+/// Evaluate the expression `source` in [`env`], compiled once.
+fn eval_kept(source: &str, ctx: &minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
+    let kept = compiled()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .expressions
+        .get(source)
+        .cloned();
+    let e = match kept {
+        Some(e) => e,
+        None => {
+            let mut c = compiled().write().unwrap_or_else(|p| p.into_inner());
+            if c.expressions.len() >= COMPILED_UP_TO {
+                drop(c);
+                return env().compile_expression(source)?.eval(ctx);
+            }
+            let text = keep(source);
+            let e = Arc::new(env().compile_expression(text)?);
+            c.expressions.insert(text, e.clone());
+            e
+        }
+    };
+    e.eval(ctx)
+}
+
 /// Whether a string holds template syntax at all.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
@@ -90,11 +172,8 @@ fn describe(e: &minijinja::Error) -> String {
 
 /// Check syntax; `Ok(names)` are the dotted variable paths it reads
 /// (`hub.cluster`, `steps.find.items`).
-pub fn references(
-    env: &Environment<'static>,
-    s: &str,
-    expression: bool,
-) -> Result<BTreeSet<String>, String> {
+pub fn references(s: &str, expression: bool) -> Result<BTreeSet<String>, String> {
+    let env = env();
     if expression {
         let e = env
             .compile_expression(expression_source(s))
@@ -122,73 +201,59 @@ fn defined(v: minijinja::Value, source: &str) -> Result<minijinja::Value, String
 }
 
 /// Evaluate an expression field to a JSON value.
-pub fn eval(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
-    let e = env
-        .compile_expression(expression_source(s))
-        .map_err(|e| describe(&e))?;
-    let v = defined(e.eval(ctx).map_err(|e| describe(&e))?, s)?;
+pub fn eval(s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
+    let v = eval_kept(expression_source(s), ctx).map_err(|e| describe(&e))?;
+    let v = defined(v, s)?;
     serde_json::to_value(&v).map_err(|e| e.to_string())
 }
 
 /// Evaluate a `when` field to a truth value.
-pub fn truthy(env: &Environment<'static>, s: &str, ctx: &minijinja::Value) -> Result<bool, String> {
-    let e = env
-        .compile_expression(expression_source(s))
-        .map_err(|e| describe(&e))?;
-    let v = e.eval(ctx).map_err(|e| describe(&e))?;
+pub fn truthy(s: &str, ctx: &minijinja::Value) -> Result<bool, String> {
+    let v = eval_kept(expression_source(s), ctx).map_err(|e| describe(&e))?;
     defined(v, s).map(|v| v.is_true())
 }
 
 /// Render one string (value-preserving for a pure expression).
-pub fn render_str(
-    env: &Environment<'static>,
-    s: &str,
-    ctx: &minijinja::Value,
-) -> Result<Value, String> {
+pub fn render_str(s: &str, ctx: &minijinja::Value) -> Result<Value, String> {
     if let Some(inner) = pure_expression(s) {
-        let e = env.compile_expression(inner).map_err(|e| describe(&e))?;
-        let v = defined(e.eval(ctx).map_err(|e| describe(&e))?, s)?;
+        let v = eval_kept(inner, ctx).map_err(|e| describe(&e))?;
+        let v = defined(v, s)?;
         return serde_json::to_value(&v).map_err(|e| e.to_string());
     }
     if !is_template(s) {
         return Ok(Value::String(s.to_string()));
     }
-    env.render_str(s, ctx)
+    render_kept(s, ctx)
         .map(Value::String)
         .map_err(|e| describe(&e))
 }
 
 /// Render text (the `result` and `lock` templates).
-pub fn render_text(
-    env: &Environment<'static>,
-    s: &str,
-    ctx: &minijinja::Value,
-) -> Result<String, String> {
-    env.render_str(s, ctx).map_err(|e| describe(&e))
+pub fn render_text(s: &str, ctx: &minijinja::Value) -> Result<String, String> {
+    render_kept(s, ctx).map_err(|e| describe(&e))
 }
 
 /// Render every string inside `v`; `on_error` may substitute a value for a
 /// string that fails (the planner shows `<from step find>` there).
 pub fn render_value(
-    env: &Environment<'static>,
     v: &Value,
     ctx: &minijinja::Value,
     on_error: &mut dyn FnMut(&str, String) -> Result<Value, String>,
 ) -> Result<Value, String> {
     Ok(match v {
-        Value::String(s) => match render_str(env, s, ctx) {
+        Value::String(s) => match render_str(s, ctx) {
             Ok(v) => v,
             Err(e) => on_error(s, e)?,
         },
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|i| render_value(env, i, ctx, on_error))
+                .map(|i| render_value(i, ctx, on_error))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, i)| Ok((k.clone(), render_value(env, i, ctx, on_error)?)))
+                .map(|(k, i)| Ok((k.clone(), render_value(i, ctx, on_error)?)))
                 .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
@@ -208,9 +273,7 @@ mod tests {
             super::in_code_block("ok\n```\n  ~~~x\n    ```indented"),
             "ok\n\u{200B}```\n\u{200B}  ~~~x\n    ```indented"
         );
-        let env = super::env();
         let out = super::render_text(
-            &env,
             "```\n{{ lines | join('\\n') | in_code_block }}\n```",
             &minijinja::Value::from_serialize(
                 serde_json::json!({"lines": ["a", "```", "@here <b>"]}),
@@ -255,33 +318,25 @@ mod tests {
 
     #[test]
     fn a_pure_expression_keeps_its_type() {
-        let env = env();
         let ctx = context(&json!({"hubs": [{"name": "a"}], "n": 3}));
         assert_eq!(
-            render_str(&env, "{{ hubs }}", &ctx).unwrap(),
+            render_str("{{ hubs }}", &ctx).unwrap(),
             json!([{"name": "a"}])
         );
-        assert_eq!(render_str(&env, " {{ n }} ", &ctx).unwrap(), json!(3));
-        assert_eq!(render_str(&env, "n={{ n }}", &ctx).unwrap(), json!("n=3"));
+        assert_eq!(render_str(" {{ n }} ", &ctx).unwrap(), json!(3));
+        assert_eq!(render_str("n={{ n }}", &ctx).unwrap(), json!("n=3"));
     }
 
     #[test]
     fn undefined_names_are_errors_not_empty_strings() {
-        let env = env();
         let ctx = context(&json!({"hub": {"name": "a"}}));
-        assert!(render_str(&env, "x {{ hub.cluster }}", &ctx).is_err());
-        assert!(render_str(&env, "{{ nope }}", &ctx).is_err());
+        assert!(render_str("x {{ hub.cluster }}", &ctx).is_err());
+        assert!(render_str("{{ nope }}", &ctx).is_err());
     }
 
     #[test]
     fn references_report_dotted_paths() {
-        let env = env();
-        let refs = references(
-            &env,
-            "{{ steps.find.items[0].name }} {{ hub.cluster }}",
-            false,
-        )
-        .unwrap();
+        let refs = references("{{ steps.find.items[0].name }} {{ hub.cluster }}", false).unwrap();
         assert!(refs.iter().any(|r| r.starts_with("steps.find")), "{refs:?}");
         assert!(refs.iter().any(|r| r.starts_with("hub")), "{refs:?}");
     }

@@ -200,14 +200,13 @@ proptest! {
 
     #[test]
     fn templates_render_or_fail_with_a_message_on_any_source(src in "\\PC{0,80}", pick in "[{}%#|a-z .()]{0,40}") {
-        let env = template::env();
         let ctx = minijinja::Value::from_serialize(serde_json::json!({
             "hub": {"name": "staging", "url": "http://h"}, "user": {"name": "a/.."}, "steps": {},
         }));
         for s in [src, format!("{{{{ {pick} }}}}"), format!("{{% {pick} %}}")] {
-            let _ = template::render_text(&env, &s, &ctx);
-            let _ = template::eval(&env, &s, &ctx);
-            let _ = template::references(&env, &s, false);
+            let _ = template::render_text(&s, &ctx);
+            let _ = template::eval(&s, &ctx);
+            let _ = template::references(&s, false);
         }
     }
 

@@ -797,6 +797,61 @@ async fn serve_answers_hub_status_from_the_watch_cache_and_follows_a_kubectl_cha
     );
 }
 
+/// Issue 14: `hub status`'s recent warnings come from the watch cache as
+/// well (no list per run): a pod's from the pod events store, another
+/// kind's from the warnings store; a Deployment's warning created with
+/// kubectl afterwards is in the next answer, still from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_hub_status_warnings_from_the_watch_cache_and_follows_a_new_one() {
+    let r = rig_seeded(None, 1, "", PENDING_BOB).await;
+    let one = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "warnings from the watch cache",
+            |t| t.contains(FROM_CACHE) && t.contains("FailedScheduling"),
+        )
+        .await;
+    assert!(
+        one.contains("Pod/jupyter-bob FailedScheduling: 0/1 nodes are available"),
+        "{one}"
+    );
+    metrics_until(&r, "the warnings store usable", |t| {
+        t.lines()
+            .any(|x| x == r#"opsbot_watch_cache_usable{cluster="aws-us",kind="WarningEvent"} 1"#)
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.yaml");
+    std::fs::write(
+        &event,
+        format!(
+            "apiVersion: v1\nkind: Event\nmetadata: {{ name: hub.1, namespace: staging }}\n\
+             involvedObject: {{ kind: Deployment, name: hub, namespace: staging }}\n\
+             reason: FailedCreate\nmessage: \"exceeded quota: staging-quota\"\ntype: Warning\n\
+             count: 1\nlastTimestamp: \"{}\"\n",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    )
+    .unwrap();
+    r.kubectl(&["create", "--validate=false", "-f", event.to_str().unwrap()]);
+    let after = r
+        .ask_until_in(
+            "hub status staging",
+            "Hub staging",
+            "the Deployment's new warning",
+            |t| t.contains("Deployment/hub FailedCreate"),
+        )
+        .await;
+    assert!(after.contains("exceeded quota: staging-quota"), "{after}");
+    assert!(after.contains("FailedScheduling"), "{after}");
+    assert!(
+        after.contains(FROM_CACHE),
+        "the warning came through the watch: {after}"
+    );
+}
+
 /// The bot may do everything but `watch` (RBAC): the simulator answers 403
 /// to every `?watch=` it sends.
 const SIM_NO_WATCH: &str = r#"

@@ -781,3 +781,49 @@ async fn logs_finds_the_component_pod_by_label_and_passes_tail_and_previous() {
         "{log:?}"
     );
 }
+
+#[tokio::test]
+async fn a_list_keeps_whole_objects_only_for_a_playbook_that_reads_raw() {
+    let (_fleet, set) = start(&[("aws-us", &[("staging.yaml", HUB_NAMESPACE)])]).await;
+    let playbook = |result: &str| {
+        format!(
+            r#"
+name: deploys
+params:
+  hub: {{ type: hub }}
+steps:
+  - id: found
+    kube.list: {{ cluster: "{{{{ hub.cluster }}}}", namespace: "{{{{ hub.namespace }}}}", kind: Deployment, labels: "component=hub" }}
+result: "{result}"
+"#
+        )
+    };
+    let summaries = playbook("{{ steps.found.items[0].name }} {{ steps.found.items[0].desired }}");
+    let (r, _) = run(
+        &summaries,
+        json!({"hub": hub("aws-us", "staging")}),
+        &set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.output, "prod-hub 1");
+    let item = &r.steps["found"]["items"][0];
+    assert_eq!(item["name"], "prod-hub");
+    assert!(item.get("raw").is_none(), "not read, not kept: {item}");
+
+    let whole = playbook("{{ steps.found.items[0].raw.spec.template.spec.containers[0].image }}");
+    let (r, _) = run(
+        &whole,
+        json!({"hub": hub("aws-us", "staging")}),
+        &set,
+        Mode::Real,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Succeeded, "{}", r.output);
+    assert_eq!(r.output, "quay.io/jupyterhub/k8s-hub:4.0.0");
+    assert_eq!(
+        r.steps["found"]["items"][0]["raw"]["metadata"]["name"],
+        "prod-hub"
+    );
+}
