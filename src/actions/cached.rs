@@ -10,8 +10,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Event, Node, Pod, PodSpec};
 use kube::api::{Api, ListParams};
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -25,7 +25,14 @@ use crate::cluster::selector::{FieldSelector, LabelSelector};
 
 /// A kind the watch cache keeps, and how its fields are selected.
 pub(crate) trait Cached:
-    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+    Resource<DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
     fn reflected(cache: &ClusterCache) -> &Reflected<Self>;
     /// The API of the namespace (`None`: all namespaces).
@@ -38,6 +45,19 @@ pub(crate) trait Cached:
     fn covers(_fields: &FieldSelector) -> bool {
         true
     }
+    /// The object as JSON: whole, or (`whole` false) only what its summary
+    /// reads (`kube::summary`), leaving out the big parts no summary shows
+    /// (a pod's spec, a workload's pod template, a node's image list).
+    /// Serialising those for every listed object was most of what a list
+    /// from the cache cost.
+    fn json(&self, whole: bool) -> Value {
+        let _ = whole;
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 fn namespaced<K>(client: kube::Client, ns: Option<&str>) -> Api<K>
@@ -83,6 +103,29 @@ impl Cached for Pod {
             _ => meta_field(self, field),
         }
     }
+    fn json(&self, whole: bool) -> Value {
+        if whole {
+            return to_json(self);
+        }
+        // The summary reads the node and how many containers there are.
+        let spec = self.spec.as_ref().map(|s| PodSpec {
+            node_name: s.node_name.clone(),
+            containers: s
+                .containers
+                .iter()
+                .map(|c| Container {
+                    name: c.name.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+        to_json(&Pod {
+            metadata: self.metadata.clone(),
+            spec,
+            status: self.status.clone(),
+        })
+    }
 }
 
 impl Cached for Event {
@@ -120,6 +163,21 @@ impl Cached for Node {
     fn field(&self, field: &str) -> Option<String> {
         meta_field(self, field)
     }
+    fn json(&self, whole: bool) -> Value {
+        if whole {
+            return to_json(self);
+        }
+        // Every image the node holds: long, and no summary shows it.
+        let mut slim = Node {
+            metadata: self.metadata.clone(),
+            spec: self.spec.clone(),
+            status: self.status.clone(),
+        };
+        if let Some(s) = slim.status.as_mut() {
+            s.images = None;
+        }
+        to_json(&slim)
+    }
 }
 
 impl Cached for Deployment {
@@ -132,6 +190,21 @@ impl Cached for Deployment {
     fn field(&self, field: &str) -> Option<String> {
         meta_field(self, field)
     }
+    fn json(&self, whole: bool) -> Value {
+        if whole {
+            return to_json(self);
+        }
+        // The summary reads the replicas wanted, not the pod template.
+        let spec = DeploymentSpec {
+            replicas: self.spec.replicas,
+            ..Default::default()
+        };
+        to_json(&Deployment {
+            metadata: self.metadata.clone(),
+            spec,
+            status: self.status.clone(),
+        })
+    }
 }
 
 impl Cached for StatefulSet {
@@ -143,6 +216,20 @@ impl Cached for StatefulSet {
     }
     fn field(&self, field: &str) -> Option<String> {
         meta_field(self, field)
+    }
+    fn json(&self, whole: bool) -> Value {
+        if whole {
+            return to_json(self);
+        }
+        let spec = StatefulSetSpec {
+            replicas: self.spec.replicas,
+            ..Default::default()
+        };
+        to_json(&StatefulSet {
+            metadata: self.metadata.clone(),
+            spec,
+            status: self.status.clone(),
+        })
     }
 }
 
@@ -173,11 +260,11 @@ pub(crate) fn from_cache(
     }
     let cache = call.clusters.cache(cluster)?;
     match kind.to_ascii_lowercase().as_str() {
-        "pod" => json_of::<Pod>(&cache, ns, lp),
-        "event" => json_of::<Event>(&cache, ns, lp),
-        "node" => json_of::<Node>(&cache, None, lp),
-        "deployment" => json_of::<Deployment>(&cache, ns, lp),
-        "statefulset" => json_of::<StatefulSet>(&cache, ns, lp),
+        "pod" => json_of::<Pod>(&cache, ns, lp, call.whole_objects),
+        "event" => json_of::<Event>(&cache, ns, lp, call.whole_objects),
+        "node" => json_of::<Node>(&cache, None, lp, call.whole_objects),
+        "deployment" => json_of::<Deployment>(&cache, ns, lp, call.whole_objects),
+        "statefulset" => json_of::<StatefulSet>(&cache, ns, lp, call.whole_objects),
         _ => None,
     }
 }
@@ -229,10 +316,11 @@ pub(crate) fn events_from_cache(
     Some((items, age))
 }
 
-fn json_of<K: Cached + serde::Serialize>(
+fn json_of<K: Cached>(
     cache: &ClusterCache,
     ns: Option<&str>,
     lp: &ListParams,
+    whole: bool,
 ) -> Option<(Vec<Value>, Duration)> {
     let (objects, age) = K::reflected(cache).snapshot()?;
     let mut selected = select(objects, ns, lp)?;
@@ -244,10 +332,7 @@ fn json_of<K: Cached + serde::Serialize>(
     if let Some(n) = lp.limit.filter(|n| *n > 0) {
         selected.truncate(n as usize);
     }
-    let items = selected
-        .iter()
-        .map(|o| serde_json::to_value(&**o).unwrap_or_default())
-        .collect();
+    let items = selected.iter().map(|o| o.json(whole)).collect();
     Some((items, age))
 }
 
@@ -504,6 +589,54 @@ mod tests {
         // A field not matched here: the API server is asked instead.
         let lp = ListParams::default().fields("status.podIP=10.0.0.1");
         assert!(select(pods, None, &lp).is_none());
+    }
+
+    #[test]
+    fn a_summary_from_the_slim_json_is_the_summary_from_the_whole_object() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "jupyter-x", "namespace": "a", "labels": {"component": "singleuser-server"},
+                "creationTimestamp": "2026-12-01T00:00:00Z",
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "u", "controller": true}]},
+            "spec": {"nodeName": "node-1", "containers": [
+                {"name": "notebook", "image": "jupyter/scipy", "env": [{"name": "A", "value": "b"}],
+                 "resources": {"requests": {"memory": "1Gi"}}},
+                {"name": "sidecar", "image": "busybox"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "notebook", "ready": true, "restartCount": 2, "image": "jupyter/scipy", "imageID": "",
+                 "state": {"running": {"startedAt": "2026-12-01T00:01:00Z"}},
+                 "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]},
+        }))
+        .unwrap();
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "hub", "namespace": "a"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"c": "hub"}},
+                "template": {"spec": {"containers": [{"name": "hub", "image": "k8s-hub"}]}}},
+            "status": {"readyReplicas": 1, "updatedReplicas": 2},
+        }))
+        .unwrap();
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n", "labels": {"cloud.google.com/gke-nodepool": "user"}},
+            "spec": {"unschedulable": true, "taints": [{"key": "k", "effect": "NoSchedule"}]},
+            "status": {"allocatable": {"cpu": "4"}, "conditions": [{"type": "Ready", "status": "True"}],
+                "images": [{"names": ["jupyter/scipy"], "sizeBytes": 1}]},
+        }))
+        .unwrap();
+        fn same<K: Cached>(kind: &str, o: &K) {
+            let summary = |whole: bool| {
+                let mut s = crate::actions::kube::summary(kind, o.json(whole), false);
+                // Read from the clock, a moment apart.
+                s.as_object_mut().unwrap().remove("age_seconds");
+                s
+            };
+            assert_eq!(summary(false), summary(true), "{kind}");
+        }
+        same("Pod", &pod);
+        same("Deployment", &deployment);
+        same("Node", &node);
+        assert!(pod.json(false)["spec"]["containers"][0]
+            .get("env")
+            .is_none());
+        assert!(node.json(false)["status"].get("images").is_none());
     }
 
     #[test]
