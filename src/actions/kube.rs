@@ -806,51 +806,84 @@ pub fn summarise(kind: &str, v: &Value) -> Value {
 }
 
 /// [`summarise`] taking the object, which goes under `raw` only when
-/// `whole` (see `ActionCall::whole_objects`).
+/// `whole` (see `ActionCall::whole_objects`). Without `raw`, the parts the
+/// summary keeps are moved out of the object rather than copied: for a
+/// list of thousands of pods, copying labels, conditions and container
+/// statuses only to drop the originals was a large part of a run.
 pub fn summary(kind: &str, v: Value, whole: bool) -> Value {
-    let mut out = shape(kind, &v);
+    let mut src = Source { v, own: !whole };
+    let mut out = shape(kind, &mut src);
     if whole {
-        out["raw"] = v;
+        out["raw"] = src.v;
     }
     out
 }
 
-fn shape(kind: &str, v: &Value) -> Value {
-    let s = |p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
-    let mut out = json!({
-        "kind": kind,
-        "name": s("/metadata/name"),
-        "namespace": s("/metadata/namespace"),
-        "labels": v.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
-        "annotations": v.pointer("/metadata/annotations").cloned().unwrap_or(json!({})),
-        "created": s("/metadata/creationTimestamp"),
-        "terminating": v.pointer("/metadata/deletionTimestamp").is_some(),
-    });
-    if let Some((age, secs)) = age_of(v, "/metadata/creationTimestamp") {
-        out["age"] = json!(age);
-        out["age_seconds"] = json!(secs);
+/// The object a summary is made from.
+struct Source {
+    v: Value,
+    /// Whether the object is dropped after: then [`Source::take`] moves.
+    own: bool,
+}
+
+impl Source {
+    fn peek(&self, pointer: &str) -> Option<&Value> {
+        self.v.pointer(pointer)
     }
+
+    /// The value at `pointer` (null when absent), moved out when the
+    /// object is not kept. Read anything else at or under `pointer` first.
+    fn take(&mut self, pointer: &str) -> Value {
+        if self.own {
+            self.v
+                .pointer_mut(pointer)
+                .map(Value::take)
+                .unwrap_or(Value::Null)
+        } else {
+            self.peek(pointer).cloned().unwrap_or(Value::Null)
+        }
+    }
+}
+
+fn shape(kind: &str, src: &mut Source) -> Value {
+    let created = age_of(&src.v, "/metadata/creationTimestamp");
+    let deleting = age_of(&src.v, "/metadata/deletionTimestamp");
+    let terminating = src.peek("/metadata/deletionTimestamp").is_some();
     // The controller that recreates the object (a drain evicts only those).
-    out["owner"] = v
-        .pointer("/metadata/ownerReferences")
+    let owner = src
+        .peek("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .and_then(|os| os.iter().find(|o| o["controller"] == true).or(os.first()))
         .map(|o| o["kind"].clone())
         .unwrap_or(Value::Null);
-    if let Some((age, secs)) = age_of(v, "/metadata/deletionTimestamp") {
+    let or_empty = |v: Value| if v.is_null() { json!({}) } else { v };
+    let mut out = json!({
+        "kind": kind,
+        "name": src.take("/metadata/name"),
+        "namespace": src.take("/metadata/namespace"),
+        "labels": or_empty(src.take("/metadata/labels")),
+        "annotations": or_empty(src.take("/metadata/annotations")),
+        "created": src.take("/metadata/creationTimestamp"),
+        "terminating": terminating,
+    });
+    if let Some((age, secs)) = created {
+        out["age"] = json!(age);
+        out["age_seconds"] = json!(secs);
+    }
+    out["owner"] = owner;
+    if let Some((age, secs)) = deleting {
         out["terminating_for"] = json!(age);
         out["terminating_seconds"] = json!(secs);
     }
     let o = out.as_object_mut().expect("object");
     match kind.to_ascii_lowercase().as_str() {
         "pod" => {
-            let statuses = v
-                .pointer("/status/containerStatuses")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let total = v
-                .pointer("/spec/containers")
+            let statuses = match src.take("/status/containerStatuses") {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            };
+            let total = src
+                .peek("/spec/containers")
                 .and_then(Value::as_array)
                 .map(Vec::len)
                 .unwrap_or(statuses.len());
@@ -860,33 +893,40 @@ fn shape(kind: &str, v: &Value) -> Value {
                 .filter_map(|c| c["restartCount"].as_i64())
                 .sum();
             let containers: Vec<Value> = statuses
-                .iter()
-                .map(|c| {
-                    let state = c["state"].as_object().and_then(|m| m.keys().next().cloned());
-                    let detail = state.as_ref().map(|k| &c["state"][k]).cloned().unwrap_or(Value::Null);
-                    let last = c["lastState"]["terminated"].clone();
-                    json!({ "name": c["name"], "ready": c["ready"], "restarts": c["restartCount"],
-                        "state": state, "reason": detail["reason"], "message": detail["message"],
-                        "last_reason": last["reason"], "last_exit_code": last["exitCode"], "image": c["image"] })
+                .into_iter()
+                .map(|mut c| {
+                    let (state, mut detail) = match c["state"].take() {
+                        Value::Object(m) => match m.into_iter().next() {
+                            Some((k, d)) => (Value::String(k), d),
+                            None => (Value::Null, Value::Null),
+                        },
+                        _ => (Value::Null, Value::Null),
+                    };
+                    let mut last = c["lastState"]["terminated"].take();
+                    json!({ "name": c["name"].take(), "ready": c["ready"].take(),
+                        "restarts": c["restartCount"].take(), "state": state,
+                        "reason": detail["reason"].take(), "message": detail["message"].take(),
+                        "last_reason": last["reason"].take(), "last_exit_code": last["exitCode"].take(),
+                        "image": c["image"].take() })
                 })
                 .collect();
-            let mut phase = s("/status/phase");
-            if o["terminating"] == true {
+            let mut phase = src.take("/status/phase");
+            if terminating {
                 phase = json!("Terminating");
             }
             o.insert("phase".into(), phase);
-            o.insert("node".into(), s("/spec/nodeName"));
+            o.insert("node".into(), src.take("/spec/nodeName"));
             o.insert("ready".into(), json!(format!("{ready}/{total}")));
             o.insert("all_ready".into(), json!(total > 0 && ready == total));
             o.insert("restarts".into(), json!(restarts));
             o.insert("containers".into(), json!(containers));
-            o.insert("reason".into(), s("/status/reason"));
-            o.insert("conditions".into(), s("/status/conditions"));
+            o.insert("reason".into(), src.take("/status/reason"));
+            o.insert("conditions".into(), src.take("/status/conditions"));
         }
         "deployment" | "statefulset" | "replicaset" | "daemonset" => {
-            let n = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-            let desired = v
-                .pointer("/spec/replicas")
+            let n = |p: &str| src.peek(p).and_then(Value::as_i64).unwrap_or(0);
+            let desired = src
+                .peek("/spec/replicas")
                 .and_then(Value::as_i64)
                 .unwrap_or(1);
             let ready = n("/status/readyReplicas");
@@ -898,7 +938,7 @@ fn shape(kind: &str, v: &Value) -> Value {
             o.insert("all_ready".into(), json!(ready >= desired));
         }
         "node" => {
-            let labels = &v["metadata"]["labels"];
+            let labels = &o["labels"];
             let pool = [
                 "cloud.google.com/gke-nodepool",
                 "eks.amazonaws.com/nodegroup",
@@ -908,58 +948,52 @@ fn shape(kind: &str, v: &Value) -> Value {
             .iter()
             .find_map(|k| labels.get(*k).cloned())
             .unwrap_or(Value::Null);
-            let ready = v
-                .pointer("/status/conditions")
+            let purpose = labels["hub.jupyter.org/node-purpose"].clone();
+            let ready = src
+                .peek("/status/conditions")
                 .and_then(Value::as_array)
                 .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
                 .map(|c| c["status"] == "True")
                 .unwrap_or(false);
+            let unschedulable = src.peek("/spec/unschedulable") == Some(&json!(true));
             o.insert("pool".into(), pool);
-            o.insert(
-                "purpose".into(),
-                labels["hub.jupyter.org/node-purpose"].clone(),
-            );
+            o.insert("purpose".into(), purpose);
             o.insert("ready".into(), json!(ready));
-            o.insert(
-                "unschedulable".into(),
-                json!(v.pointer("/spec/unschedulable") == Some(&json!(true))),
-            );
-            o.insert("allocatable".into(), s("/status/allocatable"));
-            o.insert("capacity".into(), s("/status/capacity"));
-            o.insert("taints".into(), s("/spec/taints"));
+            o.insert("unschedulable".into(), json!(unschedulable));
+            o.insert("allocatable".into(), src.take("/status/allocatable"));
+            o.insert("capacity".into(), src.take("/status/capacity"));
+            o.insert("taints".into(), src.take("/spec/taints"));
         }
         "event" => {
-            o.insert("type".into(), s("/type"));
-            o.insert("reason".into(), s("/reason"));
-            o.insert("message".into(), s("/message"));
-            o.insert("count".into(), s("/count"));
-            o.insert(
-                "object".into(),
-                json!(format!(
-                    "{}/{}",
-                    v.pointer("/involvedObject/kind")
-                        .and_then(Value::as_str)
-                        .unwrap_or(""),
-                    v.pointer("/involvedObject/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                )),
+            let object = format!(
+                "{}/{}",
+                src.peek("/involvedObject/kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                src.peek("/involvedObject/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
             );
-            o.insert("object_name".into(), s("/involvedObject/name"));
             let seen = ["/lastTimestamp", "/eventTime", "/firstTimestamp"]
                 .iter()
-                .find_map(|p| age_of(v, p));
+                .find_map(|p| age_of(&src.v, p));
+            o.insert("type".into(), src.take("/type"));
+            o.insert("reason".into(), src.take("/reason"));
+            o.insert("message".into(), src.take("/message"));
+            o.insert("count".into(), src.take("/count"));
+            o.insert("object".into(), json!(object));
+            o.insert("object_name".into(), src.take("/involvedObject/name"));
             if let Some((age, secs)) = seen {
                 o.insert("age".into(), json!(age));
                 o.insert("age_seconds".into(), json!(secs));
             }
         }
         "persistentvolumeclaim" => {
-            o.insert("phase".into(), s("/status/phase"));
-            o.insert("capacity".into(), s("/status/capacity/storage"));
+            o.insert("phase".into(), src.take("/status/phase"));
+            o.insert("capacity".into(), src.take("/status/capacity/storage"));
         }
         _ => {
-            o.insert("phase".into(), s("/status/phase"));
+            o.insert("phase".into(), src.take("/status/phase"));
         }
     }
     out
@@ -988,6 +1022,54 @@ mod tests {
         assert_eq!(s["containers"][0]["last_exit_code"], 137);
         assert!(s["age"].as_str().unwrap().ends_with('d'));
         assert_eq!(s["raw"], pod);
+    }
+
+    #[test]
+    fn a_summary_that_moves_out_of_the_object_equals_one_that_copies_it() {
+        let objects = [
+            (
+                "Pod",
+                json!({"metadata": {"name": "jupyter-a", "namespace": "hub", "labels": {"component": "singleuser-server"},
+                "annotations": {"a": "b"}, "creationTimestamp": "2020-01-01T00:00:00Z",
+                "ownerReferences": [{"kind": "Node", "controller": true}]},
+                "spec": {"nodeName": "n1", "containers": [{"name": "notebook"}]},
+                "status": {"phase": "Pending", "reason": "Unschedulable", "conditions": [{"type": "PodScheduled", "status": "False"}],
+                    "containerStatuses": [{"name": "notebook", "ready": false, "restartCount": 2, "image": "i",
+                        "state": {"waiting": {"reason": "ErrImagePull", "message": "m"}},
+                        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]}}),
+            ),
+            (
+                "Node",
+                json!({"metadata": {"name": "n1", "labels": {"cloud.google.com/gke-nodepool": "user", "hub.jupyter.org/node-purpose": "user"}},
+                "spec": {"unschedulable": true, "taints": [{"key": "k"}]},
+                "status": {"allocatable": {"cpu": "4"}, "capacity": {"cpu": "4"}, "conditions": [{"type": "Ready", "status": "True"}]}}),
+            ),
+            (
+                "Event",
+                json!({"metadata": {"name": "e"}, "type": "Warning", "reason": "FailedScheduling", "message": "0/3 nodes",
+                "count": 3, "lastTimestamp": "2020-01-01T00:00:00Z", "involvedObject": {"kind": "Pod", "name": "jupyter-a"}}),
+            ),
+            (
+                "Deployment",
+                json!({"metadata": {"name": "hub"}, "spec": {"replicas": 2}, "status": {"readyReplicas": 1}}),
+            ),
+            (
+                "PersistentVolumeClaim",
+                json!({"metadata": {"name": "c"}, "status": {"phase": "Bound", "capacity": {"storage": "10Gi"}}}),
+            ),
+        ];
+        for (kind, v) in objects {
+            let mut kept = summary(kind, v.clone(), true);
+            assert_eq!(kept["raw"], v, "{kind}: raw is the object untouched");
+            kept.as_object_mut().unwrap().remove("raw");
+            let (mut moved, mut kept) = (summary(kind, v, false), kept);
+            for s in [&mut moved, &mut kept] {
+                for age in ["age_seconds", "age", "terminating_seconds"] {
+                    s.as_object_mut().unwrap().remove(age);
+                }
+            }
+            assert_eq!(moved, kept, "{kind}");
+        }
     }
 
     #[test]

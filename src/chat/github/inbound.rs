@@ -2,6 +2,8 @@
 //! pull-request comment, who wrote what where. Pure: no I/O, so every
 //! payload shape is tested without a server.
 
+use std::borrow::Cow;
+
 use axum::http::StatusCode;
 use serde_json::Value;
 
@@ -43,47 +45,131 @@ pub struct Comment {
     pub body: String,
 }
 
+/// The parts of a delivery opsbot reads. Deserialized straight from the
+/// body, borrowing its strings: a delivery is 5 to 20 KB of JSON of which
+/// opsbot needs a dozen fields, and building the whole tree as a
+/// `serde_json::Value` (then dropping it) was most of the cost of a
+/// delivery. Every field is optional here; what a comment must have is
+/// checked below, so a missing one is a `malformed` refusal that names it.
+#[derive(serde::Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    comment: Option<PayloadComment<'a>>,
+    #[serde(default)]
+    issue: Option<Numbered>,
+    #[serde(default)]
+    pull_request: Option<Numbered>,
+    #[serde(borrow, default)]
+    repository: Option<Repository<'a>>,
+    #[serde(default)]
+    installation: Option<Installation>,
+}
+
+#[derive(serde::Deserialize)]
+struct PayloadComment<'a> {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<User<'a>>,
+    #[serde(borrow, default)]
+    updated_at: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    created_at: Option<Cow<'a, str>>,
+    #[serde(default)]
+    in_reply_to_id: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct User<'a> {
+    #[serde(borrow, default)]
+    login: Option<Cow<'a, str>>,
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Numbered {
+    #[serde(default)]
+    number: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct Repository<'a> {
+    #[serde(borrow, default)]
+    full_name: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Installation {
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+/// `ping`'s one field.
+#[derive(serde::Deserialize)]
+struct Ping {
+    #[serde(default)]
+    zen: Value,
+}
+
+fn malformed(e: serde_json::Error) -> Refusal {
+    Refusal::new(
+        StatusCode::BAD_REQUEST,
+        "malformed",
+        format!("malformed JSON payload: {e}"),
+    )
+}
+
 /// Read one delivery of event `event` (the `X-GitHub-Event` header).
 pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
-    let payload: Value = serde_json::from_slice(body).map_err(|e| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("malformed JSON payload: {e}"),
-        )
-    })?;
     if event == "ping" {
-        return Ok(Inbound::Ping {
-            zen: payload["zen"].clone(),
-        });
+        let ping: Ping = serde_json::from_slice(body).map_err(malformed)?;
+        return Ok(Inbound::Ping { zen: ping.zen });
     }
+    let review = event == "pull_request_review_comment";
+    if !(event == "issue_comment" || review) {
+        // Still checked to be JSON (without building it), so a broken
+        // delivery is told so whatever its event.
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(malformed)?;
+        return Ok(ignored_event());
+    }
+    let payload: Payload = serde_json::from_slice(body).map_err(malformed)?;
     // Edited comments are read too; whether their new lines run is the
     // adapter's `run_on_edit` decision.
-    let review = event == "pull_request_review_comment";
-    if !(event == "issue_comment" || review)
-        || !(payload["action"] == "created" || payload["action"] == "edited")
-    {
-        return Ok(Inbound::Ignored(
-            "ignored: opsbot acts on new (and, with run_on_edit, edited) issue and pull-request comments",
-        ));
+    let action = payload.action.as_deref().unwrap_or_default();
+    if !(action == "created" || action == "edited") {
+        return Ok(ignored_event());
     }
-    let user = &payload["comment"]["user"];
-    let login = user["login"].as_str().unwrap_or_default().to_string();
-    if user["type"] == "Bot" || login.ends_with("[bot]") {
+    let comment = payload.comment.as_ref();
+    let user = comment.and_then(|c| c.user.as_ref());
+    let login = user
+        .and_then(|u| u.login.as_deref())
+        .unwrap_or_default()
+        .to_string();
+    if user.and_then(|u| u.kind.as_deref()) == Some("Bot") || login.ends_with("[bot]") {
         return Ok(Inbound::Ignored(
             "ignored: comments by bots never run commands",
         ));
     }
     let number = if review {
-        payload["pull_request"]["number"].as_u64()
+        payload.pull_request.as_ref().and_then(|p| p.number)
     } else {
-        payload["issue"]["number"].as_u64()
+        payload.issue.as_ref().and_then(|i| i.number)
     };
     let (Some(repo), Some(issue), Some(comment_id), Some(user_id)) = (
-        payload["repository"]["full_name"].as_str(),
+        payload
+            .repository
+            .as_ref()
+            .and_then(|r| r.full_name.as_deref()),
         number,
-        payload["comment"]["id"].as_u64(),
-        user["id"].as_u64(),
+        comment.and_then(|c| c.id),
+        user.and_then(|u| u.id),
     ) else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -98,33 +184,33 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
             ),
         ));
     };
+    let comment = comment.expect("a comment id was found in it");
     // GitHub replies only to a thread's first comment.
-    let review_thread = review.then(|| {
-        payload["comment"]["in_reply_to_id"]
-            .as_u64()
-            .unwrap_or(comment_id)
-    });
-    let comment = &payload["comment"];
-    let updated_at = comment["updated_at"]
-        .as_str()
-        .or(comment["created_at"].as_str())
+    let review_thread = review.then(|| comment.in_reply_to_id.unwrap_or(comment_id));
+    let updated_at = comment
+        .updated_at
+        .as_deref()
+        .or(comment.created_at.as_deref())
         .unwrap_or_default()
         .to_string();
     Ok(Inbound::Comment(Comment {
         login,
         user_id,
-        action: payload["action"].as_str().unwrap_or_default().to_string(),
+        action: action.to_string(),
         updated_at,
         repo: repo.to_string(),
-        installation: payload["installation"]["id"].as_u64(),
+        installation: payload.installation.and_then(|i| i.id),
         review_thread,
         issue,
         comment_id,
-        body: payload["comment"]["body"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        body: comment.body.as_deref().unwrap_or_default().to_string(),
     }))
+}
+
+fn ignored_event() -> Inbound {
+    Inbound::Ignored(
+        "ignored: opsbot acts on new (and, with run_on_edit, edited) issue and pull-request comments",
+    )
 }
 
 #[cfg(test)]
@@ -211,6 +297,36 @@ mod tests {
             c.review_thread,
             Some(284312000),
             "replies go under the thread's first comment"
+        );
+    }
+
+    #[test]
+    fn escaped_strings_and_fields_opsbot_does_not_read_come_through_as_github_sent_them() {
+        let body =
+            br#"{"action":"created","repository":{"full_name":"o/r","topics":[1,{"x":null}]},
+            "issue":{"number":7,"title":42,"labels":[{"name":"a\"b"}]},
+            "comment":{"id":99,"body":"/ops hub status \u00e9t\u00e9\n/ops help","updated_at":"t",
+                "user":{"login":"al\u0069ce","id":5,"type":"User","site_admin":false}},
+            "sender":{"login":"alice","weird":[[[]]]}}"#;
+        let Inbound::Comment(c) = parse("issue_comment", body).unwrap() else {
+            panic!("a comment");
+        };
+        assert_eq!(c.body, "/ops hub status \u{e9}t\u{e9}\n/ops help");
+        assert_eq!(c.login, "alice");
+        assert_eq!(
+            parse("push", b"{\"ref\": ").unwrap_err().reason,
+            "malformed",
+            "any event's broken JSON is told so"
+        );
+        assert_eq!(
+            parse(
+                "issue_comment",
+                br#"{"action":"created","comment":{"id":"99"}}"#
+            )
+            .unwrap_err()
+            .reason,
+            "malformed",
+            "a field opsbot reads, of the wrong type"
         );
     }
 
