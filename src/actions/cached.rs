@@ -10,8 +10,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Event, Node, Pod, PodSpec};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
 use kube::api::{Api, ListParams};
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -58,6 +58,39 @@ pub(crate) trait Cached:
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_default()
+}
+
+/// An object's JSON for its summary, serialised from borrowed parts of
+/// the cached object (copying the metadata and status first, only to
+/// serialise and drop them, doubled the cost of a list from the cache).
+#[derive(serde::Serialize)]
+struct Slim<'a, S, T> {
+    metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spec: Option<S>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a T>,
+}
+
+/// What a pod's summary reads of its spec.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimPodSpec<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_name: Option<&'a str>,
+    containers: Vec<Named<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Named<'a> {
+    name: &'a str,
+}
+
+/// What a workload's summary reads of its spec.
+#[derive(serde::Serialize)]
+struct Replicas {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<i32>,
 }
 
 fn namespaced<K>(client: kube::Client, ns: Option<&str>) -> Api<K>
@@ -108,22 +141,18 @@ impl Cached for Pod {
             return to_json(self);
         }
         // The summary reads the node and how many containers there are.
-        let spec = self.spec.as_ref().map(|s| PodSpec {
-            node_name: s.node_name.clone(),
+        let spec = self.spec.as_ref().map(|s| SlimPodSpec {
+            node_name: s.node_name.as_deref(),
             containers: s
                 .containers
                 .iter()
-                .map(|c| Container {
-                    name: c.name.clone(),
-                    ..Default::default()
-                })
+                .map(|c| Named { name: &c.name })
                 .collect(),
-            ..Default::default()
         });
-        to_json(&Pod {
-            metadata: self.metadata.clone(),
+        to_json(&Slim {
+            metadata: &self.metadata,
             spec,
-            status: self.status.clone(),
+            status: self.status.as_ref(),
         })
     }
 }
@@ -195,14 +224,13 @@ impl Cached for Deployment {
             return to_json(self);
         }
         // The summary reads the replicas wanted, not the pod template.
-        let spec = DeploymentSpec {
+        let replicas = Some(Replicas {
             replicas: self.spec.replicas,
-            ..Default::default()
-        };
-        to_json(&Deployment {
-            metadata: self.metadata.clone(),
-            spec,
-            status: self.status.clone(),
+        });
+        to_json(&Slim {
+            metadata: &self.metadata,
+            spec: replicas,
+            status: self.status.as_ref(),
         })
     }
 }
@@ -221,14 +249,13 @@ impl Cached for StatefulSet {
         if whole {
             return to_json(self);
         }
-        let spec = StatefulSetSpec {
+        let replicas = Some(Replicas {
             replicas: self.spec.replicas,
-            ..Default::default()
-        };
-        to_json(&StatefulSet {
-            metadata: self.metadata.clone(),
-            spec,
-            status: self.status.clone(),
+        });
+        to_json(&Slim {
+            metadata: &self.metadata,
+            spec: replicas,
+            status: self.status.as_ref(),
         })
     }
 }
@@ -633,6 +660,14 @@ mod tests {
         same("Pod", &pod);
         same("Deployment", &deployment);
         same("Node", &node);
+        let statefulset: StatefulSet = serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "a"},
+            "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"c": "db"}},
+                "template": {"spec": {"containers": [{"name": "db", "image": "postgres"}]}}},
+            "status": {"replicas": 3, "readyReplicas": 3},
+        }))
+        .unwrap();
+        same("StatefulSet", &statefulset);
         assert!(pod.json(false)["spec"]["containers"][0]
             .get("env")
             .is_none());
