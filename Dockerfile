@@ -3,6 +3,9 @@
 # catalogue embedded (a config without commands:/playbooks: uses them).
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# make builds jemalloc, the allocator linked into the binary (src/main.rs).
+RUN apt-get update && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --locked --bin opsbot \
  && strip target/release/opsbot
