@@ -1517,6 +1517,41 @@ async fn min_permission_refuses_a_commenter_below_it_naming_the_rule_and_runs_no
     drop(server);
 }
 
+/// Issue 14: the permission check is an API call the answer waits for; a
+/// commenter's answer stands for a minute, so their next comments on the
+/// repository cost no call (and are still refused while it says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commenters_permission_is_asked_once_a_minute_not_once_per_comment() {
+    let (fake, api_url) = start_fake(FakeGithub::default()).await;
+    let (server, _dir) = serve_github("min_permission: write", api_url).await;
+    for (n, delivery) in ["pc-1", "pc-2", "pc-3"].into_iter().enumerate() {
+        let resp = deliver_to(
+            server.port,
+            "issue_comment",
+            delivery,
+            comment("bob-demo", "/ops help"),
+        )
+        .await;
+        assert_eq!(resp.status(), 202);
+        let posts = wait_for_posts(&fake, n + 1).await;
+        assert!(
+            posts[n].contains("refused by `github.min_permission`"),
+            "comment {n} is refused like the first: {posts:#?}"
+        );
+    }
+    let asked = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, p, _)| {
+            m == "GET" && p == "/repos/Codertocat/Hello-World/collaborators/bob-demo/permission"
+        })
+        .count();
+    assert_eq!(asked, 1, "three comments, one permission call");
+    drop(server);
+}
+
 /// Issue 16: `github.teams` grants its roles to the team's active members,
 /// read through GitHub's team-membership API and cached: alice (active in
 /// Codertocat/sre) may run `fleet status`, which only the team's role allows;

@@ -30,6 +30,7 @@ pub mod inbound;
 pub mod lines;
 mod notify;
 pub mod people;
+mod permissions;
 pub mod render;
 mod reopen;
 mod settings;
@@ -62,6 +63,7 @@ struct Shared {
     verifier: verify::Verifier,
     api: GithubApi,
     people: people::People,
+    permissions: permissions::Permissions,
     teams: teams::Teams,
     busy: busy::BusyNotes,
 }
@@ -90,6 +92,7 @@ pub fn routes(core: Arc<dyn Core>, settings: GithubSettings) -> anyhow::Result<R
         .route("/github/webhook", post(webhook))
         .with_state(Arc::new(Shared {
             people: people::People::new(api.clone(), settings.token.is_some(), &settings.people),
+            permissions: permissions::Permissions::new(api.clone()),
             teams: teams::Teams::new(api.clone(), settings.teams.iter().map(String::as_str)),
             busy: busy::BusyNotes::default(),
             core,
@@ -363,7 +366,7 @@ async fn permission_refusal(s: &Shared, c: &inbound::Comment) -> Option<String> 
     let needed = s.settings.min_permission?;
     let issue = Issue::new(&c.repo, c.issue, c.installation);
     let login = render::escape(&c.login);
-    match s.api.permission(&issue, &c.login).await {
+    match s.permissions.of(&issue, &c.repo, c.user_id, &c.login).await {
         Ok(Some(have)) if have >= needed => None,
         Ok(have) => Some(format!(
             "@{login} ✖ refused by `github.min_permission`: commands here need `{}` permission on {}; you have `{}`. Nothing was run. A repository admin can raise it (Settings → Collaborators and teams).",
