@@ -4,38 +4,31 @@
 //! issue gets one busy note per [`QUIET`]; the deliveries refused meanwhile
 //! cost no API call (the note already on the issue says to ask again).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::expiring::Expiring;
 
 /// How long one busy note on an issue covers the refusals after it.
 pub const QUIET: Duration = Duration::from_secs(60);
 
-/// Remembered issues beyond which the oldest entries are dropped.
-const REMEMBERED: usize = 10_000;
-
 /// When each issue last got a busy note.
-#[derive(Default)]
 pub struct BusyNotes {
-    last: Mutex<HashMap<(String, u64), Instant>>,
+    said: Expiring<(String, u64), ()>,
+}
+
+impl Default for BusyNotes {
+    fn default() -> Self {
+        BusyNotes {
+            said: Expiring::new(QUIET),
+        }
+    }
 }
 
 impl BusyNotes {
     /// Whether a busy refusal on `repo#issue` should be said (and, if so,
     /// notes that it is being said now).
     pub fn first_in_a_while(&self, repo: &str, issue: u64) -> bool {
-        let now = Instant::now();
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.len() >= REMEMBERED {
-            last.retain(|_, at| now.duration_since(*at) < QUIET);
-        }
-        match last.get(&(repo.to_string(), issue)) {
-            Some(at) if now.duration_since(*at) < QUIET => false,
-            _ => {
-                last.insert((repo.to_string(), issue), now);
-                true
-            }
-        }
+        self.said.put_unless_fresh((repo.to_string(), issue), ())
     }
 }
 

@@ -162,13 +162,13 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
     } else {
         payload.issue.as_ref().and_then(|i| i.number)
     };
-    let (Some(repo), Some(issue), Some(comment_id), Some(user_id)) = (
+    let (Some(repo), Some(issue), Some((comment, comment_id)), Some(user_id)) = (
         payload
             .repository
             .as_ref()
             .and_then(|r| r.full_name.as_deref()),
         number,
-        comment.and_then(|c| c.id),
+        comment.and_then(|c| Some((c, c.id?))),
         user.and_then(|u| u.id),
     ) else {
         return Err(Refusal::new(
@@ -184,7 +184,6 @@ pub fn parse(event: &str, body: &[u8]) -> Result<Inbound, Refusal> {
             ),
         ));
     };
-    let comment = comment.expect("a comment id was found in it");
     // GitHub replies only to a thread's first comment.
     let review_thread = review.then(|| comment.in_reply_to_id.unwrap_or(comment_id));
     let updated_at = comment

@@ -26,6 +26,7 @@
 pub mod api;
 pub mod auth;
 mod busy;
+mod expiring;
 pub mod inbound;
 pub mod lines;
 mod notify;
@@ -366,7 +367,7 @@ async fn permission_refusal(s: &Shared, c: &inbound::Comment) -> Option<String> 
     let needed = s.settings.min_permission?;
     let issue = Issue::new(&c.repo, c.issue, c.installation);
     let login = render::escape(&c.login);
-    match s.permissions.of(&issue, &c.repo, c.user_id, &c.login).await {
+    match s.permissions.of(&issue, c.user_id, &c.login).await {
         Ok(Some(have)) if have >= needed => None,
         Ok(have) => Some(format!(
             "@{login} ✖ refused by `github.min_permission`: commands here need `{}` permission on {}; you have `{}`. Nothing was run. A repository admin can raise it (Settings → Collaborators and teams).",

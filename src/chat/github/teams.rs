@@ -10,11 +10,10 @@
 //! A look-up GitHub does not answer counts as "not a member" for that
 //! request and is not cached: failing closed grants fewer roles, never more.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::api::GithubApi;
+use super::expiring::Expiring;
 
 /// How long a commenter's memberships are trusted before they are asked again.
 pub const TTL: Duration = Duration::from_secs(300);
@@ -25,8 +24,7 @@ pub struct Teams {
     api: GithubApi,
     /// `(org, team slug)`, as configured (slugs lower-cased).
     teams: Vec<(String, String)>,
-    ttl: Duration,
-    cache: Mutex<HashMap<u64, (Instant, Vec<String>)>>,
+    memberships: Expiring<u64, Vec<String>>,
 }
 
 impl Teams {
@@ -49,8 +47,7 @@ impl Teams {
                 .filter_map(|t| t.split_once('/'))
                 .map(|(o, t)| (o.to_string(), t.to_ascii_lowercase()))
                 .collect(),
-            ttl,
-            cache: Mutex::default(),
+            memberships: Expiring::new(ttl),
         }
     }
 
@@ -65,10 +62,8 @@ impl Teams {
         if self.teams.is_empty() {
             return Vec::new();
         }
-        if let Some((at, teams)) = self.cached(user_id) {
-            if at.elapsed() < self.ttl {
-                return teams;
-            }
+        if let Some(teams) = self.memberships.fresh(&user_id) {
+            return teams;
         }
         let asks = self.teams.iter().map(|(org, team)| async move {
             let answer = self.api.team_member(org, team, login, installation).await;
@@ -87,19 +82,8 @@ impl Teams {
             }
         }
         if complete {
-            self.cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(user_id, (Instant::now(), member.clone()));
+            self.memberships.put(user_id, member.clone());
         }
         member
-    }
-
-    fn cached(&self, user_id: u64) -> Option<(Instant, Vec<String>)> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&user_id)
-            .cloned()
     }
 }
